@@ -1,0 +1,1 @@
+//! oktamirror library root.
