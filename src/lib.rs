@@ -1,1 +1,5 @@
-//! oktamirror library root.
+//! oktamirror: a live mirror of an Okta org's people and groups, served over GraphQL.
+//! See ARCHITECTURE.md for the map of modules and the one-way data flow.
+
+pub mod model;
+pub mod store;

@@ -1,0 +1,225 @@
+//! The mirror's only database: sled trees for people, groups, memberships, indexes, the change
+//! log and sync metadata. Every sled call in the program lives under this module.
+
+mod keys;
+mod read;
+mod stage;
+mod write;
+
+pub use read::PersonFilter;
+pub use write::{Applied, Op};
+
+use std::path::Path;
+
+use serde::{Serialize, de::DeserializeOwned};
+
+/// The store's on-disk layout version. Bump it with a migration (or a clear "re-sync needed").
+pub const SCHEMA_VERSION: u64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "cannot open the data directory {path}: {source}. Check that the path exists and is writable, and that no other oktamirror process uses it"
+    )]
+    Open { path: String, source: sled::Error },
+    #[error(
+        "the data directory was written by a newer oktamirror (store schema {found}, this build reads {expected}); upgrade oktamirror or point --data-dir at a new directory"
+    )]
+    TooNew { found: u64, expected: u64 },
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("a stored record is corrupt ({0}); remove the data directory and run a full sync")]
+    Corrupt(String),
+}
+
+impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
+    fn from(e: sled::transaction::TransactionError<StoreError>) -> Self {
+        match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Tree indexes into `Store::txn_trees`, the trees every write transaction touches.
+#[derive(Clone, Copy)]
+#[repr(usize)]
+enum T {
+    People = 0,
+    RawUsers,
+    IdxLogin,
+    IdxEmail,
+    IdxEmpNo,
+    Reports,
+    Groups,
+    RawGroups,
+    IdxGroupName,
+    Members,
+    MemberOf,
+    GroupCounts,
+    Changes,
+    Meta,
+}
+
+const TREE_NAMES: [&str; 14] = [
+    "people",
+    "raw_users",
+    "idx_login",
+    "idx_email",
+    "idx_employee_number",
+    "reports",
+    "groups",
+    "raw_groups",
+    "idx_group_name",
+    "members",
+    "member_of",
+    "group_counts",
+    "changes",
+    "meta",
+];
+
+/// Handle to the store; cheap to clone (sled trees are reference-counted).
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    trees: Vec<sled::Tree>,
+    stage_users: sled::Tree,
+    stage_groups: sled::Tree,
+    stage_members: sled::Tree,
+}
+
+/// Meta keys.
+pub mod meta {
+    /// The latest completed-or-failed full sync (`model::SyncRun`).
+    pub const LAST_FULL_SYNC: &str = "last_full_sync";
+    /// The latest successful full sync (`model::SyncRun`); its presence means the mirror is ready.
+    pub const LAST_GOOD_FULL_SYNC: &str = "last_good_full_sync";
+    /// Manager resolution warnings of the latest full sync (`model::ManagerReport`).
+    pub const MANAGER_REPORT: &str = "manager_report";
+    pub const SCHEMA: &str = "schema_version";
+    pub const SEQ: &str = "seq";
+    pub const PEOPLE: &str = "count_people";
+    pub const GROUPS: &str = "count_groups";
+    pub const MEMBERSHIPS: &str = "count_memberships";
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, checking the schema version.
+    pub fn open(dir: &Path) -> Result<Store> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(256 * 1024 * 1024)
+            .flush_every_ms(Some(200))
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        let trees = TREE_NAMES
+            .iter()
+            .map(|n| db.open_tree(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        let store = Store {
+            stage_users: db.open_tree("stage_users")?,
+            stage_groups: db.open_tree("stage_groups")?,
+            stage_members: db.open_tree("stage_members")?,
+            db,
+            trees,
+        };
+        match store.meta_u64(meta::SCHEMA)? {
+            None => {
+                store
+                    .tree(T::Meta)
+                    .insert(meta::SCHEMA, &keys::u64_be(SCHEMA_VERSION))?;
+            }
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::TooNew {
+                    found: v,
+                    expected: SCHEMA_VERSION,
+                });
+            }
+            Some(_) => {}
+        }
+        Ok(store)
+    }
+
+    fn tree(&self, t: T) -> &sled::Tree {
+        &self.trees[t as usize]
+    }
+
+    /// Waits until everything written so far is durable on disk.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn meta_u64(&self, key: &str) -> Result<Option<u64>> {
+        Ok(self.tree(T::Meta).get(key)?.map(|v| keys::read_u64(&v)))
+    }
+
+    /// Reads a JSON value kept in `meta` (sync summaries, warnings, cursors).
+    pub fn meta_json<V: DeserializeOwned>(&self, key: &str) -> Result<Option<V>> {
+        match self.tree(T::Meta).get(key)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("meta {key}: {e}"))),
+        }
+    }
+
+    /// Writes a JSON value into `meta` outside any batch (for state that is not a change).
+    pub fn put_meta_json<V: Serialize>(&self, key: &str, value: &V) -> Result<()> {
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| StoreError::Corrupt(format!("meta {key}: {e}")))?;
+        self.tree(T::Meta).insert(key, bytes)?;
+        Ok(())
+    }
+
+    /// The sequence number of the newest change-log entry (0 when empty).
+    pub fn last_seq(&self) -> Result<u64> {
+        Ok(self.meta_u64(meta::SEQ)?.unwrap_or(0))
+    }
+
+    /// Number of people (all statuses) in the mirror.
+    pub fn people_count(&self) -> Result<u64> {
+        Ok(self.meta_u64(meta::PEOPLE)?.unwrap_or(0))
+    }
+
+    /// Number of groups in the mirror.
+    pub fn group_count(&self) -> Result<u64> {
+        Ok(self.meta_u64(meta::GROUPS)?.unwrap_or(0))
+    }
+
+    /// Number of (group, member) pairs in the mirror.
+    pub fn membership_count(&self) -> Result<u64> {
+        Ok(self.meta_u64(meta::MEMBERSHIPS)?.unwrap_or(0))
+    }
+
+    /// The latest full sync run, successful or not.
+    pub fn last_full_sync(&self) -> Result<Option<crate::model::SyncRun>> {
+        self.meta_json(meta::LAST_FULL_SYNC)
+    }
+
+    /// The latest successful full sync: the mirror is ready (serves complete data) once one exists.
+    pub fn last_good_full_sync(&self) -> Result<Option<crate::model::SyncRun>> {
+        self.meta_json(meta::LAST_GOOD_FULL_SYNC)
+    }
+
+    /// Manager resolution warnings from the latest successful full sync.
+    pub fn manager_report(&self) -> Result<crate::model::ManagerReport> {
+        Ok(self.meta_json(meta::MANAGER_REPORT)?.unwrap_or_default())
+    }
+}
+
+fn decode<V: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<V> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn id_of(bytes: &[u8]) -> Result<String> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| StoreError::Corrupt("non-UTF-8 id".into()))
+}
+
+#[cfg(test)]
+mod tests;

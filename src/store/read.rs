@@ -1,0 +1,212 @@
+//! Read side of the store: lookups by id and secondary index, ordered scans for pagination,
+//! reports and memberships. Reads never take locks the writer waits on (sled is lock-free).
+
+use serde_json::Value;
+
+use super::{Result, Store, StoreError, T, decode, id_of, keys};
+use crate::model::{Change, Group, Person, UserStatus};
+
+/// Attribute filters over people, applied during ordered scans. Text matches are
+/// case-insensitive and exact (after trimming), as directory queries expect.
+#[derive(Debug, Clone, Default)]
+pub struct PersonFilter {
+    /// Statuses to include; empty means every status.
+    pub statuses: Vec<UserStatus>,
+    pub department: Option<String>,
+    pub title: Option<String>,
+    pub city: Option<String>,
+    pub country_code: Option<String>,
+}
+
+impl PersonFilter {
+    pub fn matches(&self, p: &Person) -> bool {
+        fn eq(want: &Option<String>, have: &Option<String>) -> bool {
+            match want {
+                None => true,
+                Some(w) => have
+                    .as_deref()
+                    .is_some_and(|h| keys::fold(h) == keys::fold(w)),
+            }
+        }
+        (self.statuses.is_empty() || self.statuses.contains(&p.status))
+            && eq(&self.department, &p.department)
+            && eq(&self.title, &p.title)
+            && eq(&self.city, &p.city)
+            && eq(&self.country_code, &p.country_code)
+    }
+}
+
+impl Store {
+    pub fn person(&self, id: &str) -> Result<Option<Person>> {
+        match self.tree(T::People).get(id)? {
+            None => Ok(None),
+            Some(b) => decode("person", &b).map(Some),
+        }
+    }
+
+    /// The raw Okta JSON of a user, as last fetched.
+    pub fn person_raw(&self, id: &str) -> Result<Option<Value>> {
+        match self.tree(T::RawUsers).get(id)? {
+            None => Ok(None),
+            Some(b) => decode("raw user", &b).map(Some),
+        }
+    }
+
+    /// Logins are unique and case-insensitive in Okta.
+    pub fn person_by_login(&self, login: &str) -> Result<Option<Person>> {
+        match self.tree(T::IdxLogin).get(keys::fold(login))? {
+            None => Ok(None),
+            Some(id) => self.person(&id_of(&id)?),
+        }
+    }
+
+    /// Okta does not enforce unique emails; the first match in id order is returned,
+    /// preferring a person who is not deprovisioned.
+    pub fn person_by_email(&self, email: &str) -> Result<Option<Person>> {
+        self.first_by_index(T::IdxEmail, &keys::fold(email))
+    }
+
+    /// Employee numbers are an HR key Okta does not enforce; same rule as email.
+    pub fn person_by_employee_number(&self, n: &str) -> Result<Option<Person>> {
+        self.first_by_index(T::IdxEmpNo, n.trim())
+    }
+
+    fn first_by_index(&self, t: T, value: &str) -> Result<Option<Person>> {
+        let mut fallback = None;
+        for kv in self.tree(t).scan_prefix(keys::prefix(value)) {
+            let (k, _) = kv?;
+            let Some(id) = keys::second(&k) else { continue };
+            if let Some(p) = self.person(&id)? {
+                if p.status != UserStatus::Deprovisioned {
+                    return Ok(Some(p));
+                }
+                fallback.get_or_insert(p);
+            }
+        }
+        Ok(fallback)
+    }
+
+    /// People in id order, strictly after `after` (the pagination cursor).
+    pub fn people_after<'a>(
+        &'a self,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = Result<Person>> + 'a {
+        let iter = match after {
+            None => self.tree(T::People).iter(),
+            Some(a) => {
+                let mut start = a.as_bytes().to_vec();
+                start.push(0);
+                self.tree(T::People).range(start..)
+            }
+        };
+        iter.map(|kv| {
+            let (_, v) = kv?;
+            decode("person", &v)
+        })
+    }
+
+    /// Ids of the people whose resolved manager is `manager_id`, in id order.
+    pub fn direct_report_ids(&self, manager_id: &str) -> Result<Vec<String>> {
+        self.seconds(T::Reports, manager_id)
+    }
+
+    pub fn group(&self, id: &str) -> Result<Option<Group>> {
+        match self.tree(T::Groups).get(id)? {
+            None => Ok(None),
+            Some(b) => decode("group", &b).map(Some),
+        }
+    }
+
+    pub fn group_raw(&self, id: &str) -> Result<Option<Value>> {
+        match self.tree(T::RawGroups).get(id)? {
+            None => Ok(None),
+            Some(b) => decode("raw group", &b).map(Some),
+        }
+    }
+
+    /// Group by name, case-insensitive. Okta group names are unique for Okta groups, but an
+    /// imported app group may share a name; then the first in id order wins.
+    pub fn group_by_name(&self, name: &str) -> Result<Option<Group>> {
+        match self.seconds(T::IdxGroupName, &keys::fold(name))?.first() {
+            None => Ok(None),
+            Some(id) => self.group(id),
+        }
+    }
+
+    /// Groups in id order, strictly after `after`.
+    pub fn groups_after<'a>(
+        &'a self,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = Result<Group>> + 'a {
+        let iter = match after {
+            None => self.tree(T::Groups).iter(),
+            Some(a) => {
+                let mut start = a.as_bytes().to_vec();
+                start.push(0);
+                self.tree(T::Groups).range(start..)
+            }
+        };
+        iter.map(|kv| {
+            let (_, v) = kv?;
+            decode("group", &v)
+        })
+    }
+
+    /// Member ids of a group in id order, strictly after `after`.
+    pub fn member_ids_after<'a>(
+        &'a self,
+        group_id: &str,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = Result<String>> + 'a {
+        let prefix = keys::prefix(group_id);
+        let start = match after {
+            None => prefix.clone(),
+            Some(a) => {
+                let mut k = keys::pair(group_id, a);
+                k.push(0);
+                k
+            }
+        };
+        self.tree(T::Members)
+            .range(start..)
+            .take_while(move |kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+            .map(|kv| {
+                let (k, _) = kv?;
+                keys::second(&k).ok_or_else(|| StoreError::Corrupt("membership key".into()))
+            })
+    }
+
+    /// Number of members of a group, kept as a counter beside the membership pairs.
+    pub fn member_count(&self, group_id: &str) -> Result<u64> {
+        Ok(self
+            .tree(T::GroupCounts)
+            .get(group_id)?
+            .map(|v| keys::read_u64(&v))
+            .unwrap_or(0))
+    }
+
+    /// Ids of the groups a person belongs to, in id order.
+    pub fn group_ids_of(&self, user_id: &str) -> Result<Vec<String>> {
+        self.seconds(T::MemberOf, user_id)
+    }
+
+    /// Change-log entries with a sequence number greater than `after`, in order.
+    pub fn changes_after<'a>(&'a self, after: u64) -> impl Iterator<Item = Result<Change>> + 'a {
+        self.tree(T::Changes)
+            .range(keys::u64_be(after + 1)..)
+            .map(|kv| {
+                let (_, v) = kv?;
+                decode("change", &v)
+            })
+    }
+
+    fn seconds(&self, t: T, first: &str) -> Result<Vec<String>> {
+        self.tree(t)
+            .scan_prefix(keys::prefix(first))
+            .map(|kv| {
+                let (k, _) = kv?;
+                keys::second(&k).ok_or_else(|| StoreError::Corrupt("pair key".into()))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,124 @@
+//! Store unit tests: indexes, change log, idempotent puts and deletes with their memberships.
+
+use serde_json::json;
+
+use super::*;
+use crate::model::{ChangeOp, Entity, Group, Person};
+
+fn person(id: &str, login: &str, manager: Option<&str>) -> (Person, serde_json::Value) {
+    let raw = json!({"id": id, "status": "ACTIVE",
+        "profile": {"login": login, "email": login, "employeeNumber": format!("E{id}")}});
+    let mut p = Person::from_okta(&raw).expect("valid");
+    p.manager_id = manager.map(str::to_owned);
+    (p, raw)
+}
+
+fn put(p: (Person, serde_json::Value)) -> Op {
+    Op::PutPerson {
+        person: p.0,
+        raw: p.1,
+    }
+}
+
+#[test]
+fn puts_index_and_log_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    let ops = vec![
+        put(person("1", "Ana@X.com", None)),
+        put(person("2", "bo@x.com", Some("1"))),
+    ];
+    let a = s.apply(&ops, &[]).expect("apply");
+    assert_eq!(a.people_created, 2);
+    assert_eq!(s.last_seq().expect("seq"), 2);
+    // Re-applying the same data changes nothing.
+    let a = s.apply(&ops, &[]).expect("apply");
+    assert_eq!(a.total(), 0);
+    assert_eq!(s.last_seq().expect("seq"), 2);
+    assert_eq!(
+        s.person_by_login("ana@x.COM").expect("get").map(|p| p.id),
+        Some("1".into())
+    );
+    assert_eq!(
+        s.person_by_email("BO@x.com").expect("get").map(|p| p.id),
+        Some("2".into())
+    );
+    assert_eq!(
+        s.person_by_employee_number("E2")
+            .expect("get")
+            .map(|p| p.id),
+        Some("2".into())
+    );
+    assert_eq!(
+        s.direct_report_ids("1").expect("reports"),
+        vec!["2".to_string()]
+    );
+    assert_eq!(s.people_count().expect("count"), 2);
+}
+
+#[test]
+fn manager_change_moves_report_and_delete_removes_memberships() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    let graw = json!({"id":"g1","type":"OKTA_GROUP","profile":{"name":"Finance"}});
+    let g = Group::from_okta(&graw).expect("group");
+    s.apply(
+        &[
+            put(person("1", "a@x", None)),
+            put(person("2", "b@x", Some("1"))),
+            Op::PutGroup {
+                group: g,
+                raw: graw,
+            },
+            Op::AddMember {
+                group_id: "g1".into(),
+                user_id: "2".into(),
+            },
+        ],
+        &[],
+    )
+    .expect("apply");
+    assert_eq!(s.member_count("g1").expect("count"), 1);
+    assert_eq!(
+        s.group_by_name("FINANCE").expect("g").map(|g| g.id),
+        Some("g1".into())
+    );
+    s.apply(&[put(person("2", "b@x", None))], &[])
+        .expect("apply");
+    assert!(s.direct_report_ids("1").expect("reports").is_empty());
+    s.apply(&[Op::DeletePerson { id: "2".into() }], &[])
+        .expect("apply");
+    assert_eq!(s.member_count("g1").expect("count"), 0);
+    assert!(s.group_ids_of("2").expect("groups").is_empty());
+    assert!(s.person_by_login("b@x").expect("get").is_none());
+    let changes: Vec<_> = s.changes_after(0).collect::<Result<_>>().expect("changes");
+    let seqs: Vec<u64> = changes.iter().map(|c| c.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=changes.len() as u64).collect::<Vec<_>>(),
+        "dense sequence"
+    );
+    let last = changes.last().expect("one");
+    assert_eq!(last.op, ChangeOp::Delete);
+    assert_eq!(last.entity, Entity::Person { id: "2".into() });
+}
+
+#[test]
+fn reopen_keeps_data_and_rejects_newer_schema() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let s = Store::open(dir.path()).expect("open");
+        s.apply(&[put(person("1", "a@x", None))], &[])
+            .expect("apply");
+        s.flush().expect("flush");
+    }
+    let s = Store::open(dir.path()).expect("reopen");
+    assert!(s.person("1").expect("get").is_some());
+    s.tree(T::Meta)
+        .insert(meta::SCHEMA, &keys::u64_be(SCHEMA_VERSION + 1))
+        .expect("write");
+    s.flush().expect("flush");
+    drop(s);
+    let err = Store::open(dir.path()).err().expect("too new");
+    assert!(err.to_string().contains("newer oktamirror"), "{err}");
+}

@@ -1,0 +1,306 @@
+//! Write side of the store: a batch of operations applied in one sled transaction, together with
+//! the indexes it touches, the change-log entries it produces and any cursor the caller passes,
+//! so a crash never applies half a batch or records a cursor without its changes.
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::Value;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+
+use super::{Result, Store, StoreError, T, decode, keys, meta};
+use crate::model::{Change, ChangeCounts, ChangeOp, Entity, Group, Person};
+
+/// One change to apply. Puts compare with what is stored and write only when something differs,
+/// so re-applying an unchanged org produces no change-log entries.
+#[derive(Debug, Clone)]
+pub enum Op {
+    PutPerson { person: Person, raw: Value },
+    DeletePerson { id: String },
+    PutGroup { group: Group, raw: Value },
+    DeleteGroup { id: String },
+    AddMember { group_id: String, user_id: String },
+    RemoveMember { group_id: String, user_id: String },
+}
+
+/// What a batch changed.
+pub type Applied = ChangeCounts;
+
+type TxResult<V> = std::result::Result<V, ConflictableTransactionError<StoreError>>;
+
+fn abort<V>(e: StoreError) -> TxResult<V> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+fn json<V: Serialize>(what: &str, v: &V) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(format!("encoding {what}: {e}")))
+}
+
+/// Counters and the sequence number, read once per transaction and written back at its end.
+struct Counters {
+    seq: u64,
+    people: u64,
+    groups: u64,
+    memberships: u64,
+}
+
+impl Store {
+    /// Applies `ops` and writes `meta` entries atomically. Deleting a person or a group also
+    /// removes its memberships.
+    pub fn apply(&self, ops: &[Op], meta_entries: &[(&str, Vec<u8>)]) -> Result<Applied> {
+        let ops = self.expand_deletes(ops)?;
+        let encoded = ops
+            .iter()
+            .map(|op| match op {
+                Op::PutPerson { person, raw } => {
+                    Ok(Some((json("person", person)?, json("user", raw)?)))
+                }
+                Op::PutGroup { group, raw } => {
+                    Ok(Some((json("group", group)?, json("group", raw)?)))
+                }
+                _ => Ok(None),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let trees: &[sled::Tree] = &self.trees;
+        let applied = trees.transaction(|tx| {
+            let mut c = Counters {
+                seq: get_u64(&tx[T::Meta as usize], meta::SEQ)?,
+                people: get_u64(&tx[T::Meta as usize], meta::PEOPLE)?,
+                groups: get_u64(&tx[T::Meta as usize], meta::GROUPS)?,
+                memberships: get_u64(&tx[T::Meta as usize], meta::MEMBERSHIPS)?,
+            };
+            let mut a = Applied::default();
+            for (op, enc) in ops.iter().zip(&encoded) {
+                apply_one(tx, op, enc.as_ref(), &mut c, &mut a)?;
+            }
+            let m = &tx[T::Meta as usize];
+            m.insert(meta::SEQ, &keys::u64_be(c.seq))?;
+            m.insert(meta::PEOPLE, &keys::u64_be(c.people))?;
+            m.insert(meta::GROUPS, &keys::u64_be(c.groups))?;
+            m.insert(meta::MEMBERSHIPS, &keys::u64_be(c.memberships))?;
+            for (k, v) in meta_entries {
+                m.insert(*k, v.as_slice())?;
+            }
+            Ok(a)
+        })?;
+        Ok(applied)
+    }
+
+    /// Turns each delete into the membership removals it implies, read before the transaction
+    /// (sled transactions cannot scan).
+    fn expand_deletes(&self, ops: &[Op]) -> Result<Vec<Op>> {
+        let mut out = Vec::with_capacity(ops.len());
+        for op in ops {
+            match op {
+                Op::DeletePerson { id } => {
+                    for g in self.group_ids_of(id)? {
+                        out.push(Op::RemoveMember {
+                            group_id: g,
+                            user_id: id.clone(),
+                        });
+                    }
+                }
+                Op::DeleteGroup { id } => {
+                    for u in self.member_ids_after(id, None) {
+                        out.push(Op::RemoveMember {
+                            group_id: id.clone(),
+                            user_id: u?,
+                        });
+                    }
+                }
+                _ => {}
+            }
+            out.push(op.clone());
+        }
+        Ok(out)
+    }
+}
+
+fn get_u64(t: &TransactionalTree, key: &str) -> TxResult<u64> {
+    Ok(t.get(key)?.map(|v| keys::read_u64(&v)).unwrap_or(0))
+}
+
+fn log(tx: &[TransactionalTree], c: &mut Counters, op: ChangeOp, entity: Entity) -> TxResult<()> {
+    c.seq += 1;
+    let change = Change {
+        seq: c.seq,
+        at: Utc::now(),
+        op,
+        entity,
+    };
+    let bytes = match json("change", &change) {
+        Ok(b) => b,
+        Err(e) => return abort(e),
+    };
+    tx[T::Changes as usize].insert(&keys::u64_be(c.seq), bytes)?;
+    Ok(())
+}
+
+fn apply_one(
+    tx: &[TransactionalTree],
+    op: &Op,
+    enc: Option<&(Vec<u8>, Vec<u8>)>,
+    c: &mut Counters,
+    a: &mut Applied,
+) -> TxResult<()> {
+    let t = |t: T| &tx[t as usize];
+    match (op, enc) {
+        (Op::PutPerson { person: p, .. }, Some((pbytes, rbytes))) => {
+            let old = t(T::People).get(&p.id)?;
+            if let Some(old) = &old
+                && old.as_ref() == pbytes.as_slice()
+                && t(T::RawUsers).get(&p.id)?.as_deref() == Some(rbytes.as_slice())
+            {
+                return Ok(());
+            }
+            let old: Option<Person> = match old.map(|b| decode("person", &b)).transpose() {
+                Ok(o) => o,
+                Err(e) => return abort(e),
+            };
+            if let Some(o) = &old {
+                unindex_person(tx, o)?;
+                a.people_updated += 1;
+            } else {
+                a.people_created += 1;
+                c.people += 1;
+            }
+            index_person(tx, p)?;
+            t(T::People).insert(p.id.as_str(), pbytes.as_slice())?;
+            t(T::RawUsers).insert(p.id.as_str(), rbytes.as_slice())?;
+            log(tx, c, ChangeOp::Upsert, Entity::Person { id: p.id.clone() })
+        }
+        (Op::DeletePerson { id }, _) => {
+            let Some(old) = t(T::People).remove(id.as_str())? else {
+                return Ok(());
+            };
+            let old: Person = match decode("person", &old) {
+                Ok(o) => o,
+                Err(e) => return abort(e),
+            };
+            unindex_person(tx, &old)?;
+            t(T::RawUsers).remove(id.as_str())?;
+            a.people_deleted += 1;
+            c.people = c.people.saturating_sub(1);
+            log(tx, c, ChangeOp::Delete, Entity::Person { id: id.clone() })
+        }
+        (Op::PutGroup { group: g, .. }, Some((gbytes, rbytes))) => {
+            let old = t(T::Groups).get(&g.id)?;
+            if let Some(old) = &old
+                && old.as_ref() == gbytes.as_slice()
+                && t(T::RawGroups).get(&g.id)?.as_deref() == Some(rbytes.as_slice())
+            {
+                return Ok(());
+            }
+            let old: Option<Group> = match old.map(|b| decode("group", &b)).transpose() {
+                Ok(o) => o,
+                Err(e) => return abort(e),
+            };
+            if let Some(o) = &old {
+                t(T::IdxGroupName).remove(keys::pair(&keys::fold(&o.name), &o.id))?;
+                a.groups_updated += 1;
+            } else {
+                a.groups_created += 1;
+                c.groups += 1;
+            }
+            t(T::IdxGroupName).insert(keys::pair(&keys::fold(&g.name), &g.id), &[])?;
+            t(T::Groups).insert(g.id.as_str(), gbytes.as_slice())?;
+            t(T::RawGroups).insert(g.id.as_str(), rbytes.as_slice())?;
+            log(tx, c, ChangeOp::Upsert, Entity::Group { id: g.id.clone() })
+        }
+        (Op::DeleteGroup { id }, _) => {
+            let Some(old) = t(T::Groups).remove(id.as_str())? else {
+                return Ok(());
+            };
+            let old: Group = match decode("group", &old) {
+                Ok(o) => o,
+                Err(e) => return abort(e),
+            };
+            t(T::IdxGroupName).remove(keys::pair(&keys::fold(&old.name), id))?;
+            t(T::RawGroups).remove(id.as_str())?;
+            t(T::GroupCounts).remove(id.as_str())?;
+            a.groups_deleted += 1;
+            c.groups = c.groups.saturating_sub(1);
+            log(tx, c, ChangeOp::Delete, Entity::Group { id: id.clone() })
+        }
+        (Op::AddMember { group_id, user_id }, _) => {
+            if t(T::Members)
+                .insert(keys::pair(group_id, user_id), &[])?
+                .is_some()
+            {
+                return Ok(());
+            }
+            t(T::MemberOf).insert(keys::pair(user_id, group_id), &[])?;
+            bump(t(T::GroupCounts), group_id, 1)?;
+            a.members_added += 1;
+            c.memberships += 1;
+            let entity = Entity::Membership {
+                group_id: group_id.clone(),
+                user_id: user_id.clone(),
+            };
+            log(tx, c, ChangeOp::Upsert, entity)
+        }
+        (Op::RemoveMember { group_id, user_id }, _) => {
+            if t(T::Members)
+                .remove(keys::pair(group_id, user_id))?
+                .is_none()
+            {
+                return Ok(());
+            }
+            t(T::MemberOf).remove(keys::pair(user_id, group_id))?;
+            bump(t(T::GroupCounts), group_id, -1)?;
+            a.members_removed += 1;
+            c.memberships = c.memberships.saturating_sub(1);
+            let entity = Entity::Membership {
+                group_id: group_id.clone(),
+                user_id: user_id.clone(),
+            };
+            log(tx, c, ChangeOp::Delete, entity)
+        }
+        (Op::PutPerson { .. } | Op::PutGroup { .. }, None) => Ok(()),
+    }
+}
+
+fn bump(t: &TransactionalTree, key: &str, delta: i64) -> TxResult<()> {
+    let n = t.get(key)?.map(|v| keys::read_u64(&v)).unwrap_or(0);
+    let n = n.saturating_add_signed(delta);
+    if n == 0 {
+        t.remove(key)?;
+    } else {
+        t.insert(key, &keys::u64_be(n))?;
+    }
+    Ok(())
+}
+
+fn index_person(tx: &[TransactionalTree], p: &Person) -> TxResult<()> {
+    let t = |t: T| &tx[t as usize];
+    t(T::IdxLogin).insert(keys::fold(&p.login).as_bytes(), p.id.as_bytes())?;
+    if let Some(e) = &p.email {
+        t(T::IdxEmail).insert(keys::pair(&keys::fold(e), &p.id), &[])?;
+    }
+    if let Some(n) = &p.employee_number {
+        t(T::IdxEmpNo).insert(keys::pair(n.trim(), &p.id), &[])?;
+    }
+    if let Some(m) = &p.manager_id {
+        t(T::Reports).insert(keys::pair(m, &p.id), &[])?;
+    }
+    Ok(())
+}
+
+fn unindex_person(tx: &[TransactionalTree], p: &Person) -> TxResult<()> {
+    let t = |t: T| &tx[t as usize];
+    let login = keys::fold(&p.login);
+    // Another person may have taken the login since (delete-then-recreate in one batch).
+    if t(T::IdxLogin).get(login.as_bytes())?.as_deref() == Some(p.id.as_bytes()) {
+        t(T::IdxLogin).remove(login.as_bytes())?;
+    }
+    if let Some(e) = &p.email {
+        t(T::IdxEmail).remove(keys::pair(&keys::fold(e), &p.id))?;
+    }
+    if let Some(n) = &p.employee_number {
+        t(T::IdxEmpNo).remove(keys::pair(n.trim(), &p.id))?;
+    }
+    if let Some(m) = &p.manager_id {
+        t(T::Reports).remove(keys::pair(m, &p.id))?;
+    }
+    Ok(())
+}
