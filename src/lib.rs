@@ -2,4 +2,7 @@
 //! See ARCHITECTURE.md for the map of modules and the one-way data flow.
 
 pub mod model;
+pub mod okta;
+pub mod secret;
 pub mod store;
+pub mod sync;

@@ -1,0 +1,347 @@
+//! The full crawl: stage everything the source returns, and only once the crawl completed,
+//! resolve managers and apply the difference to the store in transactional chunks. A crawl that
+//! fails at any point leaves the mirror as it was; one that completes removes what is gone.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use futures::StreamExt;
+use serde_json::Value;
+
+use super::managers::{self, ManagerConfig};
+use super::{Progress, ProgressEvent, Source, SourceError, SyncConfig};
+use crate::model::{ChangeCounts, Group, ManagerReport, Person, RunKind, SyncRun};
+use crate::store::{Op, Store, StoreError, meta};
+
+/// Operations per store transaction: large enough to amortise the commit, small enough to keep
+/// a transaction's memory and lock time modest.
+const CHUNK: usize = 1000;
+
+#[derive(Debug, thiserror::Error)]
+enum FullSyncError {
+    #[error("{0}")]
+    Source(#[from] SourceError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("the apply task stopped unexpectedly: {0}")]
+    Join(String),
+}
+
+/// Runs one full sync and records it in the store. Never panics on source or store failures:
+/// the returned run says whether it succeeded and, if not, why.
+pub async fn run_full(
+    store: &Store,
+    source: &dyn Source,
+    cfg: &SyncConfig,
+    progress: &dyn Progress,
+) -> SyncRun {
+    let requests_before = source.requests();
+    let mut run = SyncRun {
+        kind: RunKind::Full,
+        started_at: Utc::now(),
+        finished_at: Utc::now(),
+        ok: false,
+        users_fetched: 0,
+        groups_fetched: 0,
+        memberships_fetched: 0,
+        requests: 0,
+        changes: ChangeCounts::default(),
+        warnings: Vec::new(),
+        error: None,
+    };
+    tracing::info!("full sync started");
+    let result = match crawl(store, source, cfg, progress, &mut run).await {
+        Ok(()) => {
+            progress.event(ProgressEvent::Applying);
+            let (store2, mgr) = (store.clone(), cfg.managers.clone());
+            match tokio::task::spawn_blocking(move || apply_staged(&store2, &mgr)).await {
+                Ok(r) => r,
+                Err(e) => Err(FullSyncError::Join(e.to_string())),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    run.requests = source.requests().saturating_sub(requests_before);
+    run.finished_at = Utc::now();
+    let outcome = match result {
+        Ok((changes, report, warnings)) => {
+            run.ok = true;
+            run.changes = changes;
+            run.warnings.extend(warnings);
+            record(store, &run, Some(&report))
+        }
+        Err(e) => {
+            run.error = Some(e.to_string());
+            record(store, &run, None)
+        }
+    };
+    if let Err(e) = outcome {
+        tracing::error!("could not record the sync run: {e}");
+        run.ok = false;
+        run.error.get_or_insert_with(|| e.to_string());
+    }
+    if let Err(e) = store.stage_clear() {
+        tracing::warn!("could not clear the crawl staging area: {e}");
+    }
+    if run.ok {
+        tracing::info!(
+            users = run.users_fetched,
+            groups = run.groups_fetched,
+            memberships = run.memberships_fetched,
+            requests = run.requests,
+            changes = run.changes.total(),
+            warnings = run.warnings.len(),
+            "full sync complete"
+        );
+    } else {
+        tracing::error!(
+            "full sync failed, the mirror is unchanged: {}",
+            run.error.as_deref().unwrap_or("unknown error")
+        );
+    }
+    run
+}
+
+/// Writes the run record (and, for a good run, the manager report) in one transaction.
+fn record(store: &Store, run: &SyncRun, report: Option<&ManagerReport>) -> Result<(), StoreError> {
+    fn json<V: serde::Serialize>(v: &V) -> Result<Vec<u8>, StoreError> {
+        serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+    let run_json = json(run)?;
+    let mut entries = vec![(meta::LAST_FULL_SYNC, run_json.clone())];
+    if let Some(report) = report {
+        entries.push((meta::LAST_GOOD_FULL_SYNC, run_json));
+        entries.push((meta::MANAGER_REPORT, json(report)?));
+    }
+    store.apply(&[], &entries)?;
+    store.flush()
+}
+
+/// Fetches users, groups and group members into the staging area.
+async fn crawl(
+    store: &Store,
+    source: &dyn Source,
+    cfg: &SyncConfig,
+    progress: &dyn Progress,
+    run: &mut SyncRun,
+) -> Result<(), FullSyncError> {
+    store.stage_clear()?;
+    let mut fetched = 0u64;
+    let mut pages = source.users();
+    while let Some(page) = pages.next().await {
+        let page = with_ids(page?, "user", &mut run.warnings);
+        fetched += page.len() as u64;
+        store.stage_users(&page)?;
+        progress.event(ProgressEvent::Users(fetched));
+    }
+    drop(pages);
+    // The two user passes (active list, then deprovisioned) may overlap; count each user once.
+    run.users_fetched = store.staged_user_count() as u64;
+
+    let mut pages = source.groups();
+    while let Some(page) = pages.next().await {
+        let page = with_ids(page?, "group", &mut run.warnings);
+        run.groups_fetched += page.len() as u64;
+        store.stage_groups(&page)?;
+        progress.event(ProgressEvent::Groups(run.groups_fetched));
+    }
+    drop(pages);
+
+    let group_ids = store
+        .staged_groups()
+        .map(|r| r.map(|(id, _)| id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let total = group_ids.len() as u64;
+    let mut done = 0u64;
+    let mut lists = futures::stream::iter(group_ids.iter())
+        .map(|gid| async move { (gid, source.group_member_ids(gid).await) })
+        .buffer_unordered(cfg.concurrency.max(1));
+    while let Some((gid, ids)) = lists.next().await {
+        let ids = ids?;
+        run.memberships_fetched += ids.len() as u64;
+        store.stage_members(gid, &ids)?;
+        done += 1;
+        progress.event(ProgressEvent::Members { done, total });
+    }
+    Ok(())
+}
+
+/// Pairs each object with its id; objects without one are skipped with a warning.
+fn with_ids(page: Vec<Value>, kind: &str, warnings: &mut Vec<String>) -> Vec<(String, Value)> {
+    page.into_iter()
+        .filter_map(|v| match v.get("id").and_then(Value::as_str) {
+            Some(id) if !id.is_empty() => Some((id.to_owned(), v)),
+            _ => {
+                warnings.push(format!("skipped a {kind} object without an id"));
+                None
+            }
+        })
+        .collect()
+}
+
+/// Applies the staged crawl: people (with resolved managers), groups, membership differences,
+/// then removals of what Okta no longer has.
+fn apply_staged(
+    store: &Store,
+    mgr: &ManagerConfig,
+) -> Result<(ChangeCounts, ManagerReport, Vec<String>), FullSyncError> {
+    let mut warnings = Vec::new();
+    let mut counts = ChangeCounts::default();
+    let mut batch: Vec<Op> = Vec::with_capacity(CHUNK);
+    let mut flush = |batch: &mut Vec<Op>, force: bool| -> Result<(), StoreError> {
+        if batch.len() >= CHUNK || (force && !batch.is_empty()) {
+            counts.add(store.apply(batch, &[])?);
+            batch.clear();
+        }
+        Ok(())
+    };
+
+    // People: parse once to resolve managers, then again (in the same id order) to apply.
+    let mut people = Vec::new();
+    for r in store.staged_users() {
+        let (id, raw) = r?;
+        match Person::from_okta(&raw) {
+            Ok(p) => people.push(p),
+            Err(e) => warnings.push(format!("skipped user {id}: {e}")),
+        }
+    }
+    let mut resolution = managers::resolve(&people, mgr);
+    let live_people: HashSet<String> = people.iter().map(|p| p.id.clone()).collect();
+    let mut parsed = people.into_iter().peekable();
+    for r in store.staged_users() {
+        let (id, raw) = r?;
+        if parsed.peek().map(|p| p.id.as_str()) != Some(id.as_str()) {
+            continue;
+        }
+        let Some(mut person) = parsed.next() else {
+            break;
+        };
+        person.manager_id = resolution.managers.remove(&id);
+        batch.push(Op::PutPerson { person, raw });
+        flush(&mut batch, false)?;
+    }
+
+    let mut live_groups = Vec::new();
+    for r in store.staged_groups() {
+        let (id, raw) = r?;
+        match Group::from_okta(&raw) {
+            Ok(group) => {
+                live_groups.push(id);
+                batch.push(Op::PutGroup { group, raw });
+                flush(&mut batch, false)?;
+            }
+            Err(e) => warnings.push(format!("skipped group {id}: {e}")),
+        }
+    }
+    flush(&mut batch, true)?;
+
+    for gid in &live_groups {
+        let wanted: Vec<String> = store
+            .staged_member_ids(gid)?
+            .into_iter()
+            .filter(|u| live_people.contains(u))
+            .collect();
+        let current = store
+            .member_ids_after(gid, None)
+            .collect::<Result<Vec<_>, _>>()?;
+        for (user_id, add) in sorted_diff(&current, &wanted) {
+            let (group_id, user_id) = (gid.clone(), user_id.clone());
+            batch.push(if add {
+                Op::AddMember { group_id, user_id }
+            } else {
+                Op::RemoveMember { group_id, user_id }
+            });
+            flush(&mut batch, false)?;
+        }
+    }
+    flush(&mut batch, true)?;
+
+    let live_groups: HashSet<String> = live_groups.into_iter().collect();
+    let gone_groups: Vec<String> = store
+        .group_ids()
+        .filter(|r| r.as_ref().map_or(true, |id| !live_groups.contains(id)))
+        .collect::<Result<_, _>>()?;
+    let gone_people: Vec<String> = store
+        .person_ids()
+        .filter(|r| r.as_ref().map_or(true, |id| !live_people.contains(id)))
+        .collect::<Result<_, _>>()?;
+    for id in gone_groups {
+        batch.push(Op::DeleteGroup { id });
+        flush(&mut batch, false)?;
+    }
+    for id in gone_people {
+        batch.push(Op::DeletePerson { id });
+        flush(&mut batch, false)?;
+    }
+    flush(&mut batch, true)?;
+
+    let report = resolution.report;
+    if !report.unresolved.is_empty() {
+        let (id, value) = &report.unresolved[0];
+        warnings.push(format!(
+            "{} people have a manager reference that matches nobody (for example user {id}: \"{value}\")",
+            report.unresolved.len()
+        ));
+    }
+    for cycle in &report.cycles {
+        warnings.push(format!(
+            "manager cycle {} → {}: broken by treating {} as a root",
+            cycle.join(" → "),
+            cycle[0],
+            cycle[0]
+        ));
+    }
+    Ok((counts, report, warnings))
+}
+
+/// Merges two sorted id lists into (id, true = add / false = remove) steps.
+fn sorted_diff<'a>(current: &'a [String], wanted: &'a [String]) -> Vec<(&'a String, bool)> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < current.len() || j < wanted.len() {
+        match (current.get(i), wanted.get(j)) {
+            (Some(c), Some(w)) if c == w => {
+                i += 1;
+                j += 1;
+            }
+            (Some(c), Some(w)) if c < w => {
+                out.push((c, false));
+                i += 1;
+            }
+            (Some(c), None) => {
+                out.push((c, false));
+                i += 1;
+            }
+            (_, Some(w)) => {
+                out.push((w, true));
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_of_sorted_lists() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let cur = s(&["a", "c", "d"]);
+        let want = s(&["b", "c", "e"]);
+        let d: Vec<(String, bool)> = sorted_diff(&cur, &want)
+            .into_iter()
+            .map(|(x, b)| (x.clone(), b))
+            .collect();
+        assert_eq!(
+            d,
+            vec![
+                ("a".into(), false),
+                ("b".into(), true),
+                ("d".into(), false),
+                ("e".into(), true)
+            ]
+        );
+    }
+}

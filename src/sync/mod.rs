@@ -1,0 +1,51 @@
+//! The sync engine: reads a `Source`, resolves managers and applies the result to the `Store`.
+//! It knows nothing of HTTP or GraphQL; the Okta adapter and the API sit on either side.
+
+mod full;
+pub mod managers;
+mod source;
+
+pub use full::run_full;
+pub use managers::{ManagerConfig, ManagerKey};
+pub use source::{Source, SourceError};
+
+/// Tunables of the sync engine.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Group member lists fetched at once.
+    pub concurrency: usize,
+    pub managers: ManagerConfig,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            concurrency: 8,
+            managers: ManagerConfig::default(),
+        }
+    }
+}
+
+/// Progress of a running full sync, for a progress bar or logs.
+#[derive(Debug, Clone, Copy)]
+pub enum ProgressEvent {
+    /// Users fetched so far.
+    Users(u64),
+    /// Groups fetched so far.
+    Groups(u64),
+    /// Group member lists fetched, of the total.
+    Members { done: u64, total: u64 },
+    /// Crawl complete; applying to the store.
+    Applying,
+}
+
+pub trait Progress: Send + Sync {
+    fn event(&self, e: ProgressEvent);
+}
+
+/// Reports nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn event(&self, _: ProgressEvent) {}
+}
