@@ -15,7 +15,7 @@ use crate::model::{Change, ChangeCounts, ChangeOp, Entity, Group, Person};
 /// so re-applying an unchanged org produces no change-log entries.
 #[derive(Debug, Clone)]
 pub enum Op {
-    PutPerson { person: Person, raw: Value },
+    PutPerson { person: Box<Person>, raw: Value },
     DeletePerson { id: String },
     PutGroup { group: Group, raw: Value },
     DeleteGroup { id: String },
