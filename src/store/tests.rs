@@ -15,7 +15,7 @@ fn person(id: &str, login: &str, manager: Option<&str>) -> (Person, serde_json::
 
 fn put(p: (Person, serde_json::Value)) -> Op {
     Op::PutPerson {
-        person: p.0,
+        person: Box::new(p.0),
         raw: p.1,
     }
 }
