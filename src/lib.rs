@@ -1,8 +1,10 @@
 //! oktamirror: a live mirror of an Okta org's people and groups, served over GraphQL.
 //! See ARCHITECTURE.md for the map of modules and the one-way data flow.
 
+pub mod configuration;
 pub mod model;
 pub mod okta;
 pub mod secret;
 pub mod store;
 pub mod sync;
+pub mod telemetry;

@@ -217,7 +217,10 @@ fn apply_staged(
             break;
         };
         person.manager_id = resolution.managers.remove(&id);
-        batch.push(Op::PutPerson { person: Box::new(person), raw });
+        batch.push(Op::PutPerson {
+            person: Box::new(person),
+            raw,
+        });
         flush(&mut batch, false)?;
     }
 

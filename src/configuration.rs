@@ -1,0 +1,381 @@
+//! Settings from flags, `OKTAMIRROR_*` environment variables and a TOML file (in that order of
+//! precedence), validated up front so a mistake stops the program with one sentence to fix it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::secret::Secret;
+use crate::sync::{ManagerConfig, ManagerKey, SyncConfig};
+
+/// Default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "oktamirror-data";
+/// Default listen address: loopback only until API keys exist.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {detail}")]
+    File { path: String, detail: String },
+    #[error("the config file {path} is not valid: {detail}")]
+    Toml { path: String, detail: String },
+    #[error(
+        "no Okta URL: pass --okta-url https://YOUR-ORG.okta.com, set OKTAMIRROR_OKTA_URL, or put okta_url in the config file"
+    )]
+    MissingUrl,
+    #[error("\"{0}\" is not a valid Okta URL: give the org URL, like https://example.okta.com")]
+    BadUrl(String),
+    #[error(
+        "the Okta URL {0} uses http://, which would send the API token in clear text; use https:// (http:// is allowed only for a loopback address such as a local simulator)"
+    )]
+    InsecureUrl(String),
+    #[error(
+        "the Okta URL {0} is the admin domain; use the org domain without \"-admin\" (for example https://example.okta.com)"
+    )]
+    AdminDomain(String),
+    #[error("the Okta URL {0} has a path; give only the org URL, like https://example.okta.com")]
+    UrlWithPath(String),
+    #[error(
+        "no Okta API token: set OKTA_API_TOKEN, or pass --okta-token-file PATH (a file holding only the token)"
+    )]
+    MissingToken,
+    #[error("cannot read the Okta token file {path}: {detail}")]
+    TokenFile { path: String, detail: String },
+    #[error("the Okta token file {0} is empty")]
+    EmptyToken(String),
+    #[error("\"{0}\" is not an address to listen on: use HOST:PORT, like 127.0.0.1:8080")]
+    BadListen(String),
+    #[error(
+        "refusing to listen on {0}: without API keys the mirror must stay on a loopback address such as 127.0.0.1:8080"
+    )]
+    PublicListen(SocketAddr),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Options as given on the command line or in the environment; `None` means "not given".
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct Overrides {
+    /// The Okta org URL, like https://example.okta.com
+    #[arg(long, env = "OKTAMIRROR_OKTA_URL")]
+    pub okta_url: Option<String>,
+    /// A file holding the Okta API token (else OKTA_API_TOKEN is read)
+    #[arg(long, env = "OKTAMIRROR_OKTA_TOKEN_FILE")]
+    pub okta_token_file: Option<PathBuf>,
+    /// Where the mirror keeps its data
+    #[arg(long, env = "OKTAMIRROR_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to serve on
+    #[arg(long, env = "OKTAMIRROR_LISTEN")]
+    pub listen: Option<String>,
+    /// TOML config file
+    #[arg(long, env = "OKTAMIRROR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Group member lists fetched at once
+    #[arg(long, env = "OKTAMIRROR_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+    /// How managerId is matched, in order: comma-separated employee_number, id, login, email
+    #[arg(long, env = "OKTAMIRROR_MANAGER_KEYS", value_delimiter = ',')]
+    pub manager_keys: Option<Vec<String>>,
+    /// Match profile.manager against display names when managerId matches nobody
+    #[arg(long, env = "OKTAMIRROR_MANAGER_NAME_FALLBACK")]
+    pub manager_name_fallback: Option<bool>,
+    /// Time between full syncs, like 24h, 30m or 90s
+    #[arg(long, env = "OKTAMIRROR_FULL_SYNC_INTERVAL")]
+    pub full_sync_interval: Option<String>,
+}
+
+/// The TOML config file: the same options as the flags, in snake_case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub okta_url: Option<String>,
+    pub okta_token_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub concurrency: Option<usize>,
+    pub manager_keys: Option<Vec<String>>,
+    pub manager_name_fallback: Option<bool>,
+    pub full_sync_interval: Option<String>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Toml {
+            path: path.display().to_string(),
+            detail: e.to_string().trim().replace('\n', " "),
+        })
+    }
+}
+
+/// Validated settings for `serve`, `sync` and `demo`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub okta_url: Url,
+    pub okta_token: Secret,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub sync: SyncConfig,
+    pub full_sync_interval: Duration,
+}
+
+impl Settings {
+    /// Merges flags/env over the config file over defaults, and validates. `token_env` is the
+    /// value of `OKTA_API_TOKEN`, passed in so tests need not touch the process environment.
+    pub fn resolve(o: Overrides, token_env: Option<String>) -> Result<Settings, ConfigError> {
+        let file = match &o.config {
+            Some(p) => FileConfig::load(p)?,
+            None => FileConfig::default(),
+        };
+        let okta_url = o
+            .okta_url
+            .or(file.okta_url)
+            .ok_or(ConfigError::MissingUrl)?;
+        let okta_url = parse_okta_url(&okta_url)?;
+        let okta_token = match o.okta_token_file.or(file.okta_token_file) {
+            Some(path) => read_token_file(&path)?,
+            None => match token_env.filter(|t| !t.trim().is_empty()) {
+                Some(t) => Secret::new(t.trim()),
+                None => return Err(ConfigError::MissingToken),
+            },
+        };
+        let listen = parse_listen(
+            o.listen
+                .or(file.listen)
+                .as_deref()
+                .unwrap_or(DEFAULT_LISTEN),
+        )?;
+        let mut sync = SyncConfig::default();
+        if let Some(c) = o.concurrency.or(file.concurrency) {
+            if !(1..=64).contains(&c) {
+                return Err(ConfigError::Invalid(format!(
+                    "concurrency {c} is out of range: use 1 to 64 (Okta's concurrency limit is shared with every other integration)"
+                )));
+            }
+            sync.concurrency = c;
+        }
+        sync.managers = manager_config(
+            o.manager_keys.or(file.manager_keys),
+            o.manager_name_fallback.or(file.manager_name_fallback),
+        )?;
+        let full_sync_interval = match o.full_sync_interval.or(file.full_sync_interval) {
+            Some(s) => parse_duration(&s)?,
+            None => Duration::from_secs(24 * 3600),
+        };
+        Ok(Settings {
+            okta_url,
+            okta_token,
+            data_dir: o
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            listen,
+            sync,
+            full_sync_interval,
+        })
+    }
+}
+
+fn manager_config(
+    keys: Option<Vec<String>>,
+    fallback: Option<bool>,
+) -> Result<ManagerConfig, ConfigError> {
+    let mut cfg = ManagerConfig::default();
+    if let Some(keys) = keys {
+        let parsed = keys
+            .iter()
+            .map(|k| k.parse::<ManagerKey>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ConfigError::Invalid)?;
+        if parsed.is_empty() {
+            return Err(ConfigError::Invalid(
+                "manager_keys is empty: list at least one of employee_number, id, login, email"
+                    .into(),
+            ));
+        }
+        cfg.keys = parsed;
+    }
+    if let Some(f) = fallback {
+        cfg.name_fallback = f;
+    }
+    Ok(cfg)
+}
+
+/// Validates the Okta org URL: https (or http on loopback), a host, no path, not `-admin`.
+pub fn parse_okta_url(s: &str) -> Result<Url, ConfigError> {
+    let u = Url::parse(s.trim()).map_err(|_| ConfigError::BadUrl(s.to_owned()))?;
+    let host = match u.host_str() {
+        Some(h) if !h.is_empty() => h.to_owned(),
+        _ => return Err(ConfigError::BadUrl(s.to_owned())),
+    };
+    match u.scheme() {
+        "https" => {}
+        "http" if is_loopback_host(&host) => {}
+        "http" => return Err(ConfigError::InsecureUrl(s.to_owned())),
+        _ => return Err(ConfigError::BadUrl(s.to_owned())),
+    }
+    if host
+        .split('.')
+        .next()
+        .is_some_and(|l| l.ends_with("-admin"))
+    {
+        return Err(ConfigError::AdminDomain(s.to_owned()));
+    }
+    if !(u.path() == "/" || u.path().is_empty()) || u.query().is_some() {
+        return Err(ConfigError::UrlWithPath(s.to_owned()));
+    }
+    let mut base = u;
+    base.set_path("/");
+    Ok(base)
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Parses and checks a listen address: loopback only until API keys exist.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, ConfigError> {
+    let s = s.trim();
+    let addr: SocketAddr = if let Some(port) = s.strip_prefix("localhost:") {
+        format!("127.0.0.1:{port}").parse()
+    } else {
+        s.parse()
+    }
+    .map_err(|_| ConfigError::BadListen(s.to_owned()))?;
+    if !addr.ip().is_loopback() {
+        return Err(ConfigError::PublicListen(addr));
+    }
+    Ok(addr)
+}
+
+fn read_token_file(path: &Path) -> Result<Secret, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::TokenFile {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    })?;
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(ConfigError::EmptyToken(path.display().to_string()));
+    }
+    Ok(Secret::new(t))
+}
+
+/// "90s", "30m", "24h", "2d" or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 's')) => (&t[..i], 1),
+        Some((i, 'm')) => (&t[..i], 60),
+        Some((i, 'h')) => (&t[..i], 3600),
+        Some((i, 'd')) => (&t[..i], 86400),
+        _ => (t, 1),
+    };
+    match num.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(Duration::from_secs(n * mult)),
+        _ => Err(ConfigError::Invalid(format!(
+            "\"{s}\" is not a duration: use a number with s, m, h or d, like 24h"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Overrides {
+        Overrides {
+            okta_url: Some("https://acme.okta.com".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn urls_are_checked_with_a_fix() {
+        assert_eq!(
+            parse_okta_url("https://acme.okta.com/")
+                .expect("ok")
+                .as_str(),
+            "https://acme.okta.com/"
+        );
+        assert!(parse_okta_url("http://127.0.0.1:9000").is_ok());
+        assert!(matches!(
+            parse_okta_url("http://acme.okta.com"),
+            Err(ConfigError::InsecureUrl(_))
+        ));
+        assert!(matches!(
+            parse_okta_url("https://acme-admin.okta.com"),
+            Err(ConfigError::AdminDomain(_))
+        ));
+        assert!(matches!(
+            parse_okta_url("acme.okta.com"),
+            Err(ConfigError::BadUrl(_))
+        ));
+        assert!(matches!(
+            parse_okta_url("https://acme.okta.com/api/v1"),
+            Err(ConfigError::UrlWithPath(_))
+        ));
+    }
+
+    #[test]
+    fn token_missing_or_from_env() {
+        let e = Settings::resolve(base(), None).unwrap_err();
+        assert!(e.to_string().contains("OKTA_API_TOKEN"));
+        let s = Settings::resolve(base(), Some(" tok ".into())).expect("ok");
+        assert_eq!(s.okta_token.expose(), "tok");
+    }
+
+    #[test]
+    fn listen_must_be_loopback() {
+        assert!(parse_listen("127.0.0.1:0").is_ok());
+        assert!(parse_listen("localhost:8080").is_ok());
+        assert!(matches!(
+            parse_listen("0.0.0.0:8080"),
+            Err(ConfigError::PublicListen(_))
+        ));
+        assert!(matches!(
+            parse_listen("nonsense"),
+            Err(ConfigError::BadListen(_))
+        ));
+    }
+
+    #[test]
+    fn file_then_flags_precedence() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "okta_url = \"https://file.okta.com\"\nconcurrency = 4\nmanager_keys = [\"login\"]\nfull_sync_interval = \"6h\"\n",
+        )
+        .expect("write");
+        let o = Overrides {
+            config: Some(path.clone()),
+            concurrency: Some(2),
+            ..Default::default()
+        };
+        let s = Settings::resolve(o, Some("t".into())).expect("ok");
+        assert_eq!(s.okta_url.as_str(), "https://file.okta.com/");
+        assert_eq!(s.sync.concurrency, 2);
+        assert_eq!(s.sync.managers.keys, vec![ManagerKey::Login]);
+        assert_eq!(s.full_sync_interval, Duration::from_secs(6 * 3600));
+        std::fs::write(&path, "okta_urll = \"x\"\n").expect("write");
+        let e = Settings::resolve(
+            Overrides {
+                config: Some(path),
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("okta_urll"), "{e}");
+    }
+}
