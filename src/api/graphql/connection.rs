@@ -56,12 +56,15 @@ pub(crate) struct PersonConnection {
     pub total: PeopleTotal,
 }
 
+/// A person in a list, with the cursor to resume after it.
 #[derive(SimpleObject)]
 pub(crate) struct PersonEdge {
     cursor: String,
     node: PersonNode,
 }
 
+/// A page of people in id order (Relay connection). Pass `pageInfo.endCursor` as `after` to get
+/// the next page.
 #[Object]
 impl PersonConnection {
     async fn edges(&self) -> Vec<PersonEdge> {
@@ -126,12 +129,15 @@ pub(crate) struct GroupConnection {
     pub total: GroupsTotal,
 }
 
+/// A group in a list, with the cursor to resume after it.
 #[derive(SimpleObject)]
 pub(crate) struct GroupEdge {
     cursor: String,
     node: GroupNode,
 }
 
+/// A page of groups in id order (Relay connection). Pass `pageInfo.endCursor` as `after` to get
+/// the next page.
 #[Object]
 impl GroupConnection {
     async fn edges(&self) -> Vec<GroupEdge> {
