@@ -1,0 +1,36 @@
+//! GraphQL enums mirroring the model's enums (`remote` derives the conversions both ways), so the
+//! model stays free of async-graphql.
+
+use async_graphql::Enum;
+
+/// An Okta user status; `UNKNOWN` covers statuses Okta adds later.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::model::UserStatus")]
+pub(crate) enum UserStatus {
+    Active,
+    Staged,
+    Provisioned,
+    Recovery,
+    LockedOut,
+    PasswordExpired,
+    Suspended,
+    Deprovisioned,
+    Unknown,
+}
+
+/// An Okta group type; `UNKNOWN` covers types Okta adds later.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::model::GroupType")]
+pub(crate) enum GroupType {
+    OktaGroup,
+    AppGroup,
+    BuiltIn,
+    Unknown,
+}
+
+/// The kind of a sync run.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::model::RunKind")]
+pub(crate) enum RunKind {
+    Full,
+}

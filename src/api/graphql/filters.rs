@@ -1,0 +1,98 @@
+//! Filter inputs for `people` and `groups`, and their mapping onto store-level filters.
+
+use async_graphql::InputObject;
+
+use super::enums::{GroupType, UserStatus};
+use crate::model::{self, Group};
+use crate::store::PersonFilter;
+
+/// Filters over people. Text matches are exact and case-insensitive.
+#[derive(InputObject, Default)]
+pub(crate) struct PeopleFilter {
+    /// Statuses to include. Default: every status except DEPROVISIONED. An empty list means every
+    /// status.
+    pub status: Option<Vec<UserStatus>>,
+    pub department: Option<String>,
+    pub title: Option<String>,
+    pub city: Option<String>,
+    pub country_code: Option<String>,
+}
+
+impl PeopleFilter {
+    pub(crate) fn into_store(self) -> PersonFilter {
+        let statuses = match self.status {
+            None => model::UserStatus::ALL
+                .into_iter()
+                .filter(|s| *s != model::UserStatus::Deprovisioned)
+                .collect(),
+            Some(list) => list.into_iter().map(Into::into).collect(),
+        };
+        PersonFilter {
+            statuses,
+            department: self.department,
+            title: self.title,
+            city: self.city,
+            country_code: self.country_code,
+        }
+    }
+}
+
+/// True when a store filter lets every person through (so counts can use the stored counter).
+pub(crate) fn is_everyone(f: &PersonFilter) -> bool {
+    (f.statuses.is_empty()
+        || model::UserStatus::ALL
+            .iter()
+            .all(|s| f.statuses.contains(s)))
+        && f.department.is_none()
+        && f.title.is_none()
+        && f.city.is_none()
+        && f.country_code.is_none()
+}
+
+/// Filters over groups.
+#[derive(InputObject, Default)]
+pub(crate) struct GroupFilter {
+    /// Group types to include; default every type.
+    #[graphql(name = "type")]
+    pub group_type: Option<Vec<GroupType>>,
+    /// Case-insensitive prefix of the group name.
+    pub name_starts_with: Option<String>,
+}
+
+/// A group filter ready to apply during a scan.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GroupSpec {
+    types: Vec<model::GroupType>,
+    prefix: Option<String>,
+}
+
+impl GroupFilter {
+    pub(crate) fn into_spec(self) -> GroupSpec {
+        GroupSpec {
+            types: self
+                .group_type
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            prefix: self
+                .name_starts_with
+                .map(|p| p.to_lowercase())
+                .filter(|p| !p.is_empty()),
+        }
+    }
+}
+
+impl GroupSpec {
+    pub(crate) fn matches(&self, g: &Group) -> bool {
+        (self.types.is_empty() || self.types.contains(&g.group_type))
+            && self
+                .prefix
+                .as_ref()
+                .is_none_or(|p| g.name.to_lowercase().starts_with(p.as_str()))
+    }
+
+    pub(crate) fn is_everything(&self) -> bool {
+        self.types.is_empty() && self.prefix.is_none()
+    }
+}

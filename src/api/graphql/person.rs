@@ -1,0 +1,166 @@
+//! The GraphQL `Person` type: typed fields, the raw Okta profile, and the manager hierarchy and
+//! group memberships, fanned out through the per-request loaders.
+
+use std::collections::HashSet;
+
+use async_graphql::{Context, ID, Json, Object, Result};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::connection::{GroupConnection, GroupsTotal, PeopleTotal, PersonConnection};
+use super::cursor::{self, Kind};
+use super::enums::UserStatus;
+use super::errors::store_error;
+use super::{load_groups, load_people, loaders, paging, store};
+use crate::model::Person;
+
+/// How far `managerChain` walks at most (the store's hierarchy is cycle-free; this is a backstop).
+const MAX_CHAIN: usize = 64;
+
+pub(crate) struct PersonNode(pub Person);
+
+/// A person in the Okta org.
+#[Object(name = "Person")]
+impl PersonNode {
+    /// The Okta user id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn login(&self) -> &str {
+        &self.0.login
+    }
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+    async fn first_name(&self) -> Option<&str> {
+        self.0.first_name.as_deref()
+    }
+    async fn last_name(&self) -> Option<&str> {
+        self.0.last_name.as_deref()
+    }
+    /// `displayName`, else "first last", else the login.
+    async fn display_name(&self) -> String {
+        self.0.name()
+    }
+    async fn title(&self) -> Option<&str> {
+        self.0.title.as_deref()
+    }
+    async fn department(&self) -> Option<&str> {
+        self.0.department.as_deref()
+    }
+    async fn division(&self) -> Option<&str> {
+        self.0.division.as_deref()
+    }
+    async fn organization(&self) -> Option<&str> {
+        self.0.organization.as_deref()
+    }
+    async fn cost_center(&self) -> Option<&str> {
+        self.0.cost_center.as_deref()
+    }
+    async fn employee_number(&self) -> Option<&str> {
+        self.0.employee_number.as_deref()
+    }
+    async fn city(&self) -> Option<&str> {
+        self.0.city.as_deref()
+    }
+    async fn country_code(&self) -> Option<&str> {
+        self.0.country_code.as_deref()
+    }
+    async fn status(&self) -> UserStatus {
+        self.0.status.into()
+    }
+    async fn created(&self) -> Option<DateTime<Utc>> {
+        self.0.created
+    }
+    async fn last_updated(&self) -> Option<DateTime<Utc>> {
+        self.0.last_updated
+    }
+
+    /// The raw Okta `profile` object, custom attributes included.
+    async fn profile(&self, ctx: &Context<'_>) -> Result<Json<Value>> {
+        let raw = store(ctx)?.person_raw(&self.0.id).map_err(store_error)?;
+        Ok(Json(profile_of(raw)))
+    }
+
+    /// The resolved manager; null for the top of the hierarchy and unresolved references.
+    async fn manager(&self, ctx: &Context<'_>) -> Result<Option<PersonNode>> {
+        let Some(mid) = &self.0.manager_id else {
+            return Ok(None);
+        };
+        let loader = ctx.data::<loaders::People>()?;
+        let p = loader.load_one(mid.clone()).await.map_err(store_error)?;
+        Ok(p.map(PersonNode))
+    }
+
+    /// The managers up to the top of the hierarchy, nearest first.
+    async fn manager_chain(&self, ctx: &Context<'_>) -> Result<Vec<PersonNode>> {
+        let loader = ctx.data::<loaders::People>()?;
+        let mut seen = HashSet::from([self.0.id.clone()]);
+        let mut chain = Vec::new();
+        let mut next = self.0.manager_id.clone();
+        while let Some(mid) = next {
+            if chain.len() >= MAX_CHAIN || !seen.insert(mid.clone()) {
+                break;
+            }
+            let Some(m) = loader.load_one(mid).await.map_err(store_error)? else {
+                break;
+            };
+            next = m.manager_id.clone();
+            chain.push(PersonNode(m));
+        }
+        Ok(chain)
+    }
+
+    /// The people whose manager this person is, in id order.
+    #[graphql(complexity = "paging::cost(first, child_complexity)")]
+    async fn direct_reports(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<PersonConnection> {
+        let first = paging::page_size(first)?;
+        let after = cursor::after(Kind::Person, after.as_deref())?;
+        let ids = store(ctx)?
+            .direct_report_ids(&self.0.id)
+            .map_err(store_error)?;
+        let (page, has_next) = paging::slice_after(&ids, after.as_deref(), first);
+        Ok(PersonConnection {
+            people: load_people(ctx, page).await?,
+            has_next,
+            has_previous: after.is_some(),
+            total: PeopleTotal::Known(ids.len() as u64),
+        })
+    }
+
+    /// The groups this person belongs to, in id order.
+    #[graphql(complexity = "paging::cost(first, child_complexity)")]
+    async fn groups(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<GroupConnection> {
+        let first = paging::page_size(first)?;
+        let after = cursor::after(Kind::Group, after.as_deref())?;
+        let ids = store(ctx)?.group_ids_of(&self.0.id).map_err(store_error)?;
+        let (page, has_next) = paging::slice_after(&ids, after.as_deref(), first);
+        Ok(GroupConnection {
+            groups: load_groups(ctx, page).await?,
+            has_next,
+            has_previous: after.is_some(),
+            total: GroupsTotal::Known(ids.len() as u64),
+        })
+    }
+}
+
+/// The `profile` object of a raw Okta user or group (an empty object when absent).
+pub(crate) fn profile_of(raw: Option<Value>) -> Value {
+    match raw {
+        Some(Value::Object(mut o)) => match o.remove("profile") {
+            Some(p @ Value::Object(_)) => p,
+            _ => Value::Object(Default::default()),
+        },
+        _ => Value::Object(Default::default()),
+    }
+}

@@ -1,0 +1,137 @@
+//! `syncStatus`: readiness, the latest full sync runs, counts and manager-resolution warnings,
+//! each read from the store only when selected.
+
+use async_graphql::{Context, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::enums::RunKind;
+use super::errors::store_error;
+use super::{int, store};
+use crate::model::{ChangeCounts, SyncRun};
+
+pub(crate) struct SyncStatus;
+
+/// The state of the mirror.
+#[Object]
+impl SyncStatus {
+    /// True once a full sync has succeeded (the mirror serves complete data).
+    async fn ready(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(store(ctx)?
+            .last_good_full_sync()
+            .map_err(store_error)?
+            .is_some())
+    }
+    /// The latest full sync, successful or not.
+    async fn last_full_sync(&self, ctx: &Context<'_>) -> Result<Option<SyncRunNode>> {
+        Ok(store(ctx)?
+            .last_full_sync()
+            .map_err(store_error)?
+            .map(SyncRunNode))
+    }
+    /// The latest successful full sync.
+    async fn last_successful_full_sync(&self, ctx: &Context<'_>) -> Result<Option<SyncRunNode>> {
+        Ok(store(ctx)?
+            .last_good_full_sync()
+            .map_err(store_error)?
+            .map(SyncRunNode))
+    }
+    /// People in the mirror, all statuses.
+    async fn people(&self, ctx: &Context<'_>) -> Result<i32> {
+        Ok(int(store(ctx)?.people_count().map_err(store_error)?))
+    }
+    async fn groups(&self, ctx: &Context<'_>) -> Result<i32> {
+        Ok(int(store(ctx)?.group_count().map_err(store_error)?))
+    }
+    /// (group, member) pairs in the mirror.
+    async fn memberships(&self, ctx: &Context<'_>) -> Result<i32> {
+        Ok(int(store(ctx)?.membership_count().map_err(store_error)?))
+    }
+    /// The sequence number of the newest change (a 64-bit number, as a string).
+    async fn last_change_seq(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(store(ctx)?.last_seq().map_err(store_error)?.to_string())
+    }
+    /// People whose manager reference matched nobody in the latest full sync.
+    async fn unresolved_managers(&self, ctx: &Context<'_>) -> Result<i32> {
+        let r = store(ctx)?.manager_report().map_err(store_error)?;
+        Ok(int(r.unresolved.len() as u64))
+    }
+    /// Manager cycles broken in the latest full sync.
+    async fn manager_cycles(&self, ctx: &Context<'_>) -> Result<i32> {
+        let r = store(ctx)?.manager_report().map_err(store_error)?;
+        Ok(int(r.cycles.len() as u64))
+    }
+}
+
+pub(crate) struct SyncRunNode(SyncRun);
+
+/// The record of one sync run.
+#[Object(name = "SyncRun")]
+impl SyncRunNode {
+    async fn kind(&self) -> RunKind {
+        self.0.kind.into()
+    }
+    async fn started_at(&self) -> DateTime<Utc> {
+        self.0.started_at
+    }
+    async fn finished_at(&self) -> DateTime<Utc> {
+        self.0.finished_at
+    }
+    /// True when the run completed and its results were applied.
+    async fn ok(&self) -> bool {
+        self.0.ok
+    }
+    async fn users_fetched(&self) -> i32 {
+        int(self.0.users_fetched)
+    }
+    async fn groups_fetched(&self) -> i32 {
+        int(self.0.groups_fetched)
+    }
+    async fn memberships_fetched(&self) -> i32 {
+        int(self.0.memberships_fetched)
+    }
+    /// HTTP requests made to Okta.
+    async fn requests(&self) -> i32 {
+        int(self.0.requests)
+    }
+    /// What the run changed in the mirror.
+    async fn changes(&self) -> SyncChanges {
+        SyncChanges::from(self.0.changes)
+    }
+    async fn warnings(&self) -> &[String] {
+        &self.0.warnings
+    }
+    /// Why the run failed; null when it succeeded.
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+}
+
+/// How many things a sync run changed.
+#[derive(SimpleObject)]
+pub(crate) struct SyncChanges {
+    people_created: i32,
+    people_updated: i32,
+    people_deleted: i32,
+    groups_created: i32,
+    groups_updated: i32,
+    groups_deleted: i32,
+    members_added: i32,
+    members_removed: i32,
+    total: i32,
+}
+
+impl From<ChangeCounts> for SyncChanges {
+    fn from(c: ChangeCounts) -> Self {
+        SyncChanges {
+            people_created: int(c.people_created),
+            people_updated: int(c.people_updated),
+            people_deleted: int(c.people_deleted),
+            groups_created: int(c.groups_created),
+            groups_updated: int(c.groups_updated),
+            groups_deleted: int(c.groups_deleted),
+            members_added: int(c.members_added),
+            members_removed: int(c.members_removed),
+            total: int(c.total()),
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! The `/graphql` endpoint per GraphQL-over-HTTP: GET (queries only, or GraphiQL for browsers) and
+//! POST application/json, content negotiation, and status codes for request errors.
+
+use std::sync::Arc;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{ServerError, Variables};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::Shared;
+use super::graphql;
+use super::media::{self, ResponseType};
+
+/// The parameters of one GraphQL request, after validation.
+struct Params {
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<Map<String, Value>>,
+    extensions: Option<Map<String, Value>>,
+}
+
+pub(crate) async fn graphql_get(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let accept = header_str(&headers, header::ACCEPT);
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let has_query = pairs.iter().any(|(k, _)| k == "query");
+    if !has_query && (accept.is_none() || media::wants_html(accept)) {
+        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+    }
+    let Some(rt) = media::negotiate(accept) else {
+        return not_acceptable();
+    };
+    let params = match params_from_pairs(&pairs) {
+        Ok(p) => p,
+        Err(msg) => return request_error(rt, StatusCode::BAD_REQUEST, &msg),
+    };
+    if is_mutation(&params) {
+        let mut resp = request_error(
+            rt,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "mutations are not allowed over GET; use POST",
+        );
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return resp;
+    }
+    execute(&shared, rt, params).await
+}
+
+pub(crate) async fn graphql_post(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(rt) = media::negotiate(header_str(&headers, header::ACCEPT)) else {
+        return not_acceptable();
+    };
+    if let Err(e) = media::check_body_type(header_str(&headers, header::CONTENT_TYPE)) {
+        return error_body(
+            ResponseType::Json,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &e.to_string(),
+        );
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return error_body(
+            rt,
+            StatusCode::BAD_REQUEST,
+            "the request body is empty; send {\"query\": \"...\"}",
+        );
+    }
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return error_body(
+                rt,
+                StatusCode::BAD_REQUEST,
+                &format!("the request body is not valid JSON: {e}"),
+            );
+        }
+    };
+    match params_from_json(value) {
+        Ok(params) => execute(&shared, rt, params).await,
+        Err(msg) => request_error(rt, StatusCode::BAD_REQUEST, &msg),
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Reads `query`, `operationName`, `variables` and `extensions` from a JSON request body.
+fn params_from_json(value: Value) -> Result<Params, String> {
+    let Value::Object(mut obj) = value else {
+        return Err("the request body must be a JSON object with a \"query\" string".into());
+    };
+    let query = match obj.remove("query") {
+        Some(Value::String(q)) => q,
+        None | Some(Value::Null) => return Err("the request has no \"query\" string".into()),
+        Some(_) => return Err("\"query\" must be a string".into()),
+    };
+    let operation_name = match obj.remove("operationName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => return Err("\"operationName\" must be a string or null".into()),
+    };
+    Ok(Params {
+        query,
+        operation_name,
+        variables: map_param("variables", obj.remove("variables"))?,
+        extensions: map_param("extensions", obj.remove("extensions"))?,
+    })
+}
+
+fn map_param(name: &str, v: Option<Value>) -> Result<Option<Map<String, Value>>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => Ok(Some(m)),
+        Some(_) => Err(format!("\"{name}\" must be a JSON object or null")),
+    }
+}
+
+/// Reads the same parameters from a GET query string (`variables`/`extensions` as JSON text).
+fn params_from_pairs(pairs: &[(String, String)]) -> Result<Params, String> {
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let json_param = |k: &str| -> Result<Option<Map<String, Value>>, String> {
+        match get(k) {
+            None | Some("") => Ok(None),
+            Some(text) => {
+                let v: Value = serde_json::from_str(text)
+                    .map_err(|e| format!("\"{k}\" is not valid JSON: {e}"))?;
+                map_param(k, Some(v))
+            }
+        }
+    };
+    Ok(Params {
+        query: get("query")
+            .ok_or("the request has no \"query\" parameter")?
+            .to_owned(),
+        operation_name: get("operationName")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+        variables: json_param("variables")?,
+        extensions: json_param("extensions")?,
+    })
+}
+
+/// True when the operation the request selects is a mutation or subscription. A document that
+/// does not parse is left to the executor, which reports the syntax error.
+fn is_mutation(params: &Params) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(&params.query) else {
+        return false;
+    };
+    let ty = match (&doc.operations, &params.operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, op)| op.node.ty),
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    matches!(
+        ty,
+        Some(OperationType::Mutation | OperationType::Subscription)
+    )
+}
+
+async fn execute(shared: &Shared, rt: ResponseType, params: Params) -> Response {
+    let mut req = async_graphql::Request::new(params.query);
+    if let Some(name) = params.operation_name {
+        req = req.operation_name(name);
+    }
+    if let Some(vars) = params.variables {
+        req = req.variables(Variables::from_json(Value::Object(vars)));
+    }
+    if let Some(ext) = params.extensions {
+        for (k, v) in ext {
+            if let Ok(v) = async_graphql::Value::from_json(v) {
+                req.extensions.insert(k, v);
+            }
+        }
+    }
+    let req = graphql::with_loaders(req, &shared.store);
+    let resp = shared.schema.execute(req).await;
+
+    // A request error (syntax, validation, limits) has no data: the spec wants no `data` entry
+    // and, for application/graphql-response+json, a 400.
+    let request_failed = resp.data == async_graphql::Value::Null
+        && !resp.errors.is_empty()
+        && resp.errors.iter().all(|e| e.path.is_empty());
+    let headers = resp.http_headers.clone();
+    let mut out = if request_failed {
+        let status = match rt {
+            ResponseType::GraphQLResponse => StatusCode::BAD_REQUEST,
+            ResponseType::Json => StatusCode::OK,
+        };
+        errors_response(rt, status, &resp.errors)
+    } else {
+        match serde_json::to_vec(&resp) {
+            Ok(bytes) => typed(rt, StatusCode::OK, bytes),
+            Err(e) => internal(&e),
+        }
+    };
+    out.headers_mut().extend(headers);
+    out
+}
+
+/// A request error before execution: 4xx for application/graphql-response+json, 200 with an
+/// `errors` entry for application/json (as the spec asks for well-formed JSON bodies).
+fn request_error(rt: ResponseType, graphql_status: StatusCode, message: &str) -> Response {
+    let status = match rt {
+        ResponseType::GraphQLResponse => graphql_status,
+        ResponseType::Json if graphql_status == StatusCode::METHOD_NOT_ALLOWED => graphql_status,
+        ResponseType::Json => StatusCode::OK,
+    };
+    error_body(rt, status, message)
+}
+
+fn error_body(rt: ResponseType, status: StatusCode, message: &str) -> Response {
+    errors_response(rt, status, &[ServerError::new(message, None)])
+}
+
+fn errors_response(rt: ResponseType, status: StatusCode, errors: &[ServerError]) -> Response {
+    match serde_json::to_vec(&json!({ "errors": errors })) {
+        Ok(bytes) => typed(rt, status, bytes),
+        Err(e) => internal(&e),
+    }
+}
+
+fn not_acceptable() -> Response {
+    let mut resp = error_body(
+        ResponseType::Json,
+        StatusCode::NOT_ACCEPTABLE,
+        "this endpoint answers application/graphql-response+json or application/json",
+    );
+    resp.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept"));
+    resp
+}
+
+fn typed(rt: ResponseType, status: StatusCode, bytes: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(bytes));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(rt.content_type()),
+    );
+    resp
+}
+
+fn internal(e: &serde_json::Error) -> Response {
+    tracing::error!(error = %e, "cannot encode a GraphQL response");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "cannot encode the response",
+    )
+        .into_response()
+}

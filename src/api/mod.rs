@@ -1,0 +1,47 @@
+//! The HTTP face of the mirror: one axum router serving GraphQL (`/graphql`) and the health probes.
+//! async-graphql and axum types stay inside this module; the core (model, store, sync) never sees them.
+
+mod graphql;
+mod health;
+mod http;
+mod media;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::store::Store;
+
+/// What the API needs to serve requests: a handle to the store (cheap to clone).
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Store,
+}
+
+/// Per-router shared state: the built schema and the store.
+pub(crate) struct Shared {
+    pub schema: graphql::ApiSchema,
+    pub store: Store,
+}
+
+/// All routes (`/graphql`, `/healthz`, `/readyz`) with their state applied.
+pub fn router(state: ApiState) -> Router {
+    let shared = Arc::new(Shared {
+        schema: graphql::schema(state.store.clone()),
+        store: state.store,
+    });
+    Router::new()
+        .route("/graphql", get(http::graphql_get).post(http::graphql_post))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(shared)
+}
+
+/// The schema in SDL, as committed in `schema/schema.graphql` and printed by `oktamirror schema`.
+pub fn sdl() -> String {
+    graphql::sdl()
+}

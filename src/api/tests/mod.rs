@@ -1,0 +1,205 @@
+//! API tests over real HTTP: a small org in a temporary store, served by `router()` on a loopback
+//! port, queried with reqwest. Fixtures and helpers live here; each file tests one concern.
+
+mod graphql_http;
+mod health;
+mod hierarchy;
+mod lists;
+mod lookups;
+mod schema_file;
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::model::{Group, Person};
+use crate::store::{Op, Store};
+
+/// A running server over a fixture store.
+pub(super) struct Server {
+    pub url: String,
+    pub store: Store,
+    pub client: reqwest::Client,
+    _dir: TempDir,
+}
+
+/// A raw HTTP answer.
+pub(super) struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).expect("JSON body")
+    }
+}
+
+fn person(id: &str, login: &str, status: &str, manager: Option<&str>, extra: Value) -> Op {
+    let mut profile = json!({"login": login, "email": login, "firstName": id, "lastName": "Test"});
+    if let (Some(p), Some(e)) = (profile.as_object_mut(), extra.as_object()) {
+        p.extend(e.clone());
+    }
+    let raw = json!({"id": id, "status": status, "created": "2024-01-02T03:04:05.000Z",
+        "lastUpdated": "2024-02-03T04:05:06.000Z", "profile": profile});
+    let mut person = Person::from_okta(&raw).expect("valid user");
+    person.manager_id = manager.map(str::to_owned);
+    Op::PutPerson { person: Box::new(person), raw }
+}
+
+fn group(id: &str, name: &str, ty: &str) -> Op {
+    let raw = json!({"id": id, "type": ty, "created": "2023-01-01T00:00:00.000Z",
+        "profile": {"name": name, "description": format!("{name} group"), "custom": 7}});
+    Op::PutGroup {
+        group: Group::from_okta(&raw).expect("valid group"),
+        raw,
+    }
+}
+
+fn member(group_id: &str, user_id: &str) -> Op {
+    Op::AddMember {
+        group_id: group_id.into(),
+        user_id: user_id.into(),
+    }
+}
+
+/// The fixture org: 00u1 (CEO) ← 00u2 (VP) ← 00u3, 00u4 (suspended), 00u5 (deprovisioned);
+/// 00u6 staged with no manager. Groups: 00g1 Engineering (2,3,4,5), 00g2 Everyone (all),
+/// 00g3 Salesforce Users (1, app group).
+fn fixture_ops() -> Vec<Op> {
+    let eng = |t: &str| json!({"department": "Engineering", "title": t});
+    let mut ops = vec![
+        person(
+            "00u1",
+            "ceo@example.com",
+            "ACTIVE",
+            None,
+            json!({"employeeNumber": "1001", "displayName": "Cara Chief", "department": "Exec",
+                "city": "Paris", "countryCode": "FR", "badgeColour": "gold"}),
+        ),
+        person("00u2", "vp@example.com", "ACTIVE", Some("00u1"), eng("VP")),
+        person(
+            "00u3",
+            "eng1@example.com",
+            "ACTIVE",
+            Some("00u2"),
+            json!({"department": "Engineering", "title": "Engineer", "employeeNumber": "1003",
+                "city": "Berlin", "countryCode": "DE"}),
+        ),
+        person(
+            "00u4",
+            "eng2@example.com",
+            "SUSPENDED",
+            Some("00u2"),
+            eng("Engineer"),
+        ),
+        person(
+            "00u5",
+            "gone@example.com",
+            "DEPROVISIONED",
+            Some("00u2"),
+            eng("Engineer"),
+        ),
+        person("00u6", "new@example.com", "STAGED", None, json!({})),
+        group("00g1", "Engineering", "OKTA_GROUP"),
+        group("00g2", "Everyone", "BUILT_IN"),
+        group("00g3", "Salesforce Users", "APP_GROUP"),
+    ];
+    for u in ["00u2", "00u3", "00u4", "00u5"] {
+        ops.push(member("00g1", u));
+    }
+    for u in ["00u1", "00u2", "00u3", "00u4", "00u5", "00u6"] {
+        ops.push(member("00g2", u));
+    }
+    ops.push(member("00g3", "00u1"));
+    ops
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open store");
+        store.apply(&fixture_ops(), &[]).expect("apply fixture");
+        let app = super::router(super::ApiState {
+            store: store.clone(),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("serve");
+        });
+        Server {
+            url: format!("http://{addr}"),
+            store,
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    /// Sends a request to `path` and reads the whole answer.
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let body = resp.text().await.expect("body");
+        Answer {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(format!("{}{path}", self.url))
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(format!("{}{path}", self.url))
+    }
+
+    /// POSTs a query with variables and returns the whole JSON response (status must be 200).
+    pub async fn query(&self, query: &str, variables: Value) -> Value {
+        let a = self
+            .send(
+                self.post("/graphql")
+                    .header("content-type", "application/json")
+                    .body(json!({"query": query, "variables": variables}).to_string()),
+            )
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        a.json()
+    }
+
+    /// Like `query`, but asserts there are no errors and returns `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let r = self.query(query, variables).await;
+        assert!(r.get("errors").is_none(), "unexpected errors: {r}");
+        r["data"].clone()
+    }
+
+    /// Like `query`, but asserts there are errors and returns the first message.
+    pub async fn error(&self, query: &str, variables: Value) -> String {
+        let r = self.query(query, variables).await;
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error: {r}"))
+            .to_owned()
+    }
+}
+
+/// The `id`s of a list of nodes.
+pub(super) fn ids(nodes: &Value) -> Vec<String> {
+    nodes
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|n| n["id"].as_str().expect("id").to_owned())
+        .collect()
+}
