@@ -1,1 +1,2 @@
 //! oktamirror library root.
+pub mod sim;

@@ -1,0 +1,1 @@
+//! HTTP-level tests: a real listener, reqwest, and Okta-style paging.
