@@ -6,6 +6,7 @@ pub mod configuration;
 pub mod model;
 pub mod okta;
 pub mod secret;
+pub mod sim;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

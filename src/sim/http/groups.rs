@@ -1,0 +1,188 @@
+//! Groups endpoints: `GET /api/v1/groups` (list, `filter`, `q`, `expand=stats`),
+//! `GET /api/v1/groups/{id}` and `GET /api/v1/groups/{id}/users`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+
+use super::params::{Origin, Query};
+use super::respond;
+use crate::sim::filter::{self, AttrSpec, Field, Kind, Op};
+use crate::sim::json;
+use crate::sim::model::{Group, Stats};
+use crate::sim::shared::Shared;
+use crate::sim::store::Org;
+
+const EQ: &[Op] = &[Op::Eq];
+const DATE_OPS: &[Op] = &[Op::Eq, Op::Gt, Op::Ge, Op::Lt, Op::Le];
+
+/// Attributes `filter` accepts on groups (SPEC `listGroups.filter`).
+fn group_filter_spec(name: &str) -> Option<AttrSpec> {
+    let (id, kind, ops) = match name {
+        "id" => (0, Kind::Str, EQ),
+        "type" => (1, Kind::Str, EQ),
+        "lastUpdated" => (2, Kind::Date, DATE_OPS),
+        "lastMembershipUpdated" => (3, Kind::Date, DATE_OPS),
+        _ => return None,
+    };
+    Some(AttrSpec { id, kind, ops })
+}
+
+fn group_field(g: &Group, attr: usize) -> Field<'_> {
+    match attr {
+        0 => Field::Str(Some(&g.id)),
+        1 => Field::Str(Some(g.kind.as_str())),
+        2 => Field::Date(Some(g.last_updated)),
+        3 => Field::Date(Some(g.last_membership_updated)),
+        _ => Field::Str(None),
+    }
+}
+
+fn render(org: &Org, g: &Group, base: &str, stats: bool) -> String {
+    let stats = stats.then(|| Stats {
+        users_count: org.members.get(&g.id).map_or(0, |m| m.len()),
+        apps_count: g.apps_count,
+    });
+    g.render(base, stats)
+}
+
+pub async fn list(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if shared.list_fault_active() {
+        return respond::internal(&shared);
+    }
+    let query = Query::parse(raw.as_deref());
+    let origin = Origin::new(&headers, &uri, &shared.base_url());
+    let stats = query.expands("stats");
+
+    if let Some(text) = query.get("q") {
+        let Ok(limit) = query.limit(300, 10_000) else {
+            return respond::validation(&shared, "limit");
+        };
+        let needle = text.to_lowercase();
+        let body = {
+            let org = shared.org();
+            json::array(
+                org.groups
+                    .values()
+                    .filter(|g| g.name.to_lowercase().starts_with(&needle))
+                    .take(limit)
+                    .map(|g| render(&org, g, &origin.base, stats)),
+            )
+        };
+        let mut resp = respond::json(body);
+        respond::add_link(&mut resp, &origin.self_url(&query), "self");
+        shared.count_list_success();
+        return resp;
+    }
+
+    let Ok(limit) = query.limit(200, 10_000) else {
+        return respond::validation(&shared, "limit");
+    };
+    let compiled = match query.get("filter") {
+        Some(text) => match filter::parse_for(text, &group_filter_spec) {
+            Ok(c) => Some(c),
+            Err(e) => return respond::filter_error(&shared, &e),
+        },
+        None => None,
+    };
+    let (body, next) = {
+        let org = shared.org();
+        let (items, more) = Org::page(&org.groups, query.get("after"), limit, |g| {
+            compiled
+                .as_ref()
+                .is_none_or(|f| f.matches(&|attr| group_field(g, attr)))
+        });
+        let next = more.then(|| items.last().map(|g| g.id.clone())).flatten();
+        let body = json::array(items.iter().map(|g| render(&org, g, &origin.base, stats)));
+        (body, next)
+    };
+    let mut resp = respond::json(body);
+    respond::add_link(&mut resp, &origin.self_url(&query), "self");
+    if let Some(after) = next {
+        respond::add_link(&mut resp, &origin.next_url(&query, &after), "next");
+    }
+    shared.count_list_success();
+    resp
+}
+
+pub async fn get(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let query = Query::parse(raw.as_deref());
+    let origin = Origin::new(&headers, &uri, &shared.base_url());
+    let body = {
+        let org = shared.org();
+        org.groups
+            .get(&id)
+            .map(|g| render(&org, g, &origin.base, query.expands("stats")))
+    };
+    match body {
+        Some(b) => respond::json(b),
+        None => respond::not_found(&shared, &id, "UserGroup"),
+    }
+}
+
+pub async fn users(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if shared.list_fault_active() {
+        return respond::internal(&shared);
+    }
+    let query = Query::parse(raw.as_deref());
+    let origin = Origin::new(&headers, &uri, &shared.base_url());
+    let Ok(limit) = query.limit(1000, 1000) else {
+        return respond::validation(&shared, "limit");
+    };
+    let page = {
+        let org = shared.org();
+        org.member_page(&id, query.get("after"), limit)
+            .map(|(items, more)| {
+                let next = more.then(|| items.last().map(|u| u.id.clone())).flatten();
+                (
+                    json::array(items.iter().map(|u| u.render(&origin.base))),
+                    next,
+                )
+            })
+    };
+    let Some((body, next)) = page else {
+        return respond::not_found(&shared, &id, "UserGroup");
+    };
+    let mut resp = respond::json(body);
+    respond::add_link(&mut resp, &origin.self_url(&query), "self");
+    if let Some(after) = next {
+        respond::add_link(&mut resp, &origin.next_url(&query, &after), "next");
+    }
+    shared.count_list_success();
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_filter_rules() {
+        let ok = |f: &str| filter::parse_for(f, &group_filter_spec).is_ok();
+        assert!(ok(r#"type eq "OKTA_GROUP""#));
+        assert!(ok(
+            r#"type eq "OKTA_GROUP" and (lastUpdated lt "2015-11-11T00:00:00.000Z" or lastMembershipUpdated lt "2015-11-11T00:00:00.000Z")"#
+        ));
+        assert!(!ok(r#"profile.name eq "x""#));
+        assert!(!ok(r#"type sw "OKTA""#));
+    }
+}

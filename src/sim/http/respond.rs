@@ -1,0 +1,106 @@
+//! Building responses: JSON bodies, Okta error objects, and `link` headers.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+
+use crate::sim::filter::FilterError;
+use crate::sim::json::ObjWriter;
+use crate::sim::shared::Shared;
+
+/// A 200 JSON response with the given body text.
+pub fn json(body: String) -> Response {
+    json_status(StatusCode::OK, body)
+}
+
+fn json_status(status: StatusCode, body: String) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// An Okta error object (`errorCode`, `errorSummary`, `errorLink`, `errorId`, `errorCauses`).
+pub fn error(shared: &Shared, status: StatusCode, code: &str, summary: &str) -> Response {
+    let body = ObjWriter::new()
+        .str("errorCode", code)
+        .str("errorSummary", summary)
+        .str("errorLink", code)
+        .str("errorId", &format!("oae{}", shared.opaque_id(22)))
+        .raw("errorCauses", "[]")
+        .finish();
+    json_status(status, body)
+}
+
+pub fn unauthorized(shared: &Shared) -> Response {
+    error(
+        shared,
+        StatusCode::UNAUTHORIZED,
+        "E0000011",
+        "Invalid token provided",
+    )
+}
+
+/// 404 `E0000007` in Okta's words, e.g. `Not found: Resource not found: x (User)`.
+pub fn not_found(shared: &Shared, what: &str, kind: &str) -> Response {
+    error(
+        shared,
+        StatusCode::NOT_FOUND,
+        "E0000007",
+        &format!("Not found: Resource not found: {what} ({kind})"),
+    )
+}
+
+pub fn invalid_search(shared: &Shared) -> Response {
+    error(
+        shared,
+        StatusCode::BAD_REQUEST,
+        "E0000031",
+        "Invalid search criteria.",
+    )
+}
+
+/// A rejected `filter`: 400 `E0000031`, or `E0000001` for a malformed date literal.
+pub fn filter_error(shared: &Shared, err: &FilterError) -> Response {
+    match err {
+        FilterError::InvalidCriteria(_) => invalid_search(shared),
+        FilterError::BadDate(_) => validation(shared, "filter"),
+    }
+}
+
+pub fn validation(shared: &Shared, field: &str) -> Response {
+    error(
+        shared,
+        StatusCode::BAD_REQUEST,
+        "E0000001",
+        &format!("Api validation failed: {field}"),
+    )
+}
+
+pub fn internal(shared: &Shared) -> Response {
+    error(
+        shared,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "E0000009",
+        "Internal Server Error",
+    )
+}
+
+pub fn method_not_allowed(shared: &Shared) -> Response {
+    error(
+        shared,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "E0000022",
+        "The endpoint does not support the provided HTTP method",
+    )
+}
+
+/// Append one `link` header per relation, as Okta does.
+pub fn add_link(resp: &mut Response, url: &str, rel: &str) {
+    if let Ok(v) = HeaderValue::from_str(&format!("<{url}>; rel=\"{rel}\"")) {
+        resp.headers_mut().append(header::LINK, v);
+    }
+}

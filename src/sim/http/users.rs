@@ -1,0 +1,177 @@
+//! Users endpoints: `GET /api/v1/users` (plain list, `filter`, `q`),
+//! `GET /api/v1/users/{idOrLogin}` and `GET /api/v1/users/{id}/groups`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+
+use super::params::{Origin, Query};
+use super::respond;
+#[cfg(test)]
+use crate::sim::filter::FilterError;
+use crate::sim::filter::{self, AttrSpec, Field, Kind, Op};
+use crate::sim::json;
+use crate::sim::model::{Status, User};
+use crate::sim::shared::Shared;
+use crate::sim::store::Org;
+
+const EQ: &[Op] = &[Op::Eq];
+const DATE_OPS: &[Op] = &[Op::Eq, Op::Gt, Op::Ge, Op::Lt, Op::Le];
+
+/// Attributes `filter` accepts on users, and their operators (SPEC `listUsers.filter`).
+fn user_filter_spec(name: &str) -> Option<AttrSpec> {
+    let (id, kind, ops) = match name {
+        "status" => (0, Kind::Str, EQ),
+        "lastUpdated" => (1, Kind::Date, DATE_OPS),
+        "id" => (2, Kind::Str, EQ),
+        "profile.login" => (3, Kind::Str, EQ),
+        "profile.email" => (4, Kind::Str, EQ),
+        "profile.firstName" => (5, Kind::Str, EQ),
+        "profile.lastName" => (6, Kind::Str, EQ),
+        _ => return None,
+    };
+    Some(AttrSpec { id, kind, ops })
+}
+
+fn user_field(u: &User, attr: usize) -> Field<'_> {
+    match attr {
+        0 => Field::Str(Some(u.status.as_str())),
+        1 => Field::Date(Some(u.last_updated)),
+        2 => Field::Str(Some(&u.id)),
+        3 => Field::Str(Some(&u.login)),
+        4 => Field::Str(Some(&u.email)),
+        5 => Field::Str(u.first_name.as_deref()),
+        6 => Field::Str(u.last_name.as_deref()),
+        _ => Field::Str(None),
+    }
+}
+
+/// `q`: case-insensitive prefix on firstName, lastName or email; no DEPROVISIONED, no paging.
+fn quick_search(org: &Org, base: &str, text: &str, limit: usize) -> String {
+    let needle = text.to_lowercase();
+    let hit = |v: Option<&str>| v.is_some_and(|s| s.to_lowercase().starts_with(&needle));
+    let items = org
+        .users
+        .values()
+        .filter(|u| u.status != Status::Deprovisioned)
+        .filter(|u| {
+            hit(u.first_name.as_deref()) || hit(u.last_name.as_deref()) || hit(Some(&u.email))
+        })
+        .take(limit)
+        .map(|u| u.render(base));
+    json::array(items)
+}
+
+pub async fn list(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if shared.list_fault_active() {
+        return respond::internal(&shared);
+    }
+    let query = Query::parse(raw.as_deref());
+    let origin = Origin::new(&headers, &uri, &shared.base_url());
+
+    if let Some(text) = query.get("q") {
+        let Ok(limit) = query.limit(10, 200) else {
+            return respond::validation(&shared, "limit");
+        };
+        let body = quick_search(&shared.org(), &origin.base, text, limit);
+        let mut resp = respond::json(body);
+        respond::add_link(&mut resp, &origin.self_url(&query), "self");
+        shared.count_list_success();
+        return resp;
+    }
+
+    let Ok(limit) = query.limit(200, 200) else {
+        return respond::validation(&shared, "limit");
+    };
+    let compiled = match query.get("filter") {
+        Some(text) => match filter::parse_for(text, &user_filter_spec) {
+            Ok(c) => Some(c),
+            Err(e) => return respond::filter_error(&shared, &e),
+        },
+        None => None,
+    };
+    let (body, next) = {
+        let org = shared.org();
+        let (items, more) = Org::page(&org.users, query.get("after"), limit, |u| match &compiled {
+            Some(f) => f.matches(&|attr| user_field(u, attr)),
+            None => u.status != Status::Deprovisioned,
+        });
+        let next = more.then(|| items.last().map(|u| u.id.clone())).flatten();
+        let body = json::array(items.iter().map(|u| u.render(&origin.base)));
+        (body, next)
+    };
+    let mut resp = respond::json(body);
+    respond::add_link(&mut resp, &origin.self_url(&query), "self");
+    if let Some(after) = next {
+        respond::add_link(&mut resp, &origin.next_url(&query, &after), "next");
+    }
+    shared.count_list_success();
+    resp
+}
+
+pub async fn get(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<String>,
+) -> Response {
+    let origin = Origin::new(&headers, &uri, &shared.base_url());
+    let body = shared.org().find_user(&id).map(|u| u.render(&origin.base));
+    match body {
+        Some(b) => respond::json(b),
+        None => respond::not_found(&shared, &id, "User"),
+    }
+}
+
+pub async fn groups(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<String>,
+) -> Response {
+    let origin = Origin::new(&headers, &uri, &shared.base_url());
+    let body = {
+        let org = shared.org();
+        org.find_user(&id).map(|u| {
+            let ids = org.user_groups.get(&u.id);
+            json::array(
+                ids.into_iter()
+                    .flatten()
+                    .filter_map(|g| org.groups.get(g))
+                    .map(|g| g.render(&origin.base, None)),
+            )
+        })
+    };
+    match body {
+        Some(b) => respond::json(b),
+        None => respond::not_found(&shared, &id, "User"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_filter_rules() {
+        let ok = |f: &str| filter::parse_for(f, &user_filter_spec).is_ok();
+        assert!(ok(r#"status eq "DEPROVISIONED""#));
+        assert!(ok(r#"lastUpdated ge "2020-01-01T00:00:00.000Z""#));
+        assert!(ok(r#"profile.login eq "a@b.c" or id eq "00u1""#));
+        assert!(!ok(r#"status ne "ACTIVE""#));
+        assert!(!ok(r#"profile.login sw "a""#));
+        assert!(!ok(r#"profile.city eq "London""#));
+        assert!(!ok(r#"id gt "00u""#));
+        assert!(matches!(
+            filter::parse_for(r#"lastUpdated gt "2020-13-45""#, &user_filter_spec),
+            Err(FilterError::BadDate(_))
+        ));
+    }
+}

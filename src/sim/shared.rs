@@ -1,0 +1,104 @@
+//! State shared by the public `Simulator` handle and the HTTP handlers:
+//! the org behind a lock, the generator's truth, faults and counters.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use super::Faults;
+use super::genorg::Truth;
+use super::http::ratelimit::RateLimiter;
+use super::rng::{self, Rng};
+use super::store::Org;
+
+pub struct Shared {
+    org: RwLock<Org>,
+    pub truth: Truth,
+    pub token: String,
+    faults: Mutex<Faults>,
+    /// Successful list-page responses since the faults were last set.
+    list_successes: AtomicU64,
+    requests: AtomicU64,
+    /// Sequence for request ids and error ids.
+    sequence: AtomicU64,
+    seed: u64,
+    pub limits: RateLimiter,
+    /// `http://host:port` once serving; used when a request has no `Host`.
+    base_url: RwLock<String>,
+}
+
+/// Read/write guards that shrug off poisoning: a panicked test thread must not wedge the API.
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    pub fn new(org: Org, truth: Truth, token: String, seed: u64) -> Shared {
+        Shared {
+            org: RwLock::new(org),
+            truth,
+            token,
+            faults: Mutex::new(Faults::default()),
+            list_successes: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            sequence: AtomicU64::new(0),
+            seed,
+            limits: RateLimiter::default(),
+            base_url: RwLock::new("http://127.0.0.1".to_string()),
+        }
+    }
+
+    pub fn org(&self) -> RwLockReadGuard<'_, Org> {
+        read(&self.org)
+    }
+
+    pub fn org_mut(&self) -> RwLockWriteGuard<'_, Org> {
+        write(&self.org)
+    }
+
+    pub fn base_url(&self) -> String {
+        read(&self.base_url).clone()
+    }
+
+    pub fn set_base_url(&self, url: String) {
+        *write(&self.base_url) = url;
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.faults) = faults;
+        self.list_successes.store(0, Ordering::SeqCst);
+    }
+
+    /// True when list requests should now fail with an injected 500.
+    pub fn list_fault_active(&self) -> bool {
+        match lock(&self.faults).fail_list_pages_after {
+            Some(n) => self.list_successes.load(Ordering::SeqCst) >= n,
+            None => false,
+        }
+    }
+
+    pub fn count_list_success(&self) {
+        self.list_successes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn count_request(&self) {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// A unique, Okta-looking opaque id (`len` base62 chars) for requests and errors.
+    pub fn opaque_id(&self, len: usize) -> String {
+        let n = self.sequence.fetch_add(1, Ordering::SeqCst);
+        Rng::new(rng::mix(self.seed ^ n.wrapping_mul(0xA076_1D64_78BD_642F))).base62(len)
+    }
+}

@@ -1,0 +1,299 @@
+//! The live org the API serves: users and groups in id-ordered maps (so cursor
+//! pages are range queries), memberships in both directions, and the mutations
+//! tests use to simulate change, each bumping Okta's timestamps.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
+
+use super::model::{Group, Status, User};
+use super::time::{self, Millis};
+
+/// All mutable org state; lives behind one `RwLock` in the simulator.
+#[derive(Default)]
+pub struct Org {
+    pub users: BTreeMap<String, User>,
+    pub groups: BTreeMap<String, Group>,
+    /// group id → member user ids.
+    pub members: BTreeMap<String, BTreeSet<String>>,
+    /// user id → group ids.
+    pub user_groups: HashMap<String, BTreeSet<String>>,
+    /// lower-cased login → user id.
+    logins: HashMap<String, String>,
+    /// Last stamp handed out, so successive mutations get strictly increasing times.
+    clock: Millis,
+}
+
+impl Org {
+    pub fn insert_user(&mut self, user: User) {
+        self.logins
+            .insert(user.login.to_lowercase(), user.id.clone());
+        self.user_groups.entry(user.id.clone()).or_default();
+        self.users.insert(user.id.clone(), user);
+    }
+
+    pub fn insert_group(&mut self, group: Group, members: impl IntoIterator<Item = String>) {
+        let set: BTreeSet<String> = members.into_iter().collect();
+        for uid in &set {
+            self.user_groups
+                .entry(uid.clone())
+                .or_default()
+                .insert(group.id.clone());
+        }
+        self.members.insert(group.id.clone(), set);
+        self.groups.insert(group.id.clone(), group);
+    }
+
+    /// Find a user by id, or by login (case-insensitive), as `GET /users/{idOrLogin}` does.
+    pub fn find_user(&self, id_or_login: &str) -> Option<&User> {
+        self.users.get(id_or_login).or_else(|| {
+            self.logins
+                .get(&id_or_login.to_lowercase())
+                .and_then(|id| self.users.get(id))
+        })
+    }
+
+    /// Up to `limit` items after the cursor matching `keep`, plus whether more exist
+    /// (found by peeking one extra match, so a trailing empty page never happens).
+    pub fn page<'a, T>(
+        map: &'a BTreeMap<String, T>,
+        after: Option<&str>,
+        limit: usize,
+        keep: impl Fn(&T) -> bool,
+    ) -> (Vec<&'a T>, bool) {
+        let lower = match after {
+            Some(a) => Bound::Excluded(a),
+            None => Bound::Unbounded,
+        };
+        let mut iter = map
+            .range::<str, _>((lower, Bound::Unbounded))
+            .map(|(_, v)| v)
+            .filter(|v| keep(v));
+        let items: Vec<&T> = iter.by_ref().take(limit).collect();
+        let more = iter.next().is_some();
+        (items, more)
+    }
+
+    /// A page of a group's members after the cursor; `None` if the group is unknown.
+    pub fn member_page(
+        &self,
+        group_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Option<(Vec<&User>, bool)> {
+        let set = self.members.get(group_id)?;
+        let lower = match after {
+            Some(a) => Bound::Excluded(a),
+            None => Bound::Unbounded,
+        };
+        let mut iter = set
+            .range::<str, _>((lower, Bound::Unbounded))
+            .filter_map(|id| self.users.get(id));
+        let items: Vec<&User> = iter.by_ref().take(limit).collect();
+        let more = iter.next().is_some();
+        Some((items, more))
+    }
+
+    /// A fresh timestamp: now, but always later than any stamp handed out before.
+    fn stamp(&mut self, floor: Millis) -> Millis {
+        let t = time::now().max(self.clock + 1).max(floor + 1);
+        self.clock = t;
+        t
+    }
+
+    fn touch_membership(&mut self, group_id: &str) {
+        let floor = self
+            .groups
+            .get(group_id)
+            .map_or(0, |g| g.last_membership_updated);
+        let t = self.stamp(floor);
+        if let Some(g) = self.groups.get_mut(group_id) {
+            g.last_membership_updated = t;
+        }
+    }
+
+    pub fn delete_user(&mut self, id: &str) -> bool {
+        let Some(user) = self.users.remove(id) else {
+            return false;
+        };
+        self.logins.remove(&user.login.to_lowercase());
+        for gid in self.user_groups.remove(id).unwrap_or_default() {
+            if let Some(set) = self.members.get_mut(&gid) {
+                set.remove(id);
+            }
+            self.touch_membership(&gid);
+        }
+        true
+    }
+
+    pub fn deactivate_user(&mut self, id: &str) -> bool {
+        let Some(floor) = self.users.get(id).map(|u| u.last_updated) else {
+            return false;
+        };
+        let t = self.stamp(floor);
+        if let Some(u) = self.users.get_mut(id) {
+            if u.status != Status::Deprovisioned {
+                u.status = Status::Deprovisioned;
+                u.status_changed = Some(t);
+                u.last_updated = t;
+            }
+        }
+        true
+    }
+
+    /// Merge `patch` into the profile (a `null` value removes the attribute).
+    pub fn update_profile(
+        &mut self,
+        id: &str,
+        patch: serde_json::Map<String, serde_json::Value>,
+    ) -> bool {
+        let Some(floor) = self.users.get(id).map(|u| u.last_updated) else {
+            return false;
+        };
+        let t = self.stamp(floor);
+        let Some(user) = self.users.get_mut(id) else {
+            return false;
+        };
+        let mut profile: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&user.profile).unwrap_or_default();
+        for (k, v) in patch {
+            if v.is_null() {
+                profile.remove(&k);
+            } else {
+                profile.insert(k, v);
+            }
+        }
+        let old_login = user.login.to_lowercase();
+        user.reindex_profile(&profile);
+        user.profile = serde_json::Value::Object(profile).to_string();
+        user.last_updated = t;
+        let new_login = user.login.to_lowercase();
+        if new_login != old_login {
+            self.logins.remove(&old_login);
+            self.logins.insert(new_login, id.to_string());
+        }
+        true
+    }
+
+    /// True when the membership changed (both exist and the user was not yet a member).
+    pub fn add_member(&mut self, group_id: &str, user_id: &str) -> bool {
+        if !self.users.contains_key(user_id) {
+            return false;
+        }
+        let Some(set) = self.members.get_mut(group_id) else {
+            return false;
+        };
+        if !set.insert(user_id.to_string()) {
+            return false;
+        }
+        self.user_groups
+            .entry(user_id.to_string())
+            .or_default()
+            .insert(group_id.to_string());
+        self.touch_membership(group_id);
+        true
+    }
+
+    /// True when the user was a member and has been removed.
+    pub fn remove_member(&mut self, group_id: &str, user_id: &str) -> bool {
+        let removed = self
+            .members
+            .get_mut(group_id)
+            .is_some_and(|set| set.remove(user_id));
+        if removed {
+            if let Some(gs) = self.user_groups.get_mut(user_id) {
+                gs.remove(group_id);
+            }
+            self.touch_membership(group_id);
+        }
+        removed
+    }
+
+    pub fn delete_group(&mut self, id: &str) -> bool {
+        if self.groups.remove(id).is_none() {
+            return false;
+        }
+        for uid in self.members.remove(id).unwrap_or_default() {
+            if let Some(gs) = self.user_groups.get_mut(&uid) {
+                gs.remove(id);
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sim::{SimOptions, Simulator};
+
+    fn sim() -> Simulator {
+        Simulator::new(SimOptions {
+            users: 300,
+            groups: Some(30),
+            seed: 2,
+            token: "t".into(),
+        })
+    }
+
+    fn user(s: &Simulator, id: &str) -> serde_json::Value {
+        s.users().into_iter().find(|u| u["id"] == id).unwrap()
+    }
+
+    #[test]
+    fn mutations_bump_timestamps_and_keep_indexes() {
+        let s = sim();
+        let id = s
+            .users()
+            .into_iter()
+            .find(|u| u["status"] == "ACTIVE" && u["profile"].get("badgeId").is_some())
+            .and_then(|u| u["id"].as_str().map(str::to_string))
+            .unwrap();
+        let before = user(&s, &id);
+
+        let mut patch = serde_json::Map::new();
+        patch.insert("title".into(), "Chief Tester".into());
+        patch.insert("login".into(), "new.login@x.example".into());
+        patch.insert("badgeId".into(), serde_json::Value::Null);
+        assert!(s.update_profile(&id, patch));
+        let after = user(&s, &id);
+        assert_eq!(after["profile"]["title"], "Chief Tester");
+        assert!(after["profile"].get("badgeId").is_none());
+        assert!(after["lastUpdated"].as_str() > before["lastUpdated"].as_str());
+        assert_eq!(after["profile"]["email"], before["profile"]["email"]);
+
+        assert!(s.deactivate_user(&id));
+        let deact = user(&s, &id);
+        assert_eq!(deact["status"], "DEPROVISIONED");
+        assert!(deact["lastUpdated"].as_str() > after["lastUpdated"].as_str());
+
+        let gid = s.groups()[5]["id"].as_str().unwrap().to_string();
+        let g0 = s.groups().into_iter().find(|g| g["id"] == gid).unwrap();
+        let had = s.group_members(&gid).contains(&id);
+        if had {
+            assert!(s.remove_member(&gid, &id));
+        }
+        assert!(s.add_member(&gid, &id));
+        assert!(!s.add_member(&gid, &id));
+        assert!(s.user_groups(&id).contains(&gid));
+        let g1 = s.groups().into_iter().find(|g| g["id"] == gid).unwrap();
+        assert!(g1["lastMembershipUpdated"].as_str() > g0["lastMembershipUpdated"].as_str());
+        assert_eq!(g1["lastUpdated"], g0["lastUpdated"]);
+
+        let groups = s.user_groups(&id);
+        assert!(s.delete_user(&id));
+        assert!(!s.delete_user(&id));
+        for g in groups {
+            assert!(!s.group_members(&g).contains(&id));
+        }
+        assert!(s.user_groups(&id).is_empty());
+        assert!(!s.deactivate_user(&id));
+        assert!(!s.add_member(&gid, &id));
+
+        let member = s.group_members(&gid).first().cloned();
+        assert!(s.delete_group(&gid));
+        assert!(!s.delete_group(&gid));
+        if let Some(m) = member {
+            assert!(!s.user_groups(&m).contains(&gid));
+        }
+        assert!(s.group_members(&gid).is_empty());
+    }
+}
