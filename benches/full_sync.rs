@@ -1,1 +1,128 @@
-fn main() {}
+//! Full-sync benchmark: a 100,000-user, 5,000-group simulated org (the `oktamirror sim` binary,
+//! in its own process) mirrored over loopback; prints users per second and the mirror's peak RSS.
+//!
+//! `cargo bench --bench full_sync` (set OKTAMIRROR_BENCH_USERS / _GROUPS for other sizes).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use oktamirror::okta::OktaSource;
+use oktamirror::secret::Secret;
+use oktamirror::store::Store;
+use oktamirror::sync::{self, NoProgress, Source, SyncConfig};
+
+const TOKEN: &str = "bench-token";
+
+struct Sim(Child);
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Peak resident set size of this process, from /proc (Linux), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn start_sim(users: usize, groups: usize) -> Result<(Sim, String), String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oktamirror"))
+        .args([
+            "sim",
+            "--users",
+            &users.to_string(),
+            "--groups",
+            &groups.to_string(),
+        ])
+        .args([
+            "--seed",
+            "1",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--token",
+            TOKEN,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the simulator: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no simulator stdout")?;
+    let sim = Sim(child);
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        if let Some(url) = line.strip_prefix("Okta URL:") {
+            println!(
+                "simulator ready in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            return Ok((sim, url.trim().to_owned()));
+        }
+    }
+    Err("the simulator exited before it was ready".into())
+}
+
+fn main() -> Result<(), String> {
+    // `cargo bench` passes --bench; `cargo test --benches` runs this with no filter: keep it short.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let users = env_num(
+        "OKTAMIRROR_BENCH_USERS",
+        if quick { 2_000 } else { 100_000 },
+    );
+    let groups = env_num("OKTAMIRROR_BENCH_GROUPS", if quick { 100 } else { 5_000 });
+    let (sim, url) = start_sim(users, groups)?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let store = Store::open(dir.path()).map_err(|e| e.to_string())?;
+    let base = url::Url::parse(&url).map_err(|e| e.to_string())?;
+    let source = OktaSource::new(base, Secret::new(TOKEN)).map_err(|e| e.to_string())?;
+    let cfg = SyncConfig::default();
+
+    for pass in ["first sync (empty store)", "re-sync (unchanged org)"] {
+        let started = Instant::now();
+        let run = rt.block_on(sync::run_full(
+            &store,
+            &source as &dyn Source,
+            &cfg,
+            &NoProgress,
+        ));
+        let secs = started.elapsed().as_secs_f64();
+        if let Some(e) = run.error {
+            return Err(e);
+        }
+        println!(
+            "{pass}: {} users, {} groups, {} memberships, {} requests in {secs:.2} s = {:.0} users/s; {} changes",
+            run.users_fetched,
+            run.groups_fetched,
+            run.memberships_fetched,
+            run.requests,
+            run.users_fetched as f64 / secs,
+            run.changes.total()
+        );
+    }
+    match peak_rss_mib() {
+        Some(m) => println!("peak RSS of the mirror process: {m:.0} MiB"),
+        None => println!("peak RSS: not available on this platform"),
+    }
+    drop(sim);
+    Ok(())
+}

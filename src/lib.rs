@@ -3,10 +3,12 @@
 
 pub mod api;
 pub mod configuration;
+pub mod demo;
 pub mod model;
 pub mod okta;
 pub mod secret;
 pub mod sim;
+pub mod startup;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

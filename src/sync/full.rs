@@ -153,13 +153,16 @@ async fn crawl(
         .collect::<Result<Vec<_>, _>>()?;
     let total = group_ids.len() as u64;
     let mut done = 0u64;
-    let mut lists = futures::stream::iter(group_ids.iter())
-        .map(|gid| async move { (gid, source.group_member_ids(gid).await) })
+    let mut lists = futures::stream::iter(group_ids)
+        .map(|gid: String| async move {
+            let ids = source.group_member_ids(&gid).await;
+            (gid, ids)
+        })
         .buffer_unordered(cfg.concurrency.max(1));
     while let Some((gid, ids)) = lists.next().await {
         let ids = ids?;
         run.memberships_fetched += ids.len() as u64;
-        store.stage_members(gid, &ids)?;
+        store.stage_members(&gid, &ids)?;
         done += 1;
         progress.event(ProgressEvent::Members { done, total });
     }

@@ -44,7 +44,10 @@ fn person(id: &str, login: &str, status: &str, manager: Option<&str>, extra: Val
         "lastUpdated": "2024-02-03T04:05:06.000Z", "profile": profile});
     let mut person = Person::from_okta(&raw).expect("valid user");
     person.manager_id = manager.map(str::to_owned);
-    Op::PutPerson { person: Box::new(person), raw }
+    Op::PutPerson {
+        person: Box::new(person),
+        raw,
+    }
 }
 
 fn group(id: &str, name: &str, ty: &str) -> Op {
