@@ -95,3 +95,22 @@ pub async fn run(
     );
     app.run_until_stopped().await.map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    /// The README shows the same example queries that the demo prints and CI runs.
+    #[test]
+    fn readme_shows_every_example_query() {
+        let readme = include_str!("../README.md");
+        let body: Vec<&str> = super::EXAMPLES
+            .lines()
+            .skip_while(|l| l.starts_with('#') || l.is_empty())
+            .collect();
+        assert!(body.iter().any(|l| l.starts_with("query ")));
+        let body = body.join("\n");
+        assert!(
+            readme.contains(body.trim()),
+            "README.md's GraphQL examples differ from schema/examples.graphql; copy them over"
+        );
+    }
+}
