@@ -38,6 +38,14 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// User + system CPU seconds of a process, from /proc (Linux).
+fn cpu_secs(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn start_sim(users: usize, groups: usize) -> Result<(Sim, String), String> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -65,13 +73,16 @@ fn start_sim(users: usize, groups: usize) -> Result<(Sim, String), String> {
         .map_err(|e| format!("cannot start the simulator: {e}"))?;
     let stdout = child.stdout.take().ok_or("no simulator stdout")?;
     let sim = Sim(child);
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    while let Some(line) = lines.next() {
         let line = line.map_err(|e| e.to_string())?;
         if let Some(url) = line.strip_prefix("Okta URL:") {
             println!(
                 "simulator ready in {:.1} s",
                 started.elapsed().as_secs_f64()
             );
+            // Keep draining its output so the simulator never writes into a closed pipe.
+            std::thread::spawn(move || lines.for_each(drop));
             return Ok((sim, url.trim().to_owned()));
         }
     }
@@ -86,6 +97,7 @@ fn main() -> Result<(), String> {
         if quick { 2_000 } else { 100_000 },
     );
     let groups = env_num("OKTAMIRROR_BENCH_GROUPS", if quick { 100 } else { 5_000 });
+    oktamirror::telemetry::init("warn");
     let (sim, url) = start_sim(users, groups)?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -97,8 +109,10 @@ fn main() -> Result<(), String> {
     let source = OktaSource::new(base, Secret::new(TOKEN)).map_err(|e| e.to_string())?;
     let cfg = SyncConfig::default();
 
+    let sim_pid = sim.0.id().to_string();
     for pass in ["first sync (empty store)", "re-sync (unchanged org)"] {
         let started = Instant::now();
+        let cpu = (cpu_secs("self"), cpu_secs(&sim_pid));
         let run = rt.block_on(sync::run_full(
             &store,
             &source as &dyn Source,
@@ -118,6 +132,11 @@ fn main() -> Result<(), String> {
             run.users_fetched as f64 / secs,
             run.changes.total()
         );
+        if let (Some(m0), Some(s0), Some(m1), Some(s1)) =
+            (cpu.0, cpu.1, cpu_secs("self"), cpu_secs(&sim_pid))
+        {
+            println!("  CPU: mirror {:.1} s, simulator {:.1} s", m1 - m0, s1 - s0);
+        }
     }
     match peak_rss_mib() {
         Some(m) => println!("peak RSS of the mirror process: {m:.0} MiB"),

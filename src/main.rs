@@ -1,7 +1,7 @@
 //! The `oktamirror` command line: serve, sync, demo, sim and schema.
 //! Each command validates its input first and stops with one sentence saying what to fix.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -260,9 +260,15 @@ async fn run_sim(
         simulator.groups().len(),
         started.elapsed().as_secs_f64()
     );
-    println!("Okta URL:  http://{addr}");
-    println!("API token: {token}");
-    println!("Try: curl -H 'Authorization: SSWS {token}' 'http://{addr}/api/v1/users?limit=2'");
+    // A closed stdout (a parent that stopped reading) must not stop the simulator.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "Okta URL:  http://{addr}");
+    let _ = writeln!(out, "API token: {token}");
+    let _ = writeln!(
+        out,
+        "Try: curl -H 'Authorization: SSWS {token}' 'http://{addr}/api/v1/users?limit=2'"
+    );
+    let _ = out.flush();
     let _ = tokio::signal::ctrl_c().await;
     Ok(())
 }

@@ -223,9 +223,19 @@ impl Group {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "entity", rename_all = "snake_case")]
 pub enum Entity {
-    Person { id: String },
-    Group { id: String },
-    Membership { group_id: String, user_id: String },
+    Person {
+        id: String,
+    },
+    Group {
+        id: String,
+    },
+    /// Membership changes of one group within one batch: exact deltas, one entry per group
+    /// rather than per pair, so an initial load of a large org stays cheap.
+    Members {
+        group_id: String,
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ mod stage;
 mod write;
 
 pub use read::PersonFilter;
-pub use write::{Applied, Op};
+pub use write::{Applied, Op, RawJson};
 
 use std::path::Path;
 
@@ -110,7 +110,7 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
         let db = sled::Config::new()
             .path(dir)
-            .cache_capacity(256 * 1024 * 1024)
+            .cache_capacity(64 * 1024 * 1024)
             .flush_every_ms(Some(200))
             .open()
             .map_err(|source| StoreError::Open {

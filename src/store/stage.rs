@@ -6,6 +6,9 @@ use serde_json::Value;
 
 use super::{Result, Store, StoreError, decode, id_of, keys};
 
+/// Member ids per staged chunk.
+const MEMBER_CHUNK: usize = 1000;
+
 impl Store {
     /// Empties the staging area before a new crawl.
     pub fn stage_clear(&self) -> Result<()> {
@@ -25,11 +28,15 @@ impl Store {
         stage_page(&self.stage_groups, page)
     }
 
-    /// Stages member ids of a group.
+    /// Stages the member ids of a group, packed in chunks (one key per 1,000 ids rather than one
+    /// per membership: a large org has hundreds of thousands of memberships, and every sled
+    /// insert copies a tree node).
     pub fn stage_members(&self, group_id: &str, user_ids: &[String]) -> Result<()> {
         let mut batch = sled::Batch::default();
-        for u in user_ids {
-            batch.insert(keys::pair(group_id, u), &[]);
+        for (n, chunk) in user_ids.chunks(MEMBER_CHUNK).enumerate() {
+            let mut key = keys::prefix(group_id);
+            key.extend_from_slice(&(n as u32).to_be_bytes());
+            batch.insert(key, chunk.join("\n").into_bytes());
         }
         self.stage_members.apply_batch(batch)?;
         Ok(())
@@ -48,9 +55,22 @@ impl Store {
         staged(&self.stage_users, "staged user")
     }
 
+    /// Staged users in id order, as the JSON bytes that were staged (no parse).
+    pub fn staged_users_bytes(&self) -> impl Iterator<Item = Result<(String, Vec<u8>)>> + '_ {
+        self.stage_users.iter().map(|kv| {
+            let (k, v) = kv?;
+            Ok((id_of(&k)?, v.to_vec()))
+        })
+    }
+
     /// Staged groups in id order.
     pub fn staged_groups(&self) -> impl Iterator<Item = Result<(String, Value)>> + '_ {
         staged(&self.stage_groups, "staged group")
+    }
+
+    /// Ids of the staged groups, in id order.
+    pub fn staged_group_ids(&self) -> impl Iterator<Item = Result<String>> + '_ {
+        self.stage_groups.iter().map(|kv| id_of(&kv?.0))
     }
 
     pub fn is_user_staged(&self, id: &str) -> Result<bool> {
@@ -61,15 +81,22 @@ impl Store {
         Ok(self.stage_groups.contains_key(id)?)
     }
 
-    /// Staged member ids of a group, in id order.
+    /// Staged member ids of a group, sorted and without duplicates.
     pub fn staged_member_ids(&self, group_id: &str) -> Result<Vec<String>> {
-        self.stage_members
-            .scan_prefix(keys::prefix(group_id))
-            .map(|kv| {
-                let (k, _) = kv?;
-                keys::second(&k).ok_or_else(|| StoreError::Corrupt("staged membership".into()))
-            })
-            .collect()
+        let mut ids = Vec::new();
+        for kv in self.stage_members.scan_prefix(keys::prefix(group_id)) {
+            let (_, v) = kv?;
+            let text = std::str::from_utf8(&v)
+                .map_err(|_| StoreError::Corrupt("staged membership".into()))?;
+            ids.extend(
+                text.split('\n')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+            );
+        }
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
     }
 
     /// Ids of everyone in the mirror, in id order, without decoding the records.

@@ -11,13 +11,34 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use super::{Result, Store, StoreError, T, decode, keys, meta};
 use crate::model::{Change, ChangeCounts, ChangeOp, Entity, Group, Person};
 
+/// Raw Okta JSON as bytes: staged crawls hand it over without a parse. Two raw values count as
+/// the same when their bytes match or, failing that, when they parse to the same JSON (so a
+/// reordering of keys by Okta is not a change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawJson(pub Vec<u8>);
+
+impl From<&Value> for RawJson {
+    fn from(v: &Value) -> Self {
+        // Serialising a `Value` cannot fail: its map keys are strings.
+        RawJson(serde_json::to_vec(v).unwrap_or_default())
+    }
+}
+
+fn same_json(a: &[u8], b: &[u8]) -> bool {
+    a == b
+        || matches!(
+            (serde_json::from_slice::<Value>(a), serde_json::from_slice::<Value>(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
 /// One change to apply. Puts compare with what is stored and write only when something differs,
 /// so re-applying an unchanged org produces no change-log entries.
 #[derive(Debug, Clone)]
 pub enum Op {
-    PutPerson { person: Box<Person>, raw: Value },
+    PutPerson { person: Box<Person>, raw: RawJson },
     DeletePerson { id: String },
-    PutGroup { group: Group, raw: Value },
+    PutGroup { group: Group, raw: RawJson },
     DeleteGroup { id: String },
     AddMember { group_id: String, user_id: String },
     RemoveMember { group_id: String, user_id: String },
@@ -38,6 +59,12 @@ fn json<V: Serialize>(what: &str, v: &V) -> Result<Vec<u8>> {
 
 /// Counters and the sequence number, read once per transaction and written back at its end.
 struct Counters {
+    /// One timestamp for every change of the batch: they commit together.
+    at: chrono::DateTime<Utc>,
+    /// Member-count deltas per group, written once at the end of the transaction.
+    member_deltas: std::collections::HashMap<String, i64>,
+    /// Members added and removed per group, logged as one change per group at the end.
+    member_changes: std::collections::BTreeMap<String, (Vec<String>, Vec<String>)>,
     seq: u64,
     people: u64,
     groups: u64,
@@ -52,18 +79,18 @@ impl Store {
         let encoded = ops
             .iter()
             .map(|op| match op {
-                Op::PutPerson { person, raw } => {
-                    Ok(Some((json("person", person)?, json("user", raw)?)))
-                }
-                Op::PutGroup { group, raw } => {
-                    Ok(Some((json("group", group)?, json("group", raw)?)))
-                }
+                Op::PutPerson { person, raw } => Ok(Some((json("person", person)?, raw.0.clone()))),
+                Op::PutGroup { group, raw } => Ok(Some((json("group", group)?, raw.0.clone()))),
                 _ => Ok(None),
             })
             .collect::<Result<Vec<_>>>()?;
         let trees: &[sled::Tree] = &self.trees;
+        let at = Utc::now();
         let applied = trees.transaction(|tx| {
             let mut c = Counters {
+                at,
+                member_deltas: std::collections::HashMap::new(),
+                member_changes: std::collections::BTreeMap::new(),
                 seq: get_u64(&tx[T::Meta as usize], meta::SEQ)?,
                 people: get_u64(&tx[T::Meta as usize], meta::PEOPLE)?,
                 groups: get_u64(&tx[T::Meta as usize], meta::GROUPS)?,
@@ -72,6 +99,17 @@ impl Store {
             let mut a = Applied::default();
             for (op, enc) in ops.iter().zip(&encoded) {
                 apply_one(tx, op, enc.as_ref(), &mut c, &mut a)?;
+            }
+            for (group_id, (added, removed)) in std::mem::take(&mut c.member_changes) {
+                let entity = Entity::Members {
+                    group_id,
+                    added,
+                    removed,
+                };
+                log(tx, &mut c, ChangeOp::Upsert, entity)?;
+            }
+            for (group, delta) in &c.member_deltas {
+                bump(&tx[T::GroupCounts as usize], group, *delta)?;
             }
             let m = &tx[T::Meta as usize];
             m.insert(meta::SEQ, &keys::u64_be(c.seq))?;
@@ -124,7 +162,7 @@ fn log(tx: &[TransactionalTree], c: &mut Counters, op: ChangeOp, entity: Entity)
     c.seq += 1;
     let change = Change {
         seq: c.seq,
-        at: Utc::now(),
+        at: c.at,
         op,
         entity,
     };
@@ -149,7 +187,9 @@ fn apply_one(
             let old = t(T::People).get(&p.id)?;
             if let Some(old) = &old
                 && old.as_ref() == pbytes.as_slice()
-                && t(T::RawUsers).get(&p.id)?.as_deref() == Some(rbytes.as_slice())
+                && t(T::RawUsers)
+                    .get(&p.id)?
+                    .is_some_and(|old| same_json(&old, rbytes))
             {
                 return Ok(());
             }
@@ -187,7 +227,9 @@ fn apply_one(
             let old = t(T::Groups).get(&g.id)?;
             if let Some(old) = &old
                 && old.as_ref() == gbytes.as_slice()
-                && t(T::RawGroups).get(&g.id)?.as_deref() == Some(rbytes.as_slice())
+                && t(T::RawGroups)
+                    .get(&g.id)?
+                    .is_some_and(|old| same_json(&old, rbytes))
             {
                 return Ok(());
             }
@@ -230,14 +272,12 @@ fn apply_one(
                 return Ok(());
             }
             t(T::MemberOf).insert(keys::pair(user_id, group_id), &[])?;
-            bump(t(T::GroupCounts), group_id, 1)?;
+            *c.member_deltas.entry(group_id.clone()).or_default() += 1;
             a.members_added += 1;
             c.memberships += 1;
-            let entity = Entity::Membership {
-                group_id: group_id.clone(),
-                user_id: user_id.clone(),
-            };
-            log(tx, c, ChangeOp::Upsert, entity)
+            let entry = c.member_changes.entry(group_id.clone()).or_default();
+            entry.0.push(user_id.clone());
+            Ok(())
         }
         (Op::RemoveMember { group_id, user_id }, _) => {
             if t(T::Members)
@@ -247,14 +287,12 @@ fn apply_one(
                 return Ok(());
             }
             t(T::MemberOf).remove(keys::pair(user_id, group_id))?;
-            bump(t(T::GroupCounts), group_id, -1)?;
+            *c.member_deltas.entry(group_id.clone()).or_default() -= 1;
             a.members_removed += 1;
             c.memberships = c.memberships.saturating_sub(1);
-            let entity = Entity::Membership {
-                group_id: group_id.clone(),
-                user_id: user_id.clone(),
-            };
-            log(tx, c, ChangeOp::Delete, entity)
+            let entry = c.member_changes.entry(group_id.clone()).or_default();
+            entry.1.push(user_id.clone());
+            Ok(())
         }
         (Op::PutPerson { .. } | Op::PutGroup { .. }, None) => Ok(()),
     }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::managers::{self, ManagerConfig};
 use super::{Progress, ProgressEvent, Source, SourceError, SyncConfig};
 use crate::model::{ChangeCounts, Group, ManagerReport, Person, RunKind, SyncRun};
-use crate::store::{Op, Store, StoreError, meta};
+use crate::store::{Op, RawJson, Store, StoreError, meta};
 
 /// Operations per store transaction: large enough to amortise the commit, small enough to keep
 /// a transaction's memory and lock time modest.
@@ -50,8 +50,13 @@ pub async fn run_full(
         error: None,
     };
     tracing::info!("full sync started");
+    let crawl_started = std::time::Instant::now();
     let result = match crawl(store, source, cfg, progress, &mut run).await {
         Ok(()) => {
+            tracing::info!(
+                secs = crawl_started.elapsed().as_secs_f64(),
+                "crawl complete, applying"
+            );
             progress.event(ProgressEvent::Applying);
             let (store2, mgr) = (store.clone(), cfg.managers.clone());
             match tokio::task::spawn_blocking(move || apply_staged(&store2, &mgr)).await {
@@ -117,7 +122,9 @@ fn record(store: &Store, run: &SyncRun, report: Option<&ManagerReport>) -> Resul
     store.flush()
 }
 
-/// Fetches users, groups and group members into the staging area.
+/// Fetches users, groups and group members into the staging area. The user list and the
+/// group member lists are independent, so they are crawled at the same time (Okta's cursors
+/// make each list itself sequential).
 async fn crawl(
     store: &Store,
     source: &dyn Source,
@@ -126,31 +133,54 @@ async fn crawl(
     run: &mut SyncRun,
 ) -> Result<(), FullSyncError> {
     store.stage_clear()?;
-    let mut fetched = 0u64;
+    let (users, groups) = tokio::join!(
+        crawl_users(store, source, progress),
+        crawl_groups(store, source, cfg, progress)
+    );
+    let user_warnings = users?;
+    let (groups_fetched, memberships_fetched, group_warnings) = groups?;
+    // The two user passes (active list, then deprovisioned) may overlap; count each user once.
+    run.users_fetched = store.staged_user_count() as u64;
+    run.groups_fetched = groups_fetched;
+    run.memberships_fetched = memberships_fetched;
+    run.warnings.extend(user_warnings);
+    run.warnings.extend(group_warnings);
+    Ok(())
+}
+
+async fn crawl_users(
+    store: &Store,
+    source: &dyn Source,
+    progress: &dyn Progress,
+) -> Result<Vec<String>, FullSyncError> {
+    let (mut warnings, mut fetched) = (Vec::new(), 0u64);
     let mut pages = source.users();
     while let Some(page) = pages.next().await {
-        let page = with_ids(page?, "user", &mut run.warnings);
+        let page = with_ids(page?, "user", &mut warnings);
         fetched += page.len() as u64;
         store.stage_users(&page)?;
         progress.event(ProgressEvent::Users(fetched));
     }
-    drop(pages);
-    // The two user passes (active list, then deprovisioned) may overlap; count each user once.
-    run.users_fetched = store.staged_user_count() as u64;
+    Ok(warnings)
+}
 
+async fn crawl_groups(
+    store: &Store,
+    source: &dyn Source,
+    cfg: &SyncConfig,
+    progress: &dyn Progress,
+) -> Result<(u64, u64, Vec<String>), FullSyncError> {
+    let (mut warnings, mut groups, mut memberships) = (Vec::new(), 0u64, 0u64);
     let mut pages = source.groups();
     while let Some(page) = pages.next().await {
-        let page = with_ids(page?, "group", &mut run.warnings);
-        run.groups_fetched += page.len() as u64;
+        let page = with_ids(page?, "group", &mut warnings);
+        groups += page.len() as u64;
         store.stage_groups(&page)?;
-        progress.event(ProgressEvent::Groups(run.groups_fetched));
+        progress.event(ProgressEvent::Groups(groups));
     }
     drop(pages);
 
-    let group_ids = store
-        .staged_groups()
-        .map(|r| r.map(|(id, _)| id))
-        .collect::<Result<Vec<_>, _>>()?;
+    let group_ids = store.staged_group_ids().collect::<Result<Vec<_>, _>>()?;
     let total = group_ids.len() as u64;
     let mut done = 0u64;
     let mut lists = futures::stream::iter(group_ids)
@@ -161,12 +191,12 @@ async fn crawl(
         .buffer_unordered(cfg.concurrency.max(1));
     while let Some((gid, ids)) = lists.next().await {
         let ids = ids?;
-        run.memberships_fetched += ids.len() as u64;
+        memberships += ids.len() as u64;
         store.stage_members(&gid, &ids)?;
         done += 1;
         progress.event(ProgressEvent::Members { done, total });
     }
-    Ok(())
+    Ok((groups, memberships, warnings))
 }
 
 /// Pairs each object with its id; objects without one are skipped with a warning.
@@ -199,6 +229,9 @@ fn apply_staged(
         Ok(())
     };
 
+    let phase = std::time::Instant::now();
+    let done =
+        |name: &str| tracing::debug!(phase = name, secs = phase.elapsed().as_secs_f64(), "apply");
     // People: parse once to resolve managers, then again (in the same id order) to apply.
     let mut people = Vec::new();
     for r in store.staged_users() {
@@ -211,10 +244,10 @@ fn apply_staged(
     let mut resolution = managers::resolve(&people, mgr);
     let live_people: HashSet<String> = people.iter().map(|p| p.id.clone()).collect();
     let mut parsed = people.into_iter().peekable();
-    for r in store.staged_users() {
+    for r in store.staged_users_bytes() {
         let (id, raw) = r?;
         if parsed.peek().map(|p| p.id.as_str()) != Some(id.as_str()) {
-            continue;
+            continue; // skipped above as unreadable
         }
         let Some(mut person) = parsed.next() else {
             break;
@@ -222,17 +255,18 @@ fn apply_staged(
         person.manager_id = resolution.managers.remove(&id);
         batch.push(Op::PutPerson {
             person: Box::new(person),
-            raw,
+            raw: RawJson(raw),
         });
         flush(&mut batch, false)?;
     }
-
+    done("people");
     let mut live_groups = Vec::new();
     for r in store.staged_groups() {
         let (id, raw) = r?;
         match Group::from_okta(&raw) {
             Ok(group) => {
                 live_groups.push(id);
+                let raw = RawJson::from(&raw);
                 batch.push(Op::PutGroup { group, raw });
                 flush(&mut batch, false)?;
             }
@@ -240,6 +274,7 @@ fn apply_staged(
         }
     }
     flush(&mut batch, true)?;
+    done("groups");
 
     for gid in &live_groups {
         let wanted: Vec<String> = store
@@ -261,6 +296,7 @@ fn apply_staged(
         }
     }
     flush(&mut batch, true)?;
+    done("memberships");
 
     let live_groups: HashSet<String> = live_groups.into_iter().collect();
     let gone_groups: Vec<String> = store
@@ -280,6 +316,7 @@ fn apply_staged(
         flush(&mut batch, false)?;
     }
     flush(&mut batch, true)?;
+    done("removals");
 
     let report = resolution.report;
     if !report.unresolved.is_empty() {

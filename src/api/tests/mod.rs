@@ -46,7 +46,7 @@ fn person(id: &str, login: &str, status: &str, manager: Option<&str>, extra: Val
     person.manager_id = manager.map(str::to_owned);
     Op::PutPerson {
         person: Box::new(person),
-        raw,
+        raw: (&raw).into(),
     }
 }
 
@@ -55,7 +55,7 @@ fn group(id: &str, name: &str, ty: &str) -> Op {
         "profile": {"name": name, "description": format!("{name} group"), "custom": 7}});
     Op::PutGroup {
         group: Group::from_okta(&raw).expect("valid group"),
-        raw,
+        raw: (&raw).into(),
     }
 }
 
