@@ -86,6 +86,12 @@ pub struct Overrides {
     /// Time between full syncs, like 24h, 30m or 90s
     #[arg(long, env = "OKTAMIRROR_FULL_SYNC_INTERVAL")]
     pub full_sync_interval: Option<String>,
+    /// Largest share of people (or groups) one full sync may remove, in percent; more is held
+    #[arg(long, env = "OKTAMIRROR_MAX_DELETE_PERCENT")]
+    pub max_delete_percent: Option<f64>,
+    /// Apply removals above --max-delete-percent (after checking that Okta really lost them)
+    #[arg(long, env = "OKTAMIRROR_ALLOW_MASS_DELETE")]
+    pub allow_mass_delete: bool,
 }
 
 /// The TOML config file: the same options as the flags, in snake_case.
@@ -100,6 +106,7 @@ pub struct FileConfig {
     pub manager_keys: Option<Vec<String>>,
     pub manager_name_fallback: Option<bool>,
     pub full_sync_interval: Option<String>,
+    pub max_delete_percent: Option<f64>,
 }
 
 impl FileConfig {
@@ -165,6 +172,15 @@ impl Settings {
             o.manager_keys.or(file.manager_keys),
             o.manager_name_fallback.or(file.manager_name_fallback),
         )?;
+        if let Some(p) = o.max_delete_percent.or(file.max_delete_percent) {
+            if !(0.0..=100.0).contains(&p) {
+                return Err(ConfigError::Invalid(format!(
+                    "max_delete_percent {p} is out of range: use 0 to 100 (default 10)"
+                )));
+            }
+            sync.max_delete_share = p / 100.0;
+        }
+        sync.allow_mass_delete = o.allow_mass_delete;
         let full_sync_interval = match o.full_sync_interval.or(file.full_sync_interval) {
             Some(s) => parse_duration(&s)?,
             None => Duration::from_secs(24 * 3600),

@@ -156,6 +156,9 @@ async fn sync_once(settings: Settings) -> Result<(), String> {
     let progress = BarProgress::new();
     let run = sync::run_full(&store, &source as &dyn Source, &settings.sync, &progress).await;
     progress.finish();
+    for w in &run.warnings {
+        eprintln!("warning: {w}");
+    }
     eprintln!("{}", summary(&run, started.elapsed().as_secs_f64()));
     match run.error {
         None => Ok(()),
@@ -170,7 +173,8 @@ fn summary(run: &SyncRun, secs: f64) -> String {
     let c = &run.changes;
     format!(
         "oktamirror: full sync {} in {secs:.1} s: {} people, {} groups, {} memberships fetched with {} requests; \
-         people {} created, {} updated, {} deleted; groups {} created, {} updated, {} deleted; memberships +{} -{}; {} warnings",
+         people {} created, {} updated, {} deleted; groups {} created, {} updated, {} deleted; memberships +{} -{}; \
+         {} removals held; {} warnings",
         if run.ok { "complete" } else { "FAILED" },
         run.users_fetched,
         run.groups_fetched,
@@ -184,6 +188,7 @@ fn summary(run: &SyncRun, secs: f64) -> String {
         c.groups_deleted,
         c.members_added,
         c.members_removed,
+        run.held.people.len() + run.held.groups.len(),
         run.warnings.len(),
     )
 }

@@ -313,9 +313,27 @@ pub struct SyncRun {
     pub memberships_fetched: u64,
     pub requests: u64,
     pub changes: ChangeCounts,
+    /// Removals held back by the deletion safety (see `sync::SyncConfig::max_delete_share`).
+    #[serde(default)]
+    pub held: HeldDeletions,
     pub warnings: Vec<String>,
     /// Why the run failed, in one sentence; `None` when it succeeded.
     pub error: Option<String>,
+}
+
+/// Removals a completed crawl found but did not apply because they exceeded the safety share:
+/// a token that suddenly sees fewer people (a narrowed admin role, a misconfigured group scope)
+/// must not empty the mirror. An operator allows them with `--allow-mass-delete`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldDeletions {
+    pub people: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+impl HeldDeletions {
+    pub fn is_empty(&self) -> bool {
+        self.people.is_empty() && self.groups.is_empty()
+    }
 }
 
 /// What manager resolution could not settle, kept from the latest full sync.

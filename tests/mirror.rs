@@ -510,6 +510,40 @@ async fn cli_sync_once_and_clear_errors() {
     );
 
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    // Deletion safety: removing 20 of 150 people (13 %) is held until an operator allows it.
+    let users = sim.users();
+    for u in users.iter().skip(5).step_by(7).take(20) {
+        assert!(sim.delete_user(u["id"].as_str().expect("id")));
+    }
+    let (ok, err) = cli(
+        &["sync", "--once", "--okta-url", &url, "--data-dir", data],
+        &[("OKTA_API_TOKEN", TOKEN)],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("held the removal of 20 of 150 people") && err.contains("--allow-mass-delete"),
+        "{err}"
+    );
+    assert!(
+        err.contains("people 0 created, 0 updated, 0 deleted") && err.contains("20 removals held"),
+        "{err}"
+    );
+    let args = [
+        "sync",
+        "--once",
+        "--okta-url",
+        &url,
+        "--data-dir",
+        data,
+        "--allow-mass-delete",
+    ];
+    let (ok, err) = cli(&args, &[("OKTA_API_TOKEN", TOKEN)]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("20 deleted") && err.contains("0 removals held"),
+        "{err}"
+    );
+
     let cases: [Case; 6] = [
         (
             &["sync", "--once", "--okta-url", &url, "--data-dir", data],

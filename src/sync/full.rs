@@ -8,9 +8,9 @@ use chrono::Utc;
 use futures::StreamExt;
 use serde_json::Value;
 
-use super::managers::{self, ManagerConfig};
+use super::managers;
 use super::{Progress, ProgressEvent, Source, SourceError, SyncConfig};
-use crate::model::{ChangeCounts, Group, ManagerReport, Person, RunKind, SyncRun};
+use crate::model::{ChangeCounts, Group, HeldDeletions, ManagerReport, Person, RunKind, SyncRun};
 use crate::store::{Op, RawJson, Store, StoreError, meta};
 
 /// Operations per store transaction: large enough to amortise the commit, small enough to keep
@@ -46,6 +46,7 @@ pub async fn run_full(
         memberships_fetched: 0,
         requests: 0,
         changes: ChangeCounts::default(),
+        held: HeldDeletions::default(),
         warnings: Vec::new(),
         error: None,
     };
@@ -58,8 +59,8 @@ pub async fn run_full(
                 "crawl complete, applying"
             );
             progress.event(ProgressEvent::Applying);
-            let (store2, mgr) = (store.clone(), cfg.managers.clone());
-            match tokio::task::spawn_blocking(move || apply_staged(&store2, &mgr)).await {
+            let (store2, cfg2) = (store.clone(), cfg.clone());
+            match tokio::task::spawn_blocking(move || apply_staged(&store2, &cfg2)).await {
                 Ok(r) => r,
                 Err(e) => Err(FullSyncError::Join(e.to_string())),
             }
@@ -69,9 +70,10 @@ pub async fn run_full(
     run.requests = source.requests().saturating_sub(requests_before);
     run.finished_at = Utc::now();
     let outcome = match result {
-        Ok((changes, report, warnings)) => {
+        Ok((changes, report, held, warnings)) => {
             run.ok = true;
             run.changes = changes;
+            run.held = held;
             run.warnings.extend(warnings);
             record(store, &run, Some(&report))
         }
@@ -214,10 +216,10 @@ fn with_ids(page: Vec<Value>, kind: &str, warnings: &mut Vec<String>) -> Vec<(St
 
 /// Applies the staged crawl: people (with resolved managers), groups, membership differences,
 /// then removals of what Okta no longer has.
-fn apply_staged(
-    store: &Store,
-    mgr: &ManagerConfig,
-) -> Result<(ChangeCounts, ManagerReport, Vec<String>), FullSyncError> {
+type Applied = (ChangeCounts, ManagerReport, HeldDeletions, Vec<String>);
+
+fn apply_staged(store: &Store, cfg: &SyncConfig) -> Result<Applied, FullSyncError> {
+    let mgr = &cfg.managers;
     let mut warnings = Vec::new();
     let mut counts = ChangeCounts::default();
     let mut batch: Vec<Op> = Vec::with_capacity(CHUNK);
@@ -241,9 +243,50 @@ fn apply_staged(
             Err(e) => warnings.push(format!("skipped user {id}: {e}")),
         }
     }
-    let mut resolution = managers::resolve(&people, mgr);
-    let live_people: HashSet<String> = people.iter().map(|p| p.id.clone()).collect();
-    let mut parsed = people.into_iter().peekable();
+    let mut live_people: HashSet<String> = people.iter().map(|p| p.id.clone()).collect();
+    let mut live_groups: HashSet<String> = HashSet::new();
+    for r in store.staged_group_ids() {
+        live_groups.insert(r?);
+    }
+
+    // Decide removals first: held people and groups stay whole (their memberships, and their
+    // place as someone's manager), as if this crawl had seen them unchanged.
+    let gone_people: Vec<String> = store
+        .person_ids()
+        .filter(|r| r.as_ref().map_or(true, |id| !live_people.contains(id)))
+        .collect::<Result<_, _>>()?;
+    let gone_groups: Vec<String> = store
+        .group_ids()
+        .filter(|r| r.as_ref().map_or(true, |id| !live_groups.contains(id)))
+        .collect::<Result<_, _>>()?;
+    let mut held = HeldDeletions::default();
+    let (people_before, groups_before) = (store.people_count()?, store.group_count()?);
+    let gone_people = hold_if_too_many(
+        gone_people,
+        people_before,
+        "people",
+        cfg,
+        &mut held.people,
+        &mut warnings,
+    );
+    let gone_groups = hold_if_too_many(
+        gone_groups,
+        groups_before,
+        "groups",
+        cfg,
+        &mut held.groups,
+        &mut warnings,
+    );
+    let mut resolve_over = people;
+    for id in &held.people {
+        if let Some(p) = store.person(id)? {
+            resolve_over.push(p);
+        }
+        live_people.insert(id.clone());
+    }
+    let mut resolution = managers::resolve(&resolve_over, mgr);
+    resolve_over.truncate(resolve_over.len() - held.people.len().min(resolve_over.len()));
+    let mut parsed = resolve_over.into_iter().peekable();
     for r in store.staged_users_bytes() {
         let (id, raw) = r?;
         if parsed.peek().map(|p| p.id.as_str()) != Some(id.as_str()) {
@@ -260,12 +303,12 @@ fn apply_staged(
         flush(&mut batch, false)?;
     }
     done("people");
-    let mut live_groups = Vec::new();
+    let mut parsed_groups = Vec::new();
     for r in store.staged_groups() {
         let (id, raw) = r?;
         match Group::from_okta(&raw) {
             Ok(group) => {
-                live_groups.push(id);
+                parsed_groups.push(id);
                 let raw = RawJson::from(&raw);
                 batch.push(Op::PutGroup { group, raw });
                 flush(&mut batch, false)?;
@@ -276,15 +319,19 @@ fn apply_staged(
     flush(&mut batch, true)?;
     done("groups");
 
-    for gid in &live_groups {
-        let wanted: Vec<String> = store
+    let held_people: HashSet<&String> = held.people.iter().collect();
+    for gid in &parsed_groups {
+        let current = store
+            .member_ids_after(gid, None)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut wanted: Vec<String> = store
             .staged_member_ids(gid)?
             .into_iter()
             .filter(|u| live_people.contains(u))
             .collect();
-        let current = store
-            .member_ids_after(gid, None)
-            .collect::<Result<Vec<_>, _>>()?;
+        wanted.extend(current.iter().filter(|u| held_people.contains(u)).cloned());
+        wanted.sort();
+        wanted.dedup();
         for (user_id, add) in sorted_diff(&current, &wanted) {
             let (group_id, user_id) = (gid.clone(), user_id.clone());
             batch.push(if add {
@@ -298,15 +345,6 @@ fn apply_staged(
     flush(&mut batch, true)?;
     done("memberships");
 
-    let live_groups: HashSet<String> = live_groups.into_iter().collect();
-    let gone_groups: Vec<String> = store
-        .group_ids()
-        .filter(|r| r.as_ref().map_or(true, |id| !live_groups.contains(id)))
-        .collect::<Result<_, _>>()?;
-    let gone_people: Vec<String> = store
-        .person_ids()
-        .filter(|r| r.as_ref().map_or(true, |id| !live_people.contains(id)))
-        .collect::<Result<_, _>>()?;
     for id in gone_groups {
         batch.push(Op::DeleteGroup { id });
         flush(&mut batch, false)?;
@@ -334,7 +372,36 @@ fn apply_staged(
             cycle[0]
         ));
     }
-    Ok((counts, report, warnings))
+    Ok((counts, report, held, warnings))
+}
+
+/// Returns the removals to apply: all of them, unless they exceed the safety share of what the
+/// mirror holds and the operator has not allowed it; then none, and they are held and reported.
+fn hold_if_too_many(
+    gone: Vec<String>,
+    before: u64,
+    what: &str,
+    cfg: &SyncConfig,
+    held: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Vec<String> {
+    let share = if before == 0 {
+        0.0
+    } else {
+        gone.len() as f64 / before as f64
+    };
+    if gone.is_empty() || share <= cfg.max_delete_share || cfg.allow_mass_delete {
+        return gone;
+    }
+    warnings.push(format!(
+        "held the removal of {} of {before} {what} ({:.0} %, above the {:.0} % safety share): if Okta really lost them, \
+         run `oktamirror sync --once --allow-mass-delete`; if not, check the API token's admin role and scope",
+        gone.len(),
+        share * 100.0,
+        cfg.max_delete_share * 100.0
+    ));
+    *held = gone;
+    Vec::new()
 }
 
 /// Merges two sorted id lists into (id, true = add / false = remove) steps.

@@ -15,6 +15,11 @@ pub struct SyncConfig {
     /// Group member lists fetched at once.
     pub concurrency: usize,
     pub managers: ManagerConfig,
+    /// Largest share (0 to 1) of the mirror's people, or of its groups, that one full sync may
+    /// remove; beyond it the removals are held and reported.
+    pub max_delete_share: f64,
+    /// Apply removals beyond `max_delete_share` (an operator's explicit decision).
+    pub allow_mass_delete: bool,
 }
 
 impl Default for SyncConfig {
@@ -22,6 +27,8 @@ impl Default for SyncConfig {
         SyncConfig {
             concurrency: 8,
             managers: ManagerConfig::default(),
+            max_delete_share: 0.10,
+            allow_mass_delete: false,
         }
     }
 }

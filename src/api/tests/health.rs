@@ -47,6 +47,7 @@ async fn probes_and_sync_status_follow_the_first_full_sync() {
             members_added: 11,
             ..Default::default()
         },
+        held: Default::default(),
         warnings: vec!["a warning".into()],
         error: None,
     };
