@@ -71,20 +71,29 @@ impl Default for ObjWriter {
     }
 }
 
-/// Append `s` as a JSON string literal.
+/// Append `s` as a JSON string literal (copies unescaped runs in one go).
 pub fn push_str_lit(buf: &mut String, s: &str) {
     buf.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => buf.push_str("\\\""),
-            '\\' => buf.push_str("\\\\"),
-            '\n' => buf.push_str("\\n"),
-            '\r' => buf.push_str("\\r"),
-            '\t' => buf.push_str("\\t"),
-            c if (c as u32) < 0x20 => buf.push_str(&format!("\\u{:04x}", c as u32)),
-            c => buf.push(c),
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            b if b < 0x20 => "",
+            _ => continue,
+        };
+        buf.push_str(&s[start..i]);
+        if escape.is_empty() {
+            buf.push_str(&format!("\\u{b:04x}"));
+        } else {
+            buf.push_str(escape);
         }
+        start = i + 1;
     }
+    buf.push_str(&s[start..]);
     buf.push('"');
 }
 

@@ -24,23 +24,33 @@ pub struct Org {
 }
 
 impl Org {
-    pub fn insert_user(&mut self, user: User) {
-        self.logins
-            .insert(user.login.to_lowercase(), user.id.clone());
-        self.user_groups.entry(user.id.clone()).or_default();
-        self.users.insert(user.id.clone(), user);
-    }
-
-    pub fn insert_group(&mut self, group: Group, members: impl IntoIterator<Item = String>) {
-        let set: BTreeSet<String> = members.into_iter().collect();
-        for uid in &set {
-            self.user_groups
-                .entry(uid.clone())
-                .or_default()
-                .insert(group.id.clone());
+    /// Assemble an org from generated parts; `user_groups[i]` belongs to `users[i]`.
+    pub fn bulk(
+        users: Vec<User>,
+        user_groups: Vec<BTreeSet<String>>,
+        groups: Vec<(Group, BTreeSet<String>)>,
+    ) -> Org {
+        let mut org = Org {
+            logins: HashMap::with_capacity(users.len()),
+            user_groups: HashMap::with_capacity(users.len()),
+            ..Org::default()
+        };
+        for (user, gs) in users.iter().zip(user_groups) {
+            org.logins
+                .insert(user.login.to_lowercase(), user.id.clone());
+            org.user_groups.insert(user.id.clone(), gs);
         }
-        self.members.insert(group.id.clone(), set);
-        self.groups.insert(group.id.clone(), group);
+        // Collecting sorts once and bulk-builds the trees: much faster than random inserts.
+        org.users = users.into_iter().map(|u| (u.id.clone(), u)).collect();
+        let mut by_id = Vec::with_capacity(groups.len());
+        let mut members = Vec::with_capacity(groups.len());
+        for (g, m) in groups {
+            members.push((g.id.clone(), m));
+            by_id.push((g.id.clone(), g));
+        }
+        org.members = members.into_iter().collect();
+        org.groups = by_id.into_iter().collect();
+        org
     }
 
     /// Find a user by id, or by login (case-insensitive), as `GET /users/{idOrLogin}` does.

@@ -336,3 +336,12 @@ async fn list_faults_fail_after_n_pages() {
     sim.set_faults(Faults::default());
     assert_eq!(get(&url).await.0, 200);
 }
+
+#[tokio::test]
+async fn undecodable_path_ids_get_json_404() {
+    let (_sim, base) = start(20, 8).await;
+    let (s, h, body) = get(&format!("{base}/api/v1/users/%FF%FE")).await;
+    assert_eq!(s, 404);
+    assert_eq!(h["content-type"], "application/json");
+    assert_eq!(body["errorCode"], "E0000007");
+}

@@ -6,8 +6,9 @@ mod fold;
 mod groups;
 mod people;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
+use super::model::Group;
 use super::rng::Rng;
 use super::store::Org;
 use super::{Anomaly, SimOptions};
@@ -48,17 +49,28 @@ pub fn generate(opts: &SimOptions) -> (Org, Truth) {
         }
     }
 
-    let mut org = Org::default();
-    for g in groups {
-        let ids = g.members.iter().map(|&i| people.people[i].id.clone());
-        org.insert_group(g.group, ids);
+    // Reverse index built per person, so the store needs no per-membership hashing.
+    let mut per_person: Vec<Vec<&str>> = vec![Vec::new(); people.people.len()];
+    for g in &groups {
+        for &i in &g.members {
+            per_person[i].push(&g.group.id);
+        }
     }
+    let user_groups: Vec<BTreeSet<String>> = per_person
+        .into_iter()
+        .map(|gs| gs.into_iter().map(str::to_string).collect())
+        .collect();
+    let groups: Vec<(Group, BTreeSet<String>)> = groups
+        .into_iter()
+        .map(|g| {
+            let ids = g.members.iter().map(|&i| people.people[i].id.clone());
+            (g.group, ids.collect())
+        })
+        .collect();
     let people::People {
         users, anomalies, ..
     } = people;
-    for u in users {
-        org.insert_user(u);
-    }
+    let org = Org::bulk(users, user_groups, groups);
     let truth = Truth {
         managers,
         anomalies,

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
@@ -116,9 +117,12 @@ pub async fn get(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     uri: Uri,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    let Ok(Path(id)) = path else {
+        return respond::not_found(&shared, uri.path(), "Path");
+    };
     let query = Query::parse(raw.as_deref());
     let origin = Origin::new(&headers, &uri, &shared.base_url());
     let body = {
@@ -137,9 +141,12 @@ pub async fn users(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     uri: Uri,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    let Ok(Path(id)) = path else {
+        return respond::not_found(&shared, uri.path(), "Path");
+    };
     if shared.list_fault_active() {
         return respond::internal(&shared);
     }

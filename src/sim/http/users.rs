@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
@@ -120,8 +121,11 @@ pub async fn get(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     uri: Uri,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let Ok(Path(id)) = path else {
+        return respond::not_found(&shared, uri.path(), "Path");
+    };
     let origin = Origin::new(&headers, &uri, &shared.base_url());
     let body = shared.org().find_user(&id).map(|u| u.render(&origin.base));
     match body {
@@ -134,8 +138,11 @@ pub async fn groups(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     uri: Uri,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let Ok(Path(id)) = path else {
+        return respond::not_found(&shared, uri.path(), "Path");
+    };
     let origin = Origin::new(&headers, &uri, &shared.base_url());
     let body = {
         let org = shared.org();
