@@ -13,6 +13,7 @@ use crate::api::{self, ApiState};
 use crate::configuration::Settings;
 use crate::model::SyncRun;
 use crate::okta::{OktaError, OktaSource};
+use crate::search::{self, SearchError};
 use crate::store::{Store, StoreError};
 use crate::sync::{self, NoProgress, Source, SyncConfig};
 
@@ -22,6 +23,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Okta(#[from] OktaError),
+    #[error("{0}")]
+    Search(#[from] SearchError),
     #[error(
         "cannot listen on {addr}: {detail}. Pick another port with --listen, for example --listen 127.0.0.1:0 for any free port"
     )]
@@ -47,8 +50,10 @@ impl SyncHandle {
 pub struct Application {
     addr: SocketAddr,
     store: Store,
+    search: Arc<search::Index>,
     server: JoinHandle<()>,
     syncer: JoinHandle<()>,
+    indexer: JoinHandle<()>,
     sync: SyncHandle,
 }
 
@@ -57,6 +62,11 @@ impl Application {
     /// completed a sync, Okta is checked first, so a wrong URL or token stops here with its fix.
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         let store = Store::open(&settings.data_dir)?;
+        let index = Arc::new(search::Index::open(
+            &search::index_dir(&settings.data_dir),
+            search::IndexOptions::default(),
+        )?);
+        let indexer = tokio::spawn(search::follow(index.clone(), store.clone()));
         let source = Arc::new(OktaSource::new(
             settings.okta_url.clone(),
             settings.okta_token.clone(),
@@ -76,6 +86,7 @@ impl Application {
         })?;
         let app = api::router(ApiState {
             store: store.clone(),
+            search: index.clone(),
         });
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -94,8 +105,10 @@ impl Application {
         Ok(Application {
             addr,
             store,
+            search: index,
             server,
             syncer,
+            indexer,
             sync: SyncHandle { tx },
         })
     }
@@ -106,6 +119,11 @@ impl Application {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The people search index (it follows the store's change log).
+    pub fn search(&self) -> &Arc<search::Index> {
+        &self.search
     }
 
     pub fn sync_handle(&self) -> SyncHandle {
@@ -124,8 +142,11 @@ impl Application {
     pub async fn stop(self) -> Result<(), StoreError> {
         self.syncer.abort();
         self.server.abort();
+        self.indexer.abort();
         let _ = self.syncer.await;
         let _ = self.server.await;
+        let _ = self.indexer.await;
+        self.search.close();
         self.store.flush()
     }
 }

@@ -42,7 +42,8 @@ pub struct IndexOptions {
 pub struct Index {
     dir: PathBuf,
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    /// `None` once closed.
+    writer: Mutex<Option<IndexWriter>>,
     fields: Fields,
     options: IndexOptions,
     /// The last change sequence the committed index holds.
@@ -97,7 +98,7 @@ impl Index {
         Ok(Index {
             dir: dir.to_path_buf(),
             reader,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Some(writer)),
             fields,
             options,
             seq: AtomicU64::new(seq),
@@ -105,8 +106,14 @@ impl Index {
     }
 
     /// The writer, even after a panic elsewhere: uncommitted work is simply replayed again.
-    fn lock_writer(&self) -> std::sync::MutexGuard<'_, IndexWriter> {
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, Option<IndexWriter>> {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits for a running update to finish, then releases the index directory (its lock), so
+    /// the data directory can be opened again at once. Searches keep working; updates stop.
+    pub fn close(&self) {
+        drop(self.lock_writer().take());
     }
 
     /// Where the index lives.
@@ -123,16 +130,19 @@ impl Index {
     /// sequence 0, or one ahead of the store (the data directory was replaced), is rebuilt from a
     /// scan of the store; otherwise the change log after the indexed sequence is replayed.
     pub fn catch_up(&self, store: &Store) -> Result<u64, SearchError> {
-        let mut writer = self.lock_writer();
+        let mut guard = self.lock_writer();
+        let Some(writer) = guard.as_mut() else {
+            return Err(SearchError::Index("the index was closed".into()));
+        };
         let from = self.indexed_seq();
         let last = store.last_seq()?;
         if from == last {
             return Ok(last);
         }
         if from == 0 || from > last {
-            self.rebuild(&mut writer, store, last)?;
+            self.rebuild(writer, store, last)?;
         } else {
-            self.replay(&mut writer, store, from)?;
+            self.replay(writer, store, from)?;
         }
         Ok(self.indexed_seq())
     }
@@ -224,7 +234,10 @@ impl Index {
     /// and an index commit leaves behind. For the healing tests only.
     #[doc(hidden)]
     pub fn stage_uncommitted(&self, store: &Store) -> Result<(), SearchError> {
-        let mut w = self.lock_writer();
+        let mut guard = self.lock_writer();
+        let Some(w) = guard.as_mut() else {
+            return Err(SearchError::Index("the index was closed".into()));
+        };
         let ids: BTreeSet<String> = store
             .changes_after(self.indexed_seq())
             .filter_map(|c| match c.map(|c| c.entity) {
@@ -232,7 +245,7 @@ impl Index {
                 _ => None,
             })
             .collect();
-        self.reindex(&mut w, store, &ids)
+        self.reindex(w, store, &ids)
     }
 
     /// The best matches for `query` among the people `filter` lets through, `limit` of them

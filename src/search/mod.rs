@@ -4,6 +4,7 @@
 
 mod departments;
 mod facets;
+mod follow;
 mod highlight;
 mod index;
 mod org;
@@ -17,6 +18,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use departments::{Department, DepartmentCache, Departments, UnitKind};
+pub use follow::follow;
 pub use highlight::{Highlight, highlights};
 pub use index::{Index, IndexOptions};
 pub use org::{OrgNode, common_manager, manager_chain, org_chart, reports};
