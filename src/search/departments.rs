@@ -188,28 +188,45 @@ fn most_common(values: impl Iterator<Item = String>) -> Option<String> {
     counts.into_iter().find(|(_, n)| *n == best).map(|(v, _)| v)
 }
 
-/// Each person's distance from the top of their hierarchy (0 for roots). A cycle (which the
-/// sync engine breaks, so only a backstop) ends the walk.
+/// Each person's distance from the top of the org: the largest hierarchy (the one holding the
+/// most people). People in smaller, detached hierarchies (left by unresolvable managers or broken
+/// cycles) rank below everyone in it, so such a root never passes for a department head.
 fn depths(rows: &[Row]) -> Vec<usize> {
     const UNKNOWN: usize = usize::MAX;
     let mut depth = vec![UNKNOWN; rows.len()];
+    let mut root = vec![usize::MAX; rows.len()];
     for start in 0..rows.len() {
         let mut path = Vec::new();
         let mut cur = Some(start);
-        let mut base = 0;
+        let (mut base, mut top) = (0, start);
         while let Some(i) = cur {
             if depth[i] != UNKNOWN {
-                base = depth[i] + 1;
+                (base, top) = (depth[i] + 1, root[i]);
                 break;
             }
-            if path.contains(&i) || path.len() > rows.len() {
+            if path.contains(&i) {
                 break;
             }
+            top = i;
             path.push(i);
             cur = rows[i].manager;
         }
         for (n, &i) in path.iter().rev().enumerate() {
             depth[i] = base + n;
+            root[i] = top;
+        }
+    }
+    let mut tree_size: HashMap<usize, usize> = HashMap::new();
+    for &r in &root {
+        *tree_size.entry(r).or_default() += 1;
+    }
+    let main = tree_size
+        .iter()
+        .max_by_key(|(r, n)| (**n, std::cmp::Reverse(**r)))
+        .map(|(r, _)| *r);
+    for (i, d) in depth.iter_mut().enumerate() {
+        if Some(root[i]) != main {
+            *d = d.saturating_add(rows.len());
         }
     }
     depth
@@ -222,7 +239,7 @@ fn org_sizes(rows: &[Row], depth: &[usize]) -> Vec<usize> {
     let mut size = vec![0usize; rows.len()];
     for i in order {
         if let Some(m) = rows[i].manager
-            && depth[m] < depth[i]
+            && depth[m] + 1 == depth[i]
         {
             size[m] += size[i] + usize::from(rows[i].active);
         }

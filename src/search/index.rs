@@ -21,6 +21,8 @@ use crate::store::{PersonFilter, Store};
 
 /// Memory for the index writer's buffers (tantivy's minimum per thread is 15 MB).
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+/// How many of the best matches are re-ranked (see `search`).
+const RERANK_WINDOW: usize = 128;
 /// Changes replayed per commit, so a long replay makes progress a crash does not lose.
 const CHANGES_PER_COMMIT: usize = 20_000;
 
@@ -261,20 +263,45 @@ impl Index {
             return Ok(SearchResults::default());
         };
         let searcher = self.reader.searcher();
-        let top = TopDocs::with_limit(limit.max(1))
-            .and_offset(offset)
-            .order_by_score();
+        // The first RERANK_WINDOW matches are re-scored so each query word must match a
+        // different word; the window is fixed, so pages never disagree about the order.
+        let wanted = offset.saturating_add(limit).max(RERANK_WINDOW);
+        let top = TopDocs::with_limit(wanted.max(1)).order_by_score();
         let (docs, total) = searcher.search(&q, &(top, Count))?;
-        let mut hits = Vec::with_capacity(docs.len().min(limit));
-        for (score, addr) in docs.into_iter().take(limit) {
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
-                hits.push(SearchHit {
-                    id: id.to_owned(),
-                    score,
-                });
+        let mut ranked = Vec::with_capacity(docs.len());
+        for (i, (score, addr)) in docs.into_iter().enumerate() {
+            let in_window = i < RERANK_WINDOW;
+            if !in_window && i < offset {
+                continue;
             }
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) else {
+                continue;
+            };
+            let mut score = score;
+            if in_window && query.words.len() > 1 {
+                let words = doc
+                    .get_first(self.fields.stored_words)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default();
+                let words: Vec<&str> = words.split(' ').collect();
+                let (loose, distinct) = query::word_scores(&query.words, &words);
+                score += distinct - loose;
+            }
+            ranked.push((i, score, id.to_owned()));
         }
+        let window = ranked
+            .iter()
+            .take_while(|(i, _, _)| *i < RERANK_WINDOW)
+            .count();
+        ranked[..window].sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // `ranked` is the sorted window, then the matches from `offset` on (past the window).
+        let hits = ranked
+            .into_iter()
+            .skip(offset.min(window))
+            .take(limit)
+            .map(|(_, score, id)| SearchHit { id, score })
+            .collect();
         Ok(SearchResults { hits, total })
     }
 

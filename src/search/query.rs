@@ -67,6 +67,47 @@ impl ParsedQuery {
     }
 }
 
+/// The score of one word match tier.
+pub fn tier_score(m: text::Match) -> f32 {
+    match m {
+        text::Match::Exact => EXACT,
+        text::Match::Prefix => PREFIX,
+        text::Match::Fuzzy => FUZZY,
+    }
+}
+
+/// How much the index's per-word scores must change when each query word has to match a
+/// different word of the person: the index lets one word ("williams") satisfy two query words
+/// ("williams will"); here each query word gets the best word no other query word took.
+/// Returns the index's per-word sum and the distinct-assignment sum.
+pub fn word_scores(query_words: &[String], person_words: &[&str]) -> (f32, f32) {
+    let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+    let mut loose = 0.0;
+    for (qi, q) in query_words.iter().enumerate() {
+        let mut best = 0.0f32;
+        for (wi, w) in person_words.iter().enumerate() {
+            if let Some(m) = text::matches(q, w) {
+                let s = tier_score(m);
+                best = best.max(s);
+                pairs.push((s, qi, wi));
+            }
+        }
+        loose += best;
+    }
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut q_used = vec![false; query_words.len()];
+    let mut w_used = vec![false; person_words.len()];
+    let mut distinct = 0.0;
+    for (s, qi, wi) in pairs {
+        if !q_used[qi] && !w_used[wi] {
+            q_used[qi] = true;
+            w_used[wi] = true;
+            distinct += s;
+        }
+    }
+    (loose, distinct)
+}
+
 fn term(field: Field, value: &str) -> Term {
     Term::from_field_text(field, value)
 }

@@ -9,7 +9,7 @@ use super::text::{self, folded_phrase};
 use crate::model::Person;
 
 /// Bumped whenever the schema or the analysis changes: an index of another version is rebuilt.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The fields of the people index.
 #[derive(Clone, Copy)]
@@ -18,6 +18,8 @@ pub struct Fields {
     pub id: Field,
     /// Every folded word of every searchable attribute.
     pub words: Field,
+    /// Every word, stored (not indexed) as one space-separated text: the re-ranker reads it.
+    pub stored_words: Field,
     /// Every prefix of every word (typeahead as a term lookup).
     pub prefixes: Field,
     /// Whole names as folded phrases ("jonathan smith", "smith jonathan", "jon smith").
@@ -46,6 +48,7 @@ impl Fields {
         let fields = Fields {
             id: b.add_text_field("id", STRING | STORED),
             words: b.add_text_field("words", STRING),
+            stored_words: b.add_text_field("stored_words", STORED),
             prefixes: b.add_text_field("prefixes", STRING),
             names: b.add_text_field("names", STRING),
             logins: b.add_text_field("logins", STRING),
@@ -69,22 +72,22 @@ impl Fields {
         doc.add_text(self.status, p.status.as_str());
 
         let mut seen = std::collections::HashSet::new();
-        let mut add_words = |doc: &mut TantivyDocument, value: &str| {
+        let mut all = Vec::new();
+        let values = searchable_values(p)
+            .map(|(_, v)| v)
+            .chain(custom.iter().map(String::as_str));
+        for value in values {
             for w in text::words(value) {
                 if seen.insert(w.text.clone()) {
                     for prefix in text::prefixes(&w.text) {
                         doc.add_text(self.prefixes, prefix);
                     }
                     doc.add_text(self.words, &w.text);
+                    all.push(w.text);
                 }
             }
-        };
-        for value in searchable_values(p)
-            .map(|(_, v)| v)
-            .chain(custom.iter().map(String::as_str))
-        {
-            add_words(&mut doc, value);
         }
+        doc.add_text(self.stored_words, all.join(" "));
 
         let mut names = std::collections::BTreeSet::new();
         let first = p.first_name.as_deref().map(folded_phrase);

@@ -59,6 +59,9 @@ fn org() -> Vec<Op> {
         ),
         person("u5", "José", "Weiß", "ACTIVE", Some("u4"), "Engineering"),
         person("u6", "Ana", "Jones", "DEPROVISIONED", Some("u1"), "Sales"),
+        person("u7", "William", "Brown", "ACTIVE", Some("u1"), "Sales"),
+        person("u8", "Jessica", "Williams", "ACTIVE", Some("u1"), "Sales"),
+        person("u9", "William", "Williams", "ACTIVE", Some("u1"), "Sales"),
     ]
 }
 
@@ -118,11 +121,30 @@ fn prefix_accent_typo_and_word_order() {
     assert_eq!(ids(&f, "Jonathon"), ["u2"], "one typo from four characters");
     assert_eq!(
         ids(&f, "spatzle").len(),
-        6,
+        9,
         "custom attributes are searchable"
     );
     assert_eq!(ids(&f, "jonathan.smith@acme.example")[0], "u2");
     assert!(ids(&f, "zzz").is_empty());
+}
+
+#[test]
+fn each_query_word_needs_its_own_word() {
+    let f = fixture();
+    for q in [
+        "williams wliliam",
+        "WILLIAM Wliliams",
+        "will wliliams",
+        "wliliam wil",
+    ] {
+        let q = ParsedQuery::parse(q).expect("query");
+        let hits = f
+            .index
+            .search(&q, &PersonFilter::default(), 0, 3)
+            .expect("search")
+            .hits;
+        assert_eq!(hits[0].id, "u9", "{q:?}: {hits:?}");
+    }
 }
 
 #[test]
@@ -155,7 +177,7 @@ fn active_first_and_filters_and_facets() {
         .index
         .search(&q, &PersonFilter::default(), 0, 10)
         .expect("search");
-    assert_eq!(hits.total, 6);
+    assert_eq!(hits.total, 9);
     assert_ne!(
         hits.hits[0].id, "u3",
         "an active person ranks before a suspended one"
@@ -174,7 +196,7 @@ fn active_first_and_filters_and_facets() {
         .facets(&q, &PersonFilter::default())
         .expect("facets");
     assert_eq!(facets.department[0], ("Engineering".to_owned(), 4));
-    assert_eq!(facets.city, [("Berlin".to_owned(), 6)]);
+    assert_eq!(facets.city, [("Berlin".to_owned(), 9)]);
 }
 
 #[test]
@@ -205,11 +227,11 @@ fn org_queries_walk_the_hierarchy() {
     let f = fixture();
     assert_eq!(
         reports(&f.store, "u1", None).expect("reports"),
-        ["u2", "u6", "u3", "u4", "u5"]
+        ["u2", "u6", "u7", "u8", "u9", "u3", "u4", "u5"]
     );
     assert_eq!(
         reports(&f.store, "u1", Some(1)).expect("reports"),
-        ["u2", "u6"]
+        ["u2", "u6", "u7", "u8", "u9"]
     );
     let u5 = f.store.person("u5").expect("read").expect("u5");
     let chain: Vec<_> = manager_chain(&f.store, &u5)
@@ -225,7 +247,7 @@ fn org_queries_walk_the_hierarchy() {
     let chart = org_chart(&f.store, "u1", Some(1))
         .expect("chart")
         .expect("root");
-    assert_eq!(chart.direct_report_count, 2);
+    assert_eq!(chart.direct_report_count, 5);
     assert_eq!(chart.reports[0].direct_report_count, 2);
     assert!(
         chart.reports[0].reports.is_empty(),
@@ -237,8 +259,15 @@ fn org_queries_walk_the_hierarchy() {
     assert_eq!(eng.members, ["u2", "u3", "u4", "u5"]);
     assert_eq!(eng.head.as_deref(), Some("u2"));
     assert_eq!(eng.managers, ["u2", "u4"]);
-    assert!(
-        d.find("sales").is_none(),
-        "a deprovisioned person is not a member"
+    let sales = d.find("sales").expect("sales");
+    assert_eq!(
+        sales.members,
+        ["u7", "u8", "u9"],
+        "the deprovisioned u6 is not a member"
+    );
+    assert_eq!(
+        sales.head.as_deref(),
+        Some("u7"),
+        "equal heads: the smallest id"
     );
 }
