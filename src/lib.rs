@@ -6,6 +6,7 @@ pub mod configuration;
 pub mod demo;
 pub mod model;
 pub mod okta;
+pub mod search;
 pub mod secret;
 pub mod sim;
 pub mod startup;

@@ -17,6 +17,8 @@ use oktamirror::store::Store;
 use oktamirror::sync::{self, Progress, ProgressEvent, Source};
 use oktamirror::{api, demo, sim, telemetry};
 
+mod search_cli;
+
 #[derive(Parser)]
 #[command(
     name = "oktamirror",
@@ -76,6 +78,17 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL)
     Schema,
+    /// Search the people in the local mirror (no server needed; stop `serve` first)
+    Search {
+        /// What to look for: names, login, email, title, department, city… ("jon smi")
+        query: String,
+        /// The data directory of the mirror
+        #[arg(long, env = "OKTAMIRROR_DATA_DIR", default_value = configuration::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// How many matches to print
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -144,6 +157,11 @@ async fn run(command: Command) -> Result<(), String> {
             print!("{}", api::sdl());
             Ok(())
         }
+        Command::Search {
+            query,
+            data_dir,
+            limit,
+        } => search_cli::run(&query, &data_dir, limit),
     }
 }
 

@@ -13,6 +13,7 @@ use crate::api::{self, ApiState};
 use crate::configuration::Settings;
 use crate::model::SyncRun;
 use crate::okta::{OktaError, OktaSource};
+use crate::search::{self, SearchError};
 use crate::store::{Store, StoreError};
 use crate::sync::{self, NoProgress, Source, SyncConfig};
 
@@ -22,6 +23,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Okta(#[from] OktaError),
+    #[error("{0}")]
+    Search(#[from] SearchError),
     #[error(
         "cannot listen on {addr}: {detail}. Pick another port with --listen, for example --listen 127.0.0.1:0 for any free port"
     )]
@@ -47,9 +50,13 @@ impl SyncHandle {
 pub struct Application {
     addr: SocketAddr,
     store: Store,
+    search: Arc<search::Index>,
     server: JoinHandle<()>,
     syncer: JoinHandle<()>,
+    indexer: JoinHandle<()>,
     sync: SyncHandle,
+    /// Set to true to stop the server and the index follower gracefully.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -57,6 +64,12 @@ impl Application {
     /// completed a sync, Okta is checked first, so a wrong URL or token stops here with its fix.
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         let store = Store::open(&settings.data_dir)?;
+        let index = Arc::new(search::Index::open(
+            &search::index_dir(&settings.data_dir),
+            search::IndexOptions::default(),
+        )?);
+        let (stopping, stop) = tokio::sync::watch::channel(false);
+        let indexer = tokio::spawn(search::follow(index.clone(), store.clone(), stop.clone()));
         let source = Arc::new(OktaSource::new(
             settings.okta_url.clone(),
             settings.okta_token.clone(),
@@ -76,9 +89,17 @@ impl Application {
         })?;
         let app = api::router(ApiState {
             store: store.clone(),
+            search: index.clone(),
         });
+        let mut server_stop = stop;
         let server = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+            let stopped = async move {
+                let _ = server_stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+            {
                 tracing::error!("the HTTP server stopped: {e}");
             }
         });
@@ -94,9 +115,12 @@ impl Application {
         Ok(Application {
             addr,
             store,
+            search: index,
             server,
             syncer,
+            indexer,
             sync: SyncHandle { tx },
+            stopping,
         })
     }
 
@@ -106,6 +130,11 @@ impl Application {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The people search index (it follows the store's change log).
+    pub fn search(&self) -> &Arc<search::Index> {
+        &self.search
     }
 
     pub fn sync_handle(&self) -> SyncHandle {
@@ -122,10 +151,15 @@ impl Application {
     /// Stops serving and syncing, waits until both tasks have let go of the store (so the data
     /// directory can be opened again at once), and flushes it.
     pub async fn stop(self) -> Result<(), StoreError> {
+        // The server drains its connections (each holds a store handle) and the index follower
+        // finishes any catch-up in flight; a sync in progress is abandoned (a crawl is staged,
+        // so dropping it loses nothing).
+        let _ = self.stopping.send(true);
         self.syncer.abort();
-        self.server.abort();
         let _ = self.syncer.await;
         let _ = self.server.await;
+        let _ = self.indexer.await;
+        self.search.close();
         self.store.flush()
     }
 }

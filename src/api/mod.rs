@@ -16,10 +16,12 @@ use axum::routing::get;
 
 use crate::store::Store;
 
-/// What the API needs to serve requests: a handle to the store (cheap to clone).
+/// What the API needs to serve requests: a handle to the store (cheap to clone) and the
+/// people search index that follows it.
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
+    pub search: Arc<crate::search::Index>,
 }
 
 /// Per-router shared state: the built schema and the store.
@@ -31,7 +33,7 @@ pub(crate) struct Shared {
 /// All routes (`/graphql`, `/healthz`, `/readyz`) with their state applied.
 pub fn router(state: ApiState) -> Router {
     let shared = Arc::new(Shared {
-        schema: graphql::schema(state.store.clone()),
+        schema: graphql::schema(state.store.clone(), state.search),
         store: state.store,
     });
     Router::new()

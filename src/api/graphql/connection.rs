@@ -22,6 +22,21 @@ pub(crate) struct PageInfo {
 }
 
 impl PageInfo {
+    /// Page information from the cursors of the first and last edges.
+    pub(crate) fn from_cursors(
+        start_cursor: Option<String>,
+        end_cursor: Option<String>,
+        has_next_page: bool,
+        has_previous_page: bool,
+    ) -> PageInfo {
+        PageInfo {
+            has_next_page,
+            has_previous_page,
+            start_cursor,
+            end_cursor,
+        }
+    }
+
     fn new(kind: Kind, ids: &[&str], has_next: bool, has_previous: bool) -> PageInfo {
         PageInfo {
             has_next_page: has_next,

@@ -12,6 +12,8 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 pub(crate) enum Kind {
     Person,
     Group,
+    /// A position in a search's ranked results (the id is the offset).
+    Search,
 }
 
 impl Kind {
@@ -19,6 +21,7 @@ impl Kind {
         match self {
             Kind::Person => "person",
             Kind::Group => "group",
+            Kind::Search => "search",
         }
     }
 }

@@ -34,3 +34,11 @@ pub(crate) enum GroupType {
 pub(crate) enum RunKind {
     Full,
 }
+
+/// Whether an org unit comes from people's `department` or `division` attribute.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::search::UnitKind")]
+pub(crate) enum UnitKind {
+    Department,
+    Division,
+}

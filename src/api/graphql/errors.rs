@@ -15,3 +15,12 @@ pub(crate) fn store_error(e: impl Display) -> Error {
     Error::new(format!("the mirror's store could not be read: {e}"))
         .extend_with(|_, ext| ext.set("code", "STORE_ERROR"))
 }
+
+/// A search or org query failed: the client's fault (bad input) or the mirror's.
+pub(crate) fn search_error(e: crate::search::SearchError) -> Error {
+    if e.is_bad_input() {
+        bad_input(e.to_string())
+    } else {
+        Error::new(e.to_string()).extend_with(|_, ext| ext.set("code", "SEARCH_ERROR"))
+    }
+}

@@ -8,10 +8,14 @@ mod errors;
 mod filters;
 mod group;
 mod loaders;
+mod org;
 mod paging;
 mod person;
 mod query;
+mod search;
 mod sync_status;
+
+use std::sync::Arc;
 
 use async_graphql::{Context, EmptyMutation, EmptySubscription, Result, Schema, SchemaBuilder};
 
@@ -33,9 +37,13 @@ fn builder() -> SchemaBuilder<query::Query, EmptyMutation, EmptySubscription> {
         .limit_complexity(MAX_COMPLEXITY)
 }
 
-/// The schema for serving, reading from `store`.
-pub(crate) fn schema(store: Store) -> ApiSchema {
-    builder().data(store).finish()
+/// The schema for serving, reading from `store` and searching `index`.
+pub(crate) fn schema(store: Store, index: Arc<crate::search::Index>) -> ApiSchema {
+    builder()
+        .data(store)
+        .data(index)
+        .data(Arc::new(crate::search::DepartmentCache::default()))
+        .finish()
 }
 
 /// The schema in SDL.

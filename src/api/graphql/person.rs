@@ -133,6 +133,31 @@ impl PersonNode {
         })
     }
 
+    /// Everyone under this person, `depth` levels down (1 = direct reports; default all), in id
+    /// order. Cycles in manager data are never followed twice.
+    #[graphql(complexity = "paging::cost(first, child_complexity)")]
+    async fn reports(
+        &self,
+        ctx: &Context<'_>,
+        depth: Option<i32>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<PersonConnection> {
+        let depth = match depth {
+            None => None,
+            Some(d) if d >= 1 => Some(d as usize),
+            Some(d) => {
+                return Err(super::errors::bad_input(format!(
+                    "depth must be at least 1 (got {d}); leave it out for every level"
+                )));
+            }
+        };
+        let mut ids =
+            crate::search::reports(store(ctx)?, &self.0.id, depth).map_err(store_error)?;
+        ids.sort();
+        super::org::people_page(ctx, &ids, first, after).await
+    }
+
     /// The groups this person belongs to, in id order.
     #[graphql(complexity = "paging::cost(first, child_complexity)")]
     async fn groups(

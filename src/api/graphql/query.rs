@@ -7,9 +7,15 @@ use super::cursor::{self, Kind};
 use super::errors::{bad_input, store_error};
 use super::filters::{GroupFilter, PeopleFilter};
 use super::group::GroupNode;
+use super::org::{DepartmentNode, OrgChartNode, departments};
 use super::person::PersonNode;
+use super::search::SearchConnection;
 use super::sync_status::SyncStatus;
 use super::{paging, store};
+use crate::search;
+
+/// Deepest `orgChart` allowed (the chart is also capped at 10,000 people).
+const MAX_CHART_DEPTH: i32 = 16;
 
 pub(crate) struct Query;
 
@@ -133,6 +139,83 @@ impl Query {
             has_previous: after.is_some(),
             total: GroupsTotal::Filter(spec),
         })
+    }
+
+    /// People matching `query` as you type: every word must match a name, login, email, title,
+    /// department, division, organization, city, country code, employee number or configured
+    /// custom attribute, exactly, as a prefix, or with a typo (one from 4 letters, two from 8).
+    /// Case and accents are ignored. Best first: whole name or login/email, then exact words,
+    /// prefixes, typos; active people first among equals. `filter` applies as for `people`.
+    #[graphql(complexity = "paging::cost(first, child_complexity)")]
+    async fn search(
+        &self,
+        ctx: &Context<'_>,
+        query: String,
+        filter: Option<PeopleFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<SearchConnection> {
+        super::search::run(ctx, &query, filter, first, after).await
+    }
+
+    /// The org chart under a person as nested nodes, `depth` levels deep (default 2, at most
+    /// 16; at most 10,000 people). Null when no person has that id.
+    async fn org_chart(
+        &self,
+        ctx: &Context<'_>,
+        root_id: ID,
+        #[graphql(default = 2)] depth: i32,
+    ) -> Result<Option<OrgChartNode>> {
+        if !(0..=MAX_CHART_DEPTH).contains(&depth) {
+            return Err(bad_input(format!(
+                "depth must be between 0 and {MAX_CHART_DEPTH} (got {depth})"
+            )));
+        }
+        let chart = search::org_chart(store(ctx)?, &root_id, Some(depth as usize))
+            .map_err(super::errors::search_error)?;
+        Ok(chart.map(OrgChartNode))
+    }
+
+    /// The lowest person both `a` and `b` report to, directly or not (if one manages the other,
+    /// that one). Null when they are in separate hierarchies or an id is unknown.
+    async fn common_manager(&self, ctx: &Context<'_>, a: ID, b: ID) -> Result<Option<PersonNode>> {
+        let m = search::common_manager(store(ctx)?, &a, &b).map_err(store_error)?;
+        Ok(m.map(PersonNode))
+    }
+
+    /// A department by name (case-insensitive); when no department has that name, a division.
+    async fn department(&self, ctx: &Context<'_>, name: String) -> Result<Option<DepartmentNode>> {
+        let all = departments(ctx)?;
+        Ok(all
+            .find(&name)
+            .cloned()
+            .map(|unit| DepartmentNode { unit, all }))
+    }
+
+    /// Every department (people's `department` attribute), by name.
+    async fn departments(&self, ctx: &Context<'_>) -> Result<Vec<DepartmentNode>> {
+        let all = departments(ctx)?;
+        Ok(all
+            .departments
+            .iter()
+            .map(|unit| DepartmentNode {
+                unit: unit.clone(),
+                all: all.clone(),
+            })
+            .collect())
+    }
+
+    /// Every division (people's `division` attribute), by name, with their departments.
+    async fn divisions(&self, ctx: &Context<'_>) -> Result<Vec<DepartmentNode>> {
+        let all = departments(ctx)?;
+        Ok(all
+            .divisions
+            .iter()
+            .map(|unit| DepartmentNode {
+                unit: unit.clone(),
+                all: all.clone(),
+            })
+            .collect())
     }
 
     /// The state of the mirror: readiness, the latest sync runs and counts.

@@ -7,6 +7,7 @@ mod hierarchy;
 mod lists;
 mod lookups;
 mod schema_file;
+mod search;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -123,8 +124,15 @@ impl Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open store");
         store.apply(&fixture_ops(), &[]).expect("apply fixture");
+        let index = crate::search::Index::open(
+            &dir.path().join("search"),
+            crate::search::IndexOptions::default(),
+        )
+        .expect("open index");
+        index.catch_up(&store).expect("index fixture");
         let app = super::router(super::ApiState {
             store: store.clone(),
+            search: std::sync::Arc::new(index),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

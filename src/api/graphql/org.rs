@@ -1,0 +1,143 @@
+//! Org-chart types: the chart as nested nodes with report counts, and departments/divisions with
+//! head, headcount, members, managers and sub-units. The answers come from `search::` (core).
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Object, Result};
+
+use super::connection::{PeopleTotal, PersonConnection};
+use super::cursor::{self, Kind};
+use super::enums::UnitKind;
+use super::errors::store_error;
+use super::person::PersonNode;
+use super::{int, load_people, paging, store};
+use crate::search::{self, Department, Departments, OrgNode};
+
+/// A person in an org chart, with their reports to the requested depth.
+pub(crate) struct OrgChartNode(pub OrgNode);
+
+#[Object(name = "OrgChartNode")]
+impl OrgChartNode {
+    async fn person(&self) -> PersonNode {
+        PersonNode(self.0.person.clone())
+    }
+    /// How many people report directly to this person.
+    async fn direct_report_count(&self) -> i32 {
+        int(self.0.direct_report_count as u64)
+    }
+    /// How many people are under this person at every level (walks the whole org below).
+    async fn report_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let all = search::reports(store(ctx)?, &self.0.person.id, None).map_err(store_error)?;
+        Ok(int(all.len() as u64))
+    }
+    /// The direct reports as nodes, in id order; empty below the chart's depth.
+    async fn reports(&self) -> Vec<OrgChartNode> {
+        self.0.reports.iter().cloned().map(OrgChartNode).collect()
+    }
+}
+
+/// A department or division.
+pub(crate) struct DepartmentNode {
+    pub unit: Department,
+    pub all: Arc<Departments>,
+}
+
+/// One page of people from an id-ordered list of ids.
+pub(crate) async fn people_page(
+    ctx: &Context<'_>,
+    ids: &[String],
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<PersonConnection> {
+    let first = paging::page_size(first)?;
+    let after = cursor::after(Kind::Person, after.as_deref())?;
+    let (slice, has_next) = paging::slice_after(ids, after.as_deref(), first);
+    Ok(PersonConnection {
+        people: load_people(ctx, slice).await?,
+        has_next,
+        has_previous: after.is_some(),
+        total: PeopleTotal::Known(ids.len() as u64),
+    })
+}
+
+/// A department (people's `department` attribute) or a division (`division`). Deprovisioned
+/// people are not members.
+#[Object(name = "Department")]
+impl DepartmentNode {
+    /// The name as most members spell it.
+    async fn name(&self) -> &str {
+        &self.unit.name
+    }
+    async fn kind(&self) -> UnitKind {
+        self.unit.kind.into()
+    }
+    /// Members, all statuses except DEPROVISIONED.
+    async fn headcount(&self) -> i32 {
+        int(self.unit.members.len() as u64)
+    }
+    /// The member whose manager is outside the unit, highest in the hierarchy (ties: the larger
+    /// org).
+    async fn head(&self, ctx: &Context<'_>) -> Result<Option<PersonNode>> {
+        let Some(id) = &self.unit.head else {
+            return Ok(None);
+        };
+        Ok(load_people(ctx, std::slice::from_ref(id))
+            .await?
+            .pop()
+            .map(PersonNode))
+    }
+    /// Members in id order.
+    #[graphql(complexity = "paging::cost(first, child_complexity)")]
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<PersonConnection> {
+        people_page(ctx, &self.unit.members, first, after).await
+    }
+    /// Members with at least one direct report, in id order.
+    #[graphql(complexity = "paging::cost(first, child_complexity)")]
+    async fn managers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<PersonConnection> {
+        people_page(ctx, &self.unit.managers, first, after).await
+    }
+    /// The units of the other kind wholly inside this one: a division's departments (or a
+    /// department's divisions, in orgs that nest them that way).
+    async fn sub_departments(&self) -> Vec<DepartmentNode> {
+        self.unit
+            .sub_departments
+            .iter()
+            .filter_map(|n| self.all.find(n))
+            .map(|unit| DepartmentNode {
+                unit: unit.clone(),
+                all: self.all.clone(),
+            })
+            .collect()
+    }
+    /// The unit of the other kind that holds every member (a department's division), if any.
+    async fn parent(&self) -> Option<DepartmentNode> {
+        let parent = self.unit.parent.as_deref()?;
+        let other = match self.unit.kind {
+            search::UnitKind::Department => &self.all.divisions,
+            search::UnitKind::Division => &self.all.departments,
+        };
+        other
+            .iter()
+            .find(|d| d.name.to_lowercase() == parent.to_lowercase())
+            .map(|unit| DepartmentNode {
+                unit: unit.clone(),
+                all: self.all.clone(),
+            })
+    }
+}
+
+/// The department table for this request (cached across requests until the store changes).
+pub(crate) fn departments(ctx: &Context<'_>) -> Result<Arc<Departments>> {
+    let cache = ctx.data::<Arc<search::DepartmentCache>>()?;
+    cache.get(store(ctx)?).map_err(store_error)
+}

@@ -1,0 +1,333 @@
+//! The people index on disk (`<data_dir>/search/`), kept in lockstep with the store through the
+//! change log: each commit's payload names the last change it holds, and `catch_up` replays the
+//! log after it, so a crash or a deleted directory heals on the next start.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::schema::Value;
+use tantivy::{IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use super::facets::{FacetCollector, FacetCounts};
+use super::query::{self, ParsedQuery};
+use super::schema::{self, Fields};
+use super::{Facets, SearchError, SearchHit, SearchResults};
+use crate::model::Entity;
+use crate::store::{PersonFilter, Store};
+
+/// Memory for the index writer's buffers (tantivy's minimum per thread is 15 MB).
+const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+/// How many of the best matches are re-ranked (see `search`).
+const RERANK_WINDOW: usize = 128;
+/// Changes replayed per commit, so a long replay makes progress a crash does not lose.
+const CHANGES_PER_COMMIT: usize = 20_000;
+
+/// What a commit records (the commit payload).
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    version: u32,
+    seq: u64,
+}
+
+/// Options of the people index.
+#[derive(Debug, Clone, Default)]
+pub struct IndexOptions {
+    /// Okta profile attributes (beyond the standard ones) whose values are searchable.
+    pub custom_attributes: Vec<String>,
+}
+
+/// The people search index. Searches run concurrently; one writer applies changes.
+pub struct Index {
+    dir: PathBuf,
+    reader: IndexReader,
+    /// `None` once closed.
+    writer: Mutex<Option<IndexWriter>>,
+    fields: Fields,
+    options: IndexOptions,
+    /// The last change sequence the committed index holds.
+    seq: AtomicU64,
+}
+
+impl Index {
+    /// Opens the index in `dir`, creating it (empty, at sequence 0) when it is missing, and
+    /// starting over when it was written by another index version or is unreadable.
+    pub fn open(dir: &Path, options: IndexOptions) -> Result<Index, SearchError> {
+        match Index::open_existing(dir, options.clone()) {
+            Ok(index) => Ok(index),
+            Err(e @ (SearchError::Locked { .. } | SearchError::Io { .. })) => Err(e),
+            Err(e) => {
+                if dir.exists() {
+                    tracing::warn!("rebuilding the search index in {}: {e}", dir.display());
+                    std::fs::remove_dir_all(dir).map_err(|e| SearchError::io(dir, e))?;
+                }
+                Index::open_existing(dir, options)
+            }
+        }
+    }
+
+    fn open_existing(dir: &Path, options: IndexOptions) -> Result<Index, SearchError> {
+        std::fs::create_dir_all(dir).map_err(|e| SearchError::io(dir, e))?;
+        let (schema, fields) = Fields::schema();
+        let mmap = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| SearchError::Index(e.to_string()))?;
+        let index = tantivy::Index::open_or_create(mmap, schema)?;
+        let seq = match index.load_metas()?.payload {
+            None => 0,
+            Some(p) => match serde_json::from_str::<Payload>(&p) {
+                Ok(p) if p.version == schema::VERSION => p.seq,
+                _ => {
+                    return Err(SearchError::Index(format!(
+                        "index version differs from {}",
+                        schema::VERSION
+                    )));
+                }
+            },
+        };
+        let writer = index.writer(WRITER_MEMORY).map_err(|e| match e {
+            tantivy::TantivyError::LockFailure(..) => SearchError::Locked {
+                path: dir.display().to_string(),
+            },
+            e => e.into(),
+        })?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Index {
+            dir: dir.to_path_buf(),
+            reader,
+            writer: Mutex::new(Some(writer)),
+            fields,
+            options,
+            seq: AtomicU64::new(seq),
+        })
+    }
+
+    /// The writer, even after a panic elsewhere: uncommitted work is simply replayed again.
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, Option<IndexWriter>> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits for a running update to finish, then releases the index directory (its lock), so
+    /// the data directory can be opened again at once. Searches keep working; updates stop.
+    pub fn close(&self) {
+        drop(self.lock_writer().take());
+    }
+
+    /// Where the index lives.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The last change sequence the index holds (searches see the store as of this change).
+    pub fn indexed_seq(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
+    }
+
+    /// Brings the index up to the store's newest change and returns that sequence. An index at
+    /// sequence 0, or one ahead of the store (the data directory was replaced), is rebuilt from a
+    /// scan of the store; otherwise the change log after the indexed sequence is replayed.
+    pub fn catch_up(&self, store: &Store) -> Result<u64, SearchError> {
+        let mut guard = self.lock_writer();
+        let Some(writer) = guard.as_mut() else {
+            return Err(SearchError::Index("the index was closed".into()));
+        };
+        let from = self.indexed_seq();
+        let last = store.last_seq()?;
+        if from == last {
+            return Ok(last);
+        }
+        if from == 0 || from > last {
+            self.rebuild(writer, store, last)?;
+        } else {
+            self.replay(writer, store, from)?;
+        }
+        Ok(self.indexed_seq())
+    }
+
+    /// Replays the change log after `from`, committing every `CHANGES_PER_COMMIT` changes.
+    fn replay(&self, w: &mut IndexWriter, store: &Store, from: u64) -> Result<(), SearchError> {
+        let mut touched = BTreeSet::new();
+        let mut seen = 0usize;
+        let mut last = from;
+        for change in store.changes_after(from) {
+            let change = change?;
+            last = change.seq;
+            seen += 1;
+            if let Entity::Person { id } = change.entity {
+                touched.insert(id);
+            }
+            if seen >= CHANGES_PER_COMMIT {
+                self.reindex(w, store, &std::mem::take(&mut touched))?;
+                self.commit(w, last)?;
+                seen = 0;
+            }
+        }
+        if seen > 0 {
+            self.reindex(w, store, &touched)?;
+            self.commit(w, last)?;
+        }
+        Ok(())
+    }
+
+    /// Re-reads each person from the store: deleted by id, then added back if still present.
+    /// Reading the current state (not the change's) makes replaying a change twice harmless.
+    fn reindex(
+        &self,
+        w: &mut IndexWriter,
+        store: &Store,
+        ids: &BTreeSet<String>,
+    ) -> Result<(), SearchError> {
+        for id in ids {
+            w.delete_term(Term::from_field_text(self.fields.id, id));
+            if let Some(p) = store.person(id)? {
+                let doc = self.document(store, &p)?;
+                w.add_document(doc)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops every document and indexes every person. `seq` is read before the scan, so changes
+    /// made during it are replayed again later (harmlessly).
+    fn rebuild(&self, w: &mut IndexWriter, store: &Store, seq: u64) -> Result<(), SearchError> {
+        w.delete_all_documents()?;
+        for p in store.people_after(None) {
+            let p = p?;
+            let doc = self.document(store, &p)?;
+            w.add_document(doc)?;
+        }
+        self.commit(w, seq)
+    }
+
+    fn document(
+        &self,
+        store: &Store,
+        p: &crate::model::Person,
+    ) -> Result<TantivyDocument, SearchError> {
+        let custom = if self.options.custom_attributes.is_empty() {
+            Vec::new()
+        } else {
+            let raw = store.person_raw(&p.id)?;
+            schema::custom_values(raw.as_ref(), &self.options.custom_attributes)
+        };
+        Ok(self.fields.document(p, &custom))
+    }
+
+    fn commit(&self, w: &mut IndexWriter, seq: u64) -> Result<(), SearchError> {
+        let payload = serde_json::to_string(&Payload {
+            version: schema::VERSION,
+            seq,
+        })
+        .map_err(|e| SearchError::Index(e.to_string()))?;
+        let mut prepared = w.prepare_commit()?;
+        prepared.set_payload(&payload);
+        prepared.commit()?;
+        self.reader.reload()?;
+        self.seq.store(seq, Ordering::Release);
+        Ok(())
+    }
+
+    /// Adds documents without committing, then drops them: what a crash between a store write
+    /// and an index commit leaves behind. For the healing tests only.
+    #[doc(hidden)]
+    pub fn stage_uncommitted(&self, store: &Store) -> Result<(), SearchError> {
+        let mut guard = self.lock_writer();
+        let Some(w) = guard.as_mut() else {
+            return Err(SearchError::Index("the index was closed".into()));
+        };
+        let ids: BTreeSet<String> = store
+            .changes_after(self.indexed_seq())
+            .filter_map(|c| match c.map(|c| c.entity) {
+                Ok(Entity::Person { id }) => Some(id),
+                _ => None,
+            })
+            .collect();
+        self.reindex(w, store, &ids)
+    }
+
+    /// The best matches for `query` among the people `filter` lets through, `limit` of them
+    /// after skipping `offset`.
+    pub fn search(
+        &self,
+        query: &ParsedQuery,
+        filter: &PersonFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<SearchResults, SearchError> {
+        let Some(q) = query::build(&self.fields, query, filter) else {
+            return Ok(SearchResults::default());
+        };
+        let searcher = self.reader.searcher();
+        // The first RERANK_WINDOW matches are re-scored so each query word must match a
+        // different word; the window is fixed, so pages never disagree about the order.
+        let wanted = offset.saturating_add(limit).max(RERANK_WINDOW);
+        let top = TopDocs::with_limit(wanted.max(1)).order_by_score();
+        let (docs, total) = searcher.search(&q, &(top, Count))?;
+        let mut ranked = Vec::with_capacity(docs.len());
+        for (i, (score, addr)) in docs.into_iter().enumerate() {
+            let in_window = i < RERANK_WINDOW;
+            if !in_window && i < offset {
+                continue;
+            }
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) else {
+                continue;
+            };
+            let mut score = score;
+            if in_window && query.words.len() > 1 {
+                let words = doc
+                    .get_first(self.fields.stored_words)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default();
+                let words: Vec<&str> = words.split(' ').collect();
+                let (loose, distinct) = query::word_scores(&query.words, &words);
+                score += distinct - loose;
+            }
+            ranked.push((i, score, id.to_owned()));
+        }
+        let window = ranked
+            .iter()
+            .take_while(|(i, _, _)| *i < RERANK_WINDOW)
+            .count();
+        ranked[..window].sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // `ranked` is the sorted window, then the matches from `offset` on (past the window).
+        let hits = ranked
+            .into_iter()
+            .skip(offset.min(window))
+            .take(limit)
+            .map(|(_, score, id)| SearchHit { id, score })
+            .collect();
+        Ok(SearchResults { hits, total })
+    }
+
+    /// Counts by department, title, city and country code over every match (not one page).
+    pub fn facets(
+        &self,
+        query: &ParsedQuery,
+        filter: &PersonFilter,
+    ) -> Result<Facets, SearchError> {
+        let Some(q) = query::build(&self.fields, query, filter) else {
+            return Ok(Facets::default());
+        };
+        let counts: FacetCounts = self.reader.searcher().search(&q, &FacetCollector)?;
+        let [department, title, city, country_code] = counts.map(sorted);
+        Ok(Facets {
+            department,
+            title,
+            city,
+            country_code,
+        })
+    }
+}
+
+/// Facet values by count (highest first), then by value.
+fn sorted(counts: HashMap<String, u64>) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v
+}

@@ -1,0 +1,105 @@
+//! Answers to the questions people ask of a directory: full-text people search (a tantivy index
+//! that follows the store's change log) and org-chart queries (reports, chains, departments).
+//! Core code: it reads the `Store` and knows nothing of GraphQL or HTTP.
+
+mod departments;
+mod facets;
+mod follow;
+mod highlight;
+mod index;
+mod org;
+mod query;
+mod schema;
+mod text;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+pub use departments::{Department, DepartmentCache, Departments, UnitKind};
+pub use follow::follow;
+pub use highlight::{Highlight, highlights};
+pub use index::{Index, IndexOptions};
+pub use org::{OrgNode, common_manager, manager_chain, org_chart, reports};
+pub use query::{MAX_QUERY_CHARS, MAX_QUERY_WORDS, ParsedQuery};
+
+use crate::store::StoreError;
+
+/// The directory of the search index inside a data directory.
+pub fn index_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("search")
+}
+
+/// One match: the person's Okta id and its relevance score (higher is better).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    pub id: String,
+    pub score: f32,
+}
+
+/// A page of matches and how many people match in all.
+#[derive(Debug, Clone, Default)]
+pub struct SearchResults {
+    pub hits: Vec<SearchHit>,
+    pub total: usize,
+}
+
+/// Counts per value within every match, highest count first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facets {
+    pub department: Vec<(String, u64)>,
+    pub title: Vec<(String, u64)>,
+    pub city: Vec<(String, u64)>,
+    pub country_code: Vec<(String, u64)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("the search query is empty; type at least one letter or digit")]
+    EmptyQuery,
+    #[error("the search query is {chars} characters long; shorten it to at most {max}")]
+    QueryTooLong { chars: usize, max: usize },
+    #[error("the search query has {words} words; use at most {max}")]
+    TooManyWords { words: usize, max: usize },
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error(
+        "the search index failed: {0}. Stop oktamirror, delete the data directory's search/ folder and start again to rebuild it"
+    )]
+    Index(String),
+    #[error(
+        "the search index in {path} is in use by another process; stop the other oktamirror (serve) using this data directory first"
+    )]
+    Locked { path: String },
+    #[error("the org chart under this person holds more than {max} people; pass a smaller depth")]
+    ChartTooLarge { max: usize },
+    #[error("cannot use the search index directory {path}: {detail}. Check that it is writable")]
+    Io { path: String, detail: String },
+}
+
+impl SearchError {
+    fn io(path: &Path, e: std::io::Error) -> SearchError {
+        SearchError::Io {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        }
+    }
+
+    /// True when the client's input was at fault (not the mirror).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            SearchError::EmptyQuery
+                | SearchError::QueryTooLong { .. }
+                | SearchError::TooManyWords { .. }
+                | SearchError::ChartTooLarge { .. }
+        )
+    }
+}
+
+impl From<tantivy::TantivyError> for SearchError {
+    fn from(e: tantivy::TantivyError) -> Self {
+        SearchError::Index(e.to_string())
+    }
+}

@@ -1,0 +1,273 @@
+//! Unit tests of search and org queries over a small hand-made org in a temporary store.
+
+use serde_json::json;
+
+use super::*;
+use crate::model::Person;
+use crate::store::{Op, PersonFilter, Store};
+
+fn person(
+    id: &str,
+    first: &str,
+    last: &str,
+    status: &str,
+    manager: Option<&str>,
+    dept: &str,
+) -> Op {
+    let login = format!(
+        "{}.{}@acme.example",
+        first.to_lowercase(),
+        last.to_lowercase()
+    );
+    let raw = json!({"id": id, "status": status, "profile": {"login": login, "email": login,
+        "firstName": first, "lastName": last, "department": dept, "title": "Engineer",
+        "city": "Berlin", "countryCode": "DE", "favouriteFood": "Spätzle"}});
+    let mut p = Person::from_okta(&raw).expect("valid");
+    p.manager_id = manager.map(str::to_owned);
+    Op::PutPerson {
+        person: Box::new(p),
+        raw: (&raw).into(),
+    }
+}
+
+fn org() -> Vec<Op> {
+    vec![
+        person("u1", "Cara", "Chief", "ACTIVE", None, "Exec"),
+        person(
+            "u2",
+            "Jonathan",
+            "Smith",
+            "ACTIVE",
+            Some("u1"),
+            "Engineering",
+        ),
+        person(
+            "u3",
+            "Jon",
+            "Smithers",
+            "SUSPENDED",
+            Some("u2"),
+            "Engineering",
+        ),
+        person(
+            "u4",
+            "Jürgen",
+            "Müller",
+            "ACTIVE",
+            Some("u2"),
+            "Engineering",
+        ),
+        person("u5", "José", "Weiß", "ACTIVE", Some("u4"), "Engineering"),
+        person("u6", "Ana", "Jones", "DEPROVISIONED", Some("u1"), "Sales"),
+        person("u7", "William", "Brown", "ACTIVE", Some("u1"), "Sales"),
+        person("u8", "Jessica", "Williams", "ACTIVE", Some("u1"), "Sales"),
+        person("u9", "William", "Williams", "ACTIVE", Some("u1"), "Sales"),
+    ]
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+    index: Index,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(&dir.path().join("store")).expect("store");
+    store.apply(&org(), &[]).expect("apply");
+    let index = Index::open(
+        &index_dir(dir.path()),
+        IndexOptions {
+            custom_attributes: vec!["favouriteFood".into()],
+        },
+    )
+    .expect("index");
+    index.catch_up(&store).expect("catch up");
+    Fixture {
+        _dir: dir,
+        store,
+        index,
+    }
+}
+
+fn ids(f: &Fixture, q: &str) -> Vec<String> {
+    let q = ParsedQuery::parse(q).expect("valid query");
+    let everyone = PersonFilter::default();
+    f.index
+        .search(&q, &everyone, 0, 10)
+        .expect("search")
+        .hits
+        .into_iter()
+        .map(|h| h.id)
+        .collect()
+}
+
+#[test]
+fn prefix_accent_typo_and_word_order() {
+    let f = fixture();
+    assert_eq!(
+        ids(&f, "jon smi")[..2],
+        ["u3", "u2"],
+        "exact word beats prefix"
+    );
+    assert_eq!(
+        ids(&f, "smith jon")[0],
+        "u2",
+        "whole name in either order first"
+    );
+    assert_eq!(ids(&f, "muller"), ["u4"]);
+    assert_eq!(ids(&f, "MÜLL"), ["u4"]);
+    assert_eq!(ids(&f, "jose weiss"), ["u5"]);
+    assert_eq!(ids(&f, "Jonathon"), ["u2"], "one typo from four characters");
+    assert_eq!(
+        ids(&f, "spatzle").len(),
+        9,
+        "custom attributes are searchable"
+    );
+    assert_eq!(ids(&f, "jonathan.smith@acme.example")[0], "u2");
+    assert!(ids(&f, "zzz").is_empty());
+}
+
+#[test]
+fn each_query_word_needs_its_own_word() {
+    let f = fixture();
+    for q in [
+        "williams wliliam",
+        "WILLIAM Wliliams",
+        "will wliliams",
+        "wliliam wil",
+    ] {
+        let q = ParsedQuery::parse(q).expect("query");
+        let hits = f
+            .index
+            .search(&q, &PersonFilter::default(), 0, 3)
+            .expect("search")
+            .hits;
+        assert_eq!(hits[0].id, "u9", "{q:?}: {hits:?}");
+    }
+}
+
+#[test]
+fn syntax_characters_are_words_not_syntax() {
+    let f = fixture();
+    for q in [
+        "jon AND",
+        "smith*",
+        "(jon)",
+        "title:engineer",
+        "\"jon",
+        "+-~^",
+    ] {
+        ParsedQuery::parse(q).expect("not an error");
+    }
+    assert!(ids(&f, "+-~^").is_empty());
+    assert_eq!(ids(&f, "smith*")[0], "u2");
+    assert!(matches!(
+        ParsedQuery::parse("  \t"),
+        Err(SearchError::EmptyQuery)
+    ));
+}
+
+#[test]
+fn active_first_and_filters_and_facets() {
+    let f = fixture();
+    // "jon" is an exact word of u3 (suspended) and a prefix of u2 (active): exact wins.
+    let q = ParsedQuery::parse("engineer").expect("query");
+    let hits = f
+        .index
+        .search(&q, &PersonFilter::default(), 0, 10)
+        .expect("search");
+    assert_eq!(hits.total, 9);
+    assert_ne!(
+        hits.hits[0].id, "u3",
+        "an active person ranks before a suspended one"
+    );
+    let filter = PersonFilter {
+        department: Some(" engineering ".into()),
+        statuses: vec![crate::model::UserStatus::Active],
+        ..Default::default()
+    };
+    let hits = f.index.search(&q, &filter, 0, 10).expect("search");
+    let mut got: Vec<_> = hits.hits.into_iter().map(|h| h.id).collect();
+    got.sort();
+    assert_eq!(got, ["u2", "u4", "u5"]);
+    let facets = f
+        .index
+        .facets(&q, &PersonFilter::default())
+        .expect("facets");
+    assert_eq!(facets.department[0], ("Engineering".to_owned(), 4));
+    assert_eq!(facets.city, [("Berlin".to_owned(), 9)]);
+}
+
+#[test]
+fn replays_changes_and_heals() {
+    let f = fixture();
+    let seq = f.index.indexed_seq();
+    assert_eq!(seq, f.store.last_seq().expect("seq"));
+    f.store
+        .apply(
+            &[person("u7", "Zoë", "Quinn", "ACTIVE", Some("u1"), "Sales")],
+            &[],
+        )
+        .expect("apply");
+    f.store
+        .apply(&[Op::DeletePerson { id: "u4".into() }], &[])
+        .expect("delete");
+    assert!(ids(&f, "zoe").is_empty(), "not yet indexed");
+    f.index.catch_up(&f.store).expect("catch up");
+    assert_eq!(ids(&f, "zoe"), ["u7"]);
+    assert!(
+        ids(&f, "muller").is_empty(),
+        "deleted people leave the index"
+    );
+}
+
+#[test]
+fn org_queries_walk_the_hierarchy() {
+    let f = fixture();
+    assert_eq!(
+        reports(&f.store, "u1", None).expect("reports"),
+        ["u2", "u6", "u7", "u8", "u9", "u3", "u4", "u5"]
+    );
+    assert_eq!(
+        reports(&f.store, "u1", Some(1)).expect("reports"),
+        ["u2", "u6", "u7", "u8", "u9"]
+    );
+    let u5 = f.store.person("u5").expect("read").expect("u5");
+    let chain: Vec<_> = manager_chain(&f.store, &u5)
+        .expect("chain")
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(chain, ["u4", "u2", "u1"]);
+    let cm = |a, b| common_manager(&f.store, a, b).expect("read").map(|p| p.id);
+    assert_eq!(cm("u5", "u3").as_deref(), Some("u2"));
+    assert_eq!(cm("u5", "u4").as_deref(), Some("u4"));
+    assert_eq!(cm("u5", "u6").as_deref(), Some("u1"));
+    let chart = org_chart(&f.store, "u1", Some(1))
+        .expect("chart")
+        .expect("root");
+    assert_eq!(chart.direct_report_count, 5);
+    assert_eq!(chart.reports[0].direct_report_count, 2);
+    assert!(
+        chart.reports[0].reports.is_empty(),
+        "depth 1 stops below the first level"
+    );
+
+    let d = Departments::compute(&f.store).expect("departments");
+    let eng = d.find("ENGINEERING").expect("engineering");
+    assert_eq!(eng.members, ["u2", "u3", "u4", "u5"]);
+    assert_eq!(eng.head.as_deref(), Some("u2"));
+    assert_eq!(eng.managers, ["u2", "u4"]);
+    let sales = d.find("sales").expect("sales");
+    assert_eq!(
+        sales.members,
+        ["u7", "u8", "u9"],
+        "the deprovisioned u6 is not a member"
+    );
+    assert_eq!(
+        sales.head.as_deref(),
+        Some("u7"),
+        "equal heads: the smallest id"
+    );
+}
