@@ -57,9 +57,10 @@ impl Application {
     /// completed a sync, Okta is checked first, so a wrong URL or token stops here with its fix.
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         let store = Store::open(&settings.data_dir)?;
-        let source = Arc::new(OktaSource::new(
+        let source = Arc::new(OktaSource::with_auth(
             settings.okta_url.clone(),
-            settings.okta_token.clone(),
+            settings.okta_auth.clone(),
+            settings.okta_client.clone(),
         )?);
         if store.last_good_full_sync()?.is_none() {
             source.preflight().await?;
