@@ -53,7 +53,7 @@ pub struct Page {
 
 enum Credentials {
     Ssws(Secret),
-    OAuth(TokenSource),
+    OAuth(Box<TokenSource>),
 }
 
 pub struct OktaClient {
@@ -96,7 +96,7 @@ impl OktaClient {
             .map_err(|e| OktaError::Client(e.to_string()))?;
         let credentials = match auth {
             Auth::Ssws(t) => Credentials::Ssws(t),
-            Auth::OAuth(cfg) => Credentials::OAuth(TokenSource::new(&base, &cfg)?),
+            Auth::OAuth(cfg) => Credentials::OAuth(Box::new(TokenSource::new(&base, &cfg)?)),
         };
         Ok(OktaClient {
             http,

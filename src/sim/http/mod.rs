@@ -74,7 +74,7 @@ async fn okta_envelope(State(shared): State<Arc<Shared>>, req: Request, next: Ne
     } else {
         match oauth::authorize(&shared, req.headers(), req.uri(), req.method().as_str()) {
             Ok(()) => faults::apply(&shared, req, next).await,
-            Err(r) => r,
+            Err(r) => *r,
         }
     };
     if entered {

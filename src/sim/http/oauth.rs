@@ -154,7 +154,7 @@ pub fn authorize(
     headers: &HeaderMap,
     uri: &Uri,
     method: &str,
-) -> Result<(), Response> {
+) -> Result<(), Box<Response>> {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -164,7 +164,7 @@ pub fn authorize(
         return if value.trim() == shared.token {
             Ok(())
         } else {
-            Err(respond::unauthorized(shared))
+            Err(Box::new(respond::unauthorized(shared)))
         };
     }
     let origin = Origin::new(headers, uri, &shared.base_url());
@@ -191,9 +191,9 @@ pub fn authorize(
                     &format!(r#"error="invalid_token", error_description="{why}""#),
                 ),
             );
-            return Err(r);
+            return Err(Box::new(r));
         }
-        _ => return Err(respond::unauthorized(shared)),
+        _ => return Err(Box::new(respond::unauthorized(shared))),
     };
     if let Some(jkt) = &issued.jkt {
         let proof = headers.get("dpop").and_then(|v| v.to_str().ok());
@@ -215,24 +215,24 @@ pub fn authorize(
         match checked {
             Ok(k) if &k == jkt => {}
             Ok(_) => {
-                return Err(dpop_error(
+                return Err(Box::new(dpop_error(
                     400,
                     "invalid_dpop_proof",
                     "The DPoP proof key does not match the access token.",
                     &challenge,
                     None,
-                ));
+                )));
             }
             Err(("use_dpop_nonce", d)) => {
-                return Err(dpop_error(
+                return Err(Box::new(dpop_error(
                     401,
                     "use_dpop_nonce",
                     &d,
                     &challenge,
                     nonce.as_deref(),
-                ));
+                )));
             }
-            Err((e, d)) => return Err(dpop_error(400, e, &d, &challenge, None)),
+            Err((e, d)) => return Err(Box::new(dpop_error(400, e, &d, &challenge, None))),
         }
     }
     let need = scope_for(uri.path());
@@ -254,7 +254,7 @@ pub fn authorize(
                 ),
             ),
         );
-        return Err(r);
+        return Err(Box::new(r));
     }
     Ok(())
 }
