@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use crate::okta::{Auth, ClientOptions, OAuthConfig};
 use crate::secret::Secret;
 use crate::sync::{ManagerConfig, ManagerKey, SyncConfig};
 
@@ -46,6 +47,12 @@ pub enum ConfigError {
     TokenFile { path: String, detail: String },
     #[error("the Okta token file {0} is empty")]
     EmptyToken(String),
+    #[error("cannot read the {what} {path}: {detail}")]
+    KeyFile {
+        what: &'static str,
+        path: String,
+        detail: String,
+    },
     #[error("\"{0}\" is not an address to listen on: use HOST:PORT, like 127.0.0.1:8080")]
     BadListen(String),
     #[error(
@@ -92,6 +99,27 @@ pub struct Overrides {
     /// Apply removals above --max-delete-percent (after checking that Okta really lost them)
     #[arg(long, env = "OKTAMIRROR_ALLOW_MASS_DELETE")]
     pub allow_mass_delete: bool,
+    /// OAuth: the Client ID of an API Services app (switches from SSWS to OAuth)
+    #[arg(long, env = "OKTAMIRROR_OKTA_CLIENT_ID")]
+    pub okta_client_id: Option<String>,
+    /// OAuth: the app's private key (PEM or JWK) for the private_key_jwt assertion
+    #[arg(long, env = "OKTAMIRROR_OKTA_PRIVATE_KEY_FILE")]
+    pub okta_private_key_file: Option<PathBuf>,
+    /// OAuth: the kid of the app's registered public key (needed when it has several)
+    #[arg(long, env = "OKTAMIRROR_OKTA_KEY_ID")]
+    pub okta_key_id: Option<String>,
+    /// OAuth: comma-separated scopes (default okta.users.read,okta.groups.read,okta.logs.read)
+    #[arg(long, env = "OKTAMIRROR_OKTA_SCOPES", value_delimiter = ',')]
+    pub okta_scopes: Option<Vec<String>>,
+    /// OAuth: a separate private key for DPoP (default: a fresh key when Okta asks for DPoP)
+    #[arg(long, env = "OKTAMIRROR_OKTA_DPOP_KEY_FILE")]
+    pub okta_dpop_key_file: Option<PathBuf>,
+    /// Percent of each Okta rate-limit bucket the mirror may use (default 50)
+    #[arg(long, env = "OKTAMIRROR_RATE_LIMIT_SHARE")]
+    pub rate_limit_share: Option<u32>,
+    /// Retries of a request after a transient Okta failure (default 5)
+    #[arg(long, env = "OKTAMIRROR_OKTA_RETRIES")]
+    pub okta_retries: Option<u32>,
 }
 
 /// The TOML config file: the same options as the flags, in snake_case.
@@ -107,6 +135,15 @@ pub struct FileConfig {
     pub manager_name_fallback: Option<bool>,
     pub full_sync_interval: Option<String>,
     pub max_delete_percent: Option<f64>,
+    /// The SSWS token itself (prefer okta_token_file or OKTA_API_TOKEN: config files get shared).
+    pub okta_token: Option<String>,
+    pub okta_client_id: Option<String>,
+    pub okta_private_key_file: Option<PathBuf>,
+    pub okta_key_id: Option<String>,
+    pub okta_scopes: Option<Vec<String>>,
+    pub okta_dpop_key_file: Option<PathBuf>,
+    pub rate_limit_share: Option<u32>,
+    pub okta_retries: Option<u32>,
 }
 
 impl FileConfig {
@@ -126,7 +163,8 @@ impl FileConfig {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub okta_url: Url,
-    pub okta_token: Secret,
+    pub okta_auth: Auth,
+    pub okta_client: ClientOptions,
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub sync: SyncConfig,
@@ -146,13 +184,57 @@ impl Settings {
             .or(file.okta_url)
             .ok_or(ConfigError::MissingUrl)?;
         let okta_url = parse_okta_url(&okta_url)?;
-        let okta_token = match o.okta_token_file.or(file.okta_token_file) {
-            Some(path) => read_token_file(&path)?,
-            None => match token_env.filter(|t| !t.trim().is_empty()) {
-                Some(t) => Secret::new(t.trim()),
-                None => return Err(ConfigError::MissingToken),
-            },
+        let client_id = o.okta_client_id.or(file.okta_client_id);
+        let key_file = o.okta_private_key_file.or(file.okta_private_key_file);
+        let okta_auth = match (client_id, key_file) {
+            (Some(client_id), Some(key_file)) => Auth::OAuth(OAuthConfig {
+                client_id: client_id.trim().to_owned(),
+                private_key: read_key_file("OAuth private key file", &key_file)?,
+                key_id: o.okta_key_id.or(file.okta_key_id),
+                scopes: o.okta_scopes.or(file.okta_scopes).unwrap_or_default(),
+                dpop_key: match o.okta_dpop_key_file.or(file.okta_dpop_key_file) {
+                    Some(p) => Some(read_key_file("DPoP key file", &p)?),
+                    None => None,
+                },
+            }),
+            (Some(_), None) => {
+                return Err(ConfigError::Invalid(
+                    "okta_client_id is set but okta_private_key_file is not: give the service app's private key (PEM or JWK) with --okta-private-key-file".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "okta_private_key_file is set but okta_client_id is not: give the service app's Client ID with --okta-client-id".into(),
+                ));
+            }
+            (None, None) => Auth::Ssws(match o.okta_token_file.or(file.okta_token_file) {
+                Some(path) => read_token_file(&path)?,
+                None => match token_env
+                    .or(file.okta_token)
+                    .filter(|t| !t.trim().is_empty())
+                {
+                    Some(t) => Secret::new(t.trim()),
+                    None => return Err(ConfigError::MissingToken),
+                },
+            }),
         };
+        let mut okta_client = ClientOptions::default();
+        if let Some(p) = o.rate_limit_share.or(file.rate_limit_share) {
+            if !(1..=100).contains(&p) {
+                return Err(ConfigError::Invalid(format!(
+                    "rate_limit_share {p} is out of range: give a percent from 1 to 100 (50 leaves half of each bucket to the org's other integrations)"
+                )));
+            }
+            okta_client.rate_limit_share = f64::from(p) / 100.0;
+        }
+        if let Some(r) = o.okta_retries.or(file.okta_retries) {
+            if r > 10 {
+                return Err(ConfigError::Invalid(format!(
+                    "okta_retries {r} is too many: use 0 to 10 (each retry waits twice as long as the one before)"
+                )));
+            }
+            okta_client.max_retries = r;
+        }
         let listen = parse_listen(
             o.listen
                 .or(file.listen)
@@ -167,6 +249,7 @@ impl Settings {
                 )));
             }
             sync.concurrency = c;
+            okta_client.max_in_flight = c;
         }
         sync.managers = manager_config(
             o.manager_keys.or(file.manager_keys),
@@ -187,7 +270,8 @@ impl Settings {
         };
         Ok(Settings {
             okta_url,
-            okta_token,
+            okta_auth,
+            okta_client,
             data_dir: o
                 .data_dir
                 .or(file.data_dir)
@@ -286,6 +370,22 @@ fn read_token_file(path: &Path) -> Result<Secret, ConfigError> {
     Ok(Secret::new(t))
 }
 
+fn read_key_file(what: &'static str, path: &Path) -> Result<Secret, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::KeyFile {
+        what,
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    })?;
+    if text.trim().is_empty() {
+        return Err(ConfigError::KeyFile {
+            what,
+            path: path.display().to_string(),
+            detail: "the file is empty".into(),
+        });
+    }
+    Ok(Secret::new(text))
+}
+
 /// "90s", "30m", "24h", "2d" or a plain number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
     let t = s.trim();
@@ -347,7 +447,49 @@ mod tests {
         let e = Settings::resolve(base(), None).unwrap_err();
         assert!(e.to_string().contains("OKTA_API_TOKEN"));
         let s = Settings::resolve(base(), Some(" tok ".into())).expect("ok");
-        assert_eq!(s.okta_token.expose(), "tok");
+        assert!(matches!(s.okta_auth, Auth::Ssws(t) if t.expose() == "tok"));
+    }
+
+    #[test]
+    fn oauth_settings_and_limits_are_checked() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let key = dir.path().join("key.pem");
+        std::fs::write(
+            &key,
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .expect("write");
+        let o = Overrides {
+            okta_client_id: Some("0oa1".into()),
+            ..base()
+        };
+        let e = Settings::resolve(o.clone(), None).unwrap_err();
+        assert!(e.to_string().contains("--okta-private-key-file"), "{e}");
+        let s = Settings::resolve(
+            Overrides {
+                okta_private_key_file: Some(key),
+                rate_limit_share: Some(30),
+                concurrency: Some(4),
+                ..o
+            },
+            None,
+        )
+        .expect("ok");
+        assert!(
+            matches!(&s.okta_auth, Auth::OAuth(c) if c.client_id == "0oa1" && c.scopes.is_empty())
+        );
+        assert_eq!(s.okta_client.rate_limit_share, 0.3);
+        assert_eq!(s.okta_client.max_in_flight, 4);
+        assert!(!format!("{s:?}").contains("AAAA"), "the key never prints");
+        let e = Settings::resolve(
+            Overrides {
+                rate_limit_share: Some(0),
+                ..base()
+            },
+            Some("t".into()),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("1 to 100"), "{e}");
     }
 
     #[test]

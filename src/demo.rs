@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::configuration::Settings;
+use crate::okta::{Auth, ClientOptions};
 use crate::secret::Secret;
 use crate::sim::{SimOptions, Simulator};
 use crate::startup::Application;
@@ -60,7 +61,8 @@ pub async fn run(
     let okta_url = url::Url::parse(&format!("http://{sim_addr}/")).map_err(|e| e.to_string())?;
     let settings = Settings {
         okta_url,
-        okta_token: Secret::new(token),
+        okta_auth: Auth::Ssws(Secret::new(token)),
+        okta_client: ClientOptions::default(),
         data_dir,
         listen,
         sync: SyncConfig::default(),

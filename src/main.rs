@@ -89,6 +89,11 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         limit: usize,
     },
+    /// Check the Okta side: domain, sign-in, each needed scope, rate-limit share; exits non-zero on any failure
+    Check {
+        #[command(flatten)]
+        opts: Overrides,
+    },
 }
 
 fn main() -> ExitCode {
@@ -162,13 +167,41 @@ async fn run(command: Command) -> Result<(), String> {
             data_dir,
             limit,
         } => search_cli::run(&query, &data_dir, limit),
+        Command::Check { opts } => {
+            let settings = Settings::resolve(opts, token_env()).map_err(|e| e.to_string())?;
+            check(settings).await
+        }
+    }
+}
+
+/// `oktamirror check`: prints one PASS/FAIL line per probe, each failure with its fix.
+async fn check(settings: Settings) -> Result<(), String> {
+    let client = oktamirror::okta::OktaClient::with_auth(
+        settings.okta_url.clone(),
+        settings.okta_auth.clone(),
+        settings.okta_client.clone(),
+    )
+    .map_err(|e| e.to_string())?;
+    let probes = oktamirror::okta::check::run(&client).await;
+    print!("{}", oktamirror::okta::check::table(&probes));
+    let failed = probes.iter().filter(|p| !p.ok).count();
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{failed} Okta check(s) failed; fix them as the table says, then run oktamirror check again"
+        ))
     }
 }
 
 async fn sync_once(settings: Settings) -> Result<(), String> {
     let store = Store::open(&settings.data_dir).map_err(|e| e.to_string())?;
-    let source = OktaSource::new(settings.okta_url.clone(), settings.okta_token.clone())
-        .map_err(|e| e.to_string())?;
+    let source = OktaSource::with_auth(
+        settings.okta_url.clone(),
+        settings.okta_auth.clone(),
+        settings.okta_client.clone(),
+    )
+    .map_err(|e| e.to_string())?;
     source.preflight().await.map_err(|e| e.to_string())?;
     let started = Instant::now();
     let progress = BarProgress::new();

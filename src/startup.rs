@@ -70,9 +70,10 @@ impl Application {
         )?);
         let (stopping, stop) = tokio::sync::watch::channel(false);
         let indexer = tokio::spawn(search::follow(index.clone(), store.clone(), stop.clone()));
-        let source = Arc::new(OktaSource::new(
+        let source = Arc::new(OktaSource::with_auth(
             settings.okta_url.clone(),
-            settings.okta_token.clone(),
+            settings.okta_auth.clone(),
+            settings.okta_client.clone(),
         )?);
         if store.last_good_full_sync()?.is_none() {
             source.preflight().await?;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use oktamirror::configuration::Settings;
+use oktamirror::okta::{Auth, ClientOptions};
 use oktamirror::secret::Secret;
 use oktamirror::sim::{AnomalyKind, Faults, SimOptions, Simulator};
 use oktamirror::startup::Application;
@@ -34,7 +35,12 @@ async fn start_sim(users: usize, seed: u64) -> (Simulator, SocketAddr) {
 fn settings(sim: SocketAddr, data_dir: &Path) -> Settings {
     Settings {
         okta_url: url::Url::parse(&format!("http://{sim}/")).expect("url"),
-        okta_token: Secret::new(TOKEN),
+        okta_auth: Auth::Ssws(Secret::new(TOKEN)),
+        // Quick retries: one test makes every list page fail and waits for the retries to end.
+        okta_client: ClientOptions {
+            retry_base: Duration::from_millis(10),
+            ..Default::default()
+        },
         data_dir: data_dir.to_path_buf(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         sync: SyncConfig::default(),
@@ -389,6 +395,7 @@ async fn deletions_apply_only_after_a_complete_crawl_and_restart_serves_without_
     assert!(sim.update_profile(&renamed, patch));
     sim.set_faults(Faults {
         fail_list_pages_after: Some(3),
+        ..Default::default()
     });
     let run = sync.full_sync_now().await.expect("run");
     assert!(!run.ok);

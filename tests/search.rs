@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use oktamirror::configuration::Settings;
 use oktamirror::model::Person;
+use oktamirror::okta::{Auth, ClientOptions};
 use oktamirror::search::{self, IndexOptions, ParsedQuery};
 use oktamirror::secret::Secret;
 use oktamirror::sim::{SimOptions, Simulator};
@@ -37,7 +38,8 @@ async fn start_sim(users: usize, seed: u64) -> (Simulator, SocketAddr) {
 fn settings(sim: SocketAddr, data_dir: &Path) -> Settings {
     Settings {
         okta_url: url::Url::parse(&format!("http://{sim}/")).expect("url"),
-        okta_token: Secret::new(TOKEN),
+        okta_auth: Auth::Ssws(Secret::new(TOKEN)),
+        okta_client: ClientOptions::default(),
         data_dir: data_dir.to_path_buf(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         sync: SyncConfig::default(),

@@ -1,19 +1,50 @@
-//! HTTP client for the Okta Management API: SSWS auth, JSON pages, `next` links followed
-//! exactly as given (and only on the configured origin, so the token never leaves it).
+//! HTTP client for the Okta Management API: SSWS or OAuth (with DPoP) auth, rate-limit pacing,
+//! retries, JSON pages, and `next` links followed exactly as given (only on the configured
+//! origin, so credentials never leave it).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::stream::{self, BoxStream, StreamExt};
+use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tokio::sync::Semaphore;
 use url::Url;
 
-use super::error::{self, OktaError};
+use super::auth::{Auth, Credential, TokenSource};
+use super::error::{self, Challenge, OktaError};
 use super::link;
+use super::pacing::{self, Pacer, Reading};
 use crate::secret::Secret;
 
-const TIMEOUT_SECS: u64 = 60;
+/// How the client treats Okta: pacing, concurrency, retries and timeouts.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// The fraction (0, 1] of each rate-limit bucket the mirror may use; Okta gives each token
+    /// or app 50 % by default, and the rest belongs to the org's other integrations.
+    pub rate_limit_share: f64,
+    /// Requests in flight at once.
+    pub max_in_flight: usize,
+    /// Retries of one request after a transient failure (5xx, timeout, reset, bad body).
+    pub max_retries: u32,
+    /// The first retry's delay; each further retry doubles it (with jitter), up to 30 s.
+    pub retry_base: Duration,
+    /// How long one request may take.
+    pub timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            rate_limit_share: 0.5,
+            max_in_flight: 8,
+            max_retries: 5,
+            retry_base: Duration::from_millis(250),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
 
 /// One page of a list: its items and the next page, if any.
 pub struct Page<T = Value> {
@@ -21,27 +52,62 @@ pub struct Page<T = Value> {
     pub next: Option<Url>,
 }
 
+enum Credentials {
+    Ssws(Secret),
+    OAuth(Box<TokenSource>),
+}
+
 pub struct OktaClient {
     http: reqwest::Client,
     base: Url,
-    token: Secret,
+    credentials: Credentials,
+    options: ClientOptions,
+    pacer: Pacer,
+    in_flight: Semaphore,
     requests: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// What one attempt came to.
+enum Attempt<T> {
+    Done(T, HeaderMap),
+    /// Try again after this delay (already decided by pacing or backoff).
+    Again(Duration, OktaError),
+    /// The access token was turned down: mint a new one, then try again.
+    Reauth(u64, OktaError),
+    Fail(OktaError),
 }
 
 impl OktaClient {
     /// `base` is the org URL (scheme and host, validated by the configuration).
     pub fn new(base: Url, token: Secret) -> Result<OktaClient, OktaError> {
+        OktaClient::with_auth(base, Auth::Ssws(token), ClientOptions::default())
+    }
+
+    pub fn with_auth(
+        base: Url,
+        auth: Auth,
+        options: ClientOptions,
+    ) -> Result<OktaClient, OktaError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("oktamirror/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(TIMEOUT_SECS))
+            .timeout(options.timeout)
             .build()
             .map_err(|e| OktaError::Client(e.to_string()))?;
+        let credentials = match auth {
+            Auth::Ssws(t) => Credentials::Ssws(t),
+            Auth::OAuth(cfg) => Credentials::OAuth(Box::new(TokenSource::new(&base, &cfg)?)),
+        };
         Ok(OktaClient {
             http,
             base,
-            token,
+            credentials,
+            pacer: Pacer::new(options.rate_limit_share),
+            in_flight: Semaphore::new(options.max_in_flight.max(1)),
+            options,
             requests: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
         })
     }
 
@@ -52,6 +118,37 @@ impl OktaClient {
     /// Requests sent so far.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests repeated after a transient failure or a 429.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// Rate-limit 429s received.
+    pub fn rate_limited(&self) -> u64 {
+        self.pacer.rate_limited()
+    }
+
+    /// Access tokens minted (0 with an SSWS token).
+    pub fn tokens_minted(&self) -> u64 {
+        match &self.credentials {
+            Credentials::Ssws(_) => 0,
+            Credentials::OAuth(t) => t.minted(),
+        }
+    }
+
+    /// The last limit seen for the bucket of `path`, and the share of it the mirror uses.
+    pub fn allowance(&self, path: &str) -> Option<(u64, u64)> {
+        self.pacer.allowance(pacing::bucket_of(path))
+    }
+
+    /// For OAuth: mints a token now, so `check` can report authentication on its own.
+    pub async fn authenticate(&self) -> Result<(), OktaError> {
+        match &self.credentials {
+            Credentials::Ssws(_) => Ok(()),
+            Credentials::OAuth(t) => t.credential(&self.http, None).await.map(|_| ()),
+        }
     }
 
     /// The URL of `path` (which may carry a query) on the org.
@@ -72,15 +169,7 @@ impl OktaClient {
     /// GETs one page of a list, reading each item as `T`. Reading only the fields a caller needs
     /// (member ids, say) skips building a JSON tree for every object Okta sends.
     pub async fn get_page_as<T: DeserializeOwned>(&self, url: &Url) -> Result<Page<T>, OktaError> {
-        let (body, headers) = self.get(url).await?;
-        let items: Vec<T> = serde_json::from_slice(&body).map_err(|e| OktaError::Body {
-            path: url.path().to_owned(),
-            detail: if e.is_data() {
-                format!("expected a JSON array of objects: {e}")
-            } else {
-                e.to_string()
-            },
-        })?;
+        let (items, headers): (Vec<T>, HeaderMap) = self.get(url).await?;
         let links = headers
             .get_all(reqwest::header::LINK)
             .iter()
@@ -101,11 +190,7 @@ impl OktaClient {
 
     /// GETs a JSON value.
     pub async fn get_json(&self, url: &Url) -> Result<Value, OktaError> {
-        let (body, _) = self.get(url).await?;
-        serde_json::from_slice(&body).map_err(|e| OktaError::Body {
-            path: url.path().to_owned(),
-            detail: e.to_string(),
-        })
+        Ok(self.get::<Value>(url).await?.0)
     }
 
     /// Every page of a list, starting at `first`, following `next` links until there is none.
@@ -126,46 +211,206 @@ impl OktaClient {
         .boxed()
     }
 
-    /// GETs `url` and returns the body of a successful response.
-    async fn get(
+    /// One GET, paced, authenticated and retried: transient failures with jittered
+    /// exponential backoff, 429s after the reset, a rejected access token once after
+    /// minting a new one. Only a completely parsed body is returned.
+    async fn get<T: DeserializeOwned>(&self, url: &Url) -> Result<(T, HeaderMap), OktaError> {
+        let _slot = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| OktaError::Client("the request limiter was closed".into()))?;
+        let (mut failures, mut limited, mut rejected) = (0u32, 0u32, None);
+        loop {
+            let cred = match &self.credentials {
+                Credentials::Ssws(_) => None,
+                Credentials::OAuth(t) => match t.credential(&self.http, rejected).await {
+                    Ok(c) => Some(c),
+                    Err(e) if e.is_retryable() && failures < self.options.max_retries => {
+                        failures += 1;
+                        self.retries.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(self.backoff(failures)).await;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            match self.attempt::<T>(url, cred.as_ref()).await {
+                Attempt::Done(v, h) => return Ok((v, h)),
+                Attempt::Fail(e) => return Err(e),
+                Attempt::Reauth(generation, e) => {
+                    if rejected.is_some() {
+                        return Err(e);
+                    }
+                    rejected = Some(generation);
+                }
+                Attempt::Again(wait, e) => {
+                    let rate = matches!(e, OktaError::RateLimited { .. });
+                    if rate {
+                        limited += 1;
+                        if limited > self.options.max_retries.max(3) {
+                            return Err(e);
+                        }
+                    } else {
+                        failures += 1;
+                        if failures > self.options.max_retries {
+                            return Err(e);
+                        }
+                    }
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    let wait = if rate {
+                        wait
+                    } else {
+                        wait.max(self.backoff(failures))
+                    };
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Full jitter over an exponential step: half to all of base × 2^(n−1), capped at 30 s.
+    fn backoff(&self, n: u32) -> Duration {
+        let step = self
+            .options
+            .retry_base
+            .saturating_mul(1u32 << n.saturating_sub(1).min(16))
+            .min(Duration::from_secs(30));
+        let mut b = [0u8; 8];
+        let r = match aws_lc_rs::rand::fill(&mut b) {
+            Ok(()) => u64::from_le_bytes(b) as f64 / u64::MAX as f64,
+            Err(_) => 0.5,
+        };
+        step.mul_f64(0.5 + r / 2.0)
+    }
+
+    /// One request, its body read as `T` (a page is returned only once it parsed completely).
+    async fn attempt<T: DeserializeOwned>(
         &self,
         url: &Url,
-    ) -> Result<(bytes::Bytes, reqwest::header::HeaderMap), OktaError> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let resp = self
+        cred: Option<&Credential>,
+    ) -> Attempt<T> {
+        let ticket = self.pacer.acquire(pacing::bucket_of(url.path())).await;
+        let mut req = self
             .http
             .get(url.clone())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .header(
-                reqwest::header::AUTHORIZATION,
-                format!("SSWS {}", self.token.expose()),
-            )
-            .send()
-            .await
-            .map_err(|e| error::from_transport(&e, url, TIMEOUT_SECS))?;
-        let status = resp.status();
+            .header(reqwest::header::ACCEPT, "application/json");
+        match (&self.credentials, cred) {
+            (Credentials::Ssws(t), _) => {
+                req = req.header(
+                    reqwest::header::AUTHORIZATION,
+                    format!("SSWS {}", t.expose()),
+                );
+            }
+            (Credentials::OAuth(_), Some(c)) => {
+                req = req.header(reqwest::header::AUTHORIZATION, c.authorization().expose());
+                if let Some(k) = &c.dpop {
+                    match k.proof("GET", url, Some(&c.token)) {
+                        Ok(p) => req = req.header("dpop", p.expose()),
+                        Err(detail) => {
+                            self.pacer.observe(ticket, None, 0);
+                            return Attempt::Fail(OktaError::Key {
+                                setting: "okta_dpop_key_file",
+                                detail,
+                            });
+                        }
+                    }
+                }
+            }
+            (Credentials::OAuth(_), None) => {}
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let path = url.path();
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                self.pacer.observe(ticket, None, 0);
+                let err = error::from_transport(&e, url, self.options.timeout.as_secs());
+                tracing::warn!(path, error = %err, "Okta request failed before a response");
+                return if err.is_retryable() {
+                    Attempt::Again(Duration::ZERO, err)
+                } else {
+                    Attempt::Fail(err)
+                };
+            }
+        };
+        let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let request_id = headers
             .get("x-okta-request-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let body = resp.bytes().await.map_err(|e| OktaError::Body {
-            path: url.path().to_owned(),
-            detail: format!("the body was cut off ({e})"),
-        })?;
-        if !status.is_success() {
-            let err = error::from_status(status.as_u16(), &body, url.path(), &request_id);
-            tracing::warn!(
-                status = status.as_u16(),
-                request_id,
-                path = url.path(),
-                "Okta request failed"
-            );
-            return Err(err);
+        let wait_429 = self
+            .pacer
+            .observe(ticket, Reading::from_headers(&headers), status);
+        let body = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(status, request_id, path, "Okta's response was cut off");
+                return Attempt::Again(
+                    Duration::ZERO,
+                    OktaError::Body {
+                        path: path.to_owned(),
+                        detail: format!("the body was cut off ({e})"),
+                    },
+                );
+            }
+        };
+        if (200..300).contains(&status) {
+            return match serde_json::from_slice::<T>(&body) {
+                Ok(v) => {
+                    tracing::trace!(path, request_id, "Okta request ok");
+                    Attempt::Done(v, headers)
+                }
+                Err(e) => {
+                    tracing::warn!(status, request_id, path, "Okta sent malformed JSON");
+                    Attempt::Again(
+                        Duration::ZERO,
+                        OktaError::Body {
+                            path: path.to_owned(),
+                            detail: e.to_string(),
+                        },
+                    )
+                }
+            };
         }
-        tracing::trace!(path = url.path(), request_id, "Okta request ok");
-        Ok((body, headers))
+        tracing::warn!(status, request_id, path, "Okta request failed");
+        if let Some(wait) = wait_429 {
+            return Attempt::Again(
+                wait,
+                OktaError::RateLimited {
+                    path: path.to_owned(),
+                    request_id,
+                },
+            );
+        }
+        let challenge = headers
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(Challenge::parse);
+        if let (Some(c), Some(Credential { dpop: Some(k), .. })) = (&challenge, cred) {
+            if c.get("error") == Some("use_dpop_nonce") {
+                if let Some(n) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok()) {
+                    k.set_nonce(n);
+                    return Attempt::Again(
+                        Duration::ZERO,
+                        OktaError::InvalidDpopProof {
+                            detail: "Okta kept asking for a new DPoP nonce".into(),
+                        },
+                    );
+                }
+            }
+        }
+        let oauth = matches!(self.credentials, Credentials::OAuth(_));
+        let err = error::from_response(status, challenge.as_ref(), &body, path, &request_id, oauth);
+        match (err, cred) {
+            (e @ OktaError::AccessTokenRejected { .. }, Some(c)) => {
+                Attempt::Reauth(c.generation, e)
+            }
+            (e, _) if e.is_retryable() => Attempt::Again(Duration::ZERO, e),
+            (e, _) => Attempt::Fail(e),
+        }
     }
 
     fn same_origin(&self, u: Url) -> Result<Url, OktaError> {

@@ -25,6 +25,47 @@ pub enum OktaError {
         "Okta refused {path} (E0000006 {summary}): the admin who owns the API token lacks permission. Use a token created by an admin with at least the Read-Only Administrator role"
     )]
     Forbidden { path: String, summary: String },
+    #[error(
+        "Okta refused {path} (E0000006 {summary}): the service app has no admin role that covers it. In the Okta Admin Console open the app's Admin roles tab and assign it the Read-Only Administrator role"
+    )]
+    ForbiddenApp { path: String, summary: String },
+    #[error(
+        "Okta rejected the OAuth access token for {path} ({detail}) even after minting a new one: check that this machine's clock is right and that the service app is active"
+    )]
+    AccessTokenRejected { path: String, detail: String },
+    #[error(
+        "Okta refused {path} because the access token lacks the scope {scope}: grant {scope} to the service app on its Okta API Scopes tab (a Super Admin must do it) and keep it in okta_scopes"
+    )]
+    MissingScope { path: String, scope: String },
+    #[error("Okta rejected the client credentials (invalid_client: {detail}): {fix}")]
+    InvalidClient { detail: String, fix: &'static str },
+    #[error(
+        "Okta refused the requested scopes {scopes} (invalid_scope: {detail}): grant them to the service app on its Okta API Scopes tab, or remove the ones you do not need from okta_scopes"
+    )]
+    InvalidScope { scopes: String, detail: String },
+    #[error(
+        "Okta rejected the DPoP proof (invalid_dpop_proof: {detail}): check that this machine's clock is right and, if okta_dpop_key_file is set, that it holds an RS256 or ES256 private key"
+    )]
+    InvalidDpopProof { detail: String },
+    #[error(
+        "Okta's token endpoint refused the request ({error}: {detail}); check the service app's settings in the Okta Admin Console"
+    )]
+    OAuth { error: String, detail: String },
+    #[error(
+        "the TLS handshake with {url} failed ({detail}): if a proxy intercepts TLS, install its CA certificate in the system trust store; otherwise check --okta-url"
+    )]
+    Tls { url: String, detail: String },
+    #[error(
+        "Okta kept answering 429 (rate limit exceeded) for {path} (request id {request_id}): other integrations are using this bucket; lower rate_limit_share or raise the app's share in Reports > Rate Limits"
+    )]
+    RateLimited { path: String, request_id: String },
+    #[error(
+        "the private key in {setting} cannot be used: {detail}. Give a PEM (PKCS#8, PKCS#1 or SEC1) or JWK private key, RS256 (2048+ bits) or ES256"
+    )]
+    Key {
+        setting: &'static str,
+        detail: String,
+    },
     #[error("Okta answered HTTP {status} {code} for {path}: {summary} (request id {request_id})")]
     Status {
         status: u16,
@@ -53,7 +94,24 @@ impl OktaError {
             OktaError::UnknownHost { .. }
                 | OktaError::TokenRejected { .. }
                 | OktaError::Forbidden { .. }
+                | OktaError::ForbiddenApp { .. }
+                | OktaError::MissingScope { .. }
+                | OktaError::InvalidClient { .. }
+                | OktaError::InvalidScope { .. }
+                | OktaError::Tls { .. }
+                | OktaError::Key { .. }
         )
+    }
+
+    /// True for failures a retry may cure: 5xx, timeouts, resets, cut-off or malformed bodies.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            OktaError::Timeout { .. } | OktaError::Unreachable { .. } | OktaError::Body { .. } => {
+                true
+            }
+            OktaError::Status { status, .. } => *status >= 500,
+            _ => false,
+        }
     }
 }
 
@@ -65,6 +123,132 @@ pub struct ErrorBody {
     pub error_code: String,
     #[serde(default)]
     pub error_summary: String,
+}
+
+/// A parsed `WWW-Authenticate` challenge: the scheme (`Bearer`, `DPoP`) and its parameters.
+#[derive(Debug, Default, PartialEq)]
+pub struct Challenge {
+    pub scheme: String,
+    pub params: Vec<(String, String)>,
+}
+
+impl Challenge {
+    /// Parses `Scheme k="v", k2=v2` (quoted values may hold commas and spaces).
+    pub fn parse(header: &str) -> Challenge {
+        let header = header.trim();
+        let (scheme, mut rest) = header.split_once(' ').unwrap_or((header, ""));
+        let mut params = Vec::new();
+        loop {
+            rest = rest.trim_start_matches([' ', ',']);
+            let Some((k, after)) = rest.split_once('=') else {
+                break;
+            };
+            let (v, tail) = match after.strip_prefix('"') {
+                Some(q) => match q.find('"') {
+                    Some(end) => (&q[..end], &q[end + 1..]),
+                    None => (q, ""),
+                },
+                None => after.split_once(',').unwrap_or((after, "")),
+            };
+            params.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+            rest = tail;
+        }
+        Challenge {
+            scheme: scheme.to_owned(),
+            params,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Maps a failed resource call, reading `WWW-Authenticate` first (a missing scope comes with an
+/// empty body) and then the Okta error body. `oauth` tells app credentials from an SSWS token.
+pub fn from_response(
+    status: u16,
+    challenge: Option<&Challenge>,
+    body: &[u8],
+    path: &str,
+    request_id: &str,
+    oauth: bool,
+) -> OktaError {
+    if let Some(c) = challenge {
+        let detail = c.get("error_description").unwrap_or("").to_owned();
+        match c.get("error") {
+            Some("insufficient_scope") => {
+                return OktaError::MissingScope {
+                    path: path.to_owned(),
+                    scope: c.get("scope").unwrap_or("(not named)").to_owned(),
+                };
+            }
+            Some("invalid_dpop_proof") => return OktaError::InvalidDpopProof { detail },
+            Some("invalid_token") if oauth => {
+                return OktaError::AccessTokenRejected {
+                    path: path.to_owned(),
+                    detail,
+                };
+            }
+            _ => {}
+        }
+    }
+    match from_status(status, body, path, request_id) {
+        OktaError::Forbidden { path, summary } if oauth => {
+            OktaError::ForbiddenApp { path, summary }
+        }
+        OktaError::TokenRejected { summary } if oauth => OktaError::AccessTokenRejected {
+            path: path.to_owned(),
+            detail: summary,
+        },
+        other => other,
+    }
+}
+
+/// The OAuth error body of `/oauth2/v1/token`.
+#[derive(Debug, Default, Deserialize)]
+pub struct OAuthErrorBody {
+    #[serde(default)]
+    pub error: String,
+    #[serde(default)]
+    pub error_description: String,
+}
+
+/// Maps a token-endpoint error to the one thing to fix. Okta's descriptions tell a wrong client
+/// id from a wrong key, so the fix is chosen from them.
+pub fn from_oauth(status: u16, body: &OAuthErrorBody, scopes: &str) -> OktaError {
+    let detail = body.error_description.clone();
+    let d = detail.to_ascii_lowercase();
+    match body.error.as_str() {
+        "invalid_client" => OktaError::InvalidClient {
+            fix: if d.contains("client_id") || d.contains("client id") {
+                "okta_client_id does not name a service app in this org; copy the Client ID (0oa…) from the app's General tab"
+            } else if d.contains("signature") || d.contains("key") {
+                "the private key does not match a public key registered on the service app; add its public key under the app's Client Credentials > Public keys, or point okta_private_key_file at the registered key (set okta_key_id if the app has several keys)"
+            } else if d.contains("exp") || d.contains("iat") || d.contains("expired") {
+                "the client assertion's time is off; check that this machine's clock is right"
+            } else {
+                "check okta_client_id and that okta_private_key_file holds the key registered on the service app"
+            },
+            detail,
+        },
+        "invalid_scope" => OktaError::InvalidScope {
+            scopes: scopes.to_owned(),
+            detail,
+        },
+        "invalid_dpop_proof" => OktaError::InvalidDpopProof { detail },
+        "" => OktaError::OAuth {
+            error: format!("HTTP {status}"),
+            detail: "no OAuth error in the response".into(),
+        },
+        other => OktaError::OAuth {
+            error: other.to_owned(),
+            detail,
+        },
+    }
 }
 
 /// Maps a non-success response to an error.
@@ -123,9 +307,13 @@ pub fn from_transport(e: &reqwest::Error, url: &url::Url, timeout_secs: u64) -> 
     {
         return OktaError::UnknownHost { host };
     }
-    let detail = if lower.contains("certificate") || lower.contains("tls") {
-        "the TLS handshake failed (a proxy intercepting TLS, or a wrong host?)".to_owned()
-    } else if lower.contains("connection refused") {
+    if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        return OktaError::Tls {
+            url: format!("{}://{}", url.scheme(), url.authority()),
+            detail: chain.trim_end_matches(": ").to_owned(),
+        };
+    }
+    let detail = if lower.contains("connection refused") {
         "connection refused".to_owned()
     } else {
         chain.trim_end_matches(": ").to_owned()
@@ -152,5 +340,38 @@ mod tests {
         let e = from_status(500, b"oops", "/api/v1/users", "r2");
         assert!(e.to_string().contains("HTTP 500") && e.to_string().contains("r2"));
         assert!(!e.is_config_error());
+    }
+
+    #[test]
+    fn missing_scope_is_read_from_www_authenticate() {
+        let c = Challenge::parse(
+            r#"Bearer authorization_uri="http://o/oauth2/v1/authorize", realm="http://o", scope="okta.groups.read", error="insufficient_scope", error_description="The access token provided does not contain the required scopes.", resource="/api/v1/groups""#,
+        );
+        assert_eq!(c.scheme, "Bearer");
+        let e = from_response(403, Some(&c), b"", "/api/v1/groups", "r", true);
+        assert!(e.to_string().contains("grant okta.groups.read"), "{e}");
+        let c = Challenge::parse(r#"DPoP error="use_dpop_nonce", error_description="x""#);
+        assert_eq!(c.get("error"), Some("use_dpop_nonce"));
+    }
+
+    #[test]
+    fn oauth_errors_name_the_fix() {
+        let b = |d: &str| OAuthErrorBody {
+            error: "invalid_client".into(),
+            error_description: d.into(),
+        };
+        let e = from_oauth(401, &b("Invalid value for 'client_id' parameter."), "s");
+        assert!(e.to_string().contains("copy the Client ID"), "{e}");
+        let e = from_oauth(401, &b("The client_assertion signature is invalid."), "s");
+        assert!(e.to_string().contains("Public keys"), "{e}");
+        let e = from_response(
+            403,
+            None,
+            br#"{"errorCode":"E0000006","errorSummary":"no"}"#,
+            "/api/v1/users",
+            "r",
+            true,
+        );
+        assert!(e.to_string().contains("Admin roles"), "{e}");
     }
 }

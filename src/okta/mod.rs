@@ -1,11 +1,17 @@
 //! The Okta source adapter: an HTTP client for the Management API and the crawl that feeds the
 //! sync engine through `sync::Source`. Everything Okta-specific on the wire stays in here.
 
+mod auth;
+pub mod check;
 mod client;
+mod dpop;
 mod error;
+mod jose;
 mod link;
+mod pacing;
 
-pub use client::{OktaClient, Page};
+pub use auth::{Auth, DEFAULT_SCOPES, OAuthConfig};
+pub use client::{ClientOptions, OktaClient, Page};
 pub use error::OktaError;
 
 use futures::future::BoxFuture;
@@ -31,9 +37,21 @@ pub struct OktaSource {
 }
 
 impl OktaSource {
+    /// An SSWS-token source with default client options.
     pub fn new(base: url::Url, token: Secret) -> Result<OktaSource, OktaError> {
         Ok(OktaSource {
             client: OktaClient::new(base, token)?,
+        })
+    }
+
+    /// A source with any credentials and client options (pacing, concurrency, retries).
+    pub fn with_auth(
+        base: url::Url,
+        auth: Auth,
+        options: ClientOptions,
+    ) -> Result<OktaSource, OktaError> {
+        Ok(OktaSource {
+            client: OktaClient::with_auth(base, auth, options)?,
         })
     }
 

@@ -6,6 +6,7 @@ mod genorg;
 mod http;
 mod json;
 mod model;
+mod oauth;
 mod rng;
 mod shared;
 mod store;
@@ -18,6 +19,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use self::shared::Shared;
+
+pub use self::http::ratelimit::RateLimits;
+pub use self::oauth::{OAuthApp, SimPublicKey};
 
 /// How to build the simulated org.
 #[derive(Clone, Debug)]
@@ -32,12 +36,24 @@ pub struct SimOptions {
     pub token: String,
 }
 
-/// Failures to inject into the API.
+/// Failures to inject into the API (`/api/…` calls; the token endpoint stays healthy).
+/// Percentages are of all API responses, drawn from the seed, so a run is repeatable.
 #[derive(Clone, Debug, Default)]
 pub struct Faults {
     /// After this many successful list-page responses (users, groups, group users),
     /// every further list request answers 500 `E0000009`. Counted from `set_faults`.
     pub fail_list_pages_after: Option<u64>,
+    /// Share answering 500 `E0000009`.
+    pub error_500_percent: u32,
+    /// Share answering 503 `E0000010`.
+    pub error_503_percent: u32,
+    /// Share whose JSON body stops halfway (a complete HTTP response).
+    pub truncated_percent: u32,
+    /// Share whose connection drops halfway through the body.
+    pub dropped_percent: u32,
+    /// Share delayed by `slow_by` before answering.
+    pub slow_percent: u32,
+    pub slow_by: std::time::Duration,
 }
 
 /// A deliberately broken manager record.
@@ -186,6 +202,53 @@ impl Simulator {
     /// Replace the injected faults (resets the list-page counter).
     pub fn set_faults(&self, faults: Faults) {
         self.shared.set_faults(faults);
+    }
+
+    /// Register the OAuth service app (and start a fresh DPoP nonce).
+    pub fn enable_oauth(&self, app: OAuthApp) {
+        let nonce = self.shared.opaque_id(24);
+        let mut st = self.shared.auth();
+        st.app = Some(app);
+        st.nonce = nonce;
+    }
+
+    /// Access tokens minted by the token endpoint so far.
+    pub fn tokens_minted(&self) -> u64 {
+        self.shared.auth().minted
+    }
+
+    /// Every access token issued (to prove they never reach a log).
+    pub fn access_tokens(&self) -> Vec<String> {
+        self.shared.auth().tokens.keys().cloned().collect()
+    }
+
+    /// Expire every issued access token now, as an hour passing would.
+    pub fn expire_access_tokens(&self) {
+        for t in self.shared.auth().tokens.values_mut() {
+            t.expires = 0;
+        }
+    }
+
+    /// Issue a new DPoP nonce; proofs with the old one get `use_dpop_nonce`.
+    pub fn rotate_dpop_nonce(&self) {
+        let nonce = self.shared.opaque_id(24);
+        self.shared.auth().nonce = nonce;
+    }
+
+    /// Replace the rate limits (window length, per-window limit, concurrency); clears counts.
+    pub fn set_rate_limits(&self, limits: RateLimits) {
+        self.shared.limits.configure(limits);
+    }
+
+    /// Spend `n` requests of the bucket of `path` now, as another integration would.
+    pub fn consume_rate_limit(&self, path: &str, n: u32) {
+        let bucket = http::ratelimit::Bucket::classify(&axum::http::Method::GET, path);
+        self.shared.limits.consume(bucket, n, time::now());
+    }
+
+    /// 429s answered so far: (rate limit, concurrency limit).
+    pub fn rate_limit_rejections(&self) -> (u64, u64) {
+        self.shared.limits.rejections()
     }
 
     /// API requests received so far (every request, including rejected ones).

@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockW
 use super::Faults;
 use super::genorg::Truth;
 use super::http::ratelimit::RateLimiter;
+use super::oauth::AuthState;
 use super::rng::{self, Rng};
 use super::store::Org;
 
@@ -22,6 +23,10 @@ pub struct Shared {
     sequence: AtomicU64,
     seed: u64,
     pub limits: RateLimiter,
+    /// The OAuth app, issued tokens, seen assertion ids and the DPoP nonce.
+    auth: Mutex<AuthState>,
+    /// Sequence for fault rolls, separate from ids so faults do not shift them.
+    rolls: AtomicU64,
     /// `http://host:port` once serving; used when a request has no `Host`.
     base_url: RwLock<String>,
 }
@@ -51,6 +56,8 @@ impl Shared {
             sequence: AtomicU64::new(0),
             seed,
             limits: RateLimiter::default(),
+            auth: Mutex::new(AuthState::default()),
+            rolls: AtomicU64::new(0),
             base_url: RwLock::new("http://127.0.0.1".to_string()),
         }
     }
@@ -82,6 +89,23 @@ impl Shared {
             Some(n) => self.list_successes.load(Ordering::SeqCst) >= n,
             None => false,
         }
+    }
+
+    pub fn faults(&self) -> Faults {
+        lock(&self.faults).clone()
+    }
+
+    /// A deterministic roll in 0..100 for fault injection.
+    pub fn roll(&self) -> u32 {
+        let n = self.rolls.fetch_add(1, Ordering::SeqCst);
+        Rng::new(rng::mix(
+            self.seed ^ 0x5EED ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        ))
+        .below(100) as u32
+    }
+
+    pub fn auth(&self) -> MutexGuard<'_, AuthState> {
+        lock(&self.auth)
     }
 
     pub fn count_list_success(&self) {

@@ -319,6 +319,7 @@ async fn list_faults_fail_after_n_pages() {
     let (sim, base) = start(100, 10).await;
     sim.set_faults(Faults {
         fail_list_pages_after: Some(2),
+        ..Default::default()
     });
     let url = format!("{base}/api/v1/users?limit=10");
     assert_eq!(get(&url).await.0, 200);

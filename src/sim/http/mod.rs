@@ -1,7 +1,11 @@
-//! The simulator's HTTP surface: routes, plus one middleware that counts the
-//! request, checks the SSWS token and stamps the headers every Okta response has.
+//! The simulator's HTTP surface: routes, plus one middleware that counts the request, applies
+//! rate and concurrency limits, checks credentials, injects faults and stamps the headers every
+//! Okta response has.
 
+mod faults;
 mod groups;
+mod logs;
+mod oauth;
 mod params;
 pub mod ratelimit;
 mod respond;
@@ -11,10 +15,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Uri, header};
+use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use self::ratelimit::Bucket;
 use super::shared::Shared;
@@ -29,6 +33,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/groups", get(groups::list))
         .route("/api/v1/groups/{id}", get(groups::get))
         .route("/api/v1/groups/{id}/users", get(groups::users))
+        .route("/api/v1/logs", get(logs::list))
+        .route("/oauth2/v1/token", post(oauth::token))
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(
@@ -46,27 +52,34 @@ async fn wrong_method(State(shared): State<Arc<Shared>>) -> Response {
     respond::method_not_allowed(&shared)
 }
 
-/// True when the `Authorization` header is exactly `SSWS <configured token>`.
-fn authorized(shared: &Shared, req: &Request) -> bool {
-    req.headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("SSWS "))
-        .is_some_and(|t| t.trim() == shared.token)
-}
-
-/// Count, authenticate, then add `X-Okta-Request-Id`, rate-limit headers, `Date`.
+/// Count, limit, authenticate, maybe fail, then add `X-Okta-Request-Id`, rate-limit headers,
+/// `Date`.
 async fn okta_envelope(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     shared.count_request();
     let now = time::now();
-    let quota = shared
+    let mut quota = shared
         .limits
         .record(Bucket::classify(req.method(), req.uri().path()), now);
-    let mut resp = if authorized(&shared, &req) {
+    let entered = shared.limits.enter();
+    let mut resp = if !entered {
+        // Okta's concurrency 429: Limit and Remaining 0, Reset only an estimate.
+        quota.limit = 0;
+        quota.remaining = 0;
+        quota.reset = now / 1000 + 1;
+        rate_limited(&shared)
+    } else if quota.exceeded {
+        rate_limited(&shared)
+    } else if req.uri().path().starts_with("/oauth2/") {
         next.run(req).await
     } else {
-        respond::unauthorized(&shared)
+        match oauth::authorize(&shared, req.headers(), req.uri(), req.method().as_str()) {
+            Ok(()) => faults::apply(&shared, req, next).await,
+            Err(r) => *r,
+        }
     };
+    if entered {
+        shared.limits.leave();
+    }
     let h = resp.headers_mut();
     let mut set = |name: &'static str, value: String| {
         if let Ok(v) = HeaderValue::from_str(&value) {
@@ -80,4 +93,13 @@ async fn okta_envelope(State(shared): State<Arc<Shared>>, req: Request, next: Ne
     set("date", time::http_date(now));
     set("content-type", "application/json".to_string());
     resp
+}
+
+fn rate_limited(shared: &Shared) -> Response {
+    respond::error(
+        shared,
+        StatusCode::TOO_MANY_REQUESTS,
+        "E0000047",
+        "API call exceeded rate limit due to too many requests.",
+    )
 }

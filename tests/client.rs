@@ -1,0 +1,412 @@
+//! The production Okta client against the simulator: OAuth with and without DPoP, token
+//! renewal, errors that name their fix, retries under injected faults, rate-limit pacing and
+//! 429s, `check`, and secrets kept out of logs.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use base64::Engine;
+
+use oktamirror::model::SyncRun;
+use oktamirror::okta::{Auth, ClientOptions, OAuthConfig, OktaClient, OktaSource, check};
+use oktamirror::secret::Secret;
+use oktamirror::sim::{Faults, OAuthApp, RateLimits, SimOptions, SimPublicKey, Simulator};
+use oktamirror::store::Store;
+use oktamirror::sync::{self, NoProgress, Source, SyncConfig};
+
+const TOKEN: &str = "ssws-test-token-0123456789";
+const CLIENT_ID: &str = "0oaTESTCLIENT123";
+
+async fn start_sim(users: usize, groups: Option<usize>) -> (Simulator, SocketAddr) {
+    let sim = Simulator::new(SimOptions {
+        users,
+        groups,
+        seed: 11,
+        token: TOKEN.into(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind sim");
+    let addr = sim.serve(listener).expect("serve sim");
+    (sim, addr)
+}
+
+fn base(addr: SocketAddr) -> url::Url {
+    url::Url::parse(&format!("http://{addr}/")).expect("url")
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).expect("ascii"))
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
+/// A fresh RSA key: (PKCS#8 PEM, the public key as the simulator wants it).
+fn rsa_key() -> (String, SimPublicKey) {
+    let k = rsa::KeyPair::generate(rsa::KeySize::Rsa2048).expect("rsa");
+    let public = rsa::PublicKeyComponents::<Vec<u8>>::from(k.public_key());
+    let der = k.as_der().expect("der");
+    (
+        pem("PRIVATE KEY", der.as_ref()),
+        SimPublicKey::Rsa {
+            n: public.n,
+            e: public.e,
+        },
+    )
+}
+
+/// A fresh EC P-256 key: (PKCS#8 PEM, public point).
+fn ec_key() -> (String, SimPublicKey) {
+    let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+        .expect("ec");
+    let k = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref()).expect("ec");
+    (
+        pem("PRIVATE KEY", doc.as_ref()),
+        SimPublicKey::Ec {
+            point: k.public_key().as_ref().to_vec(),
+        },
+    )
+}
+
+fn oauth(private_key: &str) -> OAuthConfig {
+    OAuthConfig {
+        client_id: CLIENT_ID.into(),
+        private_key: Secret::new(private_key),
+        key_id: None,
+        scopes: Vec::new(),
+        dpop_key: None,
+    }
+}
+
+fn quick() -> ClientOptions {
+    ClientOptions {
+        retry_base: Duration::from_millis(10),
+        ..Default::default()
+    }
+}
+
+async fn crawl(source: &OktaSource) -> (SyncRun, Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path()).expect("store");
+    let run = sync::run_full(
+        &store,
+        source as &dyn Source,
+        &SyncConfig::default(),
+        &NoProgress,
+    )
+    .await;
+    (run, store, dir)
+}
+
+/// Every user and every membership of the simulator is in the store, and nothing else.
+fn assert_exact_mirror(sim: &Simulator, run: &SyncRun, store: &Store) {
+    assert!(run.ok, "the crawl failed: {:?}", run.error);
+    let users = sim.users();
+    assert_eq!(run.changes.people_created as usize, users.len());
+    assert_eq!(run.changes.groups_created as usize, sim.groups().len());
+    for u in &users {
+        let id = u["id"].as_str().expect("id");
+        assert!(store.person(id).expect("read").is_some(), "{id} missing");
+        let mut groups = store.group_ids_of(id).expect("read");
+        groups.sort();
+        assert_eq!(groups, sim.user_groups(id), "memberships of {id}");
+    }
+}
+
+async fn oauth_source(addr: SocketAddr, cfg: OAuthConfig, opts: ClientOptions) -> OktaSource {
+    OktaSource::with_auth(base(addr), Auth::OAuth(cfg), opts).expect("source")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_without_dpop_mirrors_everything() {
+    let (sim, addr) = start_sim(300, None).await;
+    let (private, public) = rsa_key();
+    sim.enable_oauth(OAuthApp::new(CLIENT_ID, public));
+    let source = oauth_source(addr, oauth(&private), quick()).await;
+    let (run, store, _dir) = crawl(&source).await;
+    assert_exact_mirror(&sim, &run, &store);
+    assert_eq!(sim.tokens_minted(), 1, "one token serves the whole crawl");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_with_dpop_and_nonces_mirrors_everything() {
+    let (sim, addr) = start_sim(300, None).await;
+    let (private, public) = ec_key();
+    let mut app = OAuthApp::new(CLIENT_ID, public);
+    app.require_dpop = true;
+    app.dpop_nonce_on_resources = true;
+    sim.enable_oauth(app);
+    // No DPoP key configured: the client learns from the token endpoint that DPoP is required.
+    let source = oauth_source(addr, oauth(&private), quick()).await;
+    let (run, store, _dir) = crawl(&source).await;
+    assert_exact_mirror(&sim, &run, &store);
+    // A new nonce mid-life is picked up from `WWW-Authenticate: DPoP error="use_dpop_nonce"`.
+    sim.rotate_dpop_nonce();
+    let (run, store, _dir) = crawl(&source).await;
+    assert_exact_mirror(&sim, &run, &store);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_renewed_mid_crawl() {
+    let (sim, addr) = start_sim(300, None).await;
+    let (private, public) = rsa_key();
+    sim.enable_oauth(OAuthApp::new(CLIENT_ID, public));
+    sim.set_faults(Faults {
+        slow_percent: 100,
+        slow_by: Duration::from_millis(20),
+        ..Default::default()
+    });
+    let watcher = {
+        let sim = sim.clone();
+        tokio::spawn(async move {
+            while sim.request_count() < 8 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            sim.expire_access_tokens();
+        })
+    };
+    let source = oauth_source(addr, oauth(&private), quick()).await;
+    let (run, store, _dir) = crawl(&source).await;
+    watcher.await.expect("watcher");
+    assert_exact_mirror(&sim, &run, &store);
+    assert!(sim.tokens_minted() >= 2, "the expired token was replaced");
+}
+
+async fn first_error(source: &OktaSource) -> String {
+    let (run, _store, _dir) = crawl(source).await;
+    assert!(!run.ok);
+    run.error.expect("an error")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_misconfiguration_names_its_fix() {
+    let (sim, addr) = start_sim(50, None).await;
+    let (private, public) = rsa_key();
+    let mut app = OAuthApp::new(CLIENT_ID, public);
+    app.granted_scopes.retain(|s| s != "okta.groups.read");
+    sim.enable_oauth(app);
+
+    let (other_key, _) = rsa_key();
+    let e = first_error(&oauth_source(addr, oauth(&other_key), quick()).await).await;
+    assert!(
+        e.contains("invalid_client") && e.contains("Public keys"),
+        "{e}"
+    );
+
+    let mut wrong_id = oauth(&private);
+    wrong_id.client_id = "0oaSOMEONEELSE".into();
+    let e = first_error(&oauth_source(addr, wrong_id, quick()).await).await;
+    assert!(e.contains("copy the Client ID"), "{e}");
+
+    let e = first_error(&oauth_source(addr, oauth(&private), quick()).await).await;
+    assert!(
+        e.contains("grant okta.groups.read") && e.contains("Okta API Scopes"),
+        "{e}"
+    );
+
+    let ssws = OktaSource::new(base(addr), Secret::new("not-the-token")).expect("source");
+    let e = first_error(&ssws).await;
+    assert!(
+        e.contains("Security > API > Tokens") && e.contains("30 days"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_percent_faulty_responses_still_give_an_exact_mirror() {
+    let (sim, addr) = start_sim(600, Some(40)).await;
+    sim.set_faults(Faults {
+        error_500_percent: 3,
+        error_503_percent: 2,
+        truncated_percent: 2,
+        dropped_percent: 2,
+        slow_percent: 1,
+        slow_by: Duration::from_millis(1500),
+        ..Default::default()
+    });
+    let opts = ClientOptions {
+        timeout: Duration::from_millis(700),
+        ..quick()
+    };
+    let source =
+        OktaSource::with_auth(base(addr), Auth::Ssws(Secret::new(TOKEN)), opts).expect("source");
+    let (run, store, _dir) = crawl(&source).await;
+    assert_exact_mirror(&sim, &run, &store);
+    assert!(source.client().retries() > 0, "faults were met and retried");
+}
+
+fn limited_sim(sim: &Simulator) {
+    sim.set_rate_limits(RateLimits {
+        per_window: Some(60),
+        window: Duration::from_secs(2),
+        ..Default::default()
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pacing_below_the_full_share_never_meets_a_429() {
+    let (sim, addr) = start_sim(200, Some(70)).await;
+    limited_sim(&sim);
+    for share in [0.5, 0.9] {
+        let opts = ClientOptions {
+            rate_limit_share: share,
+            ..quick()
+        };
+        let source = OktaSource::with_auth(base(addr), Auth::Ssws(Secret::new(TOKEN)), opts)
+            .expect("source");
+        let (run, store, _dir) = crawl(&source).await;
+        assert_exact_mirror(&sim, &run, &store);
+        assert_eq!(sim.rate_limit_rejections(), (0, 0), "share {share}");
+        // Let the window empty before the next pass, as a fresh start would find it.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_429_the_client_waits_for_the_reset() {
+    let (sim, addr) = start_sim(100, None).await;
+    limited_sim(&sim);
+    // Another integration has spent the whole users bucket.
+    sim.consume_rate_limit("/api/v1/users", 60);
+    let source =
+        OktaSource::with_auth(base(addr), Auth::Ssws(Secret::new(TOKEN)), quick()).expect("source");
+    let (run, store, _dir) = crawl(&source).await;
+    assert_exact_mirror(&sim, &run, &store);
+    let (rate, _) = sim.rate_limit_rejections();
+    assert!(rate >= 1, "the forced 429 happened");
+    assert!(
+        rate <= 2,
+        "{rate} 429s: the client must wait for the reset, not hammer"
+    );
+    assert_eq!(source.client().rate_limited(), rate);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_passes_on_a_good_setup_and_names_the_fix_otherwise() {
+    let (sim, addr) = start_sim(50, None).await;
+    let (private, public) = ec_key();
+    let mut app = OAuthApp::new(CLIENT_ID, public);
+    app.granted_scopes.retain(|s| s != "okta.logs.read");
+    sim.enable_oauth(app);
+    let good = OktaClient::new(base(addr), Secret::new(TOKEN)).expect("client");
+    let probes = check::run(&good).await;
+    assert!(probes.iter().all(|p| p.ok), "{}", check::table(&probes));
+    assert_eq!(probes.len(), 7);
+
+    let client =
+        OktaClient::with_auth(base(addr), Auth::OAuth(oauth(&private)), quick()).expect("client");
+    let probes = check::run(&client).await;
+    let failed: Vec<_> = probes.iter().filter(|p| !p.ok).collect();
+    assert_eq!(failed.len(), 1, "{}", check::table(&probes));
+    assert!(failed[0].name.starts_with("logs"));
+    assert!(failed[0].detail.contains("grant okta.logs.read"));
+}
+
+#[test]
+fn check_command_exits_non_zero_with_the_fix() {
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let (_sim, addr) = rt.block_on(start_sim(20, None));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oktamirror"))
+        .args(["check", "--okta-url", &format!("http://{addr}")])
+        .env("OKTA_API_TOKEN", "wrong-token")
+        .env_remove("OKTAMIRROR_CONFIG")
+        .output()
+        .expect("run oktamirror check");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("authenticate") && stdout.contains("FAIL"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Security > API > Tokens"), "{stdout}");
+}
+
+/// A `MakeWriter` into a shared buffer, to read what was logged.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
+    type Writer = Buffer;
+    fn make_writer(&'a self) -> Buffer {
+        self.clone()
+    }
+}
+
+#[test]
+fn no_secret_reaches_the_logs_even_at_trace_level() {
+    let buf = Buffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(buf.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // One thread, so every task logs through the subscriber set on it.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let (private, public) = rsa_key();
+    let (dpop, _) = ec_key();
+    let sim = rt.block_on(async {
+        let (sim, addr) = start_sim(200, None).await;
+        let mut app = OAuthApp::new(CLIENT_ID, public);
+        app.require_dpop = true;
+        sim.enable_oauth(app);
+        sim.set_faults(Faults {
+            error_500_percent: 5,
+            ..Default::default()
+        });
+        let mut cfg = oauth(&private);
+        cfg.dpop_key = Some(Secret::new(dpop.clone()));
+        let source = oauth_source(addr, cfg, quick()).await;
+        let (run, store, _dir) = crawl(&source).await;
+        assert_exact_mirror(&sim, &run, &store);
+        // A failing SSWS token too, so error paths are logged.
+        let bad = OktaSource::new(base(addr), Secret::new(TOKEN.replace("ssws", "SSWS-BAD")))
+            .expect("source");
+        let _ = crawl(&bad).await;
+        sim
+    });
+    let logs = String::from_utf8(buf.0.lock().expect("lock").clone()).expect("utf8");
+    assert!(
+        logs.contains("minted an Okta access token"),
+        "logs were captured"
+    );
+    assert!(logs.contains("Okta request failed"), "failures were logged");
+    let tokens = sim.access_tokens();
+    assert!(!tokens.is_empty());
+    for t in &tokens {
+        assert!(!logs.contains(t.as_str()), "an access token was logged");
+    }
+    let key_body = |pem: &str| pem.lines().nth(1).expect("a body line").to_owned();
+    assert!(
+        !logs.contains(&key_body(&private)),
+        "the private key was logged"
+    );
+    assert!(!logs.contains(&key_body(&dpop)), "the DPoP key was logged");
+    assert!(!logs.contains(TOKEN), "the SSWS token was logged");
+    assert!(!logs.contains("SSWS-BAD"), "the SSWS token was logged");
+}
