@@ -96,6 +96,9 @@ pub struct Overrides {
     /// Largest share of people (or groups) one full sync may remove, in percent; more is held
     #[arg(long, env = "OKTAMIRROR_MAX_DELETE_PERCENT")]
     pub max_delete_percent: Option<f64>,
+    /// Custom profile attributes people search covers, comma-separated (like badgeId,slackHandle)
+    #[arg(long, env = "OKTAMIRROR_SEARCH_ATTRIBUTES", value_delimiter = ',')]
+    pub search_attributes: Option<Vec<String>>,
     /// Apply removals above --max-delete-percent (after checking that Okta really lost them)
     #[arg(long, env = "OKTAMIRROR_ALLOW_MASS_DELETE")]
     pub allow_mass_delete: bool,
@@ -135,6 +138,7 @@ pub struct FileConfig {
     pub manager_name_fallback: Option<bool>,
     pub full_sync_interval: Option<String>,
     pub max_delete_percent: Option<f64>,
+    pub search_attributes: Option<Vec<String>>,
     /// The SSWS token itself (prefer okta_token_file or OKTA_API_TOKEN: config files get shared).
     pub okta_token: Option<String>,
     pub okta_client_id: Option<String>,
@@ -169,6 +173,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub sync: SyncConfig,
     pub full_sync_interval: Duration,
+    /// Okta profile attributes beyond the standard ones that people search covers.
+    pub search_attributes: Vec<String>,
 }
 
 impl Settings {
@@ -279,8 +285,31 @@ impl Settings {
             listen,
             sync,
             full_sync_interval,
+            search_attributes: search_attributes(o.search_attributes.or(file.search_attributes))?,
         })
     }
+}
+
+/// Trims, drops empties and sorts (the index compares the set to decide on a rebuild); a name
+/// with a dot or a space is a typo, since Okta attribute names are plain identifiers.
+fn search_attributes(names: Option<Vec<String>>) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = names
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if let Some(bad) = out
+        .iter()
+        .find(|n| !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        return Err(ConfigError::Invalid(format!(
+            "search attribute \"{bad}\" is not an Okta profile attribute name: use names like badgeId, without \"profile.\""
+        )));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 fn manager_config(
@@ -512,7 +541,7 @@ mod tests {
         let path = dir.path().join("c.toml");
         std::fs::write(
             &path,
-            "okta_url = \"https://file.okta.com\"\nconcurrency = 4\nmanager_keys = [\"login\"]\nfull_sync_interval = \"6h\"\n",
+            "okta_url = \"https://file.okta.com\"\nconcurrency = 4\nmanager_keys = [\"login\"]\nfull_sync_interval = \"6h\"\nsearch_attributes = [\"slackHandle\", \" badgeId\"]\n",
         )
         .expect("write");
         let o = Overrides {
@@ -521,6 +550,7 @@ mod tests {
             ..Default::default()
         };
         let s = Settings::resolve(o, Some("t".into())).expect("ok");
+        assert_eq!(s.search_attributes, ["badgeId", "slackHandle"]);
         assert_eq!(s.okta_url.as_str(), "https://file.okta.com/");
         assert_eq!(s.sync.concurrency, 2);
         assert_eq!(s.sync.managers.keys, vec![ManagerKey::Login]);

@@ -67,6 +67,7 @@ pub async fn run(
         listen,
         sync: SyncConfig::default(),
         full_sync_interval: Duration::from_secs(24 * 3600),
+        search_attributes: Vec::new(),
     };
     let app = Application::build(settings)
         .await

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use oktamirror::search::{self, IndexOptions, ParsedQuery};
+use oktamirror::search::{self, ParsedQuery};
 use oktamirror::store::{PersonFilter, Store};
 
 pub fn run(query: &str, data_dir: &Path, limit: usize) -> Result<(), String> {
@@ -16,7 +16,8 @@ pub fn run(query: &str, data_dir: &Path, limit: usize) -> Result<(), String> {
         ));
     }
     let store = Store::open(data_dir).map_err(|e| e.to_string())?;
-    let index = search::Index::open(&search::index_dir(data_dir), IndexOptions::default())
+    let dir = search::index_dir(data_dir);
+    let index = search::Index::open(&dir, search::Index::stored_options(&dir))
         .map_err(|e| e.to_string())?;
     index.catch_up(&store).map_err(|e| e.to_string())?;
     let results = index

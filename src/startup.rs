@@ -66,7 +66,9 @@ impl Application {
         let store = Store::open(&settings.data_dir)?;
         let index = Arc::new(search::Index::open(
             &search::index_dir(&settings.data_dir),
-            search::IndexOptions::default(),
+            search::IndexOptions {
+                custom_attributes: settings.search_attributes.clone(),
+            },
         )?);
         let (stopping, stop) = tokio::sync::watch::channel(false);
         let indexer = tokio::spawn(search::follow(index.clone(), store.clone(), stop.clone()));

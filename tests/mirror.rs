@@ -45,6 +45,7 @@ fn settings(sim: SocketAddr, data_dir: &Path) -> Settings {
         listen: "127.0.0.1:0".parse().expect("addr"),
         sync: SyncConfig::default(),
         full_sync_interval: Duration::from_secs(24 * 3600),
+        search_attributes: Vec::new(),
     }
 }
 

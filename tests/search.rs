@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use oktamirror::configuration::Settings;
 use oktamirror::model::Person;
 use oktamirror::okta::{Auth, ClientOptions};
-use oktamirror::search::{self, IndexOptions, ParsedQuery};
+use oktamirror::search::{self, ParsedQuery};
 use oktamirror::secret::Secret;
 use oktamirror::sim::{SimOptions, Simulator};
 use oktamirror::startup::Application;
@@ -44,6 +44,7 @@ fn settings(sim: SocketAddr, data_dir: &Path) -> Settings {
         listen: "127.0.0.1:0".parse().expect("addr"),
         sync: SyncConfig::default(),
         full_sync_interval: Duration::from_secs(24 * 3600),
+        search_attributes: vec!["badgeId".into()],
     }
 }
 
@@ -127,6 +128,22 @@ async fn generated_queries_find_the_intended_person_and_the_org_matches_the_trut
     let app = spawn_app(sim_addr, dir.path()).await;
     let addr = app.addr();
     let users = sim.users();
+
+    // The configured custom attribute (badgeId) is searchable.
+    let badged = users
+        .iter()
+        .find(|u| u["status"] == "ACTIVE" && u["profile"]["badgeId"].is_string())
+        .expect("someone with a badge");
+    let d = gql(
+        addr,
+        "query($q: String!) { search(query: $q, first: 3) { nodes { id } } }",
+        json!({"q": profile(badged, "badgeId")}),
+    )
+    .await;
+    assert_eq!(
+        d["search"]["nodes"][0]["id"], badged["id"],
+        "found by badgeId"
+    );
 
     // Queries from the data: for people with a unique, simple first and last name, four
     // shapes, each with a deliberate typo: typeahead, reversed order, accents kept, prefix.
@@ -364,7 +381,8 @@ async fn the_index_heals_after_deletion_and_after_a_crash_before_commit() {
 
     // A crash after a store write, with the index update staged but never committed.
     let store = Store::open(dir.path()).expect("store");
-    let index = search::Index::open(&index_dir, IndexOptions::default()).expect("index");
+    let index =
+        search::Index::open(&index_dir, search::Index::stored_options(&index_dir)).expect("index");
     assert_eq!(index.indexed_seq(), store.last_seq().expect("seq"));
     let raw = json!({"id": "00unew0001", "status": "ACTIVE",
         "profile": {"login": "zygmunt.quaestor@example.com", "firstName": "Zygmunt", "lastName": "Quaestor"}});
@@ -380,7 +398,8 @@ async fn the_index_heals_after_deletion_and_after_a_crash_before_commit() {
         .expect("write");
     index.stage_uncommitted(&store).expect("stage");
     drop(index);
-    let index = search::Index::open(&index_dir, IndexOptions::default()).expect("reopen");
+    let index =
+        search::Index::open(&index_dir, search::Index::stored_options(&index_dir)).expect("reopen");
     let q = ParsedQuery::parse("zygmnut quae").expect("query");
     let found = |index: &search::Index| {
         index

@@ -31,6 +31,9 @@ const CHANGES_PER_COMMIT: usize = 20_000;
 struct Payload {
     version: u32,
     seq: u64,
+    /// The custom attributes the index holds: a different configured set means a rebuild.
+    #[serde(default)]
+    custom: Vec<String>,
 }
 
 /// Options of the people index.
@@ -53,6 +56,21 @@ pub struct Index {
 }
 
 impl Index {
+    /// The options an existing index in `dir` was built with (default when there is none), so
+    /// a reader without the configuration (`oktamirror search`) opens it without a rebuild.
+    pub fn stored_options(dir: &Path) -> IndexOptions {
+        let custom = tantivy::Index::open_in_dir(dir)
+            .and_then(|i| i.load_metas())
+            .ok()
+            .and_then(|m| m.payload)
+            .and_then(|p| serde_json::from_str::<Payload>(&p).ok())
+            .map(|p| p.custom)
+            .unwrap_or_default();
+        IndexOptions {
+            custom_attributes: custom,
+        }
+    }
+
     /// Opens the index in `dir`, creating it (empty, at sequence 0) when it is missing, and
     /// starting over when it was written by another index version or is unreadable.
     pub fn open(dir: &Path, options: IndexOptions) -> Result<Index, SearchError> {
@@ -78,7 +96,15 @@ impl Index {
         let seq = match index.load_metas()?.payload {
             None => 0,
             Some(p) => match serde_json::from_str::<Payload>(&p) {
-                Ok(p) if p.version == schema::VERSION => p.seq,
+                Ok(p) if p.version == schema::VERSION && p.custom == options.custom_attributes => {
+                    p.seq
+                }
+                Ok(p) if p.version == schema::VERSION => {
+                    return Err(SearchError::Index(format!(
+                        "the searchable custom attributes changed from {:?} to {:?}",
+                        p.custom, options.custom_attributes
+                    )));
+                }
                 _ => {
                     return Err(SearchError::Index(format!(
                         "index version differs from {}",
@@ -222,6 +248,7 @@ impl Index {
         let payload = serde_json::to_string(&Payload {
             version: schema::VERSION,
             seq,
+            custom: self.options.custom_attributes.clone(),
         })
         .map_err(|e| SearchError::Index(e.to_string()))?;
         let mut prepared = w.prepare_commit()?;

@@ -271,3 +271,24 @@ fn org_queries_walk_the_hierarchy() {
         "equal heads: the smallest id"
     );
 }
+
+#[test]
+fn changing_the_custom_attributes_rebuilds_the_index() {
+    let f = fixture();
+    let dir = f.index.dir().to_path_buf();
+    assert_eq!(
+        Index::stored_options(&dir).custom_attributes,
+        ["favouriteFood"]
+    );
+    f.index.close();
+    let index = Index::open(&dir, IndexOptions::default()).expect("reopen");
+    assert_eq!(index.indexed_seq(), 0, "rebuilt from the store");
+    index.catch_up(&f.store).expect("catch up");
+    let q = ParsedQuery::parse("spatzle").expect("valid query");
+    let hits = index
+        .search(&q, &PersonFilter::default(), 0, 10)
+        .expect("search")
+        .hits;
+    assert!(hits.is_empty(), "no longer searchable");
+    assert!(Index::stored_options(&dir).custom_attributes.is_empty());
+}
