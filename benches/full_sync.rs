@@ -68,6 +68,8 @@ fn start_sim(users: usize, groups: usize) -> Result<(Sim, String), String> {
             "--token",
             TOKEN,
         ])
+        // This bench measures the mirror, not Okta's rate limits (`paced_crawl` measures those).
+        .args(["--rate-limit", "10000000"])
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start the simulator: {e}"))?;

@@ -16,7 +16,7 @@ use oktamirror::model::{Person, UserStatus};
 use oktamirror::okta::OktaSource;
 use oktamirror::search::{self, Departments, IndexOptions, ParsedQuery};
 use oktamirror::secret::Secret;
-use oktamirror::sim::{SimOptions, Simulator};
+use oktamirror::sim::{RateLimits, SimOptions, Simulator};
 use oktamirror::store::{PersonFilter, Store};
 use oktamirror::sync::{self, NoProgress, Source, SyncConfig};
 
@@ -113,6 +113,11 @@ async fn run(users: usize) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
+    // The setup sync measures nothing here: lift Okta's rate limits so it takes seconds.
+    sim.set_rate_limits(RateLimits {
+        per_window: Some(10_000_000),
+        ..Default::default()
+    });
     let sim_addr = sim.serve(listener).map_err(|e| e.to_string())?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let store = Store::open(dir.path()).map_err(|e| e.to_string())?;

@@ -75,6 +75,9 @@ enum Command {
         /// The SSWS token clients must send (default: a random one, printed at start)
         #[arg(long, env = "OKTAMIRROR_SIM_TOKEN")]
         token: Option<String>,
+        /// Requests per minute every rate-limit bucket allows (default: Okta's published limits)
+        #[arg(long)]
+        rate_limit: Option<u32>,
     },
     /// Print the GraphQL schema (SDL)
     Schema,
@@ -157,7 +160,8 @@ async fn run(command: Command) -> Result<(), String> {
             seed,
             listen,
             token,
-        } => run_sim(users, groups, seed, &listen, token).await,
+            rate_limit,
+        } => run_sim(users, groups, seed, &listen, token, rate_limit).await,
         Command::Schema => {
             print!("{}", api::sdl());
             Ok(())
@@ -296,6 +300,7 @@ async fn run_sim(
     seed: u64,
     listen: &str,
     token: Option<String>,
+    rate_limit: Option<u32>,
 ) -> Result<(), String> {
     let addr: SocketAddr = configuration::parse_listen(listen).map_err(|e| e.to_string())?;
     let token = token.unwrap_or_else(demo::random_token);
@@ -306,6 +311,15 @@ async fn run_sim(
         seed,
         token: token.clone(),
     });
+    if let Some(n) = rate_limit {
+        if n == 0 {
+            return Err("--rate-limit must be at least 1 request per minute".into());
+        }
+        simulator.set_rate_limits(sim::RateLimits {
+            per_window: Some(n),
+            ..Default::default()
+        });
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}. Pick another port with --listen"))?;

@@ -22,7 +22,7 @@ use crate::store::{PersonFilter, Store};
 /// Memory for the index writer's buffers (tantivy's minimum per thread is 15 MB).
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 /// How many of the best matches are re-ranked (see `search`).
-const RERANK_WINDOW: usize = 128;
+const RERANK_WINDOW: usize = 32;
 /// Changes replayed per commit, so a long replay makes progress a crash does not lose.
 const CHANGES_PER_COMMIT: usize = 20_000;
 
