@@ -8,46 +8,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use oktamirror::configuration::Settings;
-use oktamirror::okta::{Auth, ClientOptions};
-use oktamirror::secret::Secret;
-use oktamirror::sim::{AnomalyKind, Faults, SimOptions, Simulator};
+use oktamirror::sim::{AnomalyKind, Faults};
 use oktamirror::startup::Application;
-use oktamirror::sync::SyncConfig;
 
-const TOKEN: &str = "test-token-0123456789";
+mod common;
+use common::{TOKEN, gql, settings, start_sim};
+
 const ALL_STATUSES: &str = "[ACTIVE, STAGED, PROVISIONED, RECOVERY, LOCKED_OUT, PASSWORD_EXPIRED, SUSPENDED, DEPROVISIONED, UNKNOWN]";
-
-async fn start_sim(users: usize, seed: u64) -> (Simulator, SocketAddr) {
-    let sim = Simulator::new(SimOptions {
-        users,
-        groups: None,
-        seed,
-        token: TOKEN.into(),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind sim");
-    let addr = sim.serve(listener).expect("serve sim");
-    (sim, addr)
-}
-
-fn settings(sim: SocketAddr, data_dir: &Path) -> Settings {
-    Settings {
-        okta_url: url::Url::parse(&format!("http://{sim}/")).expect("url"),
-        okta_auth: Auth::Ssws(Secret::new(TOKEN)),
-        // Quick retries: one test makes every list page fail and waits for the retries to end.
-        okta_client: ClientOptions {
-            retry_base: Duration::from_millis(10),
-            ..Default::default()
-        },
-        data_dir: data_dir.to_path_buf(),
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        sync: SyncConfig::default(),
-        full_sync_interval: Duration::from_secs(24 * 3600),
-        search_attributes: Vec::new(),
-    }
-}
 
 /// Starts the mirror and waits until it reports ready (first full sync done).
 async fn spawn_app(sim: SocketAddr, data_dir: &Path) -> Application {
@@ -67,20 +34,6 @@ async fn spawn_app(sim: SocketAddr, data_dir: &Path) -> Application {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the mirror never became ready");
-}
-
-async fn gql(addr: SocketAddr, query: &str, variables: Value) -> Value {
-    let resp: Value = reqwest::Client::new()
-        .post(format!("http://{addr}/graphql"))
-        .json(&json!({"query": query, "variables": variables}))
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
-    assert!(resp.get("errors").is_none(), "GraphQL errors: {resp}");
-    resp["data"].clone()
 }
 
 /// Walks a people connection page by page, returning nodes and checking cursors move on.

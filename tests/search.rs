@@ -11,40 +11,18 @@ use serde_json::{Value, json};
 
 use oktamirror::configuration::Settings;
 use oktamirror::model::Person;
-use oktamirror::okta::{Auth, ClientOptions};
 use oktamirror::search::{self, ParsedQuery};
-use oktamirror::secret::Secret;
-use oktamirror::sim::{SimOptions, Simulator};
 use oktamirror::startup::Application;
 use oktamirror::store::{Op, PersonFilter, Store};
-use oktamirror::sync::SyncConfig;
 
-const TOKEN: &str = "search-test-token-0123";
+mod common;
+use common::{gql, start_sim};
 
-async fn start_sim(users: usize, seed: u64) -> (Simulator, SocketAddr) {
-    let sim = Simulator::new(SimOptions {
-        users,
-        groups: None,
-        seed,
-        token: TOKEN.into(),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind sim");
-    let addr = sim.serve(listener).expect("serve sim");
-    (sim, addr)
-}
-
+/// The common settings, with `badgeId` (a custom attribute) searchable.
 fn settings(sim: SocketAddr, data_dir: &Path) -> Settings {
     Settings {
-        okta_url: url::Url::parse(&format!("http://{sim}/")).expect("url"),
-        okta_auth: Auth::Ssws(Secret::new(TOKEN)),
-        okta_client: ClientOptions::default(),
-        data_dir: data_dir.to_path_buf(),
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        sync: SyncConfig::default(),
-        full_sync_interval: Duration::from_secs(24 * 3600),
         search_attributes: vec!["badgeId".into()],
+        ..common::settings(sim, data_dir)
     }
 }
 
@@ -62,20 +40,6 @@ async fn spawn_app(sim: SocketAddr, data_dir: &Path) -> Application {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the mirror never became ready with its index caught up");
-}
-
-async fn gql(addr: SocketAddr, query: &str, variables: Value) -> Value {
-    let resp: Value = reqwest::Client::new()
-        .post(format!("http://{addr}/graphql"))
-        .json(&json!({"query": query, "variables": variables}))
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
-    assert!(resp.get("errors").is_none(), "GraphQL errors: {resp}");
-    resp["data"].clone()
 }
 
 fn profile(u: &Value, k: &str) -> String {
