@@ -292,3 +292,37 @@ fn changing_the_custom_attributes_rebuilds_the_index() {
     assert!(hits.is_empty(), "no longer searchable");
     assert!(Index::stored_options(&dir).custom_attributes.is_empty());
 }
+
+#[test]
+fn status_filters_as_inclusions_or_exclusions_agree() {
+    use crate::model::UserStatus;
+    let f = fixture();
+    let q = ParsedQuery::parse("jones").expect("valid query");
+    let found = |statuses: Vec<UserStatus>| -> Vec<String> {
+        let filter = PersonFilter {
+            statuses,
+            ..Default::default()
+        };
+        let mut ids: Vec<String> = f
+            .index
+            .search(&q, &filter, 0, 10)
+            .expect("search")
+            .hits
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    // All but DEPROVISIONED (built as one excluded term) leaves Ana Jones out ...
+    let active_ones: Vec<UserStatus> = UserStatus::ALL
+        .into_iter()
+        .filter(|s| *s != UserStatus::Deprovisioned)
+        .collect();
+    assert!(!found(active_ones).contains(&"u6".to_string()));
+    // ... only DEPROVISIONED (built as a required term) finds just her ...
+    assert_eq!(found(vec![UserStatus::Deprovisioned]), ["u6"]);
+    // ... and every status, or none named, finds her among the rest.
+    assert!(found(UserStatus::ALL.to_vec()).contains(&"u6".to_string()));
+    assert_eq!(found(UserStatus::ALL.to_vec()), found(Vec::new()));
+}
