@@ -78,6 +78,19 @@ async fn mirrors_every_user_group_and_membership() {
     let app = spawn_app(sim_addr, dir.path()).await;
     let addr = app.addr();
 
+    // Ready means searchable too: the first query after /readyz finds people.
+    let someone = sim
+        .users()
+        .into_iter()
+        .find(|u| u["status"] == "ACTIVE")
+        .expect("active");
+    let q = "query($q: String!) { search(query: $q, first: 1) { nodes { id } } }";
+    let d = gql(addr, q, json!({"q": someone["profile"]["login"]})).await;
+    assert_eq!(
+        d["search"]["nodes"][0]["id"], someone["id"],
+        "searchable as soon as ready"
+    );
+
     // Every user, every status, with the right fields; pages with no duplicates or gaps.
     let fields = "id login email firstName lastName displayName title department division organization \
                   costCenter employeeNumber city countryCode status profile";

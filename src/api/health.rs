@@ -1,5 +1,6 @@
 //! Liveness and readiness probes: `/healthz` answers while the process runs, `/readyz` once the
-//! first full sync has completed (so load balancers only route to a mirror with complete data).
+//! first full sync has completed and search has indexed it (so load balancers and clients only
+//! reach a mirror whose every answer, search included, covers the whole org).
 
 use std::sync::Arc;
 
@@ -17,6 +18,9 @@ pub(crate) async fn healthz() -> Response {
 
 pub(crate) async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     match shared.store.last_good_full_sync() {
+        Ok(Some(_)) if !searchable(&shared) => {
+            not_ready("the search index is catching up with the first full sync".to_owned())
+        }
         Ok(Some(run)) => (
             StatusCode::OK,
             Json(json!({
@@ -31,6 +35,23 @@ pub(crate) async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
             not_ready(format!("cannot read the sync state: {e}"))
         }
     }
+}
+
+/// True once the index has caught up with the store (after the first full sync); then stays
+/// true, since the index trails later syncs by design (by one follower tick).
+fn searchable(shared: &Shared) -> bool {
+    use std::sync::atomic::Ordering;
+    if shared.searchable.load(Ordering::Acquire) {
+        return true;
+    }
+    let caught_up = shared
+        .store
+        .last_seq()
+        .is_ok_and(|seq| shared.search.indexed_seq() >= seq);
+    if caught_up {
+        shared.searchable.store(true, Ordering::Release);
+    }
+    caught_up
 }
 
 fn not_ready(reason: String) -> Response {

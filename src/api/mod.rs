@@ -24,17 +24,22 @@ pub struct ApiState {
     pub search: Arc<crate::search::Index>,
 }
 
-/// Per-router shared state: the built schema and the store.
+/// Per-router shared state: the built schema, the store and the search index.
 pub(crate) struct Shared {
     pub schema: graphql::ApiSchema,
     pub store: Store,
+    pub search: Arc<crate::search::Index>,
+    /// Latched once the index has caught up with the store after the first full sync.
+    pub searchable: std::sync::atomic::AtomicBool,
 }
 
 /// All routes (`/graphql`, `/healthz`, `/readyz`) with their state applied.
 pub fn router(state: ApiState) -> Router {
     let shared = Arc::new(Shared {
-        schema: graphql::schema(state.store.clone(), state.search),
+        schema: graphql::schema(state.store.clone(), state.search.clone()),
         store: state.store,
+        search: state.search,
+        searchable: std::sync::atomic::AtomicBool::new(false),
     });
     Router::new()
         .route("/graphql", get(http::graphql_get).post(http::graphql_post))
