@@ -77,10 +77,7 @@ pub async fn list(
                     .map(|g| render(&org, g, &origin.base, stats)),
             )
         };
-        let mut resp = respond::json(body);
-        respond::add_link(&mut resp, &origin.self_url(&query), "self");
-        shared.count_list_success();
-        return resp;
+        return respond::list_page(&shared, &origin, &query, body, None);
     }
 
     let Ok(limit) = query.limit(200, 10_000) else {
@@ -104,13 +101,7 @@ pub async fn list(
         let body = json::array(items.iter().map(|g| render(&org, g, &origin.base, stats)));
         (body, next)
     };
-    let mut resp = respond::json(body);
-    respond::add_link(&mut resp, &origin.self_url(&query), "self");
-    if let Some(after) = next {
-        respond::add_link(&mut resp, &origin.next_url(&query, &after), "next");
-    }
-    shared.count_list_success();
-    resp
+    respond::list_page(&shared, &origin, &query, body, next.as_deref())
 }
 
 pub async fn get(
@@ -169,13 +160,7 @@ pub async fn users(
     let Some((body, next)) = page else {
         return respond::not_found(&shared, &id, "UserGroup");
     };
-    let mut resp = respond::json(body);
-    respond::add_link(&mut resp, &origin.self_url(&query), "self");
-    if let Some(after) = next {
-        respond::add_link(&mut resp, &origin.next_url(&query, &after), "next");
-    }
-    shared.count_list_success();
-    resp
+    respond::list_page(&shared, &origin, &query, body, next.as_deref())
 }
 
 #[cfg(test)]

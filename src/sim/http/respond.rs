@@ -4,6 +4,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
+use super::params::{Origin, Query};
 use crate::sim::filter::FilterError;
 use crate::sim::json::ObjWriter;
 use crate::sim::shared::Shared;
@@ -103,4 +104,22 @@ pub fn add_link(resp: &mut Response, url: &str, rel: &str) {
     if let Ok(v) = HeaderValue::from_str(&format!("<{url}>; rel=\"{rel}\"")) {
         resp.headers_mut().append(header::LINK, v);
     }
+}
+
+/// One page of a list: the JSON array with its `self` link and, when more follow, a `next`
+/// link resuming after `next`; counted as a successful list page (fault injection counts them).
+pub fn list_page(
+    shared: &Shared,
+    origin: &Origin,
+    query: &Query,
+    body: String,
+    next: Option<&str>,
+) -> Response {
+    let mut resp = json(body);
+    add_link(&mut resp, &origin.self_url(query), "self");
+    if let Some(after) = next {
+        add_link(&mut resp, &origin.next_url(query, after), "next");
+    }
+    shared.count_list_success();
+    resp
 }

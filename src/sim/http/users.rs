@@ -82,10 +82,7 @@ pub async fn list(
             return respond::validation(&shared, "limit");
         };
         let body = quick_search(&shared.org(), &origin.base, text, limit);
-        let mut resp = respond::json(body);
-        respond::add_link(&mut resp, &origin.self_url(&query), "self");
-        shared.count_list_success();
-        return resp;
+        return respond::list_page(&shared, &origin, &query, body, None);
     }
 
     let Ok(limit) = query.limit(200, 200) else {
@@ -108,13 +105,7 @@ pub async fn list(
         let body = json::array(items.iter().map(|u| u.render(&origin.base)));
         (body, next)
     };
-    let mut resp = respond::json(body);
-    respond::add_link(&mut resp, &origin.self_url(&query), "self");
-    if let Some(after) = next {
-        respond::add_link(&mut resp, &origin.next_url(&query, &after), "next");
-    }
-    shared.count_list_success();
-    resp
+    respond::list_page(&shared, &origin, &query, body, next.as_deref())
 }
 
 pub async fn get(
