@@ -213,6 +213,8 @@ async fn run(users: usize) -> Result<(), String> {
     let app = api::router(ApiState {
         store: store.clone(),
         search: index.clone(),
+        control: None,
+        hook: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

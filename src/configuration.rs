@@ -10,7 +10,7 @@ use url::Url;
 
 use crate::okta::{Auth, ClientOptions, OAuthConfig};
 use crate::secret::Secret;
-use crate::sync::{ManagerConfig, ManagerKey, SyncConfig};
+use crate::sync::{Lanes, ManagerConfig, ManagerKey, SyncConfig};
 
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "oktamirror-data";
@@ -123,6 +123,21 @@ pub struct Overrides {
     /// Retries of a request after a transient Okta failure (default 5)
     #[arg(long, env = "OKTAMIRROR_OKTA_RETRIES")]
     pub okta_retries: Option<u32>,
+    /// Wait before asking the System Log again after it had nothing new, like 10s (default)
+    #[arg(long, env = "OKTAMIRROR_LOG_POLL_INTERVAL")]
+    pub log_poll_interval: Option<String>,
+    /// Time between lastUpdated/lastMembershipUpdated delta sweeps, like 15m (default)
+    #[arg(long, env = "OKTAMIRROR_SWEEP_INTERVAL")]
+    pub sweep_interval: Option<String>,
+    /// A file holding the event hook's secret: the exact header value Okta sends (like "Bearer abc…"); enables POST /hooks/okta
+    #[arg(long, env = "OKTAMIRROR_HOOK_SECRET_FILE")]
+    pub hook_secret_file: Option<PathBuf>,
+    /// The event hook's secret itself (prefer the env var to the flag: flags show in `ps`)
+    #[arg(long, env = "OKTAMIRROR_HOOK_SECRET", hide_env_values = true)]
+    pub hook_secret: Option<String>,
+    /// The header Okta's event hook carries the secret in (default Authorization)
+    #[arg(long, env = "OKTAMIRROR_HOOK_HEADER")]
+    pub hook_header: Option<String>,
 }
 
 /// The TOML config file: the same options as the flags, in snake_case.
@@ -148,6 +163,12 @@ pub struct FileConfig {
     pub okta_dpop_key_file: Option<PathBuf>,
     pub rate_limit_share: Option<u32>,
     pub okta_retries: Option<u32>,
+    pub log_poll_interval: Option<String>,
+    pub sweep_interval: Option<String>,
+    pub hook_secret_file: Option<PathBuf>,
+    /// The hook secret itself (prefer hook_secret_file or OKTAMIRROR_HOOK_SECRET).
+    pub hook_secret: Option<String>,
+    pub hook_header: Option<String>,
 }
 
 impl FileConfig {
@@ -172,9 +193,20 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub sync: SyncConfig,
-    pub full_sync_interval: Duration,
+    /// Poll, sweep and reconcile intervals.
+    pub lanes: Lanes,
     /// Okta profile attributes beyond the standard ones that people search covers.
     pub search_attributes: Vec<String>,
+    /// Event hooks: the header and the exact value Okta's deliveries must carry; `None`
+    /// leaves `/hooks/okta` switched off.
+    pub hook: Option<HookAuth>,
+}
+
+/// How Okta's event-hook deliveries authenticate (okta-api.md 8.1: a header and its value).
+#[derive(Debug, Clone)]
+pub struct HookAuth {
+    pub header: String,
+    pub secret: Secret,
 }
 
 impl Settings {
@@ -270,9 +302,43 @@ impl Settings {
             sync.max_delete_share = p / 100.0;
         }
         sync.allow_mass_delete = o.allow_mass_delete;
-        let full_sync_interval = match o.full_sync_interval.or(file.full_sync_interval) {
-            Some(s) => parse_duration(&s)?,
-            None => Duration::from_secs(24 * 3600),
+        let mut lanes = Lanes::default();
+        if let Some(s) = o.full_sync_interval.or(file.full_sync_interval) {
+            lanes.reconcile_interval = parse_duration(&s)?;
+        }
+        if let Some(s) = o.log_poll_interval.or(file.log_poll_interval) {
+            lanes.poll_interval = parse_duration(&s)?;
+        }
+        if let Some(s) = o.sweep_interval.or(file.sweep_interval) {
+            lanes.sweep_interval = parse_duration(&s)?;
+        }
+        let hook_secret = match o.hook_secret_file.or(file.hook_secret_file) {
+            Some(path) => Some(Secret::new(
+                read_key_file("event hook secret file", &path)?
+                    .expose()
+                    .trim(),
+            )),
+            None => o.hook_secret.or(file.hook_secret).map(Secret::new),
+        };
+        let hook = match hook_secret {
+            None => None,
+            Some(secret) => {
+                let header = o
+                    .hook_header
+                    .or(file.hook_header)
+                    .unwrap_or_else(|| "Authorization".to_owned());
+                if axum::http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                    return Err(ConfigError::Invalid(format!(
+                        "hook_header \"{header}\" is not an HTTP header name: use the key you gave Okta's event hook, like Authorization or X-Hook-Secret"
+                    )));
+                }
+                if secret.expose().trim().len() < 16 {
+                    return Err(ConfigError::Invalid(
+                        "the event hook secret is shorter than 16 characters: use a long random value (for example `openssl rand -hex 32`), as Okta sends it on every delivery".into(),
+                    ));
+                }
+                Some(HookAuth { header, secret })
+            }
         };
         Ok(Settings {
             okta_url,
@@ -284,8 +350,9 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             listen,
             sync,
-            full_sync_interval,
+            lanes,
             search_attributes: search_attributes(o.search_attributes.or(file.search_attributes))?,
+            hook,
         })
     }
 }
@@ -554,7 +621,7 @@ mod tests {
         assert_eq!(s.okta_url.as_str(), "https://file.okta.com/");
         assert_eq!(s.sync.concurrency, 2);
         assert_eq!(s.sync.managers.keys, vec![ManagerKey::Login]);
-        assert_eq!(s.full_sync_interval, Duration::from_secs(6 * 3600));
+        assert_eq!(s.lanes.reconcile_interval, Duration::from_secs(6 * 3600));
         std::fs::write(&path, "okta_urll = \"x\"\n").expect("write");
         let e = Settings::resolve(
             Overrides {

@@ -66,7 +66,8 @@ pub async fn run(
         data_dir,
         listen,
         sync: SyncConfig::default(),
-        full_sync_interval: Duration::from_secs(24 * 3600),
+        lanes: Default::default(),
+        hook: None,
         search_attributes: Vec::new(),
     };
     let app = Application::build(settings)

@@ -297,12 +297,24 @@ impl ChangeCounts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RunKind {
+    /// A full crawl (the first, or one asked for).
     Full,
+    /// A scheduled full crawl that catches what the incremental lanes missed.
+    Reconcile,
+    /// One batch of System Log events, each re-read and applied.
+    Tail,
+    /// A `lastUpdated` / `lastMembershipUpdated` delta sweep.
+    Sweep,
+    /// One event-hook delivery, re-read and applied.
+    Hook,
 }
 
 /// The record of one sync run, kept in the store and shown by `syncStatus` and the CLI.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncRun {
+    /// Position in the run history (assigned when the run is recorded; 0 before).
+    #[serde(default)]
+    pub id: u64,
     pub kind: RunKind,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
@@ -312,6 +324,15 @@ pub struct SyncRun {
     pub groups_fetched: u64,
     pub memberships_fetched: u64,
     pub requests: u64,
+    /// Requests retried after a transient failure.
+    #[serde(default)]
+    pub retries: u64,
+    /// 429 answers (rate or concurrency limit) received.
+    #[serde(default)]
+    pub rate_limited: u64,
+    /// System Log events (or hook events) this run handled, duplicates excluded.
+    #[serde(default)]
+    pub events: u64,
     pub changes: ChangeCounts,
     /// Removals held back by the deletion safety (see `sync::SyncConfig::max_delete_share`).
     #[serde(default)]
@@ -319,6 +340,10 @@ pub struct SyncRun {
     pub warnings: Vec<String>,
     /// Why the run failed, in one sentence; `None` when it succeeded.
     pub error: Option<String>,
+    /// True when the failure needs a configuration change (a revoked token, a missing scope),
+    /// so retrying soon cannot help.
+    #[serde(default)]
+    pub config_error: bool,
 }
 
 /// Removals a completed crawl found but did not apply because they exceeded the safety share:
@@ -328,6 +353,32 @@ pub struct SyncRun {
 pub struct HeldDeletions {
     pub people: Vec<String>,
     pub groups: Vec<String>,
+}
+
+impl SyncRun {
+    /// A run of `kind` starting now, not yet successful, with nothing counted.
+    pub fn start(kind: RunKind) -> SyncRun {
+        let now = Utc::now();
+        SyncRun {
+            id: 0,
+            kind,
+            started_at: now,
+            finished_at: now,
+            ok: false,
+            users_fetched: 0,
+            groups_fetched: 0,
+            memberships_fetched: 0,
+            requests: 0,
+            retries: 0,
+            rate_limited: 0,
+            events: 0,
+            changes: ChangeCounts::default(),
+            held: HeldDeletions::default(),
+            warnings: Vec::new(),
+            error: None,
+            config_error: false,
+        }
+    }
 }
 
 impl HeldDeletions {

@@ -3,9 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -15,7 +13,7 @@ use crate::model::SyncRun;
 use crate::okta::{OktaError, OktaSource};
 use crate::search::{self, SearchError};
 use crate::store::{Store, StoreError};
-use crate::sync::{self, NoProgress, Source, SyncConfig};
+use crate::sync::{self, Command, Source, SyncKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -25,24 +23,74 @@ pub enum StartupError {
     Okta(#[from] OktaError),
     #[error("{0}")]
     Search(#[from] SearchError),
+    #[error("{0}")]
+    Config(String),
     #[error(
         "cannot listen on {addr}: {detail}. Pick another port with --listen, for example --listen 127.0.0.1:0 for any free port"
     )]
     Bind { addr: SocketAddr, detail: String },
 }
 
-/// Asks the running sync schedule for a full sync now and waits for its result.
+/// Asks the running sync schedule for a sync now, and queues event-hook deliveries for it.
 #[derive(Clone)]
 pub struct SyncHandle {
-    tx: mpsc::Sender<oneshot::Sender<SyncRun>>,
+    tx: mpsc::Sender<Command>,
 }
 
 impl SyncHandle {
-    /// Runs a full sync as soon as the current one (if any) ends; `None` if the mirror stopped.
+    /// Runs a full sync as soon as the current step (if any) ends; `None` if the mirror stopped.
     pub async fn full_sync_now(&self) -> Option<SyncRun> {
-        let (tx, rx) = oneshot::channel();
-        self.tx.send(tx).await.ok()?;
+        self.now(SyncKind::Full, false).await
+    }
+
+    /// Reads the System Log and sweeps the deltas now; `None` if the mirror stopped.
+    pub async fn incremental_now(&self) -> Option<SyncRun> {
+        self.now(SyncKind::Incremental, false).await
+    }
+
+    async fn now(&self, kind: SyncKind, allow_mass_delete: bool) -> Option<SyncRun> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Sync {
+                kind,
+                allow_mass_delete,
+                reply,
+            })
+            .await
+            .ok()?;
         rx.await.ok()
+    }
+}
+
+impl api::SyncControl for SyncHandle {
+    fn sync_now(
+        &self,
+        kind: api::SyncNow,
+        allow_mass_delete: bool,
+    ) -> futures::future::BoxFuture<'static, Option<SyncRun>> {
+        let handle = self.clone();
+        let kind = match kind {
+            api::SyncNow::Full => SyncKind::Full,
+            api::SyncNow::Incremental => SyncKind::Incremental,
+        };
+        Box::pin(async move { handle.now(kind, allow_mass_delete).await })
+    }
+}
+
+impl api::HookSink for SyncHandle {
+    fn deliver(&self, body: &[u8]) -> Result<usize, String> {
+        let events = crate::okta::read_delivery(body)?;
+        let n = events.len();
+        if n > 0 {
+            // A full queue means the engine is busy (a crawl, a long catch-up): the System Log
+            // carries these events too, so dropping the ping loses nothing.
+            if self.tx.try_send(Command::Hook(events)).is_err() {
+                tracing::debug!(
+                    "event hook delivery not queued (the sync engine is busy); the log tail will apply it"
+                );
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -72,14 +120,15 @@ impl Application {
         )?);
         let (stopping, stop) = tokio::sync::watch::channel(false);
         let indexer = tokio::spawn(search::follow(index.clone(), store.clone(), stop.clone()));
-        let source = Arc::new(OktaSource::with_auth(
+        let okta = Arc::new(OktaSource::with_auth(
             settings.okta_url.clone(),
             settings.okta_auth.clone(),
             settings.okta_client.clone(),
         )?);
         if store.last_good_full_sync()?.is_none() {
-            source.preflight().await?;
+            okta.preflight().await?;
         }
+        let source: Arc<dyn Source> = okta;
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .map_err(|e| StartupError::Bind {
@@ -90,9 +139,26 @@ impl Application {
             addr: settings.listen,
             detail: e.to_string(),
         })?;
+        let (tx, rx) = mpsc::channel(256);
+        let handle = SyncHandle { tx };
+        let hook = match &settings.hook {
+            None => None,
+            Some(h) => Some(api::HookConfig {
+                header: axum::http::HeaderName::from_bytes(h.header.as_bytes()).map_err(|_| {
+                    StartupError::Config(format!(
+                        "hook_header \"{}\" is not an HTTP header name",
+                        h.header
+                    ))
+                })?,
+                secret: h.secret.clone(),
+                sink: Arc::new(handle.clone()),
+            }),
+        };
         let app = api::router(ApiState {
             store: store.clone(),
             search: index.clone(),
+            control: Some(Arc::new(handle.clone())),
+            hook,
         });
         let mut server_stop = stop;
         let server = tokio::spawn(async move {
@@ -106,12 +172,11 @@ impl Application {
                 tracing::error!("the HTTP server stopped: {e}");
             }
         });
-        let (tx, rx) = mpsc::channel(8);
-        let syncer = tokio::spawn(sync_schedule(
+        let syncer = tokio::spawn(sync::run_continuous(
             store.clone(),
             source,
             settings.sync.clone(),
-            settings.full_sync_interval,
+            settings.lanes.clone(),
             rx,
         ));
         tracing::info!("serving on http://{addr}/graphql");
@@ -122,7 +187,7 @@ impl Application {
             server,
             syncer,
             indexer,
-            sync: SyncHandle { tx },
+            sync: handle,
             stopping,
         })
     }
@@ -186,55 +251,5 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// Runs full syncs: at once when the store has never completed one, otherwise when the last
-/// good one is `interval` old; after a failure, retries with backoff (30 s doubling, capped at
-/// `interval`); and whenever `SyncHandle::full_sync_now` asks.
-async fn sync_schedule(
-    store: Store,
-    source: Arc<OktaSource>,
-    cfg: SyncConfig,
-    interval: Duration,
-    mut requests: mpsc::Receiver<oneshot::Sender<SyncRun>>,
-) {
-    let mut failures: u32 = 0;
-    loop {
-        let wait = next_due(&store, interval, failures);
-        let reply = tokio::select! {
-            _ = tokio::time::sleep(wait) => None,
-            r = requests.recv() => match r {
-                Some(r) => Some(r),
-                None => return,
-            },
-        };
-        let run = sync::run_full(&store, source.as_ref() as &dyn Source, &cfg, &NoProgress).await;
-        failures = if run.ok {
-            0
-        } else {
-            failures.saturating_add(1)
-        };
-        if let Some(reply) = reply {
-            let _ = reply.send(run);
-        }
-    }
-}
-
-fn next_due(store: &Store, interval: Duration, failures: u32) -> Duration {
-    if failures > 0 {
-        let backoff = Duration::from_secs(30u64.saturating_mul(1 << (failures - 1).min(16)));
-        return backoff.min(interval);
-    }
-    match store.last_good_full_sync() {
-        Ok(Some(run)) => {
-            let age = (Utc::now() - run.finished_at).to_std().unwrap_or_default();
-            interval.saturating_sub(age)
-        }
-        Ok(None) => Duration::ZERO,
-        Err(e) => {
-            tracing::error!("cannot read the sync state: {e}");
-            interval
-        }
     }
 }

@@ -1,10 +1,16 @@
-//! The HTTP face of the mirror: one axum router serving GraphQL (`/graphql`) and the health probes.
+//! The HTTP face of the mirror: one axum router serving GraphQL (`/graphql`), the health probes
+//! and Okta event hooks (`/hooks/okta`).
 //! async-graphql and axum types stay inside this module; the core (model, store, sync) never sees them.
 
+mod control;
 mod graphql;
 mod health;
+mod hooks;
 mod http;
 mod media;
+
+pub use control::{SyncControl, SyncNow};
+pub use hooks::{HookConfig, HookSink};
 
 #[cfg(test)]
 mod tests;
@@ -22,6 +28,10 @@ use crate::store::Store;
 pub struct ApiState {
     pub store: Store,
     pub search: Arc<crate::search::Index>,
+    /// The running sync schedule, for `syncNow`; `None` where nothing syncs (tests, tools).
+    pub control: Option<Arc<dyn SyncControl>>,
+    /// Event hooks, when a secret is configured.
+    pub hook: Option<HookConfig>,
 }
 
 /// Per-router shared state: the built schema, the store and the search index.
@@ -31,20 +41,23 @@ pub(crate) struct Shared {
     pub search: Arc<crate::search::Index>,
     /// Latched once the index has caught up with the store after the first full sync.
     pub searchable: std::sync::atomic::AtomicBool,
+    pub hook: Option<HookConfig>,
 }
 
 /// All routes (`/graphql`, `/healthz`, `/readyz`) with their state applied.
 pub fn router(state: ApiState) -> Router {
     let shared = Arc::new(Shared {
-        schema: graphql::schema(state.store.clone(), state.search.clone()),
+        schema: graphql::schema(state.store.clone(), state.search.clone(), state.control),
         store: state.store,
         search: state.search,
         searchable: std::sync::atomic::AtomicBool::new(false),
+        hook: state.hook,
     });
     Router::new()
         .route("/graphql", get(http::graphql_get).post(http::graphql_post))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/hooks/okta", get(hooks::verify).post(hooks::deliver))
         .with_state(shared)
 }
 

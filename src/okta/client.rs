@@ -413,7 +413,8 @@ impl OktaClient {
         }
     }
 
-    fn same_origin(&self, u: Url) -> Result<Url, OktaError> {
+    /// `u` if it is on the configured org, so a token is never sent elsewhere.
+    pub fn same_origin(&self, u: Url) -> Result<Url, OktaError> {
         if u.origin() == self.base.origin() {
             Ok(u)
         } else {

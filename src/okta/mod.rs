@@ -6,6 +6,7 @@ pub mod check;
 mod client;
 mod dpop;
 mod error;
+mod events;
 mod jose;
 mod link;
 mod pacing;
@@ -13,13 +14,15 @@ mod pacing;
 pub use auth::{Auth, DEFAULT_SCOPES, OAuthConfig};
 pub use client::{ClientOptions, OktaClient, Page};
 pub use error::OktaError;
+pub use events::{LOG_FILTER, read_delivery, read_event};
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
 use serde_json::Value;
 
 use crate::secret::Secret;
-use crate::sync::{Source, SourceError};
+use crate::sync::{LogPage, Source, SourceError};
 
 /// Page size for every list: Okta's documented maximum for users and its advice for groups.
 const LIMIT: &str = "200";
@@ -67,7 +70,53 @@ impl OktaSource {
 }
 
 fn source_err(e: OktaError) -> SourceError {
-    SourceError::new(e.to_string())
+    SourceError {
+        config: e.is_config_error(),
+        message: e.to_string(),
+    }
+}
+
+/// Okta's timestamp format in filters: milliseconds and `Z` (okta-api.md 2.2).
+fn okta_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Turns a 404 (the object is gone) into `None`; every other failure stays an error.
+fn found<T>(r: Result<T, OktaError>) -> Result<Option<T>, SourceError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(OktaError::Status { status: 404, .. }) => Ok(None),
+        Err(e) => Err(source_err(e)),
+    }
+}
+
+impl OktaSource {
+    /// The URL of `/api/v1/{segments…}`, each segment escaped (ids come from events).
+    fn api_url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<url::Url, SourceError> {
+        let mut url = self.client.url("/", query);
+        url.path_segments_mut()
+            .map_err(|_| SourceError::new("the Okta URL cannot hold a path"))?
+            .clear()
+            .extend(["api", "v1"])
+            .extend(segments);
+        Ok(url)
+    }
+
+    /// Pages of `/api/v1/{what}` filtered by `filter`.
+    fn filtered(
+        &self,
+        what: &str,
+        filter: String,
+    ) -> BoxStream<'_, Result<Vec<Value>, SourceError>> {
+        let url = self.client.url(
+            &format!("/api/v1/{what}"),
+            &[("limit", LIMIT), ("filter", &filter)],
+        );
+        self.client
+            .paginate(url)
+            .map(|r| r.map_err(source_err))
+            .boxed()
+    }
 }
 
 impl Source for OktaSource {
@@ -98,11 +147,7 @@ impl Source for OktaSource {
         group_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<String>, SourceError>> {
         Box::pin(async move {
-            let mut url = self.client.url("/", &[("limit", LIMIT)]);
-            url.path_segments_mut()
-                .map_err(|_| SourceError::new("the Okta URL cannot hold a path"))?
-                .clear()
-                .extend(["api", "v1", "groups", group_id, "users"]);
+            let url = self.api_url(&["groups", group_id, "users"], &[("limit", LIMIT)])?;
             let mut pages = self.client.paginate_as::<IdOnly>(url);
             let mut ids = Vec::new();
             while let Some(page) = pages.next().await {
@@ -114,7 +159,112 @@ impl Source for OktaSource {
         })
     }
 
+    fn user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Value>, SourceError>> {
+        Box::pin(async move {
+            let url = self.api_url(&["users", id], &[])?;
+            found(self.client.get_json(&url).await)
+        })
+    }
+
+    fn group<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Value>, SourceError>> {
+        Box::pin(async move {
+            let url = self.api_url(&["groups", id], &[])?;
+            found(self.client.get_json(&url).await)
+        })
+    }
+
+    fn user_group_ids<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, SourceError>> {
+        Box::pin(async move {
+            // Undocumented whether this list pages (okta-api.md 11.2): follow `next` if it does.
+            let url = self.api_url(&["users", user_id, "groups"], &[])?;
+            let mut pages = self.client.paginate_as::<IdOnly>(url);
+            let mut ids = Vec::new();
+            while let Some(page) = pages.next().await {
+                match found(page)? {
+                    Some(page) => ids.extend(page.into_iter().map(|g| g.id)),
+                    None => return Ok(None),
+                }
+            }
+            ids.sort();
+            ids.dedup();
+            Ok(Some(ids))
+        })
+    }
+
+    fn log_start(&self, since: DateTime<Utc>) -> String {
+        self.client
+            .url(
+                "/api/v1/logs",
+                &[
+                    ("since", okta_time(since).as_str()),
+                    ("sortOrder", "ASCENDING"),
+                    ("limit", "1000"),
+                    ("filter", LOG_FILTER),
+                ],
+            )
+            .to_string()
+    }
+
+    fn log_page<'a>(&'a self, cursor: &'a str) -> BoxFuture<'a, Result<LogPage, SourceError>> {
+        Box::pin(async move {
+            let url = url::Url::parse(cursor)
+                .ok()
+                .and_then(|u| self.client.same_origin(u).ok())
+                .ok_or_else(|| SourceError {
+                    message: format!(
+                        "the stored System Log position {cursor} is not on {}: the data directory belongs to another Okta org; point --data-dir at a new directory",
+                        self.client.base()
+                    ),
+                    config: true,
+                })?;
+            let page = self.client.get_page(&url).await.map_err(source_err)?;
+            Ok(LogPage {
+                read: page.items.len(),
+                events: page.items.iter().filter_map(read_event).collect(),
+                // A polling query always has a next link; keep the position if one is missing.
+                next: page
+                    .next
+                    .map_or_else(|| cursor.to_owned(), |u| u.to_string()),
+            })
+        })
+    }
+
+    fn users_changed_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> BoxStream<'_, Result<Vec<Value>, SourceError>> {
+        self.filtered("users", format!("lastUpdated gt \"{}\"", okta_time(since)))
+    }
+
+    fn groups_changed_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> BoxStream<'_, Result<Vec<Value>, SourceError>> {
+        self.filtered("groups", format!("lastUpdated gt \"{}\"", okta_time(since)))
+    }
+
+    fn groups_with_members_changed_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> BoxStream<'_, Result<Vec<Value>, SourceError>> {
+        self.filtered(
+            "groups",
+            format!("lastMembershipUpdated gt \"{}\"", okta_time(since)),
+        )
+    }
+
     fn requests(&self) -> u64 {
         self.client.requests()
+    }
+
+    fn retries(&self) -> u64 {
+        self.client.retries()
+    }
+
+    fn rate_limited(&self) -> u64 {
+        self.client.rate_limited()
     }
 }

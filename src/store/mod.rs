@@ -7,7 +7,7 @@ mod stage;
 mod write;
 
 pub use read::PersonFilter;
-pub use write::{Applied, Op, RawJson};
+pub use write::{Applied, Batch, Op, RUNS_KEPT, RawJson};
 
 use std::path::Path;
 
@@ -61,9 +61,11 @@ enum T {
     GroupCounts,
     Changes,
     Meta,
+    Runs,
+    Events,
 }
 
-const TREE_NAMES: [&str; 14] = [
+const TREE_NAMES: [&str; 16] = [
     "people",
     "raw_users",
     "idx_login",
@@ -78,6 +80,8 @@ const TREE_NAMES: [&str; 14] = [
     "group_counts",
     "changes",
     "meta",
+    "runs",
+    "events_seen",
 ];
 
 /// Handle to the store; cheap to clone (sled trees are reference-counted).
@@ -103,6 +107,15 @@ pub mod meta {
     pub const PEOPLE: &str = "count_people";
     pub const GROUPS: &str = "count_groups";
     pub const MEMBERSHIPS: &str = "count_memberships";
+    /// The full `next` URL of the System Log polling query: where the tail resumes. Written in
+    /// the same transaction as the changes its events produced.
+    pub const LOG_CURSOR: &str = "log_cursor";
+    /// Watermark of the delta sweeps (`model::SweepMark`).
+    pub const SWEEP_MARK: &str = "sweep_mark";
+    /// Id of the newest recorded run.
+    pub const RUN_SEQ: &str = "run_seq";
+    /// When the tail last found nothing new in the log: the mirror held everything up to then.
+    pub const TAIL_CAUGHT_UP: &str = "tail_caught_up";
 }
 
 impl Store {

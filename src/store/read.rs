@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::{Result, Store, StoreError, T, decode, id_of, keys};
-use crate::model::{Change, Group, Person, UserStatus};
+use crate::model::{Change, Group, Person, SyncRun, UserStatus};
 
 /// Attribute filters over people, applied during ordered scans. Text matches are
 /// case-insensitive and exact (after trimming), as directory queries expect.
@@ -198,6 +198,19 @@ impl Store {
                 let (_, v) = kv?;
                 decode("change", &v)
             })
+    }
+
+    /// The newest `first` recorded runs, newest first.
+    pub fn runs(&self, first: usize) -> Result<Vec<SyncRun>> {
+        self.tree(T::Runs)
+            .iter()
+            .rev()
+            .take(first)
+            .map(|kv| {
+                let (_, v) = kv?;
+                decode("run", &v)
+            })
+            .collect()
     }
 
     fn seconds(&self, t: T, first: &str) -> Result<Vec<String>> {

@@ -9,7 +9,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::{Result, Store, StoreError, T, decode, keys, meta};
-use crate::model::{Change, ChangeCounts, ChangeOp, Entity, Group, Person};
+use crate::model::{Change, ChangeCounts, ChangeOp, Entity, Group, Person, SyncRun};
 
 /// Raw Okta JSON as bytes: staged crawls hand it over without a parse. Two raw values count as
 /// the same when their bytes match or, failing that, when they parse to the same JSON (so a
@@ -71,10 +71,41 @@ struct Counters {
     memberships: u64,
 }
 
+/// Everything one incremental step commits together: the changes, the cursor (or other meta)
+/// that produced them, the event ids now handled, and the run record counting them.
+#[derive(Default)]
+pub struct Batch<'a> {
+    pub ops: &'a [Op],
+    pub meta: Vec<(&'a str, Vec<u8>)>,
+    /// System Log event uuids handled by this batch (deduplication across log and hooks).
+    pub events_seen: Vec<String>,
+    /// Recorded with the batch's change counts added and the next run id assigned.
+    pub run: Option<SyncRun>,
+}
+
+/// Runs kept in the history; older ones are pruned.
+pub const RUNS_KEPT: u64 = 5_000;
+
 impl Store {
     /// Applies `ops` and writes `meta` entries atomically. Deleting a person or a group also
     /// removes its memberships.
     pub fn apply(&self, ops: &[Op], meta_entries: &[(&str, Vec<u8>)]) -> Result<Applied> {
+        let batch = Batch {
+            ops,
+            meta: meta_entries.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            ..Batch::default()
+        };
+        Ok(self.apply_batch(batch)?.0)
+    }
+
+    /// Applies a batch atomically and returns what changed and the run as recorded.
+    pub fn apply_batch(&self, batch: Batch<'_>) -> Result<(Applied, Option<SyncRun>)> {
+        let Batch {
+            ops,
+            meta: meta_entries,
+            events_seen,
+            run,
+        } = batch;
         let ops = self.expand_deletes(ops)?;
         let encoded = ops
             .iter()
@@ -86,7 +117,8 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         let trees: &[sled::Tree] = &self.trees;
         let at = Utc::now();
-        let applied = trees.transaction(|tx| {
+        let seen_at = keys::u64_be(at.timestamp_millis().max(0) as u64);
+        let (applied, recorded) = trees.transaction(|tx| {
             let mut c = Counters {
                 at,
                 member_deltas: std::collections::HashMap::new(),
@@ -116,12 +148,53 @@ impl Store {
             m.insert(meta::PEOPLE, &keys::u64_be(c.people))?;
             m.insert(meta::GROUPS, &keys::u64_be(c.groups))?;
             m.insert(meta::MEMBERSHIPS, &keys::u64_be(c.memberships))?;
-            for (k, v) in meta_entries {
+            for (k, v) in &meta_entries {
                 m.insert(*k, v.as_slice())?;
             }
-            Ok(a)
+            for uuid in &events_seen {
+                tx[T::Events as usize].insert(uuid.as_bytes(), &seen_at)?;
+            }
+            let recorded = match &run {
+                None => None,
+                Some(run) => {
+                    let mut run = run.clone();
+                    run.id = get_u64(m, meta::RUN_SEQ)? + 1;
+                    run.changes.add(a);
+                    let bytes = match json("run", &run) {
+                        Ok(b) => b,
+                        Err(e) => return abort(e),
+                    };
+                    tx[T::Runs as usize].insert(&keys::u64_be(run.id), bytes)?;
+                    m.insert(meta::RUN_SEQ, &keys::u64_be(run.id))?;
+                    if run.id > RUNS_KEPT {
+                        tx[T::Runs as usize].remove(&keys::u64_be(run.id - RUNS_KEPT))?;
+                    }
+                    Some(run)
+                }
+            };
+            Ok((a, recorded))
         })?;
-        Ok(applied)
+        Ok((applied, recorded))
+    }
+
+    /// True when a System Log event was already handled (by the log tail or a hook).
+    pub fn event_seen(&self, uuid: &str) -> Result<bool> {
+        Ok(self.tree(T::Events).contains_key(uuid.as_bytes())?)
+    }
+
+    /// Forgets handled event ids older than `cutoff` (the log and hooks re-send an event only
+    /// within minutes or hours; a week is a wide margin). Returns how many were dropped.
+    pub fn prune_events_seen(&self, cutoff: chrono::DateTime<Utc>) -> Result<usize> {
+        let cutoff = cutoff.timestamp_millis().max(0) as u64;
+        let mut dropped = 0;
+        for item in self.tree(T::Events).iter() {
+            let (k, v) = item?;
+            if keys::read_u64(&v) < cutoff {
+                self.tree(T::Events).remove(k)?;
+                dropped += 1;
+            }
+        }
+        Ok(dropped)
     }
 
     /// Turns each delete into the membership removals it implies, read before the transaction

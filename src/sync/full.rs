@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::managers;
 use super::{Progress, ProgressEvent, Source, SourceError, SyncConfig};
 use crate::model::{ChangeCounts, Group, HeldDeletions, ManagerReport, Person, RunKind, SyncRun};
-use crate::store::{Op, RawJson, Store, StoreError, meta};
+use crate::store::{Batch, Op, RawJson, Store, StoreError, meta};
 
 /// Operations per store transaction: large enough to amortise the commit, small enough to keep
 /// a transaction's memory and lock time modest.
@@ -35,21 +35,20 @@ pub async fn run_full(
     cfg: &SyncConfig,
     progress: &dyn Progress,
 ) -> SyncRun {
-    let requests_before = source.requests();
-    let mut run = SyncRun {
-        kind: RunKind::Full,
-        started_at: Utc::now(),
-        finished_at: Utc::now(),
-        ok: false,
-        users_fetched: 0,
-        groups_fetched: 0,
-        memberships_fetched: 0,
-        requests: 0,
-        changes: ChangeCounts::default(),
-        held: HeldDeletions::default(),
-        warnings: Vec::new(),
-        error: None,
-    };
+    run_crawl(RunKind::Full, store, source, cfg, progress).await
+}
+
+/// `run_full`, recorded as `kind` (a scheduled reconcile is the same crawl).
+pub async fn run_crawl(
+    kind: RunKind,
+    store: &Store,
+    source: &dyn Source,
+    cfg: &SyncConfig,
+    progress: &dyn Progress,
+) -> SyncRun {
+    let (requests_before, retries_before, limited_before) =
+        (source.requests(), source.retries(), source.rate_limited());
+    let mut run = SyncRun::start(kind);
     tracing::info!("full sync started");
     let crawl_started = std::time::Instant::now();
     let result = match crawl(store, source, cfg, progress, &mut run).await {
@@ -68,6 +67,8 @@ pub async fn run_full(
         Err(e) => Err(e),
     };
     run.requests = source.requests().saturating_sub(requests_before);
+    run.retries = source.retries().saturating_sub(retries_before);
+    run.rate_limited = source.rate_limited().saturating_sub(limited_before);
     run.finished_at = Utc::now();
     let outcome = match result {
         Ok((changes, report, held, warnings)) => {
@@ -78,6 +79,7 @@ pub async fn run_full(
             record(store, &run, Some(&report))
         }
         Err(e) => {
+            run.config_error = matches!(&e, FullSyncError::Source(s) if s.config);
             run.error = Some(e.to_string());
             record(store, &run, None)
         }
@@ -109,7 +111,8 @@ pub async fn run_full(
     run
 }
 
-/// Writes the run record (and, for a good run, the manager report) in one transaction.
+/// Writes the run record, in the history and as the latest full sync (and, for a good run,
+/// the manager report), in one transaction.
 fn record(store: &Store, run: &SyncRun, report: Option<&ManagerReport>) -> Result<(), StoreError> {
     fn json<V: serde::Serialize>(v: &V) -> Result<Vec<u8>, StoreError> {
         serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
@@ -120,7 +123,11 @@ fn record(store: &Store, run: &SyncRun, report: Option<&ManagerReport>) -> Resul
         entries.push((meta::LAST_GOOD_FULL_SYNC, run_json));
         entries.push((meta::MANAGER_REPORT, json(report)?));
     }
-    store.apply(&[], &entries)?;
+    store.apply_batch(Batch {
+        meta: entries,
+        run: Some(run.clone()),
+        ..Batch::default()
+    })?;
     store.flush()
 }
 
@@ -405,7 +412,10 @@ fn hold_if_too_many(
 }
 
 /// Merges two sorted id lists into (id, true = add / false = remove) steps.
-fn sorted_diff<'a>(current: &'a [String], wanted: &'a [String]) -> Vec<(&'a String, bool)> {
+pub(super) fn sorted_diff<'a>(
+    current: &'a [String],
+    wanted: &'a [String],
+) -> Vec<(&'a String, bool)> {
     let (mut i, mut j, mut out) = (0, 0, Vec::new());
     while i < current.len() || j < wanted.len() {
         match (current.get(i), wanted.get(j)) {

@@ -60,7 +60,12 @@ pub struct Resolution {
 
 /// Resolves every person's manager. Where a key is shared (Okta enforces no uniqueness on
 /// employee numbers or emails), a person who is not deprovisioned wins, then the lowest id.
-pub fn resolve(people: &[Person], cfg: &ManagerConfig) -> Resolution {
+pub fn resolve<'p, I>(people: I, cfg: &ManagerConfig) -> Resolution
+where
+    I: IntoIterator<Item = &'p Person>,
+    I::IntoIter: Clone,
+{
+    let people = people.into_iter();
     let fold = |s: &str| s.trim().to_lowercase();
     let mut by_empno: HashMap<String, &Person> = HashMap::new();
     let mut by_login: HashMap<String, &Person> = HashMap::new();
@@ -68,7 +73,7 @@ pub fn resolve(people: &[Person], cfg: &ManagerConfig) -> Resolution {
     let mut by_id: HashMap<&str, &Person> = HashMap::new();
     // display name → person, or None when two people share the name (ambiguous).
     let mut by_name: HashMap<String, Option<&Person>> = HashMap::new();
-    for p in people {
+    for p in people.clone() {
         by_id.insert(p.id.as_str(), p);
         insert_best(&mut by_login, fold(&p.login), p);
         if let Some(e) = &p.email {
@@ -117,6 +122,19 @@ pub fn resolve(people: &[Person], cfg: &ManagerConfig) -> Resolution {
     report.cycles = break_cycles(&mut managers);
     report.unresolved.sort();
     Resolution { managers, report }
+}
+
+/// True when two versions of a person resolve managers alike: same keys others may match
+/// them by, same references to their own manager. Only a change here can move anyone's
+/// manager, so other edits (a title, a city) skip resolution.
+pub fn same_manager_inputs(a: &Person, b: &Person) -> bool {
+    (a.status == UserStatus::Deprovisioned) == (b.status == UserStatus::Deprovisioned)
+        && a.login == b.login
+        && a.email == b.email
+        && a.employee_number == b.employee_number
+        && a.name() == b.name()
+        && a.manager_ref == b.manager_ref
+        && a.manager_name == b.manager_name
 }
 
 /// Keeps, for a shared key, the person who is not deprovisioned, then the lowest id.

@@ -1,13 +1,17 @@
 //! The sync engine: reads a `Source`, resolves managers and applies the result to the `Store`.
 //! It knows nothing of HTTP or GraphQL; the Okta adapter and the API sit on either side.
 
+mod continuous;
 mod full;
+mod incremental;
 pub mod managers;
 mod source;
 
-pub use full::run_full;
+pub use continuous::{Command, Lanes, SyncKind, run as run_continuous};
+pub use full::{run_crawl, run_full};
+pub use incremental::{Incremental, Position};
 pub use managers::{ManagerConfig, ManagerKey};
-pub use source::{Source, SourceError};
+pub use source::{Event, LogPage, Source, SourceError, Target};
 
 /// Tunables of the sync engine.
 #[derive(Debug, Clone)]

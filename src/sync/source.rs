@@ -1,6 +1,7 @@
 //! What the sync engine needs from an identity source. The Okta adapter (`okta::OktaSource`)
 //! implements it; the engine never sees HTTP, so it can be driven by any source in tests.
 
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use serde_json::Value;
@@ -10,14 +11,53 @@ use serde_json::Value;
 #[error("{message}")]
 pub struct SourceError {
     pub message: String,
+    /// True when retrying cannot help until the configuration changes (a revoked token, a
+    /// missing scope): the schedule then waits longer instead of hammering the source.
+    pub config: bool,
 }
 
 impl SourceError {
     pub fn new(message: impl Into<String>) -> Self {
         SourceError {
             message: message.into(),
+            config: false,
         }
     }
+}
+
+/// What one change event names: the object to re-read. Events are pings, not data: the engine
+/// applies what the source says now, so an old, repeated or out-of-order event is harmless.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    User(String),
+    Group(String),
+    /// A membership of the user in the group changed (added or removed).
+    Membership {
+        user_id: String,
+        group_id: String,
+    },
+    /// Any number of the group's memberships changed (an import, say): re-read them all.
+    GroupMembers(String),
+}
+
+/// One change event (System Log event or event-hook event), already read for what it names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The event's unique id: the same event from the log and from a hook is handled once.
+    pub uuid: String,
+    pub published: Option<DateTime<Utc>>,
+    pub targets: Vec<Target>,
+}
+
+/// One page of the change log.
+#[derive(Debug, Clone)]
+pub struct LogPage {
+    /// Events that name users, groups or memberships (others are left out by the source).
+    pub events: Vec<Event>,
+    /// Events on the page, including those that name nothing the mirror keeps.
+    pub read: usize,
+    /// Where to read next (opaque to the engine; stored with the changes this page produced).
+    pub next: String,
 }
 
 pub trait Source: Send + Sync {
@@ -30,6 +70,38 @@ pub trait Source: Send + Sync {
         &'a self,
         group_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<String>, SourceError>>;
+    /// One user as it is now; `None` when it no longer exists.
+    fn user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Value>, SourceError>>;
+    /// One group as it is now; `None` when it no longer exists.
+    fn group<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Value>, SourceError>>;
+    /// The ids of every group a user belongs to; `None` when the user no longer exists.
+    fn user_group_ids<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, SourceError>>;
+    /// The log position that starts at `since`: the first cursor of a tail.
+    fn log_start(&self, since: DateTime<Utc>) -> String;
+    /// The page of the change log at `cursor`. An empty page's `next` may equal `cursor`.
+    fn log_page<'a>(&'a self, cursor: &'a str) -> BoxFuture<'a, Result<LogPage, SourceError>>;
+    /// Users (all statuses) changed after `since`, page by page.
+    fn users_changed_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> BoxStream<'_, Result<Vec<Value>, SourceError>>;
+    /// Groups whose profile changed after `since`, page by page.
+    fn groups_changed_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> BoxStream<'_, Result<Vec<Value>, SourceError>>;
+    /// Groups whose membership changed after `since`, page by page.
+    fn groups_with_members_changed_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> BoxStream<'_, Result<Vec<Value>, SourceError>>;
     /// Requests made so far (for run reports).
     fn requests(&self) -> u64;
+    /// Requests retried so far after transient failures.
+    fn retries(&self) -> u64;
+    /// 429 answers received so far.
+    fn rate_limited(&self) -> u64;
 }

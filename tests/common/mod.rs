@@ -42,7 +42,8 @@ pub fn settings(sim: SocketAddr, data_dir: &Path) -> Settings {
         data_dir: data_dir.to_path_buf(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         sync: SyncConfig::default(),
-        full_sync_interval: Duration::from_secs(24 * 3600),
+        lanes: Default::default(),
+        hook: None,
         search_attributes: Vec::new(),
     }
 }

@@ -32,7 +32,16 @@ pub(crate) enum GroupType {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "crate::model::RunKind")]
 pub(crate) enum RunKind {
+    /// A full crawl (the first, or one asked for).
     Full,
+    /// A scheduled full crawl that catches what the incremental lanes missed.
+    Reconcile,
+    /// One batch of System Log events, each re-read and applied.
+    Tail,
+    /// A `lastUpdated` / `lastMembershipUpdated` delta sweep.
+    Sweep,
+    /// One or more event-hook deliveries, re-read and applied.
+    Hook,
 }
 
 /// Whether an org unit comes from people's `department` or `division` attribute.

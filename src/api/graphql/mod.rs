@@ -8,6 +8,7 @@ mod errors;
 mod filters;
 mod group;
 mod loaders;
+mod mutation;
 mod org;
 mod paging;
 mod person;
@@ -17,13 +18,13 @@ mod sync_status;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptyMutation, EmptySubscription, Result, Schema, SchemaBuilder};
+use async_graphql::{Context, EmptySubscription, Result, Schema, SchemaBuilder};
 
 use crate::model::{Group, Person};
 use crate::store::Store;
 use errors::store_error;
 
-pub(crate) type ApiSchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
+pub(crate) type ApiSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
 /// Deepest selection allowed (the standard introspection query needs about 13).
 pub(crate) const MAX_DEPTH: usize = 16;
@@ -31,19 +32,26 @@ pub(crate) const MAX_DEPTH: usize = 16;
 /// (default 100), so this is roughly the number of fields a query may resolve.
 pub(crate) const MAX_COMPLEXITY: usize = 100_000;
 
-fn builder() -> SchemaBuilder<query::Query, EmptyMutation, EmptySubscription> {
-    Schema::build(query::Query, EmptyMutation, EmptySubscription)
+fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
+    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
 }
 
 /// The schema for serving, reading from `store` and searching `index`.
-pub(crate) fn schema(store: Store, index: Arc<crate::search::Index>) -> ApiSchema {
-    builder()
+pub(crate) fn schema(
+    store: Store,
+    index: Arc<crate::search::Index>,
+    control: Option<Arc<dyn crate::api::SyncControl>>,
+) -> ApiSchema {
+    let b = builder()
         .data(store)
         .data(index)
-        .data(Arc::new(crate::search::DepartmentCache::default()))
-        .finish()
+        .data(Arc::new(crate::search::DepartmentCache::default()));
+    match control {
+        Some(c) => b.data(c).finish(),
+        None => b.finish(),
+    }
 }
 
 /// The schema in SDL.

@@ -10,7 +10,7 @@ use super::group::GroupNode;
 use super::org::{DepartmentNode, OrgChartNode, departments};
 use super::person::PersonNode;
 use super::search::SearchConnection;
-use super::sync_status::SyncStatus;
+use super::sync_status::{SyncRunNode, SyncStatus};
 use super::{paging, store};
 use crate::search;
 
@@ -221,5 +221,17 @@ impl Query {
     /// The state of the mirror: readiness, the latest sync runs and counts.
     async fn sync_status(&self) -> SyncStatus {
         SyncStatus
+    }
+
+    /// The most recent sync runs (full, reconcile, tail batch, sweep, hook), newest first.
+    async fn sync_runs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20, validator(minimum = 1, maximum = 1000))] first: i32,
+    ) -> Result<Vec<SyncRunNode>> {
+        let runs = store(ctx)?
+            .runs(usize::try_from(first).unwrap_or(20))
+            .map_err(store_error)?;
+        Ok(runs.into_iter().map(SyncRunNode).collect())
     }
 }

@@ -8,6 +8,7 @@ use super::enums::RunKind;
 use super::errors::store_error;
 use super::{int, store};
 use crate::model::{ChangeCounts, SyncRun};
+use crate::store::meta;
 
 pub(crate) struct SyncStatus;
 
@@ -60,13 +61,40 @@ impl SyncStatus {
         let r = store(ctx)?.manager_report().map_err(store_error)?;
         Ok(int(r.cycles.len() as u64))
     }
+    /// Seconds since the System Log tail last found nothing new: everything Okta logged before
+    /// then is in the mirror. Null until the tail has caught up once.
+    async fn tail_lag_seconds(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        let at: Option<DateTime<Utc>> = store(ctx)?
+            .meta_json(meta::TAIL_CAUGHT_UP)
+            .map_err(store_error)?;
+        Ok(at.map(|t| ((Utc::now() - t).num_milliseconds().max(0) as f64) / 1000.0))
+    }
+    /// When the System Log tail last found nothing new.
+    async fn tail_caught_up_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        store(ctx)?
+            .meta_json(meta::TAIL_CAUGHT_UP)
+            .map_err(store_error)
+    }
+    /// The System Log position the tail resumes from (Okta's `next` link; no credentials).
+    async fn log_cursor(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        store(ctx)?.meta_json(meta::LOG_CURSOR).map_err(store_error)
+    }
+    /// The latest run of any kind.
+    async fn last_run(&self, ctx: &Context<'_>) -> Result<Option<SyncRunNode>> {
+        let mut runs = store(ctx)?.runs(1).map_err(store_error)?;
+        Ok(runs.pop().map(SyncRunNode))
+    }
 }
 
-pub(crate) struct SyncRunNode(SyncRun);
+pub(crate) struct SyncRunNode(pub(crate) SyncRun);
 
 /// The record of one sync run.
 #[Object(name = "SyncRun")]
 impl SyncRunNode {
+    /// Position in the run history.
+    async fn id(&self) -> i32 {
+        int(self.0.id)
+    }
     async fn kind(&self) -> RunKind {
         self.0.kind.into()
     }
@@ -93,6 +121,26 @@ impl SyncRunNode {
     async fn requests(&self) -> i32 {
         int(self.0.requests)
     }
+    /// Requests retried after a transient failure.
+    async fn retries(&self) -> i32 {
+        int(self.0.retries)
+    }
+    /// 429 answers (rate or concurrency limit) received.
+    async fn rate_limited(&self) -> i32 {
+        int(self.0.rate_limited)
+    }
+    /// System Log or hook events handled (duplicates excluded).
+    async fn events(&self) -> i32 {
+        int(self.0.events)
+    }
+    /// People whose removal the deletion safety held back.
+    async fn held_people(&self) -> i32 {
+        int(self.0.held.people.len() as u64)
+    }
+    /// Groups whose removal the deletion safety held back.
+    async fn held_groups(&self) -> i32 {
+        int(self.0.held.groups.len() as u64)
+    }
     /// What the run changed in the mirror.
     async fn changes(&self) -> SyncChanges {
         SyncChanges::from(self.0.changes)
@@ -103,6 +151,10 @@ impl SyncRunNode {
     /// Why the run failed; null when it succeeded.
     async fn error(&self) -> Option<&str> {
         self.0.error.as_deref()
+    }
+    /// True when the failure needs a configuration change; retrying cannot help.
+    async fn config_error(&self) -> bool {
+        self.0.config_error
     }
 }
 

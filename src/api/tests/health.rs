@@ -1,6 +1,5 @@
 //! Probes and syncStatus: /healthz always, /readyz 503 until a full sync succeeded, then 200.
 
-use chrono::Utc;
 use serde_json::json;
 
 use super::Server;
@@ -34,9 +33,6 @@ async fn probes_and_sync_status_follow_the_first_full_sync() {
     assert_eq!(st["lastChangeSeq"], "12");
 
     let run = SyncRun {
-        kind: RunKind::Full,
-        started_at: Utc::now(),
-        finished_at: Utc::now(),
         ok: true,
         users_fetched: 6,
         groups_fetched: 3,
@@ -47,9 +43,8 @@ async fn probes_and_sync_status_follow_the_first_full_sync() {
             members_added: 11,
             ..Default::default()
         },
-        held: Default::default(),
         warnings: vec!["a warning".into()],
-        error: None,
+        ..SyncRun::start(RunKind::Full)
     };
     s.store
         .put_meta_json(meta::LAST_GOOD_FULL_SYNC, &run)

@@ -133,6 +133,8 @@ impl Server {
         let app = super::router(super::ApiState {
             store: store.clone(),
             search: std::sync::Arc::new(index),
+            control: None,
+            hook: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -1,0 +1,355 @@
+//! The sync schedule: the first full crawl, then the System Log tail, event-hook deliveries,
+//! delta sweeps and scheduled reconciles, one step at a time in one task, so no step's reads
+//! can overwrite a newer step's result.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::incremental::{Incremental, Position};
+use super::{Event, NoProgress, Source, SyncConfig, run_crawl};
+use crate::model::{RunKind, SyncRun};
+use crate::store::{Store, meta};
+
+/// How often each lane runs.
+#[derive(Debug, Clone)]
+pub struct Lanes {
+    /// Wait after the log has nothing new before asking again (Okta's log bucket is small).
+    pub poll_interval: Duration,
+    /// Time between delta sweeps (`lastUpdated` / `lastMembershipUpdated`).
+    pub sweep_interval: Duration,
+    /// How far before the last sweep the next one looks again: Okta's filters are eventually
+    /// consistent and strictly `gt`, so a change stamped just before a sweep can appear after it.
+    pub sweep_overlap: Duration,
+    /// Time between full reconcile crawls.
+    pub reconcile_interval: Duration,
+}
+
+impl Default for Lanes {
+    fn default() -> Self {
+        Lanes {
+            poll_interval: Duration::from_secs(10),
+            sweep_interval: Duration::from_secs(15 * 60),
+            sweep_overlap: Duration::from_secs(120),
+            reconcile_interval: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// What `syncNow` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncKind {
+    /// A full crawl now.
+    Full,
+    /// Read the log and sweep the deltas now.
+    Incremental,
+}
+
+/// Requests to the running schedule.
+pub enum Command {
+    /// Run a step now and send its record back.
+    Sync {
+        kind: SyncKind,
+        /// Apply held removals of a full crawl (an operator's decision).
+        allow_mass_delete: bool,
+        reply: oneshot::Sender<SyncRun>,
+    },
+    /// Events of one event-hook delivery.
+    Hook(Vec<Event>),
+}
+
+/// How far back the log is read when the mirror has no position yet: a little before the crawl
+/// starts, so nothing that changes while it runs is missed (replaying an event is harmless).
+const LOG_MARGIN: chrono::Duration = chrono::Duration::minutes(1);
+
+/// Okta keeps the System Log 90 days and refuses `since` beyond 180: a mirror older than a
+/// week without a position starts at a week and relies on its next reconcile.
+const LOG_REACH: chrono::Duration = chrono::Duration::days(7);
+
+/// Handled event ids are kept this long (Okta redelivers within hours, not days).
+const EVENTS_KEPT: chrono::Duration = chrono::Duration::days(7);
+
+/// Hook deliveries merged into one step when several are waiting.
+const HOOKS_PER_STEP: usize = 64;
+
+struct Schedule {
+    store: Store,
+    source: Arc<dyn Source>,
+    cfg: SyncConfig,
+    lanes: Lanes,
+    engine: Incremental,
+    /// Failed full crawls in a row (for backoff before the first good one, or reconcile retries).
+    full_failures: u32,
+    /// A full crawl failed with a configuration error: retrying soon cannot help.
+    config_error: bool,
+    next_poll: Instant,
+    next_sweep: Instant,
+    /// The tail's last step failed (further failures are logged, not recorded again).
+    tail_failing: bool,
+}
+
+/// Runs the schedule until `commands` closes.
+pub async fn run(
+    store: Store,
+    source: Arc<dyn Source>,
+    cfg: SyncConfig,
+    lanes: Lanes,
+    mut commands: mpsc::Receiver<Command>,
+) {
+    let now = Instant::now();
+    let mut s = Schedule {
+        engine: Incremental::new(store.clone(), cfg.clone()),
+        store,
+        source,
+        cfg,
+        next_poll: now,
+        next_sweep: now + lanes.sweep_interval,
+        lanes,
+        full_failures: 0,
+        config_error: false,
+        tail_failing: false,
+    };
+    // A request taken out of the queue while merging hook deliveries, handled next.
+    let mut pending: Option<Command> = None;
+    loop {
+        let ready = matches!(s.store.last_good_full_sync(), Ok(Some(_)));
+        let full_due = s.full_due();
+        let due = if ready {
+            full_due.min(s.next_poll).min(s.next_sweep)
+        } else {
+            full_due
+        };
+        let command = match pending.take() {
+            Some(c) => Some(c),
+            None => tokio::select! {
+                _ = tokio::time::sleep_until(due) => None,
+                c = commands.recv() => match c {
+                    Some(c) => Some(c),
+                    None => return,
+                },
+            },
+        };
+        match command {
+            Some(Command::Sync {
+                kind,
+                allow_mass_delete,
+                reply,
+            }) => {
+                let run = s.sync_now(kind, allow_mass_delete, ready).await;
+                let _ = reply.send(run);
+            }
+            Some(Command::Hook(mut events)) => {
+                // Deliveries that queued up while a step ran become one step.
+                for _ in 1..HOOKS_PER_STEP {
+                    match commands.try_recv() {
+                        Ok(Command::Hook(more)) => events.extend(more),
+                        Ok(other) => {
+                            pending = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                s.hook(&events, ready).await;
+            }
+            None => {
+                let now = Instant::now();
+                if !ready {
+                    s.full(RunKind::Full, false).await;
+                } else if full_due <= now {
+                    s.full(RunKind::Reconcile, false).await;
+                } else {
+                    if s.next_poll <= now {
+                        s.poll().await;
+                    }
+                    if s.next_sweep <= now {
+                        s.sweep().await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Schedule {
+    /// What `syncNow` runs: a full crawl, or (once the mirror is ready) the log and a sweep.
+    async fn sync_now(&mut self, kind: SyncKind, allow_mass_delete: bool, ready: bool) -> SyncRun {
+        if kind == SyncKind::Full || !ready {
+            return self.full(RunKind::Full, allow_mass_delete).await;
+        }
+        let tail = self.poll().await;
+        let sweep = self.sweep().await;
+        match tail {
+            Some(t) if !t.ok || sweep.ok => t,
+            _ => sweep,
+        }
+    }
+
+    /// When the next full crawl is due: at once without a good one (with backoff after
+    /// failures), else `reconcile_interval` after the last good one started.
+    fn full_due(&self) -> Instant {
+        let now = Instant::now();
+        if self.full_failures > 0 {
+            let backoff = if self.config_error {
+                Duration::from_secs(3600)
+            } else {
+                Duration::from_secs(30u64.saturating_mul(1 << (self.full_failures - 1).min(16)))
+            };
+            return now + backoff.min(self.lanes.reconcile_interval);
+        }
+        match self.store.last_good_full_sync() {
+            Ok(Some(run)) => {
+                let age = (Utc::now() - run.started_at).to_std().unwrap_or_default();
+                now + self.lanes.reconcile_interval.saturating_sub(age)
+            }
+            Ok(None) => now,
+            Err(e) => {
+                tracing::error!("cannot read the sync state: {e}");
+                now + self.lanes.reconcile_interval
+            }
+        }
+    }
+
+    /// A full crawl (the first, a reconcile, or one asked for). The log position is noted
+    /// first when there is none, and the tail resumes from it afterwards: whatever changed
+    /// while the crawl ran is re-read then.
+    async fn full(&mut self, kind: RunKind, allow_mass_delete: bool) -> SyncRun {
+        if let Err(e) = self.ensure_log_position() {
+            tracing::error!("cannot store the System Log position: {e}");
+        }
+        let mut cfg = self.cfg.clone();
+        cfg.allow_mass_delete |= allow_mass_delete;
+        let run = run_crawl(kind, &self.store, self.source.as_ref(), &cfg, &NoProgress).await;
+        self.engine.invalidate();
+        if run.ok {
+            self.full_failures = 0;
+            self.config_error = false;
+            self.next_poll = Instant::now();
+            if let Err(e) = self.store.prune_events_seen(Utc::now() - EVENTS_KEPT) {
+                tracing::warn!("cannot prune handled event ids: {e}");
+            }
+        } else {
+            self.full_failures = self.full_failures.saturating_add(1);
+            self.config_error = run.config_error;
+        }
+        run
+    }
+
+    /// Stores a log position when there is none: just before now when the mirror has never
+    /// crawled, else just before its last good crawl (at most a week back).
+    fn ensure_log_position(&self) -> Result<(), crate::store::StoreError> {
+        if self.store.meta_json::<String>(meta::LOG_CURSOR)?.is_some() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let since = match self.store.last_good_full_sync()? {
+            Some(run) => run.started_at.max(now - LOG_REACH),
+            None => now,
+        } - LOG_MARGIN;
+        self.store
+            .put_meta_json(meta::LOG_CURSOR, &self.source.log_start(since))
+    }
+
+    /// Reads the log from the stored position until it has nothing new, applying each page
+    /// with its next position. Returns the last recorded step, if any.
+    async fn poll(&mut self) -> Option<SyncRun> {
+        let mut last = None;
+        if let Err(e) = self.ensure_log_position() {
+            tracing::error!("cannot store the System Log position: {e}");
+        }
+        loop {
+            let cursor = match self.store.meta_json::<String>(meta::LOG_CURSOR) {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!("cannot read the System Log position: {e}");
+                    break;
+                }
+            };
+            let page = match self.source.log_page(&cursor).await {
+                Ok(p) => p,
+                Err(e) => {
+                    if !self.tail_failing {
+                        let mut run = SyncRun::start(RunKind::Tail);
+                        run.error = Some(e.to_string());
+                        run.config_error = e.config;
+                        let _ = self.store.apply_batch(crate::store::Batch {
+                            run: Some(run.clone()),
+                            ..Default::default()
+                        });
+                        last = Some(run);
+                    }
+                    tracing::warn!("reading the System Log failed: {e}");
+                    self.tail_failing = true;
+                    break;
+                }
+            };
+            if page.read == 0 {
+                // Caught up: the mirror holds everything the log had at this moment.
+                if let Err(e) = self.store.put_meta_json(meta::TAIL_CAUGHT_UP, &Utc::now()) {
+                    tracing::warn!("cannot record the tail position time: {e}");
+                }
+                self.tail_failing = false;
+                break;
+            }
+            let step = self
+                .engine
+                .apply_events(
+                    self.source.as_ref(),
+                    &page.events,
+                    RunKind::Tail,
+                    Position::Log(page.next),
+                )
+                .await;
+            let failed = step.as_ref().is_some_and(|r| !r.ok);
+            if step.is_some() {
+                last = step;
+            }
+            if failed {
+                self.tail_failing = true;
+                break;
+            }
+        }
+        self.next_poll = Instant::now() + self.lanes.poll_interval;
+        last
+    }
+
+    /// Applies one or more hook deliveries (not before the first full crawl: it will read
+    /// everything anyway).
+    async fn hook(&mut self, events: &[Event], ready: bool) {
+        if !ready || events.is_empty() {
+            return;
+        }
+        self.engine
+            .apply_events(
+                self.source.as_ref(),
+                events,
+                RunKind::Hook,
+                Position::Unchanged,
+            )
+            .await;
+    }
+
+    /// One delta sweep from the stored watermark (or the last good crawl), minus the overlap.
+    async fn sweep(&mut self) -> SyncRun {
+        self.next_sweep = Instant::now() + self.lanes.sweep_interval;
+        let mark = match self
+            .store
+            .meta_json::<chrono::DateTime<Utc>>(meta::SWEEP_MARK)
+        {
+            Ok(Some(m)) => Some(m),
+            _ => self
+                .store
+                .last_good_full_sync()
+                .ok()
+                .flatten()
+                .map(|r| r.started_at),
+        };
+        let overlap = chrono::Duration::from_std(self.lanes.sweep_overlap).unwrap_or_default();
+        let since = mark.unwrap_or_else(Utc::now) - overlap;
+        self.engine.sweep(self.source.as_ref(), since).await
+    }
+}

@@ -1,0 +1,622 @@
+//! Incremental sync: change events (System Log tail, event hooks) and delta sweeps. An event is
+//! a ping: the engine re-reads what it names and applies what the source says now, in one store
+//! transaction with the log position and the handled event ids, so a crash never loses a batch
+//! or applies one twice, and a repeated, late or out-of-order event changes nothing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use serde_json::Value;
+
+use super::managers;
+use super::{Event, Source, SourceError, SyncConfig, Target};
+use crate::model::{Group, Person, RunKind, SyncRun};
+use crate::store::{Batch, Op, RawJson, Store, StoreError, meta};
+
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error("{0}")]
+    Source(#[from] SourceError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// What re-reading the source found. `None` means the object no longer exists.
+#[derive(Default)]
+struct Reads {
+    users: BTreeMap<String, Option<Value>>,
+    /// Complete group lists of users that exist.
+    user_groups: BTreeMap<String, Vec<String>>,
+    groups: BTreeMap<String, Option<Value>>,
+    /// Complete member lists of groups that exist.
+    group_members: BTreeMap<String, Vec<String>>,
+}
+
+/// Where an incremental step stands in the source, stored with its changes.
+pub enum Position {
+    /// Hook deliveries leave the log position alone: the log remains the record.
+    Unchanged,
+    /// The log position after the page whose events this step applied.
+    Log(String),
+    /// The start time of this sweep (the next one reads changes after it, minus the overlap).
+    Sweep(DateTime<Utc>),
+}
+
+/// The incremental engine. It keeps every person in memory for manager resolution (which is
+/// global: shared keys, ambiguous names and cycles all depend on everyone), loaded on first use
+/// and dropped whenever the store may have changed behind it (a full sync, a failed apply).
+pub struct Incremental {
+    store: Store,
+    cfg: SyncConfig,
+    people: Option<HashMap<String, Person>>,
+}
+
+impl Incremental {
+    pub fn new(store: Store, cfg: SyncConfig) -> Incremental {
+        Incremental {
+            store,
+            cfg,
+            people: None,
+        }
+    }
+
+    /// Forget the in-memory people: the store changed outside this engine.
+    pub fn invalidate(&mut self) {
+        self.people = None;
+    }
+
+    /// Re-reads and applies what `events` name (skipping events already handled), and stores
+    /// `position` with the changes. `None` when there was nothing to record: no new event, and
+    /// no position to move.
+    pub async fn apply_events(
+        &mut self,
+        source: &dyn Source,
+        events: &[Event],
+        kind: RunKind,
+        position: Position,
+    ) -> Option<SyncRun> {
+        let mut run = Counter::start(kind, source);
+        let mut fresh: Vec<String> = Vec::new();
+        let mut targets: BTreeSet<Target> = BTreeSet::new();
+        for e in events {
+            if fresh.contains(&e.uuid) {
+                continue;
+            }
+            match self.store.event_seen(&e.uuid) {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => return Some(run.fail(source, &self.store, e.into())),
+            }
+            fresh.push(e.uuid.clone());
+            targets.extend(e.targets.iter().cloned());
+        }
+        if fresh.is_empty() && matches!(position, Position::Unchanged) {
+            return None;
+        }
+        run.run.events = fresh.len() as u64;
+        let result = match self.read_targets(source, &targets).await {
+            Ok(reads) => self.commit(reads, &mut run, source, position, fresh),
+            Err(e) => Err(e),
+        };
+        Some(match result {
+            Ok(recorded) => recorded,
+            Err(e) => run.fail(source, &self.store, e),
+        })
+    }
+
+    /// One delta sweep: users and groups changed after `since`, and the members of groups whose
+    /// membership changed after it, applied as they are now.
+    pub async fn sweep(&mut self, source: &dyn Source, since: DateTime<Utc>) -> SyncRun {
+        let started = Utc::now();
+        let mut run = Counter::start(RunKind::Sweep, source);
+        let result = match self.read_sweep(source, since, &mut run.run).await {
+            Ok(reads) => self.commit(
+                reads,
+                &mut run,
+                source,
+                Position::Sweep(started),
+                Vec::new(),
+            ),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(recorded) => recorded,
+            Err(e) => run.fail(source, &self.store, e),
+        }
+    }
+
+    async fn read_sweep(
+        &self,
+        source: &dyn Source,
+        since: DateTime<Utc>,
+        run: &mut SyncRun,
+    ) -> Result<Reads, StepError> {
+        let mut reads = Reads::default();
+        let mut users = source.users_changed_since(since);
+        while let Some(page) = users.try_next().await? {
+            run.users_fetched += page.len() as u64;
+            for u in page {
+                if let Some(id) = u.get("id").and_then(Value::as_str) {
+                    reads.users.insert(id.to_owned(), Some(u.clone()));
+                }
+            }
+        }
+        drop(users);
+        let mut groups = source.groups_changed_since(since);
+        while let Some(page) = groups.try_next().await? {
+            run.groups_fetched += page.len() as u64;
+            for g in page {
+                if let Some(id) = g.get("id").and_then(Value::as_str) {
+                    reads.groups.insert(id.to_owned(), Some(g.clone()));
+                }
+            }
+        }
+        drop(groups);
+        let mut moved = Vec::new();
+        let mut with_members = source.groups_with_members_changed_since(since);
+        while let Some(page) = with_members.try_next().await? {
+            for g in page {
+                if let Some(id) = g.get("id").and_then(Value::as_str) {
+                    moved.push(id.to_owned());
+                    reads.groups.entry(id.to_owned()).or_insert(Some(g.clone()));
+                }
+            }
+        }
+        drop(with_members);
+        let lists: Vec<(String, Vec<String>)> = futures::stream::iter(moved)
+            .map(|gid| async move {
+                let ids = source.group_member_ids(&gid).await?;
+                Ok::<_, SourceError>((gid, ids))
+            })
+            .buffer_unordered(self.cfg.concurrency.max(1))
+            .try_collect()
+            .await?;
+        for (gid, ids) in lists {
+            run.memberships_fetched += ids.len() as u64;
+            reads.group_members.insert(gid, ids);
+        }
+        self.read_new_objects(source, &mut reads).await?;
+        Ok(reads)
+    }
+
+    /// Re-reads every target. Reads of different objects run concurrently (within the
+    /// configured concurrency); steps themselves never overlap, so an older read can never
+    /// overwrite a newer one.
+    async fn read_targets(
+        &self,
+        source: &dyn Source,
+        targets: &BTreeSet<Target>,
+    ) -> Result<Reads, StepError> {
+        enum Want {
+            User(String),
+            Group(String),
+            UserGroups(String),
+            Members(String),
+        }
+        enum Got {
+            User(String, Option<Value>),
+            Group(String, Option<Value>),
+            UserGroups(String, Option<Vec<String>>),
+            Members(String, Option<Vec<String>>),
+        }
+        let mut wants: BTreeMap<String, Want> = BTreeMap::new();
+        for t in targets {
+            match t {
+                Target::User(id) => {
+                    wants.insert(format!("u {id}"), Want::User(id.clone()));
+                }
+                Target::Group(id) => {
+                    wants.insert(format!("g {id}"), Want::Group(id.clone()));
+                }
+                Target::Membership { user_id, .. } => {
+                    wants.insert(format!("ug {user_id}"), Want::UserGroups(user_id.clone()));
+                }
+                Target::GroupMembers(id) => {
+                    wants.insert(format!("g {id}"), Want::Group(id.clone()));
+                    wants.insert(format!("gm {id}"), Want::Members(id.clone()));
+                }
+            }
+        }
+        let got: Vec<Got> = futures::stream::iter(wants.into_values())
+            .map(|w| async move {
+                Ok::<_, SourceError>(match w {
+                    Want::User(id) => {
+                        let v = source.user(&id).await?;
+                        Got::User(id, v)
+                    }
+                    Want::Group(id) => {
+                        let v = source.group(&id).await?;
+                        Got::Group(id, v)
+                    }
+                    Want::UserGroups(id) => {
+                        let v = source.user_group_ids(&id).await?;
+                        Got::UserGroups(id, v)
+                    }
+                    Want::Members(id) => {
+                        // A group deleted since the event has no member list to read.
+                        let v = match source.group(&id).await? {
+                            Some(_) => Some(source.group_member_ids(&id).await?),
+                            None => None,
+                        };
+                        Got::Members(id, v)
+                    }
+                })
+            })
+            .buffer_unordered(self.cfg.concurrency.max(1))
+            .try_collect()
+            .await?;
+        let mut reads = Reads::default();
+        for g in got {
+            match g {
+                Got::User(id, v) => {
+                    reads.users.insert(id, v);
+                }
+                Got::Group(id, v) => {
+                    reads.groups.insert(id, v);
+                }
+                Got::UserGroups(id, Some(gids)) => {
+                    reads.user_groups.insert(id, gids);
+                }
+                Got::UserGroups(id, None) => {
+                    // The user is gone: that is a deletion, whatever else was read.
+                    reads.users.insert(id, None);
+                }
+                Got::Members(id, Some(members)) => {
+                    reads.group_members.insert(id, members);
+                }
+                Got::Members(_, None) => {}
+            }
+        }
+        // A user read as gone has no group list to apply.
+        let gone: Vec<String> = reads
+            .users
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for id in gone {
+            reads.user_groups.remove(&id);
+        }
+        self.read_new_objects(source, &mut reads).await?;
+        Ok(reads)
+    }
+
+    /// Completes reads of objects new to the mirror: a new user's groups, a new group's
+    /// members, and any group a user belongs to that the mirror does not know yet.
+    async fn read_new_objects(
+        &self,
+        source: &dyn Source,
+        reads: &mut Reads,
+    ) -> Result<(), StepError> {
+        let mut new_users = Vec::new();
+        for (id, v) in &reads.users {
+            if v.is_some()
+                && !reads.user_groups.contains_key(id)
+                && self.store.person(id)?.is_none()
+            {
+                new_users.push(id.clone());
+            }
+        }
+        for id in new_users {
+            match source.user_group_ids(&id).await? {
+                Some(gids) => {
+                    reads.user_groups.insert(id, gids);
+                }
+                None => {
+                    reads.users.insert(id, None);
+                }
+            }
+        }
+        let mut new_groups: BTreeSet<String> = BTreeSet::new();
+        for (id, v) in &reads.groups {
+            if v.is_some()
+                && !reads.group_members.contains_key(id)
+                && self.store.group(id)?.is_none()
+            {
+                new_groups.insert(id.clone());
+            }
+        }
+        for gids in reads.user_groups.values() {
+            for gid in gids {
+                if !reads.groups.contains_key(gid) && self.store.group(gid)?.is_none() {
+                    new_groups.insert(gid.clone());
+                }
+            }
+        }
+        for gid in new_groups {
+            let group = match reads.groups.get(&gid) {
+                Some(g) => g.clone(),
+                None => source.group(&gid).await?,
+            };
+            if group.is_some() {
+                let members = source.group_member_ids(&gid).await?;
+                reads.group_members.insert(gid.clone(), members);
+            }
+            reads.groups.insert(gid, group);
+        }
+        Ok(())
+    }
+
+    fn load_people(&mut self) -> Result<&mut HashMap<String, Person>, StoreError> {
+        if self.people.is_none() {
+            let mut all = HashMap::new();
+            for p in self.store.people_after(None) {
+                let p = p?;
+                all.insert(p.id.clone(), p);
+            }
+            self.people = Some(all);
+        }
+        match self.people.as_mut() {
+            Some(p) => Ok(p),
+            None => Err(StoreError::Corrupt("people cache".into())),
+        }
+    }
+
+    /// Turns reads into operations (with managers resolved) and applies them in one
+    /// transaction with the position, the handled event ids and the run record.
+    fn commit(
+        &mut self,
+        reads: Reads,
+        run: &mut Counter,
+        source: &dyn Source,
+        position: Position,
+        events_seen: Vec<String>,
+    ) -> Result<SyncRun, StepError> {
+        let result = self.commit_inner(reads, run, source, position, events_seen);
+        if result.is_err() {
+            self.invalidate();
+        }
+        result
+    }
+
+    fn commit_inner(
+        &mut self,
+        reads: Reads,
+        run: &mut Counter,
+        source: &dyn Source,
+        position: Position,
+        events_seen: Vec<String>,
+    ) -> Result<SyncRun, StepError> {
+        let store = self.store.clone();
+        let mgr_cfg = self.cfg.managers.clone();
+        let mut warnings = Vec::new();
+        let mut ops: Vec<Op> = Vec::new();
+        let mut deletes: Vec<Op> = Vec::new();
+
+        // People: the new versions, and whether anyone's manager could move.
+        let mut puts: BTreeMap<String, (Person, RawJson)> = BTreeMap::new();
+        let mut gone_people: HashSet<String> = HashSet::new();
+        for (id, v) in &reads.users {
+            match v {
+                Some(raw) => match Person::from_okta(raw) {
+                    Ok(p) => {
+                        puts.insert(id.clone(), (p, RawJson::from(raw)));
+                    }
+                    Err(e) => warnings.push(format!("skipped user {id}: {e}")),
+                },
+                None => {
+                    gone_people.insert(id.clone());
+                }
+            }
+        }
+        let people = self.load_people()?;
+        let mut relevant = false;
+        for id in &gone_people {
+            relevant |= people.remove(id).is_some();
+        }
+        for (id, (p, _)) in &puts {
+            let mut p = p.clone();
+            match people.get(id) {
+                Some(old) => {
+                    relevant |= !managers::same_manager_inputs(old, &p);
+                    p.manager_id = old.manager_id.clone();
+                }
+                None => relevant = true,
+            }
+            people.insert(id.clone(), p);
+        }
+        let mut report = None;
+        if relevant {
+            let resolution = managers::resolve(people.values(), &mgr_cfg);
+            for (id, p) in people.iter_mut() {
+                let resolved = resolution.managers.get(id).cloned();
+                if p.manager_id == resolved {
+                    continue;
+                }
+                p.manager_id = resolved;
+                if !puts.contains_key(id) {
+                    // Someone else's manager moved: rewrite their record (raw unchanged).
+                    let raw = store.person_raw(id)?.map(|v| RawJson::from(&v));
+                    if let Some(raw) = raw {
+                        puts.insert(id.clone(), (p.clone(), raw));
+                    }
+                }
+            }
+            for (id, value) in &resolution.report.unresolved {
+                if reads.users.contains_key(id) {
+                    warnings.push(format!(
+                        "user {id}'s manager reference \"{value}\" matches nobody"
+                    ));
+                }
+            }
+            for cycle in &resolution.report.cycles {
+                if cycle.iter().any(|id| reads.users.contains_key(id)) {
+                    warnings.push(format!(
+                        "manager cycle {}: broken by treating {} as a root",
+                        cycle.join(" → "),
+                        cycle[0]
+                    ));
+                }
+            }
+            report = Some(resolution.report);
+        }
+        for (id, (mut p, raw)) in puts {
+            p.manager_id = people.get(&id).and_then(|c| c.manager_id.clone());
+            ops.push(Op::PutPerson {
+                person: Box::new(p),
+                raw,
+            });
+        }
+        for id in &gone_people {
+            deletes.push(Op::DeletePerson { id: id.clone() });
+        }
+
+        // Groups.
+        let mut gone_groups: HashSet<String> = HashSet::new();
+        let mut new_groups: HashSet<String> = HashSet::new();
+        for (id, v) in &reads.groups {
+            match v {
+                Some(raw) => match Group::from_okta(raw) {
+                    Ok(group) => {
+                        new_groups.insert(id.clone());
+                        ops.push(Op::PutGroup {
+                            group,
+                            raw: RawJson::from(raw),
+                        });
+                    }
+                    Err(e) => warnings.push(format!("skipped group {id}: {e}")),
+                },
+                None => {
+                    gone_groups.insert(id.clone());
+                    deletes.push(Op::DeleteGroup { id: id.clone() });
+                }
+            }
+        }
+
+        // Memberships: complete lists, diffed against the store. Only pairs whose both ends
+        // exist after this step are kept.
+        let person_exists =
+            |id: &str| -> bool { !gone_people.contains(id) && people.contains_key(id) };
+        let group_exists =
+            |id: &str| -> Result<bool, StoreError> {
+                Ok(!gone_groups.contains(id)
+                    && (new_groups.contains(id) || store.group(id)?.is_some()))
+            };
+        for (uid, gids) in &reads.user_groups {
+            if !person_exists(uid) {
+                continue;
+            }
+            let current = store.group_ids_of(uid)?;
+            let mut wanted = Vec::new();
+            for g in gids {
+                if group_exists(g)? {
+                    wanted.push(g.clone());
+                }
+            }
+            wanted.sort();
+            wanted.dedup();
+            for (gid, add) in super::full::sorted_diff(&current, &wanted) {
+                let (group_id, user_id) = (gid.clone(), uid.clone());
+                ops.push(if add {
+                    Op::AddMember { group_id, user_id }
+                } else {
+                    Op::RemoveMember { group_id, user_id }
+                });
+            }
+        }
+        for (gid, members) in &reads.group_members {
+            if !group_exists(gid)? {
+                continue;
+            }
+            let current = store
+                .member_ids_after(gid, None)
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut wanted: Vec<String> = members
+                .iter()
+                .filter(|u| person_exists(u))
+                .cloned()
+                .collect();
+            wanted.sort();
+            wanted.dedup();
+            for (uid, add) in super::full::sorted_diff(&current, &wanted) {
+                let (group_id, user_id) = (gid.clone(), uid.clone());
+                ops.push(if add {
+                    Op::AddMember { group_id, user_id }
+                } else {
+                    Op::RemoveMember { group_id, user_id }
+                });
+            }
+        }
+        ops.extend(deletes);
+
+        run.run.warnings.extend(warnings);
+        let mut meta_entries: Vec<(&str, Vec<u8>)> = Vec::new();
+        match &position {
+            Position::Unchanged => {}
+            Position::Log(next) => meta_entries.push((meta::LOG_CURSOR, encode(next)?)),
+            Position::Sweep(at) => meta_entries.push((meta::SWEEP_MARK, encode(at)?)),
+        }
+        if let Some(report) = &report {
+            meta_entries.push((meta::MANAGER_REPORT, encode(report)?));
+        }
+        let record = run.finish(source, events_seen.is_empty() && ops.is_empty());
+        let (_, recorded) = store.apply_batch(Batch {
+            ops: &ops,
+            meta: meta_entries,
+            events_seen,
+            run: record.clone(),
+        })?;
+        Ok(recorded.unwrap_or_else(|| run.run.clone()))
+    }
+}
+
+/// A meta value as JSON, with the store's error type.
+fn encode<V: serde::Serialize>(v: &V) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(format!("encoding meta: {e}")))
+}
+
+/// A run being counted: the source's counters at its start, so the record shows only its own
+/// requests, retries and 429s.
+struct Counter {
+    run: SyncRun,
+    requests: u64,
+    retries: u64,
+    limited: u64,
+}
+
+impl Counter {
+    fn start(kind: RunKind, source: &dyn Source) -> Counter {
+        Counter {
+            run: SyncRun::start(kind),
+            requests: source.requests(),
+            retries: source.retries(),
+            limited: source.rate_limited(),
+        }
+    }
+
+    fn count(&mut self, source: &dyn Source) {
+        self.run.requests = source.requests().saturating_sub(self.requests);
+        self.run.retries = source.retries().saturating_sub(self.retries);
+        self.run.rate_limited = source.rate_limited().saturating_sub(self.limited);
+        self.run.finished_at = Utc::now();
+    }
+
+    /// The record to store with the batch; `None` for a step that changed and handled nothing
+    /// (an empty sweep or a page of irrelevant events is not worth a history entry).
+    fn finish(&mut self, source: &dyn Source, nothing: bool) -> Option<SyncRun> {
+        self.count(source);
+        self.run.ok = true;
+        let quiet = nothing && self.run.warnings.is_empty();
+        (!quiet).then(|| self.run.clone())
+    }
+
+    /// Records a failed step (nothing was applied) and returns it.
+    fn fail(mut self, source: &dyn Source, store: &Store, e: StepError) -> SyncRun {
+        self.count(source);
+        self.run.ok = false;
+        self.run.error = Some(e.to_string());
+        tracing::warn!(kind = ?self.run.kind, "incremental sync step failed: {e}");
+        match store.apply_batch(Batch {
+            run: Some(self.run.clone()),
+            ..Batch::default()
+        }) {
+            Ok((_, Some(recorded))) => recorded,
+            Ok((_, None)) => self.run,
+            Err(e) => {
+                tracing::error!("could not record the failed run: {e}");
+                self.run
+            }
+        }
+    }
+}
