@@ -1,4 +1,4 @@
-//! The `oktamirror` command line: serve, sync, demo, sim and schema.
+//! The `oktamirror` command line: serve, sync, status, demo, sim, check, search and schema.
 //! Each command validates its input first and stops with one sentence saying what to fix.
 
 use std::io::{IsTerminal, Write};
@@ -18,6 +18,7 @@ use oktamirror::sync::{self, Progress, ProgressEvent, Source};
 use oktamirror::{api, demo, sim, telemetry};
 
 mod search_cli;
+mod status_cli;
 
 #[derive(Parser)]
 #[command(
@@ -91,6 +92,18 @@ enum Command {
         /// How many matches to print
         #[arg(long, default_value_t = 10)]
         limit: usize,
+    },
+    /// Print the sync state and the latest runs, from a data directory or a running server
+    Status {
+        /// The data directory of a mirror that is not running
+        #[arg(long, env = "OKTAMIRROR_DATA_DIR", default_value = configuration::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// Ask a running server instead, like http://127.0.0.1:8080
+        #[arg(long)]
+        server: Option<String>,
+        /// How many of the latest runs to list
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
     },
     /// Check the Okta side: domain, sign-in, each needed scope, rate-limit share; exits non-zero on any failure
     Check {
@@ -171,6 +184,11 @@ async fn run(command: Command) -> Result<(), String> {
             data_dir,
             limit,
         } => search_cli::run(&query, &data_dir, limit),
+        Command::Status {
+            data_dir,
+            server,
+            runs,
+        } => status_cli::run(&data_dir, server.as_deref(), runs).await,
         Command::Check { opts } => {
             let settings = Settings::resolve(opts, token_env()).map_err(|e| e.to_string())?;
             check(settings).await

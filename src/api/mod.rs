@@ -61,6 +61,23 @@ pub fn router(state: ApiState) -> Router {
         .with_state(shared)
 }
 
+/// Runs a GraphQL query against a store without a server (for `oktamirror status` on a data
+/// directory): the same answers as `/graphql`, except search and `syncNow`, which need a server.
+pub async fn execute_offline(
+    store: Store,
+    query: &str,
+    variables: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let schema = graphql::offline_schema(store.clone());
+    let req = async_graphql::Request::new(query)
+        .variables(async_graphql::Variables::from_json(variables));
+    let resp = schema.execute(graphql::with_loaders(req, &store)).await;
+    if let Some(e) = resp.errors.first() {
+        return Err(e.message.clone());
+    }
+    resp.data.into_json().map_err(|e| e.to_string())
+}
+
 /// The schema in SDL, as committed in `schema/schema.graphql` and printed by `oktamirror schema`.
 pub fn sdl() -> String {
     graphql::sdl()

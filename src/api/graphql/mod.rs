@@ -54,6 +54,15 @@ pub(crate) fn schema(
     }
 }
 
+/// A schema over a store alone: no search index, no sync schedule (their fields answer with
+/// an error). For reading a data directory without a server.
+pub(crate) fn offline_schema(store: Store) -> ApiSchema {
+    builder()
+        .data(store)
+        .data(Arc::new(crate::search::DepartmentCache::default()))
+        .finish()
+}
+
 /// The schema in SDL.
 pub(crate) fn sdl() -> String {
     builder().finish().sdl()
