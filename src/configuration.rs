@@ -129,6 +129,9 @@ pub struct Overrides {
     /// Time between lastUpdated/lastMembershipUpdated delta sweeps, like 15m (default)
     #[arg(long, env = "OKTAMIRROR_SWEEP_INTERVAL")]
     pub sweep_interval: Option<String>,
+    /// Do not tail the System Log (for a token without okta.logs.read); sweeps, hooks and reconciles still run
+    #[arg(long, env = "OKTAMIRROR_NO_LOG_TAIL")]
+    pub no_log_tail: bool,
     /// A file holding the event hook's secret: the exact header value Okta sends (like "Bearer abc…"); enables POST /hooks/okta
     #[arg(long, env = "OKTAMIRROR_HOOK_SECRET_FILE")]
     pub hook_secret_file: Option<PathBuf>,
@@ -165,6 +168,8 @@ pub struct FileConfig {
     pub okta_retries: Option<u32>,
     pub log_poll_interval: Option<String>,
     pub sweep_interval: Option<String>,
+    /// Tail the System Log (default true).
+    pub log_tail: Option<bool>,
     pub hook_secret_file: Option<PathBuf>,
     /// The hook secret itself (prefer hook_secret_file or OKTAMIRROR_HOOK_SECRET).
     pub hook_secret: Option<String>,
@@ -312,6 +317,7 @@ impl Settings {
         if let Some(s) = o.sweep_interval.or(file.sweep_interval) {
             lanes.sweep_interval = parse_duration(&s)?;
         }
+        lanes.tail = !o.no_log_tail && file.log_tail.unwrap_or(true);
         let hook_secret = match o.hook_secret_file.or(file.hook_secret_file) {
             Some(path) => Some(Secret::new(
                 read_key_file("event hook secret file", &path)?

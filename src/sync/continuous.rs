@@ -17,6 +17,8 @@ use crate::store::{Store, meta};
 /// How often each lane runs.
 #[derive(Debug, Clone)]
 pub struct Lanes {
+    /// Tail the System Log (needs `okta.logs.read`); off leaves sweeps, hooks and reconciles.
+    pub tail: bool,
     /// Wait after the log has nothing new before asking again (Okta's log bucket is small).
     pub poll_interval: Duration,
     /// Time between delta sweeps (`lastUpdated` / `lastMembershipUpdated`).
@@ -31,6 +33,7 @@ pub struct Lanes {
 impl Default for Lanes {
     fn default() -> Self {
         Lanes {
+            tail: true,
             poll_interval: Duration::from_secs(10),
             sweep_interval: Duration::from_secs(15 * 60),
             sweep_overlap: Duration::from_secs(120),
@@ -117,8 +120,10 @@ pub async fn run(
     loop {
         let ready = matches!(s.store.last_good_full_sync(), Ok(Some(_)));
         let full_due = s.full_due();
-        let due = if ready {
+        let due = if ready && s.lanes.tail {
             full_due.min(s.next_poll).min(s.next_sweep)
+        } else if ready {
+            full_due.min(s.next_sweep)
         } else {
             full_due
         };
@@ -162,7 +167,7 @@ pub async fn run(
                 } else if full_due <= now {
                     s.full(RunKind::Reconcile, false).await;
                 } else {
-                    if s.next_poll <= now {
+                    if s.lanes.tail && s.next_poll <= now {
                         s.poll().await;
                     }
                     if s.next_sweep <= now {
@@ -180,7 +185,11 @@ impl Schedule {
         if kind == SyncKind::Full || !ready {
             return self.full(RunKind::Full, allow_mass_delete).await;
         }
-        let tail = self.poll().await;
+        let tail = if self.lanes.tail {
+            self.poll().await
+        } else {
+            None
+        };
         let sweep = self.sweep().await;
         match tail {
             Some(t) if !t.ok || sweep.ok => t,
