@@ -138,3 +138,52 @@ fn reopen_keeps_data_and_rejects_newer_schema() {
     let err = Store::open(dir.path()).err().expect("too new");
     assert!(err.to_string().contains("newer oktamirror"), "{err}");
 }
+
+#[test]
+fn a_batch_commits_changes_cursor_event_ids_and_run_together() {
+    use crate::model::{RunKind, SyncRun};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    let ops = vec![put(person("1", "a@x.com", None))];
+    let (applied, run) = s
+        .apply_batch(Batch {
+            ops: &ops,
+            meta: vec![(meta::LOG_CURSOR, b"\"https://o/next\"".to_vec())],
+            events_seen: vec!["uuid-1".into()],
+            run: Some(SyncRun::start(RunKind::Tail)),
+        })
+        .expect("apply");
+    assert_eq!(applied.people_created, 1);
+    let run = run.expect("recorded");
+    assert_eq!((run.id, run.changes.people_created), (1, 1));
+    assert_eq!(
+        s.meta_json::<String>(meta::LOG_CURSOR).expect("meta"),
+        Some("https://o/next".into())
+    );
+    assert!(s.event_seen("uuid-1").expect("seen"));
+    assert!(!s.event_seen("uuid-2").expect("seen"));
+
+    // A run without changes still gets the next id; the history is newest first.
+    let (_, second) = s
+        .apply_batch(Batch {
+            run: Some(SyncRun::start(RunKind::Sweep)),
+            ..Batch::default()
+        })
+        .expect("apply");
+    assert_eq!(second.map(|r| r.id), Some(2));
+    let kinds: Vec<_> = s.runs(10).expect("runs").iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, vec![RunKind::Sweep, RunKind::Tail]);
+
+    // Handled ids older than the cutoff are forgotten.
+    assert_eq!(
+        s.prune_events_seen(chrono::Utc::now() - chrono::Duration::hours(1))
+            .expect("prune"),
+        0
+    );
+    assert_eq!(
+        s.prune_events_seen(chrono::Utc::now() + chrono::Duration::hours(1))
+            .expect("prune"),
+        1
+    );
+    assert!(!s.event_seen("uuid-1").expect("seen"));
+}
