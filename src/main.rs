@@ -79,6 +79,18 @@ enum Command {
         /// Requests per minute every rate-limit bucket allows (default: Okta's published limits)
         #[arg(long)]
         rate_limit: Option<u32>,
+        /// Deliver event hooks (Okta's envelope, POST) for every change to this URL
+        #[arg(long)]
+        hook_url: Option<String>,
+        /// Header sent with every hook delivery, as 'Name: value' (e.g. 'Authorization: Bearer xyz')
+        #[arg(long, requires = "hook_url")]
+        hook_header: Option<String>,
+        /// Share of hook deliveries silently dropped, in percent
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+        hook_drop_percent: u32,
+        /// Share of hook deliveries sent twice, in percent
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+        hook_duplicate_percent: u32,
     },
     /// Print the GraphQL schema (SDL)
     Schema,
@@ -174,7 +186,32 @@ async fn run(command: Command) -> Result<(), String> {
             listen,
             token,
             rate_limit,
-        } => run_sim(users, groups, seed, &listen, token, rate_limit).await,
+            hook_url,
+            hook_header,
+            hook_drop_percent,
+            hook_duplicate_percent,
+        } => {
+            let hook = match hook_url {
+                None => None,
+                Some(url) => {
+                    let scheme = url::Url::parse(&url).map(|u| u.scheme().to_string());
+                    if !matches!(scheme.as_deref(), Ok("http" | "https")) {
+                        return Err(format!(
+                            "--hook-url {url:?} is not an http:// or https:// URL"
+                        ));
+                    }
+                    let mut hook = sim::EventHook::new(url);
+                    hook.auth_header = hook_header
+                        .as_deref()
+                        .map(sim::EventHook::parse_header)
+                        .transpose()?;
+                    hook.drop_percent = hook_drop_percent;
+                    hook.duplicate_percent = hook_duplicate_percent;
+                    Some(hook)
+                }
+            };
+            run_sim(users, groups, seed, &listen, token, rate_limit, hook).await
+        }
         Command::Schema => {
             print!("{}", api::sdl());
             Ok(())
@@ -319,6 +356,7 @@ async fn run_sim(
     listen: &str,
     token: Option<String>,
     rate_limit: Option<u32>,
+    hook: Option<sim::EventHook>,
 ) -> Result<(), String> {
     let addr: SocketAddr = configuration::parse_listen(listen).map_err(|e| e.to_string())?;
     let token = token.unwrap_or_else(demo::random_token);
@@ -342,6 +380,9 @@ async fn run_sim(
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}. Pick another port with --listen"))?;
     let addr = simulator.serve(listener).map_err(|e| e.to_string())?;
+    let hook_line = hook.as_ref().map(|h| format!("Event hook: {}", h.url));
+    // After `serve`: the envelope's `source` names the bound address.
+    simulator.set_event_hook(hook);
     eprintln!(
         "oktamirror sim: {} users, {} groups (seed {seed}) generated in {:.1} s",
         simulator.users().len(),
@@ -352,6 +393,9 @@ async fn run_sim(
     let mut out = std::io::stdout();
     let _ = writeln!(out, "Okta URL:  http://{addr}");
     let _ = writeln!(out, "API token: {token}");
+    if let Some(line) = hook_line {
+        let _ = writeln!(out, "{line}");
+    }
     let _ = writeln!(
         out,
         "Try: curl -H 'Authorization: SSWS {token}' 'http://{addr}/api/v1/users?limit=2'"

@@ -284,6 +284,9 @@ pub enum Compiled {
 pub enum Field<'a> {
     Str(Option<&'a str>),
     Date(Option<Millis>),
+    /// A multi-valued attribute (a System Log event's `target.id`): a comparison holds when
+    /// it holds for any one value, as SCIM filters on multi-valued attributes do.
+    Any(&'a [String]),
 }
 
 /// Validate `expr` against an object's attribute table.
@@ -350,6 +353,15 @@ fn ordered<T: Ord + ?Sized>(op: Op, left: &T, right: &T) -> bool {
     }
 }
 
+fn str_matches(op: Op, actual: &str, value: &str) -> bool {
+    match op {
+        Op::Sw => actual.starts_with(value),
+        Op::Co => actual.contains(value),
+        Op::Ew => actual.ends_with(value),
+        other => ordered(other, actual, value),
+    }
+}
+
 impl Compiled {
     /// Evaluate against one record; `get` maps attribute ids to values.
     pub fn matches<'a>(&self, get: &dyn Fn(usize) -> Field<'a>) -> bool {
@@ -359,15 +371,12 @@ impl Compiled {
             Compiled::Present { attr } => match get(*attr) {
                 Field::Str(v) => v.is_some_and(|s| !s.is_empty()),
                 Field::Date(v) => v.is_some(),
+                Field::Any(vs) => vs.iter().any(|s| !s.is_empty()),
             },
             Compiled::Str { attr, op, value } => match get(*attr) {
-                Field::Str(Some(actual)) => match op {
-                    Op::Sw => actual.starts_with(value.as_str()),
-                    Op::Co => actual.contains(value.as_str()),
-                    Op::Ew => actual.ends_with(value.as_str()),
-                    other => ordered(*other, actual, value.as_str()),
-                },
+                Field::Str(Some(actual)) => str_matches(*op, actual, value),
                 Field::Str(None) => *op == Op::Ne,
+                Field::Any(vs) => vs.iter().any(|actual| str_matches(*op, actual, value)),
                 Field::Date(_) => false,
             },
             Compiled::Date { attr, op, value } => match get(*attr) {

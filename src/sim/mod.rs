@@ -1,8 +1,12 @@
-//! An Okta Management API simulator: generates a realistic, deterministic org and
-//! serves the users/groups endpoints the mirror crawls. Standalone: it uses no other oktamirror module.
+//! An Okta Management API simulator: generates a realistic, deterministic org, serves the
+//! users/groups endpoints the mirror crawls and the admin writes that change the org, keeps
+//! a System Log of every change (`/api/v1/logs`, polling and bounded) and delivers event
+//! hooks. Standalone: it uses no other oktamirror module.
 
+mod admin;
 mod filter;
 mod genorg;
+mod hooks;
 mod http;
 mod json;
 mod model;
@@ -10,16 +14,23 @@ mod oauth;
 mod rng;
 mod shared;
 mod store;
+mod syslog;
 mod time;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use serde_json::{Map, Value};
+
+use self::admin::{Lifecycle, Refusal};
 use self::shared::Shared;
 
+pub use self::hooks::EventHook;
 pub use self::http::ratelimit::RateLimits;
 pub use self::oauth::{OAuthApp, SimPublicKey};
 
@@ -82,7 +93,9 @@ pub struct Simulator {
 impl Simulator {
     /// Generate the org (deterministic for `opts.seed`).
     pub fn new(opts: SimOptions) -> Simulator {
-        let (org, truth) = genorg::generate(&opts);
+        let (mut org, truth) = genorg::generate(&opts);
+        // The generated org has no history: its log starts empty.
+        org.log = syslog::SystemLog::new(opts.seed, truth.domain);
         Simulator {
             shared: Arc::new(Shared::new(org, truth, opts.token, opts.seed)),
         }
@@ -165,38 +178,180 @@ impl Simulator {
         self.shared.truth.anomalies.clone()
     }
 
-    /// Hard delete (removes memberships too, bumping those groups' `lastMembershipUpdated`).
+    // Changes below go through the same code as the HTTP endpoints (`admin.rs`): each is
+    // logged (with the `requestUri` Okta would record) and delivered to the event hook.
+
+    /// Hard delete: a user not yet DEPROVISIONED is deactivated first (as two `DELETE`s
+    /// would), then deleted with its memberships (bumping those groups'
+    /// `lastMembershipUpdated`, without membership events). False for unknown users.
     pub fn delete_user(&self, id: &str) -> bool {
-        self.shared.org_mut().delete_user(id)
+        let uri = format!("/api/v1/users/{id}");
+        loop {
+            match admin::delete_user(&self.shared, id, &uri) {
+                Ok(admin::Deletion::Deleted) => return true,
+                Ok(admin::Deletion::Deactivated) => {}
+                Err(_) => return false,
+            }
+        }
     }
 
-    /// Status `DEPROVISIONED`, bumping `statusChanged` and `lastUpdated`.
+    /// Status `DEPROVISIONED` (event `user.lifecycle.deactivate`), bumping `statusChanged`
+    /// and `lastUpdated`. True when the user exists (already DEPROVISIONED: nothing changes).
     pub fn deactivate_user(&self, id: &str) -> bool {
-        self.shared.org_mut().deactivate_user(id)
+        self.lifecycle(id, Lifecycle::Deactivate)
     }
 
-    /// Merge `patch` into the profile (`null` removes an attribute) and bump `lastUpdated`.
-    pub fn update_profile(
-        &self,
-        id: &str,
-        patch: serde_json::Map<String, serde_json::Value>,
-    ) -> bool {
-        self.shared.org_mut().update_profile(id, patch)
+    /// STAGED or PROVISIONED → ACTIVE (`user.lifecycle.activate`); false otherwise.
+    pub fn activate_user(&self, id: &str) -> bool {
+        self.lifecycle(id, Lifecycle::Activate)
     }
 
-    /// Add a member; true if the membership changed. Bumps `lastMembershipUpdated`.
+    /// DEPROVISIONED → ACTIVE (`user.lifecycle.reactivate`); false otherwise.
+    pub fn reactivate_user(&self, id: &str) -> bool {
+        self.lifecycle(id, Lifecycle::Reactivate)
+    }
+
+    /// ACTIVE → SUSPENDED (`user.lifecycle.suspend`); false otherwise.
+    pub fn suspend_user(&self, id: &str) -> bool {
+        self.lifecycle(id, Lifecycle::Suspend)
+    }
+
+    /// SUSPENDED → ACTIVE (`user.lifecycle.unsuspend`); false otherwise.
+    pub fn unsuspend_user(&self, id: &str) -> bool {
+        self.lifecycle(id, Lifecycle::Unsuspend)
+    }
+
+    /// True when the transition happened; deactivating a DEPROVISIONED user counts as done.
+    fn lifecycle(&self, id: &str, op: Lifecycle) -> bool {
+        match admin::lifecycle(&self.shared, id, op, &op.uri(id)) {
+            Ok(()) => true,
+            Err(Refusal::Invalid { .. }) => op == Lifecycle::Deactivate,
+            Err(_) => false,
+        }
+    }
+
+    /// Create a user (`POST /api/v1/users?activate=…`): ACTIVE with events create and
+    /// activate, or STAGED with create only; it joins the BUILT_IN groups without events.
+    /// `None` when the profile lacks login, email, firstName or lastName, or the login is
+    /// taken.
+    pub fn create_user(&self, profile: Map<String, Value>, activate: bool) -> Option<String> {
+        let uri = format!("/api/v1/users?activate={activate}");
+        admin::create_user(&self.shared, profile, activate, &uri).ok()
+    }
+
+    /// Merge `patch` into the profile (`null` removes an attribute), bump `lastUpdated`
+    /// and log `user.account.update_profile`. False for unknown users or an invalid result.
+    pub fn update_profile(&self, id: &str, patch: Map<String, Value>) -> bool {
+        let uri = format!("/api/v1/users/{id}");
+        admin::update_profile(&self.shared, id, patch, false, &uri).is_ok()
+    }
+
+    /// Replace the whole profile (`PUT`); false for unknown users or an invalid profile.
+    pub fn replace_profile(&self, id: &str, profile: Map<String, Value>) -> bool {
+        let uri = format!("/api/v1/users/{id}");
+        admin::update_profile(&self.shared, id, profile, true, &uri).is_ok()
+    }
+
+    /// Add a member; true if the membership changed (only then logged). Bumps
+    /// `lastMembershipUpdated`. False too for APP_GROUP and BUILT_IN groups (Okta refuses).
     pub fn add_member(&self, group_id: &str, user_id: &str) -> bool {
-        self.shared.org_mut().add_member(group_id, user_id)
+        let uri = format!("/api/v1/groups/{group_id}/users/{user_id}");
+        admin::set_membership(&self.shared, group_id, user_id, true, &uri).unwrap_or(false)
     }
 
-    /// Remove a member; true if the membership changed. Bumps `lastMembershipUpdated`.
+    /// Remove a member; true if the membership changed (only then logged). Bumps
+    /// `lastMembershipUpdated`. False too for APP_GROUP and BUILT_IN groups (Okta refuses).
     pub fn remove_member(&self, group_id: &str, user_id: &str) -> bool {
-        self.shared.org_mut().remove_member(group_id, user_id)
+        let uri = format!("/api/v1/groups/{group_id}/users/{user_id}");
+        admin::set_membership(&self.shared, group_id, user_id, false, &uri).unwrap_or(false)
     }
 
-    /// Delete a group and its memberships.
+    /// Create an OKTA_GROUP (`group.lifecycle.create`); its id. A name another OKTA_GROUP
+    /// already has (or a blank one) gets a numbered suffix, as a test wants a group, not an error.
+    pub fn create_group(&self, name: &str, description: &str) -> String {
+        let mut n = 1;
+        loop {
+            let candidate = match n {
+                1 if !name.trim().is_empty() => name.to_string(),
+                _ => format!("{name} ({n})"),
+            };
+            let mut profile = Map::new();
+            profile.insert("name".into(), candidate.into());
+            profile.insert("description".into(), description.into());
+            if let Ok(id) = admin::create_group(&self.shared, profile, "/api/v1/groups") {
+                return id;
+            }
+            n += 1;
+        }
+    }
+
+    /// Rename an OKTA_GROUP, keeping its description (`group.profile.update`, bumps
+    /// `lastUpdated`). False for unknown, APP_GROUP or BUILT_IN groups, or a taken name.
+    pub fn rename_group(&self, id: &str, name: &str) -> bool {
+        let Some(mut profile) = self
+            .shared
+            .org()
+            .groups
+            .get(id)
+            .and_then(|g| serde_json::from_str::<Map<String, Value>>(&g.profile).ok())
+        else {
+            return false;
+        };
+        profile.insert("name".into(), name.into());
+        let uri = format!("/api/v1/groups/{id}");
+        admin::replace_group_profile(&self.shared, id, profile, &uri).is_ok()
+    }
+
+    /// Delete a group and its memberships (`group.lifecycle.delete`, no per-member events).
+    /// False for unknown and BUILT_IN groups.
     pub fn delete_group(&self, id: &str) -> bool {
-        self.shared.org_mut().delete_group(id)
+        let uri = format!("/api/v1/groups/{id}");
+        admin::delete_group(&self.shared, id, &uri).is_ok()
+    }
+
+    /// Every LogEvent so far, in persistence order, exactly as `/api/v1/logs` serves them.
+    pub fn log_events(&self) -> Vec<Value> {
+        let org = self.shared.org();
+        org.log
+            .events()
+            .iter()
+            .filter_map(|e| serde_json::from_str(&e.json).ok())
+            .collect()
+    }
+
+    /// Deliver event hooks to `hook` from now on (`None` stops). Deliveries already queued
+    /// for a previous hook still go to it. The envelope's `source` names the current
+    /// [`Simulator::base_url`], so call this after `serve`. Delivery runs on its own thread;
+    /// if the OS refuses one, a warning is logged and nothing is delivered.
+    pub fn set_event_hook(&self, hook: Option<EventHook>) {
+        let source = format!(
+            "{}/api/v1/eventHooks/who{}",
+            self.base_url(),
+            self.shared.opaque_id(17)
+        );
+        if let Err(e) = self.shared.hooks.set(hook, self.shared.seed(), source) {
+            tracing::warn!("event hook not started: cannot start its delivery thread: {e}");
+        }
+    }
+
+    /// Hook deliveries so far: (sent: POSTs answered 2xx, a duplicate counting twice;
+    /// dropped: deliveries deliberately never sent; duplicated: deliveries sent twice;
+    /// failed: POSTs given up on after a 4xx, a transport error or a failed retry).
+    pub fn hook_deliveries(&self) -> (u64, u64, u64, u64) {
+        self.shared.hooks.counts()
+    }
+
+    /// Okta's one-time verification of the configured hook: a GET with a fresh
+    /// `X-Okta-Verification-Challenge` (and the auth header) whose answer must be
+    /// `{"verification":"<challenge>"}`. Deliveries do not wait for it, unlike Okta's.
+    pub async fn verify_event_hook(&self) -> Result<(), String> {
+        let hook = self
+            .shared
+            .hooks
+            .config()
+            .ok_or_else(|| "no event hook is set".to_string())?;
+        let challenge = self.shared.opaque_id(32);
+        hooks::verify(&hook, &challenge).await
     }
 
     /// Replace the injected faults (resets the list-page counter).

@@ -41,15 +41,22 @@ pub struct OAuthApp {
 }
 
 impl OAuthApp {
-    /// An app with the mirror's three scopes, no DPoP and one-hour tokens.
+    /// An app granted the mirror's three read scopes and the two `.manage` scopes writes
+    /// need (a token holds only what it asked for), no DPoP, one-hour tokens.
     pub fn new(client_id: &str, public_key: SimPublicKey) -> OAuthApp {
         OAuthApp {
             client_id: client_id.to_owned(),
             public_key,
             key_id: None,
-            granted_scopes: ["okta.users.read", "okta.groups.read", "okta.logs.read"]
-                .map(str::to_owned)
-                .to_vec(),
+            granted_scopes: [
+                "okta.users.read",
+                "okta.groups.read",
+                "okta.logs.read",
+                "okta.users.manage",
+                "okta.groups.manage",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             require_dpop: false,
             dpop_nonce_on_resources: false,
             token_lifetime: Duration::from_secs(3600),

@@ -1,11 +1,13 @@
 //! State shared by the public `Simulator` handle and the HTTP handlers:
-//! the org behind a lock, the generator's truth, faults and counters.
+//! the org (and its System Log) behind a lock, the generator's truth, faults, counters and
+//! the event hook.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::Faults;
 use super::genorg::Truth;
+use super::hooks::Hooks;
 use super::http::ratelimit::RateLimiter;
 use super::oauth::AuthState;
 use super::rng::{self, Rng};
@@ -29,6 +31,8 @@ pub struct Shared {
     rolls: AtomicU64,
     /// `http://host:port` once serving; used when a request has no `Host`.
     base_url: RwLock<String>,
+    /// The event hook's delivery queue and counters.
+    pub hooks: Hooks,
 }
 
 /// Read/write guards that shrug off poisoning: a panicked test thread must not wedge the API.
@@ -59,6 +63,7 @@ impl Shared {
             auth: Mutex::new(AuthState::default()),
             rolls: AtomicU64::new(0),
             base_url: RwLock::new("http://127.0.0.1".to_string()),
+            hooks: Hooks::default(),
         }
     }
 
@@ -102,6 +107,10 @@ impl Shared {
             self.seed ^ 0x5EED ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15),
         ))
         .below(100) as u32
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
     pub fn auth(&self) -> MutexGuard<'_, AuthState> {

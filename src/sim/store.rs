@@ -1,11 +1,12 @@
 //! The live org the API serves: users and groups in id-ordered maps (so cursor
-//! pages are range queries), memberships in both directions, and the mutations
-//! tests use to simulate change, each bumping Okta's timestamps.
+//! pages are range queries), memberships in both directions, the System Log, and the
+//! primitive changes `admin.rs` composes into Okta's operations (each given its stamp).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
 use super::model::{Group, Status, User};
+use super::syslog::SystemLog;
 use super::time::{self, Millis};
 
 /// All mutable org state; lives behind one `RwLock` in the simulator.
@@ -21,6 +22,9 @@ pub struct Org {
     logins: HashMap<String, String>,
     /// Last stamp handed out, so successive mutations get strictly increasing times.
     clock: Millis,
+    /// Every change's LogEvents, appended under the same lock as the change itself, so
+    /// the log's order is the order the org changed in.
+    pub log: SystemLog,
 }
 
 impl Org {
@@ -103,25 +107,31 @@ impl Org {
         Some((items, more))
     }
 
-    /// A fresh timestamp: now, but always later than any stamp handed out before.
-    fn stamp(&mut self, floor: Millis) -> Millis {
+    /// A fresh timestamp: now, but always later than any stamp handed out before and than
+    /// `floor` (a record's own latest time: generated data can lie ahead of the wall clock).
+    /// Every mutation takes one and uses it for its records and its log events alike.
+    pub fn stamp(&mut self, floor: Millis) -> Millis {
         let t = time::now().max(self.clock + 1).max(floor + 1);
         self.clock = t;
         t
     }
 
-    fn touch_membership(&mut self, group_id: &str) {
-        let floor = self
-            .groups
-            .get(group_id)
-            .map_or(0, |g| g.last_membership_updated);
-        let t = self.stamp(floor);
-        if let Some(g) = self.groups.get_mut(group_id) {
-            g.last_membership_updated = t;
-        }
+    /// The id of the user holding `login` (case-insensitive), if any.
+    pub fn login_owner(&self, login: &str) -> Option<&str> {
+        self.logins.get(&login.to_lowercase()).map(String::as_str)
     }
 
-    pub fn delete_user(&mut self, id: &str) -> bool {
+    /// Add a new user (its id and login must be free) with no memberships.
+    pub fn insert_user(&mut self, user: User) {
+        self.logins
+            .insert(user.login.to_lowercase(), user.id.clone());
+        self.user_groups.entry(user.id.clone()).or_default();
+        self.users.insert(user.id.clone(), user);
+    }
+
+    /// Remove a user and its memberships (no events: Okta writes none per group for a
+    /// deleted user), setting those groups' `lastMembershipUpdated` to `t`.
+    pub fn delete_user(&mut self, id: &str, t: Millis) -> bool {
         let Some(user) = self.users.remove(id) else {
             return false;
         };
@@ -130,48 +140,38 @@ impl Org {
             if let Some(set) = self.members.get_mut(&gid) {
                 set.remove(id);
             }
-            self.touch_membership(&gid);
-        }
-        true
-    }
-
-    pub fn deactivate_user(&mut self, id: &str) -> bool {
-        let Some(floor) = self.users.get(id).map(|u| u.last_updated) else {
-            return false;
-        };
-        let t = self.stamp(floor);
-        if let Some(u) = self.users.get_mut(id) {
-            if u.status != Status::Deprovisioned {
-                u.status = Status::Deprovisioned;
-                u.status_changed = Some(t);
-                u.last_updated = t;
+            if let Some(g) = self.groups.get_mut(&gid) {
+                g.last_membership_updated = t;
             }
         }
         true
     }
 
-    /// Merge `patch` into the profile (a `null` value removes the attribute).
-    pub fn update_profile(
-        &mut self,
-        id: &str,
-        patch: serde_json::Map<String, serde_json::Value>,
-    ) -> bool {
-        let Some(floor) = self.users.get(id).map(|u| u.last_updated) else {
+    /// Set a user's status at `t` (`statusChanged`, `lastUpdated`, and `activated` when it
+    /// becomes ACTIVE by activation rather than by unsuspending).
+    pub fn set_status(&mut self, id: &str, status: Status, activated: bool, t: Millis) -> bool {
+        let Some(u) = self.users.get_mut(id) else {
             return false;
         };
-        let t = self.stamp(floor);
+        u.status = status;
+        u.status_changed = Some(t);
+        u.last_updated = t;
+        if activated {
+            u.activated = Some(t);
+        }
+        true
+    }
+
+    /// Replace a user's profile at `t`, keeping the login index right.
+    pub fn set_profile(
+        &mut self,
+        id: &str,
+        profile: serde_json::Map<String, serde_json::Value>,
+        t: Millis,
+    ) -> bool {
         let Some(user) = self.users.get_mut(id) else {
             return false;
         };
-        let mut profile: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(&user.profile).unwrap_or_default();
-        for (k, v) in patch {
-            if v.is_null() {
-                profile.remove(&k);
-            } else {
-                profile.insert(k, v);
-            }
-        }
         let old_login = user.login.to_lowercase();
         user.reindex_profile(&profile);
         user.profile = serde_json::Value::Object(profile).to_string();
@@ -184,8 +184,9 @@ impl Org {
         true
     }
 
-    /// True when the membership changed (both exist and the user was not yet a member).
-    pub fn add_member(&mut self, group_id: &str, user_id: &str) -> bool {
+    /// True when the membership changed (both exist and the user was not yet a member);
+    /// the group's `lastMembershipUpdated` becomes `t`.
+    pub fn add_member(&mut self, group_id: &str, user_id: &str, t: Millis) -> bool {
         if !self.users.contains_key(user_id) {
             return false;
         }
@@ -199,12 +200,14 @@ impl Org {
             .entry(user_id.to_string())
             .or_default()
             .insert(group_id.to_string());
-        self.touch_membership(group_id);
+        if let Some(g) = self.groups.get_mut(group_id) {
+            g.last_membership_updated = t;
+        }
         true
     }
 
-    /// True when the user was a member and has been removed.
-    pub fn remove_member(&mut self, group_id: &str, user_id: &str) -> bool {
+    /// True when the user was a member and has been removed (`lastMembershipUpdated` = `t`).
+    pub fn remove_member(&mut self, group_id: &str, user_id: &str, t: Millis) -> bool {
         let removed = self
             .members
             .get_mut(group_id)
@@ -213,11 +216,40 @@ impl Org {
             if let Some(gs) = self.user_groups.get_mut(user_id) {
                 gs.remove(group_id);
             }
-            self.touch_membership(group_id);
+            if let Some(g) = self.groups.get_mut(group_id) {
+                g.last_membership_updated = t;
+            }
         }
         removed
     }
 
+    /// Add a new, empty group (its id must be free).
+    pub fn insert_group(&mut self, group: Group) {
+        self.members.insert(group.id.clone(), BTreeSet::new());
+        self.groups.insert(group.id.clone(), group);
+    }
+
+    /// Replace a group's profile at `t` (`lastUpdated`; the name is cached for `q`).
+    pub fn set_group_profile(
+        &mut self,
+        id: &str,
+        profile: serde_json::Map<String, serde_json::Value>,
+        t: Millis,
+    ) -> bool {
+        let Some(g) = self.groups.get_mut(id) else {
+            return false;
+        };
+        g.name = profile
+            .get("name")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string();
+        g.profile = serde_json::Value::Object(profile).to_string();
+        g.last_updated = t;
+        true
+    }
+
+    /// Remove a group and its memberships (no per-user events, as in Okta).
     pub fn delete_group(&mut self, id: &str) -> bool {
         if self.groups.remove(id).is_none() {
             return false;

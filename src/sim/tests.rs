@@ -8,9 +8,9 @@ use serde_json::Value;
 
 use super::{Faults, SimOptions, Simulator};
 
-const TOKEN: &str = "00test-token";
+pub(super) const TOKEN: &str = "00test-token";
 
-async fn start(users: usize, groups: usize) -> (Simulator, String) {
+pub(super) async fn start(users: usize, groups: usize) -> (Simulator, String) {
     let sim = Simulator::new(SimOptions {
         users,
         groups: Some(groups),
@@ -22,7 +22,7 @@ async fn start(users: usize, groups: usize) -> (Simulator, String) {
     (sim, format!("http://{addr}"))
 }
 
-fn links(headers: &HeaderMap, rel: &str) -> Vec<String> {
+pub(super) fn links(headers: &HeaderMap, rel: &str) -> Vec<String> {
     headers
         .get_all("link")
         .iter()
@@ -36,7 +36,7 @@ fn links(headers: &HeaderMap, rel: &str) -> Vec<String> {
         .collect()
 }
 
-async fn get(url: &str) -> (reqwest::StatusCode, HeaderMap, Value) {
+pub(super) async fn get(url: &str) -> (reqwest::StatusCode, HeaderMap, Value) {
     let resp = reqwest::Client::new()
         .get(url)
         .header("Authorization", format!("SSWS {TOKEN}"))
@@ -51,7 +51,7 @@ async fn get(url: &str) -> (reqwest::StatusCode, HeaderMap, Value) {
 }
 
 /// Follow `next` links from `url`; returns every item and the number of pages.
-async fn walk(url: &str) -> (Vec<Value>, usize) {
+pub(super) async fn walk(url: &str) -> (Vec<Value>, usize) {
     let mut items = Vec::new();
     let mut next = Some(url.to_string());
     let mut pages = 0;

@@ -1,15 +1,18 @@
 //! Groups endpoints: `GET /api/v1/groups` (list, `filter`, `q`, `expand=stats`),
-//! `GET /api/v1/groups/{id}` and `GET /api/v1/groups/{id}/users`.
+//! `GET /api/v1/groups/{id}`, `GET /api/v1/groups/{id}/users`, and the writes: create,
+//! replace profile, delete, and `PUT`/`DELETE /api/v1/groups/{id}/users/{userId}`.
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 
 use super::params::{Origin, Query};
-use super::respond;
+use super::{profile_body, request_uri, respond};
+use crate::sim::admin;
 use crate::sim::filter::{self, AttrSpec, Field, Kind, Op};
 use crate::sim::json;
 use crate::sim::model::{Group, Stats};
@@ -161,6 +164,108 @@ pub async fn users(
         return respond::not_found(&shared, &id, "UserGroup");
     };
     respond::list_page(&shared, &origin, &query, body, next.as_deref())
+}
+
+/// The group `id` as `GET /api/v1/groups/{id}` would answer after a write.
+fn render_group(shared: &Shared, origin: &Origin, id: &str) -> Response {
+    let body = {
+        let org = shared.org();
+        org.groups
+            .get(id)
+            .map(|g| render(&org, g, &origin.base, false))
+    };
+    match body {
+        Some(b) => respond::json(b),
+        None => respond::not_found(shared, id, "UserGroup"),
+    }
+}
+
+/// `POST /api/v1/groups` with `{"profile":{"name","description"}}`: 200 with the group.
+pub async fn create(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let profile = match profile_body(&shared, &body) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let origin = Origin::new(&headers, &uri, &shared.base_url());
+    match admin::create_group(&shared, profile, &request_uri(&uri)) {
+        Ok(id) => render_group(&shared, &origin, &id),
+        Err(e) => respond::refusal(&shared, &e),
+    }
+}
+
+/// `PUT /api/v1/groups/{id}`: replace the profile; 200 with the group.
+pub async fn replace(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+    path: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Response {
+    let Ok(Path(id)) = path else {
+        return respond::not_found(&shared, uri.path(), "Path");
+    };
+    let profile = match profile_body(&shared, &body) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let origin = Origin::new(&headers, &uri, &shared.base_url());
+    match admin::replace_group_profile(&shared, &id, profile, &request_uri(&uri)) {
+        Ok(()) => render_group(&shared, &origin, &id),
+        Err(e) => respond::refusal(&shared, &e),
+    }
+}
+
+/// `DELETE /api/v1/groups/{id}`: 204.
+pub async fn delete(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let Ok(Path(id)) = path else {
+        return respond::not_found(&shared, uri.path(), "Path");
+    };
+    match admin::delete_group(&shared, &id, &request_uri(&uri)) {
+        Ok(()) => respond::no_content(),
+        Err(e) => respond::refusal(&shared, &e),
+    }
+}
+
+async fn membership(
+    shared: Arc<Shared>,
+    uri: Uri,
+    path: Result<Path<(String, String)>, PathRejection>,
+    member: bool,
+) -> Response {
+    let Ok(Path((group_id, user_id))) = path else {
+        return respond::not_found(&shared, uri.path(), "Path");
+    };
+    match admin::set_membership(&shared, &group_id, &user_id, member, &request_uri(&uri)) {
+        Ok(_) => respond::no_content(),
+        Err(e) => respond::refusal(&shared, &e),
+    }
+}
+
+/// `PUT /api/v1/groups/{id}/users/{userId}`: 204, also when already a member.
+pub async fn add_member(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Response {
+    membership(shared, uri, path, true).await
+}
+
+/// `DELETE /api/v1/groups/{id}/users/{userId}`: 204, also when not a member.
+pub async fn remove_member(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Response {
+    membership(shared, uri, path, false).await
 }
 
 #[cfg(test)]

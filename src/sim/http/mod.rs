@@ -1,6 +1,6 @@
-//! The simulator's HTTP surface: routes, plus one middleware that counts the request, applies
-//! rate and concurrency limits, checks credentials, injects faults and stamps the headers every
-//! Okta response has.
+//! The simulator's HTTP surface: routes (reads, and the admin writes that log events), plus
+//! one middleware that counts the request, applies rate and concurrency limits, checks
+//! credentials, injects faults and stamps the headers every Okta response has.
 
 mod faults;
 mod groups;
@@ -18,7 +18,8 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
+use serde_json::{Map, Value};
 
 use self::ratelimit::Bucket;
 use super::shared::Shared;
@@ -27,12 +28,29 @@ use super::time;
 /// Build the API router over shared simulator state.
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/api/v1/users", get(users::list))
-        .route("/api/v1/users/{id}", get(users::get))
+        .route("/api/v1/users", get(users::list).post(users::create))
+        .route(
+            "/api/v1/users/{id}",
+            get(users::get)
+                .post(users::update)
+                .put(users::replace)
+                .delete(users::delete),
+        )
         .route("/api/v1/users/{id}/groups", get(users::groups))
-        .route("/api/v1/groups", get(groups::list))
-        .route("/api/v1/groups/{id}", get(groups::get))
+        .route(
+            "/api/v1/users/{id}/lifecycle/{action}",
+            post(users::lifecycle),
+        )
+        .route("/api/v1/groups", get(groups::list).post(groups::create))
+        .route(
+            "/api/v1/groups/{id}",
+            get(groups::get).put(groups::replace).delete(groups::delete),
+        )
         .route("/api/v1/groups/{id}/users", get(groups::users))
+        .route(
+            "/api/v1/groups/{id}/users/{user_id}",
+            put(groups::add_member).delete(groups::remove_member),
+        )
         .route("/api/v1/logs", get(logs::list))
         .route("/oauth2/v1/token", post(oauth::token))
         .fallback(unknown_path)
@@ -93,6 +111,24 @@ async fn okta_envelope(State(shared): State<Arc<Shared>>, req: Request, next: Ne
     set("date", time::http_date(now));
     set("content-type", "application/json".to_string());
     resp
+}
+
+/// The `profile` object of a `{"profile":{…}}` body: 400 `E0000003` when the body is not
+/// a JSON object, 400 `E0000001` when it has no `profile` object.
+fn profile_body(shared: &Shared, body: &[u8]) -> Result<Map<String, Value>, Box<Response>> {
+    let Ok(Value::Object(mut obj)) = serde_json::from_slice::<Value>(body) else {
+        return Err(Box::new(respond::malformed_body(shared)));
+    };
+    match obj.remove("profile") {
+        Some(Value::Object(profile)) => Ok(profile),
+        _ => Err(Box::new(respond::validation(shared, "profile"))),
+    }
+}
+
+/// The path and query as requested: what the System Log records as `requestUri`.
+fn request_uri(uri: &Uri) -> String {
+    uri.path_and_query()
+        .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string())
 }
 
 fn rate_limited(shared: &Shared) -> Response {

@@ -137,14 +137,22 @@ pub async fn token(
     respond::json(body)
 }
 
-/// The scope a resource path needs.
-fn scope_for(path: &str) -> &'static str {
+/// The scopes that allow a resource call, the one to name in a refusal first: writes need
+/// `.manage`, and (as in Okta) `.manage` also allows reads.
+fn scopes_for(path: &str, method: &str) -> &'static [&'static str] {
+    let write = method != "GET" && method != "HEAD";
     if path.starts_with("/api/v1/groups") {
-        "okta.groups.read"
+        if write {
+            &["okta.groups.manage"]
+        } else {
+            &["okta.groups.read", "okta.groups.manage"]
+        }
     } else if path.starts_with("/api/v1/logs") {
-        "okta.logs.read"
+        &["okta.logs.read"]
+    } else if write {
+        &["okta.users.manage"]
     } else {
-        "okta.users.read"
+        &["okta.users.read", "okta.users.manage"]
     }
 }
 
@@ -235,8 +243,9 @@ pub fn authorize(
             Err((e, d)) => return Err(Box::new(dpop_error(400, e, &d, &challenge, None))),
         }
     }
-    let need = scope_for(uri.path());
-    if !issued.scopes.iter().any(|s| s == need) {
+    let allowed = scopes_for(uri.path(), method);
+    let need = allowed[0];
+    if !issued.scopes.iter().any(|s| allowed.contains(&s.as_str())) {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::FORBIDDEN;
         let s = if issued.jkt.is_some() {

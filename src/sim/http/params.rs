@@ -41,6 +41,31 @@ impl Query {
         Ok(raw.parse::<usize>().unwrap_or(max).clamp(1, max))
     }
 
+    /// `limit` as the System Log takes it: an integer in `0..=max` (no clamping), `default`
+    /// when absent; `Err` for anything else (Okta answers those with a 400).
+    pub fn strict_limit(&self, default: usize, max: usize) -> Result<usize, ()> {
+        match self.get("limit") {
+            None => Ok(default),
+            Some(raw) => match raw.trim().parse::<usize>() {
+                Ok(n) if n <= max => Ok(n),
+                _ => Err(()),
+            },
+        }
+    }
+
+    /// The same parameters without any named in `names` (e.g. `since` in a `next` link,
+    /// where the cursor replaces it).
+    pub fn without(&self, names: &[&str]) -> Query {
+        Query {
+            pairs: self
+                .pairs
+                .iter()
+                .filter(|(k, _)| !names.contains(&k.as_str()))
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// Comma-separated `expand` contains `what`.
     pub fn expands(&self, what: &str) -> bool {
         self.get("expand")
@@ -126,6 +151,12 @@ mod tests {
         assert_eq!(q("limit=99999999999999999999999").limit(200, 200), Ok(200));
         assert_eq!(q("limit=abc").limit(200, 200), Err(()));
         assert_eq!(q("limit=").limit(200, 200), Err(()));
+        assert_eq!(q("").strict_limit(100, 1000), Ok(100));
+        assert_eq!(q("limit=0").strict_limit(100, 1000), Ok(0));
+        assert_eq!(q("limit=1000").strict_limit(100, 1000), Ok(1000));
+        for bad in ["limit=1001", "limit=-1", "limit=x", "limit="] {
+            assert_eq!(q(bad).strict_limit(100, 1000), Err(()), "{bad}");
+        }
     }
 
     #[test]

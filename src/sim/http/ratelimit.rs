@@ -18,6 +18,8 @@ pub enum Bucket {
     UserGet,
     GroupsList,
     GroupGet,
+    /// `GET /api/v1/logs`: Okta's smallest bucket (120 a minute), which a log tail must pace.
+    Logs,
     Other,
 }
 
@@ -29,6 +31,7 @@ impl Bucket {
             Bucket::UserGet => 2000,
             Bucket::GroupsList => 500,
             Bucket::GroupGet => 1000,
+            Bucket::Logs => 120,
             Bucket::Other => 1200,
         }
     }
@@ -48,6 +51,7 @@ impl Bucket {
             ["", "api", "v1", "users", _] => Bucket::UserGet,
             ["", "api", "v1", "groups"] => Bucket::GroupsList,
             ["", "api", "v1", "groups", _] => Bucket::GroupGet,
+            ["", "api", "v1", "logs"] => Bucket::Logs,
             _ => Bucket::Other,
         }
     }
@@ -89,7 +93,7 @@ impl Default for RateLimits {
 
 #[derive(Default)]
 pub struct RateLimiter {
-    windows: Mutex<[VecDeque<Millis>; 5]>,
+    windows: Mutex<[VecDeque<Millis>; 6]>,
     config: Mutex<RateLimits>,
     in_flight: AtomicU64,
     rate_429s: AtomicU64,
@@ -197,6 +201,12 @@ mod tests {
         );
         assert_eq!(
             Bucket::classify(&g, "/api/v1/groups/00g1/users"),
+            Bucket::Other
+        );
+        assert_eq!(Bucket::classify(&g, "/api/v1/logs"), Bucket::Logs);
+        assert_eq!(Bucket::Logs.limit(), 120);
+        assert_eq!(
+            Bucket::classify(&Method::POST, "/api/v1/users"),
             Bucket::Other
         );
     }

@@ -1,12 +1,14 @@
-//! Building responses: JSON bodies, Okta error objects, and `link` headers.
+//! Building responses: JSON bodies, Okta error objects (including refused admin
+//! operations), 204s, and `link` headers.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
 use super::params::{Origin, Query};
+use crate::sim::admin::Refusal;
 use crate::sim::filter::FilterError;
-use crate::sim::json::ObjWriter;
+use crate::sim::json::{self, ObjWriter};
 use crate::sim::shared::Shared;
 
 /// A 200 JSON response with the given body text.
@@ -26,14 +28,68 @@ fn json_status(status: StatusCode, body: String) -> Response {
 
 /// An Okta error object (`errorCode`, `errorSummary`, `errorLink`, `errorId`, `errorCauses`).
 pub fn error(shared: &Shared, status: StatusCode, code: &str, summary: &str) -> Response {
+    error_with_causes(shared, status, code, summary, &[])
+}
+
+/// An Okta error object whose `errorCauses` carry one `{errorSummary}` per cause.
+fn error_with_causes(
+    shared: &Shared,
+    status: StatusCode,
+    code: &str,
+    summary: &str,
+    causes: &[String],
+) -> Response {
+    let causes = json::array(
+        causes
+            .iter()
+            .map(|c| ObjWriter::new().str("errorSummary", c).finish()),
+    );
     let body = ObjWriter::new()
         .str("errorCode", code)
         .str("errorSummary", summary)
         .str("errorLink", code)
         .str("errorId", &format!("oae{}", shared.opaque_id(22)))
-        .raw("errorCauses", "[]")
+        .raw("errorCauses", &causes)
         .finish();
     json_status(status, body)
+}
+
+/// A refused admin operation as Okta answers it (404 `E0000007`, 400 `E0000001` with
+/// causes, 403 `E0000006`).
+pub fn refusal(shared: &Shared, refusal: &Refusal) -> Response {
+    match refusal {
+        Refusal::NotFound { what, kind } => not_found(shared, what, kind),
+        Refusal::Invalid { field, causes } => error_with_causes(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "E0000001",
+            &format!("Api validation failed: {field}"),
+            causes,
+        ),
+        Refusal::Forbidden => error(
+            shared,
+            StatusCode::FORBIDDEN,
+            "E0000006",
+            "You do not have permission to perform the requested action",
+        ),
+    }
+}
+
+/// 400 `E0000003`: a request body that is not the JSON object the endpoint expects.
+pub fn malformed_body(shared: &Shared) -> Response {
+    error(
+        shared,
+        StatusCode::BAD_REQUEST,
+        "E0000003",
+        "The request body was not well-formed.",
+    )
+}
+
+/// 204 with no body: what Okta answers to deletes and membership changes.
+pub fn no_content() -> Response {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
 }
 
 pub fn unauthorized(shared: &Shared) -> Response {

@@ -1,15 +1,18 @@
 //! Users endpoints: `GET /api/v1/users` (plain list, `filter`, `q`),
-//! `GET /api/v1/users/{idOrLogin}` and `GET /api/v1/users/{id}/groups`.
+//! `GET /api/v1/users/{idOrLogin}`, `GET /api/v1/users/{id}/groups`, and the writes:
+//! create, partial (`POST`) and full (`PUT`) profile update, lifecycle, and `DELETE`.
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 
 use super::params::{Origin, Query};
-use super::respond;
+use super::{profile_body, request_uri, respond};
+use crate::sim::admin::{self, Deletion, Lifecycle};
 #[cfg(test)]
 use crate::sim::filter::FilterError;
 use crate::sim::filter::{self, AttrSpec, Field, Kind, Op};
@@ -150,6 +153,115 @@ pub async fn groups(
     match body {
         Some(b) => respond::json(b),
         None => respond::not_found(&shared, &id, "User"),
+    }
+}
+
+/// The user `id` as `GET /api/v1/users/{id}` would answer after a write.
+fn render_user(shared: &Shared, origin: &Origin, id: &str) -> Response {
+    match shared.org().users.get(id).map(|u| u.render(&origin.base)) {
+        Some(b) => respond::json(b),
+        None => respond::not_found(shared, id, "User"),
+    }
+}
+
+/// `POST /api/v1/users?activate=true|false` (default true): 200 with the new user.
+pub async fn create(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let query = Query::parse(raw.as_deref());
+    let activate = match query.get("activate") {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(_) => return respond::validation(&shared, "activate"),
+    };
+    let profile = match profile_body(&shared, &body) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let origin = Origin::new(&headers, &uri, &shared.base_url());
+    match admin::create_user(&shared, profile, activate, &request_uri(&uri)) {
+        Ok(id) => render_user(&shared, &origin, &id),
+        Err(e) => respond::refusal(&shared, &e),
+    }
+}
+
+/// `POST` (merge) or `PUT` (replace) `/api/v1/users/{id}`: 200 with the updated user.
+async fn write_profile(
+    shared: Arc<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    path: Result<Path<String>, PathRejection>,
+    body: Bytes,
+    replace: bool,
+) -> Response {
+    let Ok(Path(id)) = path else {
+        return respond::not_found(&shared, uri.path(), "Path");
+    };
+    let profile = match profile_body(&shared, &body) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let origin = Origin::new(&headers, &uri, &shared.base_url());
+    match admin::update_profile(&shared, &id, profile, replace, &request_uri(&uri)) {
+        Ok(id) => render_user(&shared, &origin, &id),
+        Err(e) => respond::refusal(&shared, &e),
+    }
+}
+
+pub async fn update(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+    path: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Response {
+    write_profile(shared, headers, uri, path, body, false).await
+}
+
+pub async fn replace(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+    path: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Response {
+    write_profile(shared, headers, uri, path, body, true).await
+}
+
+/// `POST /api/v1/users/{id}/lifecycle/{action}`: 200 `{}`; an unknown action is a 404.
+pub async fn lifecycle(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Response {
+    let Ok(Path((id, action))) = path else {
+        return respond::not_found(&shared, uri.path(), "Path");
+    };
+    let Some(op) = Lifecycle::parse(&action) else {
+        return respond::not_found(&shared, uri.path(), "Path");
+    };
+    match admin::lifecycle(&shared, &id, op, &request_uri(&uri)) {
+        Ok(()) => respond::json("{}".to_string()),
+        Err(e) => respond::refusal(&shared, &e),
+    }
+}
+
+/// `DELETE /api/v1/users/{id}`: 204 whether it deactivated or deleted (as Okta answers).
+pub async fn delete(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let Ok(Path(id)) = path else {
+        return respond::not_found(&shared, uri.path(), "Path");
+    };
+    match admin::delete_user(&shared, &id, &request_uri(&uri)) {
+        Ok(Deletion::Deactivated | Deletion::Deleted) => respond::no_content(),
+        Err(e) => respond::refusal(&shared, &e),
     }
 }
 

@@ -1,0 +1,305 @@
+//! The simulated System Log: the LogEvents every org mutation appends, kept in persistence
+//! order with a sequence number, each rendered once to the JSON `/api/v1/logs` serves (and
+//! event hooks deliver, byte for byte), plus the range selection the log endpoint pages over.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::filter::{AttrSpec, Field, Kind, Op};
+use super::model::{Group, User};
+use super::rng::{self, Rng};
+use super::time::{self, Millis};
+
+/// Event types Okta marks `event-hook-eligible` (okta-api.md 4.4): only these reach a hook.
+/// `user.lifecycle.delete.completed` is deliberately absent: Okta logs it but never sends it.
+const HOOK_ELIGIBLE: &[&str] = &[
+    "user.lifecycle.create",
+    "user.lifecycle.activate",
+    "user.lifecycle.deactivate",
+    "user.lifecycle.reactivate",
+    "user.lifecycle.suspend",
+    "user.lifecycle.unsuspend",
+    "user.lifecycle.delete.initiated",
+    "user.account.update_profile",
+    "group.user_membership.add",
+    "group.user_membership.remove",
+    "group.lifecycle.create",
+    "group.lifecycle.delete",
+    "group.profile.update",
+];
+
+/// A v4-shaped UUID from a seeded stream: unique in practice and repeatable per seed (the
+/// simulator avoids OS randomness so runs can be replayed).
+pub fn uuid(rng: &mut Rng) -> String {
+    let (a, b) = (rng.next_u64(), rng.next_u64());
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xFFFF,
+        0x4000 | (a & 0x0FFF),
+        0x8000 | ((b >> 48) & 0x3FFF),
+        b & 0xFFFF_FFFF_FFFF
+    )
+}
+
+pub fn hook_eligible(event_type: &str) -> bool {
+    HOOK_ELIGIBLE.contains(&event_type)
+}
+
+/// Okta's human-readable `displayMessage` for the event types the simulator writes.
+fn display_message(event_type: &str) -> &'static str {
+    match event_type {
+        "user.lifecycle.create" => "Create Okta user",
+        "user.lifecycle.activate" => "Activate Okta user",
+        "user.lifecycle.deactivate" => "Deactivate Okta user",
+        "user.lifecycle.reactivate" => "Reactivate Okta user",
+        "user.lifecycle.suspend" => "Suspend Okta user",
+        "user.lifecycle.unsuspend" => "Unsuspend Okta user",
+        "user.lifecycle.delete.initiated" => "Delete Okta user initiated",
+        "user.lifecycle.delete.completed" => "Delete Okta user completed",
+        "user.account.update_profile" => "Update user profile for Okta",
+        "group.user_membership.add" => "Add user to group membership",
+        "group.user_membership.remove" => "Remove user from group membership",
+        "group.lifecycle.create" => "Create Okta group",
+        "group.lifecycle.delete" => "Delete Okta group",
+        "group.profile.update" => "Update group profile",
+        _ => "Okta event",
+    }
+}
+
+/// One entry of an event's `target[]`.
+#[derive(Clone)]
+pub struct Target {
+    kind: &'static str,
+    id: String,
+    alternate_id: String,
+    display_name: String,
+}
+
+impl Target {
+    /// `{type:"User", alternateId: login, displayName: "First Last"}`, as Okta writes it.
+    pub fn user(u: &User) -> Target {
+        let name = [u.first_name.as_deref(), u.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Target {
+            kind: "User",
+            id: u.id.clone(),
+            alternate_id: u.login.clone(),
+            display_name: name,
+        }
+    }
+
+    /// `{type:"UserGroup", alternateId:"unknown"}`: Okta really writes "unknown" there.
+    pub fn group(g: &Group) -> Target {
+        Target {
+            kind: "UserGroup",
+            id: g.id.clone(),
+            alternate_id: "unknown".to_string(),
+            display_name: g.name.clone(),
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        json!({
+            "id": self.id,
+            "type": self.kind,
+            "alternateId": self.alternate_id,
+            "displayName": self.display_name,
+            "detailEntry": null,
+        })
+    }
+}
+
+/// An event a mutation wants logged; the log adds ids, time, actor and context.
+pub struct NewEvent {
+    pub event_type: &'static str,
+    pub targets: Vec<Target>,
+    /// For profile updates: the changed attribute names (`debugData.changedAttributes`).
+    pub changed: Option<Vec<String>>,
+}
+
+impl NewEvent {
+    pub fn new(event_type: &'static str, targets: Vec<Target>) -> NewEvent {
+        NewEvent {
+            event_type,
+            targets,
+            changed: None,
+        }
+    }
+}
+
+/// One stored event: what filters need, plus its rendered JSON (shared with hook deliveries).
+pub struct LogEvent {
+    pub seq: u64,
+    pub published: Millis,
+    pub event_type: &'static str,
+    target_ids: Vec<String>,
+    pub json: Arc<str>,
+}
+
+/// The admin every simulated change is attributed to (the owner of the API token).
+struct Actor {
+    id: String,
+    login: String,
+}
+
+/// The log itself: events in persistence order; `seq` is the index plus one.
+pub struct SystemLog {
+    events: Vec<LogEvent>,
+    rng: Rng,
+    actor: Actor,
+}
+
+impl Default for SystemLog {
+    fn default() -> Self {
+        SystemLog::new(0, "example.com")
+    }
+}
+
+/// Attribute ids of the log's `filter` (see [`filter_spec`]).
+const EVENT_TYPE: usize = 0;
+const TARGET_ID: usize = 1;
+const ACTOR_ID: usize = 2;
+const OUTCOME: usize = 3;
+
+/// What `filter` accepts on `/api/v1/logs`. `published` is deliberately unknown: Okta
+/// rejects it in a filter (since/until bound time), and so an unknown attribute is a 400.
+pub fn filter_spec(name: &str) -> Option<AttrSpec> {
+    const EQ: &[Op] = &[Op::Eq];
+    const TEXT: &[Op] = &[Op::Eq, Op::Sw, Op::Co, Op::Ew];
+    let (id, ops) = match name {
+        "eventType" => (EVENT_TYPE, TEXT),
+        "target.id" => (TARGET_ID, EQ),
+        "actor.id" => (ACTOR_ID, EQ),
+        "outcome.result" => (OUTCOME, EQ),
+        _ => return None,
+    };
+    Some(AttrSpec {
+        id,
+        kind: Kind::Str,
+        ops,
+    })
+}
+
+impl SystemLog {
+    /// An empty log (a generated org has no history) whose ids derive from `seed`.
+    pub fn new(seed: u64, domain: &str) -> SystemLog {
+        let mut rng = Rng::new(rng::mix(seed ^ 0x5359_534C_4F47));
+        let id = format!("00u{}", rng.base62(17));
+        SystemLog {
+            events: Vec::new(),
+            rng,
+            actor: Actor {
+                id,
+                login: format!("okta.admin@{domain}"),
+            },
+        }
+    }
+
+    /// Events stored so far (the highest `seq`).
+    pub fn len(&self) -> u64 {
+        self.events.len() as u64
+    }
+
+    pub fn events(&self) -> &[LogEvent] {
+        &self.events
+    }
+
+    /// Append one mutation's events, all `published` at its stamp and sharing one
+    /// transaction; returns them (type and JSON) in order for hook delivery.
+    pub fn append(
+        &mut self,
+        published: Millis,
+        request_uri: &str,
+        events: Vec<NewEvent>,
+    ) -> Vec<(&'static str, Arc<str>)> {
+        let transaction = self.rng.base62(27);
+        let mut out = Vec::with_capacity(events.len());
+        for ev in events {
+            let mut debug = serde_json::Map::new();
+            debug.insert("requestUri".into(), request_uri.into());
+            if let Some(changed) = &ev.changed {
+                debug.insert("changedAttributes".into(), changed.join(",").into());
+            }
+            let value = json!({
+                "uuid": uuid(&mut self.rng),
+                "published": time::format(published),
+                "eventType": ev.event_type,
+                "version": "0",
+                "severity": "INFO",
+                "displayMessage": display_message(ev.event_type),
+                "actor": {
+                    "id": self.actor.id,
+                    "type": "User",
+                    "alternateId": self.actor.login,
+                    "displayName": "Okta Admin",
+                    "detailEntry": null,
+                },
+                "client": {"ipAddress": "127.0.0.1", "userAgent": {"rawUserAgent": "oktamirror-sim"}},
+                "outcome": {"result": "SUCCESS", "reason": null},
+                "target": ev.targets.iter().map(Target::to_json).collect::<Vec<_>>(),
+                "transaction": {"type": "WEB", "id": transaction, "detail": {}},
+                "debugContext": {"debugData": debug},
+            });
+            let json: Arc<str> = Arc::from(value.to_string());
+            self.events.push(LogEvent {
+                seq: self.len() + 1,
+                published,
+                event_type: ev.event_type,
+                target_ids: ev.targets.into_iter().map(|t| t.id).collect(),
+                json: json.clone(),
+            });
+            out.push((ev.event_type, json));
+        }
+        out
+    }
+
+    /// The value of filter attribute `attr` on `ev`.
+    pub fn field<'a>(&'a self, ev: &'a LogEvent, attr: usize) -> Field<'a> {
+        match attr {
+            EVENT_TYPE => Field::Str(Some(ev.event_type)),
+            TARGET_ID => Field::Any(&ev.target_ids),
+            ACTOR_ID => Field::Str(Some(&self.actor.id)),
+            OUTCOME => Field::Str(Some("SUCCESS")),
+            _ => Field::Str(None),
+        }
+    }
+
+    /// How many events were published before `t`: a `since` as a sequence floor. Stamps
+    /// are taken under the org lock that appends, so `published` never decreases with `seq`.
+    pub fn count_before(&self, t: Millis) -> u64 {
+        self.events.partition_point(|e| e.published < t) as u64
+    }
+
+    /// How many events were published at or before `t`: an `until` as a sequence ceiling.
+    pub fn count_until(&self, t: Millis) -> u64 {
+        self.events.partition_point(|e| e.published <= t) as u64
+    }
+
+    /// Up to `limit` events with `floor < seq <= ceiling` that `keep`, ascending or
+    /// descending by sequence, plus whether another match follows (peeked, not returned).
+    pub fn page(
+        &self,
+        floor: u64,
+        ceiling: u64,
+        descending: bool,
+        limit: usize,
+        keep: impl Fn(&LogEvent) -> bool,
+    ) -> (Vec<&LogEvent>, bool) {
+        let hi = usize::try_from(ceiling.min(self.len())).unwrap_or(usize::MAX);
+        let lo = usize::try_from(floor).unwrap_or(usize::MAX).min(hi);
+        let slice = &self.events[lo..hi];
+        let mut iter: Box<dyn Iterator<Item = &LogEvent>> = if descending {
+            Box::new(slice.iter().rev().filter(|e| keep(e)))
+        } else {
+            Box::new(slice.iter().filter(|e| keep(e)))
+        };
+        let items: Vec<&LogEvent> = iter.by_ref().take(limit).collect();
+        let more = iter.next().is_some();
+        (items, more)
+    }
+}
