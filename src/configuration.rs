@@ -488,20 +488,25 @@ fn read_key_file(what: &'static str, path: &Path) -> Result<Secret, ConfigError>
     Ok(Secret::new(text))
 }
 
-/// "90s", "30m", "24h", "2d" or a plain number of seconds.
+/// "500ms", "90s", "30m", "24h", "2d" or a plain number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
     let t = s.trim();
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, 's')) => (&t[..i], 1),
-        Some((i, 'm')) => (&t[..i], 60),
-        Some((i, 'h')) => (&t[..i], 3600),
-        Some((i, 'd')) => (&t[..i], 86400),
-        _ => (t, 1),
+    // Milliseconds first: "ms" also ends in "s".
+    let (num, millis) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1)
+    } else {
+        match t.char_indices().last() {
+            Some((i, 's')) => (&t[..i], 1000),
+            Some((i, 'm')) => (&t[..i], 60_000),
+            Some((i, 'h')) => (&t[..i], 3_600_000),
+            Some((i, 'd')) => (&t[..i], 86_400_000),
+            _ => (t, 1000),
+        }
     };
     match num.trim().parse::<u64>() {
-        Ok(n) if n > 0 => Ok(Duration::from_secs(n * mult)),
+        Ok(n) if n > 0 => Ok(Duration::from_millis(n.saturating_mul(millis))),
         _ => Err(ConfigError::Invalid(format!(
-            "\"{s}\" is not a duration: use a number with s, m, h or d, like 24h"
+            "\"{s}\" is not a duration: use a number with ms, s, m, h or d, like 24h or 500ms"
         ))),
     }
 }
@@ -638,5 +643,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("okta_urll"), "{e}");
+    }
+
+    #[test]
+    fn durations_read_every_unit_and_say_what_is_wrong() {
+        assert_eq!(
+            parse_duration("500ms").ok(),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(parse_duration("90s").ok(), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m").ok(), Some(Duration::from_secs(1800)));
+        assert_eq!(
+            parse_duration(" 2d ").ok(),
+            Some(Duration::from_secs(172_800))
+        );
+        assert_eq!(parse_duration("15").ok(), Some(Duration::from_secs(15)));
+        let e = parse_duration("10 minutes").unwrap_err().to_string();
+        assert!(e.contains("500ms"), "{e}");
+        assert!(parse_duration("0s").is_err());
     }
 }

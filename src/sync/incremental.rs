@@ -335,6 +335,38 @@ impl Incremental {
             }
             reads.groups.insert(gid, group);
         }
+        self.read_touched_groups(source, reads).await
+    }
+
+    /// Re-reads every group whose membership this step changes: Okta moves a group's
+    /// `lastMembershipUpdated` with each change, including the ones it logs no event for (a
+    /// deleted user leaving their groups, a new user joining Everyone).
+    async fn read_touched_groups(
+        &self,
+        source: &dyn Source,
+        reads: &mut Reads,
+    ) -> Result<(), StepError> {
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        for (uid, v) in &reads.users {
+            if v.is_none() {
+                touched.extend(self.store.group_ids_of(uid)?);
+            }
+        }
+        for (uid, gids) in &reads.user_groups {
+            let current: BTreeSet<String> = self.store.group_ids_of(uid)?.into_iter().collect();
+            let wanted: BTreeSet<String> = gids.iter().cloned().collect();
+            touched.extend(current.symmetric_difference(&wanted).cloned());
+        }
+        touched.retain(|g| !reads.groups.contains_key(g));
+        let got: Vec<(String, Option<Value>)> = futures::stream::iter(touched)
+            .map(|gid| async move {
+                let v = source.group(&gid).await?;
+                Ok::<_, SourceError>((gid, v))
+            })
+            .buffer_unordered(self.cfg.concurrency.max(1))
+            .try_collect()
+            .await?;
+        reads.groups.extend(got);
         Ok(())
     }
 
