@@ -537,3 +537,57 @@ fn serve_args(sim_addr: SocketAddr, dir: &Path) -> Vec<String> {
     .map(|s| s.to_string())
     .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delta_sweep_alone_catches_edits_memberships_and_new_objects() {
+    let (sim, sim_addr) = lifted_sim(300, 14).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = settings(sim_addr, dir.path());
+    s.lanes.tail = false;
+    s.lanes.sweep_interval = Duration::from_secs(3600);
+    let app = Application::build(s).await.expect("build");
+    wait_ready(&app).await;
+
+    // Changes sweeps can see (lastUpdated / lastMembershipUpdated move); deletions they cannot.
+    let users = sim.users();
+    let groups: Vec<Value> = sim
+        .groups()
+        .into_iter()
+        .filter(|g| g["type"] == "OKTA_GROUP")
+        .collect();
+    let id = |v: &Value| str_of(v, &["id"]).unwrap_or_default().to_owned();
+    for (i, u) in users.iter().take(20).enumerate() {
+        sim.update_profile(&id(u), patch(&[("title", json!(format!("Swept {i}")))]));
+        sim.add_member(&id(&groups[i % groups.len()]), &id(u));
+    }
+    let g0 = id(&groups[0]);
+    if let Some(m) = sim.group_members(&g0).first() {
+        sim.remove_member(&g0, m);
+    }
+    sim.rename_group(&id(&groups[1]), "Swept group");
+    let new_user = sim
+        .create_user(
+            patch(&[
+                ("login", json!("swept.new@example.com")),
+                ("email", json!("swept.new@example.com")),
+                ("firstName", json!("Swept")),
+                ("lastName", json!("New")),
+            ]),
+            true,
+        )
+        .expect("created");
+    let new_group = sim.create_group("Swept new group", "");
+    sim.add_member(&new_group, &new_user);
+
+    let run = gql(
+        app.addr(),
+        "mutation { syncNow(kind: INCREMENTAL) { kind ok usersFetched groupsFetched changes { total } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(run["syncNow"]["kind"], "SWEEP", "{run}");
+    assert_eq!(run["syncNow"]["ok"], true, "{run}");
+    assert!(run["syncNow"]["usersFetched"].as_u64() >= Some(21), "{run}");
+    assert_converges(app.store(), sim_addr, Duration::from_secs(10)).await;
+    app.stop().await.expect("stop");
+}

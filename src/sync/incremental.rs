@@ -133,37 +133,21 @@ impl Incremental {
         run: &mut SyncRun,
     ) -> Result<Reads, StepError> {
         let mut reads = Reads::default();
-        let mut users = source.users_changed_since(since);
-        while let Some(page) = users.try_next().await? {
-            run.users_fetched += page.len() as u64;
-            for u in page {
-                if let Some(id) = u.get("id").and_then(Value::as_str) {
-                    reads.users.insert(id.to_owned(), Some(u.clone()));
-                }
-            }
-        }
-        drop(users);
-        let mut groups = source.groups_changed_since(since);
-        while let Some(page) = groups.try_next().await? {
-            run.groups_fetched += page.len() as u64;
-            for g in page {
-                if let Some(id) = g.get("id").and_then(Value::as_str) {
-                    reads.groups.insert(id.to_owned(), Some(g.clone()));
-                }
-            }
-        }
-        drop(groups);
+        let users = by_id(source.users_changed_since(since)).await?;
+        run.users_fetched += users.len() as u64;
+        reads
+            .users
+            .extend(users.into_iter().map(|(id, u)| (id, Some(u))));
+        let groups = by_id(source.groups_changed_since(since)).await?;
+        run.groups_fetched += groups.len() as u64;
+        reads
+            .groups
+            .extend(groups.into_iter().map(|(id, g)| (id, Some(g))));
         let mut moved = Vec::new();
-        let mut with_members = source.groups_with_members_changed_since(since);
-        while let Some(page) = with_members.try_next().await? {
-            for g in page {
-                if let Some(id) = g.get("id").and_then(Value::as_str) {
-                    moved.push(id.to_owned());
-                    reads.groups.entry(id.to_owned()).or_insert(Some(g.clone()));
-                }
-            }
+        for (id, g) in by_id(source.groups_with_members_changed_since(since)).await? {
+            reads.groups.entry(id.clone()).or_insert(Some(g));
+            moved.push(id);
         }
-        drop(with_members);
         let lists: Vec<(String, Vec<String>)> = futures::stream::iter(moved)
             .map(|gid| async move {
                 let ids = source.group_member_ids(&gid).await?;
@@ -591,6 +575,21 @@ impl Incremental {
         })?;
         Ok(recorded.unwrap_or_else(|| run.run.clone()))
     }
+}
+
+/// Every object of every page, keyed by its id (objects without one are skipped).
+async fn by_id(
+    mut pages: futures::stream::BoxStream<'_, Result<Vec<Value>, SourceError>>,
+) -> Result<Vec<(String, Value)>, SourceError> {
+    let mut out = Vec::new();
+    while let Some(page) = pages.try_next().await? {
+        for v in page {
+            if let Some(id) = v.get("id").and_then(Value::as_str) {
+                out.push((id.to_owned(), v));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A meta value as JSON, with the store's error type.
