@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub search: Arc<crate::search::Index>,
     /// Latched once the index has caught up with the store after the first full sync.
     pub searchable: std::sync::atomic::AtomicBool,
+    /// GraphQL documents already parsed, by text.
+    pub documents: http::Documents,
 }
 
 /// All routes (`/graphql`, `/healthz`, `/readyz`) with their state applied.
@@ -40,6 +42,7 @@ pub fn router(state: ApiState) -> Router {
         store: state.store,
         search: state.search,
         searchable: std::sync::atomic::AtomicBool::new(false),
+        documents: http::Documents::default(),
     });
     Router::new()
         .route("/graphql", get(http::graphql_get).post(http::graphql_post))
