@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     /// Latched once the index has caught up with the store after the first full sync.
     pub searchable: std::sync::atomic::AtomicBool,
     pub hook: Option<HookConfig>,
+    /// GraphQL documents already parsed, by text.
+    pub documents: http::Documents,
 }
 
 /// All routes (`/graphql`, `/healthz`, `/readyz`) with their state applied.
@@ -52,6 +54,7 @@ pub fn router(state: ApiState) -> Router {
         search: state.search,
         searchable: std::sync::atomic::AtomicBool::new(false),
         hook: state.hook,
+        documents: http::Documents::default(),
     });
     Router::new()
         .route("/graphql", get(http::graphql_get).post(http::graphql_post))

@@ -2,9 +2,7 @@
 //! input (never through tantivy's query parser, so no input is syntax), with the ranking tiers.
 
 use tantivy::Term;
-use tantivy::query::{
-    BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, Query, TermQuery,
-};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
 
 use super::SearchError;
@@ -121,20 +119,42 @@ fn scored(q: Box<dyn Query>, score: f32) -> Box<dyn Query> {
     Box::new(ConstScoreQuery::new(q, score))
 }
 
+/// `required`, plus `bonus` for the documents `optional` also matches: a required clause with a
+/// single optional one, which tantivy scores by seeking the optional scorer to each match. Two or
+/// more optional clauses (or a `DisjunctionMaxQuery`) would become a buffered union, which
+/// re-buffers up to 4,096 documents of every alternative on each far seek: with a dense
+/// alternative (the active status, a short prefix) that was most of a search's cost.
+fn with_bonus(required: Box<dyn Query>, optional: Box<dyn Query>, bonus: f32) -> Box<dyn Query> {
+    Box::new(BooleanQuery::new(vec![
+        (Occur::Must, required),
+        (Occur::Should, scored(optional, bonus)),
+    ]))
+}
+
 /// The query for one word: the best of an exact word, a word prefix, and (from four
 /// characters) a word within the typo tolerance, as a prefix so typos work while typing.
+///
+/// The tiers nest: an exact word is also a prefix of itself (up to `MAX_PREFIX` characters),
+/// and a prefix is a fuzzy prefix at distance 0. So the widest tier decides the match and each
+/// narrower tier adds the difference to the next score: the sum equals the best tier's score.
 fn word_query(f: &Fields, word: &str) -> Box<dyn Query> {
     let chars = word.chars().count();
-    let mut alternatives = vec![scored(term_query(f.words, word), EXACT)];
-    if chars <= MAX_PREFIX {
-        alternatives.push(scored(term_query(f.prefixes, word), PREFIX));
-    }
     let distance = fuzzy_distance(chars);
-    if distance > 0 {
-        let fuzzy = FuzzyTermQuery::new_prefix(term(f.words, word), distance, true);
-        alternatives.push(scored(Box::new(fuzzy), FUZZY));
+    let has_prefix = chars <= MAX_PREFIX;
+    let exact = term_query(f.words, word);
+    let prefix = || term_query(f.prefixes, word);
+    if distance == 0 {
+        // Below four characters (always within MAX_PREFIX): prefix, or exact.
+        return with_bonus(scored(prefix(), PREFIX), exact, EXACT - PREFIX);
     }
-    Box::new(DisjunctionMaxQuery::new(alternatives))
+    let fuzzy = FuzzyTermQuery::new_prefix(term(f.words, word), distance, true);
+    let fuzzy = scored(Box::new(fuzzy), FUZZY);
+    if has_prefix {
+        let prefixed = with_bonus(fuzzy, prefix(), PREFIX - FUZZY);
+        with_bonus(prefixed, exact, EXACT - PREFIX)
+    } else {
+        with_bonus(fuzzy, exact, EXACT - FUZZY)
+    }
 }
 
 /// One of several exact values of a field (for the status filter).
@@ -194,19 +214,12 @@ pub fn build(f: &Fields, q: &ParsedQuery, filter: &PersonFilter) -> Option<Box<d
         .iter()
         .map(|w| (Occur::Must, word_query(f, w)))
         .collect();
-    let phrase = q.words.join(" ");
-    clauses.push((Occur::Should, scored(term_query(f.names, &phrase), WHOLE)));
-    clauses.push((
-        Occur::Should,
-        scored(term_query(f.logins, &login_key(&q.raw)), WHOLE),
-    ));
-    clauses.push((
-        Occur::Should,
-        scored(
-            term_query(f.status, crate::model::UserStatus::Active.as_str()),
-            ACTIVE,
-        ),
-    ));
     clauses.extend(filter_clauses(f, filter));
-    Some(Box::new(BooleanQuery::new(clauses)))
+    let matches: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
+    // The bonuses, one optional clause per level (see `with_bonus`).
+    let phrase = q.words.join(" ");
+    let named = with_bonus(matches, term_query(f.names, &phrase), WHOLE);
+    let logged_in = with_bonus(named, term_query(f.logins, &login_key(&q.raw)), WHOLE);
+    let active = term_query(f.status, crate::model::UserStatus::Active.as_str());
+    Some(with_bonus(logged_in, active, ACTIVE))
 }

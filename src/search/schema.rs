@@ -8,8 +8,9 @@ use tantivy::schema::{FAST, Field, STORED, STRING, Schema};
 use super::text::{self, folded_phrase};
 use crate::model::Person;
 
-/// Bumped whenever the schema or the analysis changes: an index of another version is rebuilt.
-pub const VERSION: u32 = 2;
+/// Bumped whenever the schema, the analysis or the storage settings change: an index of another
+/// version is rebuilt.
+pub const VERSION: u32 = 3;
 
 /// The fields of the people index.
 #[derive(Clone, Copy)]

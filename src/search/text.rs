@@ -94,10 +94,68 @@ pub fn matches(q: &str, w: &str) -> Option<Match> {
         return Some(Match::Prefix);
     }
     let d = fuzzy_distance(q.chars().count());
-    if d > 0 && prefix_distance(q, w) <= usize::from(d) {
+    if d > 0 && within_prefix_distance(q, w, usize::from(d)) {
         return Some(Match::Fuzzy);
     }
     None
+}
+
+/// Longest words `within_prefix_distance` handles on the stack (longer ones take the general,
+/// allocating path).
+const SHORT_WORD: usize = 32;
+
+/// Whether some prefix of `w` is within `max` edits of `q`: `prefix_distance(q, w) <= max`, but
+/// without allocating and stopping early. The re-ranker asks this of every query word against
+/// every word of every person in its window, and nearly every pair is far apart.
+pub fn within_prefix_distance(q: &str, w: &str, max: usize) -> bool {
+    let mut qc = ['\0'; SHORT_WORD];
+    let mut wc = ['\0'; SHORT_WORD];
+    let (Some(ql), Some(wl)) = (fill(&mut qc, q), fill(&mut wc, w)) else {
+        return prefix_distance(q, w) <= max;
+    };
+    let (q, w) = (&qc[..ql], &wc[..wl]);
+    // A prefix longer than `q` by more than `max` characters is more than `max` edits away.
+    let w = &w[..w.len().min(q.len() + max)];
+    let n = w.len();
+    let mut rows = [[0usize; SHORT_WORD + 1]; 3];
+    for (j, cell) in rows[1][..=n].iter_mut().enumerate() {
+        *cell = j;
+    }
+    // `rows[(i + 1) % 3]` is row i; the row minimum never drops by more than one per two rows
+    // (a zero-cost step comes from the row above, a transposition from two above at cost one),
+    // so two rows past `max` mean no later row can come back within it.
+    let mut prev_min = 0;
+    for i in 1..=q.len() {
+        let (cur_i, prev_i, prev2_i) = ((i + 1) % 3, i % 3, (i + 2) % 3);
+        rows[cur_i][0] = i;
+        let mut row_min = i;
+        for j in 1..=n {
+            let cost = usize::from(q[i - 1] != w[j - 1]);
+            let mut v = (rows[prev_i][j] + 1)
+                .min(rows[cur_i][j - 1] + 1)
+                .min(rows[prev_i][j - 1] + cost);
+            if i > 1 && j > 1 && q[i - 1] == w[j - 2] && q[i - 2] == w[j - 1] {
+                v = v.min(rows[prev2_i][j - 2] + 1);
+            }
+            rows[cur_i][j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > max && prev_min > max.saturating_sub(1) && i < q.len() {
+            return false;
+        }
+        prev_min = row_min;
+    }
+    rows[(q.len() + 1) % 3][..=n].iter().any(|&v| v <= max)
+}
+
+/// Copies the characters of `s` into `buf`; `None` when they do not fit.
+fn fill(buf: &mut [char; SHORT_WORD], s: &str) -> Option<usize> {
+    let mut n = 0;
+    for c in s.chars() {
+        *buf.get_mut(n)? = c;
+        n += 1;
+    }
+    Some(n)
 }
 
 /// The smallest edit distance (with adjacent transpositions costing one) between `q` and any
@@ -177,5 +235,44 @@ mod tests {
             "two edits from 8"
         );
         assert_eq!(matches("jnoatohn", "jonathan"), None);
+    }
+
+    #[test]
+    fn the_bounded_distance_agrees_with_the_full_one() {
+        let words = [
+            "",
+            "a",
+            "ab",
+            "ba",
+            "smith",
+            "smtih",
+            "smyth",
+            "smithers",
+            "jonathan",
+            "jnoathan",
+            "jnoatohn",
+            "johnson",
+            "jonh",
+            "williams",
+            "will",
+            "muller",
+            "mueller",
+            "xyz",
+            "abcdefghijklmnopqrstuvwxyzabcdefghij",
+            "abcdefghijklmnopqrstuvwxyzabcdefghik",
+            "ünïcödé",
+            "unicode",
+        ];
+        for q in words {
+            for w in words {
+                for max in 0..=3 {
+                    assert_eq!(
+                        within_prefix_distance(q, w, max),
+                        prefix_distance(q, w) <= max,
+                        "{q:?} vs {w:?} within {max}"
+                    );
+                }
+            }
+        }
     }
 }
