@@ -4,12 +4,11 @@
 
 use std::collections::HashSet;
 
-use chrono::Utc;
 use futures::StreamExt;
 use serde_json::Value;
 
 use super::managers;
-use super::{Progress, ProgressEvent, Source, SourceError, SyncConfig};
+use super::{Progress, ProgressEvent, Source, SourceError, SyncConfig, Usage};
 use crate::model::{ChangeCounts, Group, HeldDeletions, ManagerReport, Person, RunKind, SyncRun};
 use crate::store::{Batch, Op, RawJson, Store, StoreError, meta};
 
@@ -46,8 +45,7 @@ pub async fn run_crawl(
     cfg: &SyncConfig,
     progress: &dyn Progress,
 ) -> SyncRun {
-    let (requests_before, retries_before, limited_before) =
-        (source.requests(), source.retries(), source.rate_limited());
+    let usage = Usage::now(source);
     let mut run = SyncRun::start(kind);
     tracing::info!("full sync started");
     let crawl_started = std::time::Instant::now();
@@ -66,10 +64,7 @@ pub async fn run_crawl(
         }
         Err(e) => Err(e),
     };
-    run.requests = source.requests().saturating_sub(requests_before);
-    run.retries = source.retries().saturating_sub(retries_before);
-    run.rate_limited = source.rate_limited().saturating_sub(limited_before);
-    run.finished_at = Utc::now();
+    usage.record(source, &mut run);
     let outcome = match result {
         Ok((changes, report, held, warnings)) => {
             run.ok = true;
@@ -340,12 +335,7 @@ fn apply_staged(store: &Store, cfg: &SyncConfig) -> Result<Applied, FullSyncErro
         wanted.sort();
         wanted.dedup();
         for (user_id, add) in sorted_diff(&current, &wanted) {
-            let (group_id, user_id) = (gid.clone(), user_id.clone());
-            batch.push(if add {
-                Op::AddMember { group_id, user_id }
-            } else {
-                Op::RemoveMember { group_id, user_id }
-            });
+            batch.push(membership_op(gid, user_id, add));
             flush(&mut batch, false)?;
         }
     }
@@ -409,6 +399,16 @@ fn hold_if_too_many(
     ));
     *held = gone;
     Vec::new()
+}
+
+/// The operation that adds (or removes) a user to (or from) a group.
+pub(super) fn membership_op(group_id: &str, user_id: &str, add: bool) -> Op {
+    let (group_id, user_id) = (group_id.to_owned(), user_id.to_owned());
+    if add {
+        Op::AddMember { group_id, user_id }
+    } else {
+        Op::RemoveMember { group_id, user_id }
+    }
 }
 
 /// Merges two sorted id lists into (id, true = add / false = remove) steps.

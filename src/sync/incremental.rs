@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 
+use super::full::{membership_op, sorted_diff};
 use super::managers;
-use super::{Event, Source, SourceError, SyncConfig, Target};
+use super::{Event, Source, SourceError, SyncConfig, Target, Usage};
 use crate::model::{Group, Person, RunKind, SyncRun};
 use crate::store::{Batch, Op, RawJson, Store, StoreError, meta};
 
@@ -148,13 +149,11 @@ impl Incremental {
             reads.groups.entry(id.clone()).or_insert(Some(g));
             moved.push(id);
         }
-        let lists: Vec<(String, Vec<String>)> = futures::stream::iter(moved)
-            .map(|gid| async move {
-                let ids = source.group_member_ids(&gid).await?;
-                Ok::<_, SourceError>((gid, ids))
-            })
-            .buffer_unordered(self.cfg.concurrency.max(1))
-            .try_collect()
+        let lists = self
+            .each(
+                moved,
+                |gid| async move { source.group_member_ids(&gid).await },
+            )
             .await?;
         for (gid, ids) in lists {
             run.memberships_fetched += ids.len() as u64;
@@ -282,8 +281,14 @@ impl Incremental {
                 new_users.push(id.clone());
             }
         }
-        for id in new_users {
-            match source.user_group_ids(&id).await? {
+        let lists = self
+            .each(
+                new_users,
+                |id| async move { source.user_group_ids(&id).await },
+            )
+            .await?;
+        for (id, gids) in lists {
+            match gids {
                 Some(gids) => {
                     reads.user_groups.insert(id, gids);
                 }
@@ -342,16 +347,32 @@ impl Incremental {
             touched.extend(current.symmetric_difference(&wanted).cloned());
         }
         touched.retain(|g| !reads.groups.contains_key(g));
-        let got: Vec<(String, Option<Value>)> = futures::stream::iter(touched)
-            .map(|gid| async move {
-                let v = source.group(&gid).await?;
-                Ok::<_, SourceError>((gid, v))
-            })
-            .buffer_unordered(self.cfg.concurrency.max(1))
-            .try_collect()
+        let got = self
+            .each(touched, |gid| async move { source.group(&gid).await })
             .await?;
         reads.groups.extend(got);
         Ok(())
+    }
+
+    /// `read(id)` for every id, concurrently within the configured concurrency, each result
+    /// paired with its id.
+    async fn each<T, F, Fut>(
+        &self,
+        ids: impl IntoIterator<Item = String>,
+        read: F,
+    ) -> Result<Vec<(String, T)>, SourceError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, SourceError>>,
+    {
+        futures::stream::iter(ids)
+            .map(|id| {
+                let fut = read(id.clone());
+                async move { Ok::<_, SourceError>((id, fut.await?)) }
+            })
+            .buffer_unordered(self.cfg.concurrency.max(1))
+            .try_collect()
+            .await
     }
 
     fn load_people(&mut self) -> Result<&mut HashMap<String, Person>, StoreError> {
@@ -522,13 +543,8 @@ impl Incremental {
             }
             wanted.sort();
             wanted.dedup();
-            for (gid, add) in super::full::sorted_diff(&current, &wanted) {
-                let (group_id, user_id) = (gid.clone(), uid.clone());
-                ops.push(if add {
-                    Op::AddMember { group_id, user_id }
-                } else {
-                    Op::RemoveMember { group_id, user_id }
-                });
+            for (gid, add) in sorted_diff(&current, &wanted) {
+                ops.push(membership_op(gid, uid, add));
             }
         }
         for (gid, members) in &reads.group_members {
@@ -545,13 +561,8 @@ impl Incremental {
                 .collect();
             wanted.sort();
             wanted.dedup();
-            for (uid, add) in super::full::sorted_diff(&current, &wanted) {
-                let (group_id, user_id) = (gid.clone(), uid.clone());
-                ops.push(if add {
-                    Op::AddMember { group_id, user_id }
-                } else {
-                    Op::RemoveMember { group_id, user_id }
-                });
+            for (uid, add) in sorted_diff(&current, &wanted) {
+                ops.push(membership_op(gid, uid, add));
             }
         }
         ops.extend(deletes);
@@ -597,30 +608,22 @@ fn encode<V: serde::Serialize>(v: &V) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(format!("encoding meta: {e}")))
 }
 
-/// A run being counted: the source's counters at its start, so the record shows only its own
-/// requests, retries and 429s.
+/// A run being counted, with the source's counters at its start.
 struct Counter {
     run: SyncRun,
-    requests: u64,
-    retries: u64,
-    limited: u64,
+    usage: Usage,
 }
 
 impl Counter {
     fn start(kind: RunKind, source: &dyn Source) -> Counter {
         Counter {
             run: SyncRun::start(kind),
-            requests: source.requests(),
-            retries: source.retries(),
-            limited: source.rate_limited(),
+            usage: Usage::now(source),
         }
     }
 
     fn count(&mut self, source: &dyn Source) {
-        self.run.requests = source.requests().saturating_sub(self.requests);
-        self.run.retries = source.retries().saturating_sub(self.retries);
-        self.run.rate_limited = source.rate_limited().saturating_sub(self.limited);
-        self.run.finished_at = Utc::now();
+        self.usage.record(source, &mut self.run);
     }
 
     /// The record to store with the batch; `None` for a step that changed and handled nothing

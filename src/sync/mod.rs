@@ -11,7 +11,7 @@ pub use continuous::{Command, Lanes, SyncKind, run as run_continuous};
 pub use full::{run_crawl, run_full};
 pub use incremental::{Incremental, Position};
 pub use managers::{ManagerConfig, ManagerKey};
-pub use source::{Event, LogPage, Source, SourceError, Target};
+pub use source::{Event, LogPage, Source, SourceError, Target, Usage};
 
 /// Tunables of the sync engine.
 #[derive(Debug, Clone)]

@@ -105,3 +105,30 @@ pub trait Source: Send + Sync {
     /// 429 answers received so far.
     fn rate_limited(&self) -> u64;
 }
+
+/// A source's request counters at the start of a run, so the run's record shows only its own
+/// requests, retries and 429s.
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
+    requests: u64,
+    retries: u64,
+    rate_limited: u64,
+}
+
+impl Usage {
+    pub fn now(source: &dyn Source) -> Usage {
+        Usage {
+            requests: source.requests(),
+            retries: source.retries(),
+            rate_limited: source.rate_limited(),
+        }
+    }
+
+    /// Writes what the source did since `self` into `run`, and stamps its end.
+    pub fn record(&self, source: &dyn Source, run: &mut crate::model::SyncRun) {
+        run.requests = source.requests().saturating_sub(self.requests);
+        run.retries = source.retries().saturating_sub(self.retries);
+        run.rate_limited = source.rate_limited().saturating_sub(self.rate_limited);
+        run.finished_at = Utc::now();
+    }
+}
