@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use oktamirror::configuration::{HookAuth, Settings};
-use oktamirror::okta::{Auth, ClientOptions};
+use oktamirror::okta::Auth;
 use oktamirror::secret::Secret;
 use oktamirror::sim::{EventHook, RateLimits, SimOptions, Simulator};
 use oktamirror::startup::Application;
-use oktamirror::sync::{Lanes, SyncConfig};
+use oktamirror::sync::Lanes;
 
 const TOKEN: &str = "bench-token";
 const HOOK_SECRET: &str = "Bearer bench-hook-secret-0123456789";
@@ -33,26 +33,24 @@ fn settings(
     poll: Duration,
     hook: bool,
 ) -> Result<Settings, String> {
-    Ok(Settings {
-        okta_url: url::Url::parse(&format!("http://{sim}/")).map_err(|e| e.to_string())?,
-        okta_auth: Auth::Ssws(Secret::new(TOKEN)),
-        okta_client: ClientOptions::default(),
-        data_dir: dir.to_path_buf(),
-        listen: "127.0.0.1:0"
+    let mut s = Settings::defaults(
+        url::Url::parse(&format!("http://{sim}/")).map_err(|e| e.to_string())?,
+        Auth::Ssws(Secret::new(TOKEN)),
+        dir.to_path_buf(),
+        "127.0.0.1:0"
             .parse()
             .map_err(|e: std::net::AddrParseError| e.to_string())?,
-        sync: SyncConfig::default(),
-        lanes: Lanes {
-            poll_interval: poll,
-            sweep_interval: Duration::from_secs(3600),
-            ..Lanes::default()
-        },
-        hook: hook.then(|| HookAuth {
-            header: "Authorization".into(),
-            secret: Secret::new(HOOK_SECRET),
-        }),
-        search_attributes: Vec::new(),
-    })
+    );
+    s.sync.lanes = Lanes {
+        poll_interval: poll,
+        sweep_interval: Duration::from_secs(3600),
+        ..Lanes::default()
+    };
+    s.server.hook = hook.then(|| HookAuth {
+        header: "Authorization".into(),
+        secret: Secret::new(HOOK_SECRET),
+    });
+    Ok(s)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -3,11 +3,13 @@
 
 pub mod api;
 pub mod configuration;
-pub mod demo;
 pub mod model;
 pub mod okta;
 pub mod search;
 pub mod secret;
+/// The Okta simulator: behind the default-on `simulator` feature, so a production build
+/// (`--no-default-features`) leaves it out. It imports nothing from the product.
+#[cfg(feature = "simulator")]
 pub mod sim;
 pub mod startup;
 pub mod store;

@@ -115,33 +115,33 @@ impl Application {
         let index = Arc::new(search::Index::open(
             &search::index_dir(&settings.data_dir),
             search::IndexOptions {
-                custom_attributes: settings.search_attributes.clone(),
+                custom_attributes: settings.search.attributes.clone(),
             },
         )?);
         let (stopping, stop) = tokio::sync::watch::channel(false);
         let indexer = tokio::spawn(search::follow(index.clone(), store.clone(), stop.clone()));
         let okta = Arc::new(OktaSource::with_auth(
-            settings.okta_url.clone(),
-            settings.okta_auth.clone(),
-            settings.okta_client.clone(),
+            settings.okta.url.clone(),
+            settings.okta.auth.clone(),
+            settings.okta.client.clone(),
         )?);
         if store.last_good_full_sync()?.is_none() {
             okta.preflight().await?;
         }
         let source: Arc<dyn Source> = okta;
-        let listener = tokio::net::TcpListener::bind(settings.listen)
+        let listener = tokio::net::TcpListener::bind(settings.server.listen)
             .await
             .map_err(|e| StartupError::Bind {
-                addr: settings.listen,
+                addr: settings.server.listen,
                 detail: e.to_string(),
             })?;
         let addr = listener.local_addr().map_err(|e| StartupError::Bind {
-            addr: settings.listen,
+            addr: settings.server.listen,
             detail: e.to_string(),
         })?;
         let (tx, rx) = mpsc::channel(256);
         let handle = SyncHandle { tx };
-        let hook = match &settings.hook {
+        let hook = match &settings.server.hook {
             None => None,
             Some(h) => Some(api::HookConfig {
                 header: axum::http::HeaderName::from_bytes(h.header.as_bytes()).map_err(|_| {
@@ -175,8 +175,8 @@ impl Application {
         let syncer = tokio::spawn(sync::run_continuous(
             store.clone(),
             source,
-            settings.sync.clone(),
-            settings.lanes.clone(),
+            settings.sync.engine.clone(),
+            settings.sync.lanes.clone(),
             rx,
         ));
         tracing::info!("serving on http://{addr}/graphql");

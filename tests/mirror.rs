@@ -21,7 +21,7 @@ const ALL_STATUSES: &str = "[ACTIVE, STAGED, PROVISIONED, RECOVERY, LOCKED_OUT, 
 /// and the System Log tail (tests/sync.rs) would apply the simulator's changes on its own.
 fn crawl_only(sim: SocketAddr, data_dir: &Path) -> oktamirror::configuration::Settings {
     let mut s = settings(sim, data_dir);
-    s.lanes.tail = false;
+    s.sync.lanes.tail = false;
     s
 }
 

@@ -20,10 +20,9 @@ use common::{gql, start_sim};
 
 /// The common settings, with `badgeId` (a custom attribute) searchable.
 fn settings(sim: SocketAddr, data_dir: &Path) -> Settings {
-    Settings {
-        search_attributes: vec!["badgeId".into()],
-        ..common::settings(sim, data_dir)
-    }
+    let mut s = common::settings(sim, data_dir);
+    s.search.attributes = vec!["badgeId".into()];
+    s
 }
 
 /// Starts the mirror and waits until a full sync is done and the index holds all of it.

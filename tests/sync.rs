@@ -293,8 +293,8 @@ async fn the_log_tail_alone_keeps_the_mirror_equal_to_okta() {
     let (sim, sim_addr) = lifted_sim(300, 11).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = settings(sim_addr, dir.path());
-    s.lanes.poll_interval = Duration::from_millis(200);
-    s.lanes.sweep_interval = Duration::from_secs(3600);
+    s.sync.lanes.poll_interval = Duration::from_millis(200);
+    s.sync.lanes.sweep_interval = Duration::from_secs(3600);
     let app = Application::build(s).await.expect("build");
     wait_ready(&app).await;
 
@@ -349,9 +349,9 @@ async fn hooks_keep_the_mirror_fresh_and_the_log_repairs_what_they_drop() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = settings(sim_addr, dir.path());
     // The log is read once at start and then not for an hour: hooks are the only fast lane.
-    s.lanes.poll_interval = Duration::from_secs(3600);
-    s.lanes.sweep_interval = Duration::from_secs(3600);
-    s.hook = Some(HookAuth {
+    s.sync.lanes.poll_interval = Duration::from_secs(3600);
+    s.sync.lanes.sweep_interval = Duration::from_secs(3600);
+    s.server.hook = Some(HookAuth {
         header: "Authorization".into(),
         secret: Secret::new(HOOK_SECRET),
     });
@@ -576,8 +576,8 @@ async fn a_delta_sweep_alone_catches_edits_memberships_and_new_objects() {
     let (sim, sim_addr) = lifted_sim(300, 14).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = settings(sim_addr, dir.path());
-    s.lanes.tail = false;
-    s.lanes.sweep_interval = Duration::from_secs(3600);
+    s.sync.lanes.tail = false;
+    s.sync.lanes.sweep_interval = Duration::from_secs(3600);
     let app = Application::build(s).await.expect("build");
     wait_ready(&app).await;
 

@@ -12,7 +12,6 @@ use oktamirror::configuration::Settings;
 use oktamirror::okta::{Auth, ClientOptions};
 use oktamirror::secret::Secret;
 use oktamirror::sim::{SimOptions, Simulator};
-use oktamirror::sync::SyncConfig;
 
 pub const TOKEN: &str = "test-token-0123456789";
 
@@ -31,21 +30,18 @@ pub async fn start_sim(users: usize, seed: u64) -> (Simulator, SocketAddr) {
 }
 
 pub fn settings(sim: SocketAddr, data_dir: &Path) -> Settings {
-    Settings {
-        okta_url: url::Url::parse(&format!("http://{sim}/")).expect("url"),
-        okta_auth: Auth::Ssws(Secret::new(TOKEN)),
-        // Quick retries: one test makes every list page fail and waits for the retries to end.
-        okta_client: ClientOptions {
-            retry_base: Duration::from_millis(10),
-            ..Default::default()
-        },
-        data_dir: data_dir.to_path_buf(),
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        sync: SyncConfig::default(),
-        lanes: Default::default(),
-        hook: None,
-        search_attributes: Vec::new(),
-    }
+    let mut s = Settings::defaults(
+        url::Url::parse(&format!("http://{sim}/")).expect("url"),
+        Auth::Ssws(Secret::new(TOKEN)),
+        data_dir.to_path_buf(),
+        "127.0.0.1:0".parse().expect("addr"),
+    );
+    // Quick retries: one test makes every list page fail and waits for the retries to end.
+    s.okta.client = ClientOptions {
+        retry_base: Duration::from_millis(10),
+        ..Default::default()
+    };
+    s
 }
 
 pub async fn gql(addr: SocketAddr, query: &str, variables: Value) -> Value {

@@ -2,19 +2,19 @@
 //! loopback, so a newcomer sees a real org mirrored and queryable with one command.
 
 use std::hash::{BuildHasher, Hasher};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::configuration::Settings;
-use crate::okta::{Auth, ClientOptions};
-use crate::secret::Secret;
-use crate::sim::{SimOptions, Simulator};
-use crate::startup::Application;
-use crate::sync::SyncConfig;
+use oktamirror::configuration::{self, Settings};
+use oktamirror::okta::Auth;
+use oktamirror::secret::Secret;
+use oktamirror::sim::{SimOptions, Simulator};
+use oktamirror::startup::Application;
+
+use super::CliError;
 
 /// The example queries the demo prints, the README shows and CI runs against the demo server.
-pub const EXAMPLES: &str = include_str!("../schema/examples.graphql");
+pub const EXAMPLES: &str = include_str!("../../schema/examples.graphql");
 
 /// A random 128-bit hex token (from the OS-seeded hasher keys; no extra dependency).
 pub fn random_token() -> String {
@@ -31,12 +31,30 @@ pub fn random_token() -> String {
     format!("{:016x}{:016x}", part(), part())
 }
 
-pub async fn run(
-    listen: SocketAddr,
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Address for the mirror's GraphQL server
+    #[arg(long, default_value = configuration::DEFAULT_LISTEN)]
+    listen: String,
+    /// Users in the simulated org
+    #[arg(long, default_value_t = 2000)]
     users: usize,
+    /// Seed of the simulated org (the same seed gives the same org)
+    #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Keep the mirror here instead of a temporary directory
+    #[arg(long)]
     data_dir: Option<PathBuf>,
-) -> Result<(), String> {
+}
+
+pub async fn run(args: DemoArgs) -> Result<(), CliError> {
+    let DemoArgs {
+        listen,
+        users,
+        seed,
+        data_dir,
+    } = args;
+    let listen = configuration::parse_listen(&listen)?;
     let started = Instant::now();
     let token = random_token();
     let simulator = Simulator::new(SimOptions {
@@ -47,35 +65,26 @@ pub async fn run(
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .map_err(|e| format!("cannot start the simulator on loopback: {e}"))?;
-    let sim_addr = simulator.serve(listener).map_err(|e| e.to_string())?;
+        .map_err(|e| CliError::Failed(format!("cannot start the simulator on loopback: {e}")))?;
+    let sim_addr = simulator
+        .serve(listener)
+        .map_err(|e| CliError::Failed(format!("cannot start the simulator: {e}")))?;
     let tmp;
     let data_dir = match data_dir {
         Some(d) => d,
         None => {
-            tmp = tempfile::tempdir()
-                .map_err(|e| format!("cannot create a temporary data directory: {e}"))?;
+            tmp = tempfile::tempdir().map_err(|e| {
+                CliError::Failed(format!("cannot create a temporary data directory: {e}"))
+            })?;
             tmp.path().to_path_buf()
         }
     };
-    let okta_url = url::Url::parse(&format!("http://{sim_addr}/")).map_err(|e| e.to_string())?;
-    let settings = Settings {
-        okta_url,
-        okta_auth: Auth::Ssws(Secret::new(token)),
-        okta_client: ClientOptions::default(),
-        data_dir,
-        listen,
-        sync: SyncConfig::default(),
-        lanes: Default::default(),
-        hook: None,
-        search_attributes: Vec::new(),
-    };
-    let app = Application::build(settings)
-        .await
-        .map_err(|e| e.to_string())?;
+    let okta_url = configuration::parse_okta_url(&format!("http://{sim_addr}/"))?;
+    let settings = Settings::defaults(okta_url, Auth::Ssws(Secret::new(token)), data_dir, listen);
+    let app = Application::build(settings).await?;
     loop {
         let store = app.store();
-        if let Some(run) = store.last_good_full_sync().map_err(|e| e.to_string())? {
+        if let Some(run) = store.last_good_full_sync()? {
             eprintln!(
                 "oktamirror demo: mirrored {} people and {} groups from the simulator in {:.1} s",
                 run.users_fetched,
@@ -84,10 +93,12 @@ pub async fn run(
             );
             break;
         }
-        if let Some(run) = store.last_full_sync().map_err(|e| e.to_string())?
+        if let Some(run) = store.last_full_sync()?
             && let Some(err) = run.error
         {
-            return Err(format!("the demo's first sync failed: {err}"));
+            return Err(CliError::Failed(format!(
+                "the demo's first sync failed: {err}"
+            )));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -97,7 +108,7 @@ pub async fn run(
     println!(
         "From a shell:\n  curl -s {url} -H 'content-type: application/json' \\\n    -d '{{\"query\":\"{{ syncStatus {{ ready people groups }} }}\"}}'\n"
     );
-    app.run_until_stopped().await.map_err(|e| e.to_string())
+    Ok(app.run_until_stopped().await?)
 }
 
 #[cfg(test)]
@@ -105,7 +116,7 @@ mod tests {
     /// The README shows the same example queries that the demo prints and CI runs.
     #[test]
     fn readme_shows_every_example_query() {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         let body: Vec<&str> = super::EXAMPLES
             .lines()
             .skip_while(|l| l.starts_with('#') || l.is_empty())

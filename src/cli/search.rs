@@ -6,25 +6,24 @@ use std::path::Path;
 use oktamirror::search::{self, ParsedQuery};
 use oktamirror::store::{PersonFilter, Store};
 
-pub fn run(query: &str, data_dir: &Path, limit: usize) -> Result<(), String> {
-    let parsed = ParsedQuery::parse(query).map_err(|e| e.to_string())?;
+use super::CliError;
+
+pub fn run(query: &str, data_dir: &Path, limit: usize) -> Result<(), CliError> {
+    let parsed = ParsedQuery::parse(query)?;
     if !data_dir.join("db").exists() && !data_dir.join("conf").exists() {
-        return Err(format!(
+        return Err(CliError::Failed(format!(
             "{} holds no mirror; run `oktamirror sync --once --data-dir {}` first, or pass --data-dir",
             data_dir.display(),
             data_dir.display()
-        ));
+        )));
     }
-    let store = Store::open(data_dir).map_err(|e| e.to_string())?;
+    let store = Store::open(data_dir)?;
     let dir = search::index_dir(data_dir);
-    let index = search::Index::open(&dir, search::Index::stored_options(&dir))
-        .map_err(|e| e.to_string())?;
-    index.catch_up(&store).map_err(|e| e.to_string())?;
-    let results = index
-        .search(&parsed, &PersonFilter::default(), 0, limit)
-        .map_err(|e| e.to_string())?;
+    let index = search::Index::open(&dir, search::Index::stored_options(&dir))?;
+    index.catch_up(&store)?;
+    let results = index.search(&parsed, &PersonFilter::default(), 0, limit)?;
     for hit in &results.hits {
-        let Some(p) = store.person(&hit.id).map_err(|e| e.to_string())? else {
+        let Some(p) = store.person(&hit.id)? else {
             continue;
         };
         let field = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());

@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 use oktamirror::api;
 use oktamirror::store::Store;
 
+use super::CliError;
+
 /// The one query both ways answer.
 const QUERY: &str = "query($first: Int!) {
   syncStatus { ready people groups memberships lastChangeSeq tailLagSeconds tailCaughtUpAt logCursor
@@ -19,15 +21,17 @@ const QUERY: &str = "query($first: Int!) {
 }";
 
 /// Prints the status of the mirror in `data_dir`, or of the server at `server` when given.
-pub async fn run(data_dir: &Path, server: Option<&str>, runs: usize) -> Result<(), String> {
+pub async fn run(data_dir: &Path, server: Option<&str>, runs: usize) -> Result<(), CliError> {
     let vars = json!({ "first": runs.clamp(1, 1000) });
     let data = match server {
-        Some(url) => ask_server(url, vars).await?,
+        Some(url) => ask_server(url, vars).await.map_err(CliError::Failed)?,
         None => {
             let store = Store::open(data_dir).map_err(|e| {
-                format!("{e}. If `oktamirror serve` is running on it, ask the server instead: oktamirror status --server http://127.0.0.1:8080")
+                CliError::Failed(format!("{e}. If `oktamirror serve` is running on it, ask the server instead: oktamirror status --server http://127.0.0.1:8080"))
             })?;
-            api::execute_offline(store, QUERY, vars).await?
+            api::execute_offline(store, QUERY, vars)
+                .await
+                .map_err(CliError::Failed)?
         }
     };
     print!("{}", render(&data));

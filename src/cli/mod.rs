@@ -1,0 +1,145 @@
+//! The `oktamirror` command line: the commands, their flags, and the one error type every
+//! command ends with (`CliError`), printed by `main` as a single sentence to fix.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use oktamirror::configuration::{self, ConfigError, Options};
+use oktamirror::okta::OktaError;
+use oktamirror::search::SearchError;
+use oktamirror::startup::StartupError;
+use oktamirror::store::StoreError;
+
+mod check;
+#[cfg(feature = "simulator")]
+mod demo;
+mod schema;
+mod search;
+mod serve;
+#[cfg(feature = "simulator")]
+mod sim;
+mod status;
+mod sync;
+
+#[derive(Parser)]
+#[command(
+    name = "oktamirror",
+    version,
+    about = "A live mirror of an Okta org's people and groups, served over GraphQL"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Mirror an Okta org and serve it: crawl, then keep syncing and answer GraphQL
+    Serve {
+        #[command(flatten)]
+        opts: Options,
+    },
+    /// Run one full sync into the data directory and exit
+    Sync {
+        /// Run a single full sync, then exit (continuous sync runs inside `serve`)
+        #[arg(long)]
+        once: bool,
+        #[command(flatten)]
+        opts: Options,
+    },
+    /// Run the built-in Okta simulator and a mirror of it on loopback, to try oktamirror
+    #[cfg(feature = "simulator")]
+    Demo(demo::DemoArgs),
+    /// Run only the Okta simulator (the Management API over a generated org)
+    #[cfg(feature = "simulator")]
+    Sim(sim::SimArgs),
+    /// Print the GraphQL schema (SDL)
+    Schema,
+    /// Search the people in the local mirror (no server needed; stop `serve` first)
+    Search {
+        /// What to look for: names, login, email, title, department, city… ("jon smi")
+        query: String,
+        /// The data directory of the mirror
+        #[arg(long, env = "OKTAMIRROR_DATA_DIR", default_value = configuration::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// How many matches to print
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+    },
+    /// Print the sync state and the latest runs, from a data directory or a running server
+    Status {
+        /// The data directory of a mirror that is not running
+        #[arg(long, env = "OKTAMIRROR_DATA_DIR", default_value = configuration::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// Ask a running server instead, like http://127.0.0.1:8080
+        #[arg(long)]
+        server: Option<String>,
+        /// How many of the latest runs to list
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
+    /// Check the Okta side: domain, sign-in, each needed scope, rate-limit share; exits non-zero on any failure
+    Check {
+        #[command(flatten)]
+        opts: Options,
+    },
+}
+
+impl Command {
+    /// The log level when neither `OKTAMIRROR_LOG` nor `RUST_LOG` says: a server logs its
+    /// work, a one-shot command only its errors.
+    pub fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Serve { .. } => "info",
+            _ => "error",
+        }
+    }
+}
+
+/// Why a command stopped, as one sentence that says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    #[error(transparent)]
+    Okta(#[from] OktaError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Search(#[from] SearchError),
+    /// A command's own failure, already phrased with its fix.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// `OKTA_API_TOKEN`, read here so that configuration never touches the process environment.
+fn token_env() -> Option<String> {
+    std::env::var("OKTA_API_TOKEN").ok()
+}
+
+/// Runs one command to its end.
+pub async fn run(command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Serve { opts } => serve::run(opts).await,
+        Command::Sync { once, opts } => sync::run(once, opts).await,
+        #[cfg(feature = "simulator")]
+        Command::Demo(args) => demo::run(args).await,
+        #[cfg(feature = "simulator")]
+        Command::Sim(args) => sim::run(args).await,
+        Command::Schema => schema::run(),
+        Command::Search {
+            query,
+            data_dir,
+            limit,
+        } => search::run(&query, &data_dir, limit),
+        Command::Status {
+            data_dir,
+            server,
+            runs,
+        } => status::run(&data_dir, server.as_deref(), runs).await,
+        Command::Check { opts } => check::run(opts).await,
+    }
+}

@@ -1,0 +1,119 @@
+//! `oktamirror sync --once`: one full sync into the data directory, with a progress bar on a
+//! terminal and a one-line summary at the end.
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use oktamirror::configuration::{Options, Settings};
+use oktamirror::model::SyncRun;
+use oktamirror::okta::OktaSource;
+use oktamirror::store::Store;
+use oktamirror::sync::{self, Progress, ProgressEvent, Source};
+
+use super::{CliError, token_env};
+
+pub async fn run(once: bool, opts: Options) -> Result<(), CliError> {
+    if !once {
+        return Err(CliError::Failed("continuous sync runs inside `oktamirror serve`; for one full sync into the data directory, pass --once".into()));
+    }
+    let settings = Settings::resolve(opts, token_env())?;
+    sync_once(settings).await
+}
+
+async fn sync_once(settings: Settings) -> Result<(), CliError> {
+    let store = Store::open(&settings.data_dir)?;
+    let okta = settings.okta;
+    let source = OktaSource::with_auth(okta.url, okta.auth, okta.client)?;
+    source.preflight().await?;
+    let started = Instant::now();
+    let progress = BarProgress::new();
+    let run = sync::run_full(
+        &store,
+        &source as &dyn Source,
+        &settings.sync.engine,
+        &progress,
+    )
+    .await;
+    progress.finish();
+    for w in &run.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!("{}", summary(&run, started.elapsed().as_secs_f64()));
+    match run.error {
+        None => Ok(()),
+        Some(e) => Err(CliError::Failed(format!(
+            "the full sync failed and the mirror is unchanged: {e}"
+        ))),
+    }
+}
+
+/// The one line `sync --once` ends with.
+fn summary(run: &SyncRun, secs: f64) -> String {
+    let c = &run.changes;
+    format!(
+        "oktamirror: full sync {} in {secs:.1} s: {} people, {} groups, {} memberships fetched with {} requests; \
+         people {} created, {} updated, {} deleted; groups {} created, {} updated, {} deleted; memberships +{} -{}; \
+         {} removals held; {} warnings",
+        if run.ok { "complete" } else { "FAILED" },
+        run.users_fetched,
+        run.groups_fetched,
+        run.memberships_fetched,
+        run.requests,
+        c.people_created,
+        c.people_updated,
+        c.people_deleted,
+        c.groups_created,
+        c.groups_updated,
+        c.groups_deleted,
+        c.members_added,
+        c.members_removed,
+        run.held.people.len() + run.held.groups.len(),
+        run.warnings.len(),
+    )
+}
+
+/// A progress bar on a terminal; nothing otherwise.
+struct BarProgress(Option<indicatif::ProgressBar>);
+
+impl BarProgress {
+    fn new() -> BarProgress {
+        if !std::io::stderr().is_terminal() {
+            return BarProgress(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        BarProgress(Some(bar))
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for BarProgress {
+    fn event(&self, e: ProgressEvent) {
+        let Some(bar) = &self.0 else { return };
+        match e {
+            ProgressEvent::Users(n) => bar.set_message(format!("users: {n}")),
+            ProgressEvent::Groups(n) => bar.set_message(format!("groups: {n}")),
+            ProgressEvent::Members { done, total } => {
+                if bar.length() != Some(total) {
+                    bar.set_length(total);
+                    bar.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{spinner} group members {pos}/{len} {wide_bar} {eta}",
+                        )
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                    );
+                }
+                bar.set_position(done);
+            }
+            ProgressEvent::Applying => {
+                bar.set_style(indicatif::ProgressStyle::default_spinner());
+                bar.set_message("applying to the store");
+            }
+        }
+    }
+}

@@ -1,0 +1,615 @@
+//! Settings from flags, `OKTAMIRROR_*` environment variables and a TOML file (in that order of
+//! precedence), resolved into one validated section per part of the program.
+
+mod options;
+mod parse;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use url::Url;
+
+use crate::okta::{Auth, ClientOptions, OAuthConfig};
+use crate::secret::Secret;
+use crate::sync::{Lanes, ManagerConfig, ManagerKey, SyncConfig};
+
+pub use options::Options;
+pub use parse::{parse_duration, parse_listen, parse_okta_url};
+use parse::{read_key_file, read_token_file};
+
+/// Default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "oktamirror-data";
+/// Default listen address: loopback only until API keys exist.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// A setting that cannot be used, as one sentence saying what to fix. Never quotes a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {detail}")]
+    File { path: String, detail: String },
+    #[error("the config file {path} is not valid: {detail}")]
+    Toml { path: String, detail: String },
+    #[error(
+        "no Okta URL: pass --okta-url https://YOUR-ORG.okta.com, set OKTAMIRROR_OKTA_URL, or put okta_url in the config file"
+    )]
+    MissingUrl,
+    #[error("\"{0}\" is not a valid Okta URL: give the org URL, like https://example.okta.com")]
+    BadUrl(String),
+    #[error(
+        "the Okta URL {0} uses http://, which would send the API token in clear text; use https:// (http:// is allowed only for a loopback address such as a local simulator)"
+    )]
+    InsecureUrl(String),
+    #[error(
+        "the Okta URL {0} is the admin domain; use the org domain without \"-admin\" (for example https://example.okta.com)"
+    )]
+    AdminDomain(String),
+    #[error("the Okta URL {0} has a path; give only the org URL, like https://example.okta.com")]
+    UrlWithPath(String),
+    #[error(
+        "no Okta API token: set OKTA_API_TOKEN, or pass --okta-token-file PATH (a file holding only the token)"
+    )]
+    MissingToken,
+    #[error("cannot read the Okta token file {path}: {detail}")]
+    TokenFile { path: String, detail: String },
+    #[error("the Okta token file {0} is empty")]
+    EmptyToken(String),
+    #[error("cannot read the {what} {path}: {detail}")]
+    KeyFile {
+        what: &'static str,
+        path: String,
+        detail: String,
+    },
+    #[error("\"{0}\" is not an address to listen on: use HOST:PORT, like 127.0.0.1:8080")]
+    BadListen(String),
+    #[error(
+        "refusing to listen on {0}: without API keys the mirror must stay on a loopback address such as 127.0.0.1:8080"
+    )]
+    PublicListen(SocketAddr),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Validated settings for `serve`, `sync`, `check` and `demo`: one section per consumer, each
+/// resolved and validated on its own from the merged [`Options`], each holding parsed types.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the mirror keeps its store and search index.
+    pub data_dir: PathBuf,
+    pub okta: OktaSettings,
+    pub sync: SyncSettings,
+    pub server: ServerSettings,
+    pub search: SearchSettings,
+}
+
+/// How to reach and pace the Okta org.
+#[derive(Debug, Clone)]
+pub struct OktaSettings {
+    /// The org URL, `https://example.okta.com/` (http only on loopback).
+    pub url: Url,
+    pub auth: Auth,
+    pub client: ClientOptions,
+}
+
+/// The sync engine and its schedule.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    pub engine: SyncConfig,
+    /// Poll, sweep and reconcile intervals.
+    pub lanes: Lanes,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    /// Event hooks: the header and the exact value Okta's deliveries must carry; `None`
+    /// leaves `/hooks/okta` switched off.
+    pub hook: Option<HookAuth>,
+}
+
+/// People search.
+#[derive(Debug, Clone, Default)]
+pub struct SearchSettings {
+    /// Okta profile attributes beyond the standard ones that people search covers.
+    pub attributes: Vec<String>,
+}
+
+/// How Okta's event-hook deliveries authenticate (okta-api.md 8.1: a header and its value).
+#[derive(Debug, Clone)]
+pub struct HookAuth {
+    pub header: String,
+    pub secret: Secret,
+}
+
+impl Settings {
+    /// Every default, for a mirror of the org at `url` in `data_dir`, listening on `listen`: what
+    /// `demo`, tests and benches start from before changing a section.
+    pub fn defaults(url: Url, auth: Auth, data_dir: PathBuf, listen: SocketAddr) -> Settings {
+        Settings {
+            data_dir,
+            okta: OktaSettings {
+                url,
+                auth,
+                client: ClientOptions::default(),
+            },
+            sync: SyncSettings {
+                engine: SyncConfig::default(),
+                lanes: Lanes::default(),
+            },
+            server: ServerSettings { listen, hook: None },
+            search: SearchSettings::default(),
+        }
+    }
+
+    /// Merges flags/env over the config file over defaults, and validates. `token_env` is the
+    /// value of `OKTA_API_TOKEN`, passed in so tests need not touch the process environment.
+    pub fn resolve(flags: Options, token_env: Option<String>) -> Result<Settings, ConfigError> {
+        let file = match &flags.config {
+            Some(p) => Options::load(p)?,
+            None => Options::default(),
+        };
+        let o = flags.over(file)?;
+        Ok(Settings {
+            okta: OktaSettings::resolve(&o, token_env)?,
+            sync: SyncSettings::resolve(&o)?,
+            server: ServerSettings::resolve(&o)?,
+            search: SearchSettings::resolve(&o)?,
+            data_dir: o
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+        })
+    }
+}
+
+impl OktaSettings {
+    fn resolve(o: &Options, token_env: Option<String>) -> Result<OktaSettings, ConfigError> {
+        let url = parse_okta_url(o.okta_url.as_deref().ok_or(ConfigError::MissingUrl)?)?;
+        let auth = match (&o.okta_client_id, &o.okta_private_key_file) {
+            (Some(client_id), Some(key_file)) => Auth::OAuth(OAuthConfig {
+                client_id: client_id.trim().to_owned(),
+                private_key: read_key_file("OAuth private key file", key_file)?,
+                key_id: o.okta_key_id.clone(),
+                scopes: o.okta_scopes.clone().unwrap_or_default(),
+                dpop_key: match &o.okta_dpop_key_file {
+                    Some(p) => Some(read_key_file("DPoP key file", p)?),
+                    None => None,
+                },
+            }),
+            (Some(_), None) => {
+                return Err(ConfigError::Invalid(
+                    "okta_client_id is set but okta_private_key_file is not: give the service app's private key (PEM or JWK) with --okta-private-key-file".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "okta_private_key_file is set but okta_client_id is not: give the service app's Client ID with --okta-client-id".into(),
+                ));
+            }
+            (None, None) => Auth::Ssws(match &o.okta_token_file {
+                Some(path) => read_token_file(path)?,
+                None => match token_env
+                    .map(Secret::new)
+                    .or_else(|| o.okta_token.clone())
+                    .filter(|t| !t.expose().trim().is_empty())
+                {
+                    Some(t) => Secret::new(t.expose().trim()),
+                    None => return Err(ConfigError::MissingToken),
+                },
+            }),
+        };
+        let mut client = ClientOptions::default();
+        if let Some(p) = o.rate_limit_share {
+            if !(1..=100).contains(&p) {
+                return Err(ConfigError::Invalid(format!(
+                    "rate_limit_share {p} is out of range: give a percent from 1 to 100 (50 leaves half of each bucket to the org's other integrations)"
+                )));
+            }
+            client.rate_limit_share = f64::from(p) / 100.0;
+        }
+        if let Some(r) = o.okta_retries {
+            if r > 10 {
+                return Err(ConfigError::Invalid(format!(
+                    "okta_retries {r} is too many: use 0 to 10 (each retry waits twice as long as the one before)"
+                )));
+            }
+            client.max_retries = r;
+        }
+        if let Some(c) = o.concurrency {
+            client.max_in_flight = concurrency(c)?;
+        }
+        Ok(OktaSettings { url, auth, client })
+    }
+}
+
+/// Member lists fetched at once, which is also the client's requests in flight.
+fn concurrency(c: usize) -> Result<usize, ConfigError> {
+    if !(1..=64).contains(&c) {
+        return Err(ConfigError::Invalid(format!(
+            "concurrency {c} is out of range: use 1 to 64 (Okta's concurrency limit is shared with every other integration)"
+        )));
+    }
+    Ok(c)
+}
+
+impl SyncSettings {
+    fn resolve(o: &Options) -> Result<SyncSettings, ConfigError> {
+        let mut engine = SyncConfig::default();
+        if let Some(c) = o.concurrency {
+            engine.concurrency = concurrency(c)?;
+        }
+        engine.managers = manager_config(o.manager_keys.clone(), o.manager_name_fallback)?;
+        if let Some(p) = o.max_delete_percent {
+            if !(0.0..=100.0).contains(&p) {
+                return Err(ConfigError::Invalid(format!(
+                    "max_delete_percent {p} is out of range: use 0 to 100 (default 10)"
+                )));
+            }
+            engine.max_delete_share = p / 100.0;
+        }
+        engine.allow_mass_delete = o.allow_mass_delete;
+        let mut lanes = Lanes::default();
+        if let Some(s) = &o.full_sync_interval {
+            lanes.reconcile_interval = parse_duration(s)?;
+        }
+        if let Some(s) = &o.log_poll_interval {
+            lanes.poll_interval = parse_duration(s)?;
+        }
+        if let Some(s) = &o.sweep_interval {
+            lanes.sweep_interval = parse_duration(s)?;
+        }
+        lanes.tail = !o.no_log_tail && o.log_tail.unwrap_or(true);
+        Ok(SyncSettings { engine, lanes })
+    }
+}
+
+impl ServerSettings {
+    fn resolve(o: &Options) -> Result<ServerSettings, ConfigError> {
+        let listen = parse_listen(o.listen.as_deref().unwrap_or(DEFAULT_LISTEN))?;
+        let secret = match &o.hook_secret_file {
+            Some(path) => Some(Secret::new(
+                read_key_file("event hook secret file", path)?
+                    .expose()
+                    .trim(),
+            )),
+            None => o.hook_secret.clone(),
+        };
+        let hook = match secret {
+            None => None,
+            Some(secret) => {
+                let header = o
+                    .hook_header
+                    .clone()
+                    .unwrap_or_else(|| "Authorization".to_owned());
+                if axum::http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                    return Err(ConfigError::Invalid(format!(
+                        "hook_header \"{header}\" is not an HTTP header name: use the key you gave Okta's event hook, like Authorization or X-Hook-Secret"
+                    )));
+                }
+                if secret.expose().trim().len() < 16 {
+                    return Err(ConfigError::Invalid(
+                        "the event hook secret is shorter than 16 characters: use a long random value (for example `openssl rand -hex 32`), as Okta sends it on every delivery".into(),
+                    ));
+                }
+                Some(HookAuth { header, secret })
+            }
+        };
+        Ok(ServerSettings { listen, hook })
+    }
+}
+
+impl SearchSettings {
+    fn resolve(o: &Options) -> Result<SearchSettings, ConfigError> {
+        Ok(SearchSettings {
+            attributes: search_attributes(o.search_attributes.clone())?,
+        })
+    }
+}
+
+/// Trims, drops empties and sorts (the index compares the set to decide on a rebuild); a name
+/// with a dot or a space is a typo, since Okta attribute names are plain identifiers.
+fn search_attributes(names: Option<Vec<String>>) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = names
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if let Some(bad) = out
+        .iter()
+        .find(|n| !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        return Err(ConfigError::Invalid(format!(
+            "search attribute \"{bad}\" is not an Okta profile attribute name: use names like badgeId, without \"profile.\""
+        )));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn manager_config(
+    keys: Option<Vec<String>>,
+    fallback: Option<bool>,
+) -> Result<ManagerConfig, ConfigError> {
+    let mut cfg = ManagerConfig::default();
+    if let Some(keys) = keys {
+        let parsed = keys
+            .iter()
+            .map(|k| k.parse::<ManagerKey>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ConfigError::Invalid)?;
+        if parsed.is_empty() {
+            return Err(ConfigError::Invalid(
+                "manager_keys is empty: list at least one of employee_number, id, login, email"
+                    .into(),
+            ));
+        }
+        cfg.keys = parsed;
+    }
+    if let Some(f) = fallback {
+        cfg.name_fallback = f;
+    }
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn base() -> Options {
+        Options {
+            okta_url: Some("https://acme.okta.com".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn urls_are_checked_with_a_fix() {
+        assert_eq!(
+            parse_okta_url("https://acme.okta.com/")
+                .expect("ok")
+                .as_str(),
+            "https://acme.okta.com/"
+        );
+        assert!(parse_okta_url("http://127.0.0.1:9000").is_ok());
+        assert!(matches!(
+            parse_okta_url("http://acme.okta.com"),
+            Err(ConfigError::InsecureUrl(_))
+        ));
+        assert!(matches!(
+            parse_okta_url("https://acme-admin.okta.com"),
+            Err(ConfigError::AdminDomain(_))
+        ));
+        assert!(matches!(
+            parse_okta_url("acme.okta.com"),
+            Err(ConfigError::BadUrl(_))
+        ));
+        assert!(matches!(
+            parse_okta_url("https://acme.okta.com/api/v1"),
+            Err(ConfigError::UrlWithPath(_))
+        ));
+    }
+
+    #[test]
+    fn token_missing_or_from_env() {
+        let e = Settings::resolve(base(), None).unwrap_err();
+        assert!(e.to_string().contains("OKTA_API_TOKEN"));
+        let s = Settings::resolve(base(), Some(" tok ".into())).expect("ok");
+        assert!(matches!(s.okta.auth, Auth::Ssws(t) if t.expose() == "tok"));
+    }
+
+    #[test]
+    fn oauth_settings_and_limits_are_checked() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let key = dir.path().join("key.pem");
+        std::fs::write(
+            &key,
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .expect("write");
+        let o = Options {
+            okta_client_id: Some("0oa1".into()),
+            ..base()
+        };
+        let e = Settings::resolve(o.clone(), None).unwrap_err();
+        assert!(e.to_string().contains("--okta-private-key-file"), "{e}");
+        let s = Settings::resolve(
+            Options {
+                okta_private_key_file: Some(key),
+                rate_limit_share: Some(30),
+                concurrency: Some(4),
+                ..o
+            },
+            None,
+        )
+        .expect("ok");
+        assert!(
+            matches!(&s.okta.auth, Auth::OAuth(c) if c.client_id == "0oa1" && c.scopes.is_empty())
+        );
+        assert_eq!(s.okta.client.rate_limit_share, 0.3);
+        assert_eq!(s.okta.client.max_in_flight, 4);
+        assert!(!format!("{s:?}").contains("AAAA"), "the key never prints");
+        let e = Settings::resolve(
+            Options {
+                rate_limit_share: Some(0),
+                ..base()
+            },
+            Some("t".into()),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("1 to 100"), "{e}");
+    }
+
+    #[test]
+    fn listen_must_be_loopback() {
+        assert!(parse_listen("127.0.0.1:0").is_ok());
+        assert!(parse_listen("localhost:8080").is_ok());
+        assert!(matches!(
+            parse_listen("0.0.0.0:8080"),
+            Err(ConfigError::PublicListen(_))
+        ));
+        assert!(matches!(
+            parse_listen("nonsense"),
+            Err(ConfigError::BadListen(_))
+        ));
+    }
+
+    #[test]
+    fn file_then_flags_precedence() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "okta_url = \"https://file.okta.com\"\nconcurrency = 4\nmanager_keys = [\"login\"]\nfull_sync_interval = \"6h\"\nsearch_attributes = [\"slackHandle\", \" badgeId\"]\n",
+        )
+        .expect("write");
+        let o = Options {
+            config: Some(path.clone()),
+            concurrency: Some(2),
+            ..Default::default()
+        };
+        let s = Settings::resolve(o, Some("t".into())).expect("ok");
+        assert_eq!(s.search.attributes, ["badgeId", "slackHandle"]);
+        assert_eq!(s.okta.url.as_str(), "https://file.okta.com/");
+        assert_eq!(s.sync.engine.concurrency, 2);
+        assert_eq!(s.sync.engine.managers.keys, vec![ManagerKey::Login]);
+        assert_eq!(
+            s.sync.lanes.reconcile_interval,
+            Duration::from_secs(6 * 3600)
+        );
+        std::fs::write(&path, "okta_urll = \"x\"\n").expect("write");
+        let e = Settings::resolve(
+            Options {
+                config: Some(path),
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("okta_urll"), "{e}");
+    }
+
+    #[test]
+    fn durations_read_every_unit_and_say_what_is_wrong() {
+        assert_eq!(
+            parse_duration("500ms").ok(),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(parse_duration("90s").ok(), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m").ok(), Some(Duration::from_secs(1800)));
+        assert_eq!(
+            parse_duration(" 2d ").ok(),
+            Some(Duration::from_secs(172_800))
+        );
+        assert_eq!(parse_duration("15").ok(), Some(Duration::from_secs(15)));
+        let e = parse_duration("10 minutes").unwrap_err().to_string();
+        assert!(e.contains("500ms"), "{e}");
+        assert!(parse_duration("0s").is_err());
+    }
+
+    /// Every key the file took before the options were declared once still reads, and each
+    /// lands in its section.
+    #[test]
+    fn every_file_key_reads_into_its_section() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("c.toml");
+        let hook = dir.path().join("hook");
+        std::fs::write(&hook, "Bearer 0123456789abcdef0123\n").expect("write");
+        std::fs::write(
+            &path,
+            format!(
+                "okta_url = \"https://acme.okta.com\"\nokta_token = \"file-token\"\ndata_dir = \"/tmp/x\"\n\
+                 listen = \"127.0.0.1:9999\"\nconcurrency = 3\nmanager_keys = [\"id\", \"email\"]\n\
+                 manager_name_fallback = false\nfull_sync_interval = \"2h\"\nmax_delete_percent = 25.0\n\
+                 search_attributes = [\"badgeId\"]\nrate_limit_share = 40\nokta_retries = 2\n\
+                 log_poll_interval = \"500ms\"\nsweep_interval = \"5m\"\nlog_tail = false\n\
+                 hook_secret_file = {:?}\nhook_header = \"X-Hook\"\n",
+                hook.display().to_string()
+            ),
+        )
+        .expect("write");
+        let o = Options {
+            config: Some(path),
+            ..Default::default()
+        };
+        let s = Settings::resolve(o, None).expect("ok");
+        assert!(matches!(&s.okta.auth, Auth::Ssws(t) if t.expose() == "file-token"));
+        assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(s.server.listen.port(), 9999);
+        assert_eq!(s.okta.client.max_in_flight, 3);
+        assert_eq!(s.sync.engine.concurrency, 3);
+        assert_eq!(
+            s.sync.engine.managers.keys,
+            vec![ManagerKey::Id, ManagerKey::Email]
+        );
+        assert!(!s.sync.engine.managers.name_fallback);
+        assert_eq!(s.sync.lanes.reconcile_interval, Duration::from_secs(7200));
+        assert_eq!(s.sync.engine.max_delete_share, 0.25);
+        assert_eq!(s.search.attributes, ["badgeId"]);
+        assert_eq!(s.okta.client.rate_limit_share, 0.4);
+        assert_eq!(s.okta.client.max_retries, 2);
+        assert_eq!(s.sync.lanes.poll_interval, Duration::from_millis(500));
+        assert_eq!(s.sync.lanes.sweep_interval, Duration::from_secs(300));
+        assert!(!s.sync.lanes.tail);
+        let h = s.server.hook.as_ref().expect("hook");
+        assert_eq!(h.header, "X-Hook");
+        assert_eq!(h.secret.expose(), "Bearer 0123456789abcdef0123");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("file-token") && !shown.contains("0123456789abcdef"));
+    }
+
+    /// The same keys as flags (and so as `OKTAMIRROR_*` variables): clap reads `Options`
+    /// directly, and a flag wins over the file.
+    #[test]
+    fn flags_parse_into_the_same_options_and_win() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            o: Options,
+        }
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "okta_url = \"https://file.okta.com\"\nlog_poll_interval = \"1m\"\nmanager_keys = [\"id\"]\n",
+        )
+        .expect("write");
+        let cmd = Cmd::try_parse_from([
+            "x",
+            "--config",
+            path.to_str().expect("utf-8 path"),
+            "--okta-url",
+            "https://flag.okta.com",
+            "--manager-keys",
+            "login,email",
+            "--no-log-tail",
+            "--hook-secret",
+            "a-secret-of-enough-length",
+        ])
+        .expect("parse");
+        assert!(!format!("{:?}", cmd.o).contains("a-secret-of"));
+        let s = Settings::resolve(cmd.o, Some("t".into())).expect("ok");
+        assert_eq!(s.okta.url.as_str(), "https://flag.okta.com/");
+        assert_eq!(s.sync.lanes.poll_interval, Duration::from_secs(60));
+        assert_eq!(
+            s.sync.engine.managers.keys,
+            vec![ManagerKey::Login, ManagerKey::Email]
+        );
+        assert!(!s.sync.lanes.tail);
+        assert!(s.server.hook.is_some());
+        // A flag-only key in the file is an unknown key, named in the error.
+        std::fs::write(&path, "allow_mass_delete = true\n").expect("write");
+        let e = Settings::resolve(
+            Options {
+                config: Some(path),
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("allow_mass_delete"), "{e}");
+    }
+}

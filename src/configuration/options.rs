@@ -1,0 +1,145 @@
+//! Every setting declared once: one `Options` field is at the same time a flag, an
+//! `OKTAMIRROR_*` environment variable (clap) and a config-file key (serde).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+use crate::secret::Secret;
+
+/// Options as given on the command line, in the environment or in the TOML file; `None` means
+/// "not given". Adding a setting is one field here plus its validation in a section's
+/// `resolve` (see `super::Settings`). Nested tables for the file are plain nested serde types
+/// with `#[arg(skip)]`.
+///
+/// A few fields are one-sided on purpose: `config` and `allow_mass_delete` only exist as flags,
+/// `okta_token` only in the file (a token in a flag would show in `ps`), and the log tail is
+/// `--no-log-tail` on the command line but `log_tail = false` in the file.
+#[derive(Debug, Default, Clone, clap::Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// The Okta org URL, like https://example.okta.com
+    #[arg(long, env = "OKTAMIRROR_OKTA_URL")]
+    pub okta_url: Option<String>,
+    /// A file holding the Okta API token (else OKTA_API_TOKEN is read)
+    #[arg(long, env = "OKTAMIRROR_OKTA_TOKEN_FILE")]
+    pub okta_token_file: Option<PathBuf>,
+    /// The SSWS token itself, file only (prefer okta_token_file or OKTA_API_TOKEN: config files get shared)
+    #[arg(skip)]
+    pub okta_token: Option<Secret>,
+    /// Where the mirror keeps its data
+    #[arg(long, env = "OKTAMIRROR_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to serve on
+    #[arg(long, env = "OKTAMIRROR_LISTEN")]
+    pub listen: Option<String>,
+    /// TOML config file
+    #[arg(long, env = "OKTAMIRROR_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Group member lists fetched at once
+    #[arg(long, env = "OKTAMIRROR_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+    /// How managerId is matched, in order: comma-separated employee_number, id, login, email
+    #[arg(long, env = "OKTAMIRROR_MANAGER_KEYS", value_delimiter = ',')]
+    pub manager_keys: Option<Vec<String>>,
+    /// Match profile.manager against display names when managerId matches nobody
+    #[arg(long, env = "OKTAMIRROR_MANAGER_NAME_FALLBACK")]
+    pub manager_name_fallback: Option<bool>,
+    /// Time between full syncs, like 24h, 30m or 90s
+    #[arg(long, env = "OKTAMIRROR_FULL_SYNC_INTERVAL")]
+    pub full_sync_interval: Option<String>,
+    /// Largest share of people (or groups) one full sync may remove, in percent; more is held
+    #[arg(long, env = "OKTAMIRROR_MAX_DELETE_PERCENT")]
+    pub max_delete_percent: Option<f64>,
+    /// Custom profile attributes people search covers, comma-separated (like badgeId,slackHandle)
+    #[arg(long, env = "OKTAMIRROR_SEARCH_ATTRIBUTES", value_delimiter = ',')]
+    pub search_attributes: Option<Vec<String>>,
+    /// Apply removals above --max-delete-percent (after checking that Okta really lost them)
+    #[arg(long, env = "OKTAMIRROR_ALLOW_MASS_DELETE")]
+    #[serde(skip)]
+    pub allow_mass_delete: bool,
+    /// OAuth: the Client ID of an API Services app (switches from SSWS to OAuth)
+    #[arg(long, env = "OKTAMIRROR_OKTA_CLIENT_ID")]
+    pub okta_client_id: Option<String>,
+    /// OAuth: the app's private key (PEM or JWK) for the private_key_jwt assertion
+    #[arg(long, env = "OKTAMIRROR_OKTA_PRIVATE_KEY_FILE")]
+    pub okta_private_key_file: Option<PathBuf>,
+    /// OAuth: the kid of the app's registered public key (needed when it has several)
+    #[arg(long, env = "OKTAMIRROR_OKTA_KEY_ID")]
+    pub okta_key_id: Option<String>,
+    /// OAuth: comma-separated scopes (default okta.users.read,okta.groups.read,okta.logs.read)
+    #[arg(long, env = "OKTAMIRROR_OKTA_SCOPES", value_delimiter = ',')]
+    pub okta_scopes: Option<Vec<String>>,
+    /// OAuth: a separate private key for DPoP (default: a fresh key when Okta asks for DPoP)
+    #[arg(long, env = "OKTAMIRROR_OKTA_DPOP_KEY_FILE")]
+    pub okta_dpop_key_file: Option<PathBuf>,
+    /// Percent of each Okta rate-limit bucket the mirror may use (default 50)
+    #[arg(long, env = "OKTAMIRROR_RATE_LIMIT_SHARE")]
+    pub rate_limit_share: Option<u32>,
+    /// Retries of a request after a transient Okta failure (default 5)
+    #[arg(long, env = "OKTAMIRROR_OKTA_RETRIES")]
+    pub okta_retries: Option<u32>,
+    /// Wait before asking the System Log again after it had nothing new, like 10s (default)
+    #[arg(long, env = "OKTAMIRROR_LOG_POLL_INTERVAL")]
+    pub log_poll_interval: Option<String>,
+    /// Time between lastUpdated/lastMembershipUpdated delta sweeps, like 15m (default)
+    #[arg(long, env = "OKTAMIRROR_SWEEP_INTERVAL")]
+    pub sweep_interval: Option<String>,
+    /// Do not tail the System Log (for a token without okta.logs.read); sweeps, hooks and reconciles still run
+    #[arg(long, env = "OKTAMIRROR_NO_LOG_TAIL")]
+    #[serde(skip)]
+    pub no_log_tail: bool,
+    /// Tail the System Log, file only (default true; the flag is --no-log-tail)
+    #[arg(skip)]
+    pub log_tail: Option<bool>,
+    /// A file holding the event hook's secret: the exact header value Okta sends (like "Bearer abc…"); enables POST /hooks/okta
+    #[arg(long, env = "OKTAMIRROR_HOOK_SECRET_FILE")]
+    pub hook_secret_file: Option<PathBuf>,
+    /// The event hook's secret itself (prefer the env var to the flag: flags show in `ps`)
+    #[arg(long, env = "OKTAMIRROR_HOOK_SECRET", hide_env_values = true)]
+    pub hook_secret: Option<Secret>,
+    /// The header Okta's event hook carries the secret in (default Authorization)
+    #[arg(long, env = "OKTAMIRROR_HOOK_HEADER")]
+    pub hook_header: Option<String>,
+}
+
+impl Options {
+    /// The options of the TOML file at `path`; an unknown key is an error naming it.
+    pub fn load(path: &std::path::Path) -> Result<Options, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Toml {
+            path: path.display().to_string(),
+            detail: e.to_string().trim().replace('\n', " "),
+        })
+    }
+
+    /// These options (flags and environment) over `file`'s: every key given here wins, every
+    /// other key comes from the file. Done through serde so no key is listed here by name,
+    /// except the flag-only ones the file cannot hold.
+    pub fn over(self, file: Options) -> Result<Options, ConfigError> {
+        let merge_error = |e: serde_json::Error| {
+            ConfigError::Invalid(format!(
+                "cannot combine the flags with the config file: {e}"
+            ))
+        };
+        let mut merged = serde_json::to_value(&file).map_err(merge_error)?;
+        let top = serde_json::to_value(&self).map_err(merge_error)?;
+        if let (Some(base), serde_json::Value::Object(top)) = (merged.as_object_mut(), top) {
+            for (key, value) in top {
+                if !value.is_null() {
+                    base.insert(key, value);
+                }
+            }
+        }
+        let mut out: Options = serde_json::from_value(merged).map_err(merge_error)?;
+        out.config = self.config;
+        out.allow_mass_delete = self.allow_mass_delete;
+        out.no_log_tail = self.no_log_tail;
+        Ok(out)
+    }
+}
