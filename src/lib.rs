@@ -1,6 +1,7 @@
 //! oktamirror: a live mirror of an Okta org's people and groups, served over GraphQL.
 //! See ARCHITECTURE.md for the map of modules and the one-way data flow.
 
+pub mod access;
 pub mod api;
 pub mod configuration;
 pub mod model;

@@ -1,0 +1,7 @@
+//! Who may see what. Every front-end (GraphQL, SCIM, the web directory) reads people, groups,
+//! counts and search through a per-request `View` built from the caller's role, so the rules in
+//! `rules.rs` are applied in one place.
+
+mod rules;
+
+pub use rules::{Caller, Permission, RULES, Role};
