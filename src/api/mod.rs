@@ -1,7 +1,8 @@
-//! The HTTP face of the mirror: one axum router serving GraphQL (`/graphql`), the health probes
-//! and Okta event hooks (`/hooks/okta`).
+//! The HTTP face of the mirror: one axum router serving GraphQL (`/graphql`, with GraphiQL for
+//! browsers and its files under `/assets/`), the health probes and Okta event hooks (`/hooks/okta`).
 //! async-graphql and axum types stay inside this module; the core (model, store, sync) never sees them.
 
+mod assets;
 mod control;
 mod graphql;
 mod health;
@@ -46,7 +47,8 @@ pub(crate) struct Shared {
     pub documents: http::Documents,
 }
 
-/// All routes (`/graphql`, `/healthz`, `/readyz`) with their state applied.
+/// All routes (`/graphql`, `/assets/`, `/healthz`, `/readyz`, `/hooks/okta`) with their state
+/// applied; every HTML answer gets the security headers of `assets::secure_html`.
 pub fn router(state: ApiState) -> Router {
     let shared = Arc::new(Shared {
         schema: graphql::schema(state.store.clone(), state.search.clone(), state.control),
@@ -61,6 +63,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/hooks/okta", get(hooks::verify).post(hooks::deliver))
+        .route("/assets/{*path}", get(assets::asset))
+        .layer(axum::middleware::map_response(assets::secure_html))
         .with_state(shared)
 }
 
