@@ -6,6 +6,9 @@
 mod rules;
 mod view;
 
+#[cfg(test)]
+mod tests;
+
 pub use rules::{Caller, Permission, RULES, Role};
 pub use view::{AccessError, Mirror, Policy, Result, Totals, View};
 
