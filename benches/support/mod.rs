@@ -1,7 +1,7 @@
 //! Setup the benches share: the simulator in-process on port 0 (rate limits lifted where the
 //! bench measures something else), an OKta client of it, one full sync into a store, settings
 //! of a mirror (from the same file the end-to-end tests build theirs with), and env sizes.
-#![allow(dead_code)] // each bench uses its own subset
+#![allow(dead_code, unused_imports)] // each bench uses its own subset
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -76,8 +76,17 @@ pub fn sim_url(addr: SocketAddr) -> String {
 }
 
 /// One full sync of `source` into `store`; the run, or its error.
-pub async fn full_sync(store: &Store, source: &OktaSource) -> Result<oktamirror::model::SyncRun, String> {
-    let run = sync::run_full(store, source as &dyn Source, &SyncConfig::default(), &NoProgress).await;
+pub async fn full_sync(
+    store: &Store,
+    source: &OktaSource,
+) -> Result<oktamirror::model::SyncRun, String> {
+    let run = sync::run_full(
+        store,
+        source as &dyn Source,
+        &SyncConfig::default(),
+        &NoProgress,
+    )
+    .await;
     match &run.error {
         Some(e) => Err(e.clone()),
         None => Ok(run),

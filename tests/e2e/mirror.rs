@@ -560,7 +560,11 @@ async fn mass_deletion_hold_is_exact_at_its_boundary_for_people_and_groups() {
     let people = app.store().people_count().expect("count");
     let groups = app.store().group_count().expect("count");
     assert_eq!(people, 200);
-    assert_eq!(groups % 10, 0, "{groups} groups: pick a size with an exact 10 %");
+    assert_eq!(
+        groups % 10,
+        0,
+        "{groups} groups: pick a size with an exact 10 %"
+    );
 
     // Exactly 10 % of the people and of the groups: removed.
     let users = sim.users();
@@ -612,7 +616,10 @@ async fn mass_deletion_hold_is_exact_at_its_boundary_for_people_and_groups() {
     held_groups.sort();
     let mut want_groups = group_victims.clone();
     want_groups.sort();
-    assert_eq!(held_groups, want_groups, "just above 10 % of the groups is held");
+    assert_eq!(
+        held_groups, want_groups,
+        "just above 10 % of the groups is held"
+    );
     assert_eq!(run.changes.people_deleted, 0);
     assert_eq!(run.changes.groups_deleted, 0);
     let q = "query($id: ID!) { person(id: $id) { id } }";
@@ -669,7 +676,11 @@ async fn non_ascii_logins_are_found_by_lookup_and_search() {
         for l in std::iter::once(login.to_string()).chain(upper) {
             let d = app.gql(by_login, json!({"l": l})).await;
             assert_eq!(d["person"]["id"], json!(id), "person(login: {l:?})");
-            assert_eq!(d["person"]["login"], json!(login), "the login as Okta has it");
+            assert_eq!(
+                d["person"]["login"],
+                json!(login),
+                "the login as Okta has it"
+            );
         }
         for q in [login.to_string(), format!("{first} {last}")] {
             let d = app.gql(search, json!({"q": q})).await;

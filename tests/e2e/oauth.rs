@@ -154,14 +154,8 @@ async fn every_documented_private_key_form_signs_in_and_sends_its_kid() {
         },
     ];
     for c in cases {
-        let (outcome, requests) = crawl_with(
-            &c.private_key,
-            c.public,
-            c.app_kid,
-            c.configured_kid,
-            false,
-        )
-        .await;
+        let (outcome, requests) =
+            crawl_with(&c.private_key, c.public, c.app_kid, c.configured_kid, false).await;
         assert!(outcome.is_ok(), "{}: {outcome:?}", c.name);
         let sent = assertions(&requests);
         assert!(!sent.is_empty(), "{}: no token request", c.name);
