@@ -422,6 +422,12 @@ async fn sigkill_mid_crawl_mid_apply_and_mid_tail_loses_and_repeats_nothing() {
         serve.kill();
         stop.store(true, Ordering::Relaxed);
         m = producer.await.expect("producer");
+        // More changes while the mirror is down: each start has a backlog to tail.
+        let mut i = 500;
+        while sim.log_events().len() < base_events + 30 {
+            m.mutate(sim, step + i);
+            i += 1;
+        }
         step += 1000;
         let store = open(dir);
         let seen: HashSet<&String> = at_kill
