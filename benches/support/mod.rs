@@ -1,5 +1,5 @@
 //! Setup the benches share: the simulator in-process on port 0 (rate limits lifted where the
-//! bench measures something else), an OKta client of it, one full sync into a store, settings
+//! bench measures something else), an Okta client of it, one full sync into a store, settings
 //! of a mirror (from the same file the end-to-end tests build theirs with), and env sizes.
 #![allow(dead_code, unused_imports)] // each bench uses its own subset
 

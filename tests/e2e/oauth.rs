@@ -144,7 +144,7 @@ async fn every_documented_private_key_form_signs_in_and_sends_its_kid() {
             sent_kid: Some("rsa-key-1"),
         },
         Case {
-            name: "RSA PKCS#1 PEM with okta_key_id over a JWK-less key",
+            name: "RSA PKCS#1 PEM with okta_key_id",
             private_key: rsa2.pkcs1.clone(),
             public: rsa2.public.clone(),
             app_kid: Some("rsa-key-1"),
