@@ -276,36 +276,40 @@ fn apply_one(
     }
 }
 
-/// What a put finds stored under its id.
-enum Stored<V> {
-    /// The record and its raw JSON already equal the new ones: nothing to write or log.
-    Same,
-    /// Nothing: the put creates the object.
-    Absent,
-    /// An older version, decoded so its index entries can be removed.
-    Older(V),
+/// Trees a record lives in: its typed record and its raw Okta JSON, both keyed by id.
+struct Record<'a> {
+    tree: T,
+    raw_tree: T,
+    what: &'a str,
+    id: &'a str,
 }
 
-/// Compares a put with what `records` and `raws` hold for `id`, so an unchanged object writes
-/// nothing and a changed one can be unindexed before it is replaced.
-fn stored<V: DeserializeOwned>(
+/// Writes a record and its raw JSON unless both already equal what is stored, calling `reindex`
+/// first with the decoded old record (if any) so index entries follow. Returns `None` when
+/// nothing changed, else whether the record was created (not replaced).
+fn put_record<V: DeserializeOwned>(
     tx: &[TransactionalTree],
-    (records, raws): (T, T),
-    what: &str,
-    id: &str,
+    r: Record<'_>,
     (bytes, raw): (&[u8], &[u8]),
-) -> TxResult<Stored<V>> {
-    let Some(old) = tx[records as usize].get(id)? else {
-        return Ok(Stored::Absent);
-    };
-    if old.as_ref() == bytes
-        && tx[raws as usize]
-            .get(id)?
+    reindex: impl FnOnce(Option<&V>) -> TxResult<()>,
+) -> TxResult<Option<bool>> {
+    let old = tx[r.tree as usize].get(r.id)?;
+    if let Some(old) = &old
+        && old.as_ref() == bytes
+        && tx[r.raw_tree as usize]
+            .get(r.id)?
             .is_some_and(|old_raw| same_json(&old_raw, raw))
     {
-        return Ok(Stored::Same);
+        return Ok(None);
     }
-    decode_tx(what, &old).map(Stored::Older)
+    let old: Option<V> = match old {
+        None => None,
+        Some(b) => Some(decode_tx(r.what, &b)?),
+    };
+    reindex(old.as_ref())?;
+    tx[r.tree as usize].insert(r.id, bytes)?;
+    tx[r.raw_tree as usize].insert(r.id, raw)?;
+    Ok(Some(old.is_none()))
 }
 
 /// Removes the record stored under `id` from `records` and returns it decoded (`None` when
@@ -336,27 +340,26 @@ fn put_person(
     c: &mut Counters,
     a: &mut Applied,
 ) -> TxResult<()> {
-    let t = |t: T| &tx[t as usize];
-    match stored::<Person>(
-        tx,
-        (T::People, T::RawUsers),
-        "person",
-        &p.id,
-        (pbytes, rbytes),
-    )? {
-        Stored::Same => return Ok(()),
-        Stored::Older(o) => {
-            unindex_person(tx, &o)?;
-            a.people_updated += 1;
+    let record = Record {
+        tree: T::People,
+        raw_tree: T::RawUsers,
+        what: "person",
+        id: &p.id,
+    };
+    let reindex = |old: Option<&Person>| {
+        if let Some(o) = old {
+            unindex_person(tx, o)?;
         }
-        Stored::Absent => {
+        index_person(tx, p)
+    };
+    match put_record(tx, record, (pbytes, rbytes), reindex)? {
+        None => return Ok(()),
+        Some(true) => {
             a.people_created += 1;
             c.people += 1;
         }
+        Some(false) => a.people_updated += 1,
     }
-    index_person(tx, p)?;
-    t(T::People).insert(p.id.as_str(), pbytes)?;
-    t(T::RawUsers).insert(p.id.as_str(), rbytes)?;
     log(tx, c, ChangeOp::Upsert, Entity::Person { id: p.id.clone() })
 }
 
@@ -392,27 +395,28 @@ fn put_group(
     c: &mut Counters,
     a: &mut Applied,
 ) -> TxResult<()> {
-    let t = |t: T| &tx[t as usize];
-    match stored::<Group>(
-        tx,
-        (T::Groups, T::RawGroups),
-        "group",
-        &g.id,
-        (gbytes, rbytes),
-    )? {
-        Stored::Same => return Ok(()),
-        Stored::Older(o) => {
-            t(T::IdxGroupName).remove(keys::pair(&keys::fold(&o.name), &o.id))?;
-            a.groups_updated += 1;
+    let names = &tx[T::IdxGroupName as usize];
+    let record = Record {
+        tree: T::Groups,
+        raw_tree: T::RawGroups,
+        what: "group",
+        id: &g.id,
+    };
+    let reindex = |old: Option<&Group>| {
+        if let Some(o) = old {
+            names.remove(keys::pair(&keys::fold(&o.name), &o.id))?;
         }
-        Stored::Absent => {
+        names.insert(keys::pair(&keys::fold(&g.name), &g.id), &[])?;
+        Ok(())
+    };
+    match put_record(tx, record, (gbytes, rbytes), reindex)? {
+        None => return Ok(()),
+        Some(true) => {
             a.groups_created += 1;
             c.groups += 1;
         }
+        Some(false) => a.groups_updated += 1,
     }
-    t(T::IdxGroupName).insert(keys::pair(&keys::fold(&g.name), &g.id), &[])?;
-    t(T::Groups).insert(g.id.as_str(), gbytes)?;
-    t(T::RawGroups).insert(g.id.as_str(), rbytes)?;
     log(tx, c, ChangeOp::Upsert, Entity::Group { id: g.id.clone() })
 }
 
