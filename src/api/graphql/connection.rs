@@ -11,7 +11,7 @@ use super::paging::{Page, PageRequest};
 use super::person::PersonNode;
 use super::{int, load_groups, load_people, store};
 use crate::model::{self, Group, Person};
-use crate::store::PersonFilter;
+use crate::store::{PersonFilter, StoreError};
 
 /// Relay page information.
 #[derive(SimpleObject)]
@@ -207,15 +207,7 @@ impl PersonConnection {
         let n = match &self.total {
             PeopleTotal::Known(n) => *n,
             PeopleTotal::Filter(f) if is_everyone(f) => s.people_count().map_err(store_error)?,
-            PeopleTotal::Filter(f) => {
-                let mut n = 0u64;
-                for p in s.people_after(None) {
-                    if f.matches(&p.map_err(store_error)?) {
-                        n += 1;
-                    }
-                }
-                n
-            }
+            PeopleTotal::Filter(f) => count_matching(s.people_after(None), |p| f.matches(p))?,
             PeopleTotal::Members { group_id, statuses } if statuses.is_empty() => {
                 s.member_count(group_id).map_err(store_error)?
             }
@@ -265,16 +257,22 @@ impl GroupConnection {
         let n = match &self.total {
             GroupsTotal::Known(n) => *n,
             GroupsTotal::Filter(f) if f.is_everything() => s.group_count().map_err(store_error)?,
-            GroupsTotal::Filter(f) => {
-                let mut n = 0u64;
-                for g in s.groups_after(None) {
-                    if f.matches(&g.map_err(store_error)?) {
-                        n += 1;
-                    }
-                }
-                n
-            }
+            GroupsTotal::Filter(f) => count_matching(s.groups_after(None), |g| f.matches(g))?,
         };
         Ok(int(n))
     }
+}
+
+/// How many items of a whole-list scan `keep` accepts: the total of a filtered list.
+fn count_matching<T>(
+    items: impl Iterator<Item = Result<T, StoreError>>,
+    keep: impl Fn(&T) -> bool,
+) -> Result<u64> {
+    let mut n = 0u64;
+    for item in items {
+        if keep(&item.map_err(store_error)?) {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
