@@ -332,12 +332,12 @@ impl Schedule {
                     let mut run = SyncRun::start(RunKind::Tail);
                     run.error = Some(e.to_string());
                     run.config_error = e.config;
-                    let recorded = self.store.apply_batch(crate::store::Batch {
+                    let stored = self.store.apply_batch(crate::store::Batch {
                         run: Some(run.clone()),
                         ..Default::default()
                     });
-                    if let Ok((_, Some(r))) = &recorded {
-                        tracing::Span::current().record("run_id", r.id);
+                    if let Ok((_, Some(r))) = &stored {
+                        recorded(&tracing::Span::current(), r);
                     }
                     last = Some(run);
                 }
@@ -422,9 +422,12 @@ impl Schedule {
     }
 }
 
-/// Notes on a step's span the id its run was recorded under (0 means it was not recorded).
+/// Notes on a step's span the id its run was recorded under (0: not recorded), and says so in
+/// one line inside the span: the id is assigned at commit, after the step's other lines, so
+/// this line is what ties the step's number to its entry in `syncRuns`.
 fn recorded(span: &tracing::Span, run: &SyncRun) {
     if run.id != 0 {
         span.record("run_id", run.id);
+        span.in_scope(|| tracing::info!(ok = run.ok, "sync step recorded"));
     }
 }

@@ -57,7 +57,11 @@ pub async fn run_crawl(
             );
             progress.event(ProgressEvent::Applying);
             let (store2, cfg2) = (store.clone(), cfg.clone());
-            match tokio::task::spawn_blocking(move || apply_staged(&store2, &cfg2)).await {
+            // The blocking thread does not inherit the caller's span: carry it over, so the
+            // apply phase's lines belong to the same sync step.
+            let span = tracing::Span::current();
+            let apply = move || span.in_scope(|| apply_staged(&store2, &cfg2));
+            match tokio::task::spawn_blocking(apply).await {
                 Ok(r) => r,
                 Err(e) => Err(FullSyncError::Join(e.to_string())),
             }
