@@ -178,8 +178,11 @@ async fn run(users: usize) -> Result<(), String> {
 
     // The real router over HTTP.
     let app = api::router(ApiState {
-        store: store.clone(),
-        search: index.clone(),
+        mirror: oktamirror::access::Mirror::new(
+            store.clone(),
+            Some(index.clone()),
+            oktamirror::access::Policy::default(),
+        ),
         control: None,
         hook: None,
     });

@@ -439,3 +439,18 @@ mod tests {
         assert_eq!(g.group_type, GroupType::Unknown);
     }
 }
+
+/// One state-changing call, kept in the store's audit log: who (the API key's name, never the
+/// key), when, what, and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Increasing with time; assigned by the store.
+    pub id: u64,
+    pub at: DateTime<Utc>,
+    /// The caller's key name (or what stood in for one, such as the keys file itself).
+    pub actor: String,
+    /// What was asked, like `syncNow(kind: FULL)` or `key created: ci-reader (directory)`.
+    pub action: String,
+    /// How it ended, like `ok: run 42` or `failed: …`.
+    pub outcome: String,
+}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::access::{Mirror, Policy};
 use crate::api::{self, ApiState};
 use crate::configuration::Settings;
 use crate::model::SyncRun;
@@ -30,6 +31,11 @@ pub enum StartupError {
     )]
     Bind { addr: SocketAddr, detail: String },
 }
+
+/// Commands (mostly event-hook deliveries) queued for the sync schedule. A delivery is a few
+/// KB at most, so a full queue holds a few tens of MB; beyond it deliveries are dropped (the
+/// System Log tail brings their events anyway, one poll later).
+const COMMAND_QUEUE: usize = 4096;
 
 /// Asks the running sync schedule for a sync now, and queues event-hook deliveries for it.
 #[derive(Clone)]
@@ -139,7 +145,9 @@ impl Application {
             addr: settings.server.listen,
             detail: e.to_string(),
         })?;
-        let (tx, rx) = mpsc::channel(256);
+        // Deep enough for a burst of event-hook deliveries (each a few events) while a step runs:
+        // a delivery that finds the queue full is dropped and waits for the log tail instead.
+        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let handle = SyncHandle { tx };
         let hook = match &settings.server.hook {
             None => None,
@@ -155,8 +163,13 @@ impl Application {
             }),
         };
         let app = api::router(ApiState {
-            store: store.clone(),
-            search: index.clone(),
+            mirror: Mirror::new(
+                store.clone(),
+                Some(index.clone()),
+                Policy {
+                    directory_attributes: settings.server.directory_attributes.clone(),
+                },
+            ),
             control: Some(Arc::new(handle.clone())),
             hook,
         });

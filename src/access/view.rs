@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::rules::{Caller, Permission, Role};
-use crate::model::{Group, ManagerReport, Person, SyncRun, UserStatus};
+use crate::model::{AuditEntry, Group, ManagerReport, Person, SyncRun, UserStatus};
 use crate::search::{
     self, DepartmentCache, Departments, Facets, Index, OrgNode, ParsedQuery, SearchError,
     SearchResults,
@@ -18,22 +18,20 @@ use crate::search::{
 use crate::store::{PersonFilter, Store, StoreError, meta};
 
 /// Why a read was refused or failed.
-#[derive(Debug, thiserror::Error)]
+///
+/// It has no `Display` on purpose: async-graphql turns anything displayable into an error
+/// without a code, so a front-end that forgot to map a refusal would answer a bare message.
+/// Without `Display`, `?` does not compile until the front-end maps it (GraphQL: FORBIDDEN,
+/// SCIM: 403), and `message()` gives the sentence.
+#[derive(Debug)]
 pub enum AccessError {
     /// The caller's role does not hold the permission the read needs.
-    #[error(
-        "forbidden: the {role} role may not see {what}; ask for a key with a role that may (see the README's access table)",
-        what = .permission.describe()
-    )]
     Forbidden { permission: Permission, role: Role },
     /// The store failed (its messages name the problem and hold no secrets).
-    #[error("the mirror's store could not be read: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// Search failed: the caller's query (bad input) or the index.
-    #[error(transparent)]
-    Search(#[from] SearchError),
+    Search(SearchError),
     /// This mirror has no search index (a data directory read without a server).
-    #[error("search is not available here: ask a running server (oktamirror serve)")]
     NoIndex,
 }
 
@@ -41,6 +39,38 @@ impl AccessError {
     /// True for a refusal by the rules (FORBIDDEN), as opposed to a failure.
     pub fn is_forbidden(&self) -> bool {
         matches!(self, AccessError::Forbidden { .. })
+    }
+
+    /// True when the caller's input was at fault (a bad search query).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, AccessError::Search(e) if e.is_bad_input())
+    }
+
+    /// One sentence saying what happened and what to do.
+    pub fn message(&self) -> String {
+        match self {
+            AccessError::Forbidden { permission, role } => format!(
+                "forbidden: the {role} role may not see {}; use a key whose role may (see the README's access table)",
+                permission.describe()
+            ),
+            AccessError::Store(e) => format!("the mirror's store could not be read: {e}"),
+            AccessError::Search(e) => e.to_string(),
+            AccessError::NoIndex => {
+                "search is not available here: ask a running server (oktamirror serve)".into()
+            }
+        }
+    }
+}
+
+impl From<StoreError> for AccessError {
+    fn from(e: StoreError) -> AccessError {
+        AccessError::Store(e)
+    }
+}
+
+impl From<SearchError> for AccessError {
+    fn from(e: SearchError) -> AccessError {
+        AccessError::Search(e)
     }
 }
 
@@ -84,7 +114,25 @@ impl Mirror {
 
     /// Whether a full sync has completed (readiness needs no caller: `/readyz` is open).
     pub fn synced(&self) -> Result<bool> {
-        Ok(self.store.last_good_full_sync()?.is_some())
+        Ok(self.last_good_full_sync()?.is_some())
+    }
+
+    /// The latest successful full sync, for readiness (its times only; open to anyone).
+    pub fn last_good_full_sync(&self) -> Result<Option<SyncRun>> {
+        Ok(self.store.last_good_full_sync()?)
+    }
+
+    /// Appends to the audit log on behalf of `actor` (a key name, or what stood in for one).
+    pub fn record(&self, actor: &str, action: &str, outcome: &str) -> Result<AuditEntry> {
+        let entry = self.store.append_audit(AuditEntry {
+            id: 0,
+            at: Utc::now(),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            outcome: outcome.to_owned(),
+        })?;
+        tracing::info!(actor, action, outcome, "audit");
+        Ok(entry)
     }
 
     /// Whether the search index holds everything the store does.
@@ -564,6 +612,20 @@ impl View {
     pub fn synced(&self) -> Result<bool> {
         self.mirror.synced()
     }
+
+    // ---- audit --------------------------------------------------------------------------
+
+    /// The newest `first` entries of the audit log, newest first.
+    pub fn audit_log(&self, first: usize) -> Result<Vec<AuditEntry>> {
+        self.require(Permission::AuditLog)?;
+        Ok(self.store().audit(first)?)
+    }
+
+    /// Records a state-changing call by this caller (already allowed, already done) and how it
+    /// ended.
+    pub fn record(&self, action: &str, outcome: &str) -> Result<AuditEntry> {
+        self.mirror.record(self.caller.label(), action, outcome)
+    }
 }
 
 /// Whole-mirror counts for the sync status.
@@ -585,4 +647,3 @@ fn profile_of(raw: Option<Value>) -> Value {
         _ => Value::Object(Map::new()),
     }
 }
-

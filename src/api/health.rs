@@ -17,7 +17,7 @@ pub(crate) async fn healthz() -> Response {
 }
 
 pub(crate) async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
-    match shared.store.last_good_full_sync() {
+    match shared.mirror.last_good_full_sync() {
         Ok(Some(_)) if !searchable(&shared) => {
             not_ready("the search index is catching up with the first full sync".to_owned())
         }
@@ -31,6 +31,7 @@ pub(crate) async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
             .into_response(),
         Ok(None) => not_ready("the first full sync has not completed yet".to_owned()),
         Err(e) => {
+            let e = e.message();
             tracing::warn!(error = %e, "readyz cannot read the sync state");
             not_ready(format!("cannot read the sync state: {e}"))
         }
@@ -44,10 +45,7 @@ fn searchable(shared: &Shared) -> bool {
     if shared.searchable.load(Ordering::Acquire) {
         return true;
     }
-    let caught_up = shared
-        .store
-        .last_seq()
-        .is_ok_and(|seq| shared.search.indexed_seq() >= seq);
+    let caught_up = shared.mirror.search_caught_up().unwrap_or(false);
     if caught_up {
         shared.searchable.store(true, Ordering::Release);
     }

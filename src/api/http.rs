@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{ServerError, Variables};
+use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -16,6 +17,7 @@ use super::Shared;
 use super::assets;
 use super::graphql;
 use super::media::{self, ResponseType};
+use crate::access::Caller;
 
 /// Most documents kept parsed; when full the cache starts over (clients send a handful of
 /// distinct documents with changing variables, so it refills at once).
@@ -64,6 +66,7 @@ struct Params {
 
 pub(crate) async fn graphql_get(
     State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
@@ -94,11 +97,12 @@ pub(crate) async fn graphql_get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
     }
-    execute(&shared, rt, params).await
+    execute(&shared, caller, rt, params).await
 }
 
 pub(crate) async fn graphql_post(
     State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -130,7 +134,7 @@ pub(crate) async fn graphql_post(
         }
     };
     match params_from_json(value) {
-        Ok(params) => execute(&shared, rt, params).await,
+        Ok(params) => execute(&shared, caller, rt, params).await,
         Err(msg) => request_error(rt, StatusCode::BAD_REQUEST, &msg),
     }
 }
@@ -215,7 +219,7 @@ fn is_mutation(documents: &Documents, params: &Params) -> bool {
     )
 }
 
-async fn execute(shared: &Shared, rt: ResponseType, params: Params) -> Response {
+async fn execute(shared: &Shared, caller: Caller, rt: ResponseType, params: Params) -> Response {
     let doc = shared.documents.get(&params.query);
     let mut req = async_graphql::Request::new(params.query);
     if let Some(doc) = doc {
@@ -234,7 +238,7 @@ async fn execute(shared: &Shared, rt: ResponseType, params: Params) -> Response 
             }
         }
     }
-    let req = graphql::with_loaders(req, &shared.store);
+    let req = graphql::for_request(req, shared.mirror.view(caller));
     let resp = shared.schema.execute(req).await;
 
     // A request error (syntax, validation, limits) has no data: the spec wants no `data` entry

@@ -21,25 +21,24 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 
-use crate::store::Store;
+use crate::access::{Caller, Mirror};
 
-/// What the API needs to serve requests: a handle to the store (cheap to clone) and the
-/// people search index that follows it.
+/// What the API needs to serve requests: the mirror (store, search index and access policy),
+/// the sync schedule to control and the event-hook configuration.
 #[derive(Clone)]
 pub struct ApiState {
-    pub store: Store,
-    pub search: Arc<crate::search::Index>,
+    /// Everything requests read, through each caller's `View`.
+    pub mirror: Arc<Mirror>,
     /// The running sync schedule, for `syncNow`; `None` where nothing syncs (tests, tools).
     pub control: Option<Arc<dyn SyncControl>>,
     /// Event hooks, when a secret is configured.
     pub hook: Option<HookConfig>,
 }
 
-/// Per-router shared state: the built schema, the store and the search index.
+/// Per-router shared state: the built schema and the mirror.
 pub(crate) struct Shared {
     pub schema: graphql::ApiSchema,
-    pub store: Store,
-    pub search: Arc<crate::search::Index>,
+    pub mirror: Arc<Mirror>,
     /// Latched once the index has caught up with the store after the first full sync.
     pub searchable: std::sync::atomic::AtomicBool,
     pub hook: Option<HookConfig>,
@@ -51,9 +50,8 @@ pub(crate) struct Shared {
 /// applied; every HTML answer gets the security headers of `assets::secure_html`.
 pub fn router(state: ApiState) -> Router {
     let shared = Arc::new(Shared {
-        schema: graphql::schema(state.store.clone(), state.search.clone(), state.control),
-        store: state.store,
-        search: state.search,
+        schema: graphql::schema(state.control),
+        mirror: state.mirror,
         searchable: std::sync::atomic::AtomicBool::new(false),
         hook: state.hook,
         documents: http::Documents::default(),
@@ -65,20 +63,36 @@ pub fn router(state: ApiState) -> Router {
         .route("/hooks/okta", get(hooks::verify).post(hooks::deliver))
         .route("/assets/{*path}", get(assets::asset))
         .layer(axum::middleware::map_response(assets::secure_html))
+        .layer(axum::middleware::from_fn(open_caller))
         .with_state(shared)
 }
 
+/// Without API keys every request is the open loopback caller (the server refuses to listen
+/// anywhere else without keys).
+async fn open_caller(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if req.extensions().get::<Caller>().is_none() {
+        req.extensions_mut().insert(Caller::open());
+    }
+    next.run(req).await
+}
+
 /// Runs a GraphQL query against a store without a server (for `oktamirror status` on a data
-/// directory): the same answers as `/graphql`, except search and `syncNow`, which need a server.
+/// directory), as the system: the same answers as `/graphql`, except search and `syncNow`,
+/// which need a server.
 pub async fn execute_offline(
-    store: Store,
+    mirror: Arc<Mirror>,
     query: &str,
     variables: serde_json::Value,
 ) -> Result<serde_json::Value, String> {
-    let schema = graphql::offline_schema(store.clone());
+    let schema = graphql::schema(None);
     let req = async_graphql::Request::new(query)
         .variables(async_graphql::Variables::from_json(variables));
-    let resp = schema.execute(graphql::with_loaders(req, &store)).await;
+    let resp = schema
+        .execute(graphql::for_request(req, mirror.view(Caller::system())))
+        .await;
     if let Some(e) = resp.errors.first() {
         return Err(e.message.clone());
     }

@@ -75,6 +75,9 @@ pub enum Command {
         /// Ask a running server instead, like http://127.0.0.1:8080
         #[arg(long)]
         server: Option<String>,
+        /// The API key (an hr or admin key) for a server that has keys
+        #[arg(long, env = "OKTAMIRROR_API_KEY", hide_env_values = true)]
+        key: Option<String>,
         /// How many of the latest runs to list
         #[arg(long, default_value_t = 20)]
         runs: usize,
@@ -138,8 +141,9 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::Status {
             data_dir,
             server,
+            key,
             runs,
-        } => status::run(&data_dir, server.as_deref(), runs).await,
+        } => status::run(&data_dir, server.as_deref(), key.as_deref(), runs).await,
         Command::Check { opts } => check::run(opts).await,
     }
 }

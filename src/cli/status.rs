@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use oktamirror::access::{Mirror, Policy};
 use oktamirror::api;
 use oktamirror::store::Store;
 
@@ -18,18 +19,24 @@ const QUERY: &str = "query($first: Int!) {
   syncRuns(first: $first) { id kind startedAt finishedAt ok events usersFetched groupsFetched
     requests retries rateLimited heldPeople heldGroups warnings error
     changes { total } }
+  auditLog(first: 10) { at actor action outcome }
 }";
 
 /// Prints the status of the mirror in `data_dir`, or of the server at `server` when given.
-pub async fn run(data_dir: &Path, server: Option<&str>, runs: usize) -> Result<(), CliError> {
+pub async fn run(
+    data_dir: &Path,
+    server: Option<&str>,
+    key: Option<&str>,
+    runs: usize,
+) -> Result<(), CliError> {
     let vars = json!({ "first": runs.clamp(1, 1000) });
     let data = match server {
-        Some(url) => ask_server(url, vars).await.map_err(CliError::Failed)?,
+        Some(url) => ask_server(url, key, vars).await.map_err(CliError::Failed)?,
         None => {
             let store = Store::open(data_dir).map_err(|e| {
                 CliError::Failed(format!("{e}. If `oktamirror serve` is running on it, ask the server instead: oktamirror status --server http://127.0.0.1:8080"))
             })?;
-            api::execute_offline(store, QUERY, vars)
+            api::execute_offline(Mirror::new(store, None, Policy::default()), QUERY, vars)
                 .await
                 .map_err(CliError::Failed)?
         }
@@ -38,10 +45,13 @@ pub async fn run(data_dir: &Path, server: Option<&str>, runs: usize) -> Result<(
     Ok(())
 }
 
-async fn ask_server(url: &str, vars: Value) -> Result<Value, String> {
+async fn ask_server(url: &str, key: Option<&str>, vars: Value) -> Result<Value, String> {
     let endpoint = format!("{}/graphql", url.trim_end_matches('/'));
-    let resp = reqwest::Client::new()
-        .post(&endpoint)
+    let mut req = reqwest::Client::new().post(&endpoint);
+    if let Some(key) = key {
+        req = req.bearer_auth(key.trim());
+    }
+    let resp = req
         .header("accept", "application/json")
         .json(&json!({ "query": QUERY, "variables": vars }))
         .send()
@@ -176,6 +186,19 @@ fn render(data: &Value) -> String {
             held,
             notes.join("; ")
         );
+    }
+    let audit = data["auditLog"].as_array().cloned().unwrap_or_default();
+    if !audit.is_empty() {
+        out += "\nLatest state-changing calls (audit log):\n";
+        for e in &audit {
+            out += &format!(
+                "{}  {:<20}  {}  -> {}\n",
+                when(&e["at"]),
+                text(&e["actor"]),
+                text(&e["action"]),
+                text(&e["outcome"])
+            );
+        }
     }
     out
 }

@@ -105,6 +105,8 @@ pub struct ServerSettings {
     /// Event hooks: the header and the exact value Okta's deliveries must carry; `None`
     /// leaves `/hooks/okta` switched off.
     pub hook: Option<HookAuth>,
+    /// Custom profile attributes a `directory` caller sees in `profile`.
+    pub directory_attributes: Vec<String>,
 }
 
 /// People search.
@@ -136,7 +138,11 @@ impl Settings {
                 engine: SyncConfig::default(),
                 lanes: Lanes::default(),
             },
-            server: ServerSettings { listen, hook: None },
+            server: ServerSettings {
+                listen,
+                hook: None,
+                directory_attributes: Vec::new(),
+            },
             search: SearchSettings::default(),
         }
     }
@@ -294,21 +300,28 @@ impl ServerSettings {
                 Some(HookAuth { header, secret })
             }
         };
-        Ok(ServerSettings { listen, hook })
+        Ok(ServerSettings {
+            listen,
+            hook,
+            directory_attributes: attribute_names(
+                "directory attribute",
+                o.directory_attributes.clone(),
+            )?,
+        })
     }
 }
 
 impl SearchSettings {
     fn resolve(o: &Options) -> Result<SearchSettings, ConfigError> {
         Ok(SearchSettings {
-            attributes: search_attributes(o.search_attributes.clone())?,
+            attributes: attribute_names("search attribute", o.search_attributes.clone())?,
         })
     }
 }
 
 /// Trims, drops empties and sorts (the index compares the set to decide on a rebuild); a name
 /// with a dot or a space is a typo, since Okta attribute names are plain identifiers.
-fn search_attributes(names: Option<Vec<String>>) -> Result<Vec<String>, ConfigError> {
+fn attribute_names(what: &str, names: Option<Vec<String>>) -> Result<Vec<String>, ConfigError> {
     let mut out: Vec<String> = names
         .unwrap_or_default()
         .into_iter()
@@ -320,7 +333,7 @@ fn search_attributes(names: Option<Vec<String>>) -> Result<Vec<String>, ConfigEr
         .find(|n| !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
     {
         return Err(ConfigError::Invalid(format!(
-            "search attribute \"{bad}\" is not an Okta profile attribute name: use names like badgeId, without \"profile.\""
+            "{what} \"{bad}\" is not an Okta profile attribute name: use names like badgeId, without \"profile.\""
         )));
     }
     out.sort();

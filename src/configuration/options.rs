@@ -56,6 +56,9 @@ pub struct Options {
     /// Custom profile attributes people search covers, comma-separated (like badgeId,slackHandle)
     #[arg(long, env = "OKTAMIRROR_SEARCH_ATTRIBUTES", value_delimiter = ',')]
     pub search_attributes: Option<Vec<String>>,
+    /// Custom profile attributes a `directory` key sees in `profile`, comma-separated (default none)
+    #[arg(long, env = "OKTAMIRROR_DIRECTORY_ATTRIBUTES", value_delimiter = ',')]
+    pub directory_attributes: Option<Vec<String>>,
     /// Apply removals above --max-delete-percent (after checking that Okta really lost them)
     #[arg(long, env = "OKTAMIRROR_ALLOW_MASS_DELETE")]
     #[serde(skip)]

@@ -52,6 +52,9 @@ struct Payload {
     custom: Vec<String>,
 }
 
+/// The deepest match a search page may reach (offset + page size).
+pub const MAX_SEARCH_RESULTS: usize = 10_000;
+
 /// Options of the people index.
 #[derive(Debug, Clone, Default)]
 pub struct IndexOptions {
@@ -356,6 +359,13 @@ impl Index {
         offset: usize,
         limit: usize,
     ) -> Result<SearchResults, SearchError> {
+        // Tantivy allocates the top-k heap up front: an unbounded offset (a forged cursor) would
+        // ask for terabytes. Nobody pages 10,000 deep into people search.
+        if offset.saturating_add(limit) > MAX_SEARCH_RESULTS {
+            return Err(SearchError::TooDeep {
+                max: MAX_SEARCH_RESULTS,
+            });
+        }
         let Some(q) = query::build(&self.fields, query, filter) else {
             return Ok(SearchResults::default());
         };

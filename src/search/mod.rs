@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 pub use departments::{Department, DepartmentCache, Departments, UnitKind};
 pub use follow::follow;
 pub use highlight::{Highlight, highlights};
-pub use index::{Index, IndexOptions};
+pub use index::{Index, IndexOptions, MAX_SEARCH_RESULTS};
 pub use org::{OrgNode, common_manager, manager_chain, org_chart, reports};
 pub use query::{MAX_QUERY_CHARS, MAX_QUERY_WORDS, ParsedQuery};
 
@@ -74,6 +74,10 @@ pub enum SearchError {
     Locked { path: String },
     #[error("the org chart under this person holds more than {max} people; pass a smaller depth")]
     ChartTooLarge { max: usize },
+    #[error(
+        "search pages reach the first {max} matches only; narrow the query or the filter instead of paging further"
+    )]
+    TooDeep { max: usize },
     #[error("cannot use the search index directory {path}: {detail}. Check that it is writable")]
     Io { path: String, detail: String },
 }
@@ -94,6 +98,7 @@ impl SearchError {
                 | SearchError::QueryTooLong { .. }
                 | SearchError::TooManyWords { .. }
                 | SearchError::ChartTooLarge { .. }
+                | SearchError::TooDeep { .. }
         )
     }
 }

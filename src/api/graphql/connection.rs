@@ -4,14 +4,14 @@
 use async_graphql::{Context, Object, Result, SimpleObject};
 
 use super::cursor::{self, Kind};
-use super::errors::store_error;
-use super::filters::{GroupSpec, is_everyone};
+use super::errors::denied;
+use super::filters::GroupSpec;
 use super::group::GroupNode;
 use super::paging::{Page, PageRequest};
 use super::person::PersonNode;
-use super::{int, load_groups, load_people, store};
+use super::{int, load_groups, load_people, view};
+use crate::access::PersonFilter;
 use crate::model::{self, Group, Person};
-use crate::store::{PersonFilter, StoreError};
 
 /// Relay page information.
 #[derive(SimpleObject)]
@@ -203,25 +203,22 @@ impl PersonConnection {
 
     /// The number of people in the whole list (all pages).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        let s = store(ctx)?;
         let n = match &self.total {
             PeopleTotal::Known(n) => *n,
-            PeopleTotal::Filter(f) if is_everyone(f) => s.people_count().map_err(store_error)?,
-            PeopleTotal::Filter(f) => count_matching(s.people_after(None), |p| f.matches(p))?,
-            PeopleTotal::Members { group_id, statuses } if statuses.is_empty() => {
-                s.member_count(group_id).map_err(store_error)?
+            // Counting may scan the org: off the async workers.
+            PeopleTotal::Filter(f) => {
+                let f = f.clone();
+                view(ctx)?
+                    .blocking(move |v| v.count_people(&f))
+                    .await
+                    .map_err(denied)?
             }
             PeopleTotal::Members { group_id, statuses } => {
-                let mut n = 0u64;
-                for id in s.member_ids_after(group_id, None) {
-                    let id = id.map_err(store_error)?;
-                    if let Some(p) = s.person(&id).map_err(store_error)?
-                        && statuses.contains(&p.status)
-                    {
-                        n += 1;
-                    }
-                }
-                n
+                let (g, st) = (group_id.clone(), statuses.clone());
+                view(ctx)?
+                    .blocking(move |v| v.count_members(&g, &st))
+                    .await
+                    .map_err(denied)?
             }
         };
         Ok(int(n))
@@ -253,26 +250,19 @@ impl GroupConnection {
 
     /// The number of groups in the whole list (all pages).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        let s = store(ctx)?;
         let n = match &self.total {
             GroupsTotal::Known(n) => *n,
-            GroupsTotal::Filter(f) if f.is_everything() => s.group_count().map_err(store_error)?,
-            GroupsTotal::Filter(f) => count_matching(s.groups_after(None), |g| f.matches(g))?,
+            GroupsTotal::Filter(f) if f.is_everything() => {
+                view(ctx)?.count_groups(None).map_err(denied)?
+            }
+            GroupsTotal::Filter(f) => {
+                let f = f.clone();
+                view(ctx)?
+                    .blocking(move |v| v.count_groups(Some(&|g| f.matches(g))))
+                    .await
+                    .map_err(denied)?
+            }
         };
         Ok(int(n))
     }
-}
-
-/// How many items of a whole-list scan `keep` accepts: the total of a filtered list.
-fn count_matching<T>(
-    items: impl Iterator<Item = Result<T, StoreError>>,
-    keep: impl Fn(&T) -> bool,
-) -> Result<u64> {
-    let mut n = 0u64;
-    for item in items {
-        if keep(&item.map_err(store_error)?) {
-            n += 1;
-        }
-    }
-    Ok(n)
 }

@@ -46,7 +46,7 @@ pub(crate) enum RunKind {
 
 /// Whether an org unit comes from people's `department` or `division` attribute.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(remote = "crate::search::UnitKind")]
+#[graphql(remote = "crate::access::UnitKind")]
 pub(crate) enum UnitKind {
     Department,
     Division,

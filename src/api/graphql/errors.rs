@@ -1,9 +1,12 @@
-//! GraphQL error values with a stable `code` extension: bad input from the client, and store
-//! failures (whose messages name the problem; the store holds no secrets).
+//! GraphQL error values with a stable `code` extension: bad input from the client, refusals by
+//! the access rules (FORBIDDEN), and store failures (whose messages name the problem; the store
+//! holds no secrets).
 
 use std::fmt::Display;
 
 use async_graphql::{Error, ErrorExtensions};
+
+use crate::access::AccessError;
 
 /// The client sent something unusable (bad argument combination, cursor, page size).
 pub(crate) fn bad_input(message: impl Into<String>) -> Error {
@@ -16,11 +19,17 @@ pub(crate) fn store_error(e: impl Display) -> Error {
         .extend_with(|_, ext| ext.set("code", "STORE_ERROR"))
 }
 
-/// A search or org query failed: the client's fault (bad input) or the mirror's.
-pub(crate) fn search_error(e: crate::search::SearchError) -> Error {
-    if e.is_bad_input() {
-        bad_input(e.to_string())
+/// A read through the caller's `View` failed or was refused: FORBIDDEN for the rules, bad
+/// input for a bad search, else the mirror's failure.
+pub(crate) fn denied(e: AccessError) -> Error {
+    let code = if e.is_forbidden() {
+        "FORBIDDEN"
+    } else if e.is_bad_input() {
+        "BAD_USER_INPUT"
+    } else if matches!(e, AccessError::Store(_)) {
+        "STORE_ERROR"
     } else {
-        Error::new(e.to_string()).extend_with(|_, ext| ext.set("code", "SEARCH_ERROR"))
-    }
+        "SEARCH_ERROR"
+    };
+    Error::new(e.message()).extend_with(|_, ext| ext.set("code", code))
 }

@@ -3,8 +3,8 @@
 use async_graphql::InputObject;
 
 use super::enums::{GroupType, UserStatus};
+use crate::access::PersonFilter;
 use crate::model::{self, Group};
-use crate::store::PersonFilter;
 
 /// Filters over people. Text matches are exact and case-insensitive.
 #[derive(InputObject, Default)]
@@ -35,18 +35,6 @@ impl PeopleFilter {
             country_code: self.country_code,
         }
     }
-}
-
-/// True when a store filter lets every person through (so counts can use the stored counter).
-pub(crate) fn is_everyone(f: &PersonFilter) -> bool {
-    (f.statuses.is_empty()
-        || model::UserStatus::ALL
-            .iter()
-            .all(|s| f.statuses.contains(s)))
-        && f.department.is_none()
-        && f.title.is_none()
-        && f.city.is_none()
-        && f.country_code.is_none()
 }
 
 /// Filters over groups.

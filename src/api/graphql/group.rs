@@ -8,14 +8,10 @@ use serde_json::Value;
 use super::connection::{Connection, PeopleTotal, PersonConnection};
 use super::cursor::Kind;
 use super::enums::{GroupType, UserStatus};
-use super::errors::store_error;
+use super::errors::denied;
 use super::paging::{self, PageRequest};
-use super::person::profile_of;
-use super::{int, load_people, store};
+use super::{int, view};
 use crate::model::{self, Group};
-
-/// How many member ids are read per batch when a status filter skips some.
-const SCAN_CHUNK: usize = 256;
 
 pub(crate) struct GroupNode(pub Group);
 
@@ -46,17 +42,20 @@ impl GroupNode {
         self.0.last_membership_updated
     }
 
-    /// The number of members (all statuses).
+    /// The number of members (all statuses the caller may see).
     async fn member_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        Ok(int(store(ctx)?
-            .member_count(&self.0.id)
-            .map_err(store_error)?))
+        let id = self.0.id.clone();
+        let n = view(ctx)?
+            .blocking(move |v| v.count_members(&id, &[]))
+            .await
+            .map_err(denied)?;
+        Ok(int(n))
     }
 
-    /// The raw Okta group `profile` object.
+    /// The raw Okta group `profile` object (not for `directory` keys: imported groups carry
+    /// directory internals such as DNs).
     async fn profile(&self, ctx: &Context<'_>) -> Result<Json<Value>> {
-        let raw = store(ctx)?.group_raw(&self.0.id).map_err(store_error)?;
-        Ok(Json(profile_of(raw)))
+        Ok(Json(view(ctx)?.group_profile(&self.0.id).map_err(denied)?))
     }
 
     /// Members in id order; `status` keeps only people with those statuses (default: all).
@@ -75,31 +74,9 @@ impl GroupNode {
             .into_iter()
             .map(Into::into)
             .collect();
-        let s = store(ctx)?;
-        let chunk = if statuses.is_empty() {
-            first + 1
-        } else {
-            (first + 1).max(SCAN_CHUNK)
-        };
-        let mut people = Vec::new();
-        let mut from = req.after().map(str::to_owned);
-        loop {
-            let ids = s
-                .member_ids_after(&self.0.id, from.as_deref())
-                .take(chunk)
-                .collect::<Result<Vec<String>, _>>()
-                .map_err(store_error)?;
-            let Some(last) = ids.last() else { break };
-            from = Some(last.clone());
-            for p in load_people(ctx, &ids).await? {
-                if statuses.is_empty() || statuses.contains(&p.status) {
-                    people.push(p);
-                }
-            }
-            if people.len() > first || ids.len() < chunk {
-                break;
-            }
-        }
+        let people = view(ctx)?
+            .members_page(&self.0.id, &statuses, req.after(), first)
+            .map_err(denied)?;
         Ok(Connection::new(
             req.page(people),
             PeopleTotal::Members {

@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
+use crate::access::View;
 use crate::model::{Group, Person};
-use crate::store::Store;
 
-pub(crate) struct PersonLoader(Store);
-pub(crate) struct GroupLoader(Store);
+/// Loads people through the caller's view: someone the caller may not see is not found.
+pub(crate) struct PersonLoader(View);
+/// Loads groups through the caller's view.
+pub(crate) struct GroupLoader(View);
 
 pub(crate) type People = DataLoader<PersonLoader, HashMapCache>;
 pub(crate) type Groups = DataLoader<GroupLoader, HashMapCache>;
@@ -21,13 +23,8 @@ impl Loader<String> for PersonLoader {
     type Error = String;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Person>, String> {
-        let mut out = HashMap::with_capacity(keys.len());
-        for id in keys {
-            if let Some(p) = self.0.person(id).map_err(|e| e.to_string())? {
-                out.insert(id.clone(), p);
-            }
-        }
-        Ok(out)
+        let people = self.0.people(keys).map_err(|e| e.message())?;
+        Ok(people.into_iter().map(|p| (p.id.clone(), p)).collect())
     }
 }
 
@@ -36,13 +33,8 @@ impl Loader<String> for GroupLoader {
     type Error = String;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Group>, String> {
-        let mut out = HashMap::with_capacity(keys.len());
-        for id in keys {
-            if let Some(g) = self.0.group(id).map_err(|e| e.to_string())? {
-                out.insert(id.clone(), g);
-            }
-        }
-        Ok(out)
+        let groups = self.0.groups(keys).map_err(|e| e.message())?;
+        Ok(groups.into_iter().map(|g| (g.id.clone(), g)).collect())
     }
 }
 
@@ -52,16 +44,16 @@ impl Loader<String> for GroupLoader {
 const BATCH_DELAY: Duration = Duration::ZERO;
 
 /// The loaders for one request.
-pub(crate) fn for_request(store: &Store) -> (People, Groups) {
+pub(crate) fn for_request(view: &View) -> (People, Groups) {
     (
         DataLoader::with_cache(
-            PersonLoader(store.clone()),
+            PersonLoader(view.clone()),
             tokio::spawn,
             HashMapCache::default(),
         )
         .delay(BATCH_DELAY),
         DataLoader::with_cache(
-            GroupLoader(store.clone()),
+            GroupLoader(view.clone()),
             tokio::spawn,
             HashMapCache::default(),
         )

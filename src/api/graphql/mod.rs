@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use async_graphql::{Context, EmptySubscription, Result, Schema, SchemaBuilder};
 
+use crate::access::View;
 use crate::model::{Group, Person};
-use crate::store::Store;
 use errors::store_error;
 
 pub(crate) type ApiSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
@@ -38,29 +38,14 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscriptio
         .limit_complexity(MAX_COMPLEXITY)
 }
 
-/// The schema for serving, reading from `store` and searching `index`.
-pub(crate) fn schema(
-    store: Store,
-    index: Arc<crate::search::Index>,
-    control: Option<Arc<dyn crate::api::SyncControl>>,
-) -> ApiSchema {
-    let b = builder()
-        .data(store)
-        .data(index)
-        .data(Arc::new(crate::search::DepartmentCache::default()));
+/// The schema for serving. It holds no data handle: every request brings the caller's
+/// `View` (see `for_request`), so no resolver can read around the access rules.
+pub(crate) fn schema(control: Option<Arc<dyn crate::api::SyncControl>>) -> ApiSchema {
+    let b = builder();
     match control {
         Some(c) => b.data(c).finish(),
         None => b.finish(),
     }
-}
-
-/// A schema over a store alone: no search index, no sync schedule (their fields answer with
-/// an error). For reading a data directory without a server.
-pub(crate) fn offline_schema(store: Store) -> ApiSchema {
-    builder()
-        .data(store)
-        .data(Arc::new(crate::search::DepartmentCache::default()))
-        .finish()
 }
 
 /// The schema in SDL.
@@ -68,14 +53,16 @@ pub(crate) fn sdl() -> String {
     builder().finish().sdl()
 }
 
-/// Attaches the per-request loaders every request needs.
-pub(crate) fn with_loaders(req: async_graphql::Request, store: &Store) -> async_graphql::Request {
-    let (people, groups) = loaders::for_request(store);
-    req.data(people).data(groups)
+/// Attaches what every request reads through: the caller's `View` and the per-request loaders
+/// over it.
+pub(crate) fn for_request(req: async_graphql::Request, view: View) -> async_graphql::Request {
+    let (people, groups) = loaders::for_request(&view);
+    req.data(view).data(people).data(groups)
 }
 
-fn store<'a>(ctx: &Context<'a>) -> Result<&'a Store> {
-    ctx.data::<Store>()
+/// The caller's view of the mirror, for this request.
+fn view<'a>(ctx: &Context<'a>) -> Result<&'a View> {
+    ctx.data::<View>()
 }
 
 /// A count as a GraphQL Int (saturating; counts never come near 2^31).

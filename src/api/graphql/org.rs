@@ -7,10 +7,10 @@ use async_graphql::{Context, Object, Result};
 
 use super::connection::{Connection, PersonConnection};
 use super::enums::UnitKind;
-use super::errors::store_error;
+use super::errors::denied;
 use super::person::PersonNode;
-use super::{int, load_people, paging, store};
-use crate::search::{self, Department, Departments, OrgNode};
+use super::{int, load_people, paging, view};
+use crate::access::{self, Department, Departments, OrgNode};
 
 /// A person in an org chart, with their reports to the requested depth.
 pub(crate) struct OrgChartNode(pub OrgNode);
@@ -26,7 +26,11 @@ impl OrgChartNode {
     }
     /// How many people are under this person at every level (walks the whole org below).
     async fn report_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        let all = search::reports(store(ctx)?, &self.0.person.id, None).map_err(store_error)?;
+        let id = self.0.person.id.clone();
+        let all = view(ctx)?
+            .blocking(move |v| v.reports(&id, None))
+            .await
+            .map_err(denied)?;
         Ok(int(all.len() as u64))
     }
     /// The direct reports as nodes, in id order; empty below the chart's depth.
@@ -104,8 +108,8 @@ impl DepartmentNode {
     async fn parent(&self) -> Option<DepartmentNode> {
         let parent = self.unit.parent.as_deref()?;
         let other = match self.unit.kind {
-            search::UnitKind::Department => &self.all.divisions,
-            search::UnitKind::Division => &self.all.departments,
+            access::UnitKind::Department => &self.all.divisions,
+            access::UnitKind::Division => &self.all.departments,
         };
         other
             .iter()
@@ -117,8 +121,11 @@ impl DepartmentNode {
     }
 }
 
-/// The department table for this request (cached across requests until the store changes).
-pub(crate) fn departments(ctx: &Context<'_>) -> Result<Arc<Departments>> {
-    let cache = ctx.data::<Arc<search::DepartmentCache>>()?;
-    cache.get(store(ctx)?).map_err(store_error)
+/// The department table for this request (cached across requests until the store changes;
+/// computing it scans the org, so it runs off the async workers).
+pub(crate) async fn departments(ctx: &Context<'_>) -> Result<Arc<Departments>> {
+    view(ctx)?
+        .blocking(|v| v.departments())
+        .await
+        .map_err(denied)
 }

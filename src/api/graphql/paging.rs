@@ -93,26 +93,6 @@ impl PageRequest {
             has_previous: self.after.is_some(),
         }
     }
-
-    /// Reads an ordered scan (already past `after`), keeping the items `keep` accepts, and stops
-    /// once one more than fits was found, so a page never reads the whole list.
-    pub(crate) fn scan<T, E>(
-        &self,
-        items: impl IntoIterator<Item = Result<T, E>>,
-        keep: impl Fn(&T) -> bool,
-    ) -> Result<Page<T>, E> {
-        let mut kept = Vec::new();
-        for item in items {
-            let item = item?;
-            if keep(&item) {
-                kept.push(item);
-                if kept.len() > self.first {
-                    break;
-                }
-            }
-        }
-        Ok(self.page(kept))
-    }
 }
 
 /// One page of an ordered list, before it becomes edges, nodes and `pageInfo`.
@@ -143,20 +123,5 @@ mod tests {
         assert_eq!(slice_after(&ids, Some("b"), 2), (&ids[2..4], false));
         assert_eq!(slice_after(&ids, Some("bb"), 5), (&ids[2..4], false));
         assert_eq!(slice_after(&ids, Some("z"), 5), (&ids[4..], false));
-    }
-
-    #[test]
-    fn scans_one_past_the_page() {
-        let req = PageRequest::new(Kind::Person, Some(2), None).expect("valid");
-        let mut read = 0;
-        let items = (1..=10).map(|n| {
-            read += 1;
-            Ok::<_, ()>(n)
-        });
-        let page = req.scan(items, |n| n % 2 == 0).expect("scan");
-        assert_eq!(page.items, vec![2, 4]);
-        assert!(page.has_next);
-        assert!(!page.has_previous);
-        assert_eq!(read, 6, "stops at the first item past the page");
     }
 }

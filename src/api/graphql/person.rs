@@ -10,9 +10,9 @@ use serde_json::Value;
 use super::connection::{Connection, GroupConnection, PersonConnection};
 use super::cursor::Kind;
 use super::enums::UserStatus;
-use super::errors::store_error;
+use super::errors::{denied, store_error};
 use super::paging::{self, PageRequest};
-use super::{loaders, store};
+use super::{loaders, view};
 use crate::model::Person;
 
 /// How far `managerChain` walks at most (the store's hierarchy is cycle-free; this is a backstop).
@@ -77,10 +77,10 @@ impl PersonNode {
         self.0.last_updated
     }
 
-    /// The raw Okta `profile` object, custom attributes included.
+    /// The raw Okta `profile` object, custom attributes included. A `directory` key sees only
+    /// the custom attributes the server lists in `directory_attributes`.
     async fn profile(&self, ctx: &Context<'_>) -> Result<Json<Value>> {
-        let raw = store(ctx)?.person_raw(&self.0.id).map_err(store_error)?;
-        Ok(Json(profile_of(raw)))
+        Ok(Json(view(ctx)?.profile(&self.0.id).map_err(denied)?))
     }
 
     /// The resolved manager; null for the top of the hierarchy and unresolved references.
@@ -121,9 +121,7 @@ impl PersonNode {
         after: Option<String>,
     ) -> Result<PersonConnection> {
         let req = PageRequest::new(Kind::Person, first, after.as_deref())?;
-        let ids = store(ctx)?
-            .direct_report_ids(&self.0.id)
-            .map_err(store_error)?;
+        let ids = view(ctx)?.direct_report_ids(&self.0.id).map_err(denied)?;
         Connection::of_ids(ctx, &req, &ids).await
     }
 
@@ -146,9 +144,11 @@ impl PersonNode {
                 )));
             }
         };
-        let mut ids =
-            crate::search::reports(store(ctx)?, &self.0.id, depth).map_err(store_error)?;
-        ids.sort();
+        let id = self.0.id.clone();
+        let ids = view(ctx)?
+            .blocking(move |v| v.reports(&id, depth))
+            .await
+            .map_err(denied)?;
         Connection::of_id_list(ctx, &ids, first, after).await
     }
 
@@ -161,18 +161,7 @@ impl PersonNode {
         after: Option<String>,
     ) -> Result<GroupConnection> {
         let req = PageRequest::new(Kind::Group, first, after.as_deref())?;
-        let ids = store(ctx)?.group_ids_of(&self.0.id).map_err(store_error)?;
+        let ids = view(ctx)?.group_ids_of(&self.0.id).map_err(denied)?;
         Connection::of_ids(ctx, &req, &ids).await
-    }
-}
-
-/// The `profile` object of a raw Okta user or group (an empty object when absent).
-pub(crate) fn profile_of(raw: Option<Value>) -> Value {
-    match raw {
-        Some(Value::Object(mut o)) => match o.remove("profile") {
-            Some(p @ Value::Object(_)) => p,
-            _ => Value::Object(Default::default()),
-        },
-        _ => Value::Object(Default::default()),
     }
 }

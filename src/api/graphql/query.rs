@@ -4,16 +4,15 @@ use async_graphql::{Context, ID, Object, Result};
 
 use super::connection::{Connection, GroupConnection, GroupsTotal, PeopleTotal, PersonConnection};
 use super::cursor::Kind;
-use super::errors::{bad_input, store_error};
+use super::errors::{bad_input, denied};
 use super::filters::{GroupFilter, PeopleFilter};
 use super::group::GroupNode;
 use super::org::{DepartmentNode, OrgChartNode, departments};
 use super::paging::{self, PageRequest};
 use super::person::PersonNode;
 use super::search::SearchConnection;
-use super::store;
-use super::sync_status::{SyncRunNode, SyncStatus};
-use crate::search;
+use super::sync_status::{AuditEntryNode, SyncRunNode, SyncStatus};
+use super::view;
 
 /// Deepest `orgChart` allowed (the chart is also capped at 10,000 people).
 const MAX_CHART_DEPTH: i32 = 16;
@@ -43,19 +42,19 @@ impl Query {
                 "person needs exactly one of the arguments id, login, email, employeeNumber",
             ));
         }
-        let s = store(ctx)?;
+        let v = view(ctx)?;
         let found = if let Some(id) = id {
-            s.person(&id)
+            v.person(&id)
         } else if let Some(login) = login {
-            s.person_by_login(&login)
+            v.person_by_login(&login)
         } else if let Some(email) = email {
-            s.person_by_email(&email)
+            v.person_by_email(&email)
         } else if let Some(n) = employee_number {
-            s.person_by_employee_number(&n)
+            v.person_by_employee_number(&n)
         } else {
             Ok(None)
         };
-        Ok(found.map_err(store_error)?.map(PersonNode))
+        Ok(found.map_err(denied)?.map(PersonNode))
     }
 
     /// People in id order. Without a filter, deprovisioned people are left out.
@@ -68,11 +67,17 @@ impl Query {
         after: Option<String>,
     ) -> Result<PersonConnection> {
         let req = PageRequest::new(Kind::Person, first, after.as_deref())?;
-        let filter = filter.unwrap_or_default().into_store();
-        let page = req
-            .scan(store(ctx)?.people_after(req.after()), |p| filter.matches(p))
-            .map_err(store_error)?;
-        Ok(Connection::new(page, PeopleTotal::Filter(filter)))
+        let v = view(ctx)?;
+        let filter = v
+            .people_filter(filter.unwrap_or_default().into_store())
+            .map_err(denied)?;
+        let people = v
+            .people_page(&filter, req.after(), req.first())
+            .map_err(denied)?;
+        Ok(Connection::new(
+            req.page(people),
+            PeopleTotal::Filter(filter),
+        ))
     }
 
     /// One group by exactly one of: Okta id or name (case-insensitive).
@@ -82,17 +87,17 @@ impl Query {
         id: Option<ID>,
         name: Option<String>,
     ) -> Result<Option<GroupNode>> {
-        let s = store(ctx)?;
+        let v = view(ctx)?;
         let found = match (id, name) {
-            (Some(id), None) => s.group(&id),
-            (None, Some(name)) => s.group_by_name(&name),
+            (Some(id), None) => v.group(&id),
+            (None, Some(name)) => v.group_by_name(&name),
             _ => {
                 return Err(bad_input(
                     "group needs exactly one of the arguments id, name",
                 ));
             }
         };
-        Ok(found.map_err(store_error)?.map(GroupNode))
+        Ok(found.map_err(denied)?.map(GroupNode))
     }
 
     /// Groups in id order.
@@ -106,10 +111,10 @@ impl Query {
     ) -> Result<GroupConnection> {
         let req = PageRequest::new(Kind::Group, first, after.as_deref())?;
         let spec = filter.unwrap_or_default().into_spec();
-        let page = req
-            .scan(store(ctx)?.groups_after(req.after()), |g| spec.matches(g))
-            .map_err(store_error)?;
-        Ok(Connection::new(page, GroupsTotal::Filter(spec)))
+        let groups = view(ctx)?
+            .groups_page(&|g| spec.matches(g), req.after(), req.first())
+            .map_err(denied)?;
+        Ok(Connection::new(req.page(groups), GroupsTotal::Filter(spec)))
     }
 
     /// People matching `query` as you type: every word must match a name, login, email, title,
@@ -142,21 +147,24 @@ impl Query {
                 "depth must be between 0 and {MAX_CHART_DEPTH} (got {depth})"
             )));
         }
-        let chart = search::org_chart(store(ctx)?, &root_id, Some(depth as usize))
-            .map_err(super::errors::search_error)?;
+        let root = root_id.to_string();
+        let chart = view(ctx)?
+            .blocking(move |v| v.org_chart(&root, Some(depth as usize)))
+            .await
+            .map_err(denied)?;
         Ok(chart.map(OrgChartNode))
     }
 
     /// The lowest person both `a` and `b` report to, directly or not (if one manages the other,
     /// that one). Null when they are in separate hierarchies or an id is unknown.
     async fn common_manager(&self, ctx: &Context<'_>, a: ID, b: ID) -> Result<Option<PersonNode>> {
-        let m = search::common_manager(store(ctx)?, &a, &b).map_err(store_error)?;
+        let m = view(ctx)?.common_manager(&a, &b).map_err(denied)?;
         Ok(m.map(PersonNode))
     }
 
     /// A department by name (case-insensitive); when no department has that name, a division.
     async fn department(&self, ctx: &Context<'_>, name: String) -> Result<Option<DepartmentNode>> {
-        let all = departments(ctx)?;
+        let all = departments(ctx).await?;
         Ok(all
             .find(&name)
             .cloned()
@@ -165,7 +173,7 @@ impl Query {
 
     /// Every department (people's `department` attribute), by name.
     async fn departments(&self, ctx: &Context<'_>) -> Result<Vec<DepartmentNode>> {
-        let all = departments(ctx)?;
+        let all = departments(ctx).await?;
         Ok(all
             .departments
             .iter()
@@ -178,7 +186,7 @@ impl Query {
 
     /// Every division (people's `division` attribute), by name, with their departments.
     async fn divisions(&self, ctx: &Context<'_>) -> Result<Vec<DepartmentNode>> {
-        let all = departments(ctx)?;
+        let all = departments(ctx).await?;
         Ok(all
             .divisions
             .iter()
@@ -200,9 +208,21 @@ impl Query {
         ctx: &Context<'_>,
         #[graphql(default = 20, validator(minimum = 1, maximum = 1000))] first: i32,
     ) -> Result<Vec<SyncRunNode>> {
-        let runs = store(ctx)?
+        let runs = view(ctx)?
             .runs(usize::try_from(first).unwrap_or(20))
-            .map_err(store_error)?;
+            .map_err(denied)?;
         Ok(runs.into_iter().map(SyncRunNode).collect())
+    }
+
+    /// The most recent state-changing calls (syncNow, keys created or revoked), newest first.
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50, validator(minimum = 1, maximum = 1000))] first: i32,
+    ) -> Result<Vec<AuditEntryNode>> {
+        let entries = view(ctx)?
+            .audit_log(usize::try_from(first).unwrap_or(50))
+            .map_err(denied)?;
+        Ok(entries.into_iter().map(AuditEntryNode).collect())
     }
 }

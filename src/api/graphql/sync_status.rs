@@ -5,10 +5,9 @@ use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::enums::RunKind;
-use super::errors::store_error;
-use super::{int, store};
-use crate::model::{ChangeCounts, SyncRun};
-use crate::store::meta;
+use super::errors::denied;
+use super::{int, view};
+use crate::model::{AuditEntry, ChangeCounts, SyncRun};
 
 pub(crate) struct SyncStatus;
 
@@ -17,71 +16,64 @@ pub(crate) struct SyncStatus;
 impl SyncStatus {
     /// True once a full sync has succeeded (the mirror serves complete data).
     async fn ready(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(store(ctx)?
-            .last_good_full_sync()
-            .map_err(store_error)?
-            .is_some())
+        Ok(view(ctx)?.last_good_full_sync().map_err(denied)?.is_some())
     }
     /// The latest full sync, successful or not.
     async fn last_full_sync(&self, ctx: &Context<'_>) -> Result<Option<SyncRunNode>> {
-        Ok(store(ctx)?
+        Ok(view(ctx)?
             .last_full_sync()
-            .map_err(store_error)?
+            .map_err(denied)?
             .map(SyncRunNode))
     }
     /// The latest successful full sync.
     async fn last_successful_full_sync(&self, ctx: &Context<'_>) -> Result<Option<SyncRunNode>> {
-        Ok(store(ctx)?
+        Ok(view(ctx)?
             .last_good_full_sync()
-            .map_err(store_error)?
+            .map_err(denied)?
             .map(SyncRunNode))
     }
     /// People in the mirror, all statuses.
     async fn people(&self, ctx: &Context<'_>) -> Result<i32> {
-        Ok(int(store(ctx)?.people_count().map_err(store_error)?))
+        Ok(int(view(ctx)?.totals().map_err(denied)?.people))
     }
     async fn groups(&self, ctx: &Context<'_>) -> Result<i32> {
-        Ok(int(store(ctx)?.group_count().map_err(store_error)?))
+        Ok(int(view(ctx)?.totals().map_err(denied)?.groups))
     }
     /// (group, member) pairs in the mirror.
     async fn memberships(&self, ctx: &Context<'_>) -> Result<i32> {
-        Ok(int(store(ctx)?.membership_count().map_err(store_error)?))
+        Ok(int(view(ctx)?.totals().map_err(denied)?.memberships))
     }
     /// The sequence number of the newest change (a 64-bit number, as a string).
     async fn last_change_seq(&self, ctx: &Context<'_>) -> Result<String> {
-        Ok(store(ctx)?.last_seq().map_err(store_error)?.to_string())
+        Ok(view(ctx)?.totals().map_err(denied)?.last_seq.to_string())
     }
     /// People whose manager reference matched nobody in the latest full sync.
     async fn unresolved_managers(&self, ctx: &Context<'_>) -> Result<i32> {
-        let r = store(ctx)?.manager_report().map_err(store_error)?;
+        let r = view(ctx)?.manager_report().map_err(denied)?;
         Ok(int(r.unresolved.len() as u64))
     }
     /// Manager cycles broken in the latest full sync.
     async fn manager_cycles(&self, ctx: &Context<'_>) -> Result<i32> {
-        let r = store(ctx)?.manager_report().map_err(store_error)?;
+        let r = view(ctx)?.manager_report().map_err(denied)?;
         Ok(int(r.cycles.len() as u64))
     }
     /// Seconds since the System Log tail last found nothing new: everything Okta logged before
     /// then is in the mirror. Null until the tail has caught up once.
     async fn tail_lag_seconds(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        let at: Option<DateTime<Utc>> = store(ctx)?
-            .meta_json(meta::TAIL_CAUGHT_UP)
-            .map_err(store_error)?;
+        let at = view(ctx)?.tail_caught_up_at().map_err(denied)?;
         Ok(at.map(|t| ((Utc::now() - t).num_milliseconds().max(0) as f64) / 1000.0))
     }
     /// When the System Log tail last found nothing new.
     async fn tail_caught_up_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
-        store(ctx)?
-            .meta_json(meta::TAIL_CAUGHT_UP)
-            .map_err(store_error)
+        view(ctx)?.tail_caught_up_at().map_err(denied)
     }
     /// The System Log position the tail resumes from (Okta's `next` link; no credentials).
     async fn log_cursor(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        store(ctx)?.meta_json(meta::LOG_CURSOR).map_err(store_error)
+        view(ctx)?.log_cursor().map_err(denied)
     }
     /// The latest run of any kind.
     async fn last_run(&self, ctx: &Context<'_>) -> Result<Option<SyncRunNode>> {
-        let mut runs = store(ctx)?.runs(1).map_err(store_error)?;
+        let mut runs = view(ctx)?.runs(1).map_err(denied)?;
         Ok(runs.pop().map(SyncRunNode))
     }
 }
@@ -185,5 +177,29 @@ impl From<ChangeCounts> for SyncChanges {
             members_removed: int(c.members_removed),
             total: int(c.total()),
         }
+    }
+}
+
+/// One state-changing call in the audit log.
+pub(crate) struct AuditEntryNode(pub(crate) AuditEntry);
+
+/// A state-changing call (syncNow, a key created or revoked): who, when, what, how it ended.
+#[Object(name = "AuditEntry")]
+impl AuditEntryNode {
+    async fn id(&self) -> String {
+        self.0.id.to_string()
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+    /// The API key's name (never the key), or what stood in for one.
+    async fn actor(&self) -> &str {
+        &self.0.actor
+    }
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    async fn outcome(&self) -> &str {
+        &self.0.outcome
     }
 }

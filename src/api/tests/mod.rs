@@ -1,6 +1,7 @@
 //! API tests over real HTTP: a small org in a temporary store, served by `router()` on a loopback
 //! port, queried with reqwest. Fixtures and helpers live here; each file tests one concern.
 
+mod access;
 mod assets;
 mod graphql_http;
 mod health;
@@ -122,6 +123,23 @@ fn fixture_ops() -> Vec<Op> {
 
 impl Server {
     pub async fn start() -> Server {
+        Server::start_with(None, crate::access::Policy::default()).await
+    }
+
+    /// A server whose every request comes from a caller with `role` (as the auth layer would
+    /// attach for that role's key), under `policy`.
+    pub async fn start_as(role: crate::access::Role, policy: crate::access::Policy) -> Server {
+        let caller = crate::access::Caller {
+            name: Some(format!("{role}-test-key")),
+            role,
+        };
+        Server::start_with(Some(caller), policy).await
+    }
+
+    async fn start_with(
+        caller: Option<crate::access::Caller>,
+        policy: crate::access::Policy,
+    ) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open store");
         store.apply(&fixture_ops(), &[]).expect("apply fixture");
@@ -132,11 +150,23 @@ impl Server {
         .expect("open index");
         index.catch_up(&store).expect("index fixture");
         let app = super::router(super::ApiState {
-            store: store.clone(),
-            search: std::sync::Arc::new(index),
+            mirror: crate::access::Mirror::new(
+                store.clone(),
+                Some(std::sync::Arc::new(index)),
+                policy,
+            ),
             control: None,
             hook: None,
         });
+        let app = match caller {
+            None => app,
+            Some(caller) => app.layer(axum::middleware::from_fn(
+                move |mut req: axum::extract::Request, next: axum::middleware::Next| {
+                    req.extensions_mut().insert(caller.clone());
+                    next.run(req)
+                },
+            )),
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

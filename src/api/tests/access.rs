@@ -1,0 +1,163 @@
+//! Roles over GraphQL: what a `directory`, `hr`, `admin` or `metrics` caller gets from the same
+//! fixture org (00u5 is deprovisioned; see `fixture_ops`), and that what a role may not see is a
+//! FORBIDDEN error on that field, never a silent null.
+
+use serde_json::{Value, json};
+
+use super::Server;
+use crate::access::{Policy, Role};
+
+/// The `extensions.code` of every error, with its path.
+fn codes(r: &Value) -> Vec<(String, String)> {
+    r["errors"]
+        .as_array()
+        .map(|errs| {
+            errs.iter()
+                .map(|e| {
+                    (
+                        e["path"].to_string(),
+                        e["extensions"]["code"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn directory_sees_no_deprovisioned_people_anywhere() {
+    let s = Server::start_as(Role::Directory, Policy::default()).await;
+    let d = s
+        .data(
+            r#"{ gone: person(id: "00u5") { id }
+                 byLogin: person(login: "gone@example.com") { id }
+                 all: people(filter: {status: []}) { totalCount nodes { id } }
+                 eng: group(id: "00g1") { memberCount members { totalCount nodes { id } } }
+                 vp: person(id: "00u2") { directReports { totalCount nodes { id } } reports { totalCount } }
+                 chart: orgChart(rootId: "00u2") { directReportCount reports { person { id } } }
+                 found: search(query: "engineer") { totalCount nodes { id } facets { department { value count } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(d["gone"].is_null() && d["byLogin"].is_null(), "{d}");
+    let all = super::ids(&d["all"]["nodes"]);
+    assert!(!all.contains(&"00u5".to_owned()), "{all:?}");
+    assert_eq!(d["all"]["totalCount"], 5);
+    assert_eq!(d["eng"]["memberCount"], 3);
+    assert_eq!(d["eng"]["members"]["totalCount"], 3);
+    assert_eq!(
+        super::ids(&d["eng"]["members"]["nodes"]),
+        ["00u2", "00u3", "00u4"]
+    );
+    assert_eq!(d["vp"]["directReports"]["totalCount"], 2);
+    assert_eq!(d["vp"]["reports"]["totalCount"], 2);
+    assert_eq!(d["chart"]["directReportCount"], 2);
+    assert_eq!(d["chart"]["reports"].as_array().map(Vec::len), Some(2));
+    let found = super::ids(&d["found"]["nodes"]);
+    assert!(!found.contains(&"00u5".to_owned()), "{found:?}");
+    assert_eq!(d["found"]["totalCount"], found.len());
+    let faceted: u64 = d["found"]["facets"]["department"]
+        .as_array()
+        .expect("facets")
+        .iter()
+        .map(|f| f["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(
+        faceted,
+        found.len() as u64,
+        "facets count only what the rows show"
+    );
+
+    // The same org as hr: everyone.
+    let hr = Server::start_as(Role::Hr, Policy::default()).await;
+    let d = hr
+        .data(
+            r#"{ gone: person(id: "00u5") { id } all: people(filter: {status: []}) { totalCount }
+                 eng: group(id: "00g1") { memberCount } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(d["gone"]["id"], "00u5");
+    assert_eq!(d["all"]["totalCount"], 6);
+    assert_eq!(d["eng"]["memberCount"], 4);
+}
+
+#[tokio::test]
+async fn what_a_role_may_not_see_is_forbidden_field_by_field() {
+    let s = Server::start_as(Role::Directory, Policy::default()).await;
+    let r = s
+        .query(
+            r#"{ person(id: "00u1") { id displayName profile }
+                 group(id: "00g1") { name profile }
+                 syncStatus { ready }
+                 syncRuns { id }
+                 auditLog { action } }"#,
+            json!({}),
+        )
+        .await;
+    let got = codes(&r);
+    for field in ["profile", "syncStatus", "syncRuns", "auditLog"] {
+        assert!(
+            got.iter()
+                .any(|(p, c)| p.contains(field) && c == "FORBIDDEN"),
+            "{field} not FORBIDDEN: {r}"
+        );
+    }
+    // The person's own profile is not forbidden: it holds only the listed attributes (none).
+    assert_eq!(r["data"]["person"]["profile"], json!({}));
+    assert_eq!(r["data"]["person"]["displayName"], "Cara Chief");
+    assert!(r["data"]["group"]["name"] == "Engineering");
+    let msg = r["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("directory role"), "{msg}");
+
+    // Asking for deprovisioned people is refused, not answered with an empty list.
+    let r = s
+        .query(
+            "{ people(filter: {status: [DEPROVISIONED]}) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(codes(&r)[0].1, "FORBIDDEN", "{r}");
+    let r = s
+        .query(
+            r#"{ group(id: "00g1") { members(status: [DEPROVISIONED]) { totalCount } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(codes(&r)[0].1, "FORBIDDEN", "{r}");
+
+    // State changes need admin: refused for directory and hr alike.
+    for role in [Role::Directory, Role::Hr] {
+        let s = Server::start_as(role, Policy::default()).await;
+        let r = s
+            .query("mutation { syncNow(kind: INCREMENTAL) { id } }", json!({}))
+            .await;
+        assert_eq!(codes(&r)[0].1, "FORBIDDEN", "{role}: {r}");
+    }
+    // A metrics key reads no people at all.
+    let m = Server::start_as(Role::Metrics, Policy::default()).await;
+    let r = m.query(r#"{ person(id: "00u1") { id } }"#, json!({})).await;
+    assert_eq!(codes(&r)[0].1, "FORBIDDEN", "{r}");
+}
+
+#[tokio::test]
+async fn directory_profiles_show_the_configured_attributes_and_hr_the_whole_profile() {
+    let policy = Policy {
+        directory_attributes: vec!["badgeColour".into()],
+    };
+    let s = Server::start_as(Role::Directory, policy.clone()).await;
+    let d = s
+        .data(r#"{ person(id: "00u1") { profile } }"#, json!({}))
+        .await;
+    assert_eq!(d["person"]["profile"], json!({"badgeColour": "gold"}));
+    let hr = Server::start_as(Role::Hr, policy).await;
+    let d = hr
+        .data(
+            r#"{ person(id: "00u1") { profile } group(id: "00g1") { profile } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(d["person"]["profile"]["employeeNumber"], "1001");
+    assert_eq!(d["person"]["profile"]["badgeColour"], "gold");
+    assert_eq!(d["group"]["profile"]["custom"], 7);
+}
