@@ -2,6 +2,7 @@
 //! and Okta event hooks (`/hooks/okta`).
 //! async-graphql and axum types stay inside this module; the core (model, store, sync) never sees them.
 
+pub mod auth;
 mod control;
 mod graphql;
 mod health;
@@ -9,6 +10,7 @@ mod hooks;
 mod http;
 mod media;
 
+pub use auth::{Access, RateLimit};
 pub use control::{SyncControl, SyncNow};
 pub use hooks::{HookConfig, HookSink};
 
@@ -46,8 +48,16 @@ pub(crate) struct Shared {
     pub documents: http::Documents,
 }
 
-/// All routes (`/graphql`, `/healthz`, `/readyz`) with their state applied.
+/// All routes (`/graphql`, `/healthz`, `/readyz`) with their state applied, as an open
+/// loopback server: no keys, no rate limit (tests, benches, tools). `serve` uses
+/// [`router_with_access`].
 pub fn router(state: ApiState) -> Router {
+    router_with_access(state, Access::open())
+}
+
+/// All routes behind the access layer (`auth.rs`): API keys or the loopback host check, the
+/// per-key rate limit, and the `access::Caller` in every request's extensions.
+pub fn router_with_access(state: ApiState, access: Access) -> Router {
     let shared = Arc::new(Shared {
         schema: graphql::schema(state.store.clone(), state.search.clone(), state.control),
         store: state.store,
@@ -62,6 +72,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/hooks/okta", get(hooks::verify).post(hooks::deliver))
         .with_state(shared)
+        .layer(axum::middleware::from_fn_with_state(
+            auth::Guard::new(access),
+            auth::guard,
+        ))
 }
 
 /// Runs a GraphQL query against a store without a server (for `oktamirror status` on a data
