@@ -436,8 +436,7 @@ impl KeyRing {
         let keys = self.current();
         let mut found = None;
         for e in keys.iter() {
-            if aws_lc_rs::constant_time::verify_slices_are_equal(given.as_ref(), &e.hash).is_ok()
-            {
+            if aws_lc_rs::constant_time::verify_slices_are_equal(given.as_ref(), &e.hash).is_ok() {
                 found = Some(&e.caller);
             }
         }
@@ -484,12 +483,18 @@ mod tests {
         let e = parse(p, &line("a", "hr", "om_secretkey"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("64 lower-case hex") && !e.contains("om_secret"), "{e}");
+        assert!(
+            e.contains("64 lower-case hex") && !e.contains("om_secret"),
+            "{e}"
+        );
         let e = parse(p, &line("a b", "hr", &h)).unwrap_err().to_string();
         assert!(e.contains("not a key name"), "{e}");
-        let e = parse(p, &format!("{}\n{}\n", line("a", "hr", &h), line("a", "admin", &h)))
-            .unwrap_err()
-            .to_string();
+        let e = parse(
+            p,
+            &format!("{}\n{}\n", line("a", "hr", &h), line("a", "admin", &h)),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("two keys named \"a\" (lines 1 and 2)"), "{e}");
         let extra = line("a", "hr", &h).replace('}', ",\"expires\":\"x\"}");
         let e = parse(p, &extra).unwrap_err().to_string();
@@ -499,7 +504,10 @@ mod tests {
     #[test]
     fn unknown_roles_list_the_roles() {
         let e = parse_role("root").unwrap_err().to_string();
-        assert!(e.contains("directory, hr, admin, provisioner, metrics"), "{e}");
+        assert!(
+            e.contains("directory, hr, admin, provisioner, metrics"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -117,8 +117,10 @@ fn unauthorized(message: &str, invalid: bool) -> Response {
     } else {
         "Bearer realm=\"oktamirror\""
     };
-    r.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
     r
 }
 
@@ -162,7 +164,11 @@ fn host(request: &Request) -> Option<String> {
 }
 
 /// The middleware: host check (open server), key check (keys file), rate limit, caller.
-pub(crate) async fn guard(State(g): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
+pub(crate) async fn guard(
+    State(g): State<Arc<Guard>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let caller = match &g.access.keys {
         None => {
             // Browsers always send Host; a page on a rebound DNS name sends that name.

@@ -69,7 +69,12 @@ pub fn run(command: KeysCommand) -> Result<(), CliError> {
                 );
                 return Ok(());
             }
-            let width = records.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+            let width = records
+                .iter()
+                .map(|r| r.name.len())
+                .max()
+                .unwrap_or(4)
+                .max(4);
             println!("{:width$}  {:11}  CREATED", "NAME", "ROLE");
             for r in records {
                 println!(

@@ -581,7 +581,10 @@ mod tests {
         assert_eq!(s.server.rate_limit, Some(crate::api::RateLimit::default()));
         assert_eq!(s.secret_files.len(), 1);
         let open = Settings::resolve(base(), Some("t".into())).expect("ok");
-        assert_eq!(open.server.rate_limit, None, "no limit on an open server by default");
+        assert_eq!(
+            open.server.rate_limit, None,
+            "no limit on an open server by default"
+        );
         let e = Settings::resolve(
             Options {
                 tls_cert_file: Some("/c".into()),
@@ -595,7 +598,11 @@ mod tests {
 
     #[test]
     fn rate_limits_read_with_bursts_and_off() {
-        let r = |s: &str| parse_rate_limit(s).expect(s).map(|r| (r.per_second, r.burst));
+        let r = |s: &str| {
+            parse_rate_limit(s)
+                .expect(s)
+                .map(|r| (r.per_second, r.burst))
+        };
         assert_eq!(r("50/s"), Some((50.0, 100.0)));
         assert_eq!(r(" 5/s burst 7 "), Some((5.0, 7.0)));
         assert_eq!(r("120/m"), Some((2.0, 4.0)));
@@ -624,7 +631,11 @@ mod tests {
         .expect("ok");
         let w = s.loose_secret_files();
         assert_eq!(w.len(), 1);
-        assert!(w[0].contains(&format!("chmod 600 {}", token.display())), "{}", w[0]);
+        assert!(
+            w[0].contains(&format!("chmod 600 {}", token.display())),
+            "{}",
+            w[0]
+        );
         assert!(!w[0].contains("00secret"));
         std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         assert!(s.loose_secret_files().is_empty());

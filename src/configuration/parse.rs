@@ -91,7 +91,12 @@ pub fn parse_rate_limit(s: &str) -> Result<Option<crate::api::RateLimit>, Config
         return Err(bad());
     }
     let burst = match burst {
-        Some(b) => b.parse::<u32>().ok().filter(|b| *b >= 1).ok_or_else(bad)?.into(),
+        Some(b) => b
+            .parse::<u32>()
+            .ok()
+            .filter(|b| *b >= 1)
+            .ok_or_else(bad)?
+            .into(),
         None => (2.0 * per_second).ceil().max(1.0),
     };
     Ok(Some(crate::api::RateLimit { per_second, burst }))

@@ -1,0 +1,1 @@
+//! End-to-end tests of API keys, the access layer, listen rules, TLS and file modes.
