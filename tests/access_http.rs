@@ -389,6 +389,15 @@ async fn an_open_loopback_server_answers_only_loopback_host_names() {
         let e = body["error"].as_str().unwrap_or_default();
         assert!(e.contains("127.0.0.1") && e.contains("--keys-file"), "{e}");
     }
+    // The probes (and the hook, with its own secret) stay reachable through a proxy that
+    // keeps the public Host.
+    let r = http
+        .get(format!("{base}/healthz"))
+        .header("Host", "mirror.example.com")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::OK);
     // No key is asked for on an open server.
     assert_eq!(graphql(&http, &base, None).await.status(), StatusCode::OK);
     app.stop().await.expect("stop");

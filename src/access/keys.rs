@@ -184,8 +184,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<KeyRecord>, KeysError> {
             line: i + 1,
             detail,
         };
-        // serde_json's message names the field or the column, never the value.
-        let rec: KeyRecord = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+        let rec: KeyRecord = serde_json::from_str(line).map_err(|e| bad(describe(&e)))?;
         check_name(&rec.name).map_err(|e| bad(e.to_string()))?;
         if unhex(&rec.sha256).is_none() {
             return Err(bad(
@@ -203,6 +202,28 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<KeyRecord>, KeysError> {
         out.push((i + 1, rec));
     }
     Ok(out.into_iter().map(|(_, r)| r).collect())
+}
+
+/// serde_json's message when it is about a field name (`missing field`, `unknown field`), else
+/// a description that quotes nothing: a key pasted into the wrong place must not reach a log.
+fn describe(e: &serde_json::Error) -> String {
+    let m = e.to_string();
+    if m.starts_with("missing field") || m.starts_with("unknown field") {
+        return m;
+    }
+    let what = if m.starts_with("unknown variant") {
+        format!(
+            "role must be one of {}",
+            Role::ALL.map(Role::as_str).join(", ")
+        )
+    } else {
+        match e.classify() {
+            serde_json::error::Category::Data => "a field has a value of the wrong type".into(),
+            serde_json::error::Category::Eof => "the line ends too early".into(),
+            _ => "it is not a JSON object".into(),
+        }
+    };
+    format!("{what}, at column {}", e.column())
 }
 
 fn read_text(path: &Path) -> Result<String, KeysError> {
@@ -496,6 +517,18 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("two keys named \"a\" (lines 1 and 2)"), "{e}");
+        let e = parse(p, &line("a", "om_pasted", &h))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 1") && !e.contains("om_pasted"), "{e}");
+        assert!(e.contains("role must be one of directory, hr"), "{e}");
+        let e = parse(p, &line("a", "hr", &h).replace("\"a\"", "\"om_x\"]"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("not a JSON object") && !e.contains("om_x"),
+            "{e}"
+        );
         let extra = line("a", "hr", &h).replace('}', ",\"expires\":\"x\"}");
         let e = parse(p, &extra).unwrap_err().to_string();
         assert!(e.contains("expires"), "{e}");

@@ -54,8 +54,9 @@ impl Access {
     }
 }
 
-/// The caller the layer attached to a request (`Extension<Caller>` in a handler). `None`
-/// only on a router built without the layer: treat that as a caller with no permission.
+/// The caller the layer attached to a request (`Extension<Caller>` in a handler). `None` on
+/// the key-free paths (`/healthz`, `/readyz`, `/hooks/okta`) and on a router built without the
+/// layer: treat that as a caller with no permission.
 pub fn caller(extensions: &axum::http::Extensions) -> Option<&Caller> {
     extensions.get::<Caller>()
 }
@@ -171,6 +172,11 @@ pub(crate) async fn guard(
 ) -> Response {
     let caller = match &g.access.keys {
         None => {
+            // The probes and the hook (which checks its own secret) stay reachable through a
+            // proxy that keeps the public Host, as before this check existed.
+            if OPEN_PATHS.contains(&request.uri().path()) {
+                return next.run(request).await;
+            }
             // Browsers always send Host; a page on a rebound DNS name sends that name.
             if let Some(h) = host(&request).filter(|h| !loopback_host(h)) {
                 tracing::debug!("refused a request addressed to host {h:?}");
@@ -178,9 +184,6 @@ pub(crate) async fn guard(
                     StatusCode::MISDIRECTED_REQUEST,
                     "this mirror has no API keys, so it answers only requests addressed to localhost, 127.0.0.1 or [::1]: use http://127.0.0.1:PORT, or give the server a keys file (--keys-file) to serve other names",
                 );
-            }
-            if OPEN_PATHS.contains(&request.uri().path()) {
-                return next.run(request).await;
             }
             Caller::open()
         }
