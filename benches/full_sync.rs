@@ -7,12 +7,12 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use oktamirror::okta::OktaSource;
-use oktamirror::secret::Secret;
+use oktamirror::okta::ClientOptions;
 use oktamirror::store::Store;
 use oktamirror::sync::{self, NoProgress, Source, SyncConfig};
 
-const TOKEN: &str = "bench-token";
+mod support;
+use support::{TOKEN, env_num};
 
 struct Sim(Child);
 
@@ -21,13 +21,6 @@ impl Drop for Sim {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// Peak resident set size of this process, from /proc (Linux), in MiB.
@@ -92,23 +85,19 @@ fn start_sim(users: usize, groups: usize) -> Result<(Sim, String), String> {
 }
 
 fn main() -> Result<(), String> {
-    // `cargo bench` passes --bench; `cargo test --benches` runs this with no filter: keep it short.
-    let quick = !std::env::args().any(|a| a == "--bench");
+    // `cargo test --benches` runs this without --bench: keep it short.
+    let quick = support::quick();
     let users = env_num(
         "OKTAMIRROR_BENCH_USERS",
         if quick { 2_000 } else { 100_000 },
-    );
-    let groups = env_num("OKTAMIRROR_BENCH_GROUPS", if quick { 100 } else { 5_000 });
+    ) as usize;
+    let groups = env_num("OKTAMIRROR_BENCH_GROUPS", if quick { 100 } else { 5_000 }) as usize;
     oktamirror::telemetry::init("warn");
     let (sim, url) = start_sim(users, groups)?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let rt = support::runtime()?;
     let store = Store::open(dir.path()).map_err(|e| e.to_string())?;
-    let base = url::Url::parse(&url).map_err(|e| e.to_string())?;
-    let source = OktaSource::new(base, Secret::new(TOKEN)).map_err(|e| e.to_string())?;
+    let source = support::source(&url, ClientOptions::default())?;
     let cfg = SyncConfig::default();
 
     let sim_pid = sim.0.id().to_string();

@@ -8,60 +8,39 @@
 
 use std::time::{Duration, Instant};
 
-use oktamirror::okta::{Auth, ClientOptions, OktaSource};
-use oktamirror::secret::Secret;
-use oktamirror::sim::{RateLimits, SimOptions, Simulator};
+use oktamirror::okta::ClientOptions;
+use oktamirror::sim::RateLimits;
 use oktamirror::store::Store;
 use oktamirror::sync::{self, NoProgress, Source, SyncConfig};
 
-const TOKEN: &str = "bench-token";
+mod support;
+use support::env_num;
+
 const SHARE: f64 = 0.5;
 
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() -> Result<(), String> {
-    let quick = !std::env::args().any(|a| a == "--bench");
+    let quick = support::quick();
     let groups = env_num("OKTAMIRROR_BENCH_GROUPS", if quick { 40 } else { 300 }) as usize;
     let limit = env_num("OKTAMIRROR_BENCH_LIMIT", if quick { 40 } else { 100 }) as u32;
     let window = Duration::from_secs(env_num(
         "OKTAMIRROR_BENCH_WINDOW_SECS",
         if quick { 1 } else { 5 },
     ));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let rt = support::runtime()?;
     rt.block_on(async move {
-        let sim = Simulator::new(SimOptions {
-            users: 400,
-            groups: Some(groups),
-            seed: 5,
-            token: TOKEN.into(),
-        });
+        let (sim, addr) = support::start_sim(400, Some(groups), 5, false).await?;
         sim.set_rate_limits(RateLimits {
             per_window: Some(limit),
             window,
             ..Default::default()
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| e.to_string())?;
-        let addr = sim.serve(listener).map_err(|e| e.to_string())?;
-        let base = url::Url::parse(&format!("http://{addr}/")).map_err(|e| e.to_string())?;
-        let source = OktaSource::with_auth(
-            base,
-            Auth::Ssws(Secret::new(TOKEN)),
+        let source = support::source(
+            &support::sim_url(addr),
             ClientOptions {
                 rate_limit_share: SHARE,
                 ..Default::default()
             },
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let store = Store::open(dir.path()).map_err(|e| e.to_string())?;
         let started = Instant::now();

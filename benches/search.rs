@@ -13,22 +13,14 @@ use serde_json::{Value, json};
 
 use oktamirror::api::{self, ApiState};
 use oktamirror::model::{Person, UserStatus};
-use oktamirror::okta::OktaSource;
+use oktamirror::okta::ClientOptions;
 use oktamirror::search::{self, Departments, IndexOptions, ParsedQuery};
-use oktamirror::secret::Secret;
-use oktamirror::sim::{RateLimits, SimOptions, Simulator};
 use oktamirror::store::{PersonFilter, Store};
-use oktamirror::sync::{self, NoProgress, Source, SyncConfig};
 
-const TOKEN: &str = "bench-token";
+mod support;
+use support::env_num;
+
 const SAMPLES: usize = 1000;
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Prints p50/p99 of `times` under `label`.
 fn report(label: &str, mut times: Vec<Duration>) {
@@ -89,50 +81,25 @@ async fn post(client: &reqwest::Client, url: &str, query: &str, vars: Value) -> 
 }
 
 fn main() -> Result<(), String> {
-    // `cargo bench` passes --bench; `cargo test --benches` runs this with no filter: keep it short.
-    let quick = !std::env::args().any(|a| a == "--bench");
+    // `cargo test --benches` runs this without --bench: keep it short.
+    let quick = support::quick();
     let users = env_num(
         "OKTAMIRROR_BENCH_USERS",
         if quick { 2_000 } else { 100_000 },
-    );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    ) as usize;
+    let rt = support::runtime()?;
     rt.block_on(run(users))
 }
 
 async fn run(users: usize) -> Result<(), String> {
     let started = Instant::now();
-    let sim = Simulator::new(SimOptions {
-        users,
-        groups: Some((users / 20).clamp(8, 5_000)),
-        seed: 1,
-        token: TOKEN.into(),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    // The setup sync measures nothing here: lift Okta's rate limits so it takes seconds.
-    sim.set_rate_limits(RateLimits {
-        per_window: Some(10_000_000),
-        ..Default::default()
-    });
-    let sim_addr = sim.serve(listener).map_err(|e| e.to_string())?;
+    // The setup sync measures nothing here: rate limits lifted so it takes seconds.
+    let (_sim, sim_addr) =
+        support::start_sim(users, Some((users / 20).clamp(8, 5_000)), 1, true).await?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let store = Store::open(dir.path()).map_err(|e| e.to_string())?;
-    let base = url::Url::parse(&format!("http://{sim_addr}/")).map_err(|e| e.to_string())?;
-    let source = OktaSource::new(base, Secret::new(TOKEN)).map_err(|e| e.to_string())?;
-    let run = sync::run_full(
-        &store,
-        &source as &dyn Source,
-        &SyncConfig::default(),
-        &NoProgress,
-    )
-    .await;
-    if let Some(e) = run.error {
-        return Err(e);
-    }
+    let source = support::source(&support::sim_url(sim_addr), ClientOptions::default())?;
+    let run = support::full_sync(&store, &source).await?;
     println!(
         "org: {} people synced in {:.1} s",
         run.users_fetched,

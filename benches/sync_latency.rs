@@ -10,47 +10,21 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use oktamirror::configuration::{HookAuth, Settings};
-use oktamirror::okta::Auth;
-use oktamirror::secret::Secret;
-use oktamirror::sim::{EventHook, RateLimits, SimOptions, Simulator};
+use oktamirror::configuration::Settings;
+use oktamirror::sim::{EventHook, Simulator};
 use oktamirror::startup::Application;
-use oktamirror::sync::Lanes;
 
-const TOKEN: &str = "bench-token";
+mod support;
+use support::{AppOptions, TOKEN, env_num};
+
 const HOOK_SECRET: &str = "Bearer bench-hook-secret-0123456789";
 
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn settings(
-    sim: SocketAddr,
-    dir: &std::path::Path,
-    poll: Duration,
-    hook: bool,
-) -> Result<Settings, String> {
-    let mut s = Settings::defaults(
-        url::Url::parse(&format!("http://{sim}/")).map_err(|e| e.to_string())?,
-        Auth::Ssws(Secret::new(TOKEN)),
-        dir.to_path_buf(),
-        "127.0.0.1:0"
-            .parse()
-            .map_err(|e: std::net::AddrParseError| e.to_string())?,
-    );
-    s.sync.lanes = Lanes {
-        poll_interval: poll,
-        sweep_interval: Duration::from_secs(3600),
-        ..Lanes::default()
-    };
-    s.server.hook = hook.then(|| HookAuth {
-        header: "Authorization".into(),
-        secret: Secret::new(HOOK_SECRET),
-    });
-    Ok(s)
+fn settings(sim: SocketAddr, dir: &std::path::Path, poll: Duration, hook: bool) -> Settings {
+    let mut o = AppOptions::new(TOKEN);
+    o.poll_interval = poll;
+    o.sweep_interval = Duration::from_secs(3600);
+    o.hook_secret = hook.then(|| HOOK_SECRET.to_owned());
+    support::settings(sim, dir, &o)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -119,26 +93,10 @@ fn main() -> Result<(), String> {
     let users = env_num("OKTAMIRROR_BENCH_USERS", 10_000) as usize;
     let samples = env_num("OKTAMIRROR_BENCH_SAMPLES", 200) as usize;
     let poll = Duration::from_millis(env_num("OKTAMIRROR_BENCH_POLL_MS", 2_000));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let rt = support::runtime()?;
     rt.block_on(async move {
-        let sim = Simulator::new(SimOptions {
-            users,
-            groups: None,
-            seed: 9,
-            token: TOKEN.into(),
-        });
-        // The setup crawl measures nothing: lift the rate limits so it takes seconds.
-        sim.set_rate_limits(RateLimits {
-            per_window: Some(10_000_000),
-            ..Default::default()
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| e.to_string())?;
-        let sim_addr = sim.serve(listener).map_err(|e| e.to_string())?;
+        // The setup crawl measures nothing: rate limits lifted so it takes seconds.
+        let (sim, sim_addr) = support::start_sim(users, None, 9, true).await?;
         let ids: Vec<String> = sim
             .users()
             .iter()
@@ -157,21 +115,10 @@ fn main() -> Result<(), String> {
             } else {
                 poll
             };
-            let app = Application::build(settings(sim_addr, dir.path(), interval, hook)?)
+            let app = Application::build(settings(sim_addr, dir.path(), interval, hook))
                 .await
                 .map_err(|e| e.to_string())?;
-            let start = Instant::now();
-            while app
-                .store()
-                .last_good_full_sync()
-                .map_err(|e| e.to_string())?
-                .is_none()
-            {
-                if start.elapsed() > Duration::from_secs(600) {
-                    return Err("the first crawl did not finish".into());
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            support::wait_first_sync(app.store(), Duration::from_secs(600)).await?;
             sim.set_event_hook(hook.then(|| EventHook {
                 url: format!("http://{}/hooks/okta", app.addr()),
                 auth_header: Some(("Authorization".into(), HOOK_SECRET.into())),

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{ServerError, Variables};
 use axum::body::{Body, Bytes};
@@ -14,6 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::Shared;
+use super::assets;
 use super::graphql;
 use super::media::{self, ResponseType};
 
@@ -74,7 +74,8 @@ pub(crate) async fn graphql_get(
             .collect();
     let has_query = pairs.iter().any(|(k, _)| k == "query");
     if !has_query && (accept.is_none() || media::wants_html(accept)) {
-        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+        // Our own page over embedded files: it loads nothing from another origin.
+        return Html(assets::GRAPHIQL_PAGE).into_response();
     }
     let Some(rt) = media::negotiate(accept) else {
         return not_acceptable();

@@ -1,7 +1,8 @@
-//! The HTTP face of the mirror: one axum router serving GraphQL (`/graphql`), the health probes
-//! and Okta event hooks (`/hooks/okta`).
+//! The HTTP face of the mirror: one axum router serving GraphQL (`/graphql`, with GraphiQL for
+//! browsers and its files under `/assets/`), the health probes and Okta event hooks (`/hooks/okta`).
 //! async-graphql and axum types stay inside this module; the core (model, store, sync) never sees them.
 
+mod assets;
 pub mod auth;
 mod control;
 mod graphql;
@@ -48,15 +49,16 @@ pub(crate) struct Shared {
     pub documents: http::Documents,
 }
 
-/// All routes (`/graphql`, `/healthz`, `/readyz`) with their state applied, as an open
-/// loopback server: no keys, no rate limit (tests, benches, tools). `serve` uses
-/// [`router_with_access`].
+/// All routes (`/graphql`, `/assets/`, `/healthz`, `/readyz`, `/hooks/okta`) with their state
+/// applied, as an open loopback server: no keys, no rate limit (tests, benches, tools). `serve`
+/// uses [`router_with_access`].
 pub fn router(state: ApiState) -> Router {
     router_with_access(state, Access::open())
 }
 
 /// All routes behind the access layer (`auth.rs`): API keys or the loopback host check, the
-/// per-key rate limit, and the `access::Caller` in every request's extensions.
+/// per-key rate limit, and the `access::Caller` in every request's extensions; every HTML
+/// answer gets the security headers of `assets::secure_html`.
 pub fn router_with_access(state: ApiState, access: Access) -> Router {
     let shared = Arc::new(Shared {
         schema: graphql::schema(state.store.clone(), state.search.clone(), state.control),
@@ -71,6 +73,8 @@ pub fn router_with_access(state: ApiState, access: Access) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/hooks/okta", get(hooks::verify).post(hooks::deliver))
+        .route("/assets/{*path}", get(assets::asset))
+        .layer(axum::middleware::map_response(assets::secure_html))
         .with_state(shared)
         .layer(axum::middleware::from_fn_with_state(
             auth::Guard::new(access),

@@ -78,6 +78,44 @@ enum Attempt<T> {
     Fail(OktaError),
 }
 
+/// A whole answer from Okta: read completely before it is judged, so a cut-off body is a
+/// retryable failure rather than a half-parsed page.
+struct Reply {
+    status: u16,
+    headers: HeaderMap,
+    request_id: String,
+    /// Set when the pacer read this answer as a rate-limit 429: how long to wait.
+    wait_429: Option<Duration>,
+    body: bytes::Bytes,
+}
+
+/// A 2xx body read as `T`: malformed JSON is retried like a cut-off body.
+fn parse_body<T: DeserializeOwned>(reply: Reply, path: &str) -> Attempt<T> {
+    let Reply {
+        status,
+        headers,
+        request_id,
+        body,
+        ..
+    } = reply;
+    match serde_json::from_slice::<T>(&body) {
+        Ok(v) => {
+            tracing::trace!(path, request_id, "Okta request ok");
+            Attempt::Done(v, headers)
+        }
+        Err(e) => {
+            tracing::warn!(status, request_id, path, "Okta sent malformed JSON");
+            Attempt::Again(
+                Duration::ZERO,
+                OktaError::Body {
+                    path: path.to_owned(),
+                    detail: e.to_string(),
+                },
+            )
+        }
+    }
+}
+
 impl OktaClient {
     /// `base` is the org URL (scheme and host, validated by the configuration).
     pub fn new(base: Url, token: Secret) -> Result<OktaClient, OktaError> {
@@ -291,6 +329,31 @@ impl OktaClient {
         cred: Option<&Credential>,
     ) -> Attempt<T> {
         let ticket = self.pacer.acquire(pacing::bucket_of(url.path())).await;
+        let req = match self.authorized_get(url, cred) {
+            Ok(req) => req,
+            Err(e) => {
+                self.pacer.observe(ticket, None, 0);
+                return Attempt::Fail(e);
+            }
+        };
+        let reply = match self.send(req, url, ticket).await {
+            Ok(reply) => reply,
+            Err(e) if e.is_retryable() => return Attempt::Again(Duration::ZERO, e),
+            Err(e) => return Attempt::Fail(e),
+        };
+        if (200..300).contains(&reply.status) {
+            return parse_body(reply, url.path());
+        }
+        self.classify_failure(reply, url.path(), cred)
+    }
+
+    /// The GET for `url` with its credentials: the SSWS token, or the access token and (with
+    /// DPoP) a fresh proof bound to this URL. Fails only when the DPoP key cannot sign.
+    fn authorized_get(
+        &self,
+        url: &Url,
+        cred: Option<&Credential>,
+    ) -> Result<reqwest::RequestBuilder, OktaError> {
         let mut req = self
             .http
             .get(url.clone())
@@ -305,20 +368,29 @@ impl OktaClient {
             (Credentials::OAuth(_), Some(c)) => {
                 req = req.header(reqwest::header::AUTHORIZATION, c.authorization().expose());
                 if let Some(k) = &c.dpop {
-                    match k.proof("GET", url, Some(&c.token)) {
-                        Ok(p) => req = req.header("dpop", p.expose()),
-                        Err(detail) => {
-                            self.pacer.observe(ticket, None, 0);
-                            return Attempt::Fail(OktaError::Key {
+                    let proof =
+                        k.proof("GET", url, Some(&c.token))
+                            .map_err(|detail| OktaError::Key {
                                 setting: "okta_dpop_key_file",
                                 detail,
-                            });
-                        }
-                    }
+                            })?;
+                    req = req.header("dpop", proof.expose());
                 }
             }
             (Credentials::OAuth(_), None) => {}
         }
+        Ok(req)
+    }
+
+    /// Sends the request and reads the whole answer, handing the pacer what the response says
+    /// about the rate limit. A failure before a response or a cut-off body is an error here
+    /// (both retryable); any status is a `Reply`.
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &Url,
+        ticket: pacing::Ticket,
+    ) -> Result<Reply, OktaError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let path = url.path();
         let resp = match req.send().await {
@@ -327,11 +399,7 @@ impl OktaClient {
                 self.pacer.observe(ticket, None, 0);
                 let err = error::from_transport(&e, url, self.options.timeout.as_secs());
                 tracing::warn!(path, error = %err, "Okta request failed before a response");
-                return if err.is_retryable() {
-                    Attempt::Again(Duration::ZERO, err)
-                } else {
-                    Attempt::Fail(err)
-                };
+                return Err(err);
             }
         };
         let status = resp.status().as_u16();
@@ -348,33 +416,36 @@ impl OktaClient {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(status, request_id, path, "Okta's response was cut off");
-                return Attempt::Again(
-                    Duration::ZERO,
-                    OktaError::Body {
-                        path: path.to_owned(),
-                        detail: format!("the body was cut off ({e})"),
-                    },
-                );
+                return Err(OktaError::Body {
+                    path: path.to_owned(),
+                    detail: format!("the body was cut off ({e})"),
+                });
             }
         };
-        if (200..300).contains(&status) {
-            return match serde_json::from_slice::<T>(&body) {
-                Ok(v) => {
-                    tracing::trace!(path, request_id, "Okta request ok");
-                    Attempt::Done(v, headers)
-                }
-                Err(e) => {
-                    tracing::warn!(status, request_id, path, "Okta sent malformed JSON");
-                    Attempt::Again(
-                        Duration::ZERO,
-                        OktaError::Body {
-                            path: path.to_owned(),
-                            detail: e.to_string(),
-                        },
-                    )
-                }
-            };
-        }
+        Ok(Reply {
+            status,
+            headers,
+            request_id,
+            wait_429,
+            body,
+        })
+    }
+
+    /// What a non-2xx reply calls for: waiting out a 429, a retry with the nonce a DPoP
+    /// server asked for, a new access token, a retry after a transient error, or failing.
+    fn classify_failure<T>(
+        &self,
+        reply: Reply,
+        path: &str,
+        cred: Option<&Credential>,
+    ) -> Attempt<T> {
+        let Reply {
+            status,
+            headers,
+            request_id,
+            wait_429,
+            body,
+        } = reply;
         tracing::warn!(status, request_id, path, "Okta request failed");
         if let Some(wait) = wait_429 {
             return Attempt::Again(

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use super::Index;
 use crate::store::Store;
 
@@ -19,23 +21,32 @@ pub async fn follow(index: Arc<Index>, store: Store, mut stop: tokio::sync::watc
             return;
         }
         let behind = match store.last_seq() {
-            Ok(seq) => seq != index.indexed_seq(),
+            Ok(seq) if seq != index.indexed_seq() => Some(seq),
+            Ok(_) => None,
             Err(e) => {
                 tracing::error!("cannot read the store's change sequence: {e}");
-                false
+                None
             }
         };
-        if behind {
-            let (index, store) = (index.clone(), store.clone());
-            match tokio::task::spawn_blocking(move || index.catch_up(&store)).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::error!("search index update failed: {e}"),
-                Err(e) => tracing::error!("search index update stopped: {e}"),
-            }
+        if let Some(store_seq) = behind {
+            catch_up(&index, &store, store_seq).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
+    }
+}
+
+/// One catch-up on a blocking thread, in a span naming the sequences it starts from and aims
+/// for, so its log lines (the index's own included) can be tied to it.
+async fn catch_up(index: &Arc<Index>, store: &Store, store_seq: u64) {
+    let span = tracing::info_span!("search_catch_up", from_seq = index.indexed_seq(), store_seq);
+    let (index, store, inner) = (index.clone(), store.clone(), span.clone());
+    let done = tokio::task::spawn_blocking(move || inner.in_scope(|| index.catch_up(&store)));
+    match done.instrument(span).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!("search index update failed: {e}"),
+        Err(e) => tracing::error!("search index update stopped: {e}"),
     }
 }

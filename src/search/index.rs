@@ -186,11 +186,19 @@ impl Index {
         if from == last {
             return Ok(last);
         }
-        if from == 0 || from > last {
+        let rebuild = from == 0 || from > last;
+        let mode = if rebuild { "rebuild" } else { "replay" };
+        let _span = tracing::info_span!("search_index_update", mode, from, to = last).entered();
+        let started = std::time::Instant::now();
+        if rebuild {
             self.rebuild(writer, store, last)?;
         } else {
             self.replay(writer, store, from)?;
         }
+        tracing::debug!(
+            secs = started.elapsed().as_secs_f64(),
+            "search index caught up"
+        );
         Ok(self.indexed_seq())
     }
 

@@ -4,6 +4,7 @@
 
 use chrono::Utc;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
@@ -247,6 +248,8 @@ fn log(tx: &[TransactionalTree], c: &mut Counters, op: ChangeOp, entity: Entity)
     Ok(())
 }
 
+/// Applies one operation inside the batch's transaction. Each kind of operation is its own
+/// step, so this reads as the list of what a batch can do.
 fn apply_one(
     tx: &[TransactionalTree],
     op: &Op,
@@ -254,121 +257,226 @@ fn apply_one(
     c: &mut Counters,
     a: &mut Applied,
 ) -> TxResult<()> {
-    let t = |t: T| &tx[t as usize];
     match (op, enc) {
-        (Op::PutPerson { person: p, .. }, Some((pbytes, rbytes))) => {
-            let old = t(T::People).get(&p.id)?;
-            if let Some(old) = &old
-                && old.as_ref() == pbytes.as_slice()
-                && t(T::RawUsers)
-                    .get(&p.id)?
-                    .is_some_and(|old| same_json(&old, rbytes))
-            {
-                return Ok(());
-            }
-            let old: Option<Person> = match old.map(|b| decode("person", &b)).transpose() {
-                Ok(o) => o,
-                Err(e) => return abort(e),
-            };
-            if let Some(o) = &old {
-                unindex_person(tx, o)?;
-                a.people_updated += 1;
-            } else {
-                a.people_created += 1;
-                c.people += 1;
-            }
-            index_person(tx, p)?;
-            t(T::People).insert(p.id.as_str(), pbytes.as_slice())?;
-            t(T::RawUsers).insert(p.id.as_str(), rbytes.as_slice())?;
-            log(tx, c, ChangeOp::Upsert, Entity::Person { id: p.id.clone() })
+        (Op::PutPerson { person, .. }, Some((pbytes, rbytes))) => {
+            put_person(tx, person, pbytes, rbytes, c, a)
         }
-        (Op::DeletePerson { id }, _) => {
-            let Some(old) = t(T::People).remove(id.as_str())? else {
-                return Ok(());
-            };
-            let old: Person = match decode("person", &old) {
-                Ok(o) => o,
-                Err(e) => return abort(e),
-            };
-            unindex_person(tx, &old)?;
-            t(T::RawUsers).remove(id.as_str())?;
-            a.people_deleted += 1;
-            c.people = c.people.saturating_sub(1);
-            log(tx, c, ChangeOp::Delete, Entity::Person { id: id.clone() })
+        (Op::DeletePerson { id }, _) => delete_person(tx, id, c, a),
+        (Op::PutGroup { group, .. }, Some((gbytes, rbytes))) => {
+            put_group(tx, group, gbytes, rbytes, c, a)
         }
-        (Op::PutGroup { group: g, .. }, Some((gbytes, rbytes))) => {
-            let old = t(T::Groups).get(&g.id)?;
-            if let Some(old) = &old
-                && old.as_ref() == gbytes.as_slice()
-                && t(T::RawGroups)
-                    .get(&g.id)?
-                    .is_some_and(|old| same_json(&old, rbytes))
-            {
-                return Ok(());
-            }
-            let old: Option<Group> = match old.map(|b| decode("group", &b)).transpose() {
-                Ok(o) => o,
-                Err(e) => return abort(e),
-            };
-            if let Some(o) = &old {
-                t(T::IdxGroupName).remove(keys::pair(&keys::fold(&o.name), &o.id))?;
-                a.groups_updated += 1;
-            } else {
-                a.groups_created += 1;
-                c.groups += 1;
-            }
-            t(T::IdxGroupName).insert(keys::pair(&keys::fold(&g.name), &g.id), &[])?;
-            t(T::Groups).insert(g.id.as_str(), gbytes.as_slice())?;
-            t(T::RawGroups).insert(g.id.as_str(), rbytes.as_slice())?;
-            log(tx, c, ChangeOp::Upsert, Entity::Group { id: g.id.clone() })
-        }
-        (Op::DeleteGroup { id }, _) => {
-            let Some(old) = t(T::Groups).remove(id.as_str())? else {
-                return Ok(());
-            };
-            let old: Group = match decode("group", &old) {
-                Ok(o) => o,
-                Err(e) => return abort(e),
-            };
-            t(T::IdxGroupName).remove(keys::pair(&keys::fold(&old.name), id))?;
-            t(T::RawGroups).remove(id.as_str())?;
-            t(T::GroupCounts).remove(id.as_str())?;
-            a.groups_deleted += 1;
-            c.groups = c.groups.saturating_sub(1);
-            log(tx, c, ChangeOp::Delete, Entity::Group { id: id.clone() })
-        }
+        (Op::DeleteGroup { id }, _) => delete_group(tx, id, c, a),
         (Op::AddMember { group_id, user_id }, _) => {
-            if t(T::Members)
-                .insert(keys::pair(group_id, user_id), &[])?
-                .is_some()
-            {
-                return Ok(());
-            }
-            t(T::MemberOf).insert(keys::pair(user_id, group_id), &[])?;
-            *c.member_deltas.entry(group_id.clone()).or_default() += 1;
-            a.members_added += 1;
-            c.memberships += 1;
-            let entry = c.member_changes.entry(group_id.clone()).or_default();
-            entry.0.push(user_id.clone());
-            Ok(())
+            change_member(tx, group_id, user_id, true, c, a)
         }
         (Op::RemoveMember { group_id, user_id }, _) => {
-            if t(T::Members)
-                .remove(keys::pair(group_id, user_id))?
-                .is_none()
-            {
-                return Ok(());
-            }
-            t(T::MemberOf).remove(keys::pair(user_id, group_id))?;
-            *c.member_deltas.entry(group_id.clone()).or_default() -= 1;
-            a.members_removed += 1;
-            c.memberships = c.memberships.saturating_sub(1);
-            let entry = c.member_changes.entry(group_id.clone()).or_default();
-            entry.1.push(user_id.clone());
-            Ok(())
+            change_member(tx, group_id, user_id, false, c, a)
         }
         (Op::PutPerson { .. } | Op::PutGroup { .. }, None) => Ok(()),
     }
+}
+
+/// Trees a record lives in: its typed record and its raw Okta JSON, both keyed by id.
+struct Record<'a> {
+    tree: T,
+    raw_tree: T,
+    what: &'a str,
+    id: &'a str,
+}
+
+/// Writes a record and its raw JSON unless both already equal what is stored, calling `reindex`
+/// first with the decoded old record (if any) so index entries follow. Returns `None` when
+/// nothing changed, else whether the record was created (not replaced).
+fn put_record<V: DeserializeOwned>(
+    tx: &[TransactionalTree],
+    r: Record<'_>,
+    (bytes, raw): (&[u8], &[u8]),
+    reindex: impl FnOnce(Option<&V>) -> TxResult<()>,
+) -> TxResult<Option<bool>> {
+    let old = tx[r.tree as usize].get(r.id)?;
+    if let Some(old) = &old
+        && old.as_ref() == bytes
+        && tx[r.raw_tree as usize]
+            .get(r.id)?
+            .is_some_and(|old_raw| same_json(&old_raw, raw))
+    {
+        return Ok(None);
+    }
+    let old: Option<V> = match old {
+        None => None,
+        Some(b) => Some(decode_tx(r.what, &b)?),
+    };
+    reindex(old.as_ref())?;
+    tx[r.tree as usize].insert(r.id, bytes)?;
+    tx[r.raw_tree as usize].insert(r.id, raw)?;
+    Ok(Some(old.is_none()))
+}
+
+/// Removes the record stored under `id` from `records` and returns it decoded (`None` when
+/// there was none), so a delete can clean up the indexes the record fed.
+fn take<V: DeserializeOwned>(
+    tx: &[TransactionalTree],
+    records: T,
+    what: &str,
+    id: &str,
+) -> TxResult<Option<V>> {
+    match tx[records as usize].remove(id)? {
+        None => Ok(None),
+        Some(old) => decode_tx(what, &old).map(Some),
+    }
+}
+
+/// `decode` inside a transaction: an unreadable record aborts the whole batch.
+fn decode_tx<V: DeserializeOwned>(what: &str, bytes: &[u8]) -> TxResult<V> {
+    decode(what, bytes).or_else(abort)
+}
+
+/// Writes a person (typed record, raw JSON and indexes) unless nothing changed, and logs it.
+fn put_person(
+    tx: &[TransactionalTree],
+    p: &Person,
+    pbytes: &[u8],
+    rbytes: &[u8],
+    c: &mut Counters,
+    a: &mut Applied,
+) -> TxResult<()> {
+    let record = Record {
+        tree: T::People,
+        raw_tree: T::RawUsers,
+        what: "person",
+        id: &p.id,
+    };
+    let reindex = |old: Option<&Person>| {
+        if let Some(o) = old {
+            unindex_person(tx, o)?;
+        }
+        index_person(tx, p)
+    };
+    match put_record(tx, record, (pbytes, rbytes), reindex)? {
+        None => return Ok(()),
+        Some(true) => {
+            a.people_created += 1;
+            c.people += 1;
+        }
+        Some(false) => a.people_updated += 1,
+    }
+    log(tx, c, ChangeOp::Upsert, Entity::Person { id: p.id.clone() })
+}
+
+/// Removes a person, their raw JSON and index entries (their memberships were expanded into
+/// removals before the transaction), and logs it.
+fn delete_person(
+    tx: &[TransactionalTree],
+    id: &str,
+    c: &mut Counters,
+    a: &mut Applied,
+) -> TxResult<()> {
+    let Some(old) = take::<Person>(tx, T::People, "person", id)? else {
+        return Ok(());
+    };
+    unindex_person(tx, &old)?;
+    tx[T::RawUsers as usize].remove(id)?;
+    a.people_deleted += 1;
+    c.people = c.people.saturating_sub(1);
+    log(
+        tx,
+        c,
+        ChangeOp::Delete,
+        Entity::Person { id: id.to_owned() },
+    )
+}
+
+/// Writes a group (typed record, raw JSON and name index) unless nothing changed, and logs it.
+fn put_group(
+    tx: &[TransactionalTree],
+    g: &Group,
+    gbytes: &[u8],
+    rbytes: &[u8],
+    c: &mut Counters,
+    a: &mut Applied,
+) -> TxResult<()> {
+    let names = &tx[T::IdxGroupName as usize];
+    let record = Record {
+        tree: T::Groups,
+        raw_tree: T::RawGroups,
+        what: "group",
+        id: &g.id,
+    };
+    let reindex = |old: Option<&Group>| {
+        if let Some(o) = old {
+            names.remove(keys::pair(&keys::fold(&o.name), &o.id))?;
+        }
+        names.insert(keys::pair(&keys::fold(&g.name), &g.id), &[])?;
+        Ok(())
+    };
+    match put_record(tx, record, (gbytes, rbytes), reindex)? {
+        None => return Ok(()),
+        Some(true) => {
+            a.groups_created += 1;
+            c.groups += 1;
+        }
+        Some(false) => a.groups_updated += 1,
+    }
+    log(tx, c, ChangeOp::Upsert, Entity::Group { id: g.id.clone() })
+}
+
+/// Removes a group, its raw JSON, name index entry and member count (its memberships were
+/// expanded into removals before the transaction), and logs it.
+fn delete_group(
+    tx: &[TransactionalTree],
+    id: &str,
+    c: &mut Counters,
+    a: &mut Applied,
+) -> TxResult<()> {
+    let t = |t: T| &tx[t as usize];
+    let Some(old) = take::<Group>(tx, T::Groups, "group", id)? else {
+        return Ok(());
+    };
+    t(T::IdxGroupName).remove(keys::pair(&keys::fold(&old.name), id))?;
+    t(T::RawGroups).remove(id)?;
+    t(T::GroupCounts).remove(id)?;
+    a.groups_deleted += 1;
+    c.groups = c.groups.saturating_sub(1);
+    log(tx, c, ChangeOp::Delete, Entity::Group { id: id.to_owned() })
+}
+
+/// Adds (`add`) or removes a membership in both directions, unless it already is that way. The
+/// count and the change-log entry are per group and written once at the end of the batch.
+fn change_member(
+    tx: &[TransactionalTree],
+    group_id: &str,
+    user_id: &str,
+    add: bool,
+    c: &mut Counters,
+    a: &mut Applied,
+) -> TxResult<()> {
+    let t = |t: T| &tx[t as usize];
+    let pair = keys::pair(group_id, user_id);
+    let changed = if add {
+        t(T::Members).insert(pair, &[])?.is_none()
+    } else {
+        t(T::Members).remove(pair)?.is_some()
+    };
+    if !changed {
+        return Ok(());
+    }
+    let reverse = keys::pair(user_id, group_id);
+    let delta = c.member_deltas.entry(group_id.to_owned()).or_default();
+    let entry = c.member_changes.entry(group_id.to_owned()).or_default();
+    if add {
+        t(T::MemberOf).insert(reverse, &[])?;
+        *delta += 1;
+        a.members_added += 1;
+        c.memberships += 1;
+        entry.0.push(user_id.to_owned());
+    } else {
+        t(T::MemberOf).remove(reverse)?;
+        *delta -= 1;
+        a.members_removed += 1;
+        c.memberships = c.memberships.saturating_sub(1);
+        entry.1.push(user_id.to_owned());
+    }
+    Ok(())
 }
 
 fn bump(t: &TransactionalTree, key: &str, delta: i64) -> TxResult<()> {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::incremental::{Incremental, Position};
 use super::{Event, NoProgress, Source, SyncConfig, run_crawl};
@@ -92,6 +93,9 @@ struct Schedule {
     next_sweep: Instant,
     /// The tail's last step failed (further failures are logged, not recorded again).
     tail_failing: bool,
+    /// Steps started so far: each step's span carries its number, so every log line of a step
+    /// (a run that records nothing included) can be told from the next one's.
+    steps: u64,
 }
 
 /// Runs the schedule until `commands` closes.
@@ -114,6 +118,7 @@ pub async fn run(
         full_failures: 0,
         config_error: false,
         tail_failing: false,
+        steps: 0,
     };
     // A request taken out of the queue while merging hook deliveries, handled next.
     let mut pending: Option<Command> = None;
@@ -180,6 +185,19 @@ pub async fn run(
 }
 
 impl Schedule {
+    /// The span of the next step: its kind, its number in this process, and the id of the run
+    /// it records (filled in by `recorded` once the store assigned one).
+    fn step_span(&mut self, kind: RunKind) -> tracing::Span {
+        self.steps += 1;
+        tracing::info_span!(
+            "sync_step",
+            kind = ?kind,
+            step = self.steps,
+            run_id = tracing::field::Empty,
+            events = tracing::field::Empty
+        )
+    }
+
     /// What `syncNow` runs: a full crawl, or (once the mirror is ready) the log and a sweep.
     async fn sync_now(&mut self, kind: SyncKind, allow_mass_delete: bool, ready: bool) -> SyncRun {
         if kind == SyncKind::Full || !ready {
@@ -226,6 +244,17 @@ impl Schedule {
     /// first when there is none, and the tail resumes from it afterwards: whatever changed
     /// while the crawl ran is re-read then.
     async fn full(&mut self, kind: RunKind, allow_mass_delete: bool) -> SyncRun {
+        let span = self.step_span(kind);
+        let run = self
+            .full_step(kind, allow_mass_delete)
+            .instrument(span.clone())
+            .await;
+        recorded(&span, &run);
+        run
+    }
+
+    /// `full`, inside its step's span.
+    async fn full_step(&mut self, kind: RunKind, allow_mass_delete: bool) -> SyncRun {
         if let Err(e) = self.ensure_log_position() {
             tracing::error!("cannot store the System Log position: {e}");
         }
@@ -270,60 +299,76 @@ impl Schedule {
             tracing::error!("cannot store the System Log position: {e}");
         }
         loop {
-            let cursor = match self.store.meta_json::<String>(meta::LOG_CURSOR) {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::error!("cannot read the System Log position: {e}");
-                    break;
-                }
-            };
-            let page = match self.source.log_page(&cursor).await {
-                Ok(p) => p,
-                Err(e) => {
-                    if !self.tail_failing {
-                        let mut run = SyncRun::start(RunKind::Tail);
-                        run.error = Some(e.to_string());
-                        run.config_error = e.config;
-                        let _ = self.store.apply_batch(crate::store::Batch {
-                            run: Some(run.clone()),
-                            ..Default::default()
-                        });
-                        last = Some(run);
-                    }
-                    tracing::warn!("reading the System Log failed: {e}");
-                    self.tail_failing = true;
-                    break;
-                }
-            };
-            if page.read == 0 {
-                // Caught up: the mirror holds everything the log had at this moment.
-                if let Err(e) = self.store.put_meta_json(meta::TAIL_CAUGHT_UP, &Utc::now()) {
-                    tracing::warn!("cannot record the tail position time: {e}");
-                }
-                self.tail_failing = false;
-                break;
-            }
-            let step = self
-                .engine
-                .apply_events(
-                    self.source.as_ref(),
-                    &page.events,
-                    RunKind::Tail,
-                    Position::Log(page.next),
-                )
-                .await;
-            let failed = step.as_ref().is_some_and(|r| !r.ok);
-            if step.is_some() {
+            let span = self.step_span(RunKind::Tail);
+            let (step, more) = self.tail_batch().instrument(span.clone()).await;
+            if let Some(run) = &step {
+                recorded(&span, run);
                 last = step;
             }
-            if failed {
-                self.tail_failing = true;
+            if !more {
                 break;
             }
         }
         self.next_poll = Instant::now() + self.lanes.poll_interval;
         last
+    }
+
+    /// One tail batch: reads the log page at the stored position and applies its events with
+    /// the page's next position. Returns the recorded step, if any, and whether to read on.
+    async fn tail_batch(&mut self) -> (Option<SyncRun>, bool) {
+        let cursor = match self.store.meta_json::<String>(meta::LOG_CURSOR) {
+            Ok(Some(c)) => c,
+            Ok(None) => return (None, false),
+            Err(e) => {
+                tracing::error!("cannot read the System Log position: {e}");
+                return (None, false);
+            }
+        };
+        let page = match self.source.log_page(&cursor).await {
+            Ok(p) => p,
+            Err(e) => {
+                let mut last = None;
+                if !self.tail_failing {
+                    let mut run = SyncRun::start(RunKind::Tail);
+                    run.error = Some(e.to_string());
+                    run.config_error = e.config;
+                    let stored = self.store.apply_batch(crate::store::Batch {
+                        run: Some(run.clone()),
+                        ..Default::default()
+                    });
+                    if let Ok((_, Some(r))) = &stored {
+                        recorded(&tracing::Span::current(), r);
+                    }
+                    last = Some(run);
+                }
+                tracing::warn!("reading the System Log failed: {e}");
+                self.tail_failing = true;
+                return (last, false);
+            }
+        };
+        if page.read == 0 {
+            // Caught up: the mirror holds everything the log had at this moment.
+            if let Err(e) = self.store.put_meta_json(meta::TAIL_CAUGHT_UP, &Utc::now()) {
+                tracing::warn!("cannot record the tail position time: {e}");
+            }
+            self.tail_failing = false;
+            return (None, false);
+        }
+        tracing::Span::current().record("events", page.events.len());
+        let step = self
+            .engine
+            .apply_events(
+                self.source.as_ref(),
+                &page.events,
+                RunKind::Tail,
+                Position::Log(page.next),
+            )
+            .await;
+        let failed = step.as_ref().is_some_and(|r| !r.ok);
+        if failed {
+            self.tail_failing = true;
+        }
+        (step, !failed)
     }
 
     /// Applies one or more hook deliveries (not before the first full crawl: it will read
@@ -332,14 +377,21 @@ impl Schedule {
         if !ready || events.is_empty() {
             return;
         }
-        self.engine
+        let span = self.step_span(RunKind::Hook);
+        span.record("events", events.len());
+        let step = self
+            .engine
             .apply_events(
                 self.source.as_ref(),
                 events,
                 RunKind::Hook,
                 Position::Unchanged,
             )
+            .instrument(span.clone())
             .await;
+        if let Some(run) = &step {
+            recorded(&span, run);
+        }
     }
 
     /// One delta sweep from the stored watermark (or the last good crawl), minus the overlap.
@@ -359,6 +411,23 @@ impl Schedule {
         };
         let overlap = chrono::Duration::from_std(self.lanes.sweep_overlap).unwrap_or_default();
         let since = mark.unwrap_or_else(Utc::now) - overlap;
-        self.engine.sweep(self.source.as_ref(), since).await
+        let span = self.step_span(RunKind::Sweep);
+        let run = self
+            .engine
+            .sweep(self.source.as_ref(), since)
+            .instrument(span.clone())
+            .await;
+        recorded(&span, &run);
+        run
+    }
+}
+
+/// Notes on a step's span the id its run was recorded under (0: not recorded), and says so in
+/// one line inside the span: the id is assigned at commit, after the step's other lines, so
+/// this line is what ties the step's number to its entry in `syncRuns`.
+fn recorded(span: &tracing::Span, run: &SyncRun) {
+    if run.id != 0 {
+        span.record("run_id", run.id);
+        span.in_scope(|| tracing::info!(ok = run.ok, "sync step recorded"));
     }
 }

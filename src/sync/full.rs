@@ -57,7 +57,11 @@ pub async fn run_crawl(
             );
             progress.event(ProgressEvent::Applying);
             let (store2, cfg2) = (store.clone(), cfg.clone());
-            match tokio::task::spawn_blocking(move || apply_staged(&store2, &cfg2)).await {
+            // The blocking thread does not inherit the caller's span: carry it over, so the
+            // apply phase's lines belong to the same sync step.
+            let span = tracing::Span::current();
+            let apply = move || span.in_scope(|| apply_staged(&store2, &cfg2));
+            match tokio::task::spawn_blocking(apply).await {
                 Ok(r) => r,
                 Err(e) => Err(FullSyncError::Join(e.to_string())),
             }
@@ -216,27 +220,96 @@ fn with_ids(page: Vec<Value>, kind: &str, warnings: &mut Vec<String>) -> Vec<(St
         .collect()
 }
 
-/// Applies the staged crawl: people (with resolved managers), groups, membership differences,
-/// then removals of what Okta no longer has.
+/// What applying a crawl returns: the change counts, the manager report, the held removals and
+/// the warnings.
 type Applied = (ChangeCounts, ManagerReport, HeldDeletions, Vec<String>);
 
+/// Applies the staged crawl: people (with resolved managers), groups, membership differences,
+/// then removals of what Okta no longer has.
 fn apply_staged(store: &Store, cfg: &SyncConfig) -> Result<Applied, FullSyncError> {
-    let mgr = &cfg.managers;
     let mut warnings = Vec::new();
-    let mut counts = ChangeCounts::default();
-    let mut batch: Vec<Op> = Vec::with_capacity(CHUNK);
-    let mut flush = |batch: &mut Vec<Op>, force: bool| -> Result<(), StoreError> {
-        if batch.len() >= CHUNK || (force && !batch.is_empty()) {
-            counts.add(store.apply(batch, &[])?);
-            batch.clear();
-        }
-        Ok(())
-    };
-
+    let mut out = Chunked::new(store);
     let phase = std::time::Instant::now();
     let done =
         |name: &str| tracing::debug!(phase = name, secs = phase.elapsed().as_secs_f64(), "apply");
-    // People: parse once to resolve managers, then again (in the same id order) to apply.
+
+    let people = parse_staged_people(store, &mut warnings)?;
+    let mut live = Live::of(store, &people)?;
+    let (removals, held) = decide_removals(store, cfg, &mut live, &mut warnings)?;
+    let (people, mut resolution) = resolve_managers(store, people, &held.people, &cfg.managers)?;
+    apply_people(store, &mut out, people, &mut resolution.managers)?;
+    done("people");
+    let groups = apply_groups(store, &mut out, &mut warnings)?;
+    out.flush()?;
+    done("groups");
+    apply_memberships(store, &mut out, &groups, &live.people, &held.people)?;
+    out.flush()?;
+    done("memberships");
+    apply_removals(&mut out, removals)?;
+    out.flush()?;
+    done("removals");
+    warnings.extend(manager_warnings(&resolution.report));
+    Ok((out.counts, resolution.report, held, warnings))
+}
+
+/// Operations gathered into `CHUNK`-sized transactions, and what they changed: a crawl is
+/// applied in many modest transactions, not one huge one.
+struct Chunked<'s> {
+    store: &'s Store,
+    batch: Vec<Op>,
+    counts: ChangeCounts,
+}
+
+impl<'s> Chunked<'s> {
+    fn new(store: &'s Store) -> Chunked<'s> {
+        Chunked {
+            store,
+            batch: Vec::with_capacity(CHUNK),
+            counts: ChangeCounts::default(),
+        }
+    }
+
+    /// Queues `op`, applying the queue once it holds a whole chunk.
+    fn push(&mut self, op: Op) -> Result<(), StoreError> {
+        self.batch.push(op);
+        if self.batch.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Applies whatever is queued (at the end of a phase, so the next one starts clean).
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if !self.batch.is_empty() {
+            self.counts.add(self.store.apply(&self.batch, &[])?);
+            self.batch.clear();
+        }
+        Ok(())
+    }
+}
+
+/// The ids this crawl saw (plus, once removals are decided, the held ones): what stays.
+struct Live {
+    people: HashSet<String>,
+    groups: HashSet<String>,
+}
+
+impl Live {
+    /// The staged people that parsed and every staged group.
+    fn of(store: &Store, people: &[Person]) -> Result<Live, StoreError> {
+        Ok(Live {
+            people: people.iter().map(|p| p.id.clone()).collect(),
+            groups: store.staged_group_ids().collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// Parses the staged users once, in id order, for manager resolution; unreadable ones are
+/// skipped with a warning (and later skipped when applying).
+fn parse_staged_people(
+    store: &Store,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Person>, StoreError> {
     let mut people = Vec::new();
     for r in store.staged_users() {
         let (id, raw) = r?;
@@ -245,21 +318,32 @@ fn apply_staged(store: &Store, cfg: &SyncConfig) -> Result<Applied, FullSyncErro
             Err(e) => warnings.push(format!("skipped user {id}: {e}")),
         }
     }
-    let mut live_people: HashSet<String> = people.iter().map(|p| p.id.clone()).collect();
-    let mut live_groups: HashSet<String> = HashSet::new();
-    for r in store.staged_group_ids() {
-        live_groups.insert(r?);
-    }
+    Ok(people)
+}
 
-    // Decide removals first: held people and groups stay whole (their memberships, and their
-    // place as someone's manager), as if this crawl had seen them unchanged.
+/// What a crawl removes: what the store has and the crawl did not see, less what is held.
+struct Removals {
+    people: Vec<String>,
+    groups: Vec<String>,
+}
+
+/// The removals to apply, decided before anything is written: beyond the
+/// safety share they are held, and held people and groups stay whole (their memberships, and
+/// their place as someone's manager), as if this crawl had seen them unchanged. Held people
+/// join `live`.
+fn decide_removals(
+    store: &Store,
+    cfg: &SyncConfig,
+    live: &mut Live,
+    warnings: &mut Vec<String>,
+) -> Result<(Removals, HeldDeletions), StoreError> {
     let gone_people: Vec<String> = store
         .person_ids()
-        .filter(|r| r.as_ref().map_or(true, |id| !live_people.contains(id)))
+        .filter(|r| r.as_ref().map_or(true, |id| !live.people.contains(id)))
         .collect::<Result<_, _>>()?;
     let gone_groups: Vec<String> = store
         .group_ids()
-        .filter(|r| r.as_ref().map_or(true, |id| !live_groups.contains(id)))
+        .filter(|r| r.as_ref().map_or(true, |id| !live.groups.contains(id)))
         .collect::<Result<_, _>>()?;
     let mut held = HeldDeletions::default();
     let (people_before, groups_before) = (store.people_count()?, store.group_count()?);
@@ -269,7 +353,7 @@ fn apply_staged(store: &Store, cfg: &SyncConfig) -> Result<Applied, FullSyncErro
         "people",
         cfg,
         &mut held.people,
-        &mut warnings,
+        warnings,
     );
     let gone_groups = hold_if_too_many(
         gone_groups,
@@ -277,18 +361,46 @@ fn apply_staged(store: &Store, cfg: &SyncConfig) -> Result<Applied, FullSyncErro
         "groups",
         cfg,
         &mut held.groups,
-        &mut warnings,
+        warnings,
     );
+    live.people.extend(held.people.iter().cloned());
+    Ok((
+        Removals {
+            people: gone_people,
+            groups: gone_groups,
+        },
+        held,
+    ))
+}
+
+/// Resolves managers over the staged people and the held ones (who may still manage someone),
+/// returning the staged people alone, in id order, with the resolution.
+fn resolve_managers(
+    store: &Store,
+    people: Vec<Person>,
+    held_people: &[String],
+    cfg: &managers::ManagerConfig,
+) -> Result<(Vec<Person>, managers::Resolution), StoreError> {
     let mut resolve_over = people;
-    for id in &held.people {
+    for id in held_people {
         if let Some(p) = store.person(id)? {
             resolve_over.push(p);
         }
-        live_people.insert(id.clone());
     }
-    let mut resolution = managers::resolve(&resolve_over, mgr);
-    resolve_over.truncate(resolve_over.len() - held.people.len().min(resolve_over.len()));
-    let mut parsed = resolve_over.into_iter().peekable();
+    let resolution = managers::resolve(&resolve_over, cfg);
+    resolve_over.truncate(resolve_over.len() - held_people.len().min(resolve_over.len()));
+    Ok((resolve_over, resolution))
+}
+
+/// Writes each staged person with their resolved manager and the staged raw bytes as they are
+/// (the second pass over the staging tree, in the same id order as `people`).
+fn apply_people(
+    store: &Store,
+    out: &mut Chunked<'_>,
+    people: Vec<Person>,
+    managers: &mut std::collections::HashMap<String, String>,
+) -> Result<(), StoreError> {
+    let mut parsed = people.into_iter().peekable();
     for r in store.staged_users_bytes() {
         let (id, raw) = r?;
         if parsed.peek().map(|p| p.id.as_str()) != Some(id.as_str()) {
@@ -297,14 +409,22 @@ fn apply_staged(store: &Store, cfg: &SyncConfig) -> Result<Applied, FullSyncErro
         let Some(mut person) = parsed.next() else {
             break;
         };
-        person.manager_id = resolution.managers.remove(&id);
-        batch.push(Op::PutPerson {
+        person.manager_id = managers.remove(&id);
+        out.push(Op::PutPerson {
             person: Box::new(person),
             raw: RawJson(raw),
-        });
-        flush(&mut batch, false)?;
+        })?;
     }
-    done("people");
+    Ok(())
+}
+
+/// Writes each staged group that parses (others are skipped with a warning) and returns their
+/// ids, whose member lists are applied next.
+fn apply_groups(
+    store: &Store,
+    out: &mut Chunked<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<String>, StoreError> {
     let mut parsed_groups = Vec::new();
     for r in store.staged_groups() {
         let (id, raw) = r?;
@@ -312,17 +432,25 @@ fn apply_staged(store: &Store, cfg: &SyncConfig) -> Result<Applied, FullSyncErro
             Ok(group) => {
                 parsed_groups.push(id);
                 let raw = RawJson::from(&raw);
-                batch.push(Op::PutGroup { group, raw });
-                flush(&mut batch, false)?;
+                out.push(Op::PutGroup { group, raw })?;
             }
             Err(e) => warnings.push(format!("skipped group {id}: {e}")),
         }
     }
-    flush(&mut batch, true)?;
-    done("groups");
+    Ok(parsed_groups)
+}
 
-    let held_people: HashSet<&String> = held.people.iter().collect();
-    for gid in &parsed_groups {
+/// Applies the difference between each group's stored and staged member lists, keeping only
+/// live people, and keeping held people where they are.
+fn apply_memberships(
+    store: &Store,
+    out: &mut Chunked<'_>,
+    groups: &[String],
+    live_people: &HashSet<String>,
+    held_people: &[String],
+) -> Result<(), StoreError> {
+    let held_people: HashSet<&String> = held_people.iter().collect();
+    for gid in groups {
         let current = store
             .member_ids_after(gid, None)
             .collect::<Result<Vec<_>, _>>()?;
@@ -335,27 +463,28 @@ fn apply_staged(store: &Store, cfg: &SyncConfig) -> Result<Applied, FullSyncErro
         wanted.sort();
         wanted.dedup();
         for (user_id, add) in sorted_diff(&current, &wanted) {
-            batch.push(membership_op(gid, user_id, add));
-            flush(&mut batch, false)?;
+            out.push(membership_op(gid, user_id, add))?;
         }
     }
-    flush(&mut batch, true)?;
-    done("memberships");
+    Ok(())
+}
 
-    for id in gone_groups {
-        batch.push(Op::DeleteGroup { id });
-        flush(&mut batch, false)?;
+/// Deletes the groups, then the people, that Okta no longer has (and that were not held).
+fn apply_removals(out: &mut Chunked<'_>, removals: Removals) -> Result<(), StoreError> {
+    for id in removals.groups {
+        out.push(Op::DeleteGroup { id })?;
     }
-    for id in gone_people {
-        batch.push(Op::DeletePerson { id });
-        flush(&mut batch, false)?;
+    for id in removals.people {
+        out.push(Op::DeletePerson { id })?;
     }
-    flush(&mut batch, true)?;
-    done("removals");
+    Ok(())
+}
 
-    let report = resolution.report;
-    if !report.unresolved.is_empty() {
-        let (id, value) = &report.unresolved[0];
+/// The run's warnings about manager data: references that match nobody (summarised) and
+/// cycles (each named).
+fn manager_warnings(report: &ManagerReport) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some((id, value)) = report.unresolved.first() {
         warnings.push(format!(
             "{} people have a manager reference that matches nobody (for example user {id}: \"{value}\")",
             report.unresolved.len()
@@ -369,7 +498,7 @@ fn apply_staged(store: &Store, cfg: &SyncConfig) -> Result<Applied, FullSyncErro
             cycle[0]
         ));
     }
-    Ok((counts, report, held, warnings))
+    warnings
 }
 
 /// Returns the removals to apply: all of them, unless they exceed the safety share of what the

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::full::{membership_op, sorted_diff};
 use super::managers;
 use super::{Event, Source, SourceError, SyncConfig, Target, Usage};
-use crate::model::{Group, Person, RunKind, SyncRun};
+use crate::model::{Group, ManagerReport, Person, RunKind, SyncRun};
 use crate::store::{Batch, Op, RawJson, Store, StoreError, meta};
 
 #[derive(Debug, thiserror::Error)]
@@ -407,6 +407,8 @@ impl Incremental {
         result
     }
 
+    /// The phases of `commit`: people (with managers resolved), groups, memberships, then one
+    /// transaction holding them with the position, the handled events and the run record.
     fn commit_inner(
         &mut self,
         reads: Reads,
@@ -418,174 +420,290 @@ impl Incremental {
         let store = self.store.clone();
         let mgr_cfg = self.cfg.managers.clone();
         let mut warnings = Vec::new();
-        let mut ops: Vec<Op> = Vec::new();
-        let mut deletes: Vec<Op> = Vec::new();
 
-        // People: the new versions, and whether anyone's manager could move.
-        let mut puts: BTreeMap<String, (Person, RawJson)> = BTreeMap::new();
-        let mut gone_people: HashSet<String> = HashSet::new();
-        for (id, v) in &reads.users {
-            match v {
-                Some(raw) => match Person::from_okta(raw) {
-                    Ok(p) => {
-                        puts.insert(id.clone(), (p, RawJson::from(raw)));
-                    }
-                    Err(e) => warnings.push(format!("skipped user {id}: {e}")),
-                },
-                None => {
-                    gone_people.insert(id.clone());
-                }
-            }
-        }
+        let (mut puts, gone_people) = person_changes(&reads, &mut warnings);
         let people = self.load_people()?;
-        let mut relevant = false;
-        for id in &gone_people {
-            relevant |= people.remove(id).is_some();
-        }
-        for (id, (p, _)) in &puts {
-            let mut p = p.clone();
-            match people.get(id) {
-                Some(old) => {
-                    relevant |= !managers::same_manager_inputs(old, &p);
-                    p.manager_id = old.manager_id.clone();
-                }
-                None => relevant = true,
-            }
-            people.insert(id.clone(), p);
-        }
-        let mut report = None;
-        if relevant {
+        let report = if update_people(people, &puts, &gone_people) {
             let resolution = managers::resolve(people.values(), &mgr_cfg);
-            for (id, p) in people.iter_mut() {
-                let resolved = resolution.managers.get(id).cloned();
-                if p.manager_id == resolved {
-                    continue;
-                }
-                p.manager_id = resolved;
-                if !puts.contains_key(id) {
-                    // Someone else's manager moved: rewrite their record (raw unchanged).
-                    let raw = store.person_raw(id)?.map(|v| RawJson::from(&v));
-                    if let Some(raw) = raw {
-                        puts.insert(id.clone(), (p.clone(), raw));
-                    }
-                }
-            }
-            for (id, value) in &resolution.report.unresolved {
-                if reads.users.contains_key(id) {
-                    warnings.push(format!(
-                        "user {id}'s manager reference \"{value}\" matches nobody"
-                    ));
-                }
-            }
-            for cycle in &resolution.report.cycles {
-                if cycle.iter().any(|id| reads.users.contains_key(id)) {
-                    warnings.push(format!(
-                        "manager cycle {}: broken by treating {} as a root",
-                        cycle.join(" → "),
-                        cycle[0]
-                    ));
-                }
-            }
-            report = Some(resolution.report);
-        }
-        for (id, (mut p, raw)) in puts {
-            p.manager_id = people.get(&id).and_then(|c| c.manager_id.clone());
-            ops.push(Op::PutPerson {
-                person: Box::new(p),
-                raw,
-            });
-        }
-        for id in &gone_people {
-            deletes.push(Op::DeletePerson { id: id.clone() });
-        }
-
-        // Groups.
-        let mut gone_groups: HashSet<String> = HashSet::new();
-        let mut new_groups: HashSet<String> = HashSet::new();
-        for (id, v) in &reads.groups {
-            match v {
-                Some(raw) => match Group::from_okta(raw) {
-                    Ok(group) => {
-                        new_groups.insert(id.clone());
-                        ops.push(Op::PutGroup {
-                            group,
-                            raw: RawJson::from(raw),
-                        });
-                    }
-                    Err(e) => warnings.push(format!("skipped group {id}: {e}")),
-                },
-                None => {
-                    gone_groups.insert(id.clone());
-                    deletes.push(Op::DeleteGroup { id: id.clone() });
-                }
-            }
-        }
-
-        // Memberships: complete lists, diffed against the store. Only pairs whose both ends
-        // exist after this step are kept.
-        let person_exists =
-            |id: &str| -> bool { !gone_people.contains(id) && people.contains_key(id) };
-        let group_exists =
-            |id: &str| -> Result<bool, StoreError> {
-                Ok(!gone_groups.contains(id)
-                    && (new_groups.contains(id) || store.group(id)?.is_some()))
-            };
-        for (uid, gids) in &reads.user_groups {
-            if !person_exists(uid) {
-                continue;
-            }
-            let current = store.group_ids_of(uid)?;
-            let mut wanted = Vec::new();
-            for g in gids {
-                if group_exists(g)? {
-                    wanted.push(g.clone());
-                }
-            }
-            wanted.sort();
-            wanted.dedup();
-            for (gid, add) in sorted_diff(&current, &wanted) {
-                ops.push(membership_op(gid, uid, add));
-            }
-        }
-        for (gid, members) in &reads.group_members {
-            if !group_exists(gid)? {
-                continue;
-            }
-            let current = store
-                .member_ids_after(gid, None)
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut wanted: Vec<String> = members
-                .iter()
-                .filter(|u| person_exists(u))
-                .cloned()
-                .collect();
-            wanted.sort();
-            wanted.dedup();
-            for (uid, add) in sorted_diff(&current, &wanted) {
-                ops.push(membership_op(gid, uid, add));
-            }
-        }
+            rewrite_moved_managers(&store, people, &resolution, &mut puts)?;
+            warnings.extend(manager_warnings(&reads, &resolution.report));
+            Some(resolution.report)
+        } else {
+            None
+        };
+        let mut ops = person_ops(people, puts);
+        let mut deletes: Vec<Op> = gone_people
+            .iter()
+            .map(|id| Op::DeletePerson { id: id.clone() })
+            .collect();
+        let groups = group_changes(&reads, &mut ops, &mut deletes, &mut warnings);
+        let exists = Exists {
+            store: &store,
+            people,
+            gone_people: &gone_people,
+            groups: &groups,
+        };
+        membership_ops(&store, &reads, &exists, &mut ops)?;
         ops.extend(deletes);
 
         run.run.warnings.extend(warnings);
-        let mut meta_entries: Vec<(&str, Vec<u8>)> = Vec::new();
-        match &position {
-            Position::Unchanged => {}
-            Position::Log(next) => meta_entries.push((meta::LOG_CURSOR, encode(next)?)),
-            Position::Sweep(at) => meta_entries.push((meta::SWEEP_MARK, encode(at)?)),
-        }
-        if let Some(report) = &report {
-            meta_entries.push((meta::MANAGER_REPORT, encode(report)?));
-        }
-        let record = run.finish(source, events_seen.is_empty() && ops.is_empty());
-        let (_, recorded) = store.apply_batch(Batch {
-            ops: &ops,
-            meta: meta_entries,
+        record_step(
+            &store,
+            run,
+            source,
+            &position,
+            report.as_ref(),
             events_seen,
-            run: record.clone(),
-        })?;
-        Ok(recorded.unwrap_or_else(|| run.run.clone()))
+            &ops,
+        )
     }
+}
+
+/// New person records (with their raw JSON) and the ids of people gone, from the reads;
+/// users whose JSON is unreadable are skipped with a warning.
+fn person_changes(
+    reads: &Reads,
+    warnings: &mut Vec<String>,
+) -> (BTreeMap<String, (Person, RawJson)>, HashSet<String>) {
+    let mut puts: BTreeMap<String, (Person, RawJson)> = BTreeMap::new();
+    let mut gone_people: HashSet<String> = HashSet::new();
+    for (id, v) in &reads.users {
+        match v {
+            Some(raw) => match Person::from_okta(raw) {
+                Ok(p) => {
+                    puts.insert(id.clone(), (p, RawJson::from(raw)));
+                }
+                Err(e) => warnings.push(format!("skipped user {id}: {e}")),
+            },
+            None => {
+                gone_people.insert(id.clone());
+            }
+        }
+    }
+    (puts, gone_people)
+}
+
+/// Brings the in-memory people up to date (keeping each one's current manager for now) and
+/// says whether manager resolution must run again: only when something it reads changed.
+fn update_people(
+    people: &mut HashMap<String, Person>,
+    puts: &BTreeMap<String, (Person, RawJson)>,
+    gone_people: &HashSet<String>,
+) -> bool {
+    let mut relevant = false;
+    for id in gone_people {
+        relevant |= people.remove(id).is_some();
+    }
+    for (id, (p, _)) in puts {
+        let mut p = p.clone();
+        match people.get(id) {
+            Some(old) => {
+                relevant |= !managers::same_manager_inputs(old, &p);
+                p.manager_id = old.manager_id.clone();
+            }
+            None => relevant = true,
+        }
+        people.insert(id.clone(), p);
+    }
+    relevant
+}
+
+/// Applies a resolution to the in-memory people; anyone not already written by this step whose
+/// manager moved gets a put too (their raw JSON unchanged), so the result equals a full crawl's.
+fn rewrite_moved_managers(
+    store: &Store,
+    people: &mut HashMap<String, Person>,
+    resolution: &managers::Resolution,
+    puts: &mut BTreeMap<String, (Person, RawJson)>,
+) -> Result<(), StoreError> {
+    for (id, p) in people.iter_mut() {
+        let resolved = resolution.managers.get(id).cloned();
+        if p.manager_id == resolved {
+            continue;
+        }
+        p.manager_id = resolved;
+        if !puts.contains_key(id) {
+            // Someone else's manager moved: rewrite their record (raw unchanged).
+            let raw = store.person_raw(id)?.map(|v| RawJson::from(&v));
+            if let Some(raw) = raw {
+                puts.insert(id.clone(), (p.clone(), raw));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Warnings about manager data, only for the people this step read (the rest were reported
+/// when they were read).
+fn manager_warnings(reads: &Reads, report: &ManagerReport) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (id, value) in &report.unresolved {
+        if reads.users.contains_key(id) {
+            warnings.push(format!(
+                "user {id}'s manager reference \"{value}\" matches nobody"
+            ));
+        }
+    }
+    for cycle in &report.cycles {
+        if cycle.iter().any(|id| reads.users.contains_key(id)) {
+            warnings.push(format!(
+                "manager cycle {}: broken by treating {} as a root",
+                cycle.join(" → "),
+                cycle[0]
+            ));
+        }
+    }
+    warnings
+}
+
+/// The person puts, each with the manager the in-memory people now hold.
+fn person_ops(
+    people: &HashMap<String, Person>,
+    puts: BTreeMap<String, (Person, RawJson)>,
+) -> Vec<Op> {
+    puts.into_iter()
+        .map(|(id, (mut p, raw))| {
+            p.manager_id = people.get(&id).and_then(|c| c.manager_id.clone());
+            Op::PutPerson {
+                person: Box::new(p),
+                raw,
+            }
+        })
+        .collect()
+}
+
+/// The groups a step writes and removes.
+struct GroupChanges {
+    gone: HashSet<String>,
+    put: HashSet<String>,
+}
+
+/// Adds the group puts to `ops` and the group removals to `deletes` (applied last); groups
+/// whose JSON is unreadable are skipped with a warning.
+fn group_changes(
+    reads: &Reads,
+    ops: &mut Vec<Op>,
+    deletes: &mut Vec<Op>,
+    warnings: &mut Vec<String>,
+) -> GroupChanges {
+    let mut changes = GroupChanges {
+        gone: HashSet::new(),
+        put: HashSet::new(),
+    };
+    for (id, v) in &reads.groups {
+        match v {
+            Some(raw) => match Group::from_okta(raw) {
+                Ok(group) => {
+                    changes.put.insert(id.clone());
+                    ops.push(Op::PutGroup {
+                        group,
+                        raw: RawJson::from(raw),
+                    });
+                }
+                Err(e) => warnings.push(format!("skipped group {id}: {e}")),
+            },
+            None => {
+                changes.gone.insert(id.clone());
+                deletes.push(Op::DeleteGroup { id: id.clone() });
+            }
+        }
+    }
+    changes
+}
+
+/// What exists once this step is applied: a membership is kept only when both ends do.
+struct Exists<'a> {
+    store: &'a Store,
+    people: &'a HashMap<String, Person>,
+    gone_people: &'a HashSet<String>,
+    groups: &'a GroupChanges,
+}
+
+impl Exists<'_> {
+    fn person(&self, id: &str) -> bool {
+        !self.gone_people.contains(id) && self.people.contains_key(id)
+    }
+
+    fn group(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(!self.groups.gone.contains(id)
+            && (self.groups.put.contains(id) || self.store.group(id)?.is_some()))
+    }
+}
+
+/// Memberships: the complete lists read (a user's groups, a group's members), diffed against
+/// the store, keeping only pairs whose both ends exist after this step.
+fn membership_ops(
+    store: &Store,
+    reads: &Reads,
+    exists: &Exists<'_>,
+    ops: &mut Vec<Op>,
+) -> Result<(), StoreError> {
+    for (uid, gids) in &reads.user_groups {
+        if !exists.person(uid) {
+            continue;
+        }
+        let current = store.group_ids_of(uid)?;
+        let mut wanted = Vec::new();
+        for g in gids {
+            if exists.group(g)? {
+                wanted.push(g.clone());
+            }
+        }
+        wanted.sort();
+        wanted.dedup();
+        for (gid, add) in sorted_diff(&current, &wanted) {
+            ops.push(membership_op(gid, uid, add));
+        }
+    }
+    for (gid, members) in &reads.group_members {
+        if !exists.group(gid)? {
+            continue;
+        }
+        let current = store
+            .member_ids_after(gid, None)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut wanted: Vec<String> = members
+            .iter()
+            .filter(|u| exists.person(u))
+            .cloned()
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        for (uid, add) in sorted_diff(&current, &wanted) {
+            ops.push(membership_op(gid, uid, add));
+        }
+    }
+    Ok(())
+}
+
+/// Applies the step's operations in one transaction with its position, manager report,
+/// handled event ids and run record, so a crash keeps all of them or none.
+fn record_step(
+    store: &Store,
+    run: &mut Counter,
+    source: &dyn Source,
+    position: &Position,
+    report: Option<&ManagerReport>,
+    events_seen: Vec<String>,
+    ops: &[Op],
+) -> Result<SyncRun, StepError> {
+    let mut meta_entries: Vec<(&str, Vec<u8>)> = Vec::new();
+    match position {
+        Position::Unchanged => {}
+        Position::Log(next) => meta_entries.push((meta::LOG_CURSOR, encode(next)?)),
+        Position::Sweep(at) => meta_entries.push((meta::SWEEP_MARK, encode(at)?)),
+    }
+    if let Some(report) = report {
+        meta_entries.push((meta::MANAGER_REPORT, encode(report)?));
+    }
+    let record = run.finish(source, events_seen.is_empty() && ops.is_empty());
+    let (_, recorded) = store.apply_batch(Batch {
+        ops,
+        meta: meta_entries,
+        events_seen,
+        run: record.clone(),
+    })?;
+    Ok(recorded.unwrap_or_else(|| run.run.clone()))
 }
 
 /// Every object of every page, keyed by its id (objects without one are skipped).

@@ -7,10 +7,11 @@ use super::cursor::{self, Kind};
 use super::errors::store_error;
 use super::filters::{GroupSpec, is_everyone};
 use super::group::GroupNode;
+use super::paging::{Page, PageRequest};
 use super::person::PersonNode;
-use super::{int, store};
+use super::{int, load_groups, load_people, store};
 use crate::model::{self, Group, Person};
-use crate::store::PersonFilter;
+use crate::store::{PersonFilter, StoreError};
 
 /// Relay page information.
 #[derive(SimpleObject)]
@@ -63,12 +64,118 @@ pub(crate) enum GroupsTotal {
     Filter(GroupSpec),
 }
 
+/// What a connection lists: people or groups. One connection type serves both, so paging,
+/// edges and `pageInfo` are written once.
+pub(crate) trait Listed: Clone + Sized {
+    /// The kind of cursor its lists hand out.
+    const KIND: Kind;
+    /// Its GraphQL object.
+    type Node;
+    /// How a list's total is found when asked for.
+    type Total;
+    fn id(&self) -> &str;
+    fn node(self) -> Self::Node;
+    /// The total of a list whose length is known.
+    fn known_total(n: u64) -> Self::Total;
+    /// Reads them by id through the request's loader, in the order of `ids` (missing skipped).
+    fn load(ctx: &Context<'_>, ids: &[String]) -> impl Future<Output = Result<Vec<Self>>> + Send;
+}
+
+impl Listed for Person {
+    const KIND: Kind = Kind::Person;
+    type Node = PersonNode;
+    type Total = PeopleTotal;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn node(self) -> PersonNode {
+        PersonNode(self)
+    }
+    fn known_total(n: u64) -> PeopleTotal {
+        PeopleTotal::Known(n)
+    }
+    fn load(ctx: &Context<'_>, ids: &[String]) -> impl Future<Output = Result<Vec<Self>>> + Send {
+        load_people(ctx, ids)
+    }
+}
+
+impl Listed for Group {
+    const KIND: Kind = Kind::Group;
+    type Node = GroupNode;
+    type Total = GroupsTotal;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn node(self) -> GroupNode {
+        GroupNode(self)
+    }
+    fn known_total(n: u64) -> GroupsTotal {
+        GroupsTotal::Known(n)
+    }
+    fn load(ctx: &Context<'_>, ids: &[String]) -> impl Future<Output = Result<Vec<Self>>> + Send {
+        load_groups(ctx, ids)
+    }
+}
+
+/// A page of people or groups, and how to count the whole list.
+pub(crate) struct Connection<T: Listed> {
+    page: Page<T>,
+    total: T::Total,
+}
+
 /// A page of people.
-pub(crate) struct PersonConnection {
-    pub people: Vec<Person>,
-    pub has_next: bool,
-    pub has_previous: bool,
-    pub total: PeopleTotal,
+pub(crate) type PersonConnection = Connection<Person>;
+/// A page of groups.
+pub(crate) type GroupConnection = Connection<Group>;
+
+impl<T: Listed> Connection<T> {
+    pub(crate) fn new(page: Page<T>, total: T::Total) -> Connection<T> {
+        Connection { page, total }
+    }
+
+    /// The requested page of an id-ordered list of ids held in memory (its length is the
+    /// total), read through the request's loader.
+    pub(crate) async fn of_ids(
+        ctx: &Context<'_>,
+        req: &PageRequest,
+        ids: &[String],
+    ) -> Result<Connection<T>> {
+        let (slice, has_next) = req.slice(ids);
+        let items = T::load(ctx, slice).await?;
+        Ok(Connection::new(
+            req.page_of(items, has_next),
+            T::known_total(ids.len() as u64),
+        ))
+    }
+
+    /// `of_ids` for the raw `first` and `after` arguments.
+    pub(crate) async fn of_id_list(
+        ctx: &Context<'_>,
+        ids: &[String],
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<T>> {
+        let req = PageRequest::new(T::KIND, first, after.as_deref())?;
+        Connection::of_ids(ctx, &req, ids).await
+    }
+
+    /// The edges, each made by `edge` from its cursor and node.
+    fn edge_list<E>(&self, edge: impl Fn(String, T::Node) -> E) -> Vec<E> {
+        self.page
+            .items
+            .iter()
+            .map(|item| edge(cursor::encode(T::KIND, item.id()), item.clone().node()))
+            .collect()
+    }
+
+    fn node_list(&self) -> Vec<T::Node> {
+        self.page.items.iter().cloned().map(T::node).collect()
+    }
+
+    fn info(&self) -> PageInfo {
+        let ids: Vec<&str> = self.page.items.iter().map(T::id).collect();
+        PageInfo::new(T::KIND, &ids, self.page.has_next, self.page.has_previous)
+    }
 }
 
 /// A person in a list, with the cursor to resume after it.
@@ -83,22 +190,15 @@ pub(crate) struct PersonEdge {
 #[Object]
 impl PersonConnection {
     async fn edges(&self) -> Vec<PersonEdge> {
-        self.people
-            .iter()
-            .map(|p| PersonEdge {
-                cursor: cursor::encode(Kind::Person, &p.id),
-                node: PersonNode(p.clone()),
-            })
-            .collect()
+        self.edge_list(|cursor, node| PersonEdge { cursor, node })
     }
 
     async fn nodes(&self) -> Vec<PersonNode> {
-        self.people.iter().cloned().map(PersonNode).collect()
+        self.node_list()
     }
 
     async fn page_info(&self) -> PageInfo {
-        let ids: Vec<&str> = self.people.iter().map(|p| p.id.as_str()).collect();
-        PageInfo::new(Kind::Person, &ids, self.has_next, self.has_previous)
+        self.info()
     }
 
     /// The number of people in the whole list (all pages).
@@ -107,15 +207,7 @@ impl PersonConnection {
         let n = match &self.total {
             PeopleTotal::Known(n) => *n,
             PeopleTotal::Filter(f) if is_everyone(f) => s.people_count().map_err(store_error)?,
-            PeopleTotal::Filter(f) => {
-                let mut n = 0u64;
-                for p in s.people_after(None) {
-                    if f.matches(&p.map_err(store_error)?) {
-                        n += 1;
-                    }
-                }
-                n
-            }
+            PeopleTotal::Filter(f) => count_matching(s.people_after(None), |p| f.matches(p))?,
             PeopleTotal::Members { group_id, statuses } if statuses.is_empty() => {
                 s.member_count(group_id).map_err(store_error)?
             }
@@ -136,14 +228,6 @@ impl PersonConnection {
     }
 }
 
-/// A page of groups.
-pub(crate) struct GroupConnection {
-    pub groups: Vec<Group>,
-    pub has_next: bool,
-    pub has_previous: bool,
-    pub total: GroupsTotal,
-}
-
 /// A group in a list, with the cursor to resume after it.
 #[derive(SimpleObject)]
 pub(crate) struct GroupEdge {
@@ -156,22 +240,15 @@ pub(crate) struct GroupEdge {
 #[Object]
 impl GroupConnection {
     async fn edges(&self) -> Vec<GroupEdge> {
-        self.groups
-            .iter()
-            .map(|g| GroupEdge {
-                cursor: cursor::encode(Kind::Group, &g.id),
-                node: GroupNode(g.clone()),
-            })
-            .collect()
+        self.edge_list(|cursor, node| GroupEdge { cursor, node })
     }
 
     async fn nodes(&self) -> Vec<GroupNode> {
-        self.groups.iter().cloned().map(GroupNode).collect()
+        self.node_list()
     }
 
     async fn page_info(&self) -> PageInfo {
-        let ids: Vec<&str> = self.groups.iter().map(|g| g.id.as_str()).collect();
-        PageInfo::new(Kind::Group, &ids, self.has_next, self.has_previous)
+        self.info()
     }
 
     /// The number of groups in the whole list (all pages).
@@ -180,16 +257,22 @@ impl GroupConnection {
         let n = match &self.total {
             GroupsTotal::Known(n) => *n,
             GroupsTotal::Filter(f) if f.is_everything() => s.group_count().map_err(store_error)?,
-            GroupsTotal::Filter(f) => {
-                let mut n = 0u64;
-                for g in s.groups_after(None) {
-                    if f.matches(&g.map_err(store_error)?) {
-                        n += 1;
-                    }
-                }
-                n
-            }
+            GroupsTotal::Filter(f) => count_matching(s.groups_after(None), |g| f.matches(g))?,
         };
         Ok(int(n))
     }
+}
+
+/// How many items of a whole-list scan `keep` accepts: the total of a filtered list.
+fn count_matching<T>(
+    items: impl Iterator<Item = Result<T, StoreError>>,
+    keep: impl Fn(&T) -> bool,
+) -> Result<u64> {
+    let mut n = 0u64;
+    for item in items {
+        if keep(&item.map_err(store_error)?) {
+            n += 1;
+        }
+    }
+    Ok(n)
 }

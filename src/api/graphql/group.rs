@@ -5,12 +5,13 @@ use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::connection::{PeopleTotal, PersonConnection};
-use super::cursor::{self, Kind};
+use super::connection::{Connection, PeopleTotal, PersonConnection};
+use super::cursor::Kind;
 use super::enums::{GroupType, UserStatus};
 use super::errors::store_error;
+use super::paging::{self, PageRequest};
 use super::person::profile_of;
-use super::{int, load_people, paging, store};
+use super::{int, load_people, store};
 use crate::model::{self, Group};
 
 /// How many member ids are read per batch when a status filter skips some.
@@ -67,8 +68,8 @@ impl GroupNode {
         after: Option<String>,
         status: Option<Vec<UserStatus>>,
     ) -> Result<PersonConnection> {
-        let first = paging::page_size(first)?;
-        let after = cursor::after(Kind::Person, after.as_deref())?;
+        let req = PageRequest::new(Kind::Person, first, after.as_deref())?;
+        let first = req.first();
         let statuses: Vec<model::UserStatus> = status
             .unwrap_or_default()
             .into_iter()
@@ -81,7 +82,7 @@ impl GroupNode {
             (first + 1).max(SCAN_CHUNK)
         };
         let mut people = Vec::new();
-        let mut from = after.clone();
+        let mut from = req.after().map(str::to_owned);
         loop {
             let ids = s
                 .member_ids_after(&self.0.id, from.as_deref())
@@ -99,16 +100,12 @@ impl GroupNode {
                 break;
             }
         }
-        let has_next = people.len() > first;
-        people.truncate(first);
-        Ok(PersonConnection {
-            people,
-            has_next,
-            has_previous: after.is_some(),
-            total: PeopleTotal::Members {
+        Ok(Connection::new(
+            req.page(people),
+            PeopleTotal::Members {
                 group_id: self.0.id.clone(),
                 statuses,
             },
-        })
+        ))
     }
 }

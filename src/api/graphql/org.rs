@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Object, Result};
 
-use super::connection::{PeopleTotal, PersonConnection};
-use super::cursor::{self, Kind};
+use super::connection::{Connection, PersonConnection};
 use super::enums::UnitKind;
 use super::errors::store_error;
 use super::person::PersonNode;
@@ -40,24 +39,6 @@ impl OrgChartNode {
 pub(crate) struct DepartmentNode {
     pub unit: Department,
     pub all: Arc<Departments>,
-}
-
-/// One page of people from an id-ordered list of ids.
-pub(crate) async fn people_page(
-    ctx: &Context<'_>,
-    ids: &[String],
-    first: Option<i32>,
-    after: Option<String>,
-) -> Result<PersonConnection> {
-    let first = paging::page_size(first)?;
-    let after = cursor::after(Kind::Person, after.as_deref())?;
-    let (slice, has_next) = paging::slice_after(ids, after.as_deref(), first);
-    Ok(PersonConnection {
-        people: load_people(ctx, slice).await?,
-        has_next,
-        has_previous: after.is_some(),
-        total: PeopleTotal::Known(ids.len() as u64),
-    })
 }
 
 /// A department (people's `department` attribute) or a division (`division`). Deprovisioned
@@ -94,7 +75,7 @@ impl DepartmentNode {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<PersonConnection> {
-        people_page(ctx, &self.unit.members, first, after).await
+        Connection::of_id_list(ctx, &self.unit.members, first, after).await
     }
     /// Members with at least one direct report, in id order.
     #[graphql(complexity = "paging::cost(first, child_complexity)")]
@@ -104,7 +85,7 @@ impl DepartmentNode {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<PersonConnection> {
-        people_page(ctx, &self.unit.managers, first, after).await
+        Connection::of_id_list(ctx, &self.unit.managers, first, after).await
     }
     /// The units of the other kind wholly inside this one: a division's departments (or a
     /// department's divisions, in orgs that nest them that way).

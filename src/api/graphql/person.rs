@@ -7,11 +7,12 @@ use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::connection::{GroupConnection, GroupsTotal, PeopleTotal, PersonConnection};
-use super::cursor::{self, Kind};
+use super::connection::{Connection, GroupConnection, PersonConnection};
+use super::cursor::Kind;
 use super::enums::UserStatus;
 use super::errors::store_error;
-use super::{load_groups, load_people, loaders, paging, store};
+use super::paging::{self, PageRequest};
+use super::{loaders, store};
 use crate::model::Person;
 
 /// How far `managerChain` walks at most (the store's hierarchy is cycle-free; this is a backstop).
@@ -119,18 +120,11 @@ impl PersonNode {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<PersonConnection> {
-        let first = paging::page_size(first)?;
-        let after = cursor::after(Kind::Person, after.as_deref())?;
+        let req = PageRequest::new(Kind::Person, first, after.as_deref())?;
         let ids = store(ctx)?
             .direct_report_ids(&self.0.id)
             .map_err(store_error)?;
-        let (page, has_next) = paging::slice_after(&ids, after.as_deref(), first);
-        Ok(PersonConnection {
-            people: load_people(ctx, page).await?,
-            has_next,
-            has_previous: after.is_some(),
-            total: PeopleTotal::Known(ids.len() as u64),
-        })
+        Connection::of_ids(ctx, &req, &ids).await
     }
 
     /// Everyone under this person, `depth` levels down (1 = direct reports; default all), in id
@@ -155,7 +149,7 @@ impl PersonNode {
         let mut ids =
             crate::search::reports(store(ctx)?, &self.0.id, depth).map_err(store_error)?;
         ids.sort();
-        super::org::people_page(ctx, &ids, first, after).await
+        Connection::of_id_list(ctx, &ids, first, after).await
     }
 
     /// The groups this person belongs to, in id order.
@@ -166,16 +160,9 @@ impl PersonNode {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<GroupConnection> {
-        let first = paging::page_size(first)?;
-        let after = cursor::after(Kind::Group, after.as_deref())?;
+        let req = PageRequest::new(Kind::Group, first, after.as_deref())?;
         let ids = store(ctx)?.group_ids_of(&self.0.id).map_err(store_error)?;
-        let (page, has_next) = paging::slice_after(&ids, after.as_deref(), first);
-        Ok(GroupConnection {
-            groups: load_groups(ctx, page).await?,
-            has_next,
-            has_previous: after.is_some(),
-            total: GroupsTotal::Known(ids.len() as u64),
-        })
+        Connection::of_ids(ctx, &req, &ids).await
     }
 }
 

@@ -2,16 +2,17 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
-use super::connection::{GroupConnection, GroupsTotal, PeopleTotal, PersonConnection};
-use super::cursor::{self, Kind};
+use super::connection::{Connection, GroupConnection, GroupsTotal, PeopleTotal, PersonConnection};
+use super::cursor::Kind;
 use super::errors::{bad_input, store_error};
 use super::filters::{GroupFilter, PeopleFilter};
 use super::group::GroupNode;
 use super::org::{DepartmentNode, OrgChartNode, departments};
+use super::paging::{self, PageRequest};
 use super::person::PersonNode;
 use super::search::SearchConnection;
+use super::store;
 use super::sync_status::{SyncRunNode, SyncStatus};
-use super::{paging, store};
 use crate::search;
 
 /// Deepest `orgChart` allowed (the chart is also capped at 10,000 people).
@@ -66,27 +67,12 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<PersonConnection> {
-        let first = paging::page_size(first)?;
-        let after = cursor::after(Kind::Person, after.as_deref())?;
+        let req = PageRequest::new(Kind::Person, first, after.as_deref())?;
         let filter = filter.unwrap_or_default().into_store();
-        let mut people = Vec::new();
-        for p in store(ctx)?.people_after(after.as_deref()) {
-            let p = p.map_err(store_error)?;
-            if filter.matches(&p) {
-                people.push(p);
-                if people.len() > first {
-                    break;
-                }
-            }
-        }
-        let has_next = people.len() > first;
-        people.truncate(first);
-        Ok(PersonConnection {
-            people,
-            has_next,
-            has_previous: after.is_some(),
-            total: PeopleTotal::Filter(filter),
-        })
+        let page = req
+            .scan(store(ctx)?.people_after(req.after()), |p| filter.matches(p))
+            .map_err(store_error)?;
+        Ok(Connection::new(page, PeopleTotal::Filter(filter)))
     }
 
     /// One group by exactly one of: Okta id or name (case-insensitive).
@@ -118,27 +104,12 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<GroupConnection> {
-        let first = paging::page_size(first)?;
-        let after = cursor::after(Kind::Group, after.as_deref())?;
+        let req = PageRequest::new(Kind::Group, first, after.as_deref())?;
         let spec = filter.unwrap_or_default().into_spec();
-        let mut groups = Vec::new();
-        for g in store(ctx)?.groups_after(after.as_deref()) {
-            let g = g.map_err(store_error)?;
-            if spec.matches(&g) {
-                groups.push(g);
-                if groups.len() > first {
-                    break;
-                }
-            }
-        }
-        let has_next = groups.len() > first;
-        groups.truncate(first);
-        Ok(GroupConnection {
-            groups,
-            has_next,
-            has_previous: after.is_some(),
-            total: GroupsTotal::Filter(spec),
-        })
+        let page = req
+            .scan(store(ctx)?.groups_after(req.after()), |g| spec.matches(g))
+            .map_err(store_error)?;
+        Ok(Connection::new(page, GroupsTotal::Filter(spec)))
     }
 
     /// People matching `query` as you type: every word must match a name, login, email, title,

@@ -9,8 +9,9 @@ use super::connection::PageInfo;
 use super::cursor::{self, Kind};
 use super::errors::{bad_input, search_error, store_error};
 use super::filters::PeopleFilter;
+use super::int;
+use super::paging::PageRequest;
 use super::person::PersonNode;
-use super::{int, paging};
 use crate::model::Person;
 use crate::search::{self, ParsedQuery, SearchHit};
 use crate::store::{PersonFilter, Store};
@@ -24,8 +25,9 @@ pub(crate) async fn run(
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<SearchConnection> {
-    let first = paging::page_size(first)?;
-    let offset = match cursor::after(Kind::Search, after.as_deref())? {
+    let req = PageRequest::new(Kind::Search, first, after.as_deref())?;
+    let first = req.first();
+    let offset = match req.after() {
         None => 0,
         Some(pos) => pos
             .parse::<usize>()

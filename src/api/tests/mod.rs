@@ -1,6 +1,7 @@
 //! API tests over real HTTP: a small org in a temporary store, served by `router()` on a loopback
 //! port, queried with reqwest. Fixtures and helpers live here; each file tests one concern.
 
+mod assets;
 mod graphql_http;
 mod health;
 mod hierarchy;

@@ -1,48 +1,18 @@
-//! End-to-end tests of the mirror: the simulator and the real server on port 0, talking HTTP,
-//! checked against the simulator's own data (its ground truth, not the mirror's).
+//! The mirror end to end: the simulator and the real server on port 0, talking HTTP, checked
+//! against the simulator's own data (its ground truth, not the mirror's): what a full crawl
+//! mirrors, managers, deletions and their safety hold, restarts, readiness, non-ASCII logins
+//! and the CLI.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::process::cli;
+use crate::support::{TOKEN, TestApp, TestSim, gql, s};
 use oktamirror::sim::{AnomalyKind, Faults};
-use oktamirror::startup::Application;
-
-mod common;
-use common::{TOKEN, gql, settings, start_sim};
 
 const ALL_STATUSES: &str = "[ACTIVE, STAGED, PROVISIONED, RECOVERY, LOCKED_OUT, PASSWORD_EXPIRED, SUSPENDED, DEPROVISIONED, UNKNOWN]";
-
-/// Starts the mirror and waits until it reports ready (first full sync done).
-/// Settings of a mirror that changes only by full crawls: these tests check what a crawl does,
-/// and the System Log tail (tests/sync.rs) would apply the simulator's changes on its own.
-fn crawl_only(sim: SocketAddr, data_dir: &Path) -> oktamirror::configuration::Settings {
-    let mut s = settings(sim, data_dir);
-    s.sync.lanes.tail = false;
-    s
-}
-
-async fn spawn_app(sim: SocketAddr, data_dir: &Path) -> Application {
-    let app = Application::build(crawl_only(sim, data_dir))
-        .await
-        .expect("build app");
-    let client = reqwest::Client::new();
-    for _ in 0..600 {
-        let r = client
-            .get(format!("http://{}/readyz", app.addr()))
-            .send()
-            .await
-            .expect("readyz");
-        if r.status() == 200 {
-            return app;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the mirror never became ready");
-}
 
 /// Walks a people connection page by page, returning nodes and checking cursors move on.
 async fn all_people(addr: SocketAddr, page: usize, fields: &str) -> Vec<Value> {
@@ -75,16 +45,12 @@ async fn all_people(addr: SocketAddr, page: usize, fields: &str) -> Vec<Value> {
     out
 }
 
-fn s(v: &Value, k: &str) -> Option<String> {
-    v.get(k).and_then(Value::as_str).map(str::to_owned)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mirrors_every_user_group_and_membership() {
-    let (sim, sim_addr) = start_sim(700, 7).await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let app = spawn_app(sim_addr, dir.path()).await;
-    let addr = app.addr();
+    let ts = TestSim::start(700, 7).await;
+    let sim = &ts.sim;
+    let mut app = TestApp::builder(&ts).crawl_only().spawn().await;
+    let addr = app.addr;
 
     // Ready means searchable too: the first query after /readyz finds people.
     let someone = sim
@@ -238,15 +204,15 @@ async fn mirrors_every_user_group_and_membership() {
     for k in ["a", "b", "c"] {
         assert_eq!(d[k]["id"], u["id"], "lookup {k}");
     }
-    app.stop().await.expect("stop");
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manager_chain_and_reports_match_the_generated_hierarchy() {
-    let (sim, sim_addr) = start_sim(500, 11).await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let app = spawn_app(sim_addr, dir.path()).await;
-    let addr = app.addr();
+    let ts = TestSim::start(500, 11).await;
+    let sim = &ts.sim;
+    let mut app = TestApp::builder(&ts).crawl_only().spawn().await;
+    let addr = app.addr;
     let people = all_people(
         addr,
         50,
@@ -320,16 +286,16 @@ async fn manager_chain_and_reports_match_the_generated_hierarchy() {
     assert_eq!(st["unresolvedManagers"].as_u64(), Some(unresolvable as u64));
     let cyclic = anomalies.values().any(|k| matches!(k, AnomalyKind::Cycle));
     assert_eq!(st["managerCycles"].as_u64().map(|n| n > 0), Some(cyclic));
-    app.stop().await.expect("stop");
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletions_apply_only_after_a_complete_crawl_and_restart_serves_without_crawling() {
-    let (sim, sim_addr) = start_sim(400, 3).await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let app = spawn_app(sim_addr, dir.path()).await;
-    let addr = app.addr();
-    let sync = app.sync_handle();
+    let ts = TestSim::start(400, 3).await;
+    let sim = &ts.sim;
+    let mut app = TestApp::builder(&ts).crawl_only().spawn().await;
+    let addr = app.addr;
+    let sync = app.sync();
     let snapshot = "{ syncStatus { people groups memberships lastChangeSeq } }";
 
     // An unchanged org re-synced changes nothing.
@@ -407,13 +373,10 @@ async fn deletions_apply_only_after_a_complete_crawl_and_restart_serves_without_
         "id login title manager { id } groups(first: 100) { nodes { id } }",
     )
     .await;
-    app.stop().await.expect("stop");
     let requests = sim.request_count();
-    let app = Application::build(crawl_only(sim_addr, dir.path()))
-        .await
-        .expect("restart");
+    app.restart().await;
     let again = all_people(
-        app.addr(),
+        app.addr,
         100,
         "id login title manager { id } groups(first: 100) { nodes { id } }",
     )
@@ -422,38 +385,23 @@ async fn deletions_apply_only_after_a_complete_crawl_and_restart_serves_without_
     assert_eq!(sim.request_count(), requests, "no Okta request on restart");
 
     // The next full sync applies both changes.
-    let run = app.sync_handle().full_sync_now().await.expect("run");
+    let run = app.sync().full_sync_now().await.expect("run");
     assert!(run.ok, "{:?}", run.error);
     assert_eq!(
-        gql(app.addr(), q, json!({"id": other})).await["person"],
+        gql(app.addr, q, json!({"id": other})).await["person"],
         Value::Null
     );
     assert_eq!(
-        gql(app.addr(), tq, json!({"id": renamed})).await["person"]["title"],
+        gql(app.addr, tq, json!({"id": renamed})).await["person"]["title"],
         json!("Chief Renaming Officer")
     );
-    app.stop().await.expect("stop");
-}
-
-/// Runs the real binary and returns (success, stderr).
-fn cli(args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_oktamirror"));
-    cmd.args(args)
-        .env_remove("OKTA_API_TOKEN")
-        .env_remove("OKTAMIRROR_OKTA_URL");
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run oktamirror");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_sync_once_and_clear_errors() {
-    let (sim, sim_addr) = start_sim(150, 5).await;
+    let ts = TestSim::start(150, 5).await;
+    let (sim, sim_addr) = (&ts.sim, ts.addr);
     let dir = tempfile::tempdir().expect("tmp");
     let data = dir.path().join("data");
     let data = data.to_str().expect("utf8");
@@ -594,5 +542,208 @@ async fn cli_sync_once_and_clear_errors() {
         assert_eq!(err.trim().lines().count(), 1, "one clear sentence: {err}");
         assert!(!err.contains(TOKEN), "no token in errors");
     }
-    drop(sim);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mass_deletion_hold_is_exact_at_its_boundary_for_people_and_groups() {
+    let ts = TestSim::with_groups(200, Some(40), 9).await;
+    let sim = &ts.sim;
+    let mut app = TestApp::builder(&ts).crawl_only().spawn().await;
+    let sync = app.sync();
+    let okta_groups = |sim: &oktamirror::sim::Simulator| -> Vec<String> {
+        sim.groups()
+            .iter()
+            .filter(|g| g["type"] == "OKTA_GROUP")
+            .map(|g| s(g, "id").expect("id"))
+            .collect()
+    };
+    let people = app.store().people_count().expect("count");
+    let groups = app.store().group_count().expect("count");
+    assert_eq!(people, 200);
+    assert_eq!(
+        groups % 10,
+        0,
+        "{groups} groups: pick a size with an exact 10 %"
+    );
+
+    // Exactly 10 % of the people and of the groups: removed.
+    let users = sim.users();
+    for u in users.iter().skip(3).step_by(9).take(20) {
+        assert!(sim.delete_user(&s(u, "id").expect("id")));
+    }
+    for g in okta_groups(sim).iter().take((groups / 10) as usize) {
+        assert!(sim.delete_group(g));
+    }
+    let run = sync.full_sync_now().await.expect("run");
+    assert!(run.ok, "{:?}", run.error);
+    assert!(run.held.is_empty(), "10 % is not held: {:?}", run.held);
+    assert_eq!(run.changes.people_deleted, 20);
+    assert_eq!(run.changes.groups_deleted, groups / 10);
+    assert_eq!(app.store().people_count().expect("count"), 180);
+
+    // One more than 10 % (19 of 180 people; 10 % + 1 of the groups): held, the held kept whole.
+    let users = sim.users();
+    let victims: Vec<String> = users
+        .iter()
+        .skip(1)
+        .step_by(9)
+        .take(19)
+        .map(|u| s(u, "id").expect("id"))
+        .collect();
+    let groups_now = app.store().group_count().expect("count");
+    let group_victims: Vec<String> = okta_groups(sim)
+        .into_iter()
+        .take((groups_now / 10 + 1) as usize)
+        .collect();
+    let kept_memberships: Vec<Vec<String>> = victims
+        .iter()
+        .map(|v| app.store().group_ids_of(v).expect("read"))
+        .collect();
+    for v in &victims {
+        assert!(sim.delete_user(v));
+    }
+    for g in &group_victims {
+        assert!(sim.delete_group(g));
+    }
+    let run = sync.full_sync_now().await.expect("run");
+    assert!(run.ok, "{:?}", run.error);
+    let mut held = run.held.people.clone();
+    held.sort();
+    let mut want = victims.clone();
+    want.sort();
+    assert_eq!(held, want, "just above 10 % of the people is held");
+    let mut held_groups = run.held.groups.clone();
+    held_groups.sort();
+    let mut want_groups = group_victims.clone();
+    want_groups.sort();
+    assert_eq!(
+        held_groups, want_groups,
+        "just above 10 % of the groups is held"
+    );
+    assert_eq!(run.changes.people_deleted, 0);
+    assert_eq!(run.changes.groups_deleted, 0);
+    let q = "query($id: ID!) { person(id: $id) { id } }";
+    for (v, groups) in victims.iter().zip(&kept_memberships) {
+        assert_eq!(app.gql(q, json!({"id": v})).await["person"]["id"], json!(v));
+        assert_eq!(&app.store().group_ids_of(v).expect("read"), groups);
+    }
+    let gq = "query($id: ID!) { group(id: $id) { id } }";
+    for g in &group_victims {
+        assert_eq!(app.gql(gq, json!({"id": g})).await["group"]["id"], json!(g));
+    }
+
+    // The operator allows it: applied.
+    let run = app
+        .gql(
+            "mutation { syncNow(kind: FULL, allowMassDelete: true) { ok changes { peopleDeleted groupsDeleted } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(run["syncNow"]["ok"], true, "{run}");
+    assert_eq!(run["syncNow"]["changes"]["peopleDeleted"], 19, "{run}");
+    assert_eq!(
+        run["syncNow"]["changes"]["groupsDeleted"],
+        json!(group_victims.len()),
+        "{run}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_ascii_logins_are_found_by_lookup_and_search() {
+    let ts = TestSim::start(100, 17).await;
+    let people = [
+        ("josé.müller@exämple.com", "José", "Müller"),
+        ("дмитрий.иванов@example.ru", "Дмитрий", "Иванов"),
+        ("åsa.straße@example.de", "Åsa", "Straße"),
+    ];
+    let mut ids = Vec::new();
+    for (login, first, last) in people {
+        let profile = crate::support::patch(&[
+            ("login", json!(login)),
+            ("email", json!(login)),
+            ("firstName", json!(first)),
+            ("lastName", json!(last)),
+        ]);
+        ids.push(ts.sim.create_user(profile, true).expect("created"));
+    }
+    let mut app = TestApp::builder(&ts).crawl_only().spawn().await;
+    let by_login = "query($l: String!) { person(login: $l) { id login } }";
+    let search = "query($q: String!) { search(query: $q, first: 3) { nodes { id } } }";
+    for ((login, first, last), id) in people.iter().zip(&ids) {
+        // Case-insensitive, except that ß has no upper case of its own ("SS" is another login).
+        let upper = Some(login.to_uppercase()).filter(|_| !login.contains('ß'));
+        for l in std::iter::once(login.to_string()).chain(upper) {
+            let d = app.gql(by_login, json!({"l": l})).await;
+            assert_eq!(d["person"]["id"], json!(id), "person(login: {l:?})");
+            assert_eq!(
+                d["person"]["login"],
+                json!(login),
+                "the login as Okta has it"
+            );
+        }
+        for q in [login.to_string(), format!("{first} {last}")] {
+            let d = app.gql(search, json!({"q": q})).await;
+            assert_eq!(d["search"]["nodes"][0]["id"], json!(id), "search {q:?}");
+        }
+    }
+    // Accents folded (and ß as ss): typed without them, still found.
+    for (q, i) in [("jose muller", 0), ("asa strasse", 2), ("ДМИТРИЙ", 1)] {
+        let d = app.gql(search, json!({"q": q})).await;
+        assert_eq!(d["search"]["nodes"][0]["id"], json!(ids[i]), "search {q:?}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_means_search_has_caught_up_with_the_store() {
+    use oktamirror::model::Person;
+    use oktamirror::store::{Op, Store};
+
+    let ts = TestSim::start(100, 19).await;
+    let mut app = TestApp::builder(&ts).crawl_only().spawn().await;
+    app.stop().await;
+    // The store gains 3,000 people the index has never seen (a crash between store writes and
+    // index commits, at scale): on the next start the index has real catching up to do.
+    let store = Store::open(app.data_dir()).expect("store");
+    let ops: Vec<Op> = (0..3000)
+        .map(|i| {
+            let raw = json!({"id": format!("00uready{i:05}"), "status": "ACTIVE",
+                "profile": {"login": format!("ready.person{i}@example.com"),
+                            "firstName": "Quillon", "lastName": format!("Readiness{i}")}});
+            Op::PutPerson {
+                person: Box::new(Person::from_okta(&raw).expect("valid")),
+                raw: (&raw).into(),
+            }
+        })
+        .collect();
+    for chunk in ops.chunks(1000) {
+        store.apply(chunk, &[]).expect("write");
+    }
+    store.flush().expect("flush");
+    drop(store);
+
+    // From the first moment /readyz says ready, search finds the last of them.
+    app.start().await;
+    let q = "query($q: String!) { search(query: $q, first: 1) { nodes { id } } }";
+    let not_ready = std::sync::atomic::AtomicUsize::new(0);
+    crate::support::wait_for("/readyz", std::time::Duration::from_millis(5), || async {
+        let ready = app.readyz().await == 200;
+        if !ready {
+            not_ready.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        ready
+    })
+    .await;
+    let not_ready = not_ready.into_inner();
+    // (How many answers said "not ready" shows the index really had work to do.)
+    eprintln!("/readyz said not ready {not_ready} times while the index caught up");
+    let d = app
+        .gql(q, json!({"q": "ready.person2999@example.com"}))
+        .await;
+    assert_eq!(
+        d["search"]["nodes"][0]["id"], "00uready02999",
+        "ready before search caught up with the store"
+    );
+    app.stop().await;
 }

@@ -1,44 +1,24 @@
-//! End-to-end tests of people search and the org-chart queries: the simulator and the real
-//! server on port 0, checked against the simulator's ground truth; and the index healing after
-//! its directory is deleted or after a crash between a store write and an index commit.
+//! People search and the org-chart queries end to end: the simulator and the real server on
+//! port 0, checked against the simulator's ground truth; and the index healing after its
+//! directory is deleted or after a crash between a store write and an index commit.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use oktamirror::configuration::Settings;
+use crate::support::{TestApp, TestSim, gql};
 use oktamirror::model::Person;
 use oktamirror::search::{self, ParsedQuery};
-use oktamirror::startup::Application;
 use oktamirror::store::{Op, PersonFilter, Store};
 
-mod common;
-use common::{gql, start_sim};
-
-/// The common settings, with `badgeId` (a custom attribute) searchable.
-fn settings(sim: SocketAddr, data_dir: &Path) -> Settings {
-    let mut s = common::settings(sim, data_dir);
-    s.search.attributes = vec!["badgeId".into()];
-    s
-}
-
-/// Starts the mirror and waits until a full sync is done and the index holds all of it.
-async fn spawn_app(sim: SocketAddr, data_dir: &Path) -> Application {
-    let app = Application::build(settings(sim, data_dir))
-        .await
-        .expect("build app");
-    for _ in 0..1200 {
-        let store = app.store();
-        let synced = store.last_good_full_sync().expect("read").is_some();
-        if synced && app.search().indexed_seq() == store.last_seq().expect("seq") {
-            return app;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the mirror never became ready with its index caught up");
+/// A mirror with `badgeId` (a custom attribute) searchable, ready and fully indexed.
+async fn spawn_app(ts: &TestSim) -> TestApp {
+    let app = TestApp::builder(ts)
+        .search_attributes(&["badgeId"])
+        .spawn()
+        .await;
+    app.wait_indexed().await;
+    app
 }
 
 fn profile(u: &Value, k: &str) -> String {
@@ -86,10 +66,10 @@ fn prefix(s: &str, n: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_queries_find_the_intended_person_and_the_org_matches_the_truth() {
-    let (sim, sim_addr) = start_sim(800, 21).await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let app = spawn_app(sim_addr, dir.path()).await;
-    let addr = app.addr();
+    let ts = TestSim::start(800, 21).await;
+    let sim = &ts.sim;
+    let mut app = spawn_app(&ts).await;
+    let addr = app.addr;
     let users = sim.users();
 
     // The configured custom attribute (badgeId) is searchable.
@@ -313,37 +293,40 @@ async fn generated_queries_find_the_intended_person_and_the_org_matches_the_trut
             .iter()
             .any(|s| s["name"] == "Sales")
     );
-    app.stop().await.expect("stop");
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_index_heals_after_deletion_and_after_a_crash_before_commit() {
-    let (sim, sim_addr) = start_sim(300, 4).await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let app = spawn_app(sim_addr, dir.path()).await;
+    let ts = TestSim::start(300, 4).await;
+    let sim = &ts.sim;
+    let mut app = spawn_app(&ts).await;
+    let dir = app.data_dir().to_path_buf();
     let someone = sim
         .users()
         .into_iter()
         .find(|u| u["status"] == "ACTIVE")
         .expect("an active user");
     let login = profile(&someone, "login");
-    app.stop().await.expect("stop");
+    app.stop().await;
 
     // The index directory deleted: the next start rebuilds it from the store.
-    let index_dir = search::index_dir(dir.path());
+    let index_dir = search::index_dir(&dir);
     std::fs::remove_dir_all(&index_dir).expect("delete the index");
-    let app = spawn_app(sim_addr, dir.path()).await;
+    app.start().await;
+    app.wait_ready().await;
+    app.wait_indexed().await;
     let d = gql(
-        app.addr(),
+        app.addr,
         "query($q: String!) { search(query: $q, first: 1) { nodes { login } } }",
         json!({"q": login}),
     )
     .await;
     assert_eq!(d["search"]["nodes"][0]["login"], login.as_str());
-    app.stop().await.expect("stop");
+    app.stop().await;
 
     // A crash after a store write, with the index update staged but never committed.
-    let store = Store::open(dir.path()).expect("store");
+    let store = Store::open(&dir).expect("store");
     let index =
         search::Index::open(&index_dir, search::Index::stored_options(&index_dir)).expect("index");
     assert_eq!(index.indexed_seq(), store.last_seq().expect("seq"));
@@ -387,7 +370,7 @@ async fn the_index_heals_after_deletion_and_after_a_crash_before_commit() {
     // The CLI searches the local store without a server.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_oktamirror"))
         .args(["search", "zygmunt quaestr", "--data-dir"])
-        .arg(dir.path())
+        .arg(&dir)
         .output()
         .expect("run the CLI");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -399,7 +382,7 @@ async fn the_index_heals_after_deletion_and_after_a_crash_before_commit() {
     assert!(stdout.contains("zygmunt.quaestor@example.com"), "{stdout}");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_oktamirror"))
         .args(["search", "  ", "--data-dir"])
-        .arg(dir.path())
+        .arg(&dir)
         .output()
         .expect("run the CLI");
     assert!(!out.status.success());

@@ -1,0 +1,110 @@
+//! Setup the benches share: the simulator in-process on port 0 (rate limits lifted where the
+//! bench measures something else), an Okta client of it, one full sync into a store, settings
+//! of a mirror (from the same file the end-to-end tests build theirs with), and env sizes.
+#![allow(dead_code, unused_imports)] // each bench uses its own subset
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use oktamirror::okta::{Auth, ClientOptions, OktaSource};
+use oktamirror::secret::Secret;
+use oktamirror::sim::{RateLimits, SimOptions, Simulator};
+use oktamirror::store::Store;
+use oktamirror::sync::{self, NoProgress, Source, SyncConfig};
+
+#[path = "../../tests/e2e/support/settings.rs"]
+mod settings;
+pub use settings::{AppOptions, settings};
+
+pub const TOKEN: &str = "bench-token";
+
+/// A number from the environment, else `default`.
+pub fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `cargo bench` passes --bench; `cargo test --benches` runs a bench with no such flag.
+pub fn quick() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// A simulated org served in this process; `lifted` lifts Okta's rate limits (for benches
+/// whose setup crawl measures nothing).
+pub async fn start_sim(
+    users: usize,
+    groups: Option<usize>,
+    seed: u64,
+    lifted: bool,
+) -> Result<(Simulator, SocketAddr), String> {
+    let sim = Simulator::new(SimOptions {
+        users,
+        groups,
+        seed,
+        token: TOKEN.into(),
+    });
+    if lifted {
+        sim.set_rate_limits(RateLimits {
+            per_window: Some(10_000_000),
+            ..Default::default()
+        });
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = sim.serve(listener).map_err(|e| e.to_string())?;
+    Ok((sim, addr))
+}
+
+/// The production client of the simulator at `url` (like `http://127.0.0.1:1234/`).
+pub fn source(url: &str, opts: ClientOptions) -> Result<OktaSource, String> {
+    let base = url::Url::parse(url).map_err(|e| e.to_string())?;
+    OktaSource::with_auth(base, Auth::Ssws(Secret::new(TOKEN)), opts).map_err(|e| e.to_string())
+}
+
+pub fn sim_url(addr: SocketAddr) -> String {
+    format!("http://{addr}/")
+}
+
+/// One full sync of `source` into `store`; the run, or its error.
+pub async fn full_sync(
+    store: &Store,
+    source: &OktaSource,
+) -> Result<oktamirror::model::SyncRun, String> {
+    let run = sync::run_full(
+        store,
+        source as &dyn Source,
+        &SyncConfig::default(),
+        &NoProgress,
+    )
+    .await;
+    match &run.error {
+        Some(e) => Err(e.clone()),
+        None => Ok(run),
+    }
+}
+
+/// Waits until `store` holds a completed full sync (at most `limit`).
+pub async fn wait_first_sync(store: &Store, limit: Duration) -> Result<(), String> {
+    let start = Instant::now();
+    while store
+        .last_good_full_sync()
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        if start.elapsed() > limit {
+            return Err("the first crawl did not finish".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}

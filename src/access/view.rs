@@ -1,0 +1,588 @@
+//! `Mirror` (the store, the search index and the access policy, shared by every request) and
+//! `View` (one caller's window onto it). A `View` is the only way a front-end reads people,
+//! groups, counts, search hits, facets, departments, org charts and the sync state: each method
+//! applies the caller's role, so aggregates never count what the rows would hide.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use serde_json::{Map, Value};
+
+use super::rules::{Caller, Permission, Role};
+use crate::model::{Group, ManagerReport, Person, SyncRun, UserStatus};
+use crate::search::{
+    self, DepartmentCache, Departments, Facets, Index, OrgNode, ParsedQuery, SearchError,
+    SearchResults,
+};
+use crate::store::{PersonFilter, Store, StoreError, meta};
+
+/// Why a read was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The caller's role does not hold the permission the read needs.
+    #[error(
+        "forbidden: the {role} role may not see {what}; ask for a key with a role that may (see the README's access table)",
+        what = .permission.describe()
+    )]
+    Forbidden { permission: Permission, role: Role },
+    /// The store failed (its messages name the problem and hold no secrets).
+    #[error("the mirror's store could not be read: {0}")]
+    Store(#[from] StoreError),
+    /// Search failed: the caller's query (bad input) or the index.
+    #[error(transparent)]
+    Search(#[from] SearchError),
+    /// This mirror has no search index (a data directory read without a server).
+    #[error("search is not available here: ask a running server (oktamirror serve)")]
+    NoIndex,
+}
+
+impl AccessError {
+    /// True for a refusal by the rules (FORBIDDEN), as opposed to a failure.
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, AccessError::Forbidden { .. })
+    }
+}
+
+/// Shorthand for results of a read through a `View`.
+pub type Result<T> = std::result::Result<T, AccessError>;
+
+/// What the rules need to know beyond the role table.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Custom profile attributes a `directory` caller sees in `profile` (default none).
+    pub directory_attributes: Vec<String>,
+}
+
+/// The data every request reads, with the policy: one per server.
+pub struct Mirror {
+    store: Store,
+    index: Option<Arc<Index>>,
+    departments: DepartmentCache,
+    policy: Policy,
+}
+
+impl Mirror {
+    /// A mirror over `store`, searching `index` (`None` where there is no index, e.g. reading
+    /// a data directory offline: search then answers an error).
+    pub fn new(store: Store, index: Option<Arc<Index>>, policy: Policy) -> Arc<Mirror> {
+        Arc::new(Mirror {
+            store,
+            index,
+            departments: DepartmentCache::default(),
+            policy,
+        })
+    }
+
+    /// `caller`'s view of the mirror.
+    pub fn view(self: &Arc<Self>, caller: Caller) -> View {
+        View {
+            mirror: self.clone(),
+            caller,
+        }
+    }
+
+    /// Whether a full sync has completed (readiness needs no caller: `/readyz` is open).
+    pub fn synced(&self) -> Result<bool> {
+        Ok(self.store.last_good_full_sync()?.is_some())
+    }
+
+    /// Whether the search index holds everything the store does.
+    pub fn search_caught_up(&self) -> Result<bool> {
+        let Some(index) = &self.index else {
+            return Ok(true);
+        };
+        Ok(index.indexed_seq() >= self.store.last_seq()?)
+    }
+}
+
+/// One caller's window onto the mirror. Cheap to clone (one `Arc` and the caller).
+#[derive(Clone)]
+pub struct View {
+    mirror: Arc<Mirror>,
+    caller: Caller,
+}
+
+impl View {
+    /// Who is asking.
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    /// Whether the caller holds `p`.
+    pub fn may(&self, p: Permission) -> bool {
+        self.caller.may(p)
+    }
+
+    /// `Ok` when the caller holds `p`, else the FORBIDDEN error naming it.
+    pub fn require(&self, p: Permission) -> Result<()> {
+        if self.may(p) {
+            Ok(())
+        } else {
+            Err(AccessError::Forbidden {
+                permission: p,
+                role: self.caller.role,
+            })
+        }
+    }
+
+    /// Runs `f` on a blocking thread: for reads that scan (counts, departments, org walks), so
+    /// they never hold an async worker.
+    pub async fn blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&View) -> Result<T> + Send + 'static,
+    {
+        let view = self.clone();
+        match tokio::task::spawn_blocking(move || f(&view)).await {
+            Ok(r) => r,
+            Err(e) => Err(AccessError::Store(StoreError::Corrupt(format!(
+                "a read stopped before it finished: {e}"
+            )))),
+        }
+    }
+
+    fn store(&self) -> &Store {
+        &self.mirror.store
+    }
+
+    /// Whether the caller may see this person at all.
+    pub fn shows(&self, p: &Person) -> bool {
+        p.status != UserStatus::Deprovisioned || self.may(Permission::SeeDeprovisioned)
+    }
+
+    fn visible(&self, p: Option<Person>) -> Option<Person> {
+        p.filter(|p| self.shows(p))
+    }
+
+    // ---- people -------------------------------------------------------------------------
+
+    /// A person by Okta id; `None` when unknown or hidden from the caller.
+    pub fn person(&self, id: &str) -> Result<Option<Person>> {
+        self.require(Permission::ReadDirectory)?;
+        Ok(self.visible(self.store().person(id)?))
+    }
+
+    /// A person by login (case-insensitive).
+    pub fn person_by_login(&self, login: &str) -> Result<Option<Person>> {
+        self.require(Permission::ReadDirectory)?;
+        Ok(self.visible(self.store().person_by_login(login)?))
+    }
+
+    /// A person by email (case-insensitive; a non-deprovisioned match is preferred).
+    pub fn person_by_email(&self, email: &str) -> Result<Option<Person>> {
+        self.require(Permission::ReadDirectory)?;
+        Ok(self.visible(self.store().person_by_email(email)?))
+    }
+
+    /// A person by employee number.
+    pub fn person_by_employee_number(&self, n: &str) -> Result<Option<Person>> {
+        self.require(Permission::ReadDirectory)?;
+        Ok(self.visible(self.store().person_by_employee_number(n)?))
+    }
+
+    /// The people among `ids` the caller may see, in the order given (unknown ids skipped).
+    pub fn people(&self, ids: &[String]) -> Result<Vec<Person>> {
+        self.require(Permission::ReadDirectory)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(p) = self.visible(self.store().person(id)?) {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `filter` as this caller may ask it: a caller who may not see deprovisioned people gets
+    /// them left out of "every status", and is refused when the filter names that status.
+    pub fn people_filter(&self, mut filter: PersonFilter) -> Result<PersonFilter> {
+        self.require(Permission::ReadDirectory)?;
+        if self.may(Permission::SeeDeprovisioned) {
+            return Ok(filter);
+        }
+        if filter.statuses.contains(&UserStatus::Deprovisioned) {
+            self.require(Permission::SeeDeprovisioned)?;
+        }
+        if filter.statuses.is_empty() {
+            filter.statuses = UserStatus::ALL
+                .into_iter()
+                .filter(|s| *s != UserStatus::Deprovisioned)
+                .collect();
+        }
+        Ok(filter)
+    }
+
+    /// People matching `filter` (already passed through [`View::people_filter`]) in id order,
+    /// strictly after `after`: `first + 1` of them at most, so the caller knows if more follow.
+    pub fn people_page(
+        &self,
+        filter: &PersonFilter,
+        after: Option<&str>,
+        first: usize,
+    ) -> Result<Vec<Person>> {
+        self.require(Permission::ReadDirectory)?;
+        let mut out = Vec::new();
+        for p in self.store().people_after(after) {
+            let p = p?;
+            if filter.matches(&p) && self.shows(&p) {
+                out.push(p);
+                if out.len() > first {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many people match `filter` (already passed through [`View::people_filter`]). A
+    /// filter that lets everyone through reads the stored counter; any other scans, so call it
+    /// through [`View::blocking`].
+    pub fn count_people(&self, filter: &PersonFilter) -> Result<u64> {
+        self.require(Permission::ReadDirectory)?;
+        let everyone = UserStatus::ALL
+            .iter()
+            .all(|s| filter.statuses.is_empty() || filter.statuses.contains(s))
+            && filter.department.is_none()
+            && filter.title.is_none()
+            && filter.city.is_none()
+            && filter.country_code.is_none();
+        if everyone && self.may(Permission::SeeDeprovisioned) {
+            return Ok(self.store().people_count()?);
+        }
+        let mut n = 0u64;
+        for p in self.store().people_after(None) {
+            let p = p?;
+            if filter.matches(&p) && self.shows(&p) {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The person's Okta `profile`: whole for a caller with `RawProfile`, else only the
+    /// attributes the policy lists for the directory.
+    pub fn profile(&self, id: &str) -> Result<Value> {
+        self.require(Permission::ReadDirectory)?;
+        let profile = profile_of(self.store().person_raw(id)?);
+        if self.may(Permission::RawProfile) {
+            return Ok(profile);
+        }
+        let Value::Object(all) = profile else {
+            return Ok(Value::Object(Map::new()));
+        };
+        let allowed = &self.mirror.policy.directory_attributes;
+        Ok(Value::Object(
+            all.into_iter()
+                .filter(|(k, _)| allowed.iter().any(|a| a == k))
+                .collect(),
+        ))
+    }
+
+    // ---- hierarchy ----------------------------------------------------------------------
+
+    /// Ids of the visible direct reports of `manager_id`, in id order.
+    pub fn direct_report_ids(&self, manager_id: &str) -> Result<Vec<String>> {
+        let ids = self.store().direct_report_ids(manager_id)?;
+        self.visible_ids(ids)
+    }
+
+    /// Ids of everyone visible under `id`, `depth` levels down (`None` = all), sorted.
+    pub fn reports(&self, id: &str, depth: Option<usize>) -> Result<Vec<String>> {
+        self.require(Permission::ReadDirectory)?;
+        let mut ids = self.visible_ids(search::reports(self.store(), id, depth)?)?;
+        ids.sort();
+        Ok(ids)
+    }
+
+    fn visible_ids(&self, ids: Vec<String>) -> Result<Vec<String>> {
+        self.require(Permission::ReadDirectory)?;
+        if self.may(Permission::SeeDeprovisioned) {
+            return Ok(ids);
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if self.store().person(&id)?.is_some_and(|p| self.shows(&p)) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The chart under `root_id`; people the caller may not see are pruned with what hangs
+    /// below them (they stay reachable from their own chart only for callers who see them).
+    pub fn org_chart(&self, root_id: &str, depth: Option<usize>) -> Result<Option<OrgNode>> {
+        self.require(Permission::ReadDirectory)?;
+        let Some(chart) = search::org_chart(self.store(), root_id, depth)? else {
+            return Ok(None);
+        };
+        if !self.shows(&chart.person) {
+            return Ok(None);
+        }
+        Ok(Some(self.prune(chart)))
+    }
+
+    fn prune(&self, mut node: OrgNode) -> OrgNode {
+        if self.may(Permission::SeeDeprovisioned) {
+            return node;
+        }
+        let before = node.reports.len();
+        node.reports.retain(|r| self.shows(&r.person));
+        node.direct_report_count -= before - node.reports.len();
+        node.reports = node.reports.into_iter().map(|r| self.prune(r)).collect();
+        node
+    }
+
+    /// The lowest visible person both `a` and `b` report to.
+    pub fn common_manager(&self, a: &str, b: &str) -> Result<Option<Person>> {
+        self.require(Permission::ReadDirectory)?;
+        if self.person(a)?.is_none() || self.person(b)?.is_none() {
+            return Ok(None);
+        }
+        Ok(self.visible(search::common_manager(self.store(), a, b)?))
+    }
+
+    /// Every department and division with heads and headcounts (deprovisioned people are
+    /// never members, for any role). Cached until the store changes.
+    pub fn departments(&self) -> Result<Arc<Departments>> {
+        self.require(Permission::ReadDirectory)?;
+        Ok(self.mirror.departments.get(self.store())?)
+    }
+
+    // ---- groups -------------------------------------------------------------------------
+
+    /// A group by Okta id.
+    pub fn group(&self, id: &str) -> Result<Option<Group>> {
+        self.require(Permission::ReadDirectory)?;
+        Ok(self.store().group(id)?)
+    }
+
+    /// A group by name (case-insensitive).
+    pub fn group_by_name(&self, name: &str) -> Result<Option<Group>> {
+        self.require(Permission::ReadDirectory)?;
+        Ok(self.store().group_by_name(name)?)
+    }
+
+    /// The groups among `ids`, in the order given (unknown ids skipped).
+    pub fn groups(&self, ids: &[String]) -> Result<Vec<Group>> {
+        self.require(Permission::ReadDirectory)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(g) = self.store().group(id)? {
+                out.push(g);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Groups `keep` accepts in id order, strictly after `after`; `first + 1` at most.
+    pub fn groups_page(
+        &self,
+        keep: &dyn Fn(&Group) -> bool,
+        after: Option<&str>,
+        first: usize,
+    ) -> Result<Vec<Group>> {
+        self.require(Permission::ReadDirectory)?;
+        let mut out = Vec::new();
+        for g in self.store().groups_after(after) {
+            let g = g?;
+            if keep(&g) {
+                out.push(g);
+                if out.len() > first {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many groups `keep` accepts (`None`: every group, from the stored counter).
+    pub fn count_groups(&self, keep: Option<&dyn Fn(&Group) -> bool>) -> Result<u64> {
+        self.require(Permission::ReadDirectory)?;
+        let Some(keep) = keep else {
+            return Ok(self.store().group_count()?);
+        };
+        let mut n = 0;
+        for g in self.store().groups_after(None) {
+            if keep(&g?) {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The group's raw Okta `profile` (needs `RawProfile`: imported groups carry directory
+    /// internals such as DNs).
+    pub fn group_profile(&self, id: &str) -> Result<Value> {
+        self.require(Permission::RawProfile)?;
+        Ok(profile_of(self.store().group_raw(id)?))
+    }
+
+    /// Ids of the groups a person belongs to, in id order.
+    pub fn group_ids_of(&self, user_id: &str) -> Result<Vec<String>> {
+        self.require(Permission::ReadDirectory)?;
+        if self.person(user_id)?.is_none() {
+            return Ok(Vec::new());
+        }
+        Ok(self.store().group_ids_of(user_id)?)
+    }
+
+    /// Visible members of a group in id order, strictly after `after`, whose status is in
+    /// `statuses` (empty: any the caller may see); `first + 1` at most.
+    pub fn members_page(
+        &self,
+        group_id: &str,
+        statuses: &[UserStatus],
+        after: Option<&str>,
+        first: usize,
+    ) -> Result<Vec<Person>> {
+        self.require(Permission::ReadDirectory)?;
+        if statuses.contains(&UserStatus::Deprovisioned) {
+            self.require(Permission::SeeDeprovisioned)?;
+        }
+        let mut out = Vec::new();
+        for id in self.store().member_ids_after(group_id, after) {
+            let Some(p) = self.store().person(&id?)? else {
+                continue;
+            };
+            if self.shows(&p) && (statuses.is_empty() || statuses.contains(&p.status)) {
+                out.push(p);
+                if out.len() > first {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many visible members a group has with a status in `statuses` (empty: any). The
+    /// stored counter when nothing is hidden or filtered; a scan otherwise.
+    pub fn count_members(&self, group_id: &str, statuses: &[UserStatus]) -> Result<u64> {
+        self.require(Permission::ReadDirectory)?;
+        if statuses.contains(&UserStatus::Deprovisioned) {
+            self.require(Permission::SeeDeprovisioned)?;
+        }
+        if statuses.is_empty() && self.may(Permission::SeeDeprovisioned) {
+            return Ok(self.store().member_count(group_id)?);
+        }
+        let mut n = 0;
+        for id in self.store().member_ids_after(group_id, None) {
+            if let Some(p) = self.store().person(&id?)?
+                && self.shows(&p)
+                && (statuses.is_empty() || statuses.contains(&p.status))
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    // ---- search -------------------------------------------------------------------------
+
+    fn index(&self) -> Result<&Index> {
+        self.mirror.index.as_deref().ok_or(AccessError::NoIndex)
+    }
+
+    /// The best matches for `query` among the people `filter` (already passed through
+    /// [`View::people_filter`]) lets through, with the people themselves.
+    pub fn search(
+        &self,
+        query: &ParsedQuery,
+        filter: &PersonFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(SearchResults, Vec<(f32, Person)>)> {
+        self.require(Permission::ReadDirectory)?;
+        let results = self.index()?.search(query, filter, offset, limit)?;
+        let mut hits = Vec::with_capacity(results.hits.len());
+        for h in &results.hits {
+            // The index may briefly hold someone the store just deleted: skip them.
+            if let Some(p) = self.visible(self.store().person(&h.id)?) {
+                hits.push((h.score, p));
+            }
+        }
+        Ok((results, hits))
+    }
+
+    /// Facet counts over every match of `query` under `filter` (already passed through
+    /// [`View::people_filter`], so hidden people are never counted).
+    pub fn facets(&self, query: &ParsedQuery, filter: &PersonFilter) -> Result<Facets> {
+        self.require(Permission::ReadDirectory)?;
+        Ok(self.index()?.facets(query, filter)?)
+    }
+
+    // ---- sync state ---------------------------------------------------------------------
+
+    /// The most recent sync runs, newest first.
+    pub fn runs(&self, first: usize) -> Result<Vec<SyncRun>> {
+        self.require(Permission::SyncStatus)?;
+        Ok(self.store().runs(first)?)
+    }
+
+    /// The latest full sync, failed or not.
+    pub fn last_full_sync(&self) -> Result<Option<SyncRun>> {
+        self.require(Permission::SyncStatus)?;
+        Ok(self.store().last_full_sync()?)
+    }
+
+    /// The latest successful full sync.
+    pub fn last_good_full_sync(&self) -> Result<Option<SyncRun>> {
+        self.require(Permission::SyncStatus)?;
+        Ok(self.store().last_good_full_sync()?)
+    }
+
+    /// When the System Log tail last found nothing new.
+    pub fn tail_caught_up_at(&self) -> Result<Option<DateTime<Utc>>> {
+        self.require(Permission::SyncStatus)?;
+        Ok(self.store().meta_json(meta::TAIL_CAUGHT_UP)?)
+    }
+
+    /// The stored System Log position (the polling query's `next` URL; it holds no secret).
+    pub fn log_cursor(&self) -> Result<Option<String>> {
+        self.require(Permission::SyncStatus)?;
+        Ok(self.store().meta_json(meta::LOG_CURSOR)?)
+    }
+
+    /// Whole-mirror counts: people (every status), groups, memberships, last change sequence.
+    pub fn totals(&self) -> Result<Totals> {
+        self.require(Permission::SyncStatus)?;
+        let s = self.store();
+        Ok(Totals {
+            people: s.people_count()?,
+            groups: s.group_count()?,
+            memberships: s.membership_count()?,
+            last_seq: s.last_seq()?,
+        })
+    }
+
+    /// The last manager resolution's report (unresolved references, broken cycles).
+    pub fn manager_report(&self) -> Result<ManagerReport> {
+        self.require(Permission::SyncStatus)?;
+        Ok(self.store().manager_report()?)
+    }
+
+    /// Whether a full sync has completed.
+    pub fn synced(&self) -> Result<bool> {
+        self.mirror.synced()
+    }
+}
+
+/// Whole-mirror counts for the sync status.
+#[derive(Debug, Clone, Copy)]
+pub struct Totals {
+    pub people: u64,
+    pub groups: u64,
+    pub memberships: u64,
+    pub last_seq: u64,
+}
+
+/// The `profile` object of a raw Okta user or group, or `{}`.
+fn profile_of(raw: Option<Value>) -> Value {
+    match raw {
+        Some(Value::Object(mut o)) => match o.remove("profile") {
+            Some(p @ Value::Object(_)) => p,
+            _ => Value::Object(Map::new()),
+        },
+        _ => Value::Object(Map::new()),
+    }
+}
+

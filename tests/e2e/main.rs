@@ -1,0 +1,9 @@
+//! The end-to-end tests, in one binary: the Okta simulator and the real mirror on port 0,
+//! talking HTTP, checked against the simulator's own state. `support` holds the shared setup.
+
+mod client;
+mod mirror;
+mod oauth;
+mod search;
+mod support;
+mod sync;

@@ -1,0 +1,75 @@
+//! The one place that builds `oktamirror::configuration::Settings` for tests and benches: a
+//! mirror of a simulator, in a data directory, listening on port 0, shaped by `AppOptions`.
+//! (The benches include this file too, so a change to `Settings` is made here and only here.)
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use oktamirror::configuration::{HookAuth, Settings};
+use oktamirror::okta::{Auth, ClientOptions};
+use oktamirror::secret::Secret;
+use oktamirror::sync::Lanes;
+
+/// What tests and benches vary about a mirror; everything else is the product's default.
+#[derive(Clone, Debug)]
+pub struct AppOptions {
+    /// How the mirror signs in to Okta; `None` is an SSWS token (`token`).
+    pub auth: Option<Auth>,
+    /// The SSWS token, when `auth` is `None`.
+    pub token: String,
+    /// Tail the System Log.
+    pub tail: bool,
+    pub poll_interval: Duration,
+    pub sweep_interval: Duration,
+    /// First retry delay after a transient Okta failure; `None` keeps the product's default.
+    pub retry_base: Option<Duration>,
+    /// The event hook's secret (in the `Authorization` header); `None` switches hooks off.
+    pub hook_secret: Option<String>,
+    pub search_attributes: Vec<String>,
+}
+
+impl AppOptions {
+    pub fn new(token: &str) -> AppOptions {
+        let lanes = Lanes::default();
+        AppOptions {
+            auth: None,
+            token: token.to_owned(),
+            tail: lanes.tail,
+            poll_interval: lanes.poll_interval,
+            sweep_interval: lanes.sweep_interval,
+            retry_base: None,
+            hook_secret: None,
+            search_attributes: Vec::new(),
+        }
+    }
+}
+
+/// Settings of a mirror of the simulator at `sim`, keeping its data in `data_dir`.
+pub fn settings(sim: SocketAddr, data_dir: &Path, o: &AppOptions) -> Settings {
+    let mut okta_client = ClientOptions::default();
+    if let Some(base) = o.retry_base {
+        okta_client.retry_base = base;
+    }
+    let mut s = Settings::defaults(
+        url::Url::parse(&format!("http://{sim}/")).expect("the simulator's URL"),
+        o.auth
+            .clone()
+            .unwrap_or_else(|| Auth::Ssws(Secret::new(o.token.as_str()))),
+        data_dir.to_path_buf(),
+        "127.0.0.1:0".parse().expect("a loopback address"),
+    );
+    s.okta.client = okta_client;
+    s.sync.lanes = Lanes {
+        tail: o.tail,
+        poll_interval: o.poll_interval,
+        sweep_interval: o.sweep_interval,
+        ..Lanes::default()
+    };
+    s.server.hook = o.hook_secret.as_ref().map(|s| HookAuth {
+        header: "Authorization".into(),
+        secret: Secret::new(s.as_str()),
+    });
+    s.search.attributes = o.search_attributes.clone();
+    s
+}
