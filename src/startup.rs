@@ -1,15 +1,21 @@
 //! Wires the pieces into a running mirror: opens the store, checks Okta once, binds the HTTP
-//! server (returning the bound address, so tests can use port 0) and runs the sync schedule.
+//! server (returning the bound address, so tests can use port 0), optionally with TLS, and runs
+//! the sync schedule. The keys file and the TLS certificate are watched and reloaded in place.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio_rustls::rustls;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::access::KeyRing;
+use crate::access::keys::FileStamp;
 use crate::access::{Mirror, Policy};
 use crate::api::{self, ApiState};
-use crate::configuration::Settings;
+use crate::configuration::{Settings, TlsFiles};
 use crate::model::SyncRun;
 use crate::okta::{OktaError, OktaSource};
 use crate::search::{self, SearchError};
@@ -105,8 +111,12 @@ pub struct Application {
     addr: SocketAddr,
     store: Store,
     search: Arc<search::Index>,
+    /// Whether the server speaks HTTPS.
+    tls: bool,
     server: JoinHandle<()>,
     syncer: JoinHandle<()>,
+    /// The keys-file and certificate watchers, aborted at stop.
+    watchers: Vec<JoinHandle<()>>,
     indexer: JoinHandle<()>,
     sync: SyncHandle,
     /// Set to true to stop the server and the index follower gracefully.
@@ -117,6 +127,31 @@ impl Application {
     /// Opens the store and starts serving at once from what it holds. On a store that has never
     /// completed a sync, Okta is checked first, so a wrong URL or token stops here with its fix.
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        for warning in settings.loose_secret_files() {
+            tracing::warn!("{warning}");
+        }
+        let keys = match &settings.server.keys_file {
+            None => None,
+            Some(path) => {
+                let ring = KeyRing::load(path).map_err(|e| StartupError::Config(e.to_string()))?;
+                if ring.is_empty() {
+                    tracing::warn!(
+                        "the keys file {} holds no keys: every request except the probes and the hook is refused until `oktamirror keys new` adds one",
+                        path.display()
+                    );
+                } else {
+                    tracing::info!("API keys: {} from {}", ring.len(), path.display());
+                }
+                Some(Arc::new(ring))
+            }
+        };
+        let tls = match &settings.server.tls {
+            None => None,
+            Some(files) => Some((
+                files.clone(),
+                Arc::new(RwLock::new(load_tls(files).map_err(StartupError::Config)?)),
+            )),
+        };
         let store = Store::open(&settings.data_dir)?;
         let index = Arc::new(search::Index::open(
             &search::index_dir(&settings.data_dir),
@@ -162,29 +197,54 @@ impl Application {
                 sink: Arc::new(handle.clone()),
             }),
         };
-        let app = api::router(ApiState {
-            mirror: Mirror::new(
-                store.clone(),
-                Some(index.clone()),
-                Policy {
-                    directory_attributes: settings.server.directory_attributes.clone(),
-                },
-            ),
-            control: Some(Arc::new(handle.clone())),
-            hook,
-        });
+        let app = api::router_with_access(
+            ApiState {
+                mirror: Mirror::new(
+                    store.clone(),
+                    Some(index.clone()),
+                    Policy {
+                        directory_attributes: settings.server.directory_attributes.clone(),
+                    },
+                ),
+                control: Some(Arc::new(handle.clone())),
+                hook,
+            },
+            api::Access {
+                keys: keys.clone(),
+                rate_limit: settings.server.rate_limit,
+            },
+        );
+        let mut watchers = Vec::new();
+        if let Some(ring) = keys {
+            watchers.push(tokio::spawn(watch_keys(ring)));
+        }
         let mut server_stop = stop;
-        let server = tokio::spawn(async move {
-            let stopped = async move {
-                let _ = server_stop.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(stopped)
-                .await
-            {
-                tracing::error!("the HTTP server stopped: {e}");
+        let stopped = async move {
+            let _ = server_stop.wait_for(|s| *s).await;
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let server = match tls {
+            None => tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+                {
+                    tracing::error!("the HTTP server stopped: {e}");
+                }
+            }),
+            Some((files, config)) => {
+                watchers.push(tokio::spawn(watch_tls(files, config.clone())));
+                let listener = TlsListener::new(listener, addr, config);
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app)
+                        .with_graceful_shutdown(stopped)
+                        .await
+                    {
+                        tracing::error!("the HTTPS server stopped: {e}");
+                    }
+                })
             }
-        });
+        };
         let syncer = tokio::spawn(sync::run_continuous(
             store.clone(),
             source,
@@ -192,9 +252,11 @@ impl Application {
             settings.sync.lanes.clone(),
             rx,
         ));
-        tracing::info!("serving on http://{addr}/graphql");
+        tracing::info!("serving on {scheme}://{addr}/graphql");
         Ok(Application {
             addr,
+            tls: scheme == "https",
+            watchers,
             store,
             search: index,
             server,
@@ -207,6 +269,12 @@ impl Application {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The server's base URL, `http://ADDR` or `https://ADDR`.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn store(&self) -> &Store {
@@ -236,12 +304,191 @@ impl Application {
         // finishes any catch-up in flight; a sync in progress is abandoned (a crawl is staged,
         // so dropping it loses nothing).
         let _ = self.stopping.send(true);
+        for w in &self.watchers {
+            w.abort();
+        }
         self.syncer.abort();
         let _ = self.syncer.await;
         let _ = self.server.await;
         let _ = self.indexer.await;
         self.search.close();
         self.store.flush()
+    }
+}
+
+/// How often the keys file and the TLS files are checked for changes (a change applies within
+/// twice this).
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+
+/// Re-reads the keys file when it changes; a missing or broken file keeps the keys in force.
+async fn watch_keys(ring: Arc<KeyRing>) {
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    loop {
+        tick.tick().await;
+        match ring.refresh() {
+            Ok(true) => tracing::info!(
+                "the keys file {} changed: {} keys in force",
+                ring.path().display(),
+                ring.len()
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(
+                "{e}; the {} keys loaded before stay in force until the file is fixed",
+                ring.len()
+            ),
+        }
+    }
+}
+
+/// The certificate and key as a rustls server configuration; the error names the file and the
+/// fix, never the key's content.
+fn load_tls(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let cert_error = |detail: String| {
+        format!(
+            "cannot read the TLS certificate file {}: {detail}; give the certificate chain in PEM (-----BEGIN CERTIFICATE-----)",
+            files.cert.display()
+        )
+    };
+    let certs = CertificateDer::pem_file_iter(&files.cert)
+        .map_err(|e| cert_error(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| cert_error(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(cert_error("it holds no certificate".into()));
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| {
+        format!(
+            "cannot read the TLS key file {}: {e}; give the private key in PEM (PKCS#8, PKCS#1 or SEC1)",
+            files.key.display()
+        )
+    })?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("cannot set up TLS: {e}"))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| {
+        format!(
+            "the TLS certificate {} and key {} cannot be served together ({e}): give the key that belongs to the certificate",
+            files.cert.display(),
+            files.key.display()
+        )
+    })?;
+    // axum's server speaks HTTP/1.1 here.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn stamps(files: &TlsFiles) -> (Option<FileStamp>, Option<FileStamp>) {
+    (FileStamp::of(&files.cert), FileStamp::of(&files.key))
+}
+
+/// Swaps in a new certificate when its files change (for new connections); a broken new pair
+/// keeps the one in use, with a warning.
+async fn watch_tls(files: TlsFiles, config: Arc<RwLock<Arc<rustls::ServerConfig>>>) {
+    let mut seen = stamps(&files);
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    loop {
+        tick.tick().await;
+        let now = stamps(&files);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match load_tls(&files) {
+            Ok(c) => {
+                match config.write() {
+                    Ok(mut w) => *w = c,
+                    Err(poisoned) => *poisoned.into_inner() = c,
+                }
+                tracing::info!(
+                    "the TLS certificate {} changed: new connections use it",
+                    files.cert.display()
+                );
+            }
+            Err(e) => tracing::warn!("{e}; still serving the certificate loaded before"),
+        }
+    }
+}
+
+/// Accepts TCP connections and completes their TLS handshakes concurrently (a slow client does
+/// not hold up the others), handing finished streams to `axum::serve`.
+struct TlsListener {
+    incoming: mpsc::Receiver<(
+        tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+        SocketAddr,
+    )>,
+    addr: SocketAddr,
+    acceptor: JoinHandle<()>,
+}
+
+impl TlsListener {
+    fn new(
+        tcp: tokio::net::TcpListener,
+        addr: SocketAddr,
+        config: Arc<RwLock<Arc<rustls::ServerConfig>>>,
+    ) -> TlsListener {
+        let (tx, incoming) = mpsc::channel(64);
+        let acceptor = tokio::spawn(async move {
+            loop {
+                let (stream, peer) = match tcp.accept().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait rather than spin.
+                        tracing::debug!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let current = match config.read() {
+                    Ok(c) => c.clone(),
+                    Err(poisoned) => poisoned.into_inner().clone(),
+                };
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let handshake = tokio_rustls::TlsAcceptor::from(current).accept(stream);
+                    match tokio::time::timeout(Duration::from_secs(10), handshake).await {
+                        Ok(Ok(tls)) => {
+                            let _ = tx.send((tls, peer)).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
+                        Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
+                    }
+                });
+            }
+        });
+        TlsListener {
+            incoming,
+            addr,
+            acceptor,
+        }
+    }
+}
+
+impl Drop for TlsListener {
+    fn drop(&mut self) {
+        self.acceptor.abort();
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.incoming.recv().await {
+            Some(c) => c,
+            // The acceptor ended (only when aborted): accept nothing more.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.addr)
     }
 }
 

@@ -66,7 +66,7 @@ struct Params {
 
 pub(crate) async fn graphql_get(
     State(shared): State<Arc<Shared>>,
-    Extension(caller): Extension<Caller>,
+    caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
@@ -82,6 +82,18 @@ pub(crate) async fn graphql_get(
     }
     let Some(rt) = media::negotiate(accept) else {
         return not_acceptable();
+    };
+    // The access layer lets a keyless GET through only for the page above; anything else
+    // without a caller is refused here too, however its query string was spelled.
+    let Some(Extension(caller)) = caller else {
+        let mut resp = error_body(
+            rt,
+            StatusCode::UNAUTHORIZED,
+            "this mirror needs an API key: send the header `Authorization: Bearer KEY`",
+        );
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return resp;
     };
     let params = match params_from_pairs(&pairs) {
         Ok(p) => p,

@@ -3,6 +3,7 @@
 //! async-graphql and axum types stay inside this module; the core (model, store, sync) never sees them.
 
 mod assets;
+pub mod auth;
 mod control;
 mod graphql;
 mod health;
@@ -10,6 +11,7 @@ mod hooks;
 mod http;
 mod media;
 
+pub use auth::{Access, RateLimit};
 pub use control::{SyncControl, SyncNow};
 pub use hooks::{HookConfig, HookSink};
 
@@ -47,8 +49,16 @@ pub(crate) struct Shared {
 }
 
 /// All routes (`/graphql`, `/assets/`, `/healthz`, `/readyz`, `/hooks/okta`) with their state
-/// applied; every HTML answer gets the security headers of `assets::secure_html`.
+/// applied, as an open loopback server: no keys, no rate limit (tests, benches, tools). `serve`
+/// uses [`router_with_access`].
 pub fn router(state: ApiState) -> Router {
+    router_with_access(state, Access::open())
+}
+
+/// All routes behind the access layer (`auth.rs`): API keys or the loopback host check, the
+/// per-key rate limit, and the `access::Caller` in every request's extensions; every HTML
+/// answer gets the security headers of `assets::secure_html`.
+pub fn router_with_access(state: ApiState, access: Access) -> Router {
     let shared = Arc::new(Shared {
         schema: graphql::schema(state.control),
         mirror: state.mirror,
@@ -63,20 +73,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/hooks/okta", get(hooks::verify).post(hooks::deliver))
         .route("/assets/{*path}", get(assets::asset))
         .layer(axum::middleware::map_response(assets::secure_html))
-        .layer(axum::middleware::from_fn(open_caller))
         .with_state(shared)
-}
-
-/// Without API keys every request is the open loopback caller (the server refuses to listen
-/// anywhere else without keys).
-async fn open_caller(
-    mut req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    if req.extensions().get::<Caller>().is_none() {
-        req.extensions_mut().insert(Caller::open());
-    }
-    next.run(req).await
+        .layer(axum::middleware::from_fn_with_state(
+            auth::Guard::new(access),
+            auth::guard,
+        ))
 }
 
 /// Runs a GraphQL query against a store without a server (for `oktamirror status` on a data

@@ -14,6 +14,7 @@ use oktamirror::store::StoreError;
 mod check;
 #[cfg(feature = "simulator")]
 mod demo;
+mod keys;
 mod schema;
 mod search;
 mod serve;
@@ -82,6 +83,11 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
+    /// Create, list and revoke API keys in a keys file (`serve --keys-file` reads it)
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
     /// Check the Okta side: domain, sign-in, each needed scope, rate-limit share; exits non-zero on any failure
     Check {
         #[command(flatten)]
@@ -145,5 +151,6 @@ pub async fn run(command: Command) -> Result<(), CliError> {
             runs,
         } => status::run(&data_dir, server.as_deref(), key.as_deref(), runs).await,
         Command::Check { opts } => check::run(opts).await,
+        Command::Keys { command } => keys::run(command),
     }
 }

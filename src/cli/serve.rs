@@ -8,9 +8,6 @@ use super::{CliError, token_env};
 pub async fn run(opts: Options) -> Result<(), CliError> {
     let settings = Settings::resolve(opts, token_env())?;
     let app = Application::build(settings).await?;
-    eprintln!(
-        "oktamirror: serving GraphQL on http://{}/graphql",
-        app.addr()
-    );
+    eprintln!("oktamirror: serving GraphQL on {}/graphql", app.url());
     Ok(app.run_until_stopped().await?)
 }

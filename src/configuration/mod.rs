@@ -14,12 +14,14 @@ use crate::secret::Secret;
 use crate::sync::{Lanes, ManagerConfig, ManagerKey, SyncConfig};
 
 pub use options::Options;
-pub use parse::{parse_duration, parse_listen, parse_okta_url};
+pub use parse::{
+    loose_mode, parse_duration, parse_listen, parse_listen_any, parse_okta_url, parse_rate_limit,
+};
 use parse::{read_key_file, read_token_file};
 
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "oktamirror-data";
-/// Default listen address: loopback only until API keys exist.
+/// Default listen address: loopback (any other address needs a keys file).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 /// A setting that cannot be used, as one sentence saying what to fix. Never quotes a secret.
@@ -62,7 +64,7 @@ pub enum ConfigError {
     #[error("\"{0}\" is not an address to listen on: use HOST:PORT, like 127.0.0.1:8080")]
     BadListen(String),
     #[error(
-        "refusing to listen on {0}: without API keys the mirror must stay on a loopback address such as 127.0.0.1:8080"
+        "refusing to listen on {0}: without API keys the mirror must stay on a loopback address such as 127.0.0.1:8080; to serve a network, create keys with `oktamirror keys new --keys-file PATH …` and pass --keys-file PATH"
     )]
     PublicListen(SocketAddr),
     #[error("{0}")]
@@ -79,6 +81,16 @@ pub struct Settings {
     pub sync: SyncSettings,
     pub server: ServerSettings,
     pub search: SearchSettings,
+    /// The files holding secrets (token, keys, hook secret, API keys, TLS key), so `serve` can
+    /// warn at start about any that other users can read.
+    pub secret_files: Vec<SecretFile>,
+}
+
+/// A file that holds a secret, and what it is.
+#[derive(Debug, Clone)]
+pub struct SecretFile {
+    pub what: &'static str,
+    pub path: PathBuf,
 }
 
 /// How to reach and pace the Okta org.
@@ -107,6 +119,20 @@ pub struct ServerSettings {
     pub hook: Option<HookAuth>,
     /// Custom profile attributes a `directory` caller sees in `profile`.
     pub directory_attributes: Vec<String>,
+    /// The API keys file: every request but the probes and the hook needs a key from it. `None`
+    /// is an open server, which may listen on loopback only.
+    pub keys_file: Option<PathBuf>,
+    /// Requests per key (one shared bucket without keys); `None` for no limit.
+    pub rate_limit: Option<crate::api::RateLimit>,
+    /// Serve HTTPS with this certificate and key (reloaded when they change); `None` for HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files built-in TLS serves with.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// People search.
@@ -142,8 +168,12 @@ impl Settings {
                 listen,
                 hook: None,
                 directory_attributes: Vec::new(),
+                keys_file: None,
+                rate_limit: None,
+                tls: None,
             },
             search: SearchSettings::default(),
+            secret_files: Vec::new(),
         }
     }
 
@@ -160,6 +190,7 @@ impl Settings {
             sync: SyncSettings::resolve(&o)?,
             server: ServerSettings::resolve(&o)?,
             search: SearchSettings::resolve(&o)?,
+            secret_files: secret_files(&o),
             data_dir: o
                 .data_dir
                 .clone()
@@ -271,7 +302,11 @@ impl SyncSettings {
 
 impl ServerSettings {
     fn resolve(o: &Options) -> Result<ServerSettings, ConfigError> {
-        let listen = parse_listen(o.listen.as_deref().unwrap_or(DEFAULT_LISTEN))?;
+        let listen_text = o.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listen = match &o.api_keys_file {
+            Some(_) => parse_listen_any(listen_text)?,
+            None => parse_listen(listen_text)?,
+        };
         let secret = match &o.hook_secret_file {
             Some(path) => Some(Secret::new(
                 read_key_file("event hook secret file", path)?
@@ -300,6 +335,28 @@ impl ServerSettings {
                 Some(HookAuth { header, secret })
             }
         };
+        let rate_limit = match &o.rate_limit_per_key {
+            Some(r) => parse_rate_limit(r)?,
+            None if o.api_keys_file.is_some() => Some(crate::api::RateLimit::default()),
+            None => None,
+        };
+        let tls = match (&o.tls_cert_file, &o.tls_key_file) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::Invalid(
+                    "tls_cert_file is set but tls_key_file is not: give the certificate's private key with --tls-key-file".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "tls_key_file is set but tls_cert_file is not: give the certificate chain with --tls-cert-file".into(),
+                ));
+            }
+        };
         Ok(ServerSettings {
             listen,
             hook,
@@ -307,7 +364,49 @@ impl ServerSettings {
                 "directory attribute",
                 o.directory_attributes.clone(),
             )?,
+            keys_file: o.api_keys_file.clone(),
+            rate_limit,
+            tls,
         })
+    }
+}
+
+/// Every secret-holding file the options name.
+fn secret_files(o: &Options) -> Vec<SecretFile> {
+    [
+        ("Okta token file", &o.okta_token_file),
+        ("OAuth private key file", &o.okta_private_key_file),
+        ("DPoP key file", &o.okta_dpop_key_file),
+        ("event hook secret file", &o.hook_secret_file),
+        ("API keys file", &o.api_keys_file),
+        ("TLS key file", &o.tls_key_file),
+    ]
+    .into_iter()
+    .filter_map(|(what, p)| {
+        p.as_ref().map(|p| SecretFile {
+            what,
+            path: p.clone(),
+        })
+    })
+    .collect()
+}
+
+impl Settings {
+    /// One warning per secret file that group or others may read, naming the file and the fix.
+    pub fn loose_secret_files(&self) -> Vec<String> {
+        self.secret_files
+            .iter()
+            .filter_map(|f| {
+                loose_mode(&f.path).map(|mode| {
+                    format!(
+                        "the {} {} can be read by other users (mode {mode:03o}): run `chmod 600 {}`",
+                        f.what,
+                        f.path.display(),
+                        f.path.display()
+                    )
+                })
+            })
+            .collect()
     }
 }
 
@@ -467,6 +566,86 @@ mod tests {
             parse_listen("nonsense"),
             Err(ConfigError::BadListen(_))
         ));
+    }
+
+    #[test]
+    fn any_address_with_a_keys_file_and_the_server_options() {
+        let o = Options {
+            listen: Some("0.0.0.0:8080".into()),
+            ..base()
+        };
+        let e = Settings::resolve(o.clone(), Some("t".into())).unwrap_err();
+        assert!(e.to_string().contains("--keys-file"), "{e}");
+        let s = Settings::resolve(
+            Options {
+                api_keys_file: Some("/k".into()),
+                ..o.clone()
+            },
+            Some("t".into()),
+        )
+        .expect("ok with keys");
+        assert_eq!(s.server.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(s.server.rate_limit, Some(crate::api::RateLimit::default()));
+        assert_eq!(s.secret_files.len(), 1);
+        let open = Settings::resolve(base(), Some("t".into())).expect("ok");
+        assert_eq!(
+            open.server.rate_limit, None,
+            "no limit on an open server by default"
+        );
+        let e = Settings::resolve(
+            Options {
+                tls_cert_file: Some("/c".into()),
+                ..base()
+            },
+            Some("t".into()),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("--tls-key-file"), "{e}");
+    }
+
+    #[test]
+    fn rate_limits_read_with_bursts_and_off() {
+        let r = |s: &str| {
+            parse_rate_limit(s)
+                .expect(s)
+                .map(|r| (r.per_second, r.burst))
+        };
+        assert_eq!(r("50/s"), Some((50.0, 100.0)));
+        assert_eq!(r(" 5/s burst 7 "), Some((5.0, 7.0)));
+        assert_eq!(r("120/m"), Some((2.0, 4.0)));
+        assert_eq!(r("off"), None);
+        for bad in ["50", "0/s", "5/h", "5/s burst 0", "fast"] {
+            let e = parse_rate_limit(bad).unwrap_err().to_string();
+            assert!(e.contains("50/s burst 100"), "{e}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn loose_secret_files_are_named_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let token = dir.path().join("token");
+        std::fs::write(&token, "00secret-token-value\n").expect("write");
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let s = Settings::resolve(
+            Options {
+                okta_token_file: Some(token.clone()),
+                ..base()
+            },
+            None,
+        )
+        .expect("ok");
+        let w = s.loose_secret_files();
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].contains(&format!("chmod 600 {}", token.display())),
+            "{}",
+            w[0]
+        );
+        assert!(!w[0].contains("00secret"));
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert!(s.loose_secret_files().is_empty());
     }
 
     #[test]

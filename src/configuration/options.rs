@@ -106,6 +106,18 @@ pub struct Options {
     /// The header Okta's event hook carries the secret in (default Authorization)
     #[arg(long, env = "OKTAMIRROR_HOOK_HEADER")]
     pub hook_header: Option<String>,
+    /// The API keys file (`oktamirror keys new` writes it): every request then needs `Authorization: Bearer KEY`, and --listen may be any address. Changes apply within 2 s
+    #[arg(long = "keys-file", env = "OKTAMIRROR_API_KEYS_FILE")]
+    pub api_keys_file: Option<PathBuf>,
+    /// Requests per API key, like 50/s (burst twice that), "50/s burst 100", 3000/m, or off (default with keys: 50/s burst 100; without keys: no limit unless given)
+    #[arg(long, env = "OKTAMIRROR_RATE_LIMIT_PER_KEY")]
+    pub rate_limit_per_key: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key-file; reloaded when it changes
+    #[arg(long, env = "OKTAMIRROR_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The TLS certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, env = "OKTAMIRROR_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl Options {

@@ -45,19 +45,76 @@ fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Parses and checks a listen address: loopback only until API keys exist.
+/// Parses and checks a listen address for a server without API keys: loopback only.
 pub fn parse_listen(s: &str) -> Result<SocketAddr, ConfigError> {
-    let s = s.trim();
-    let addr: SocketAddr = if let Some(port) = s.strip_prefix("localhost:") {
-        format!("127.0.0.1:{port}").parse()
-    } else {
-        s.parse()
-    }
-    .map_err(|_| ConfigError::BadListen(s.to_owned()))?;
+    let addr = parse_listen_any(s)?;
     if !addr.ip().is_loopback() {
         return Err(ConfigError::PublicListen(addr));
     }
     Ok(addr)
+}
+
+/// Parses a listen address, any address (for a server whose every request needs a key).
+pub fn parse_listen_any(s: &str) -> Result<SocketAddr, ConfigError> {
+    let s = s.trim();
+    if let Some(port) = s.strip_prefix("localhost:") {
+        format!("127.0.0.1:{port}").parse()
+    } else {
+        s.parse()
+    }
+    .map_err(|_| ConfigError::BadListen(s.to_owned()))
+}
+
+/// "50/s" (burst twice the rate), "50/s burst 100", "3000/m", or "off" (`None`).
+pub fn parse_rate_limit(s: &str) -> Result<Option<crate::api::RateLimit>, ConfigError> {
+    let bad = || {
+        ConfigError::Invalid(format!(
+            "rate_limit_per_key \"{s}\" is not a rate: use requests per second or minute with an optional burst, like 50/s, \"50/s burst 100\" or 3000/m, or off"
+        ))
+    };
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let (rate, burst) = match t.split_once("burst") {
+        Some((r, b)) => (r.trim(), Some(b.trim())),
+        None => (t, None),
+    };
+    let (n, unit) = rate.split_once('/').ok_or_else(bad)?;
+    let n: f64 = n.trim().parse().map_err(|_| bad())?;
+    let per_second = match unit.trim() {
+        "s" => n,
+        "m" => n / 60.0,
+        _ => return Err(bad()),
+    };
+    if !(per_second.is_finite() && per_second > 0.0) {
+        return Err(bad());
+    }
+    let burst = match burst {
+        Some(b) => b
+            .parse::<u32>()
+            .ok()
+            .filter(|b| *b >= 1)
+            .ok_or_else(bad)?
+            .into(),
+        None => (2.0 * per_second).ceil().max(1.0),
+    };
+    Ok(Some(crate::api::RateLimit { per_second, burst }))
+}
+
+/// The mode bits of `path` when group or others may read (or write) it, else `None`.
+pub fn loose_mode(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 pub(super) fn read_token_file(path: &Path) -> Result<Secret, ConfigError> {

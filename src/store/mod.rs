@@ -122,6 +122,16 @@ pub mod meta {
 impl Store {
     /// Opens (or creates) the store in `dir`, checking the schema version.
     pub fn open(dir: &Path) -> Result<Store> {
+        // The mirror holds the org's people: a directory we create is the owner's alone (what
+        // sled then creates inside inherits that protection). An existing one is left as it is.
+        let mut create = std::fs::DirBuilder::new();
+        create.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut create, 0o700);
+        create.create(dir).map_err(|e| StoreError::Open {
+            path: dir.display().to_string(),
+            source: sled::Error::Io(e),
+        })?;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(64 * 1024 * 1024)

@@ -1,6 +1,7 @@
 //! The end-to-end tests, in one binary: the Okta simulator and the real mirror on port 0,
 //! talking HTTP, checked against the simulator's own state. `support` holds the shared setup.
 
+mod access;
 mod client;
 mod mirror;
 mod oauth;

@@ -161,3 +161,49 @@ async fn directory_profiles_show_the_configured_attributes_and_hr_the_whole_prof
     assert_eq!(d["person"]["profile"]["badgeColour"], "gold");
     assert_eq!(d["group"]["profile"]["custom"], 7);
 }
+
+#[tokio::test]
+async fn with_keys_only_the_graphiql_page_and_its_files_need_no_key() {
+    let s = Server::start_as(Role::Directory, Policy::default()).await;
+    let anon = reqwest::Client::new();
+    let page = anon
+        .get(format!("{}/graphql", s.url))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("body");
+    let asset = html
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page loads a script");
+    let asset = anon
+        .get(format!("{}/{}", s.url, asset.trim_start_matches('/')))
+        .send()
+        .await
+        .expect("get asset");
+    assert_eq!(asset.status(), 200, "{}", asset.url());
+    // A query without a key is refused, however its parameter is spelled.
+    for q in ["query=%7B__typename%7D", "%71uery=%7B__typename%7D"] {
+        let r = anon
+            .get(format!("{}/graphql?{q}", s.url))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .expect("get");
+        let status = r.status();
+        let auth = r.headers().contains_key("www-authenticate");
+        let body = r.text().await.unwrap_or_default();
+        assert_eq!(status, 401, "{q}: {body}");
+        assert!(auth);
+    }
+    let r = anon
+        .post(format!("{}/graphql", s.url))
+        .json(&json!({"query": "{ __typename }"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 401);
+}

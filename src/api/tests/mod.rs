@@ -126,18 +126,14 @@ impl Server {
         Server::start_with(None, crate::access::Policy::default()).await
     }
 
-    /// A server whose every request comes from a caller with `role` (as the auth layer would
-    /// attach for that role's key), under `policy`.
+    /// A server with a keys file holding one key of `role`, which every request sends (as an
+    /// app holding that key would), under `policy`.
     pub async fn start_as(role: crate::access::Role, policy: crate::access::Policy) -> Server {
-        let caller = crate::access::Caller {
-            name: Some(format!("{role}-test-key")),
-            role,
-        };
-        Server::start_with(Some(caller), policy).await
+        Server::start_with(Some(role), policy).await
     }
 
     async fn start_with(
-        caller: Option<crate::access::Caller>,
+        role: Option<crate::access::Role>,
         policy: crate::access::Policy,
     ) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -149,7 +145,7 @@ impl Server {
         )
         .expect("open index");
         index.catch_up(&store).expect("index fixture");
-        let app = super::router(super::ApiState {
+        let state = super::ApiState {
             mirror: crate::access::Mirror::new(
                 store.clone(),
                 Some(std::sync::Arc::new(index)),
@@ -157,15 +153,29 @@ impl Server {
             ),
             control: None,
             hook: None,
-        });
-        let app = match caller {
-            None => app,
-            Some(caller) => app.layer(axum::middleware::from_fn(
-                move |mut req: axum::extract::Request, next: axum::middleware::Next| {
-                    req.extensions_mut().insert(caller.clone());
-                    next.run(req)
-                },
-            )),
+        };
+        let mut client = reqwest::Client::builder();
+        let app = match role {
+            None => super::router(state),
+            Some(role) => {
+                let file = dir.path().join("keys");
+                let (key, _) = crate::access::keys::create(&file, &format!("{role}-app"), role)
+                    .expect("create a key");
+                let mut headers = reqwest::header::HeaderMap::new();
+                headers.insert(
+                    reqwest::header::AUTHORIZATION,
+                    format!("Bearer {}", key.expose()).parse().expect("header"),
+                );
+                client = client.default_headers(headers);
+                let ring = crate::access::KeyRing::load(&file).expect("load keys");
+                super::router_with_access(
+                    state,
+                    super::Access {
+                        keys: Some(std::sync::Arc::new(ring)),
+                        rate_limit: None,
+                    },
+                )
+            }
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -177,7 +187,7 @@ impl Server {
         Server {
             url: format!("http://{addr}"),
             store,
-            client: reqwest::Client::new(),
+            client: client.build().expect("client"),
             _dir: dir,
         }
     }
