@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::access::KeyRing;
 use crate::access::keys::FileStamp;
-use crate::access::{Mirror, Policy};
+use crate::access::{Caller, Mirror, Policy};
 use crate::api::{self, ApiState};
 use crate::configuration::{Settings, TlsFiles};
 use crate::model::SyncRun;
@@ -197,15 +197,16 @@ impl Application {
                 sink: Arc::new(handle.clone()),
             }),
         };
+        let mirror = Mirror::new(
+            store.clone(),
+            Some(index.clone()),
+            Policy {
+                directory_attributes: settings.server.directory_attributes.clone(),
+            },
+        );
         let app = api::router_with_access(
             ApiState {
-                mirror: Mirror::new(
-                    store.clone(),
-                    Some(index.clone()),
-                    Policy {
-                        directory_attributes: settings.server.directory_attributes.clone(),
-                    },
-                ),
+                mirror: mirror.clone(),
                 control: Some(Arc::new(handle.clone())),
                 hook,
             },
@@ -216,7 +217,7 @@ impl Application {
         );
         let mut watchers = Vec::new();
         if let Some(ring) = keys {
-            watchers.push(tokio::spawn(watch_keys(ring)));
+            watchers.push(tokio::spawn(watch_keys(ring, mirror.clone())));
         }
         let mut server_stop = stop;
         let stopped = async move {
@@ -225,6 +226,8 @@ impl Application {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let server = match tls {
             None => tokio::spawn(async move {
+                let listener =
+                    api::Bounded::new(listener, api::DEFAULT_MAX_CONNECTIONS, api::DEFAULT_IDLE);
                 if let Err(e) = axum::serve(listener, app)
                     .with_graceful_shutdown(stopped)
                     .await
@@ -234,7 +237,11 @@ impl Application {
             }),
             Some((files, config)) => {
                 watchers.push(tokio::spawn(watch_tls(files, config.clone())));
-                let listener = TlsListener::new(listener, addr, config);
+                let listener = api::Bounded::new(
+                    TlsListener::new(listener, addr, config),
+                    api::DEFAULT_MAX_CONNECTIONS,
+                    api::DEFAULT_IDLE,
+                );
                 tokio::spawn(async move {
                     if let Err(e) = axum::serve(listener, app)
                         .with_graceful_shutdown(stopped)
@@ -321,21 +328,51 @@ impl Application {
 const WATCH_EVERY: Duration = Duration::from_millis(500);
 
 /// Re-reads the keys file when it changes; a missing or broken file keeps the keys in force.
-async fn watch_keys(ring: Arc<KeyRing>) {
+async fn watch_keys(ring: Arc<KeyRing>, mirror: Arc<Mirror>) {
     let mut tick = tokio::time::interval(WATCH_EVERY);
     loop {
         tick.tick().await;
+        let before = ring.callers();
         match ring.refresh() {
-            Ok(true) => tracing::info!(
-                "the keys file {} changed: {} keys in force",
-                ring.path().display(),
-                ring.len()
-            ),
+            Ok(true) => {
+                tracing::info!(
+                    "the keys file {} changed: {} keys in force",
+                    ring.path().display(),
+                    ring.len()
+                );
+                audit_key_changes(&mirror, &before, &ring.callers());
+            }
             Ok(false) => {}
             Err(e) => tracing::warn!(
                 "{e}; the {} keys loaded before stay in force until the file is fixed",
                 ring.len()
             ),
+        }
+    }
+}
+
+/// Records in the audit log which keys a reload of the keys file created, revoked or moved to
+/// another role. `oktamirror keys` edits the file (the server may hold the store open), so the
+/// server, which notices the change, is the one that records it.
+fn audit_key_changes(mirror: &Mirror, before: &[Caller], after: &[Caller]) {
+    let label = |c: &Caller| format!("{} ({})", c.name.as_deref().unwrap_or("?"), c.role);
+    let record = |action: String| {
+        if let Err(e) = mirror.record("keys file", &action, "in force") {
+            tracing::warn!("cannot write the audit log: {}", e.message());
+        }
+    };
+    for c in after {
+        match before.iter().find(|b| b.name == c.name) {
+            None => record(format!("key created: {}", label(c))),
+            Some(b) if b.role != c.role => {
+                record(format!("key role changed: {} -> {}", label(b), c.role))
+            }
+            Some(_) => {}
+        }
+    }
+    for b in before {
+        if !after.iter().any(|c| c.name == b.name) {
+            record(format!("key revoked: {}", label(b)));
         }
     }
 }

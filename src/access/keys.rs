@@ -402,6 +402,12 @@ impl KeyRing {
         self.len() == 0
     }
 
+    /// The callers of the keys in force (names and roles; never hashes), for telling what a
+    /// reload changed.
+    pub fn callers(&self) -> Vec<Caller> {
+        self.current().iter().map(|e| e.caller.clone()).collect()
+    }
+
     fn current(&self) -> Arc<Vec<Entry>> {
         match self.keys.read() {
             Ok(k) => k.clone(),

@@ -223,6 +223,7 @@ pub(crate) async fn guard(
             }
         }
     };
+    tracing::Span::current().record("key", caller.label());
     if let Err(wait) = g.take(&caller.name) {
         let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
         let mut r = problem(

@@ -9,11 +9,13 @@ mod graphql;
 mod health;
 mod hooks;
 mod http;
+mod listener;
 mod media;
 
 pub use auth::{Access, RateLimit};
 pub use control::{SyncControl, SyncNow};
 pub use hooks::{HookConfig, HookSink};
+pub use listener::{Bounded, DEFAULT_IDLE, DEFAULT_MAX_CONNECTIONS};
 
 #[cfg(test)]
 mod tests;
@@ -78,6 +80,39 @@ pub fn router_with_access(state: ApiState, access: Access) -> Router {
             auth::Guard::new(access),
             auth::guard,
         ))
+        .layer(axum::middleware::from_fn(trace_request))
+}
+
+/// Every request runs in an `http_request` span (a request id, the method, the path and, once
+/// the access layer knows it, the key's name, never the key), so each log line a request causes
+/// can be tied to it; one line at the end gives its status and duration.
+async fn trace_request(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tracing::Instrument;
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let span = tracing::info_span!(
+        "http_request",
+        id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        key = tracing::field::Empty,
+    );
+    let started = std::time::Instant::now();
+    async move {
+        let resp = next.run(req).await;
+        tracing::debug!(
+            status = resp.status().as_u16(),
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request done"
+        );
+        resp
+    }
+    .instrument(span)
+    .await
 }
 
 /// Runs a GraphQL query against a store without a server (for `oktamirror status` on a data

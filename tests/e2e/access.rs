@@ -616,3 +616,98 @@ fn serve_warns_about_secret_files_other_users_can_read() {
     assert!(err.contains("WARN"), "{err}");
     assert!(!err.contains("very-secret"), "{err}");
 }
+
+/// POSTs `query` with `key` and returns the whole JSON answer.
+async fn gql_as(http: &reqwest::Client, base: &str, key: &str, query: &str) -> Value {
+    http.post(format!("{base}/graphql"))
+        .bearer_auth(key)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_decide_over_http_and_state_changes_land_in_the_audit_log() {
+    let (sim, sim_addr) = start_sim().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let keys_file = dir.path().join("keys.jsonl");
+    let (admin, _) = keys::create(&keys_file, "ops-admin", Role::Admin).expect("key");
+    let (hr, _) = keys::create(&keys_file, "hr-portal", Role::Hr).expect("key");
+    let (app, _) = keys::create(&keys_file, "chat-bot", Role::Directory).expect("key");
+    let mut s = settings(sim_addr, &dir.path().join("data"));
+    s.server.keys_file = Some(keys_file.clone());
+    let mirror = Application::build(s).await.expect("build");
+    let base = mirror.url();
+    let http = reqwest::Client::new();
+    eventually(Duration::from_secs(300), "the first sync", || async {
+        http.get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+    })
+    .await;
+
+    // The truth: how many of the simulator's people are not deprovisioned.
+    let users = sim.users();
+    let active = users
+        .iter()
+        .filter(|u| u["status"] != "DEPROVISIONED")
+        .count();
+    assert!(
+        active < users.len(),
+        "the generated org has deprovisioned people"
+    );
+    let count = "{ people(filter: {status: []}) { totalCount } }";
+    let d = gql_as(&http, &base, app.expose(), count).await;
+    assert_eq!(d["data"]["people"]["totalCount"], active, "{d}");
+    let d = gql_as(&http, &base, hr.expose(), count).await;
+    assert_eq!(d["data"]["people"]["totalCount"], users.len(), "{d}");
+
+    // Only admin may change state; the refusal is FORBIDDEN, and nothing is recorded for it.
+    let sync = "mutation { syncNow(kind: INCREMENTAL) { id ok } }";
+    for key in [&app, &hr] {
+        let r = gql_as(&http, &base, key.expose(), sync).await;
+        assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+    }
+    let r = gql_as(&http, &base, admin.expose(), sync).await;
+    assert_eq!(r["data"]["syncNow"]["ok"], true, "{r}");
+    let audit = "{ auditLog { actor action outcome } }";
+    let log = gql_as(&http, &base, hr.expose(), audit).await;
+    let entries = log["data"]["auditLog"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(entries.len(), 1, "{log}");
+    assert_eq!(entries[0]["actor"], "ops-admin");
+    assert_eq!(entries[0]["action"], "syncNow(kind: INCREMENTAL)");
+    assert!(
+        entries[0]["outcome"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("ok: run "))
+    );
+    let r = gql_as(&http, &base, app.expose(), audit).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+
+    // Revoking a key (the CLI edits the file) is recorded by the server that notices it.
+    keys::revoke(&keys_file, "chat-bot").expect("revoke");
+    eventually(
+        Duration::from_secs(60),
+        "the revocation in the audit log",
+        || async {
+            let log = gql_as(&http, &base, hr.expose(), audit).await;
+            log["data"]["auditLog"][0]["action"] == "key revoked: chat-bot (directory)"
+        },
+    )
+    .await;
+    let r = graphql(&http, &base, Some(app.expose())).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let leaked =
+        serde_json::to_string(&gql_as(&http, &base, hr.expose(), audit).await).expect("json");
+    for key in [&admin, &hr, &app] {
+        assert!(!leaked.contains(key.expose()), "no key in the audit log");
+    }
+}
