@@ -202,6 +202,7 @@ impl Application {
             Some(index.clone()),
             Policy {
                 directory_attributes: settings.server.directory_attributes.clone(),
+                ..Policy::default()
             },
         );
         let app = api::router_with_access(

@@ -157,6 +157,7 @@ fn asking_for_what_the_role_hides_is_refused_not_answered() {
 fn directory_profiles_hold_only_the_listed_custom_attributes() {
     let (_d, m) = mirror(Policy {
         directory_attributes: vec!["pronouns".into()],
+        ..Policy::default()
     });
     let dir = as_role(&m, Role::Directory);
     assert_eq!(

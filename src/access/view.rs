@@ -4,6 +4,7 @@
 //! applies the caller's role, so aggregates never count what the rows would hide.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
 
@@ -33,6 +34,12 @@ pub enum AccessError {
     Search(SearchError),
     /// This mirror has no search index (a data directory read without a server).
     NoIndex,
+    /// The request read more records than one request may (see [`SCAN_BUDGET`]), or its time
+    /// ran out and it was cancelled.
+    TooCostly {
+        /// Records one request may read.
+        limit: u64,
+    },
 }
 
 impl AccessError {
@@ -44,6 +51,11 @@ impl AccessError {
     /// True when the caller's input was at fault (a bad search query).
     pub fn is_bad_input(&self) -> bool {
         matches!(self, AccessError::Search(e) if e.is_bad_input())
+    }
+
+    /// True when the request asked for more work than one request may do.
+    pub fn is_too_costly(&self) -> bool {
+        matches!(self, AccessError::TooCostly { .. })
     }
 
     /// One sentence saying what happened and what to do.
@@ -58,6 +70,9 @@ impl AccessError {
             AccessError::NoIndex => {
                 "search is not available here: ask a running server (oktamirror serve)".into()
             }
+            AccessError::TooCostly { limit } => format!(
+                "this request reads more than {limit} records (whole-org counts, reports, departments, filtered lists) or ran out of time: ask for fewer such fields per request, or narrow the filter"
+            ),
         }
     }
 }
@@ -77,11 +92,42 @@ impl From<SearchError> for AccessError {
 /// Shorthand for results of a read through a `View`.
 pub type Result<T> = std::result::Result<T, AccessError>;
 
+/// Records one request may read in scans (filtered lists and counts, member counts, reports,
+/// departments). Costs are charged as the work happens, so a request pays for what it really
+/// scans, whatever its shape: 3,000 aliases of a whole-org count stop at the budget instead of
+/// holding a core for minutes. Large enough for a few whole-org answers at a million people.
+pub const SCAN_BUDGET: u64 = 5_000_000;
+
+/// A request's remaining scan budget, shared by every clone of its `View`.
+#[derive(Debug)]
+struct Budget {
+    left: AtomicI64,
+}
+
+impl Budget {
+    fn new(records: u64) -> Budget {
+        Budget {
+            left: AtomicI64::new(i64::try_from(records).unwrap_or(i64::MAX)),
+        }
+    }
+}
+
 /// What the rules need to know beyond the role table.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Policy {
     /// Custom profile attributes a `directory` caller sees in `profile` (default none).
     pub directory_attributes: Vec<String>,
+    /// Records one request may read in scans (default [`SCAN_BUDGET`]).
+    pub scan_budget: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            directory_attributes: Vec::new(),
+            scan_budget: SCAN_BUDGET,
+        }
+    }
 }
 
 /// The data every request reads, with the policy: one per server.
@@ -109,6 +155,7 @@ impl Mirror {
         View {
             mirror: self.clone(),
             caller,
+            budget: Arc::new(Budget::new(self.policy.scan_budget)),
         }
     }
 
@@ -149,6 +196,7 @@ impl Mirror {
 pub struct View {
     mirror: Arc<Mirror>,
     caller: Caller,
+    budget: Arc<Budget>,
 }
 
 impl View {
@@ -192,6 +240,23 @@ impl View {
 
     fn store(&self) -> &Store {
         &self.mirror.store
+    }
+
+    /// Charges `records` read against the request's budget; `TooCostly` once it is spent.
+    fn charge(&self, records: u64) -> Result<()> {
+        let n = i64::try_from(records).unwrap_or(i64::MAX);
+        if self.budget.left.fetch_sub(n, Ordering::Relaxed) < n {
+            return Err(AccessError::TooCostly {
+                limit: self.mirror.policy.scan_budget,
+            });
+        }
+        Ok(())
+    }
+
+    /// Stops this request's scans: the next charge fails. For a request whose time ran out,
+    /// since work on a blocking thread cannot be dropped like a future.
+    pub fn cancel(&self) {
+        self.budget.left.store(i64::MIN / 2, Ordering::Relaxed);
     }
 
     /// Whether the caller may see this person at all.
@@ -271,6 +336,7 @@ impl View {
         self.require(Permission::ReadDirectory)?;
         let mut out = Vec::new();
         for p in self.store().people_after(after) {
+            self.charge(1)?;
             let p = p?;
             if filter.matches(&p) && self.shows(&p) {
                 out.push(p);
@@ -299,6 +365,7 @@ impl View {
         }
         let mut n = 0u64;
         for p in self.store().people_after(None) {
+            self.charge(1)?;
             let p = p?;
             if filter.matches(&p) && self.shows(&p) {
                 n += 1;
@@ -344,6 +411,7 @@ impl View {
 
     fn visible_ids(&self, ids: Vec<String>) -> Result<Vec<String>> {
         self.require(Permission::ReadDirectory)?;
+        self.charge(ids.len() as u64)?;
         if self.may(Permission::SeeDeprovisioned) {
             return Ok(ids);
         }
@@ -363,6 +431,7 @@ impl View {
         let Some(chart) = search::org_chart(self.store(), root_id, depth)? else {
             return Ok(None);
         };
+        self.charge(chart_size(&chart))?;
         if !self.shows(&chart.person) {
             return Ok(None);
         }
@@ -393,7 +462,11 @@ impl View {
     /// never members, for any role). Cached until the store changes.
     pub fn departments(&self) -> Result<Arc<Departments>> {
         self.require(Permission::ReadDirectory)?;
-        Ok(self.mirror.departments.get(self.store())?)
+        let (departments, computed) = self.mirror.departments.get_or_compute(self.store())?;
+        if computed {
+            self.charge(self.store().people_count()?)?;
+        }
+        Ok(departments)
     }
 
     // ---- groups -------------------------------------------------------------------------
@@ -432,6 +505,7 @@ impl View {
         self.require(Permission::ReadDirectory)?;
         let mut out = Vec::new();
         for g in self.store().groups_after(after) {
+            self.charge(1)?;
             let g = g?;
             if keep(&g) {
                 out.push(g);
@@ -451,6 +525,7 @@ impl View {
         };
         let mut n = 0;
         for g in self.store().groups_after(None) {
+            self.charge(1)?;
             if keep(&g?) {
                 n += 1;
             }
@@ -489,6 +564,7 @@ impl View {
         }
         let mut out = Vec::new();
         for id in self.store().member_ids_after(group_id, after) {
+            self.charge(1)?;
             let Some(p) = self.store().person(&id?)? else {
                 continue;
             };
@@ -514,6 +590,7 @@ impl View {
         }
         let mut n = 0;
         for id in self.store().member_ids_after(group_id, None) {
+            self.charge(1)?;
             if let Some(p) = self.store().person(&id?)?
                 && self.shows(&p)
                 && (statuses.is_empty() || statuses.contains(&p.status))
@@ -635,6 +712,11 @@ pub struct Totals {
     pub groups: u64,
     pub memberships: u64,
     pub last_seq: u64,
+}
+
+/// How many people a chart holds.
+fn chart_size(node: &OrgNode) -> u64 {
+    1 + node.reports.iter().map(chart_size).sum::<u64>()
 }
 
 /// The `profile` object of a raw Okta user or group, or `{}`.

@@ -255,16 +255,22 @@ pub struct DepartmentCache {
 
 impl DepartmentCache {
     pub fn get(&self, store: &Store) -> Result<Arc<Departments>, StoreError> {
+        self.get_or_compute(store).map(|(d, _)| d)
+    }
+
+    /// Like `get`, and whether this call computed the table (a whole-org scan) rather than
+    /// finding it cached, so a caller can account for the work.
+    pub fn get_or_compute(&self, store: &Store) -> Result<(Arc<Departments>, bool), StoreError> {
         let seq = store.last_seq()?;
         // A panic elsewhere cannot leave the cache half-written: it holds a whole value or none.
         let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((s, d)) = cached.as_ref()
             && *s == seq
         {
-            return Ok(d.clone());
+            return Ok((d.clone(), false));
         }
         let d = Arc::new(Departments::compute(store)?);
         *cached = Some((seq, d.clone()));
-        Ok(d)
+        Ok((d, true))
     }
 }

@@ -144,6 +144,7 @@ async fn what_a_role_may_not_see_is_forbidden_field_by_field() {
 async fn directory_profiles_show_the_configured_attributes_and_hr_the_whole_profile() {
     let policy = Policy {
         directory_attributes: vec!["badgeColour".into()],
+        ..Policy::default()
     };
     let s = Server::start_as(Role::Directory, policy.clone()).await;
     let d = s
@@ -206,4 +207,40 @@ async fn with_keys_only_the_graphiql_page_and_its_files_need_no_key() {
         .await
         .expect("post");
     assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn a_request_pays_for_what_it_scans() {
+    // Six people: each filtered count reads all six. Twenty aliases would read 120 records.
+    let policy = Policy {
+        scan_budget: 50,
+        ..Policy::default()
+    };
+    let s = Server::start_as(Role::Hr, policy).await;
+    let one = s
+        .data(
+            "{ people(filter: {title: \"Engineer\"}) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(one["people"]["totalCount"], 2);
+    let many: String = (0..20)
+        .map(|i| format!("c{i}: people(filter: {{title: \"Engineer\"}}) {{ totalCount }} "))
+        .collect();
+    let r = s.query(&format!("{{ {many} }}"), json!({})).await;
+    let costly = codes(&r)
+        .into_iter()
+        .filter(|(_, c)| c == "TOO_COSTLY")
+        .count();
+    assert!(costly > 0, "{r}");
+    let answered = (0..20)
+        .filter(|i| r["data"][format!("c{i}")]["totalCount"] == 2)
+        .count();
+    // Each alias reads the page (6) and counts (6): about four fit in 50.
+    assert!(
+        (2..20).contains(&answered),
+        "the budget, not a limit on the shape: {r}"
+    );
+    let msg = r["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("reads more than 50 records"), "{msg}");
 }
