@@ -159,6 +159,7 @@ impl Application {
             search: index.clone(),
             control: Some(Arc::new(handle.clone())),
             hook,
+            request_timeout: settings.server.request_timeout,
         });
         let mut server_stop = stop;
         let server = tokio::spawn(async move {

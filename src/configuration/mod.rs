@@ -6,6 +6,7 @@ mod parse;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use url::Url;
 
@@ -21,6 +22,11 @@ use parse::{read_key_file, read_token_file};
 pub const DEFAULT_DATA_DIR: &str = "oktamirror-data";
 /// Default listen address: loopback only until API keys exist.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default limit on the time one GraphQL request may run.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest `request_timeout` accepted: a request running longer holds a connection and a worker
+/// for no client that is still waiting.
+pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A setting that cannot be used, as one sentence saying what to fix. Never quotes a secret.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +111,8 @@ pub struct ServerSettings {
     /// Event hooks: the header and the exact value Okta's deliveries must carry; `None`
     /// leaves `/hooks/okta` switched off.
     pub hook: Option<HookAuth>,
+    /// The longest one GraphQL request may run before it ends with a `TIMEOUT` error.
+    pub request_timeout: Duration,
 }
 
 /// People search.
@@ -136,7 +144,11 @@ impl Settings {
                 engine: SyncConfig::default(),
                 lanes: Lanes::default(),
             },
-            server: ServerSettings { listen, hook: None },
+            server: ServerSettings {
+                listen,
+                hook: None,
+                request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            },
             search: SearchSettings::default(),
         }
     }
@@ -294,7 +306,22 @@ impl ServerSettings {
                 Some(HookAuth { header, secret })
             }
         };
-        Ok(ServerSettings { listen, hook })
+        let request_timeout = match &o.request_timeout {
+            None => DEFAULT_REQUEST_TIMEOUT,
+            Some(s) => parse_duration(s)?,
+        };
+        if request_timeout > MAX_REQUEST_TIMEOUT {
+            return Err(ConfigError::Invalid(format!(
+                "request_timeout {:?} is longer than {}s: no client waits that long for an answer; use something like 10s",
+                request_timeout,
+                MAX_REQUEST_TIMEOUT.as_secs()
+            )));
+        }
+        Ok(ServerSettings {
+            listen,
+            hook,
+            request_timeout,
+        })
     }
 }
 

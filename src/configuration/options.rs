@@ -103,6 +103,9 @@ pub struct Options {
     /// The header Okta's event hook carries the secret in (default Authorization)
     #[arg(long, env = "OKTAMIRROR_HOOK_HEADER")]
     pub hook_header: Option<String>,
+    /// Longest one GraphQL request may run, like 10s (default) or 1500ms; after it the request ends with a TIMEOUT error
+    #[arg(long, env = "OKTAMIRROR_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<String>,
 }
 
 impl Options {

@@ -5,6 +5,7 @@ mod assets;
 mod graphql_http;
 mod health;
 mod hierarchy;
+mod limits;
 mod lists;
 mod lookups;
 mod schema_file;
@@ -122,6 +123,11 @@ fn fixture_ops() -> Vec<Op> {
 
 impl Server {
     pub async fn start() -> Server {
+        Server::with_timeout(std::time::Duration::from_secs(10)).await
+    }
+
+    /// A server whose GraphQL requests may run at most `request_timeout`.
+    pub async fn with_timeout(request_timeout: std::time::Duration) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open store");
         store.apply(&fixture_ops(), &[]).expect("apply fixture");
@@ -136,6 +142,7 @@ impl Server {
             search: std::sync::Arc::new(index),
             control: None,
             hook: None,
+            request_timeout,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
