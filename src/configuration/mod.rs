@@ -519,6 +519,25 @@ mod tests {
     }
 
     #[test]
+    fn request_timeout_defaults_to_10s_and_is_bounded() {
+        let t = |v: Option<&str>| {
+            Settings::resolve(
+                Options {
+                    request_timeout: v.map(str::to_owned),
+                    ..base()
+                },
+                Some("t".into()),
+            )
+            .map(|s| s.server.request_timeout)
+        };
+        assert_eq!(t(None).expect("default"), DEFAULT_REQUEST_TIMEOUT);
+        assert_eq!(t(Some("1500ms")).expect("ms"), Duration::from_millis(1500));
+        let e = t(Some("2h")).unwrap_err().to_string();
+        assert!(e.contains("request_timeout") && e.contains("600s"), "{e}");
+        assert!(t(Some("0s")).is_err());
+    }
+
+    #[test]
     fn durations_read_every_unit_and_say_what_is_wrong() {
         assert_eq!(
             parse_duration("500ms").ok(),
