@@ -16,3 +16,12 @@ pub mod startup;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+
+/// Entry points for the fuzz targets in `fuzz/` and their stable-toolchain smoke test
+/// (`tests/e2e/parsers.rs`); not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::api::fuzzing::{check_query, decode_cursor, encode_cursor};
+    pub use crate::configuration::parse_duration;
+    pub use crate::okta::link::find_rel;
+}

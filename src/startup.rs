@@ -210,6 +210,7 @@ impl Application {
                 mirror: mirror.clone(),
                 control: Some(Arc::new(handle.clone())),
                 hook,
+                request_timeout: settings.server.request_timeout,
             },
             api::Access {
                 keys: keys.clone(),

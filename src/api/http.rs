@@ -1,5 +1,16 @@
 //! The `/graphql` endpoint per GraphQL-over-HTTP: GET (queries only, or GraphiQL for browsers) and
-//! POST application/json, content negotiation, and status codes for request errors.
+//! POST application/json, content negotiation, and status codes for request errors. Every request
+//! passes the bounds of `limits` before its document is parsed or run, and runs under a time
+//! limit.
+//!
+//! Status codes for the bounds: a body over `MAX_BODY_BYTES` gets 413 whatever the media type;
+//! the other refusals (query text, nesting, variables, aliases, root fields, fields) are request
+//! errors like a syntax error: 400 for `application/graphql-response+json`, 200 for
+//! `application/json`, with `extensions.code = "LIMIT_EXCEEDED"`. A request that runs out of
+//! time answers `{"errors": [{"extensions": {"code": "TIMEOUT"}, ...}]}` without `data`: 503 for
+//! `application/graphql-response+json` (the server, not the request, failed, so 4xx would be
+//! wrong and 200 would claim a GraphQL result), 200 for `application/json`, as that media type
+//! asks for every well-formed GraphQL response.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -9,6 +20,7 @@ use async_graphql::{ServerError, Variables};
 use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -16,6 +28,7 @@ use serde_json::{Map, Value, json};
 use super::Shared;
 use super::assets;
 use super::graphql;
+use super::limits::{self, Deadline, LimitError};
 use super::media::{self, ResponseType};
 use crate::access::Caller;
 
@@ -25,16 +38,25 @@ const CACHED_DOCUMENTS: usize = 256;
 /// Longer documents are parsed every time rather than kept.
 const CACHED_DOCUMENT_CHARS: usize = 8 * 1024;
 
+/// A parsed document and whether it passes `limits::check_document` (measured once, cached with
+/// it).
+#[derive(Clone)]
+struct Parsed {
+    doc: ExecutableDocument,
+    verdict: Result<(), LimitError>,
+}
+
 /// Parsed GraphQL documents by their text. Parsing (a pest grammar) cost more than anything else
 /// in a `person(login:)` request: about 120,000 of 275,000 instructions, and 60,000 in a search.
 /// Validation still runs per request: it depends on the variables.
 #[derive(Default)]
-pub(crate) struct Documents(RwLock<HashMap<String, ExecutableDocument>>);
+pub(crate) struct Documents(RwLock<HashMap<String, Parsed>>);
 
 impl Documents {
     /// The parsed `query`, from the cache or parsed now; `None` when it does not parse (the
-    /// executor parses it again and reports the syntax error as usual).
-    fn get(&self, query: &str) -> Option<ExecutableDocument> {
+    /// executor parses it again and reports the syntax error as usual). Callers check the text
+    /// with `limits::check_text` first.
+    fn get(&self, query: &str) -> Option<Parsed> {
         let cached = self
             .0
             .read()
@@ -45,14 +67,18 @@ impl Documents {
             return cached;
         }
         let doc = async_graphql::parser::parse_query(query).ok()?;
+        let parsed = Parsed {
+            verdict: limits::check_document(&doc),
+            doc,
+        };
         if query.len() <= CACHED_DOCUMENT_CHARS {
             let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
             if map.len() >= CACHED_DOCUMENTS {
                 map.clear();
             }
-            map.insert(query.to_owned(), doc.clone());
+            map.insert(query.to_owned(), parsed.clone());
         }
-        Some(doc)
+        Some(parsed)
     }
 }
 
@@ -99,6 +125,9 @@ pub(crate) async fn graphql_get(
         Ok(p) => p,
         Err(msg) => return request_error(rt, StatusCode::BAD_REQUEST, &msg),
     };
+    if let Err(e) = limits::check_text(&params.query, params.variables.as_ref()) {
+        return limit_error(rt, &e);
+    }
     if is_mutation(&shared.documents, &params) {
         let mut resp = request_error(
             rt,
@@ -116,10 +145,35 @@ pub(crate) async fn graphql_post(
     State(shared): State<Arc<Shared>>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let Some(rt) = media::negotiate(header_str(&headers, header::ACCEPT)) else {
         return not_acceptable();
+    };
+    // The router caps the body at `MAX_BODY_BYTES` (axum's `DefaultBodyLimit`), and refuses a
+    // larger Content-Length before reading it.
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return errors_response(
+                rt,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &[limits::coded(
+                    &format!(
+                        "the request body is larger than {} KiB: send a shorter query and fewer variables",
+                        limits::MAX_BODY_BYTES / 1024
+                    ),
+                    limits::LIMIT_CODE,
+                )],
+            );
+        }
+        Err(e) => {
+            return error_body(
+                rt,
+                StatusCode::BAD_REQUEST,
+                &format!("cannot read the request body: {e}"),
+            );
+        }
     };
     if let Err(e) = media::check_body_type(header_str(&headers, header::CONTENT_TYPE)) {
         return error_body(
@@ -146,7 +200,10 @@ pub(crate) async fn graphql_post(
         }
     };
     match params_from_json(value) {
-        Ok(params) => execute(&shared, caller, rt, params).await,
+        Ok(params) => match limits::check_text(&params.query, params.variables.as_ref()) {
+            Ok(()) => execute(&shared, caller, rt, params).await,
+            Err(e) => limit_error(rt, &e),
+        },
         Err(msg) => request_error(rt, StatusCode::BAD_REQUEST, &msg),
     }
 }
@@ -214,10 +271,10 @@ fn params_from_pairs(pairs: &[(String, String)]) -> Result<Params, String> {
 /// True when the operation the request selects is a mutation or subscription. A document that
 /// does not parse is left to the executor, which reports the syntax error.
 fn is_mutation(documents: &Documents, params: &Params) -> bool {
-    let Some(doc) = documents.get(&params.query) else {
+    let Some(parsed) = documents.get(&params.query) else {
         return false;
     };
-    let ty = match (&doc.operations, &params.operation_name) {
+    let ty = match (&parsed.doc.operations, &params.operation_name) {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),
         (DocumentOperations::Multiple(ops), Some(name)) => ops
             .iter()
@@ -232,10 +289,13 @@ fn is_mutation(documents: &Documents, params: &Params) -> bool {
 }
 
 async fn execute(shared: &Shared, caller: Caller, rt: ResponseType, params: Params) -> Response {
-    let doc = shared.documents.get(&params.query);
+    let parsed = shared.documents.get(&params.query);
     let mut req = async_graphql::Request::new(params.query);
-    if let Some(doc) = doc {
-        req.set_parsed_query(doc);
+    if let Some(parsed) = parsed {
+        if let Err(e) = parsed.verdict {
+            return limit_error(rt, &e);
+        }
+        req.set_parsed_query(parsed.doc);
     }
     if let Some(name) = params.operation_name {
         req = req.operation_name(name);
@@ -250,8 +310,33 @@ async fn execute(shared: &Shared, caller: Caller, rt: ResponseType, params: Para
             }
         }
     }
-    let req = graphql::for_request(req, shared.mirror.view(caller));
-    let resp = shared.schema.execute(req).await;
+    let deadline = Deadline::after(shared.request_timeout);
+    let view = shared.mirror.view(caller);
+    let req = graphql::for_request(req, view.clone()).data(deadline);
+    // Two ways a request ends at its time limit. `timeout` drops the execution future at the
+    // limit when it is waiting (on a DataLoader batch, say), which cancels every resolver it
+    // holds. But most resolvers read the store or the search index synchronously, and a future
+    // that never returns `Pending` cannot be interrupted from outside: for those the schema's
+    // `limits::Deadlines` extension refuses to resolve any further field once the deadline has
+    // passed, so the execution ends soon after. Work already handed to a blocking thread
+    // (`spawn_blocking`) cannot be cancelled at all; it runs to its end and its result is dropped.
+    let resp = match tokio::time::timeout(shared.request_timeout, shared.schema.execute(req)).await
+    {
+        Ok(resp) if !resp.errors.iter().any(is_timeout) => resp,
+        _ => {
+            // Scans already on a blocking thread stop at their next record.
+            view.cancel();
+            tracing::warn!(
+                limit_ms = shared.request_timeout.as_millis() as u64,
+                "a GraphQL request ran out of time and was stopped"
+            );
+            let status = match rt {
+                ResponseType::GraphQLResponse => StatusCode::SERVICE_UNAVAILABLE,
+                ResponseType::Json => StatusCode::OK,
+            };
+            return errors_response(rt, status, &[deadline.error()]);
+        }
+    };
 
     // A request error (syntax, validation, limits) has no data: the spec wants no `data` entry
     // and, for application/graphql-response+json, a 400.
@@ -273,6 +358,23 @@ async fn execute(shared: &Shared, caller: Caller, rt: ResponseType, params: Para
     };
     out.headers_mut().extend(headers);
     out
+}
+
+/// True for the error `limits::Deadlines` puts on fields resolved after the deadline.
+fn is_timeout(e: &ServerError) -> bool {
+    e.extensions
+        .as_ref()
+        .and_then(|x| x.get("code"))
+        .is_some_and(|c| *c == async_graphql::Value::from(limits::TIMEOUT_CODE))
+}
+
+/// A request refused by one of `limits`: a request error, with its code.
+fn limit_error(rt: ResponseType, e: &LimitError) -> Response {
+    let status = match rt {
+        ResponseType::GraphQLResponse => StatusCode::BAD_REQUEST,
+        ResponseType::Json => StatusCode::OK,
+    };
+    errors_response(rt, status, &[e.to_server_error()])
 }
 
 /// A request error before execution: 4xx for application/graphql-response+json, 200 with an

@@ -9,6 +9,7 @@ mod graphql;
 mod health;
 mod hooks;
 mod http;
+mod limits;
 mod listener;
 mod media;
 
@@ -21,8 +22,10 @@ pub use listener::{Bounded, DEFAULT_IDLE, DEFAULT_MAX_CONNECTIONS};
 mod tests;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 
 use crate::access::{Caller, Mirror};
@@ -37,6 +40,9 @@ pub struct ApiState {
     pub control: Option<Arc<dyn SyncControl>>,
     /// Event hooks, when a secret is configured.
     pub hook: Option<HookConfig>,
+    /// The longest one GraphQL request may run (`request_timeout`); after it the request ends
+    /// with a `TIMEOUT` error and its work stops.
+    pub request_timeout: Duration,
 }
 
 /// Per-router shared state: the built schema and the mirror.
@@ -48,6 +54,8 @@ pub(crate) struct Shared {
     pub hook: Option<HookConfig>,
     /// GraphQL documents already parsed, by text.
     pub documents: http::Documents,
+    /// See `ApiState::request_timeout`.
+    pub request_timeout: Duration,
 }
 
 /// All routes (`/graphql`, `/assets/`, `/healthz`, `/readyz`, `/hooks/okta`) with their state
@@ -67,9 +75,15 @@ pub fn router_with_access(state: ApiState, access: Access) -> Router {
         searchable: std::sync::atomic::AtomicBool::new(false),
         hook: state.hook,
         documents: http::Documents::default(),
+        request_timeout: state.request_timeout,
     });
     Router::new()
-        .route("/graphql", get(http::graphql_get).post(http::graphql_post))
+        .route(
+            "/graphql",
+            get(http::graphql_get)
+                .post(http::graphql_post)
+                .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES)),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/hooks/okta", get(hooks::verify).post(hooks::deliver))
@@ -133,6 +147,42 @@ pub async fn execute_offline(
         return Err(e.message.clone());
     }
     resp.data.into_json().map_err(|e| e.to_string())
+}
+
+/// What the fuzz targets in `fuzz/` drive (re-exported by the lib's `fuzzing` module); not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::graphql::cursor::{self, Kind};
+
+    /// Decodes a cursor of a person list (`kind` 0), group list (1) or search (2 and up).
+    pub fn decode_cursor(kind: u8, cursor: &str) -> Result<String, String> {
+        let kind = match kind {
+            0 => Kind::Person,
+            1 => Kind::Group,
+            _ => Kind::Search,
+        };
+        cursor::decode_text(kind, cursor)
+    }
+
+    /// Encodes a cursor (for round trips).
+    pub fn encode_cursor(kind: u8, id: &str) -> String {
+        let kind = match kind {
+            0 => Kind::Person,
+            1 => Kind::Group,
+            _ => Kind::Search,
+        };
+        cursor::encode(kind, id)
+    }
+
+    /// The edge's checks of a GraphQL document, in order: the text bounds, then (when it
+    /// parses) the alias, root-field and field counts. `Err` is the refusal's message.
+    pub fn check_query(query: &str) -> Result<(), String> {
+        super::limits::check_text(query, None).map_err(|e| e.0)?;
+        match async_graphql::parser::parse_query(query) {
+            Ok(doc) => super::limits::check_document(&doc).map_err(|e| e.0),
+            Err(_) => Ok(()),
+        }
+    }
 }
 
 /// The schema in SDL, as committed in `schema/schema.graphql` and printed by `oktamirror schema`.

@@ -6,6 +6,7 @@ mod parse;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use url::Url;
 
@@ -23,6 +24,11 @@ use parse::{read_key_file, read_token_file};
 pub const DEFAULT_DATA_DIR: &str = "oktamirror-data";
 /// Default listen address: loopback (any other address needs a keys file).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default limit on the time one GraphQL request may run.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest `request_timeout` accepted: a request running longer holds a connection and a worker
+/// for no client that is still waiting.
+pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A setting that cannot be used, as one sentence saying what to fix. Never quotes a secret.
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +132,8 @@ pub struct ServerSettings {
     pub rate_limit: Option<crate::api::RateLimit>,
     /// Serve HTTPS with this certificate and key (reloaded when they change); `None` for HTTP.
     pub tls: Option<TlsFiles>,
+    /// The longest one GraphQL request may run before it ends with a `TIMEOUT` error.
+    pub request_timeout: Duration,
 }
 
 /// The PEM files built-in TLS serves with.
@@ -171,6 +179,7 @@ impl Settings {
                 keys_file: None,
                 rate_limit: None,
                 tls: None,
+                request_timeout: DEFAULT_REQUEST_TIMEOUT,
             },
             search: SearchSettings::default(),
             secret_files: Vec::new(),
@@ -335,6 +344,17 @@ impl ServerSettings {
                 Some(HookAuth { header, secret })
             }
         };
+        let request_timeout = match &o.request_timeout {
+            None => DEFAULT_REQUEST_TIMEOUT,
+            Some(s) => parse_duration(s)?,
+        };
+        if request_timeout > MAX_REQUEST_TIMEOUT {
+            return Err(ConfigError::Invalid(format!(
+                "request_timeout {:?} is longer than {}s: no client waits that long for an answer; use something like 10s",
+                request_timeout,
+                MAX_REQUEST_TIMEOUT.as_secs()
+            )));
+        }
         let rate_limit = match &o.rate_limit_per_key {
             Some(r) => parse_rate_limit(r)?,
             None if o.api_keys_file.is_some() => Some(crate::api::RateLimit::default()),
@@ -367,6 +387,7 @@ impl ServerSettings {
             keys_file: o.api_keys_file.clone(),
             rate_limit,
             tls,
+            request_timeout,
         })
     }
 }
@@ -681,6 +702,25 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("okta_urll"), "{e}");
+    }
+
+    #[test]
+    fn request_timeout_defaults_to_10s_and_is_bounded() {
+        let t = |v: Option<&str>| {
+            Settings::resolve(
+                Options {
+                    request_timeout: v.map(str::to_owned),
+                    ..base()
+                },
+                Some("t".into()),
+            )
+            .map(|s| s.server.request_timeout)
+        };
+        assert_eq!(t(None).expect("default"), DEFAULT_REQUEST_TIMEOUT);
+        assert_eq!(t(Some("1500ms")).expect("ms"), Duration::from_millis(1500));
+        let e = t(Some("2h")).unwrap_err().to_string();
+        assert!(e.contains("request_timeout") && e.contains("600s"), "{e}");
+        assert!(t(Some("0s")).is_err());
     }
 
     #[test]

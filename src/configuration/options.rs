@@ -118,6 +118,9 @@ pub struct Options {
     /// The TLS certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1)
     #[arg(long, env = "OKTAMIRROR_TLS_KEY_FILE")]
     pub tls_key_file: Option<PathBuf>,
+    /// Longest one GraphQL request may run, like 10s (default) or 1500ms; after it the request ends with a TIMEOUT error
+    #[arg(long, env = "OKTAMIRROR_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<String>,
 }
 
 impl Options {

@@ -8,7 +8,7 @@ mod dpop;
 mod error;
 mod events;
 mod jose;
-mod link;
+pub(crate) mod link;
 mod pacing;
 
 pub use auth::{Auth, DEFAULT_SCOPES, OAuthConfig};

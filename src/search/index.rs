@@ -52,7 +52,7 @@ struct Payload {
     custom: Vec<String>,
 }
 
-/// The deepest match a search page may reach (offset + page size).
+/// The deepest offset a search page may start at, and the largest page.
 pub const MAX_SEARCH_RESULTS: usize = 10_000;
 
 /// Options of the people index.
@@ -361,7 +361,7 @@ impl Index {
     ) -> Result<SearchResults, SearchError> {
         // Tantivy allocates the top-k heap up front: an unbounded offset (a forged cursor) would
         // ask for terabytes. Nobody pages 10,000 deep into people search.
-        if offset.saturating_add(limit) > MAX_SEARCH_RESULTS {
+        if offset > MAX_SEARCH_RESULTS || limit > MAX_SEARCH_RESULTS {
             return Err(SearchError::TooDeep {
                 max: MAX_SEARCH_RESULTS,
             });

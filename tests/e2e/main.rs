@@ -3,8 +3,10 @@
 
 mod access;
 mod client;
+mod hostile;
 mod mirror;
 mod oauth;
+mod parsers;
 mod search;
 mod support;
 mod sync;

@@ -2,7 +2,7 @@
 //! `schema()` builds it for serving, `sdl()` prints it.
 
 mod connection;
-mod cursor;
+pub(crate) mod cursor;
 mod enums;
 mod errors;
 mod filters;
@@ -36,6 +36,7 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscriptio
     Schema::build(query::Query, mutation::Mutation, EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        .extension(super::limits::Deadlines)
 }
 
 /// The schema for serving. It holds no data handle: every request brings the caller's

@@ -6,6 +6,7 @@ mod assets;
 mod graphql_http;
 mod health;
 mod hierarchy;
+mod limits;
 mod lists;
 mod lookups;
 mod schema_file;
@@ -16,6 +17,9 @@ use tempfile::TempDir;
 
 use crate::model::{Group, Person};
 use crate::store::{Op, Store};
+
+/// The default request time limit of the fixture servers.
+const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A running server over a fixture store.
 pub(super) struct Server {
@@ -123,18 +127,24 @@ fn fixture_ops() -> Vec<Op> {
 
 impl Server {
     pub async fn start() -> Server {
-        Server::start_with(None, crate::access::Policy::default()).await
+        Server::start_with(None, crate::access::Policy::default(), DEFAULT_TIMEOUT).await
+    }
+
+    /// A server whose GraphQL requests may run at most `request_timeout`.
+    pub async fn with_timeout(request_timeout: std::time::Duration) -> Server {
+        Server::start_with(None, crate::access::Policy::default(), request_timeout).await
     }
 
     /// A server with a keys file holding one key of `role`, which every request sends (as an
     /// app holding that key would), under `policy`.
     pub async fn start_as(role: crate::access::Role, policy: crate::access::Policy) -> Server {
-        Server::start_with(Some(role), policy).await
+        Server::start_with(Some(role), policy, DEFAULT_TIMEOUT).await
     }
 
     async fn start_with(
         role: Option<crate::access::Role>,
         policy: crate::access::Policy,
+        request_timeout: std::time::Duration,
     ) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open store");
@@ -153,6 +163,7 @@ impl Server {
             ),
             control: None,
             hook: None,
+            request_timeout,
         };
         let mut client = reqwest::Client::builder();
         let app = match role {
