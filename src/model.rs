@@ -10,19 +10,29 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UserStatus {
+    /// `ACTIVE`: can sign in.
     Active,
+    /// `STAGED`: created but not yet activated.
     Staged,
+    /// `PROVISIONED`: activated, but the user has not yet set a password.
     Provisioned,
+    /// `RECOVERY`: a password reset is under way.
     Recovery,
+    /// `LOCKED_OUT`: too many failed sign-ins.
     LockedOut,
+    /// `PASSWORD_EXPIRED`: must change the password at next sign-in.
     PasswordExpired,
+    /// `SUSPENDED`: blocked from signing in by an admin, assignments kept.
     Suspended,
+    /// `DEPROVISIONED`: deactivated; Okta still lists the user until they are deleted.
     Deprovisioned,
+    /// Any other value (such as `ACTIVATING`); shown as `UNKNOWN`.
     #[serde(other)]
     Unknown,
 }
 
 impl UserStatus {
+    /// Every status, in declaration order (for filters and facet lists).
     pub const ALL: [UserStatus; 9] = [
         UserStatus::Active,
         UserStatus::Staged,
@@ -40,6 +50,7 @@ impl UserStatus {
         serde_json::from_value(Value::String(s.to_owned())).unwrap_or(UserStatus::Unknown)
     }
 
+    /// Okta's wire spelling (`LOCKED_OUT`), or `UNKNOWN`.
     pub fn as_str(self) -> &'static str {
         match self {
             UserStatus::Active => "ACTIVE",
@@ -59,9 +70,13 @@ impl UserStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GroupType {
+    /// `OKTA_GROUP`: created and managed in Okta.
     OktaGroup,
+    /// `APP_GROUP`: imported from an app or directory (Active Directory, Workday, …).
     AppGroup,
+    /// `BUILT_IN`: Okta's own, such as `Everyone`.
     BuiltIn,
+    /// Any other value Okta may add.
     #[serde(other)]
     Unknown,
 }
@@ -69,9 +84,12 @@ pub enum GroupType {
 /// Why a user or group could not be read from Okta's JSON.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
+    /// The object lacks a field the mirror needs (`id`, `profile.login` or `profile.name`).
     #[error("an Okta {kind} object has no string \"{field}\"")]
     Missing {
+        /// `user` or `group`.
         kind: &'static str,
+        /// The missing field's JSON path, like `profile.login`.
         field: &'static str,
     },
 }
@@ -81,23 +99,41 @@ pub enum ModelError {
 /// so that reading a person for a list or a filter never parses the whole Okta object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Person {
+    /// The Okta user id (`00u…`).
     pub id: String,
+    /// Okta's `status`.
     pub status: UserStatus,
+    /// Okta's `created`: when the user was created in Okta.
     pub created: Option<DateTime<Utc>>,
+    /// Okta's `lastUpdated`: the latest profile or status change in Okta.
     pub last_updated: Option<DateTime<Utc>>,
+    /// `profile.login`: unique in the org, compared case-insensitively.
     pub login: String,
+    /// `profile.email` (Okta does not enforce uniqueness).
     pub email: Option<String>,
+    /// `profile.firstName`.
     pub first_name: Option<String>,
+    /// `profile.lastName`.
     pub last_name: Option<String>,
+    /// `profile.displayName`.
     pub display_name: Option<String>,
+    /// `profile.nickName`.
     pub nick_name: Option<String>,
+    /// `profile.title` (job title).
     pub title: Option<String>,
+    /// `profile.department`, as Okta holds it.
     pub department: Option<String>,
+    /// `profile.division`, as Okta holds it.
     pub division: Option<String>,
+    /// `profile.organization`.
     pub organization: Option<String>,
+    /// `profile.costCenter`, as Okta holds it.
     pub cost_center: Option<String>,
+    /// `profile.employeeNumber` (a number in Okta's JSON is read as its text).
     pub employee_number: Option<String>,
+    /// `profile.city`.
     pub city: Option<String>,
+    /// `profile.countryCode`, as Okta holds it (usually ISO 3166-1 alpha-2).
     pub country_code: Option<String>,
     /// `profile.managerId` as Okta holds it (usually the manager's HR key).
     pub manager_ref: Option<String>,
@@ -176,12 +212,19 @@ impl Person {
 /// A group as the mirror serves it; the raw JSON is stored beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Group {
+    /// The Okta group id (`00g…`).
     pub id: String,
+    /// Okta's `type`.
     pub group_type: GroupType,
+    /// `profile.name`.
     pub name: String,
+    /// `profile.description`.
     pub description: Option<String>,
+    /// Okta's `created`.
     pub created: Option<DateTime<Utc>>,
+    /// Okta's `lastUpdated`: the latest change to the group's profile.
     pub last_updated: Option<DateTime<Utc>>,
+    /// Okta's `lastMembershipUpdated`: the latest member added or removed.
     pub last_membership_updated: Option<DateTime<Utc>>,
 }
 
@@ -223,25 +266,35 @@ impl Group {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "entity", rename_all = "snake_case")]
 pub enum Entity {
+    /// A person, written or removed as a whole.
     Person {
+        /// The Okta user id.
         id: String,
     },
+    /// A group's record (not its members, see `Members`).
     Group {
+        /// The Okta group id.
         id: String,
     },
     /// Membership changes of one group within one batch: exact deltas, one entry per group
     /// rather than per pair, so an initial load of a large org stays cheap.
     Members {
+        /// The Okta group id.
         group_id: String,
+        /// User ids added to the group in this batch.
         added: Vec<String>,
+        /// User ids removed from the group in this batch.
         removed: Vec<String>,
     },
 }
 
+/// What happened to a change-log entry's entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeOp {
+    /// Created or updated (for `Members`: members added or removed).
     Upsert,
+    /// Removed from the mirror (deleted in Okta, or no longer visible to the token).
     Delete,
 }
 
@@ -249,9 +302,13 @@ pub enum ChangeOp {
 /// change feed follow by sequence number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
+    /// Position in the log: increasing, gap-free, assigned in the writing transaction.
     pub seq: u64,
+    /// When the mirror applied the change (not when it happened in Okta).
     pub at: DateTime<Utc>,
+    /// Upsert or delete.
     pub op: ChangeOp,
+    /// What changed; flattened into the entry (`entity: person`, `id: …`) when serialized.
     #[serde(flatten)]
     pub entity: Entity,
 }
@@ -259,17 +316,26 @@ pub struct Change {
 /// How many things a sync run changed in the mirror.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeCounts {
+    /// People new to the mirror.
     pub people_created: u64,
+    /// People whose stored record changed.
     pub people_updated: u64,
+    /// People removed from the mirror.
     pub people_deleted: u64,
+    /// Groups new to the mirror.
     pub groups_created: u64,
+    /// Groups whose stored record changed.
     pub groups_updated: u64,
+    /// Groups removed from the mirror.
     pub groups_deleted: u64,
+    /// Memberships (group, user pairs) added.
     pub members_added: u64,
+    /// Memberships (group, user pairs) removed.
     pub members_removed: u64,
 }
 
 impl ChangeCounts {
+    /// Adds `o`'s counts to these, field by field.
     pub fn add(&mut self, o: ChangeCounts) {
         self.people_created += o.people_created;
         self.people_updated += o.people_updated;
@@ -281,6 +347,7 @@ impl ChangeCounts {
         self.members_removed += o.members_removed;
     }
 
+    /// The sum of every count: zero means the run changed nothing.
     pub fn total(&self) -> u64 {
         self.people_created
             + self.people_updated
@@ -315,14 +382,21 @@ pub struct SyncRun {
     /// Position in the run history (assigned when the run is recorded; 0 before).
     #[serde(default)]
     pub id: u64,
+    /// Which lane ran.
     pub kind: RunKind,
+    /// When the run began.
     pub started_at: DateTime<Utc>,
+    /// When the run ended (equal to `started_at` until then).
     pub finished_at: DateTime<Utc>,
     /// True when the run completed and its results were applied.
     pub ok: bool,
+    /// Users read from Okta (staged users for a crawl; re-read users otherwise).
     pub users_fetched: u64,
+    /// Groups read from Okta.
     pub groups_fetched: u64,
+    /// Memberships (group, user pairs) read from Okta.
     pub memberships_fetched: u64,
+    /// HTTP requests sent to Okta, retries included.
     pub requests: u64,
     /// Requests retried after a transient failure.
     #[serde(default)]
@@ -333,10 +407,12 @@ pub struct SyncRun {
     /// System Log events (or hook events) this run handled, duplicates excluded.
     #[serde(default)]
     pub events: u64,
+    /// What the run changed in the mirror.
     pub changes: ChangeCounts,
     /// Removals held back by the deletion safety (see `sync::SyncConfig::max_delete_share`).
     #[serde(default)]
     pub held: HeldDeletions,
+    /// Problems that did not fail the run, one sentence each (a skipped object and why).
     pub warnings: Vec<String>,
     /// Why the run failed, in one sentence; `None` when it succeeded.
     pub error: Option<String>,
@@ -351,7 +427,9 @@ pub struct SyncRun {
 /// must not empty the mirror. An operator allows them with `--allow-mass-delete`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldDeletions {
+    /// Okta user ids whose removal is held.
     pub people: Vec<String>,
+    /// Okta group ids whose removal is held.
     pub groups: Vec<String>,
 }
 
@@ -382,6 +460,7 @@ impl SyncRun {
 }
 
 impl HeldDeletions {
+    /// True when nothing is held.
     pub fn is_empty(&self) -> bool {
         self.people.is_empty() && self.groups.is_empty()
     }
@@ -446,6 +525,7 @@ mod tests {
 pub struct AuditEntry {
     /// Increasing with time; assigned by the store.
     pub id: u64,
+    /// When the call was recorded.
     pub at: DateTime<Utc>,
     /// The caller's key name (or what stood in for one, such as the keys file itself).
     pub actor: String,

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+/// A secret string (token, key, hook secret): `Debug` and `Display` show `[redacted]`; only
+/// `expose` gives it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
@@ -28,6 +30,7 @@ impl serde::Serialize for Secret {
 }
 
 impl Secret {
+    /// Wraps `s` as given (callers trim what they read from files and variables).
     pub fn new(s: impl Into<String>) -> Secret {
         Secret(s.into())
     }

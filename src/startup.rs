@@ -22,20 +22,32 @@ use crate::search::{self, SearchError};
 use crate::store::{Store, StoreError};
 use crate::sync::{self, Command, Source, SyncKind};
 
+/// Why the mirror could not start. Each message says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// The store cannot be opened or read.
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// Okta's first-run check failed (URL, credentials, scopes), or the client could not be built.
     #[error("{0}")]
     Okta(#[from] OktaError),
+    /// The search index cannot be opened.
     #[error("{0}")]
     Search(#[from] SearchError),
+    /// A file or value that fails only when the server uses it: the keys file, the TLS files or
+    /// the hook header.
     #[error("{0}")]
     Config(String),
+    /// The listen address cannot be bound (in use, or not this machine's).
     #[error(
         "cannot listen on {addr}: {detail}. Pick another port with --listen, for example --listen 127.0.0.1:0 for any free port"
     )]
-    Bind { addr: SocketAddr, detail: String },
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        detail: String,
+    },
 }
 
 /// Commands (mostly event-hook deliveries) queued for the sync schedule. A delivery is a few
@@ -276,6 +288,7 @@ impl Application {
         })
     }
 
+    /// The address the server is bound to (the real port when port 0 was asked for).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -286,6 +299,7 @@ impl Application {
         format!("{scheme}://{}", self.addr)
     }
 
+    /// The mirror's store, shared with the server and the sync schedule.
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -295,6 +309,7 @@ impl Application {
         &self.search
     }
 
+    /// A handle to ask the sync schedule for a sync now.
     pub fn sync_handle(&self) -> SyncHandle {
         self.sync.clone()
     }

@@ -41,45 +41,85 @@ const KEY_BYTES: usize = 32;
 /// A keys-file problem, as one sentence saying what to fix. Never quotes a key or a line.
 #[derive(Debug, thiserror::Error)]
 pub enum KeysError {
+    /// The keys file does not exist where it is read (`serve`, `keys list`, `keys revoke`).
     #[error(
         "the keys file {path} does not exist: create it with `oktamirror keys new --keys-file {path} --name NAME --role ROLE`"
     )]
-    Missing { path: String },
+    Missing {
+        /// The keys file's path.
+        path: String,
+    },
+    /// The keys file exists but cannot be read.
     #[error("cannot read the keys file {path}: {detail}")]
-    Read { path: String, detail: String },
+    Read {
+        /// The keys file's path.
+        path: String,
+        /// The I/O error.
+        detail: String,
+    },
+    /// Appending a key, or writing and renaming the file for a revoke, failed.
     #[error("cannot write the keys file {path}: {detail}")]
-    Write { path: String, detail: String },
+    Write {
+        /// The keys file's path.
+        path: String,
+        /// The I/O error.
+        detail: String,
+    },
+    /// A line is not a valid key entry (bad JSON, an unknown field, a bad name or hash).
     #[error(
         "line {line} of the keys file {path} is not a key entry ({detail}): fix or delete that line (each line is {{\"name\", \"role\", \"sha256\", \"created\"}}, as `oktamirror keys new` writes it)"
     )]
     Line {
+        /// The keys file's path.
         path: String,
+        /// The line number, from 1.
         line: usize,
+        /// What is wrong, without quoting the line (it may hold a pasted key).
         detail: String,
     },
+    /// Two lines of the file carry the same name.
     #[error(
         "the keys file {path} has two keys named \"{name}\" (lines {first} and {second}): delete or rename one of them"
     )]
     DuplicateInFile {
+        /// The keys file's path.
         path: String,
+        /// The name used twice.
         name: String,
+        /// The first line with it, from 1.
         first: usize,
+        /// The second line with it, from 1.
         second: usize,
     },
+    /// `keys new` was given a name the file already holds.
     #[error(
         "a key named \"{name}\" already exists in {path}: pick another --name, or revoke it first with `oktamirror keys revoke --keys-file {path} --name {name}`"
     )]
-    DuplicateName { path: String, name: String },
+    DuplicateName {
+        /// The keys file's path.
+        path: String,
+        /// The name asked for.
+        name: String,
+    },
+    /// `keys revoke` was given a name the file does not hold.
     #[error(
         "no key named \"{name}\" in {path}: `oktamirror keys list --keys-file {path}` shows the names"
     )]
-    UnknownName { path: String, name: String },
+    UnknownName {
+        /// The keys file's path.
+        path: String,
+        /// The name asked for.
+        name: String,
+    },
+    /// A key name that is empty, too long or has other characters (its first 80 kept).
     #[error(
         "\"{0}\" is not a key name: use 1 to 64 letters, digits, '.', '_' or '-', like hr-portal"
     )]
     BadName(String),
+    /// A role name that is not one of `Role::ALL`; the sentence listing the roles.
     #[error("{0}")]
     BadRole(String),
+    /// The system random generator failed while making a key.
     #[error("cannot make a random key: the system random generator failed")]
     Random,
 }
@@ -88,10 +128,13 @@ pub enum KeysError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRecord {
+    /// The key's unique name, shown in logs and the audit log instead of the key.
     pub name: String,
+    /// What the key may do.
     pub role: Role,
     /// SHA-256 of the key, lower-case hex.
     pub sha256: String,
+    /// When `oktamirror keys new` made the key (UTC, whole seconds in the file).
     pub created: DateTime<Utc>,
 }
 

@@ -137,6 +137,7 @@ pub const RULES: &[(Permission, &[Role])] = &[
 pub struct Caller {
     /// The API key's name, or `None` on an open server (loopback without a keys file).
     pub name: Option<String>,
+    /// What the caller may do (`Admin` on an open server).
     pub role: Role,
 }
 

@@ -27,7 +27,12 @@ use crate::store::{PersonFilter, Store, StoreError, meta};
 #[derive(Debug)]
 pub enum AccessError {
     /// The caller's role does not hold the permission the read needs.
-    Forbidden { permission: Permission, role: Role },
+    Forbidden {
+        /// The permission the read needs.
+        permission: Permission,
+        /// The caller's role.
+        role: Role,
+    },
     /// The store failed (its messages name the problem and hold no secrets).
     Store(StoreError),
     /// Search failed: the caller's query (bad input) or the index.
@@ -708,9 +713,13 @@ impl View {
 /// Whole-mirror counts for the sync status.
 #[derive(Debug, Clone, Copy)]
 pub struct Totals {
+    /// People in the mirror, every status (the whole mirror, not one caller's window).
     pub people: u64,
+    /// Groups in the mirror.
     pub groups: u64,
+    /// Memberships (group, user pairs) in the mirror.
     pub memberships: u64,
+    /// The sequence number of the newest change-log entry (0 for an empty mirror).
     pub last_seq: u64,
 }
 

@@ -39,7 +39,9 @@ fn needs_no_key(request: &Request) -> bool {
 /// A token bucket's size: `per_second` requests on average, up to `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateLimit {
+    /// Requests per second on average: the rate the bucket refills at.
     pub per_second: f64,
+    /// Requests allowed at once: the bucket's size.
     pub burst: f64,
 }
 

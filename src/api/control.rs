@@ -14,6 +14,8 @@ pub enum SyncNow {
     Incremental,
 }
 
+/// Asks the running sync schedule for a sync. `startup::SyncHandle` implements it, so the API
+/// never depends on the sync engine.
 pub trait SyncControl: Send + Sync {
     /// Runs a sync as soon as the current step ends and returns its record; `None` when the
     /// schedule has stopped.

@@ -23,8 +23,11 @@ pub trait HookSink: Send + Sync {
 /// Event hooks switched on: the header Okta sends the secret in, the secret, and the sink.
 #[derive(Clone)]
 pub struct HookConfig {
+    /// The header Okta carries the secret in (like `Authorization`).
     pub header: HeaderName,
+    /// The header's exact value, compared in constant time.
     pub secret: Secret,
+    /// Where verified deliveries go.
     pub sink: Arc<dyn HookSink>,
 }
 

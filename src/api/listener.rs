@@ -27,6 +27,8 @@ pub struct Bounded<L> {
 }
 
 impl<L> Bounded<L> {
+    /// Wraps `inner`: at most `max` connections at once (at least 1), each closed after `idle`
+    /// without a byte read or written.
     pub fn new(inner: L, max: usize, idle: Duration) -> Bounded<L> {
         Bounded {
             inner,

@@ -33,46 +33,78 @@ pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 /// A setting that cannot be used, as one sentence saying what to fix. Never quotes a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The config file given with `--config` cannot be read.
     #[error("cannot read the config file {path}: {detail}")]
-    File { path: String, detail: String },
+    File {
+        /// The config file's path.
+        path: String,
+        /// The I/O error.
+        detail: String,
+    },
+    /// The config file is not TOML, or holds an unknown key or a value of the wrong type.
     #[error("the config file {path} is not valid: {detail}")]
-    Toml { path: String, detail: String },
+    Toml {
+        /// The config file's path.
+        path: String,
+        /// The TOML error, on one line.
+        detail: String,
+    },
+    /// No Okta URL in any flag, variable or file.
     #[error(
         "no Okta URL: pass --okta-url https://YOUR-ORG.okta.com, set OKTAMIRROR_OKTA_URL, or put okta_url in the config file"
     )]
     MissingUrl,
+    /// The Okta URL does not parse, has no host, or is not http(s).
     #[error("\"{0}\" is not a valid Okta URL: give the org URL, like https://example.okta.com")]
     BadUrl(String),
+    /// The Okta URL is `http://` to a host other than loopback.
     #[error(
         "the Okta URL {0} uses http://, which would send the API token in clear text; use https:// (http:// is allowed only for a loopback address such as a local simulator)"
     )]
     InsecureUrl(String),
+    /// The Okta URL is the `-admin` domain.
     #[error(
         "the Okta URL {0} is the admin domain; use the org domain without \"-admin\" (for example https://example.okta.com)"
     )]
     AdminDomain(String),
+    /// The Okta URL has a path or a query.
     #[error("the Okta URL {0} has a path; give only the org URL, like https://example.okta.com")]
     UrlWithPath(String),
+    /// Neither an SSWS token (file, `OKTA_API_TOKEN`, `okta_token`) nor an OAuth app is given.
     #[error(
         "no Okta API token: set OKTA_API_TOKEN, or pass --okta-token-file PATH (a file holding only the token)"
     )]
     MissingToken,
+    /// The Okta token file cannot be read.
     #[error("cannot read the Okta token file {path}: {detail}")]
-    TokenFile { path: String, detail: String },
-    #[error("the Okta token file {0} is empty")]
-    EmptyToken(String),
-    #[error("cannot read the {what} {path}: {detail}")]
-    KeyFile {
-        what: &'static str,
+    TokenFile {
+        /// The token file's path.
         path: String,
+        /// The I/O error.
         detail: String,
     },
+    /// The Okta token file (its path here) holds nothing but whitespace.
+    #[error("the Okta token file {0} is empty")]
+    EmptyToken(String),
+    /// A key or secret file (OAuth key, DPoP key, hook secret) cannot be read, or is empty.
+    #[error("cannot read the {what} {path}: {detail}")]
+    KeyFile {
+        /// Which file, like `OAuth private key file`.
+        what: &'static str,
+        /// The file's path.
+        path: String,
+        /// The I/O error, or that the file is empty.
+        detail: String,
+    },
+    /// The listen address is not `HOST:PORT`.
     #[error("\"{0}\" is not an address to listen on: use HOST:PORT, like 127.0.0.1:8080")]
     BadListen(String),
+    /// A non-loopback listen address without a keys file.
     #[error(
         "refusing to listen on {0}: without API keys the mirror must stay on a loopback address such as 127.0.0.1:8080; to serve a network, create keys with `oktamirror keys new --keys-file PATH …` and pass --keys-file PATH"
     )]
     PublicListen(SocketAddr),
+    /// Any other unusable value (out of range, half of a pair, bad format): the whole sentence.
     #[error("{0}")]
     Invalid(String),
 }
@@ -83,9 +115,13 @@ pub enum ConfigError {
 pub struct Settings {
     /// Where the mirror keeps its store and search index.
     pub data_dir: PathBuf,
+    /// How to reach and pace the Okta org.
     pub okta: OktaSettings,
+    /// The sync engine and its schedule.
     pub sync: SyncSettings,
+    /// The HTTP server.
     pub server: ServerSettings,
+    /// People search.
     pub search: SearchSettings,
     /// The files holding secrets (token, keys, hook secret, API keys, TLS key), so `serve` can
     /// warn at start about any that other users can read.
@@ -95,7 +131,9 @@ pub struct Settings {
 /// A file that holds a secret, and what it is.
 #[derive(Debug, Clone)]
 pub struct SecretFile {
+    /// What the file holds, as a warning names it (`Okta token file`).
     pub what: &'static str,
+    /// The file, as configured.
     pub path: PathBuf,
 }
 
@@ -104,13 +142,16 @@ pub struct SecretFile {
 pub struct OktaSettings {
     /// The org URL, `https://example.okta.com/` (http only on loopback).
     pub url: Url,
+    /// SSWS token or OAuth service app.
     pub auth: Auth,
+    /// Pacing, retries and requests in flight.
     pub client: ClientOptions,
 }
 
 /// The sync engine and its schedule.
 #[derive(Debug, Clone)]
 pub struct SyncSettings {
+    /// Concurrency, manager resolution and the deletion safety.
     pub engine: SyncConfig,
     /// Poll, sweep and reconcile intervals.
     pub lanes: Lanes,
@@ -119,6 +160,7 @@ pub struct SyncSettings {
 /// The HTTP server.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
+    /// The address to listen on: loopback unless a keys file is given; port 0 asks for a free one.
     pub listen: SocketAddr,
     /// Event hooks: the header and the exact value Okta's deliveries must carry; `None`
     /// leaves `/hooks/okta` switched off.
@@ -139,7 +181,9 @@ pub struct ServerSettings {
 /// The PEM files built-in TLS serves with.
 #[derive(Debug, Clone)]
 pub struct TlsFiles {
+    /// The certificate chain (PEM).
     pub cert: PathBuf,
+    /// The certificate's private key (PEM).
     pub key: PathBuf,
 }
 
@@ -153,7 +197,9 @@ pub struct SearchSettings {
 /// How Okta's event-hook deliveries authenticate (okta-api.md 8.1: a header and its value).
 #[derive(Debug, Clone)]
 pub struct HookAuth {
+    /// The header name, `Authorization` unless `hook_header` says otherwise.
     pub header: String,
+    /// The header's exact value, as configured in the Okta event hook (at least 16 characters).
     pub secret: Secret,
 }
 

@@ -11,7 +11,9 @@ use crate::store::{Store, StoreError};
 /// Whether a unit comes from the `department` or the `division` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum UnitKind {
+    /// From `profile.department`.
     Department,
+    /// From `profile.division`.
     Division,
 }
 
@@ -20,6 +22,7 @@ pub enum UnitKind {
 pub struct Department {
     /// The name as most members spell it.
     pub name: String,
+    /// Department or division.
     pub kind: UnitKind,
     /// Member ids in id order.
     pub members: Vec<String>,
@@ -38,7 +41,9 @@ pub struct Department {
 /// Every department and division.
 #[derive(Debug, Default)]
 pub struct Departments {
+    /// Every department, by name (case-insensitive).
     pub departments: Vec<Department>,
+    /// Every division, by name (case-insensitive).
     pub divisions: Vec<Department>,
 }
 
@@ -254,6 +259,8 @@ pub struct DepartmentCache {
 }
 
 impl DepartmentCache {
+    /// The current `Departments`: the cached ones while the store's change sequence is
+    /// unchanged, else a fresh computation (which is then cached).
     pub fn get(&self, store: &Store) -> Result<Arc<Departments>, StoreError> {
         self.get_or_compute(store).map(|(d, _)| d)
     }

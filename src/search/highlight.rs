@@ -10,6 +10,7 @@ use crate::model::Person;
 pub struct Highlight {
     /// The GraphQL field name (`displayName`, `email`, `title`, …).
     pub field: &'static str,
+    /// The attribute's whole value, as stored.
     pub value: String,
     /// Character (Unicode scalar) ranges `[start, end)` of the matching words in `value`.
     pub ranges: Vec<(usize, usize)>,

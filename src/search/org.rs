@@ -66,6 +66,7 @@ pub fn common_manager(store: &Store, a: &str, b: &str) -> Result<Option<Person>,
 /// A person in an org chart with their direct reports (filled to the requested depth).
 #[derive(Debug, Clone)]
 pub struct OrgNode {
+    /// The person at this node.
     pub person: Person,
     /// How many people report directly to this person (whether or not `reports` is filled).
     pub direct_report_count: usize,

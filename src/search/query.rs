@@ -28,7 +28,9 @@ pub const ACTIVE: f32 = 0.5;
 /// A validated search: the raw text (for whole login/email matches) and its folded words.
 #[derive(Debug, Clone)]
 pub struct ParsedQuery {
+    /// The input, trimmed.
     pub raw: String,
+    /// The folded words, each once, in input order.
     pub words: Vec<String>,
 }
 

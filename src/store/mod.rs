@@ -17,18 +17,33 @@ use serde::{Serialize, de::DeserializeOwned};
 /// The store's on-disk layout version. Bump it with a migration (or a clear "re-sync needed").
 pub const SCHEMA_VERSION: u64 = 1;
 
+/// Why the store could not be opened, read or written. Each message says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// sled could not open the data directory (missing, not writable, or in use).
     #[error(
         "cannot open the data directory {path}: {source}. Check that the path exists and is writable, and that no other oktamirror process uses it"
     )]
-    Open { path: String, source: sled::Error },
+    Open {
+        /// The data directory.
+        path: String,
+        /// sled's error.
+        source: sled::Error,
+    },
+    /// The store's schema version is newer than this build reads.
     #[error(
         "the data directory was written by a newer oktamirror (store schema {found}, this build reads {expected}); upgrade oktamirror or point --data-dir at a new directory"
     )]
-    TooNew { found: u64, expected: u64 },
+    TooNew {
+        /// The version on disk.
+        found: u64,
+        /// `SCHEMA_VERSION` of this build.
+        expected: u64,
+    },
+    /// sled failed on a read or write (I/O, or a transaction's storage error).
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
+    /// A record would not decode (or encode); the text says which.
     #[error("a stored record is corrupt ({0}); remove the data directory and run a full sync")]
     Corrupt(String),
 }
@@ -42,6 +57,7 @@ impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
     }
 }
 
+/// The store's result: `StoreError` unless said otherwise.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Tree indexes into `Store::txn_trees`, the trees every write transaction touches.
@@ -103,10 +119,15 @@ pub mod meta {
     pub const LAST_GOOD_FULL_SYNC: &str = "last_good_full_sync";
     /// Manager resolution warnings of the latest full sync (`model::ManagerReport`).
     pub const MANAGER_REPORT: &str = "manager_report";
+    /// The store's on-disk layout version (big-endian u64), set when the store is created.
     pub const SCHEMA: &str = "schema_version";
+    /// The newest change-log sequence number (big-endian u64).
     pub const SEQ: &str = "seq";
+    /// How many people the mirror holds, every status (big-endian u64).
     pub const PEOPLE: &str = "count_people";
+    /// How many groups the mirror holds (big-endian u64).
     pub const GROUPS: &str = "count_groups";
+    /// How many memberships (group, user pairs) the mirror holds (big-endian u64).
     pub const MEMBERSHIPS: &str = "count_memberships";
     /// The full `next` URL of the System Log polling query: where the tail resumes. Written in
     /// the same transaction as the changes its events produced.

@@ -12,13 +12,18 @@ use crate::model::{Change, Group, Person, SyncRun, UserStatus};
 pub struct PersonFilter {
     /// Statuses to include; empty means every status.
     pub statuses: Vec<UserStatus>,
+    /// `profile.department` to match.
     pub department: Option<String>,
+    /// `profile.title` to match.
     pub title: Option<String>,
+    /// `profile.city` to match.
     pub city: Option<String>,
+    /// `profile.countryCode` to match.
     pub country_code: Option<String>,
 }
 
 impl PersonFilter {
+    /// True when `p` passes every filter given.
     pub fn matches(&self, p: &Person) -> bool {
         fn eq(want: &Option<String>, have: &Option<String>) -> bool {
             match want {
@@ -37,6 +42,7 @@ impl PersonFilter {
 }
 
 impl Store {
+    /// The person with this Okta user id.
     pub fn person(&self, id: &str) -> Result<Option<Person>> {
         match self.tree(T::People).get(id)? {
             None => Ok(None),
@@ -110,6 +116,7 @@ impl Store {
         self.seconds(T::Reports, manager_id)
     }
 
+    /// The group with this Okta group id.
     pub fn group(&self, id: &str) -> Result<Option<Group>> {
         match self.tree(T::Groups).get(id)? {
             None => Ok(None),
@@ -117,6 +124,7 @@ impl Store {
         }
     }
 
+    /// The raw Okta JSON of a group, as last fetched.
     pub fn group_raw(&self, id: &str) -> Result<Option<Value>> {
         match self.tree(T::RawGroups).get(id)? {
             None => Ok(None),

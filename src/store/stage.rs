@@ -42,10 +42,12 @@ impl Store {
         Ok(())
     }
 
+    /// Users staged so far in this crawl.
     pub fn staged_user_count(&self) -> usize {
         self.stage_users.len()
     }
 
+    /// Groups staged so far in this crawl.
     pub fn staged_group_count(&self) -> usize {
         self.stage_groups.len()
     }
@@ -73,10 +75,12 @@ impl Store {
         self.stage_groups.iter().map(|kv| id_of(&kv?.0))
     }
 
+    /// True when this crawl has staged the user.
     pub fn is_user_staged(&self, id: &str) -> Result<bool> {
         Ok(self.stage_users.contains_key(id)?)
     }
 
+    /// True when this crawl has staged the group.
     pub fn is_group_staged(&self, id: &str) -> Result<bool> {
         Ok(self.stage_groups.contains_key(id)?)
     }
