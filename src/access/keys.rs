@@ -116,6 +116,12 @@ pub enum KeysError {
         "\"{0}\" is not a key name: use 1 to 64 letters, digits, '.', '_' or '-', like hr-portal"
     )]
     BadName(String),
+    /// A name that looks like a key itself (pasted in the wrong place): never echoed, since
+    /// names are written to the keys file, logs and the audit log.
+    #[error(
+        "that key name starts with om_ like a key does; if you pasted a key, revoke it now (oktamirror keys revoke) and choose a name like hr-portal"
+    )]
+    NameLooksLikeKey,
     /// A role name that is not one of `Role::ALL`; the sentence listing the roles.
     #[error("{0}")]
     BadRole(String),
@@ -154,6 +160,9 @@ impl KeyRecord {
 
 /// Checks a key name: short, and safe to show in a shell command or a log line.
 pub fn check_name(name: &str) -> Result<(), KeysError> {
+    if name.starts_with("om_") {
+        return Err(KeysError::NameLooksLikeKey);
+    }
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -590,6 +599,15 @@ mod tests {
             e.contains("directory, hr, admin, provisioner, metrics"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_pasted_key_is_not_taken_as_a_name_and_not_echoed() {
+        let key = generate().expect("key");
+        let e = check_name(key.expose()).unwrap_err().to_string();
+        assert!(e.contains("revoke"), "{e}");
+        assert!(!e.contains(&key.expose()[3..]), "{e}");
+        assert!(check_name("hr-portal").is_ok());
     }
 
     #[test]

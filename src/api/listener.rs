@@ -19,7 +19,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(30);
 
 /// A listener that hands out at most `max` connections at a time, each closed after `idle`
-/// without a byte from the client.
+/// without a byte read or written.
 pub struct Bounded<L> {
     inner: L,
     slots: Arc<Semaphore>,
