@@ -11,6 +11,7 @@ mod hooks;
 mod http;
 mod listener;
 mod media;
+mod scim;
 
 pub use auth::{Access, RateLimit};
 pub use control::{SyncControl, SyncNow};
@@ -74,12 +75,14 @@ pub fn router_with_access(state: ApiState, access: Access) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/hooks/okta", get(hooks::verify).post(hooks::deliver))
         .route("/assets/{*path}", get(assets::asset))
+        .nest(scim::BASE, scim::routes())
         .layer(axum::middleware::map_response(assets::secure_html))
         .with_state(shared)
         .layer(axum::middleware::from_fn_with_state(
             auth::Guard::new(access),
             auth::guard,
         ))
+        .layer(axum::middleware::from_fn(scim::scim_errors))
         .layer(axum::middleware::from_fn(trace_request))
 }
 

@@ -9,6 +9,7 @@ mod hierarchy;
 mod lists;
 mod lookups;
 mod schema_file;
+mod scim;
 mod search;
 
 use serde_json::{Value, json};
