@@ -52,6 +52,9 @@ pub(crate) fn resource(view: &View, g: &Group, members: bool) -> Result<Value> {
         o.insert("members".into(), Value::Array(list));
         ext.insert("memberCount".into(), json!(count));
         ext.insert("membersTruncated".into(), Value::Bool(truncated));
+    } else {
+        // The stored counter for roles that see everyone; a counting scan otherwise.
+        ext.insert("memberCount".into(), json!(view.count_members(&g.id, &[])?));
     }
     o.insert(GROUP_MIRROR_URN.into(), Value::Object(ext));
     let mut meta = Map::new();

@@ -392,6 +392,9 @@ async fn attributes_and_excluded_attributes() {
     for g in j["Resources"].as_array().expect("groups") {
         assert!(g.get("members").is_none(), "{g}");
         assert!(g["displayName"].is_string());
+        let count =
+            &g["urn:ietf:params:scim:schemas:extension:oktamirror:2.0:Group"]["memberCount"];
+        assert!(count.as_u64().is_some_and(|n| n > 0), "{g}");
     }
     let g = get(&s, "/Groups/00g2?attributes=displayName").await.json();
     assert!(g.get("members").is_none() && g["displayName"] == "Everyone");
