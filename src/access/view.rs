@@ -293,6 +293,30 @@ impl View {
         Ok(self.visible(self.store().person_by_email(email)?))
     }
 
+    /// Everyone the caller may see whose email is `email` (case-insensitive), in id order.
+    /// Okta does not make emails unique, so several people may share one. The email index
+    /// answers "nobody" at once; when it finds someone, the others are found by a scan (charged
+    /// to the request's budget) until the store can list an index entry's every id.
+    pub fn people_by_email(&self, email: &str) -> Result<Vec<Person>> {
+        if self.person_by_email(email)?.is_none() {
+            return Ok(Vec::new());
+        }
+        let want = email.trim().to_lowercase();
+        let mut out = Vec::new();
+        for p in self.store().people_after(None) {
+            self.charge(1)?;
+            let p = p?;
+            if self.shows(&p)
+                && p.email
+                    .as_deref()
+                    .is_some_and(|e| e.trim().to_lowercase() == want)
+            {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
     /// A person by employee number.
     pub fn person_by_employee_number(&self, n: &str) -> Result<Option<Person>> {
         self.require(Permission::ReadDirectory)?;

@@ -12,6 +12,7 @@ mod http;
 mod limits;
 mod listener;
 mod media;
+mod scim;
 
 pub use auth::{Access, RateLimit};
 pub use control::{SyncControl, SyncNow};
@@ -88,12 +89,14 @@ pub fn router_with_access(state: ApiState, access: Access) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/hooks/okta", get(hooks::verify).post(hooks::deliver))
         .route("/assets/{*path}", get(assets::asset))
+        .nest(scim::BASE, scim::routes())
         .layer(axum::middleware::map_response(assets::secure_html))
         .with_state(shared)
         .layer(axum::middleware::from_fn_with_state(
             auth::Guard::new(access),
             auth::guard,
         ))
+        .layer(axum::middleware::from_fn(scim::scim_errors))
         .layer(axum::middleware::from_fn(trace_request))
 }
 

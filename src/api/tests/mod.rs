@@ -10,6 +10,7 @@ mod limits;
 mod lists;
 mod lookups;
 mod schema_file;
+mod scim;
 mod search;
 
 use serde_json::{Value, json};

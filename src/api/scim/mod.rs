@@ -1,0 +1,792 @@
+//! SCIM 2.0 (RFC 7643/7644) at `/scim/v2`, read-only over the caller's `View`: discovery
+//! (`discovery.rs`), Users (`users.rs`) and Groups (`groups.rs`) with filters (`filter.rs`),
+//! sorting, paging and attribute projection (`query.rs`), SCIM error bodies (`errors.rs`).
+//! Roles apply through the View exactly as for GraphQL: a `directory` key never sees
+//! deprovisioned people here either. Writes answer 403: the mirror's source is Okta; provisioning
+//! mode (`--source scim`, to come) will accept them from a `provisioner` key.
+
+mod discovery;
+mod errors;
+mod filter;
+mod groups;
+mod query;
+mod users;
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{any, get, post};
+use serde_json::Value;
+
+use super::Shared;
+use crate::access::{Caller, PersonFilter, View};
+use crate::model::{Group, Person};
+use errors::{ScimError, ScimResult, scim_response};
+use filter::{AttrPath, Filter, Op};
+use query::{ListParams, Projection, list_response};
+use users::Parts;
+
+/// Where SCIM is served.
+pub(crate) const BASE: &str = "/scim/v2";
+
+/// Records read per chunk while scanning.
+const CHUNK: usize = 1000;
+
+/// The SCIM routes, to be nested at [`BASE`].
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/ServiceProviderConfig", get(service_provider_config))
+        .route("/ResourceTypes", get(resource_types))
+        .route("/ResourceTypes/{id}", get(resource_type))
+        .route("/Schemas", get(schemas))
+        .route("/Schemas/{id}", get(schema))
+        .route("/Users", get(list_users).post(read_only))
+        .route("/Users/.search", post(search_users))
+        .route(
+            "/Users/{id}",
+            get(get_user)
+                .put(read_only)
+                .patch(read_only)
+                .delete(read_only),
+        )
+        .route("/Groups", get(list_groups).post(read_only))
+        .route("/Groups/.search", post(search_groups))
+        .route(
+            "/Groups/{id}",
+            get(get_group)
+                .put(read_only)
+                .patch(read_only)
+                .delete(read_only),
+        )
+        .route("/Bulk", any(unsupported))
+        .route("/Me", any(unsupported))
+        .fallback(not_found)
+}
+
+/// RFC 3339 with milliseconds, as Okta writes times.
+pub(crate) fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Turns the access layer's answers to SCIM requests (401, 421, 429 with a plain JSON body)
+/// into SCIM `Error` bodies, keeping their status and headers, so a SCIM client can read them.
+pub(crate) async fn scim_errors(req: Request, next: Next) -> Response {
+    let scim = req.uri().path().starts_with(BASE);
+    let resp = next.run(req).await;
+    if !scim || resp.status().is_success() || resp.status() == StatusCode::NOT_MODIFIED {
+        return resp;
+    }
+    let is_scim = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/scim+json"));
+    if is_scim {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let detail = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+    let detail = if detail.trim().is_empty() {
+        parts
+            .status
+            .canonical_reason()
+            .unwrap_or("request refused")
+            .to_owned()
+    } else {
+        detail
+    };
+    let mut out = ScimError::new(parts.status, None, detail).into_response();
+    for (k, v) in &parts.headers {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
+fn view_of(shared: &Shared, caller: Option<Extension<Caller>>) -> ScimResult<View> {
+    match caller {
+        Some(Extension(c)) => Ok(shared.mirror.view(c)),
+        None => Err(ScimError::new(
+            StatusCode::UNAUTHORIZED,
+            None,
+            "this mirror needs an API key: send the header `Authorization: Bearer KEY`",
+        )),
+    }
+}
+
+fn respond(r: ScimResult<Response>) -> Response {
+    r.unwrap_or_else(ScimError::into_response)
+}
+
+fn ok(body: &Value) -> Response {
+    scim_response(StatusCode::OK, body)
+}
+
+async fn run<T: Send + 'static>(
+    view: &View,
+    f: impl FnOnce(&View) -> ScimResult<T> + Send + 'static,
+) -> ScimResult<T> {
+    let view = view.clone();
+    match tokio::task::spawn_blocking(move || f(&view)).await {
+        Ok(r) => r,
+        Err(e) => Err(ScimError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            format!("a read stopped before it finished: {e}"),
+        )),
+    }
+}
+
+// ---- discovery ------------------------------------------------------------------------------
+
+async fn service_provider_config() -> Response {
+    ok(&discovery::service_provider_config())
+}
+
+async fn resource_types() -> Response {
+    ok(&discovery::resource_types_list())
+}
+
+async fn resource_type(Path(id): Path<String>) -> Response {
+    match discovery::resource_types().into_iter().find(|r| {
+        r["id"]
+            .as_str()
+            .is_some_and(|i| i.eq_ignore_ascii_case(&id))
+    }) {
+        Some(r) => ok(&r),
+        None => ScimError::new(
+            StatusCode::NOT_FOUND,
+            None,
+            format!("no resource type \"{id}\": this server has User and Group"),
+        )
+        .into_response(),
+    }
+}
+
+async fn schemas() -> Response {
+    ok(&discovery::schemas_list())
+}
+
+async fn schema(Path(id): Path<String>) -> Response {
+    match discovery::schemas().into_iter().find(|r| {
+        r["id"]
+            .as_str()
+            .is_some_and(|i| i.eq_ignore_ascii_case(&id))
+    }) {
+        Some(r) => ok(&r),
+        None => ScimError::new(
+            StatusCode::NOT_FOUND,
+            None,
+            format!("no schema \"{id}\": GET {BASE}/Schemas lists them"),
+        )
+        .into_response(),
+    }
+}
+
+// ---- refusals -------------------------------------------------------------------------------
+
+async fn read_only() -> Response {
+    ScimError::new(
+        StatusCode::FORBIDDEN,
+        None,
+        "this mirror is read-only: its users and groups come from Okta, so SCIM writes (POST, PUT, PATCH, DELETE) are refused; provisioning mode (--source scim, to come) will accept them from a provisioner key",
+    )
+    .into_response()
+}
+
+async fn unsupported(uri: Uri) -> Response {
+    ScimError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        None,
+        format!(
+            "{} is not supported by this server (see {BASE}/ServiceProviderConfig)",
+            uri.path()
+        ),
+    )
+    .into_response()
+}
+
+async fn not_found(uri: Uri) -> Response {
+    ScimError::new(
+        StatusCode::NOT_FOUND,
+        None,
+        format!(
+            "{} is not a SCIM endpoint here: use {BASE}/Users, /Groups, /ServiceProviderConfig, /ResourceTypes or /Schemas",
+            uri.path()
+        ),
+    )
+    .into_response()
+}
+
+// ---- requests -------------------------------------------------------------------------------
+
+fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn search_params(headers: &HeaderMap, body: &Bytes) -> ScimResult<ListParams> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !essence.is_empty() && essence != "application/scim+json" && essence != "application/json" {
+        return Err(ScimError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            None,
+            format!("send the body as application/scim+json (or application/json), not {ct}"),
+        ));
+    }
+    let body: Value = serde_json::from_slice(body)
+        .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))?;
+    ListParams::from_body(&body)
+}
+
+/// True when `If-None-Match` names `etag` (weak comparison) or is `*`.
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    let strip = |s: &str| s.trim().trim_start_matches("W/").to_owned();
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == "*" || strip(t) == strip(etag))
+}
+
+fn with_etag(mut resp: Response, etag: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
+}
+
+fn one(
+    headers: &HeaderMap,
+    uri: &Uri,
+    mut resource: Value,
+    extensions: &[&str],
+) -> ScimResult<Response> {
+    let etag = query::with_version(&mut resource);
+    if not_modified(headers, &etag) {
+        let mut resp = Response::new(axum::body::Body::empty());
+        *resp.status_mut() = StatusCode::NOT_MODIFIED;
+        return Ok(with_etag(resp, &etag));
+    }
+    let params = ListParams::from_query(&query_pairs(uri))?;
+    let body = params.projection.apply(resource, extensions)?;
+    let mut resp = with_etag(ok(&body), &etag);
+    if let Some(loc) = body.pointer("/meta/location").and_then(Value::as_str)
+        && let Ok(v) = HeaderValue::from_str(loc)
+    {
+        resp.headers_mut().insert(header::CONTENT_LOCATION, v);
+    }
+    Ok(resp)
+}
+
+const USER_EXTENSIONS: &[&str] = &[users::ENTERPRISE_URN, users::MIRROR_URN];
+const GROUP_EXTENSIONS: &[&str] = &[groups::GROUP_MIRROR_URN];
+
+// ---- users ----------------------------------------------------------------------------------
+
+async fn get_user(
+    State(shared): State<Arc<Shared>>,
+    caller: Option<Extension<Caller>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    respond(
+        async {
+            let view = view_of(&shared, caller)?;
+            let resource = run(&view, move |v| {
+                let p = v
+                    .person(&id)?
+                    .ok_or_else(|| ScimError::not_found("User", &id))?;
+                Ok(users::resource(v, &p, Parts::ALL)?)
+            })
+            .await?;
+            one(&headers, &uri, resource, USER_EXTENSIONS)
+        }
+        .await,
+    )
+}
+
+async fn list_users(
+    State(shared): State<Arc<Shared>>,
+    caller: Option<Extension<Caller>>,
+    uri: Uri,
+) -> Response {
+    respond(
+        async {
+            let view = view_of(&shared, caller)?;
+            let params = ListParams::from_query(&query_pairs(&uri))?;
+            let body = run(&view, move |v| users_list(v, &params)).await?;
+            Ok(ok(&body))
+        }
+        .await,
+    )
+}
+
+async fn search_users(
+    State(shared): State<Arc<Shared>>,
+    caller: Option<Extension<Caller>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            let view = view_of(&shared, caller)?;
+            let params = search_params(&headers, &body)?;
+            let body = run(&view, move |v| users_list(v, &params)).await?;
+            Ok(ok(&body))
+        }
+        .await,
+    )
+}
+
+/// Where an indexed lookup can answer a user filter (the whole filter is still applied to what
+/// it finds).
+#[derive(Debug, PartialEq)]
+enum UserHint {
+    Id(String),
+    Login(String),
+    Email(String),
+    Member(String),
+}
+
+fn eq_string(f: &Filter) -> Option<(&AttrPath, &str)> {
+    match f {
+        Filter::Compare(p, Op::Eq, Value::String(s)) if p.is_core() => Some((p, s)),
+        _ => None,
+    }
+}
+
+fn user_hint(f: &Filter) -> Option<UserHint> {
+    match f {
+        Filter::And(a, b) => user_hint(a).or_else(|| user_hint(b)),
+        Filter::ValuePath(p, inner) if p.is_core() => {
+            let (ip, v) = eq_string(inner)?;
+            if ip.attr != "value" || ip.sub.is_some() {
+                return None;
+            }
+            match p.attr.as_str() {
+                "emails" => Some(UserHint::Email(v.to_owned())),
+                "groups" => Some(UserHint::Member(v.to_owned())),
+                _ => None,
+            }
+        }
+        _ => {
+            let (p, v) = eq_string(f)?;
+            let value_sub = p.sub.as_deref().is_none_or(|s| s == "value");
+            match p.attr.as_str() {
+                "id" if p.sub.is_none() => Some(UserHint::Id(v.to_owned())),
+                "username" if p.sub.is_none() => Some(UserHint::Login(v.to_owned())),
+                "emails" if value_sub => Some(UserHint::Email(v.to_owned())),
+                "groups" if value_sub => Some(UserHint::Member(v.to_owned())),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// What a user filter or sort needs built to be evaluated.
+fn user_parts(paths: &[AttrPath]) -> Parts {
+    let mut parts = Parts::TYPED;
+    for p in paths {
+        let schema = p.schema.as_deref().unwrap_or("");
+        let sub = p.sub.as_deref().unwrap_or("");
+        if p.is_core() {
+            match p.attr.as_str() {
+                "id" | "username" | "displayname" | "nickname" | "title" | "active" => {}
+                "name" if matches!(sub, "" | "givenname" | "familyname" | "formatted") => {}
+                "meta" if sub != "version" => {}
+                "meta" => return Parts::ALL,
+                "groups" => parts.groups = true,
+                _ => parts.profile = true,
+            }
+        } else if schema.eq_ignore_ascii_case(users::ENTERPRISE_URN) {
+            if p.attr == "manager" && sub == "displayname" {
+                parts.managers = true;
+            }
+        } else if schema.eq_ignore_ascii_case(users::MIRROR_URN) {
+            match p.attr.as_str() {
+                "status" | "managerid" => {}
+                "managerchain" => parts.managers = true,
+                _ => parts.profile = true,
+            }
+        }
+    }
+    parts
+}
+
+/// Calls `each` on every candidate person (visible to the caller) in id order; it returns
+/// false to stop.
+fn user_candidates(
+    view: &View,
+    hint: Option<&UserHint>,
+    each: &mut dyn FnMut(Person) -> ScimResult<bool>,
+) -> ScimResult<()> {
+    let list = match hint {
+        Some(UserHint::Id(id)) => view.person(id)?.into_iter().collect(),
+        Some(UserHint::Login(l)) => view.person_by_login(l)?.into_iter().collect(),
+        Some(UserHint::Email(e)) => view.people_by_email(e)?,
+        Some(UserHint::Member(g)) => {
+            let mut after: Option<String> = None;
+            loop {
+                let page = view.members_page(g, &[], after.as_deref(), CHUNK)?;
+                let more = page.len() > CHUNK;
+                for p in page.into_iter().take(CHUNK) {
+                    after = Some(p.id.clone());
+                    if !each(p)? {
+                        return Ok(());
+                    }
+                }
+                if !more {
+                    return Ok(());
+                }
+            }
+        }
+        None => {
+            let filter = view.people_filter(PersonFilter::default())?;
+            let mut after: Option<String> = None;
+            loop {
+                let page = view.people_page(&filter, after.as_deref(), CHUNK)?;
+                let more = page.len() > CHUNK;
+                for p in page.into_iter().take(CHUNK) {
+                    after = Some(p.id.clone());
+                    if !each(p)? {
+                        return Ok(());
+                    }
+                }
+                if !more {
+                    return Ok(());
+                }
+            }
+        }
+    };
+    for p in list {
+        if !each(p)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Which parts a served user needs under `projection`.
+fn served_parts(projection: &Projection) -> Parts {
+    Parts {
+        profile: true,
+        groups: projection.wants("groups"),
+        managers: projection.wants(users::ENTERPRISE_URN) || projection.wants(users::MIRROR_URN),
+    }
+}
+
+fn users_list(view: &View, params: &ListParams) -> ScimResult<Value> {
+    let hint = params.filter.as_ref().and_then(user_hint);
+    let mut paths = params
+        .filter
+        .as_ref()
+        .map(Filter::paths)
+        .unwrap_or_default();
+    paths.extend(params.sort_by.clone());
+    let eval = user_parts(&paths);
+    let skip = params.start_index - 1;
+    let (total, page) = if params.filter.is_none() && params.sort_by.is_none() {
+        // Everyone, in id order: the stored count (or a counting scan for roles that hide
+        // people) and a page read after skipping.
+        let filter = view.people_filter(PersonFilter::default())?;
+        let total = view.count_people(&filter)?;
+        let mut page = Vec::new();
+        let mut seen = 0usize;
+        if params.count > 0 {
+            user_candidates(view, None, &mut |p| {
+                seen += 1;
+                if seen > skip {
+                    page.push(p);
+                }
+                Ok(page.len() < params.count)
+            })?;
+        }
+        (total, page)
+    } else if let Some(sort_by) = &params.sort_by {
+        let mut keyed: Vec<(Option<Value>, String)> = Vec::new();
+        user_candidates(view, hint.as_ref(), &mut |p| {
+            let r = users::resource(view, &p, eval)?;
+            if params.filter.as_ref().is_none_or(|f| f.matches(&r)) {
+                keyed.push((query::sort_key(&r, sort_by), p.id));
+            }
+            Ok(true)
+        })?;
+        keyed.sort_by(|a, b| {
+            let o = query::compare_keys(&a.0, &b.0);
+            if params.descending { o.reverse() } else { o }
+        });
+        let ids: Vec<String> = keyed
+            .iter()
+            .skip(skip)
+            .take(params.count)
+            .map(|(_, id)| id.clone())
+            .collect();
+        (keyed.len() as u64, view.people(&ids)?)
+    } else {
+        let mut n = 0usize;
+        let mut page = Vec::new();
+        user_candidates(view, hint.as_ref(), &mut |p| {
+            let r = users::resource(view, &p, eval)?;
+            if params.filter.as_ref().is_none_or(|f| f.matches(&r)) {
+                n += 1;
+                if n > skip && page.len() < params.count {
+                    page.push(p);
+                }
+            }
+            Ok(true)
+        })?;
+        (n as u64, page)
+    };
+    let parts = served_parts(&params.projection);
+    let mut resources = Vec::with_capacity(page.len());
+    for p in &page {
+        let mut r = users::resource(view, p, parts)?;
+        query::with_version(&mut r);
+        resources.push(params.projection.apply(r, USER_EXTENSIONS)?);
+    }
+    Ok(list_response(total, params.start_index, resources))
+}
+
+// ---- groups ---------------------------------------------------------------------------------
+
+async fn get_group(
+    State(shared): State<Arc<Shared>>,
+    caller: Option<Extension<Caller>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    respond(
+        async {
+            let view = view_of(&shared, caller)?;
+            let resource = run(&view, move |v| {
+                let g = v
+                    .group(&id)?
+                    .ok_or_else(|| ScimError::not_found("Group", &id))?;
+                Ok(groups::resource(v, &g, true)?)
+            })
+            .await?;
+            one(&headers, &uri, resource, GROUP_EXTENSIONS)
+        }
+        .await,
+    )
+}
+
+async fn list_groups(
+    State(shared): State<Arc<Shared>>,
+    caller: Option<Extension<Caller>>,
+    uri: Uri,
+) -> Response {
+    respond(
+        async {
+            let view = view_of(&shared, caller)?;
+            let params = ListParams::from_query(&query_pairs(&uri))?;
+            let body = run(&view, move |v| groups_list(v, &params)).await?;
+            Ok(ok(&body))
+        }
+        .await,
+    )
+}
+
+async fn search_groups(
+    State(shared): State<Arc<Shared>>,
+    caller: Option<Extension<Caller>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            let view = view_of(&shared, caller)?;
+            let params = search_params(&headers, &body)?;
+            let body = run(&view, move |v| groups_list(v, &params)).await?;
+            Ok(ok(&body))
+        }
+        .await,
+    )
+}
+
+#[derive(Debug, PartialEq)]
+enum GroupHint {
+    Id(String),
+    Name(String),
+    HasMember(String),
+}
+
+fn group_hint(f: &Filter) -> Option<GroupHint> {
+    match f {
+        Filter::And(a, b) => group_hint(a).or_else(|| group_hint(b)),
+        Filter::ValuePath(p, inner) if p.is_core() && p.attr == "members" => {
+            let (ip, v) = eq_string(inner)?;
+            (ip.attr == "value" && ip.sub.is_none()).then(|| GroupHint::HasMember(v.to_owned()))
+        }
+        _ => {
+            let (p, v) = eq_string(f)?;
+            match (p.attr.as_str(), p.sub.as_deref()) {
+                ("id", None) => Some(GroupHint::Id(v.to_owned())),
+                ("displayname", None) => Some(GroupHint::Name(v.to_owned())),
+                ("members", None | Some("value")) => Some(GroupHint::HasMember(v.to_owned())),
+                _ => None,
+            }
+        }
+    }
+}
+
+fn group_candidates(
+    view: &View,
+    hint: Option<&GroupHint>,
+    each: &mut dyn FnMut(Group) -> ScimResult<bool>,
+) -> ScimResult<()> {
+    let list = match hint {
+        Some(GroupHint::Id(id)) => view.group(id)?.into_iter().collect(),
+        Some(GroupHint::Name(n)) => view.group_by_name(n)?.into_iter().collect(),
+        Some(GroupHint::HasMember(u)) => view.groups(&view.group_ids_of(u)?)?,
+        None => {
+            let mut after: Option<String> = None;
+            loop {
+                let page = view.groups_page(&|_| true, after.as_deref(), CHUNK)?;
+                let more = page.len() > CHUNK;
+                for g in page.into_iter().take(CHUNK) {
+                    after = Some(g.id.clone());
+                    if !each(g)? {
+                        return Ok(());
+                    }
+                }
+                if !more {
+                    return Ok(());
+                }
+            }
+        }
+    };
+    for g in list {
+        if !each(g)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn groups_list(view: &View, params: &ListParams) -> ScimResult<Value> {
+    let hint = params.filter.as_ref().and_then(group_hint);
+    let mut paths = params
+        .filter
+        .as_ref()
+        .map(Filter::paths)
+        .unwrap_or_default();
+    paths.extend(params.sort_by.clone());
+    // Members are built for evaluation only when the filter or sort names them (or the
+    // extension's memberCount) and no index answered the membership question.
+    let eval_members = paths.iter().any(|p| {
+        (p.is_core() && p.attr == "members")
+            || (!p.is_core() && p.attr == "membercount")
+            || (p.is_core() && p.attr == "meta" && p.sub.as_deref() == Some("version"))
+    });
+    let skip = params.start_index - 1;
+    let mut keyed: Vec<(Option<Value>, Group)> = Vec::new();
+    let mut n = 0usize;
+    let unfiltered = params.filter.is_none() && params.sort_by.is_none();
+    let total = if unfiltered {
+        let total = view.count_groups(None)?;
+        if params.count > 0 {
+            group_candidates(view, None, &mut |g| {
+                n += 1;
+                if n > skip {
+                    keyed.push((None, g));
+                }
+                Ok(keyed.len() < params.count)
+            })?;
+        }
+        total
+    } else {
+        group_candidates(view, hint.as_ref(), &mut |g| {
+            let r = groups::resource(view, &g, eval_members)?;
+            if params.filter.as_ref().is_none_or(|f| f.matches(&r)) {
+                n += 1;
+                let key = params.sort_by.as_ref().and_then(|s| query::sort_key(&r, s));
+                if params.sort_by.is_some() || (n > skip && keyed.len() < params.count) {
+                    keyed.push((key, g));
+                }
+            }
+            Ok(true)
+        })?;
+        if params.sort_by.is_some() {
+            keyed.sort_by(|a, b| {
+                let o = query::compare_keys(&a.0, &b.0);
+                if params.descending { o.reverse() } else { o }
+            });
+            keyed = keyed.into_iter().skip(skip).take(params.count).collect();
+        }
+        n as u64
+    };
+    let members = params.projection.wants("members");
+    let mut resources = Vec::with_capacity(keyed.len());
+    for (_, g) in &keyed {
+        let mut r = groups::resource(view, g, members)?;
+        query::with_version(&mut r);
+        resources.push(params.projection.apply(r, GROUP_EXTENSIONS)?);
+    }
+    Ok(list_response(total, params.start_index, resources))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_pick_the_index() {
+        let h = |f: &str| user_hint(&filter::parse(f).expect("parses"));
+        assert_eq!(
+            h(r#"userName eq "A@x""#),
+            Some(UserHint::Login("A@x".into()))
+        );
+        assert_eq!(
+            h(r#"emails.value eq "a@x""#),
+            Some(UserHint::Email("a@x".into()))
+        );
+        assert_eq!(
+            h(r#"emails[value eq "a@x"]"#),
+            Some(UserHint::Email("a@x".into()))
+        );
+        assert_eq!(
+            h(r#"title pr and id eq "00u1""#),
+            Some(UserHint::Id("00u1".into()))
+        );
+        assert_eq!(h(r#"userName eq "a" or id eq "b""#), None);
+        assert_eq!(h(r#"not (userName eq "a")"#), None);
+        assert_eq!(h(r#"userName sw "a""#), None);
+        let g = |f: &str| group_hint(&filter::parse(f).expect("parses"));
+        assert_eq!(
+            g(r#"displayName eq "Eng""#),
+            Some(GroupHint::Name("Eng".into()))
+        );
+        assert_eq!(
+            g(r#"members[value eq "00u1"]"#),
+            Some(GroupHint::HasMember("00u1".into()))
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! A person as a SCIM User (RFC 7643 §4.1) with the enterprise extension and the oktamirror
+//! extension (Okta status, custom attributes, manager chain), read through the caller's `View`.
+//!
+//! Where values come from: the typed `Person` fields (every role sees them) and, for the rest,
+//! `View::profile`, which applies the role's attribute rules. A `directory` key gets the raw
+//! profile only for the attributes listed in `directory_attributes` (default none), so unless
+//! those are listed it does NOT get: `phoneNumbers`, `addresses` beyond `locality` and `country`,
+//! the second email, `userType`, `preferredLanguage`, `locale`, `timezone`, and the extension's
+//! `customAttributes`. `status`, the enterprise attributes and the manager chain come from the
+//! typed fields and are served to every role; deprovisioned people (and managers) are not
+//! served to a `directory` key at all.
+
+use serde_json::{Map, Value, json};
+
+use super::filter::USER_URN;
+use crate::access::{Result, View};
+use crate::model::{Person, UserStatus};
+
+pub(crate) const ENTERPRISE_URN: &str =
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub(crate) const MIRROR_URN: &str = "urn:ietf:params:scim:schemas:extension:oktamirror:2.0:User";
+
+/// Okta's base profile attributes; anything else in a profile is a custom attribute.
+const OKTA_BASE: &[&str] = &[
+    "login",
+    "email",
+    "secondEmail",
+    "firstName",
+    "lastName",
+    "middleName",
+    "honorificPrefix",
+    "honorificSuffix",
+    "title",
+    "displayName",
+    "nickName",
+    "profileUrl",
+    "primaryPhone",
+    "mobilePhone",
+    "streetAddress",
+    "city",
+    "state",
+    "zipCode",
+    "countryCode",
+    "postalAddress",
+    "preferredLanguage",
+    "locale",
+    "timezone",
+    "userType",
+    "employeeNumber",
+    "costCenter",
+    "organization",
+    "division",
+    "department",
+    "managerId",
+    "manager",
+];
+
+/// Longest manager chain followed (cycles are broken by the sync engine; this is a guard).
+const MAX_CHAIN: usize = 64;
+
+/// Which expensive parts of a User to build: each costs store reads per person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Parts {
+    /// The raw profile (phones, addresses, locale…, custom attributes).
+    pub profile: bool,
+    /// The person's groups.
+    pub groups: bool,
+    /// The manager's display name and the whole manager chain.
+    pub managers: bool,
+}
+
+impl Parts {
+    pub const ALL: Parts = Parts {
+        profile: true,
+        groups: true,
+        managers: true,
+    };
+    /// Only what the typed `Person` holds: for filtering and sorting on those attributes.
+    pub const TYPED: Parts = Parts {
+        profile: false,
+        groups: false,
+        managers: false,
+    };
+}
+
+/// The path of a user, relative to the server's root.
+pub(crate) fn location(id: &str) -> String {
+    format!("{}/Users/{id}", super::BASE)
+}
+
+/// SCIM `active`: false for people who cannot sign in by Okta's lifecycle (staged, suspended,
+/// deprovisioned), true otherwise.
+pub(crate) fn active(status: UserStatus) -> bool {
+    !matches!(
+        status,
+        UserStatus::Staged | UserStatus::Suspended | UserStatus::Deprovisioned
+    )
+}
+
+fn put(o: &mut Map<String, Value>, k: &str, v: Option<String>) {
+    if let Some(v) = v.filter(|v| !v.is_empty()) {
+        o.insert(k.into(), Value::String(v));
+    }
+}
+
+fn text(profile: &Value, k: &str) -> Option<String> {
+    match profile.get(k)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `person` as a SCIM User, without `meta.version` (see `with_version`).
+pub(crate) fn resource(view: &View, p: &Person, parts: Parts) -> Result<Value> {
+    let profile = if parts.profile {
+        view.profile(&p.id)?
+    } else {
+        Value::Object(Map::new())
+    };
+    let pf = |k: &str| text(&profile, k);
+    let mut u = Map::new();
+    u.insert(
+        "schemas".into(),
+        json!([USER_URN, ENTERPRISE_URN, MIRROR_URN]),
+    );
+    u.insert("id".into(), Value::String(p.id.clone()));
+    u.insert("userName".into(), Value::String(p.login.clone()));
+
+    let mut name = Map::new();
+    put(&mut name, "givenName", p.first_name.clone());
+    put(&mut name, "familyName", p.last_name.clone());
+    put(&mut name, "middleName", pf("middleName"));
+    put(&mut name, "honorificPrefix", pf("honorificPrefix"));
+    put(&mut name, "honorificSuffix", pf("honorificSuffix"));
+    let formatted = match (&p.first_name, &p.last_name) {
+        (Some(f), Some(l)) => Some(format!("{f} {l}")),
+        (f, l) => f.clone().or_else(|| l.clone()),
+    };
+    put(&mut name, "formatted", formatted);
+    if !name.is_empty() {
+        u.insert("name".into(), Value::Object(name));
+    }
+    put(&mut u, "displayName", Some(p.name()));
+    put(&mut u, "nickName", p.nick_name.clone());
+    put(&mut u, "title", p.title.clone());
+    put(&mut u, "userType", pf("userType"));
+    put(&mut u, "preferredLanguage", pf("preferredLanguage"));
+    put(&mut u, "locale", pf("locale"));
+    put(&mut u, "timezone", pf("timezone"));
+    put(&mut u, "profileUrl", pf("profileUrl"));
+    u.insert("active".into(), Value::Bool(active(p.status)));
+
+    let mut emails = Vec::new();
+    if let Some(e) = &p.email {
+        emails.push(json!({"value": e, "type": "work", "primary": true}));
+    }
+    if let Some(e) = pf("secondEmail") {
+        emails.push(json!({"value": e, "type": "other", "primary": false}));
+    }
+    if !emails.is_empty() {
+        u.insert("emails".into(), Value::Array(emails));
+    }
+    let mut phones = Vec::new();
+    if let Some(n) = pf("primaryPhone") {
+        phones.push(json!({"value": n, "type": "work", "primary": true}));
+    }
+    if let Some(n) = pf("mobilePhone") {
+        phones.push(json!({"value": n, "type": "mobile", "primary": false}));
+    }
+    if !phones.is_empty() {
+        u.insert("phoneNumbers".into(), Value::Array(phones));
+    }
+    let mut addr = Map::new();
+    put(&mut addr, "streetAddress", pf("streetAddress"));
+    put(&mut addr, "locality", p.city.clone().or_else(|| pf("city")));
+    put(&mut addr, "region", pf("state"));
+    put(&mut addr, "postalCode", pf("zipCode"));
+    put(
+        &mut addr,
+        "country",
+        p.country_code.clone().or_else(|| pf("countryCode")),
+    );
+    if !addr.is_empty() {
+        addr.insert("type".into(), Value::String("work".into()));
+        addr.insert("primary".into(), Value::Bool(true));
+        u.insert("addresses".into(), json!([addr]));
+    }
+
+    if parts.groups {
+        let ids = view.group_ids_of(&p.id)?;
+        let groups: Vec<Value> = view
+            .groups(&ids)?
+            .into_iter()
+            .map(|g| {
+                json!({"value": g.id, "display": g.name,
+                       "$ref": super::groups::location(&g.id), "type": "direct"})
+            })
+            .collect();
+        u.insert("groups".into(), Value::Array(groups));
+    }
+
+    let mut ent = Map::new();
+    put(&mut ent, "employeeNumber", p.employee_number.clone());
+    put(&mut ent, "costCenter", p.cost_center.clone());
+    put(&mut ent, "organization", p.organization.clone());
+    put(&mut ent, "division", p.division.clone());
+    put(&mut ent, "department", p.department.clone());
+    let mut chain = Vec::new();
+    if let Some(mid) = &p.manager_id {
+        let mut manager = json!({"value": mid, "$ref": location(mid)});
+        if parts.managers {
+            // A manager the caller may not see is left out altogether.
+            match view.person(mid)? {
+                Some(m) => {
+                    manager["displayName"] = Value::String(m.name());
+                    chain = manager_chain(view, m)?;
+                }
+                None => manager = Value::Null,
+            }
+        }
+        if !manager.is_null() {
+            ent.insert("manager".into(), manager);
+        }
+    }
+    u.insert(ENTERPRISE_URN.into(), Value::Object(ent));
+
+    let mut ext = Map::new();
+    ext.insert("status".into(), Value::String(p.status.as_str().into()));
+    put(&mut ext, "managerId", p.manager_ref.clone());
+    if parts.managers {
+        ext.insert("managerChain".into(), Value::Array(chain));
+    }
+    if parts.profile
+        && let Value::Object(all) = &profile
+    {
+        let custom: Map<String, Value> = all
+            .iter()
+            .filter(|(k, _)| !OKTA_BASE.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        ext.insert("customAttributes".into(), Value::Object(custom));
+    }
+    u.insert(MIRROR_URN.into(), Value::Object(ext));
+
+    let mut meta = Map::new();
+    meta.insert("resourceType".into(), Value::String("User".into()));
+    put(&mut meta, "created", p.created.map(|t| super::time(&t)));
+    put(
+        &mut meta,
+        "lastModified",
+        p.last_updated.or(p.created).map(|t| super::time(&t)),
+    );
+    meta.insert("location".into(), Value::String(location(&p.id)));
+    u.insert("meta".into(), Value::Object(meta));
+    Ok(Value::Object(u))
+}
+
+/// The visible chain above `first` (its manager first, the root last).
+fn manager_chain(view: &View, first: Person) -> Result<Vec<Value>> {
+    let mut chain = Vec::new();
+    let mut seen = vec![first.id.clone()];
+    let mut next = Some(first);
+    while let Some(m) = next.take() {
+        chain.push(json!({"value": m.id, "display": m.name(), "$ref": location(&m.id)}));
+        if chain.len() >= MAX_CHAIN {
+            break;
+        }
+        if let Some(up) = &m.manager_id
+            && !seen.contains(up)
+        {
+            seen.push(up.clone());
+            next = view.person(up)?;
+        }
+    }
+    Ok(chain)
+}
