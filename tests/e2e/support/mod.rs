@@ -247,6 +247,12 @@ impl TestApp {
 
     /// Waits until the store equals the simulator's state (see `truth`); `stamps: false`
     /// leaves groups' `lastMembershipUpdated` out.
+    /// Whether the mirror's store equals the simulator's state right now.
+    pub fn mirrors_sim(&self, stamps: bool) -> bool {
+        let want = truth::of_sim(&self.sim, stamps);
+        truth::diff(&truth::of_store(self.store(), stamps), &want).is_none()
+    }
+
     pub async fn wait_mirrors_sim(&self, stamps: bool) {
         let start = Instant::now();
         loop {
