@@ -156,8 +156,16 @@ impl Incremental {
             )
             .await?;
         for (gid, ids) in lists {
-            run.memberships_fetched += ids.len() as u64;
-            reads.group_members.insert(gid, ids);
+            match ids {
+                Some(ids) => {
+                    run.memberships_fetched += ids.len() as u64;
+                    reads.group_members.insert(gid, ids);
+                }
+                // Deleted since it was listed: the group is gone.
+                None => {
+                    reads.groups.insert(gid, None);
+                }
+            }
         }
         self.read_new_objects(source, &mut reads).await?;
         Ok(reads)
@@ -219,7 +227,7 @@ impl Incremental {
                     Want::Members(id) => {
                         // A group deleted since the event has no member list to read.
                         let v = match source.group(&id).await? {
-                            Some(_) => Some(source.group_member_ids(&id).await?),
+                            Some(_) => source.group_member_ids(&id).await?,
                             None => None,
                         };
                         Got::Members(id, v)
@@ -318,10 +326,17 @@ impl Incremental {
                 Some(g) => g.clone(),
                 None => source.group(&gid).await?,
             };
-            if group.is_some() {
-                let members = source.group_member_ids(&gid).await?;
-                reads.group_members.insert(gid.clone(), members);
-            }
+            let group = match group {
+                Some(g) => match source.group_member_ids(&gid).await? {
+                    Some(members) => {
+                        reads.group_members.insert(gid.clone(), members);
+                        Some(g)
+                    }
+                    // Deleted between the two reads.
+                    None => None,
+                },
+                None => None,
+            };
             reads.groups.insert(gid, group);
         }
         self.read_touched_groups(source, reads).await

@@ -1,0 +1,239 @@
+//! Engine tests over a scripted in-memory `Source`: what a live org does to a crawl or a tail
+//! (objects vanishing mid-crawl, objects the token may not read).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use futures::stream::{self, BoxStream, StreamExt};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::model::RunKind;
+use crate::store::Store;
+
+/// What one object read answers.
+#[derive(Clone)]
+pub enum Answer<T> {
+    Ok(T),
+    /// 404: the object is gone.
+    Gone,
+    /// A failure of this object alone (a 403 from a scoped admin role, a 400).
+    Refused,
+}
+
+/// An org held in memory; each read answers from it, or as scripted per id.
+#[derive(Default)]
+pub struct Fake {
+    pub users: Mutex<BTreeMap<String, Value>>,
+    pub groups: Mutex<BTreeMap<String, Value>>,
+    pub members: Mutex<BTreeMap<String, Answer<Vec<String>>>>,
+    /// Scripted answers of `user(id)`, overriding `users`.
+    pub user_reads: Mutex<HashMap<String, Answer<Value>>>,
+    /// When set, every list fails (a revoked token, Okta down).
+    pub lists_fail: std::sync::atomic::AtomicBool,
+    pub requests: AtomicU64,
+}
+
+pub fn user(id: &str) -> Value {
+    json!({"id": id, "status": "ACTIVE", "lastUpdated": "2025-01-01T00:00:00.000Z",
+        "lastLogin": "2025-01-02T00:00:00.000Z",
+        "_links": {"self": {"href": format!("https://x.okta.com/api/v1/users/{id}")}},
+        "profile": {"login": format!("{id}@x.com"), "email": format!("{id}@x.com")}})
+}
+
+pub fn group(id: &str) -> Value {
+    json!({"id": id, "type": "OKTA_GROUP", "profile": {"name": format!("group {id}")}})
+}
+
+impl Fake {
+    /// `users` people and `groups` groups, every person in every group.
+    pub fn org(users: &[&str], groups: &[&str]) -> Fake {
+        let f = Fake::default();
+        for u in users {
+            f.put_user(user(u));
+        }
+        for g in groups {
+            lock(&f.groups).insert(g.to_string(), group(g));
+            let ids = users.iter().map(|u| u.to_string()).collect();
+            lock(&f.members).insert(g.to_string(), Answer::Ok(ids));
+        }
+        f
+    }
+
+    pub fn put_user(&self, v: Value) {
+        let id = v["id"].as_str().unwrap_or_default().to_owned();
+        lock(&self.users).insert(id, v);
+    }
+
+    fn list(&self, items: Vec<Value>) -> BoxStream<'_, Result<Vec<Value>, SourceError>> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if self.lists_fail.load(Ordering::Relaxed) {
+            return stream::iter([Err(SourceError::new("Okta is down"))]).boxed();
+        }
+        stream::iter([Ok(items)]).boxed()
+    }
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn refused(what: &str) -> SourceError {
+    SourceError {
+        message: format!("Okta refused {what} (E0000006)"),
+        config: true,
+        object: true,
+    }
+}
+
+impl Source for Fake {
+    fn users(&self) -> BoxStream<'_, Result<Vec<Value>, SourceError>> {
+        let all = lock(&self.users).values().cloned().collect();
+        self.list(all)
+    }
+
+    fn groups(&self) -> BoxStream<'_, Result<Vec<Value>, SourceError>> {
+        let all = lock(&self.groups).values().cloned().collect();
+        self.list(all)
+    }
+
+    fn group_member_ids<'a>(
+        &'a self,
+        group_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, SourceError>> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let answer = lock(&self.members).get(group_id).cloned();
+        Box::pin(async move {
+            match answer {
+                Some(Answer::Ok(ids)) => Ok(Some(ids)),
+                Some(Answer::Gone) | None => Ok(None),
+                Some(Answer::Refused) => Err(refused(group_id)),
+            }
+        })
+    }
+
+    fn user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Value>, SourceError>> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let scripted = lock(&self.user_reads).get(id).cloned();
+        let stored = lock(&self.users).get(id).cloned();
+        Box::pin(async move {
+            match scripted {
+                Some(Answer::Ok(v)) => Ok(Some(v)),
+                Some(Answer::Gone) => Ok(None),
+                Some(Answer::Refused) => Err(refused(id)),
+                None => Ok(stored),
+            }
+        })
+    }
+
+    fn group<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Value>, SourceError>> {
+        let g = lock(&self.groups).get(id).cloned();
+        Box::pin(async move { Ok(g) })
+    }
+
+    fn user_group_ids<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, SourceError>> {
+        let exists = lock(&self.users).contains_key(user_id);
+        let gids: Vec<String> = lock(&self.members)
+            .iter()
+            .filter(|(_, m)| matches!(m, Answer::Ok(ids) if ids.iter().any(|u| u == user_id)))
+            .map(|(g, _)| g.clone())
+            .collect();
+        Box::pin(async move { Ok(exists.then_some(gids)) })
+    }
+
+    fn log_start(&self, _since: DateTime<Utc>) -> String {
+        "log:0".into()
+    }
+
+    fn log_page<'a>(&'a self, cursor: &'a str) -> BoxFuture<'a, Result<LogPage, SourceError>> {
+        Box::pin(async move {
+            Ok(LogPage {
+                events: Vec::new(),
+                read: 0,
+                next: cursor.to_owned(),
+            })
+        })
+    }
+
+    fn users_changed_since(
+        &self,
+        _since: DateTime<Utc>,
+    ) -> BoxStream<'_, Result<Vec<Value>, SourceError>> {
+        self.list(Vec::new())
+    }
+
+    fn groups_changed_since(
+        &self,
+        _since: DateTime<Utc>,
+    ) -> BoxStream<'_, Result<Vec<Value>, SourceError>> {
+        self.list(Vec::new())
+    }
+
+    fn groups_with_members_changed_since(
+        &self,
+        _since: DateTime<Utc>,
+    ) -> BoxStream<'_, Result<Vec<Value>, SourceError>> {
+        self.list(Vec::new())
+    }
+
+    fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn retries(&self) -> u64 {
+        0
+    }
+
+    fn rate_limited(&self) -> u64 {
+        0
+    }
+}
+
+pub fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open the store");
+    (dir, store)
+}
+
+#[tokio::test]
+async fn a_group_deleted_during_the_crawl_is_left_out_not_fatal() {
+    let (_dir, store) = store();
+    // Eleven groups: removing one stays under the 10 % deletion safety share.
+    let groups = [
+        "g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8", "g9", "ga", "gb",
+    ];
+    let fake = Fake::org(&["u1", "u2"], &groups);
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(run.ok, "{:?}", run.error);
+    assert!(store.group("g2").expect("read").is_some());
+
+    // g2 is listed, then deleted before its member list is read: Okta answers 404.
+    lock(&fake.members).insert("g2".into(), Answer::Gone);
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(
+        run.ok,
+        "a vanished group must not fail the crawl: {:?}",
+        run.error
+    );
+    assert!(
+        run.warnings
+            .iter()
+            .any(|w| w.contains("g2") && w.contains("deleted")),
+        "the run says which group vanished: {:?}",
+        run.warnings
+    );
+    assert!(store.group("g2").expect("read").is_none(), "g2 is removed");
+    assert!(
+        !store
+            .group_ids_of("u1")
+            .expect("read")
+            .contains(&"g2".to_string())
+    );
+    assert_eq!(run.groups_fetched, 10);
+}
