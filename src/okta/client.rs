@@ -389,7 +389,7 @@ impl OktaClient {
         &self,
         req: reqwest::RequestBuilder,
         url: &Url,
-        ticket: pacing::Ticket,
+        ticket: pacing::Ticket<'_>,
     ) -> Result<Reply, OktaError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let path = url.path();
