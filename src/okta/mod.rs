@@ -10,6 +10,8 @@ mod events;
 mod jose;
 mod link;
 mod pacing;
+#[cfg(test)]
+mod tests;
 
 pub use auth::{Auth, DEFAULT_SCOPES, OAuthConfig};
 pub use client::{ClientOptions, OktaClient, Page};
