@@ -22,6 +22,8 @@ pub enum Answer<T> {
     Gone,
     /// A failure of this object alone (a 403 from a scoped admin role, a 400).
     Refused,
+    /// A failure of the source as a whole (Okta down, a revoked token).
+    Down,
 }
 
 /// An org held in memory; each read answers from it, or as scripted per id.
@@ -111,6 +113,7 @@ impl Source for Fake {
                 Some(Answer::Ok(ids)) => Ok(Some(ids)),
                 Some(Answer::Gone) | None => Ok(None),
                 Some(Answer::Refused) => Err(refused(group_id)),
+                Some(Answer::Down) => Err(SourceError::new("Okta is down")),
             }
         })
     }
@@ -124,6 +127,7 @@ impl Source for Fake {
                 Some(Answer::Ok(v)) => Ok(Some(v)),
                 Some(Answer::Gone) => Ok(None),
                 Some(Answer::Refused) => Err(refused(id)),
+                Some(Answer::Down) => Err(SourceError::new("Okta is down")),
                 None => Ok(stored),
             }
         })
@@ -236,4 +240,94 @@ async fn a_group_deleted_during_the_crawl_is_left_out_not_fatal() {
             .contains(&"g2".to_string())
     );
     assert_eq!(run.groups_fetched, 10);
+}
+
+fn event(uuid: &str, targets: Vec<Target>) -> Event {
+    Event {
+        uuid: uuid.into(),
+        published: None,
+        targets,
+    }
+}
+
+#[tokio::test]
+async fn an_object_okta_keeps_refusing_is_skipped_after_a_few_attempts() {
+    let (_dir, store) = store();
+    let groups = ["g1"];
+    let fake = Fake::org(&["u1", "u2", "u3"], &groups);
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(run.ok, "{:?}", run.error);
+
+    // u3 falls out of the token's admin scope: every read of it is a 403.
+    lock(&fake.user_reads).insert("u3".into(), Answer::Refused);
+    let mut renamed = user("u1");
+    renamed["profile"]["title"] = "Boss".into();
+    fake.put_user(renamed);
+    let mut engine = Incremental::new(store.clone(), SyncConfig::default());
+    let page = [event(
+        "e1",
+        vec![Target::User("u1".into()), Target::User("u3".into())],
+    )];
+    let mut runs = Vec::new();
+    for n in 0..3 {
+        let run = engine
+            .apply_events(
+                &fake,
+                &page,
+                RunKind::Tail,
+                Position::Log(format!("log:{n}")),
+            )
+            .await
+            .expect("a recorded step");
+        runs.push(run);
+    }
+    assert!(
+        !runs[0].ok && !runs[1].ok,
+        "the first attempts fail the page"
+    );
+    let last = &runs[2];
+    assert!(last.ok, "then u3 is skipped: {:?}", last.error);
+    assert!(
+        last.warnings
+            .iter()
+            .any(|w| w.contains("user u3") && w.contains("skipped")),
+        "{:?}",
+        last.warnings
+    );
+    let u1 = store.person("u1").expect("read").expect("u1");
+    assert_eq!(
+        u1.title.as_deref(),
+        Some("Boss"),
+        "the rest of the page applied"
+    );
+    assert!(
+        store.person("u3").expect("read").is_some(),
+        "u3 is kept as it was"
+    );
+}
+
+#[tokio::test]
+async fn a_failure_that_is_not_one_objects_is_never_skipped() {
+    let (_dir, store) = store();
+    let fake = Fake::org(&["u1"], &["g1"]);
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(run.ok, "{:?}", run.error);
+    let mut engine = Incremental::new(store.clone(), SyncConfig::default());
+    lock(&fake.user_reads).insert("u1".into(), Answer::Down);
+    let page = [event("e1", vec![Target::User("u1".into())])];
+    for n in 0..5 {
+        let run = engine
+            .apply_events(
+                &fake,
+                &page,
+                RunKind::Tail,
+                Position::Log(format!("log:{n}")),
+            )
+            .await
+            .expect("a recorded step");
+        assert!(
+            !run.ok,
+            "attempt {n}: Okta being down is retried, not skipped"
+        );
+    }
 }
