@@ -37,6 +37,10 @@ pub struct Fake {
     /// When set, every list fails (a revoked token, Okta down).
     pub lists_fail: std::sync::atomic::AtomicBool,
     pub requests: AtomicU64,
+    /// The page every log read answers (an empty one when unset); after 5 reads it fails, so
+    /// a tail that would read for ever stops.
+    pub log: Mutex<Option<LogPage>>,
+    pub log_reads: AtomicU64,
 }
 
 pub fn user(id: &str) -> Value {
@@ -156,12 +160,17 @@ impl Source for Fake {
     }
 
     fn log_page<'a>(&'a self, cursor: &'a str) -> BoxFuture<'a, Result<LogPage, SourceError>> {
+        let reads = self.log_reads.fetch_add(1, Ordering::Relaxed) + 1;
+        let page = lock(&self.log).clone();
         Box::pin(async move {
-            Ok(LogPage {
+            if reads > 5 {
+                return Err(SourceError::new("read the log too often"));
+            }
+            Ok(page.unwrap_or_else(|| LogPage {
                 events: Vec::new(),
                 read: 0,
                 next: cursor.to_owned(),
-            })
+            }))
         })
     }
 
