@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use super::managers;
 use super::{Progress, ProgressEvent, Source, SourceError, SyncConfig, Usage};
-use crate::model::{ChangeCounts, Group, HeldDeletions, ManagerReport, Person, RunKind, SyncRun};
+use crate::model::{
+    ChangeCounts, Group, HeldDeletions, ManagerReport, Person, RunKind, SyncRun, strip_volatile,
+};
 use crate::store::{Batch, Op, RawJson, Store, StoreError, meta};
 
 /// Operations per store transaction: large enough to amortise the commit, small enough to keep
@@ -218,11 +220,16 @@ async fn crawl_groups(
     Ok((groups, memberships, warnings, vanished))
 }
 
-/// Pairs each object with its id; objects without one are skipped with a warning.
+/// Pairs each object with its id, its volatile fields stripped (`model::strip_volatile`);
+/// objects without an id are skipped with a warning.
 fn with_ids(page: Vec<Value>, kind: &str, warnings: &mut Vec<String>) -> Vec<(String, Value)> {
     page.into_iter()
-        .filter_map(|v| match v.get("id").and_then(Value::as_str) {
-            Some(id) if !id.is_empty() => Some((id.to_owned(), v)),
+        .filter_map(|mut v| match v.get("id").and_then(Value::as_str) {
+            Some(id) if !id.is_empty() => {
+                let id = id.to_owned();
+                strip_volatile(&mut v);
+                Some((id, v))
+            }
             _ => {
                 warnings.push(format!("skipped a {kind} object without an id"));
                 None

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::full::{membership_op, sorted_diff};
 use super::managers;
 use super::{Event, Source, SourceError, SyncConfig, Target, Usage};
-use crate::model::{Group, ManagerReport, Person, RunKind, SyncRun};
+use crate::model::{Group, ManagerReport, Person, RunKind, SyncRun, strip_volatile};
 use crate::store::{Batch, Op, RawJson, Store, StoreError, meta};
 
 #[derive(Debug, thiserror::Error)]
@@ -538,7 +538,7 @@ fn person_changes(
         match v {
             Some(raw) => match Person::from_okta(raw) {
                 Ok(p) => {
-                    puts.insert(id.clone(), (p, RawJson::from(raw)));
+                    puts.insert(id.clone(), (p, stable_raw(raw)));
                 }
                 Err(e) => warnings.push(format!("skipped user {id}: {e}")),
             },
@@ -548,6 +548,14 @@ fn person_changes(
         }
     }
     (puts, gone_people)
+}
+
+/// The JSON the store keeps of an object: as Okta sent it, less its volatile fields, so a
+/// re-read of an unchanged object compares equal (the full crawl strips the same fields).
+fn stable_raw(raw: &Value) -> RawJson {
+    let mut raw = raw.clone();
+    strip_volatile(&mut raw);
+    RawJson::from(&raw)
 }
 
 /// Brings the in-memory people up to date (keeping each one's current manager for now) and
@@ -664,7 +672,7 @@ fn group_changes(
                     changes.put.insert(id.clone());
                     ops.push(Op::PutGroup {
                         group,
-                        raw: RawJson::from(raw),
+                        raw: stable_raw(raw),
                     });
                 }
                 Err(e) => warnings.push(format!("skipped group {id}: {e}")),

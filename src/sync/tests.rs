@@ -340,3 +340,53 @@ async fn a_failure_that_is_not_one_objects_is_never_skipped() {
         );
     }
 }
+
+#[tokio::test]
+async fn re_syncing_an_org_whose_volatile_fields_moved_writes_nothing() {
+    let (_dir, store) = store();
+    let fake = Fake::org(&["u1", "u2"], &["g1"]);
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(run.ok, "{:?}", run.error);
+    let seq = store.last_seq().expect("seq");
+    assert!(
+        store
+            .person_raw("u1")
+            .expect("read")
+            .expect("u1")
+            .get("_links")
+            .is_none(),
+        "volatile fields are not stored"
+    );
+
+    // u1 signs in, and a single GET of u2 carries more links than the list did.
+    let mut u1 = user("u1");
+    u1["lastLogin"] = "2025-06-01T00:00:00.000Z".into();
+    fake.put_user(u1);
+    let mut u2 = user("u2");
+    u2["_links"]["deactivate"] = serde_json::json!({"href": "https://x.okta.com/lifecycle"});
+    u2["credentials"] = serde_json::json!({"provider": {"type": "OKTA", "name": "OKTA"}});
+    lock(&fake.user_reads).insert("u2".into(), Answer::Ok(u2));
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(run.ok, "{:?}", run.error);
+    assert_eq!(
+        run.changes.total(),
+        0,
+        "a reconcile of an unchanged org changes nothing"
+    );
+    let mut engine = Incremental::new(store.clone(), SyncConfig::default());
+    let page = [event(
+        "e1",
+        vec![Target::User("u1".into()), Target::User("u2".into())],
+    )];
+    let run = engine
+        .apply_events(&fake, &page, RunKind::Tail, Position::Log("log:1".into()))
+        .await
+        .expect("a recorded step");
+    assert!(run.ok, "{:?}", run.error);
+    assert_eq!(
+        run.changes.total(),
+        0,
+        "re-reads of unchanged people change nothing"
+    );
+    assert_eq!(store.last_seq().expect("seq"), seq, "no change-log entries");
+}
