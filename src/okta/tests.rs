@@ -66,7 +66,7 @@ async fn a_repeated_next_link_stops_the_list_with_an_error() {
         .collect()
         .await;
     assert_eq!(pages.len(), 3, "two pages, then the error");
-    let err = pages[2].as_ref().err().expect("an error at the repeat");
+    let err = pages[2].as_ref().expect_err("an error at the repeat");
     assert!(matches!(err, OktaError::Paging { .. }), "{err}");
     assert!(err.to_string().contains("repeats"), "{err}");
 }
@@ -87,7 +87,7 @@ async fn a_list_past_the_page_cap_stops_with_an_error() {
         .collect()
         .await;
     assert_eq!(pages.len(), 4, "three pages, then the error");
-    let err = pages[3].as_ref().err().expect("an error past the cap");
+    let err = pages[3].as_ref().expect_err("an error past the cap");
     assert!(err.to_string().contains("more than 3 pages"), "{err}");
 }
 
