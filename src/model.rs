@@ -144,6 +144,22 @@ pub struct Person {
     pub manager_id: Option<String>,
 }
 
+/// Fields of an Okta object that change without the object changing, left out of what the
+/// mirror stores so re-reading an unchanged org writes nothing: `_links` (a list item carries
+/// fewer than a single GET, and lifecycle links follow the status), `_embedded` (only with
+/// `expand`), `lastLogin` (moves on every sign-in) and `credentials` (provider and recovery
+/// details, not directory data).
+pub const VOLATILE_FIELDS: [&str; 4] = ["_links", "_embedded", "lastLogin", "credentials"];
+
+/// Removes the [`VOLATILE_FIELDS`] from an Okta user or group object.
+pub fn strip_volatile(raw: &mut Value) {
+    if let Some(o) = raw.as_object_mut() {
+        for f in VOLATILE_FIELDS {
+            o.remove(f);
+        }
+    }
+}
+
 impl Person {
     /// Reads the typed fields from an Okta user object. Unknown and missing fields are tolerated;
     /// only `id` and `profile.login` are required, as Okta always sends them.

@@ -78,6 +78,13 @@ pub struct TokenSource {
     generation: AtomicU64,
 }
 
+/// How long a token is used, from `expires_in`, kept within a minute and a day: Okta's tokens
+/// last an hour, and an absurd value must neither mint a token per request nor keep one (or
+/// overflow `Instant`) for ever.
+fn lifetime(expires_in: u64) -> Duration {
+    Duration::from_secs(expires_in.clamp(60, 24 * 3600))
+}
+
 #[derive(Deserialize)]
 struct TokenResponse {
     access_token: String,
@@ -157,7 +164,7 @@ impl TokenSource {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         // Renew a little early (a tenth of the lifetime, at most a minute) so a crawl never
         // sends a token that expires in flight; Okta's tokens last an hour.
-        let life = Duration::from_secs(resp.expires_in.max(1));
+        let life = lifetime(resp.expires_in);
         let margin = (life / 10).min(Duration::from_secs(60));
         let dpop_bound = resp.token_type.eq_ignore_ascii_case("DPoP");
         if let Some(granted) = &resp.scope {
@@ -309,5 +316,19 @@ impl TokenSource {
             )
             .append_pair("client_assertion", &assertion)
             .finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_lifetime_is_clamped() {
+        assert_eq!(lifetime(3600), Duration::from_secs(3600));
+        assert_eq!(lifetime(0), Duration::from_secs(60));
+        assert_eq!(lifetime(u64::MAX), Duration::from_secs(24 * 3600));
+        // The renewal time of the longest lifetime is a valid instant.
+        assert!(Instant::now().checked_add(lifetime(u64::MAX)).is_some());
     }
 }

@@ -18,6 +18,10 @@ use super::link;
 use super::pacing::{self, Pacer, Reading};
 use crate::secret::Secret;
 
+/// The most pages one list may take: 100,000 pages of 200 is 20 million objects, far beyond
+/// any org; a list still going past it is Okta (or a proxy) looping, not data.
+const MAX_PAGES: usize = 100_000;
+
 /// How the client treats Okta: pacing, concurrency, retries and timeouts.
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
@@ -131,6 +135,9 @@ impl OktaClient {
             .user_agent(concat!("oktamirror/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .timeout(options.timeout)
+            // Never follow a redirect: the SSWS token or access token would go along to
+            // wherever it points. A redirect is reported instead (see `OktaError::Redirect`).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| OktaError::Client(e.to_string()))?;
         let credentials = match auth {
@@ -241,10 +248,37 @@ impl OktaClient {
         &self,
         first: Url,
     ) -> BoxStream<'_, Result<Vec<T>, OktaError>> {
-        stream::try_unfold(Some(first), move |next| async move {
-            let Some(url) = next else { return Ok(None) };
-            let page = self.get_page_as::<T>(&url).await?;
-            Ok(Some((page.items, page.next)))
+        self.paginate_within(first, MAX_PAGES)
+    }
+
+    /// `paginate_as`, stopping with an error when a `next` link repeats one already read (Okta
+    /// looping would otherwise crawl for ever) or the list passes `max_pages`.
+    pub(super) fn paginate_within<T: DeserializeOwned + Send + 'static>(
+        &self,
+        first: Url,
+        max_pages: usize,
+    ) -> BoxStream<'_, Result<Vec<T>, OktaError>> {
+        let path = first.path().to_owned();
+        let seen = std::collections::HashSet::<String>::new();
+        stream::try_unfold((Some(first), seen), move |(next, mut seen)| {
+            let path = path.clone();
+            async move {
+                let Some(url) = next else { return Ok(None) };
+                if !seen.insert(url.as_str().to_owned()) {
+                    return Err(OktaError::Paging {
+                        path,
+                        detail: format!("the next link {url} repeats a page already read"),
+                    });
+                }
+                if seen.len() > max_pages {
+                    return Err(OktaError::Paging {
+                        path,
+                        detail: format!("more than {max_pages} pages"),
+                    });
+                }
+                let page = self.get_page_as::<T>(&url).await?;
+                Ok(Some((page.items, (page.next, seen))))
+            }
         })
         .boxed()
     }
@@ -389,7 +423,7 @@ impl OktaClient {
         &self,
         req: reqwest::RequestBuilder,
         url: &Url,
-        ticket: pacing::Ticket,
+        ticket: pacing::Ticket<'_>,
     ) -> Result<Reply, OktaError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let path = url.path();
@@ -447,6 +481,17 @@ impl OktaClient {
             body,
         } = reply;
         tracing::warn!(status, request_id, path, "Okta request failed");
+        if (300..400).contains(&status) {
+            return Attempt::Fail(OktaError::Redirect {
+                path: path.to_owned(),
+                status,
+                location: headers
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("nowhere")
+                    .to_owned(),
+            });
+        }
         if let Some(wait) = wait_429 {
             return Attempt::Again(
                 wait,

@@ -82,6 +82,18 @@ pub enum OktaError {
         "Okta's next-page link points to {link}, outside {base}; refusing to send the token there"
     )]
     ForeignLink { link: String, base: String },
+    #[error(
+        "Okta's pages of {path} do not end ({detail}); stopped rather than read for ever. The next sync retries; if this repeats, report it to Okta support with this path"
+    )]
+    Paging { path: String, detail: String },
+    #[error(
+        "Okta answered {path} with a redirect (HTTP {status}) to {location}; redirects are not followed, so the token is never sent elsewhere. Check that --okta-url is the org URL itself (https://example.okta.com, not a custom or vanity domain that redirects)"
+    )]
+    Redirect {
+        path: String,
+        status: u16,
+        location: String,
+    },
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
 }
@@ -100,6 +112,7 @@ impl OktaError {
                 | OktaError::InvalidScope { .. }
                 | OktaError::Tls { .. }
                 | OktaError::Key { .. }
+                | OktaError::Redirect { .. }
         )
     }
 

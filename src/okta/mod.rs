@@ -10,6 +10,8 @@ mod events;
 mod jose;
 pub(crate) mod link;
 mod pacing;
+#[cfg(test)]
+mod tests;
 
 pub use auth::{Auth, DEFAULT_SCOPES, OAuthConfig};
 pub use client::{ClientOptions, OktaClient, Page};
@@ -72,6 +74,7 @@ impl OktaSource {
 fn source_err(e: OktaError) -> SourceError {
     SourceError {
         config: e.is_config_error(),
+        object: false,
         message: e.to_string(),
     }
 }
@@ -81,12 +84,25 @@ fn okta_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Turns a 404 (the object is gone) into `None`; every other failure stays an error.
+/// Turns a 404 (the object is gone) into `None`; every other failure stays an error. A 400 or
+/// 403 on one object's read concerns that object alone (a scoped admin role refuses the people
+/// outside its scope): the error says so, so the engine can skip it rather than stall.
 fn found<T>(r: Result<T, OktaError>) -> Result<Option<T>, SourceError> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(OktaError::Status { status: 404, .. }) => Ok(None),
-        Err(e) => Err(source_err(e)),
+        Err(e) => {
+            let object = matches!(
+                e,
+                OktaError::Status { status: 400, .. }
+                    | OktaError::Forbidden { .. }
+                    | OktaError::ForbiddenApp { .. }
+            );
+            Err(SourceError {
+                object,
+                ..source_err(e)
+            })
+        }
     }
 }
 
@@ -145,17 +161,22 @@ impl Source for OktaSource {
     fn group_member_ids<'a>(
         &'a self,
         group_id: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, SourceError>> {
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, SourceError>> {
         Box::pin(async move {
             let url = self.api_url(&["groups", group_id, "users"], &[("limit", LIMIT)])?;
             let mut pages = self.client.paginate_as::<IdOnly>(url);
             let mut ids = Vec::new();
             while let Some(page) = pages.next().await {
-                ids.extend(page.map_err(source_err)?.into_iter().map(|u| u.id));
+                // A 404 means the group was deleted after it was listed (on any page: it can go
+                // between two pages of its members).
+                match found(page)? {
+                    Some(page) => ids.extend(page.into_iter().map(|u| u.id)),
+                    None => return Ok(None),
+                }
             }
             ids.sort();
             ids.dedup();
-            Ok(ids)
+            Ok(Some(ids))
         })
     }
 
@@ -214,6 +235,7 @@ impl Source for OktaSource {
                 .ok()
                 .and_then(|u| self.client.same_origin(u).ok())
                 .ok_or_else(|| SourceError {
+                    object: false,
                     message: format!(
                         "the stored System Log position {cursor} is not on {}: the data directory belongs to another Okta org; point --data-dir at a new directory",
                         self.client.base()

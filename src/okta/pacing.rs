@@ -9,6 +9,11 @@ use std::time::{Duration, Instant};
 use reqwest::header::HeaderMap;
 use tokio::sync::Notify;
 
+/// The furthest ahead a window reset is believed: Okta's windows are a minute long, so a reset
+/// hours away is a bad header or a skewed clock, and trusting it would park a bucket for good
+/// (and a reset beyond `Instant`'s range would panic).
+pub const MAX_RESET: Duration = Duration::from_secs(300);
+
 /// Which rate-limit bucket a path counts against (Okta's documented buckets; unknown paths
 /// share "other"). The client learns each bucket's numbers from the headers.
 pub fn bucket_of(path: &str) -> &'static str {
@@ -57,7 +62,7 @@ impl Reading {
         Some(Reading {
             limit: limit.max(0) as u64,
             remaining: remaining.max(0) as u64,
-            reset_in: (reset as f64 - server).max(0.0),
+            reset_in: (reset as f64 - server).clamp(0.0, MAX_RESET.as_secs_f64()),
         })
     }
 
@@ -92,9 +97,26 @@ pub struct Pacer {
 }
 
 /// A permit to send one request; give it back to [`Pacer::observe`] with the response headers.
-pub struct Ticket {
+/// A ticket dropped without that (its request was cancelled: a shutdown, a timeout around the
+/// call) gives up the bucket's probe, if it held it, so the requests waiting on it go ahead.
+pub struct Ticket<'p> {
+    pacer: &'p Pacer,
     bucket: &'static str,
     seq: u64,
+    /// This request is the window's probe: others wait for its headers.
+    probe: bool,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if !self.probe {
+            return;
+        }
+        if let Some(b) = self.pacer.lock().get_mut(self.bucket) {
+            b.probing = false;
+        }
+        self.pacer.changed.notify_waiters();
+    }
 }
 
 impl Pacer {
@@ -129,9 +151,10 @@ impl Pacer {
     }
 
     /// Waits until `bucket` may take one more request without exceeding the share.
-    pub async fn acquire(&self, bucket: &'static str) -> Ticket {
+    pub async fn acquire(&self, bucket: &'static str) -> Ticket<'_> {
         loop {
             let notified = self.changed.notified();
+            let mut probe = false;
             let wait: Duration = {
                 let mut all = self.lock();
                 let b = all.entry(bucket).or_default();
@@ -152,6 +175,7 @@ impl Pacer {
                     match b.remaining {
                         None if !b.probing => {
                             b.probing = true;
+                            probe = true;
                             None
                         }
                         None => Some(Duration::from_millis(50)),
@@ -170,8 +194,10 @@ impl Pacer {
                     None => {
                         b.sent += 1;
                         return Ticket {
+                            pacer: self,
                             bucket,
                             seq: b.sent,
+                            probe,
                         };
                     }
                     Some(w) => w,
@@ -188,10 +214,12 @@ impl Pacer {
     /// 429: until the reset plus a second for a rate 429, briefly for a concurrency 429.
     pub fn observe(
         &self,
-        ticket: Ticket,
+        mut ticket: Ticket<'_>,
         reading: Option<Reading>,
         status: u16,
     ) -> Option<Duration> {
+        // Observed: the probe is settled here, not by the ticket's drop.
+        ticket.probe = false;
         let now = Instant::now();
         let mut all = self.lock();
         let b = all.entry(ticket.bucket).or_default();
@@ -285,5 +313,39 @@ mod tests {
             waited.is_err(),
             "after a rate 429 nobody sends before the reset"
         );
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_probe_lets_the_next_request_go() {
+        let p = Pacer::new(0.5);
+        // The window's first request is its probe; cancel it while it is "in flight".
+        let cancelled = tokio::time::timeout(Duration::from_millis(20), async {
+            let _probe = p.acquire("users-list").await;
+            std::future::pending::<()>().await
+        })
+        .await;
+        assert!(cancelled.is_err());
+        let next = tokio::time::timeout(Duration::from_secs(5), p.acquire("users-list")).await;
+        assert!(
+            next.is_ok(),
+            "a cancelled probe must not block the bucket for good"
+        );
+    }
+
+    #[test]
+    fn a_far_or_absurd_reset_is_clamped() {
+        let mut h = HeaderMap::new();
+        h.insert("x-rate-limit-limit", "600".parse().expect("header"));
+        h.insert("x-rate-limit-remaining", "0".parse().expect("header"));
+        h.insert(
+            "x-rate-limit-reset",
+            i64::MAX.to_string().parse().expect("header"),
+        );
+        let r = Reading::from_headers(&h).expect("reading");
+        assert_eq!(r.reset_in, MAX_RESET.as_secs_f64());
+        // And a 429 with it blocks the bucket for at most that, without panicking.
+        let p = Pacer::new(1.0);
+        let t = futures::executor::block_on(p.acquire("users-list"));
+        assert_eq!(p.observe(t, Some(r), 429), Some(Duration::ZERO));
     }
 }

@@ -89,6 +89,9 @@ struct Schedule {
     full_failures: u32,
     /// A full crawl failed with a configuration error: retrying soon cannot help.
     config_error: bool,
+    /// When the failed full crawl is retried: decided once, when it failed (recomputing it on
+    /// every pass pushed it back behind each poll, so a failed reconcile never ran again).
+    full_retry_at: Instant,
     next_poll: Instant,
     next_sweep: Instant,
     /// The tail's last step failed (further failures are logged, not recorded again).
@@ -106,20 +109,7 @@ pub async fn run(
     lanes: Lanes,
     mut commands: mpsc::Receiver<Command>,
 ) {
-    let now = Instant::now();
-    let mut s = Schedule {
-        engine: Incremental::new(store.clone(), cfg.clone()),
-        store,
-        source,
-        cfg,
-        next_poll: now,
-        next_sweep: now + lanes.sweep_interval,
-        lanes,
-        full_failures: 0,
-        config_error: false,
-        tail_failing: false,
-        steps: 0,
-    };
+    let mut s = Schedule::new(store, source, cfg, lanes);
     // A request taken out of the queue while merging hook deliveries, handled next.
     let mut pending: Option<Command> = None;
     loop {
@@ -185,6 +175,24 @@ pub async fn run(
 }
 
 impl Schedule {
+    fn new(store: Store, source: Arc<dyn Source>, cfg: SyncConfig, lanes: Lanes) -> Schedule {
+        let now = Instant::now();
+        Schedule {
+            engine: Incremental::new(store.clone(), cfg.clone()),
+            store,
+            source,
+            cfg,
+            next_poll: now,
+            next_sweep: now + lanes.sweep_interval,
+            lanes,
+            full_failures: 0,
+            config_error: false,
+            full_retry_at: now,
+            tail_failing: false,
+            steps: 0,
+        }
+    }
+
     /// The span of the next step: its kind, its number in this process, and the id of the run
     /// it records (filled in by `recorded` once the store assigned one).
     fn step_span(&mut self, kind: RunKind) -> tracing::Span {
@@ -220,12 +228,7 @@ impl Schedule {
     fn full_due(&self) -> Instant {
         let now = Instant::now();
         if self.full_failures > 0 {
-            let backoff = if self.config_error {
-                Duration::from_secs(3600)
-            } else {
-                Duration::from_secs(30u64.saturating_mul(1 << (self.full_failures - 1).min(16)))
-            };
-            return now + backoff.min(self.lanes.reconcile_interval);
+            return self.full_retry_at;
         }
         match self.store.last_good_full_sync() {
             Ok(Some(run)) => {
@@ -272,6 +275,12 @@ impl Schedule {
         } else {
             self.full_failures = self.full_failures.saturating_add(1);
             self.config_error = run.config_error;
+            let backoff = if self.config_error {
+                Duration::from_secs(3600)
+            } else {
+                Duration::from_secs(30u64.saturating_mul(1 << (self.full_failures - 1).min(16)))
+            };
+            self.full_retry_at = Instant::now() + backoff.min(self.lanes.reconcile_interval);
         }
         run
     }
@@ -355,6 +364,7 @@ impl Schedule {
             return (None, false);
         }
         tracing::Span::current().record("events", page.events.len());
+        let next_is_cursor = page.next == cursor;
         let step = self
             .engine
             .apply_events(
@@ -368,7 +378,15 @@ impl Schedule {
         if failed {
             self.tail_failing = true;
         }
-        (step, !failed)
+        // A page with events whose next link is the page itself would be read again at once,
+        // for ever: wait for the next poll instead.
+        let stuck = next_is_cursor;
+        if stuck {
+            tracing::warn!(
+                "the System Log page's next link is the page itself; reading on at the next poll"
+            );
+        }
+        (step, !failed && !stuck)
     }
 
     /// Applies one or more hook deliveries (not before the first full crawl: it will read
@@ -429,5 +447,57 @@ fn recorded(span: &tracing::Span, run: &SyncRun) {
     if run.id != 0 {
         span.record("run_id", run.id);
         span.in_scope(|| tracing::info!(ok = run.ok, "sync step recorded"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::tests::{Fake, lock, store};
+
+    #[tokio::test]
+    async fn a_failed_crawl_is_retried_at_a_time_fixed_when_it_failed() {
+        let (_dir, store) = store();
+        let fake = Arc::new(Fake::org(&["u1"], &["g1"]));
+        fake.lists_fail
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut s = Schedule::new(store, fake, SyncConfig::default(), Lanes::default());
+        let run = s.full(RunKind::Full, false).await;
+        assert!(!run.ok);
+        let due = s.full_due();
+        assert!(
+            due > Instant::now() + Duration::from_secs(20),
+            "a failed crawl backs off about 30 s"
+        );
+        // Time passes (polls and sweeps run meanwhile); the retry does not move with it.
+        let then = Instant::now();
+        while Instant::now() <= then {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(s.full_due(), due);
+    }
+
+    #[tokio::test]
+    async fn a_log_page_linking_to_itself_is_not_reread_at_once() {
+        let (_dir, store) = store();
+        let fake = Arc::new(Fake::org(&["u1"], &["g1"]));
+        let run =
+            crate::sync::run_full(&store, fake.as_ref(), &SyncConfig::default(), &NoProgress).await;
+        assert!(run.ok, "{:?}", run.error);
+        *lock(&fake.log) = Some(crate::sync::LogPage {
+            events: vec![Event {
+                uuid: "e1".into(),
+                published: None,
+                targets: vec![crate::sync::Target::User("u1".into())],
+            }],
+            read: 1,
+            next: "log:0".into(),
+        });
+        store
+            .put_meta_json(meta::LOG_CURSOR, &"log:0")
+            .expect("position");
+        let mut s = Schedule::new(store, fake.clone(), SyncConfig::default(), Lanes::default());
+        s.poll().await;
+        assert_eq!(fake.log_reads.load(std::sync::atomic::Ordering::Relaxed), 1);
     }
 }

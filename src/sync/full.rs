@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use super::managers;
 use super::{Progress, ProgressEvent, Source, SourceError, SyncConfig, Usage};
-use crate::model::{ChangeCounts, Group, HeldDeletions, ManagerReport, Person, RunKind, SyncRun};
+use crate::model::{
+    ChangeCounts, Group, HeldDeletions, ManagerReport, Person, RunKind, SyncRun, strip_volatile,
+};
 use crate::store::{Batch, Op, RawJson, Store, StoreError, meta};
 
 /// Operations per store transaction: large enough to amortise the commit, small enough to keep
@@ -25,6 +27,10 @@ enum FullSyncError {
     #[error("the apply task stopped unexpectedly: {0}")]
     Join(String),
 }
+
+/// Groups listed by the crawl whose member list then answered "not found": deleted while the
+/// crawl ran. They are left out of the crawl (so removed like any group Okta no longer has).
+type Vanished = HashSet<String>;
 
 /// Runs one full sync and records it in the store. Never panics on source or store failures:
 /// the returned run says whether it succeeded and, if not, why.
@@ -50,7 +56,7 @@ pub async fn run_crawl(
     tracing::info!("full sync started");
     let crawl_started = std::time::Instant::now();
     let result = match crawl(store, source, cfg, progress, &mut run).await {
-        Ok(()) => {
+        Ok(vanished) => {
             tracing::info!(
                 secs = crawl_started.elapsed().as_secs_f64(),
                 "crawl complete, applying"
@@ -60,7 +66,7 @@ pub async fn run_crawl(
             // The blocking thread does not inherit the caller's span: carry it over, so the
             // apply phase's lines belong to the same sync step.
             let span = tracing::Span::current();
-            let apply = move || span.in_scope(|| apply_staged(&store2, &cfg2));
+            let apply = move || span.in_scope(|| apply_staged(&store2, &cfg2, &vanished));
             match tokio::task::spawn_blocking(apply).await {
                 Ok(r) => r,
                 Err(e) => Err(FullSyncError::Join(e.to_string())),
@@ -139,21 +145,21 @@ async fn crawl(
     cfg: &SyncConfig,
     progress: &dyn Progress,
     run: &mut SyncRun,
-) -> Result<(), FullSyncError> {
+) -> Result<Vanished, FullSyncError> {
     store.stage_clear()?;
     let (users, groups) = tokio::join!(
         crawl_users(store, source, progress),
         crawl_groups(store, source, cfg, progress)
     );
     let user_warnings = users?;
-    let (groups_fetched, memberships_fetched, group_warnings) = groups?;
+    let (groups_fetched, memberships_fetched, group_warnings, vanished) = groups?;
     // The two user passes (active list, then deprovisioned) may overlap; count each user once.
     run.users_fetched = store.staged_user_count() as u64;
-    run.groups_fetched = groups_fetched;
+    run.groups_fetched = groups_fetched.saturating_sub(vanished.len() as u64);
     run.memberships_fetched = memberships_fetched;
     run.warnings.extend(user_warnings);
     run.warnings.extend(group_warnings);
-    Ok(())
+    Ok(vanished)
 }
 
 async fn crawl_users(
@@ -177,8 +183,9 @@ async fn crawl_groups(
     source: &dyn Source,
     cfg: &SyncConfig,
     progress: &dyn Progress,
-) -> Result<(u64, u64, Vec<String>), FullSyncError> {
+) -> Result<(u64, u64, Vec<String>, Vanished), FullSyncError> {
     let (mut warnings, mut groups, mut memberships) = (Vec::new(), 0u64, 0u64);
+    let mut vanished = Vanished::new();
     let mut pages = source.groups();
     while let Some(page) = pages.next().await {
         let page = with_ids(page?, "group", &mut warnings);
@@ -198,20 +205,31 @@ async fn crawl_groups(
         })
         .buffer_unordered(cfg.concurrency.max(1));
     while let Some((gid, ids)) = lists.next().await {
-        let ids = ids?;
-        memberships += ids.len() as u64;
-        store.stage_members(&gid, &ids)?;
         done += 1;
         progress.event(ProgressEvent::Members { done, total });
+        let Some(ids) = ids? else {
+            warnings.push(format!(
+                "group {gid} was deleted while the crawl ran: left out (removed from the mirror)"
+            ));
+            vanished.insert(gid);
+            continue;
+        };
+        memberships += ids.len() as u64;
+        store.stage_members(&gid, &ids)?;
     }
-    Ok((groups, memberships, warnings))
+    Ok((groups, memberships, warnings, vanished))
 }
 
-/// Pairs each object with its id; objects without one are skipped with a warning.
+/// Pairs each object with its id, its volatile fields stripped (`model::strip_volatile`);
+/// objects without an id are skipped with a warning.
 fn with_ids(page: Vec<Value>, kind: &str, warnings: &mut Vec<String>) -> Vec<(String, Value)> {
     page.into_iter()
-        .filter_map(|v| match v.get("id").and_then(Value::as_str) {
-            Some(id) if !id.is_empty() => Some((id.to_owned(), v)),
+        .filter_map(|mut v| match v.get("id").and_then(Value::as_str) {
+            Some(id) if !id.is_empty() => {
+                let id = id.to_owned();
+                strip_volatile(&mut v);
+                Some((id, v))
+            }
             _ => {
                 warnings.push(format!("skipped a {kind} object without an id"));
                 None
@@ -226,7 +244,11 @@ type Applied = (ChangeCounts, ManagerReport, HeldDeletions, Vec<String>);
 
 /// Applies the staged crawl: people (with resolved managers), groups, membership differences,
 /// then removals of what Okta no longer has.
-fn apply_staged(store: &Store, cfg: &SyncConfig) -> Result<Applied, FullSyncError> {
+fn apply_staged(
+    store: &Store,
+    cfg: &SyncConfig,
+    vanished: &Vanished,
+) -> Result<Applied, FullSyncError> {
     let mut warnings = Vec::new();
     let mut out = Chunked::new(store);
     let phase = std::time::Instant::now();
@@ -234,12 +256,12 @@ fn apply_staged(store: &Store, cfg: &SyncConfig) -> Result<Applied, FullSyncErro
         |name: &str| tracing::debug!(phase = name, secs = phase.elapsed().as_secs_f64(), "apply");
 
     let people = parse_staged_people(store, &mut warnings)?;
-    let mut live = Live::of(store, &people)?;
+    let mut live = Live::of(store, &people, vanished)?;
     let (removals, held) = decide_removals(store, cfg, &mut live, &mut warnings)?;
     let (people, mut resolution) = resolve_managers(store, people, &held.people, &cfg.managers)?;
     apply_people(store, &mut out, people, &mut resolution.managers)?;
     done("people");
-    let groups = apply_groups(store, &mut out, &mut warnings)?;
+    let groups = apply_groups(store, &mut out, vanished, &mut warnings)?;
     out.flush()?;
     done("groups");
     apply_memberships(store, &mut out, &groups, &live.people, &held.people)?;
@@ -295,11 +317,19 @@ struct Live {
 }
 
 impl Live {
-    /// The staged people that parsed and every staged group.
-    fn of(store: &Store, people: &[Person]) -> Result<Live, StoreError> {
+    /// The staged people that parsed and every staged group that still existed when its
+    /// members were read.
+    fn of(store: &Store, people: &[Person], vanished: &Vanished) -> Result<Live, StoreError> {
+        let mut groups = HashSet::new();
+        for id in store.staged_group_ids() {
+            let id = id?;
+            if !vanished.contains(&id) {
+                groups.insert(id);
+            }
+        }
         Ok(Live {
             people: people.iter().map(|p| p.id.clone()).collect(),
-            groups: store.staged_group_ids().collect::<Result<_, _>>()?,
+            groups,
         })
     }
 }
@@ -423,11 +453,15 @@ fn apply_people(
 fn apply_groups(
     store: &Store,
     out: &mut Chunked<'_>,
+    vanished: &Vanished,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<String>, StoreError> {
     let mut parsed_groups = Vec::new();
     for r in store.staged_groups() {
         let (id, raw) = r?;
+        if vanished.contains(&id) {
+            continue;
+        }
         match Group::from_okta(&raw) {
             Ok(group) => {
                 parsed_groups.push(id);

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::full::{membership_op, sorted_diff};
 use super::managers;
 use super::{Event, Source, SourceError, SyncConfig, Target, Usage};
-use crate::model::{Group, ManagerReport, Person, RunKind, SyncRun};
+use crate::model::{Group, ManagerReport, Person, RunKind, SyncRun, strip_volatile};
 use crate::store::{Batch, Op, RawJson, Store, StoreError, meta};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +32,14 @@ struct Reads {
     groups: BTreeMap<String, Option<Value>>,
     /// Complete member lists of groups that exist.
     group_members: BTreeMap<String, Vec<String>>,
+    /// Objects skipped after failing too often, for the run's warnings.
+    warnings: Vec<String>,
 }
+
+/// Reads of one object that may fail (Okta refusing that object: a 403 from a scoped admin
+/// role, a 400) before the object is skipped so the tail moves on. The next sweep or reconcile
+/// reads it again.
+const POISON_ATTEMPTS: u32 = 3;
 
 /// Where an incremental step stands in the source, stored with its changes.
 pub enum Position {
@@ -51,6 +58,9 @@ pub struct Incremental {
     store: Store,
     cfg: SyncConfig,
     people: Option<HashMap<String, Person>>,
+    /// Failed reads per object (by description) since its last good read: one object Okta
+    /// keeps refusing must not fail its log page for ever.
+    failures: HashMap<String, u32>,
 }
 
 impl Incremental {
@@ -59,6 +69,7 @@ impl Incremental {
             store,
             cfg,
             people: None,
+            failures: HashMap::new(),
         }
     }
 
@@ -156,8 +167,16 @@ impl Incremental {
             )
             .await?;
         for (gid, ids) in lists {
-            run.memberships_fetched += ids.len() as u64;
-            reads.group_members.insert(gid, ids);
+            match ids {
+                Some(ids) => {
+                    run.memberships_fetched += ids.len() as u64;
+                    reads.group_members.insert(gid, ids);
+                }
+                // Deleted since it was listed: the group is gone.
+                None => {
+                    reads.groups.insert(gid, None);
+                }
+            }
         }
         self.read_new_objects(source, &mut reads).await?;
         Ok(reads)
@@ -167,7 +186,7 @@ impl Incremental {
     /// configured concurrency); steps themselves never overlap, so an older read can never
     /// overwrite a newer one.
     async fn read_targets(
-        &self,
+        &mut self,
         source: &dyn Source,
         targets: &BTreeSet<Target>,
     ) -> Result<Reads, StepError> {
@@ -187,49 +206,90 @@ impl Incremental {
         for t in targets {
             match t {
                 Target::User(id) => {
-                    wants.insert(format!("u {id}"), Want::User(id.clone()));
+                    wants.insert(format!("user {id}"), Want::User(id.clone()));
                 }
                 Target::Group(id) => {
-                    wants.insert(format!("g {id}"), Want::Group(id.clone()));
+                    wants.insert(format!("group {id}"), Want::Group(id.clone()));
                 }
                 Target::Membership { user_id, .. } => {
-                    wants.insert(format!("ug {user_id}"), Want::UserGroups(user_id.clone()));
+                    wants.insert(
+                        format!("the groups of user {user_id}"),
+                        Want::UserGroups(user_id.clone()),
+                    );
                 }
                 Target::GroupMembers(id) => {
-                    wants.insert(format!("g {id}"), Want::Group(id.clone()));
-                    wants.insert(format!("gm {id}"), Want::Members(id.clone()));
+                    wants.insert(format!("group {id}"), Want::Group(id.clone()));
+                    wants.insert(
+                        format!("the members of group {id}"),
+                        Want::Members(id.clone()),
+                    );
                 }
             }
         }
-        let got: Vec<Got> = futures::stream::iter(wants.into_values())
-            .map(|w| async move {
-                Ok::<_, SourceError>(match w {
-                    Want::User(id) => {
-                        let v = source.user(&id).await?;
-                        Got::User(id, v)
-                    }
-                    Want::Group(id) => {
-                        let v = source.group(&id).await?;
-                        Got::Group(id, v)
-                    }
-                    Want::UserGroups(id) => {
-                        let v = source.user_group_ids(&id).await?;
-                        Got::UserGroups(id, v)
-                    }
-                    Want::Members(id) => {
-                        // A group deleted since the event has no member list to read.
-                        let v = match source.group(&id).await? {
-                            Some(_) => Some(source.group_member_ids(&id).await?),
-                            None => None,
-                        };
-                        Got::Members(id, v)
-                    }
-                })
+        let results: Vec<(String, Result<Got, SourceError>)> = futures::stream::iter(wants)
+            .map(|(what, w)| async move {
+                let got = async {
+                    Ok::<_, SourceError>(match w {
+                        Want::User(id) => {
+                            let v = source.user(&id).await?;
+                            Got::User(id, v)
+                        }
+                        Want::Group(id) => {
+                            let v = source.group(&id).await?;
+                            Got::Group(id, v)
+                        }
+                        Want::UserGroups(id) => {
+                            let v = source.user_group_ids(&id).await?;
+                            Got::UserGroups(id, v)
+                        }
+                        Want::Members(id) => {
+                            // A group deleted since the event has no member list to read.
+                            let v = match source.group(&id).await? {
+                                Some(_) => source.group_member_ids(&id).await?,
+                                None => None,
+                            };
+                            Got::Members(id, v)
+                        }
+                    })
+                };
+                (what, got.await)
             })
             .buffer_unordered(self.cfg.concurrency.max(1))
-            .try_collect()
-            .await?;
+            .collect()
+            .await;
         let mut reads = Reads::default();
+        let mut got = Vec::with_capacity(results.len());
+        let (mut failed, mut skipped) = (None, Vec::new());
+        for (what, r) in results {
+            match r {
+                Ok(g) => {
+                    self.failures.remove(&what);
+                    got.push(g);
+                }
+                Err(e) if e.object => {
+                    let n = self.failures.entry(what.clone()).or_insert(0);
+                    *n += 1;
+                    if *n >= POISON_ATTEMPTS {
+                        reads.warnings.push(format!(
+                            "skipped {what} after {n} failed reads ({e}); the next sweep or reconcile reads it again"
+                        ));
+                        skipped.push(what);
+                    } else {
+                        failed.get_or_insert(e);
+                    }
+                }
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = failed {
+            // Skipped objects stay counted: they are skipped once the rest reads cleanly.
+            return Err(e.into());
+        }
+        for what in skipped {
+            self.failures.remove(&what);
+        }
         for g in got {
             match g {
                 Got::User(id, v) => {
@@ -318,10 +378,17 @@ impl Incremental {
                 Some(g) => g.clone(),
                 None => source.group(&gid).await?,
             };
-            if group.is_some() {
-                let members = source.group_member_ids(&gid).await?;
-                reads.group_members.insert(gid.clone(), members);
-            }
+            let group = match group {
+                Some(g) => match source.group_member_ids(&gid).await? {
+                    Some(members) => {
+                        reads.group_members.insert(gid.clone(), members);
+                        Some(g)
+                    }
+                    // Deleted between the two reads.
+                    None => None,
+                },
+                None => None,
+            };
             reads.groups.insert(gid, group);
         }
         self.read_touched_groups(source, reads).await
@@ -411,7 +478,7 @@ impl Incremental {
     /// transaction holding them with the position, the handled events and the run record.
     fn commit_inner(
         &mut self,
-        reads: Reads,
+        mut reads: Reads,
         run: &mut Counter,
         source: &dyn Source,
         position: Position,
@@ -419,7 +486,7 @@ impl Incremental {
     ) -> Result<SyncRun, StepError> {
         let store = self.store.clone();
         let mgr_cfg = self.cfg.managers.clone();
-        let mut warnings = Vec::new();
+        let mut warnings = std::mem::take(&mut reads.warnings);
 
         let (mut puts, gone_people) = person_changes(&reads, &mut warnings);
         let people = self.load_people()?;
@@ -471,7 +538,7 @@ fn person_changes(
         match v {
             Some(raw) => match Person::from_okta(raw) {
                 Ok(p) => {
-                    puts.insert(id.clone(), (p, RawJson::from(raw)));
+                    puts.insert(id.clone(), (p, stable_raw(raw)));
                 }
                 Err(e) => warnings.push(format!("skipped user {id}: {e}")),
             },
@@ -481,6 +548,14 @@ fn person_changes(
         }
     }
     (puts, gone_people)
+}
+
+/// The JSON the store keeps of an object: as Okta sent it, less its volatile fields, so a
+/// re-read of an unchanged object compares equal (the full crawl strips the same fields).
+fn stable_raw(raw: &Value) -> RawJson {
+    let mut raw = raw.clone();
+    strip_volatile(&mut raw);
+    RawJson::from(&raw)
 }
 
 /// Brings the in-memory people up to date (keeping each one's current manager for now) and
@@ -597,7 +672,7 @@ fn group_changes(
                     changes.put.insert(id.clone());
                     ops.push(Op::PutGroup {
                         group,
-                        raw: RawJson::from(raw),
+                        raw: stable_raw(raw),
                     });
                 }
                 Err(e) => warnings.push(format!("skipped group {id}: {e}")),

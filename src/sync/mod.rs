@@ -60,3 +60,6 @@ pub struct NoProgress;
 impl Progress for NoProgress {
     fn event(&self, _: ProgressEvent) {}
 }
+
+#[cfg(test)]
+mod tests;

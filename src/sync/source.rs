@@ -14,6 +14,10 @@ pub struct SourceError {
     /// True when retrying cannot help until the configuration changes (a revoked token, a
     /// missing scope): the schedule then waits longer instead of hammering the source.
     pub config: bool,
+    /// True when the failure concerns only the one object read (Okta refused it with a 400 or
+    /// a 403, as a scoped admin role does for people outside its scope), not the connection or
+    /// the credentials: the rest of the org can still be read.
+    pub object: bool,
 }
 
 impl SourceError {
@@ -21,6 +25,7 @@ impl SourceError {
         SourceError {
             message: message.into(),
             config: false,
+            object: false,
         }
     }
 }
@@ -65,11 +70,12 @@ pub trait Source: Send + Sync {
     fn users(&self) -> BoxStream<'_, Result<Vec<Value>, SourceError>>;
     /// Every group, as raw JSON objects, page by page.
     fn groups(&self) -> BoxStream<'_, Result<Vec<Value>, SourceError>>;
-    /// The ids of every member of a group.
+    /// The ids of every member of a group; `None` when the group no longer exists (deleted
+    /// after it was listed: a crawl of a live org sees this).
     fn group_member_ids<'a>(
         &'a self,
         group_id: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, SourceError>>;
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, SourceError>>;
     /// One user as it is now; `None` when it no longer exists.
     fn user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Value>, SourceError>>;
     /// One group as it is now; `None` when it no longer exists.

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use oktamirror::model::{Group, Person};
+use oktamirror::model::{Group, Person, strip_volatile};
 use oktamirror::sim::Simulator;
 use oktamirror::store::Store;
 use oktamirror::sync::ManagerConfig;
@@ -13,7 +13,8 @@ use oktamirror::sync::managers;
 /// Named facts (`person X`, `raw user X`, `group G`, `raw group G`, `members G`).
 pub type Facts = BTreeMap<String, String>;
 
-/// What the simulator holds now. Typed people come from `Person::from_okta` on the users as
+/// What the simulator holds now, less the fields the mirror does not keep
+/// (`model::VOLATILE_FIELDS`: links, `lastLogin`, …). Typed people come from `Person::from_okta` on the users as
 /// served, with `managerId` resolved over the whole org as a full crawl resolves it (the
 /// incremental lanes promise exactly that result). With `stamps` false, groups'
 /// `lastMembershipUpdated` is left out.
@@ -29,10 +30,13 @@ pub fn of_sim(sim: &Simulator, stamps: bool) -> Facts {
         p.manager_id = resolved.managers.get(&p.id).cloned();
     }
     for (p, raw) in people.iter().zip(&users) {
+        let mut raw = raw.clone();
+        strip_volatile(&mut raw);
         out.insert(format!("person {}", p.id), format!("{p:?}"));
         out.insert(format!("raw user {}", p.id), raw.to_string());
     }
     for mut raw in sim.groups() {
+        strip_volatile(&mut raw);
         if !stamps {
             if let Some(o) = raw.as_object_mut() {
                 o.remove("lastMembershipUpdated");

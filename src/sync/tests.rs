@@ -1,0 +1,392 @@
+//! Engine tests over a scripted in-memory `Source`: what a live org does to a crawl or a tail
+//! (objects vanishing mid-crawl, objects the token may not read).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use futures::stream::{self, BoxStream, StreamExt};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::model::RunKind;
+use crate::store::Store;
+
+/// What one object read answers.
+#[derive(Clone)]
+pub enum Answer<T> {
+    Ok(T),
+    /// 404: the object is gone.
+    Gone,
+    /// A failure of this object alone (a 403 from a scoped admin role, a 400).
+    Refused,
+    /// A failure of the source as a whole (Okta down, a revoked token).
+    Down,
+}
+
+/// An org held in memory; each read answers from it, or as scripted per id.
+#[derive(Default)]
+pub struct Fake {
+    pub users: Mutex<BTreeMap<String, Value>>,
+    pub groups: Mutex<BTreeMap<String, Value>>,
+    pub members: Mutex<BTreeMap<String, Answer<Vec<String>>>>,
+    /// Scripted answers of `user(id)`, overriding `users`.
+    pub user_reads: Mutex<HashMap<String, Answer<Value>>>,
+    /// When set, every list fails (a revoked token, Okta down).
+    pub lists_fail: std::sync::atomic::AtomicBool,
+    pub requests: AtomicU64,
+    /// The page every log read answers (an empty one when unset); after 5 reads it fails, so
+    /// a tail that would read for ever stops.
+    pub log: Mutex<Option<LogPage>>,
+    pub log_reads: AtomicU64,
+}
+
+pub fn user(id: &str) -> Value {
+    json!({"id": id, "status": "ACTIVE", "lastUpdated": "2025-01-01T00:00:00.000Z",
+        "lastLogin": "2025-01-02T00:00:00.000Z",
+        "_links": {"self": {"href": format!("https://x.okta.com/api/v1/users/{id}")}},
+        "profile": {"login": format!("{id}@x.com"), "email": format!("{id}@x.com")}})
+}
+
+pub fn group(id: &str) -> Value {
+    json!({"id": id, "type": "OKTA_GROUP", "profile": {"name": format!("group {id}")}})
+}
+
+impl Fake {
+    /// `users` people and `groups` groups, every person in every group.
+    pub fn org(users: &[&str], groups: &[&str]) -> Fake {
+        let f = Fake::default();
+        for u in users {
+            f.put_user(user(u));
+        }
+        for g in groups {
+            lock(&f.groups).insert(g.to_string(), group(g));
+            let ids = users.iter().map(|u| u.to_string()).collect();
+            lock(&f.members).insert(g.to_string(), Answer::Ok(ids));
+        }
+        f
+    }
+
+    pub fn put_user(&self, v: Value) {
+        let id = v["id"].as_str().unwrap_or_default().to_owned();
+        lock(&self.users).insert(id, v);
+    }
+
+    fn list(&self, items: Vec<Value>) -> BoxStream<'_, Result<Vec<Value>, SourceError>> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if self.lists_fail.load(Ordering::Relaxed) {
+            return stream::iter([Err(SourceError::new("Okta is down"))]).boxed();
+        }
+        stream::iter([Ok(items)]).boxed()
+    }
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn refused(what: &str) -> SourceError {
+    SourceError {
+        message: format!("Okta refused {what} (E0000006)"),
+        config: true,
+        object: true,
+    }
+}
+
+impl Source for Fake {
+    fn users(&self) -> BoxStream<'_, Result<Vec<Value>, SourceError>> {
+        let all = lock(&self.users).values().cloned().collect();
+        self.list(all)
+    }
+
+    fn groups(&self) -> BoxStream<'_, Result<Vec<Value>, SourceError>> {
+        let all = lock(&self.groups).values().cloned().collect();
+        self.list(all)
+    }
+
+    fn group_member_ids<'a>(
+        &'a self,
+        group_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, SourceError>> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let answer = lock(&self.members).get(group_id).cloned();
+        Box::pin(async move {
+            match answer {
+                Some(Answer::Ok(ids)) => Ok(Some(ids)),
+                Some(Answer::Gone) | None => Ok(None),
+                Some(Answer::Refused) => Err(refused(group_id)),
+                Some(Answer::Down) => Err(SourceError::new("Okta is down")),
+            }
+        })
+    }
+
+    fn user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Value>, SourceError>> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let scripted = lock(&self.user_reads).get(id).cloned();
+        let stored = lock(&self.users).get(id).cloned();
+        Box::pin(async move {
+            match scripted {
+                Some(Answer::Ok(v)) => Ok(Some(v)),
+                Some(Answer::Gone) => Ok(None),
+                Some(Answer::Refused) => Err(refused(id)),
+                Some(Answer::Down) => Err(SourceError::new("Okta is down")),
+                None => Ok(stored),
+            }
+        })
+    }
+
+    fn group<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Value>, SourceError>> {
+        let g = lock(&self.groups).get(id).cloned();
+        Box::pin(async move { Ok(g) })
+    }
+
+    fn user_group_ids<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, SourceError>> {
+        let exists = lock(&self.users).contains_key(user_id);
+        let gids: Vec<String> = lock(&self.members)
+            .iter()
+            .filter(|(_, m)| matches!(m, Answer::Ok(ids) if ids.iter().any(|u| u == user_id)))
+            .map(|(g, _)| g.clone())
+            .collect();
+        Box::pin(async move { Ok(exists.then_some(gids)) })
+    }
+
+    fn log_start(&self, _since: DateTime<Utc>) -> String {
+        "log:0".into()
+    }
+
+    fn log_page<'a>(&'a self, cursor: &'a str) -> BoxFuture<'a, Result<LogPage, SourceError>> {
+        let reads = self.log_reads.fetch_add(1, Ordering::Relaxed) + 1;
+        let page = lock(&self.log).clone();
+        Box::pin(async move {
+            if reads > 5 {
+                return Err(SourceError::new("read the log too often"));
+            }
+            Ok(page.unwrap_or_else(|| LogPage {
+                events: Vec::new(),
+                read: 0,
+                next: cursor.to_owned(),
+            }))
+        })
+    }
+
+    fn users_changed_since(
+        &self,
+        _since: DateTime<Utc>,
+    ) -> BoxStream<'_, Result<Vec<Value>, SourceError>> {
+        self.list(Vec::new())
+    }
+
+    fn groups_changed_since(
+        &self,
+        _since: DateTime<Utc>,
+    ) -> BoxStream<'_, Result<Vec<Value>, SourceError>> {
+        self.list(Vec::new())
+    }
+
+    fn groups_with_members_changed_since(
+        &self,
+        _since: DateTime<Utc>,
+    ) -> BoxStream<'_, Result<Vec<Value>, SourceError>> {
+        self.list(Vec::new())
+    }
+
+    fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn retries(&self) -> u64 {
+        0
+    }
+
+    fn rate_limited(&self) -> u64 {
+        0
+    }
+}
+
+pub fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open the store");
+    (dir, store)
+}
+
+#[tokio::test]
+async fn a_group_deleted_during_the_crawl_is_left_out_not_fatal() {
+    let (_dir, store) = store();
+    // Eleven groups: removing one stays under the 10 % deletion safety share.
+    let groups = [
+        "g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8", "g9", "ga", "gb",
+    ];
+    let fake = Fake::org(&["u1", "u2"], &groups);
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(run.ok, "{:?}", run.error);
+    assert!(store.group("g2").expect("read").is_some());
+
+    // g2 is listed, then deleted before its member list is read: Okta answers 404.
+    lock(&fake.members).insert("g2".into(), Answer::Gone);
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(
+        run.ok,
+        "a vanished group must not fail the crawl: {:?}",
+        run.error
+    );
+    assert!(
+        run.warnings
+            .iter()
+            .any(|w| w.contains("g2") && w.contains("deleted")),
+        "the run says which group vanished: {:?}",
+        run.warnings
+    );
+    assert!(store.group("g2").expect("read").is_none(), "g2 is removed");
+    assert!(
+        !store
+            .group_ids_of("u1")
+            .expect("read")
+            .contains(&"g2".to_string())
+    );
+    assert_eq!(run.groups_fetched, 10);
+}
+
+fn event(uuid: &str, targets: Vec<Target>) -> Event {
+    Event {
+        uuid: uuid.into(),
+        published: None,
+        targets,
+    }
+}
+
+#[tokio::test]
+async fn an_object_okta_keeps_refusing_is_skipped_after_a_few_attempts() {
+    let (_dir, store) = store();
+    let groups = ["g1"];
+    let fake = Fake::org(&["u1", "u2", "u3"], &groups);
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(run.ok, "{:?}", run.error);
+
+    // u3 falls out of the token's admin scope: every read of it is a 403.
+    lock(&fake.user_reads).insert("u3".into(), Answer::Refused);
+    let mut renamed = user("u1");
+    renamed["profile"]["title"] = "Boss".into();
+    fake.put_user(renamed);
+    let mut engine = Incremental::new(store.clone(), SyncConfig::default());
+    let page = [event(
+        "e1",
+        vec![Target::User("u1".into()), Target::User("u3".into())],
+    )];
+    let mut runs = Vec::new();
+    for n in 0..3 {
+        let run = engine
+            .apply_events(
+                &fake,
+                &page,
+                RunKind::Tail,
+                Position::Log(format!("log:{n}")),
+            )
+            .await
+            .expect("a recorded step");
+        runs.push(run);
+    }
+    assert!(
+        !runs[0].ok && !runs[1].ok,
+        "the first attempts fail the page"
+    );
+    let last = &runs[2];
+    assert!(last.ok, "then u3 is skipped: {:?}", last.error);
+    assert!(
+        last.warnings
+            .iter()
+            .any(|w| w.contains("user u3") && w.contains("skipped")),
+        "{:?}",
+        last.warnings
+    );
+    let u1 = store.person("u1").expect("read").expect("u1");
+    assert_eq!(
+        u1.title.as_deref(),
+        Some("Boss"),
+        "the rest of the page applied"
+    );
+    assert!(
+        store.person("u3").expect("read").is_some(),
+        "u3 is kept as it was"
+    );
+}
+
+#[tokio::test]
+async fn a_failure_that_is_not_one_objects_is_never_skipped() {
+    let (_dir, store) = store();
+    let fake = Fake::org(&["u1"], &["g1"]);
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(run.ok, "{:?}", run.error);
+    let mut engine = Incremental::new(store.clone(), SyncConfig::default());
+    lock(&fake.user_reads).insert("u1".into(), Answer::Down);
+    let page = [event("e1", vec![Target::User("u1".into())])];
+    for n in 0..5 {
+        let run = engine
+            .apply_events(
+                &fake,
+                &page,
+                RunKind::Tail,
+                Position::Log(format!("log:{n}")),
+            )
+            .await
+            .expect("a recorded step");
+        assert!(
+            !run.ok,
+            "attempt {n}: Okta being down is retried, not skipped"
+        );
+    }
+}
+
+#[tokio::test]
+async fn re_syncing_an_org_whose_volatile_fields_moved_writes_nothing() {
+    let (_dir, store) = store();
+    let fake = Fake::org(&["u1", "u2"], &["g1"]);
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(run.ok, "{:?}", run.error);
+    let seq = store.last_seq().expect("seq");
+    assert!(
+        store
+            .person_raw("u1")
+            .expect("read")
+            .expect("u1")
+            .get("_links")
+            .is_none(),
+        "volatile fields are not stored"
+    );
+
+    // u1 signs in, and a single GET of u2 carries more links than the list did.
+    let mut u1 = user("u1");
+    u1["lastLogin"] = "2025-06-01T00:00:00.000Z".into();
+    fake.put_user(u1);
+    let mut u2 = user("u2");
+    u2["_links"]["deactivate"] = serde_json::json!({"href": "https://x.okta.com/lifecycle"});
+    u2["credentials"] = serde_json::json!({"provider": {"type": "OKTA", "name": "OKTA"}});
+    lock(&fake.user_reads).insert("u2".into(), Answer::Ok(u2));
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(run.ok, "{:?}", run.error);
+    assert_eq!(
+        run.changes.total(),
+        0,
+        "a reconcile of an unchanged org changes nothing"
+    );
+    let mut engine = Incremental::new(store.clone(), SyncConfig::default());
+    let page = [event(
+        "e1",
+        vec![Target::User("u1".into()), Target::User("u2".into())],
+    )];
+    let run = engine
+        .apply_events(&fake, &page, RunKind::Tail, Position::Log("log:1".into()))
+        .await
+        .expect("a recorded step");
+    assert!(run.ok, "{:?}", run.error);
+    assert_eq!(
+        run.changes.total(),
+        0,
+        "re-reads of unchanged people change nothing"
+    );
+    assert_eq!(store.last_seq().expect("seq"), seq, "no change-log entries");
+}
