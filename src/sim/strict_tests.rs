@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::Simulator;
 use super::tests::{get, links, start, walk};
 
 fn enc(s: &str) -> String {
@@ -474,11 +473,14 @@ async fn failed_and_import_events() {
         .find(|u| !sim.group_members(aid).contains(u))
         .unwrap();
     assert_eq!(
-        sim.import_membership(gid, &[u.clone()], &[]),
+        sim.import_membership(gid, std::slice::from_ref(&u), &[]),
         None,
         "only APP_GROUPs import"
     );
-    assert_eq!(sim.import_membership(aid, &[u.clone()], &[]), Some(1));
+    assert_eq!(
+        sim.import_membership(aid, std::slice::from_ref(&u), &[]),
+        Some(1)
+    );
     assert!(sim.group_members(aid).contains(&u));
     let events = sim.log_events();
     let types: Vec<&str> = events
@@ -560,9 +562,4 @@ async fn next_links_can_point_at_the_orgs_other_host() {
     );
     let (_, h, _) = get(&format!("{base}/api/v1/logs")).await;
     assert!(links(&h, "next")[0].starts_with(&format!("http://{other}/")));
-}
-
-#[allow(dead_code)]
-fn _is_send(s: Simulator) -> impl Send {
-    s
 }
