@@ -107,11 +107,21 @@ impl User {
         let mut links = ObjWriter::with_capacity(base.len() + 64).raw("self", &href(&user_url));
         if full {
             for op in self.lifecycle_links() {
+                // `resetPassword` → `…/lifecycle/reset_password`; the password and recovery
+                // question operations live under `…/credentials/`.
+                let mut snake = String::new();
+                for c in op.chars() {
+                    if c.is_ascii_uppercase() {
+                        snake.push('_');
+                    }
+                    snake.push(c.to_ascii_lowercase());
+                }
+                let place = match *op {
+                    "forgotPassword" | "changePassword" | "changeRecoveryQuestion" => "credentials",
+                    _ => "lifecycle",
+                };
                 let link = ObjWriter::new()
-                    .str(
-                        "href",
-                        &format!("{user_url}/lifecycle/{}", op.to_lowercase()),
-                    )
+                    .str("href", &format!("{user_url}/{place}/{snake}"))
                     .str("method", "POST")
                     .finish();
                 links = links.raw(op, &link);

@@ -270,6 +270,12 @@ async fn list_items_link_only_self_and_single_users_link_their_lifecycle() {
         "{one}"
     );
     assert_eq!(links["deactivate"]["method"], "POST");
+    assert!(
+        links["resetPassword"]["href"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/api/v1/users/{id}/lifecycle/reset_password"))
+    );
     assert_ne!(&one, item);
     sim.set_full_links_on_get(false);
     let (_, _, one) = get(&format!("{base}/api/v1/users/{id}")).await;
