@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use oktamirror::configuration;
 use oktamirror::sim;
@@ -40,6 +40,34 @@ pub struct SimArgs {
     /// Share of hook deliveries sent twice, in percent
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
     hook_duplicate_percent: u32,
+    /// Ignore unknown query parameters instead of answering 400 (Okta-like is the default)
+    #[arg(long)]
+    ignore_unknown_params: bool,
+    /// Scope the token's admin role to this group (id or name; repeatable): other users and
+    /// groups answer 403 and are left out of lists
+    #[arg(long = "admin-scope")]
+    admin_scope: Vec<String>,
+    /// List cursors (`after`) expire this many seconds after they were issued
+    #[arg(long)]
+    cursor_ttl_secs: Option<u64>,
+    /// System Log events persist up to this many milliseconds after `published`
+    #[arg(long, default_value_t = 0)]
+    log_delay_ms: u64,
+    /// Every this many milliseconds a few ACTIVE users sign in (lastLogin, user.session.start)
+    #[arg(long)]
+    sign_in_every_ms: Option<u64>,
+    /// Every this many milliseconds one random admin change (deletions included)
+    #[arg(long)]
+    churn_every_ms: Option<u64>,
+    /// Also serve the org on this address (its other domain) and point `next` links there
+    #[arg(long)]
+    second_listen: Option<String>,
+    /// Share of every rate-limit bucket one token may use, in percent (Okta's default is 50)
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100))]
+    token_share_percent: u32,
+    /// Requests in flight at once before concurrency 429s (Okta Workforce: 75)
+    #[arg(long, default_value_t = 75)]
+    max_concurrent: u32,
 }
 
 impl SimArgs {
@@ -78,17 +106,30 @@ pub async fn run(args: SimArgs) -> Result<(), CliError> {
         seed: args.seed,
         token: token.clone(),
     });
-    if let Some(n) = args.rate_limit {
-        if n == 0 {
-            return Err(CliError::Failed(
-                "--rate-limit must be at least 1 request per minute".into(),
-            ));
-        }
-        simulator.set_rate_limits(sim::RateLimits {
-            per_window: Some(n),
-            ..Default::default()
-        });
+    if args.rate_limit == Some(0) {
+        return Err(CliError::Failed(
+            "--rate-limit must be at least 1 request per minute".into(),
+        ));
     }
+    simulator.set_rate_limits(sim::RateLimits {
+        per_window: args.rate_limit,
+        token_share_percent: args.token_share_percent,
+        max_concurrent: Some(args.max_concurrent),
+        ..Default::default()
+    });
+    simulator.set_reject_unknown_params(!args.ignore_unknown_params);
+    if !args.admin_scope.is_empty() {
+        let names: Vec<&str> = args.admin_scope.iter().map(String::as_str).collect();
+        let unknown = simulator.scope_admin_to_groups(Some(&names));
+        if !unknown.is_empty() {
+            return Err(CliError::Failed(format!(
+                "--admin-scope names no group: {}",
+                unknown.join(", ")
+            )));
+        }
+    }
+    simulator.set_cursor_ttl(args.cursor_ttl_secs.map(Duration::from_secs));
+    simulator.set_log_delay(Duration::from_millis(args.log_delay_ms));
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         CliError::Failed(format!(
             "cannot listen on {addr}: {e}. Pick another port with --listen"
@@ -97,6 +138,32 @@ pub async fn run(args: SimArgs) -> Result<(), CliError> {
     let addr = simulator
         .serve(listener)
         .map_err(|e| CliError::Failed(e.to_string()))?;
+    let second = match &args.second_listen {
+        Some(listen) => {
+            let addr: SocketAddr = configuration::parse_listen(listen)?;
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                CliError::Failed(format!("cannot listen on {addr} (--second-listen): {e}"))
+            })?;
+            let addr = simulator
+                .serve_second_host(listener)
+                .map_err(|e| CliError::Failed(e.to_string()))?;
+            simulator.set_next_link_base(Some(format!("http://{addr}")));
+            Some(addr)
+        }
+        None => None,
+    };
+    let background =
+        |what: &str, e: std::io::Error| CliError::Failed(format!("cannot start {what}: {e}"));
+    if let Some(ms) = args.sign_in_every_ms {
+        simulator
+            .start_sign_ins(Duration::from_millis(ms.max(1)), 3)
+            .map_err(|e| background("sign-ins", e))?;
+    }
+    if let Some(ms) = args.churn_every_ms {
+        simulator
+            .start_churn(Duration::from_millis(ms.max(1)))
+            .map_err(|e| background("churn", e))?;
+    }
     let hook_line = hook.as_ref().map(|h| format!("Event hook: {}", h.url));
     // After `serve`: the envelope's `source` names the bound address.
     simulator.set_event_hook(hook);
@@ -110,6 +177,9 @@ pub async fn run(args: SimArgs) -> Result<(), CliError> {
     // A closed stdout (a parent that stopped reading) must not stop the simulator.
     let mut out = std::io::stdout();
     let _ = writeln!(out, "Okta URL:  http://{addr}");
+    if let Some(addr) = second {
+        let _ = writeln!(out, "Other host (next links): http://{addr}");
+    }
     let _ = writeln!(out, "API token: {token}");
     if let Some(line) = hook_line {
         let _ = writeln!(out, "{line}");

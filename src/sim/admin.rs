@@ -503,3 +503,92 @@ pub fn delete_group(shared: &Shared, id: &str, uri: &str) -> Result<(), Refusal>
     commit(shared, &mut org, t, uri, vec![event]);
     Ok(())
 }
+
+/// A sign-in: `lastLogin` becomes now and `user.session.start` is logged with the user as
+/// actor. Not an admin change, so `lastUpdated` stays (okta-api.md 11.6 leaves open whether
+/// Okta bumps it; a mirror must not depend on either). Only ACTIVE users can sign in.
+pub fn sign_in(shared: &Shared, user_id: &str) -> Result<(), Refusal> {
+    let mut org = shared.org_mut();
+    let Some(user) = org.users.get(user_id) else {
+        return Err(user_not_found(user_id));
+    };
+    if user.status != Status::Active {
+        return Err(invalid("status", format!("{user_id} is not ACTIVE")));
+    }
+    let (target, floor) = (Target::user(user), user.last_login.unwrap_or(0));
+    let t = org.stamp(floor);
+    if let Some(u) = org.users.get_mut(user_id) {
+        u.last_login = Some(t);
+    }
+    let mut event = NewEvent::new("user.session.start", Vec::new());
+    event.actor = Some(target);
+    commit(shared, &mut org, t, "/api/v1/authn", vec![event]);
+    Ok(())
+}
+
+/// A membership add that Okta refused: `group.user_membership.add` with
+/// `outcome.result = FAILURE`, logged, and nothing changed (a mirror that applies events
+/// without reading their outcome gains a member that does not exist).
+pub fn failed_membership_add(
+    shared: &Shared,
+    group_id: &str,
+    user_id: &str,
+) -> Result<(), Refusal> {
+    let mut org = shared.org_mut();
+    let Some(group) = org.groups.get(group_id) else {
+        return Err(group_not_found(group_id));
+    };
+    let group_target = Target::group(group);
+    let Some(user) = org.users.get(user_id) else {
+        return Err(user_not_found(user_id));
+    };
+    let user_target = Target::user(user);
+    let t = org.stamp(0);
+    let mut event = NewEvent::new("group.user_membership.add", vec![user_target, group_target]);
+    event.outcome = ("FAILURE", Some("INVALID_CREDENTIALS"));
+    let uri = format!("/api/v1/groups/{group_id}/users/{user_id}");
+    commit(shared, &mut org, t, &uri, vec![event]);
+    Ok(())
+}
+
+/// An app import changing an `APP_GROUP`'s members: the group's membership and
+/// `lastMembershipUpdated` change, and the log gets only the import's own events
+/// (`system.import.start`, `system.import.group_membership.complete` naming the group,
+/// `system.import.complete`, all `JOB` transactions), no `group.user_membership.*`
+/// (okta-api.md 11.4: whether Okta writes those for imports is unconfirmed, so the
+/// simulator takes the harder answer). Returns how many memberships changed.
+pub fn import_membership(
+    shared: &Shared,
+    group_id: &str,
+    add: &[String],
+    remove: &[String],
+) -> Result<usize, Refusal> {
+    let mut org = shared.org_mut();
+    let Some(group) = org.groups.get(group_id) else {
+        return Err(group_not_found(group_id));
+    };
+    if group.kind != GroupType::AppGroup {
+        return Err(invalid("type", format!("{group_id} is not an APP_GROUP")));
+    }
+    let (target, floor) = (Target::group(group), group.last_membership_updated);
+    let t = org.stamp(floor);
+    let mut changed = 0;
+    for u in add {
+        changed += usize::from(org.add_member(group_id, u, t));
+    }
+    for u in remove {
+        changed += usize::from(org.remove_member(group_id, u, t));
+    }
+    let job = |kind: &'static str, targets: Vec<Target>| {
+        let mut e = NewEvent::new(kind, targets);
+        e.job = true;
+        e
+    };
+    let events = vec![
+        job("system.import.start", Vec::new()),
+        job("system.import.group_membership.complete", vec![target]),
+        job("system.import.complete", Vec::new()),
+    ];
+    commit(shared, &mut org, t, "/api/v1/apps/import", events);
+    Ok(changed)
+}

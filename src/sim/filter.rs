@@ -6,7 +6,7 @@
 //! ```text
 //! or_expr  := and_expr ("or" and_expr)*
 //! and_expr := primary ("and" primary)*
-//! primary  := "(" or_expr ")" | ATTR OP literal | ATTR "pr"
+//! primary  := "not" primary | "(" or_expr ")" | ATTR OP literal | ATTR "pr"
 //! literal  := JSON string | number | true | false | null
 //! ```
 
@@ -65,6 +65,8 @@ pub enum Expr {
     },
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
+    /// `not …`: parsed so that `search` can take it; `filter` rejects it (Okta's does).
+    Not(Box<Expr>),
 }
 
 /// Why a filter was rejected; maps onto Okta error codes.
@@ -188,6 +190,9 @@ impl Parser {
                     _ => Err(syntax("missing ')'")),
                 }
             }
+            Some(Token::Word(w)) if w.eq_ignore_ascii_case("not") => {
+                Ok(Expr::Not(Box::new(self.primary()?)))
+            }
             Some(Token::Word(attr)) => {
                 if !is_attr_name(&attr) {
                     return Err(syntax(format!("bad attribute name {attr}")));
@@ -303,6 +308,7 @@ pub fn compile(
             Box::new(compile(a, spec)?),
             Box::new(compile(b, spec)?),
         )),
+        Expr::Not(_) => Err(syntax("not is not supported in filter")),
         Expr::Cmp { attr, op, value } => {
             let s = spec(attr).ok_or_else(|| syntax(format!("unsupported attribute {attr}")))?;
             if !s.ops.contains(op) {
@@ -471,7 +477,8 @@ mod tests {
             r#"status eq "A")"#,
             r#"status xx "A""#,
             r#"status eq "A"#,
-            r#"not status eq "A""#,
+            r#"not"#,
+            r#"not or status eq "A""#,
             r#"status eq ACTIVE"#,
             r#"status eq "A" "B""#,
             r#""status" eq "A""#,
@@ -503,6 +510,12 @@ mod tests {
     #[test]
     fn compile_enforces_attributes_and_operators() {
         assert!(parse_for(r#"status eq "ACTIVE""#, &spec).is_ok());
+        // `not` parses (search takes it) but filter refuses it
+        assert!(parse(r#"not status eq "A""#).is_ok());
+        assert!(matches!(
+            parse_for(r#"not status eq "ACTIVE""#, &spec),
+            Err(FilterError::InvalidCriteria(_))
+        ));
         // attribute names are case-sensitive
         assert!(matches!(
             parse_for(r#"Status eq "ACTIVE""#, &spec),

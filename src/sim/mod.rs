@@ -4,6 +4,7 @@
 //! hooks. Standalone: it uses no other oktamirror module.
 
 mod admin;
+mod background;
 mod filter;
 mod genorg;
 mod hooks;
@@ -12,18 +13,25 @@ mod json;
 mod model;
 mod oauth;
 mod rng;
+mod search;
 mod shared;
 mod store;
+mod strict;
 mod syslog;
 mod time;
 
+#[cfg(test)]
+mod strict_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod write_tests;
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -33,6 +41,7 @@ use self::shared::Shared;
 pub use self::hooks::EventHook;
 pub use self::http::ratelimit::RateLimits;
 pub use self::oauth::{OAuthApp, SimPublicKey};
+pub use self::strict::Strictness;
 
 /// How to build the simulated org.
 #[derive(Clone, Debug)]
@@ -136,7 +145,7 @@ impl Simulator {
         let org = self.shared.org();
         org.users
             .values()
-            .filter_map(|u| serde_json::from_str(&u.render(&base)).ok())
+            .filter_map(|u| serde_json::from_str(&u.render(&base, false)).ok())
             .collect()
     }
 
@@ -409,5 +418,149 @@ impl Simulator {
     /// API requests received so far (every request, including rejected ones).
     pub fn request_count(&self) -> u64 {
         self.shared.request_count()
+    }
+
+    // How unkind the org is (see `Strictness`): each switch on its own, for tests.
+
+    /// Replace every strictness switch at once.
+    pub fn set_strictness(&self, strict: Strictness) {
+        self.shared.set_strict(strict);
+    }
+
+    /// The switches in force.
+    pub fn strictness(&self) -> Strictness {
+        self.shared.strict()
+    }
+
+    fn update_strictness(&self, change: impl FnOnce(&mut Strictness)) {
+        let mut s = self.shared.strict();
+        change(&mut s);
+        self.shared.set_strict(s);
+    }
+
+    /// Unknown list parameters answer 400 (on by default) or are ignored (`false`).
+    pub fn set_reject_unknown_params(&self, on: bool) {
+        self.update_strictness(|s| s.reject_unknown_params = on);
+    }
+
+    /// Single user GETs carry lifecycle `_links` (on by default) or only `self` (`false`).
+    pub fn set_full_links_on_get(&self, on: bool) {
+        self.update_strictness(|s| s.full_links_on_get = on);
+    }
+
+    /// List cursors (`after`) expire this long after they were issued (`None`: never).
+    pub fn set_cursor_ttl(&self, ttl: Option<Duration>) {
+        self.update_strictness(|s| s.cursor_ttl = ttl);
+    }
+
+    /// `next` links point at `base` (`http://host:port`, e.g. from
+    /// [`Simulator::serve_second_host`]) instead of the host the request came to.
+    pub fn set_next_link_base(&self, base: Option<String>) {
+        self.update_strictness(|s| s.next_link_base = base);
+    }
+
+    /// Scope the token's admin role to these groups (ids or exact names); `None` makes it a
+    /// super admin again. Returns the entries that name no group (they are ignored).
+    pub fn scope_admin_to_groups(&self, groups: Option<&[&str]>) -> Vec<String> {
+        let Some(groups) = groups else {
+            self.update_strictness(|s| s.admin_scope = None);
+            return Vec::new();
+        };
+        let mut ids = BTreeSet::new();
+        let mut unknown = Vec::new();
+        {
+            let org = self.shared.org();
+            for g in groups {
+                match org.groups.get(*g) {
+                    Some(found) => {
+                        ids.insert(found.id.clone());
+                    }
+                    None => match org.groups.values().find(|x| x.name == *g) {
+                        Some(found) => {
+                            ids.insert(found.id.clone());
+                        }
+                        None => unknown.push((*g).to_string()),
+                    },
+                }
+            }
+        }
+        self.update_strictness(|s| s.admin_scope = Some(Arc::new(ids)));
+        unknown
+    }
+
+    /// Events logged from now on persist up to `delay` after their `published` time, so
+    /// a polling query sees them late and out of `published` order (zero: at once).
+    pub fn set_log_delay(&self, delay: Duration) {
+        let ms = time::Millis::try_from(delay.as_millis()).unwrap_or(time::Millis::MAX);
+        self.shared.org_mut().log.set_delay(ms);
+    }
+
+    /// Serve the same org on a second listener (the org's other domain: its okta.com host
+    /// behind a custom domain, or the reverse). Combine with
+    /// [`Simulator::set_next_link_base`] to make `next` links cross to it.
+    pub fn serve_second_host(
+        &self,
+        listener: tokio::net::TcpListener,
+    ) -> std::io::Result<SocketAddr> {
+        let addr = listener.local_addr()?;
+        let app = self.router();
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::warn!("okta simulator (second host) stopped: {e}");
+            }
+        });
+        Ok(addr)
+    }
+
+    /// The user signs in: `lastLogin` moves and `user.session.start` is logged (not an admin
+    /// change: `lastUpdated` stays). False unless the user exists and is ACTIVE.
+    pub fn sign_in(&self, user_id: &str) -> bool {
+        admin::sign_in(&self.shared, user_id).is_ok()
+    }
+
+    /// Every `every`, `per_tick` random ACTIVE users sign in, until
+    /// [`Simulator::stop_sign_ins`].
+    pub fn start_sign_ins(&self, every: Duration, per_tick: usize) -> std::io::Result<()> {
+        self.shared
+            .workers
+            .start_sign_ins(&self.shared, every, per_tick)
+    }
+
+    pub fn stop_sign_ins(&self) {
+        self.shared.workers.stop_sign_ins();
+    }
+
+    /// Every `every`, one random admin change (profile, lifecycle, hard deletes of users and
+    /// groups, memberships, new users and groups, failed adds, imports), until
+    /// [`Simulator::stop_churn`], which waits for a change under way to finish.
+    pub fn start_churn(&self, every: Duration) -> std::io::Result<()> {
+        self.shared.workers.start_churn(&self.shared, every)
+    }
+
+    pub fn stop_churn(&self) {
+        self.shared.workers.stop_churn();
+    }
+
+    /// Changes churn has made so far.
+    pub fn churn_changes(&self) -> u64 {
+        self.shared.workers.churn_changes.load(Ordering::SeqCst)
+    }
+
+    /// Log a membership add that failed (`outcome.result = FAILURE`); nothing changes.
+    /// False for an unknown group or user.
+    pub fn log_failed_membership_add(&self, group_id: &str, user_id: &str) -> bool {
+        admin::failed_membership_add(&self.shared, group_id, user_id).is_ok()
+    }
+
+    /// An app import changes an APP_GROUP's members: logged only as `system.import.*`
+    /// events, no `group.user_membership.*`. The number of memberships that changed;
+    /// `None` for an unknown group or one that is not an APP_GROUP.
+    pub fn import_membership(
+        &self,
+        group_id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Option<usize> {
+        admin::import_membership(&self.shared, group_id, add, remove).ok()
     }
 }

@@ -1,7 +1,7 @@
 //! The simulator's stored user and group records and their Okta JSON rendering.
 //! Profiles are kept as JSON text (plus the few fields filters need) to stay small.
 
-use super::json::{ObjWriter, push_str_lit};
+use super::json::ObjWriter;
 use super::time::{self, Millis};
 
 /// Okta `UserStatus`.
@@ -74,13 +74,65 @@ impl User {
         self.last_name = get("lastName");
     }
 
+    /// The lifecycle operations Okta links from a single user in this status.
+    fn lifecycle_links(&self) -> &'static [&'static str] {
+        match self.status {
+            Status::Staged | Status::Provisioned => &["activate", "deactivate"],
+            Status::Active => &[
+                "suspend",
+                "resetPassword",
+                "expirePassword",
+                "forgotPassword",
+                "changePassword",
+                "changeRecoveryQuestion",
+                "resetFactors",
+                "deactivate",
+            ],
+            Status::Recovery | Status::PasswordExpired => {
+                &["resetPassword", "resetFactors", "deactivate"]
+            }
+            Status::LockedOut => &["unlock", "resetPassword", "resetFactors", "deactivate"],
+            Status::Suspended => &["unsuspend", "deactivate"],
+            Status::Deprovisioned => &["activate"],
+        }
+    }
+
     /// The user exactly as the API serves it; links are built from `base` (`http://host`).
-    pub fn render(&self, base: &str) -> String {
+    /// A list item's `_links` has only `self`; a single user (`full`) also has the
+    /// lifecycle links for its status and its `schema` and `type`, as Okta's do.
+    pub fn render(&self, base: &str, full: bool) -> String {
         let ts = |v: Option<Millis>| v.map(time::format);
-        let mut links = String::with_capacity(base.len() + 64);
-        links.push_str("{\"self\":{\"href\":");
-        push_str_lit(&mut links, &format!("{base}/api/v1/users/{}", self.id));
-        links.push_str("}}");
+        let href = |url: &str| ObjWriter::new().str("href", url).finish();
+        let user_url = format!("{base}/api/v1/users/{}", self.id);
+        let mut links = ObjWriter::with_capacity(base.len() + 64).raw("self", &href(&user_url));
+        if full {
+            for op in self.lifecycle_links() {
+                // `resetPassword` → `…/lifecycle/reset_password`; the password and recovery
+                // question operations live under `…/credentials/`.
+                let mut snake = String::new();
+                for c in op.chars() {
+                    if c.is_ascii_uppercase() {
+                        snake.push('_');
+                    }
+                    snake.push(c.to_ascii_lowercase());
+                }
+                let place = match *op {
+                    "forgotPassword" | "changePassword" | "changeRecoveryQuestion" => "credentials",
+                    _ => "lifecycle",
+                };
+                let link = ObjWriter::new()
+                    .str("href", &format!("{user_url}/{place}/{snake}"))
+                    .str("method", "POST")
+                    .finish();
+                links = links.raw(op, &link);
+            }
+            let schema = format!("{base}/api/v1/meta/schemas/user/{}", self.type_id);
+            let kind = format!("{base}/api/v1/meta/types/user/{}", self.type_id);
+            links = links
+                .raw("schema", &href(&schema))
+                .raw("type", &href(&kind));
+        }
+        let links = links.finish();
         ObjWriter::with_capacity(self.profile.len() + 600)
             .str("id", &self.id)
             .str("status", self.status.as_str())

@@ -12,6 +12,7 @@ use super::http::ratelimit::RateLimiter;
 use super::oauth::AuthState;
 use super::rng::{self, Rng};
 use super::store::Org;
+use super::strict::Strictness;
 
 pub struct Shared {
     org: RwLock<Org>,
@@ -33,6 +34,10 @@ pub struct Shared {
     base_url: RwLock<String>,
     /// The event hook's delivery queue and counters.
     pub hooks: Hooks,
+    /// Which unkind behaviours are on.
+    strict: RwLock<Strictness>,
+    /// Background sign-ins and churn, when started.
+    pub workers: super::background::Workers,
 }
 
 /// Read/write guards that shrug off poisoning: a panicked test thread must not wedge the API.
@@ -64,6 +69,8 @@ impl Shared {
             rolls: AtomicU64::new(0),
             base_url: RwLock::new("http://127.0.0.1".to_string()),
             hooks: Hooks::default(),
+            strict: RwLock::new(Strictness::default()),
+            workers: super::background::Workers::default(),
         }
     }
 
@@ -81,6 +88,14 @@ impl Shared {
 
     pub fn set_base_url(&self, url: String) {
         *write(&self.base_url) = url;
+    }
+
+    pub fn strict(&self) -> Strictness {
+        read(&self.strict).clone()
+    }
+
+    pub fn set_strict(&self, strict: Strictness) {
+        *write(&self.strict) = strict;
     }
 
     pub fn set_faults(&self, faults: Faults) {

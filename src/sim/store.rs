@@ -66,6 +66,18 @@ impl Org {
         })
     }
 
+    /// Whether an admin scoped to `scope` (group ids; `None`: everything) may see a user:
+    /// a group admin sees the members of their groups, and no one else.
+    pub fn user_in_scope(&self, scope: Option<&BTreeSet<String>>, user_id: &str) -> bool {
+        match scope {
+            None => true,
+            Some(scope) => self
+                .user_groups
+                .get(user_id)
+                .is_some_and(|gs| gs.iter().any(|g| scope.contains(g))),
+        }
+    }
+
     /// Up to `limit` items after the cursor matching `keep`, plus whether more exist
     /// (found by peeking one extra match, so a trailing empty page never happens).
     pub fn page<'a, T>(

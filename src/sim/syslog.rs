@@ -64,6 +64,10 @@ fn display_message(event_type: &str) -> &'static str {
         "group.lifecycle.create" => "Create Okta group",
         "group.lifecycle.delete" => "Delete Okta group",
         "group.profile.update" => "Update group profile",
+        "user.session.start" => "User login to Okta",
+        "system.import.group_membership.complete" => "Import group memberships complete",
+        "system.import.start" => "Import started",
+        "system.import.complete" => "Import completed",
         _ => "Okta event",
     }
 }
@@ -120,6 +124,12 @@ pub struct NewEvent {
     pub targets: Vec<Target>,
     /// For profile updates: the changed attribute names (`debugData.changedAttributes`).
     pub changed: Option<Vec<String>>,
+    /// `outcome.result`: `SUCCESS` unless the attempt failed (`FAILURE`, with a reason).
+    pub outcome: (&'static str, Option<&'static str>),
+    /// Who acted, when not the admin (a user signing in is their own actor).
+    pub actor: Option<Target>,
+    /// `transaction.type`: `WEB` for API calls, `JOB` for imports.
+    pub job: bool,
 }
 
 impl NewEvent {
@@ -128,6 +138,9 @@ impl NewEvent {
             event_type,
             targets,
             changed: None,
+            outcome: ("SUCCESS", None),
+            actor: None,
+            job: false,
         }
     }
 }
@@ -136,8 +149,14 @@ impl NewEvent {
 pub struct LogEvent {
     pub seq: u64,
     pub published: Millis,
+    /// Persistence time: `published` plus the event's delay; what polling `since` bounds.
+    pub persisted: Millis,
+    /// Wall-clock time from which the event can be read (its append time plus its delay).
+    ready_at: Millis,
     pub event_type: &'static str,
     target_ids: Vec<String>,
+    actor_id: String,
+    outcome: &'static str,
     pub json: Arc<str>,
 }
 
@@ -147,9 +166,21 @@ struct Actor {
     login: String,
 }
 
-/// The log itself: events in persistence order; `seq` is the index plus one.
+/// The log itself: events in `published` order (`seq` is the index plus one), and the
+/// persistence order polling queries page through.
+///
+/// Without a delay the two orders are the same. With one, each event waits in `pending`
+/// until its `ready_at`; readers see the ready pending events after `order`, sorted by
+/// (`ready_at`, `seq`), and the next append moves exactly those into `order` in that same
+/// sequence, so a position a polling cursor was given never changes meaning.
 pub struct SystemLog {
     events: Vec<LogEvent>,
+    /// Indexes into `events`, in persistence order.
+    order: Vec<usize>,
+    /// Indexes of events not yet moved into `order`.
+    pending: Vec<usize>,
+    /// The most an event may lag behind `published` (0: none).
+    delay: Millis,
     rng: Rng,
     actor: Actor,
 }
@@ -192,6 +223,9 @@ impl SystemLog {
         let id = format!("00u{}", rng.base62(17));
         SystemLog {
             events: Vec::new(),
+            order: Vec::new(),
+            pending: Vec::new(),
+            delay: 0,
             rng,
             actor: Actor {
                 id,
@@ -209,6 +243,74 @@ impl SystemLog {
         &self.events
     }
 
+    /// Events from now on persist up to `delay` ms after their `published` time, each by a
+    /// seeded random share of it, so polling sees them late and out of `published` order.
+    pub fn set_delay(&mut self, delay: Millis) {
+        self.delay = delay.max(0);
+    }
+
+    /// Pending events ready at `now`, in the order they take in persistence order.
+    fn ready(&self, now: Millis) -> Vec<usize> {
+        let mut ready: Vec<usize> = self
+            .pending
+            .iter()
+            .copied()
+            .filter(|&i| self.events[i].ready_at <= now)
+            .collect();
+        ready.sort_by_key(|&i| (self.events[i].ready_at, i));
+        ready
+    }
+
+    /// Move the events ready at `now` from `pending` into `order`.
+    fn promote(&mut self, now: Millis) {
+        let ready = self.ready(now);
+        self.pending.retain(|i| !ready.contains(i));
+        self.order.extend(ready);
+    }
+
+    /// Whether `ev` can be read at `now`.
+    pub fn visible(&self, ev: &LogEvent, now: Millis) -> bool {
+        ev.ready_at <= now
+    }
+
+    /// Every event readable at `now`, in persistence order.
+    pub fn persisted_order(&self, now: Millis) -> Vec<&LogEvent> {
+        self.order
+            .iter()
+            .chain(self.ready(now).iter())
+            .map(|&i| &self.events[i])
+            .collect()
+    }
+
+    /// A polling page: up to `limit` events readable at `now` after persistence position
+    /// `from` that `keep`, each with its position (1-based), and whether another follows.
+    pub fn poll_page(
+        &self,
+        from: u64,
+        now: Millis,
+        limit: usize,
+        keep: impl Fn(&LogEvent) -> bool,
+    ) -> (Vec<(u64, &LogEvent)>, bool) {
+        let all = self.persisted_order(now);
+        let from = usize::try_from(from).unwrap_or(usize::MAX).min(all.len());
+        let mut iter = all[from..]
+            .iter()
+            .enumerate()
+            .map(|(k, e)| ((from + k + 1) as u64, *e))
+            .filter(|(_, e)| keep(e));
+        let items: Vec<(u64, &LogEvent)> = iter.by_ref().take(limit).collect();
+        let more = iter.next().is_some();
+        (items, more)
+    }
+
+    /// Persistence positions before `since` (a polling query's start).
+    pub fn persisted_before(&self, since: Millis, now: Millis) -> u64 {
+        self.persisted_order(now)
+            .iter()
+            .take_while(|e| e.persisted < since)
+            .count() as u64
+    }
+
     /// Append one mutation's events, all `published` at its stamp and sharing one
     /// transaction; returns them (type and JSON) in order for hook delivery.
     pub fn append(
@@ -217,6 +319,8 @@ impl SystemLog {
         request_uri: &str,
         events: Vec<NewEvent>,
     ) -> Vec<(&'static str, Arc<str>)> {
+        let wall = time::now();
+        self.promote(wall);
         let transaction = self.rng.base62(27);
         let mut out = Vec::with_capacity(events.len());
         for ev in events {
@@ -225,34 +329,61 @@ impl SystemLog {
             if let Some(changed) = &ev.changed {
                 debug.insert("changedAttributes".into(), changed.join(",").into());
             }
-            let value = json!({
-                "uuid": uuid(&mut self.rng),
-                "published": time::format(published),
-                "eventType": ev.event_type,
-                "version": "0",
-                "severity": "INFO",
-                "displayMessage": display_message(ev.event_type),
-                "actor": {
+            let actor = match &ev.actor {
+                Some(a) => a.to_json(),
+                None => json!({
                     "id": self.actor.id,
                     "type": "User",
                     "alternateId": self.actor.login,
                     "displayName": "Okta Admin",
                     "detailEntry": null,
-                },
+                }),
+            };
+            let (result, reason) = ev.outcome;
+            let value = json!({
+                "uuid": uuid(&mut self.rng),
+                "published": time::format(published),
+                "eventType": ev.event_type,
+                "version": "0",
+                "severity": if result == "SUCCESS" { "INFO" } else { "WARN" },
+                "displayMessage": display_message(ev.event_type),
+                "actor": actor,
                 "client": {"ipAddress": "127.0.0.1", "userAgent": {"rawUserAgent": "oktamirror-sim"}},
-                "outcome": {"result": "SUCCESS", "reason": null},
+                "outcome": {"result": result, "reason": reason},
                 "target": ev.targets.iter().map(Target::to_json).collect::<Vec<_>>(),
-                "transaction": {"type": "WEB", "id": transaction, "detail": {}},
+                "transaction": {"type": if ev.job { "JOB" } else { "WEB" }, "id": transaction, "detail": {}},
                 "debugContext": {"debugData": debug},
             });
             let json: Arc<str> = Arc::from(value.to_string());
+            let lag = if self.delay > 0 {
+                let span = usize::try_from(self.delay).unwrap_or(0).saturating_add(1);
+                Millis::try_from(self.rng.below(span)).unwrap_or(0)
+            } else {
+                0
+            };
+            let index = self.events.len();
+            let actor_id = ev
+                .actor
+                .as_ref()
+                .map_or_else(|| self.actor.id.clone(), |a| a.id.clone());
             self.events.push(LogEvent {
                 seq: self.len() + 1,
                 published,
+                persisted: published + lag,
+                ready_at: wall + lag,
                 event_type: ev.event_type,
                 target_ids: ev.targets.into_iter().map(|t| t.id).collect(),
+                actor_id,
+                outcome: result,
                 json: json.clone(),
             });
+            // Everything pending is due after `wall` (promoted above), so an undelayed
+            // event goes straight to the end of the persistence order.
+            if lag == 0 {
+                self.order.push(index);
+            } else {
+                self.pending.push(index);
+            }
             out.push((ev.event_type, json));
         }
         out
@@ -263,8 +394,8 @@ impl SystemLog {
         match attr {
             EVENT_TYPE => Field::Str(Some(ev.event_type)),
             TARGET_ID => Field::Any(&ev.target_ids),
-            ACTOR_ID => Field::Str(Some(&self.actor.id)),
-            OUTCOME => Field::Str(Some("SUCCESS")),
+            ACTOR_ID => Field::Str(Some(&ev.actor_id)),
+            OUTCOME => Field::Str(Some(ev.outcome)),
             _ => Field::Str(None),
         }
     }

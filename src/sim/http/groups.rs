@@ -11,11 +11,12 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 
 use super::params::{Origin, Query};
-use super::{profile_body, request_uri, respond};
+use super::{issue_cursor, profile_body, read_cursor, reject_unknown, request_uri, respond, users};
 use crate::sim::admin;
 use crate::sim::filter::{self, AttrSpec, Field, Kind, Op};
 use crate::sim::json;
 use crate::sim::model::{Group, Stats};
+use crate::sim::search;
 use crate::sim::shared::Shared;
 use crate::sim::store::Org;
 
@@ -52,6 +53,18 @@ fn render(org: &Org, g: &Group, base: &str, stats: bool) -> String {
     g.render(base, stats)
 }
 
+/// Parameters `GET /api/v1/groups` takes.
+const LIST_PARAMS: &[&str] = &[
+    "limit",
+    "after",
+    "filter",
+    "search",
+    "q",
+    "expand",
+    "sortBy",
+    "sortOrder",
+];
+
 pub async fn list(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -62,8 +75,17 @@ pub async fn list(
         return respond::internal(&shared);
     }
     let query = Query::parse(raw.as_deref());
+    let strict = shared.strict();
+    if let Some(r) = reject_unknown(&shared, &strict, &query, LIST_PARAMS) {
+        return r;
+    }
+    if let Some((name, why)) = users::misplaced_search_param(&query) {
+        return respond::unsupported_param(&shared, name, why);
+    }
     let origin = Origin::new(&headers, &uri, &shared.base_url());
     let stats = query.expands("stats");
+    let scope = strict.admin_scope.as_deref();
+    let visible = |g: &Group| scope.is_none_or(|s| s.contains(&g.id));
 
     if let Some(text) = query.get("q") {
         let Ok(limit) = query.limit(300, 10_000) else {
@@ -75,6 +97,7 @@ pub async fn list(
             json::array(
                 org.groups
                     .values()
+                    .filter(|g| visible(g))
                     .filter(|g| g.name.to_lowercase().starts_with(&needle))
                     .take(limit)
                     .map(|g| render(&org, g, &origin.base, stats)),
@@ -86,6 +109,40 @@ pub async fn list(
     let Ok(limit) = query.limit(200, 10_000) else {
         return respond::validation(&shared, "limit");
     };
+    let after = match read_cursor(&shared, &strict, &query) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    if let Some(text) = query.get("search") {
+        let page = {
+            let org = shared.org();
+            let records = org
+                .groups
+                .values()
+                .filter(|g| visible(g))
+                .map(search::Record::group)
+                .collect();
+            users::search_page(
+                search::Object::Group,
+                records,
+                &query,
+                text,
+                after.as_deref(),
+                limit,
+            )
+            .map(|(items, next)| {
+                let body = json::array(items.iter().map(|g| render(&org, g, &origin.base, stats)));
+                (body, next)
+            })
+        };
+        return match page {
+            Ok((body, next)) => {
+                let next = next.map(|n| issue_cursor(&strict, &n));
+                respond::list_page(&shared, &origin, &query, body, next.as_deref())
+            }
+            Err(e) => respond::filter_error(&shared, &e),
+        };
+    }
     let compiled = match query.get("filter") {
         Some(text) => match filter::parse_for(text, &group_filter_spec) {
             Ok(c) => Some(c),
@@ -95,16 +152,27 @@ pub async fn list(
     };
     let (body, next) = {
         let org = shared.org();
-        let (items, more) = Org::page(&org.groups, query.get("after"), limit, |g| {
-            compiled
-                .as_ref()
-                .is_none_or(|f| f.matches(&|attr| group_field(g, attr)))
+        let (items, more) = Org::page(&org.groups, after.as_deref(), limit, |g| {
+            visible(g)
+                && compiled
+                    .as_ref()
+                    .is_none_or(|f| f.matches(&|attr| group_field(g, attr)))
         });
         let next = more.then(|| items.last().map(|g| g.id.clone())).flatten();
         let body = json::array(items.iter().map(|g| render(&org, g, &origin.base, stats)));
         (body, next)
     };
+    let next = next.map(|n| issue_cursor(&strict, &n));
     respond::list_page(&shared, &origin, &query, body, next.as_deref())
+}
+
+/// Whether the token's admin role covers group `id`.
+fn group_in_scope(shared: &Shared, id: &str) -> bool {
+    shared
+        .strict()
+        .admin_scope
+        .as_deref()
+        .is_none_or(|s| s.contains(id))
 }
 
 pub async fn get(
@@ -126,6 +194,7 @@ pub async fn get(
             .map(|g| render(&org, g, &origin.base, query.expands("stats")))
     };
     match body {
+        Some(_) if !group_in_scope(&shared, &id) => users::forbidden(&shared),
         Some(b) => respond::json(b),
         None => respond::not_found(&shared, &id, "UserGroup"),
     }
@@ -145,17 +214,25 @@ pub async fn users(
         return respond::internal(&shared);
     }
     let query = Query::parse(raw.as_deref());
+    let strict = shared.strict();
+    if let Some(r) = reject_unknown(&shared, &strict, &query, &["limit", "after"]) {
+        return r;
+    }
     let origin = Origin::new(&headers, &uri, &shared.base_url());
     let Ok(limit) = query.limit(1000, 1000) else {
         return respond::validation(&shared, "limit");
     };
+    let after = match read_cursor(&shared, &strict, &query) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
     let page = {
         let org = shared.org();
-        org.member_page(&id, query.get("after"), limit)
+        org.member_page(&id, after.as_deref(), limit)
             .map(|(items, more)| {
                 let next = more.then(|| items.last().map(|u| u.id.clone())).flatten();
                 (
-                    json::array(items.iter().map(|u| u.render(&origin.base))),
+                    json::array(items.iter().map(|u| u.render(&origin.base, false))),
                     next,
                 )
             })
@@ -163,6 +240,10 @@ pub async fn users(
     let Some((body, next)) = page else {
         return respond::not_found(&shared, &id, "UserGroup");
     };
+    if !group_in_scope(&shared, &id) {
+        return users::forbidden(&shared);
+    }
+    let next = next.map(|n| issue_cursor(&strict, &n));
     respond::list_page(&shared, &origin, &query, body, next.as_deref())
 }
 

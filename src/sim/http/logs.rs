@@ -78,8 +78,30 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let query = Query::parse(raw.as_deref());
+    let strict = shared.strict();
+    if let Some(r) = super::reject_unknown(
+        &shared,
+        &strict,
+        &query,
+        &[
+            "since",
+            "until",
+            "after",
+            "filter",
+            "q",
+            "limit",
+            "sortOrder",
+        ],
+    ) {
+        return r;
+    }
     let origin = Origin::new(&headers, &uri, &shared.base_url());
     let now = time::now();
+    let keywords = match query.get("q").map(keywords) {
+        None => Vec::new(),
+        Some(Ok(k)) => k,
+        Some(Err(cause)) => return bad(&shared, "q", cause),
+    };
     let Ok(limit) = query.strict_limit(100, 1000) else {
         return bad(&shared, "limit", "must be an integer from 0 to 1000");
     };
@@ -128,11 +150,14 @@ pub async fn list(
         let org = shared.org();
         let log = &org.log;
         let ceiling = until.map_or(log.len(), |u| log.count_until(u));
-        let since_floor = log.count_before(since.unwrap_or(now - 7 * DAY));
+        let since = since.unwrap_or(now - 7 * DAY);
+        let since_floor = log.count_before(since);
         let keep = |e: &syslog::LogEvent| {
-            compiled
-                .as_ref()
-                .is_none_or(|f| f.matches(&|attr| log.field(e, attr)))
+            log.visible(e, now)
+                && compiled
+                    .as_ref()
+                    .is_none_or(|f| f.matches(&|attr| log.field(e, attr)))
+                && matches_keywords(&e.json, &keywords)
         };
         let (items, next) = match cursor {
             Some(Cursor::Below { seq, floor }) => {
@@ -158,20 +183,28 @@ pub async fn list(
                 };
                 (items, next)
             }
-            Some(Cursor::After(_)) | None => {
+            Some(Cursor::After(_)) | None if bounded => {
                 let floor = match cursor {
                     Some(Cursor::After(seq)) => seq,
                     _ => since_floor,
                 };
                 let (items, more) = log.page(floor, ceiling, false, limit, keep);
                 let last = items.last().map_or(floor, |e| e.seq);
-                let next = if bounded {
-                    (more && !items.is_empty()).then_some(Cursor::After(last))
-                } else {
-                    // Polling: always a next link; on an empty page it repeats the cursor.
-                    Some(Cursor::After(last))
-                };
+                let next = (more && !items.is_empty()).then_some(Cursor::After(last));
                 (items, next)
+            }
+            Some(Cursor::After(_)) | None => {
+                // Polling runs in persistence order (late events come after later-published
+                // ones); the cursor is a position in it, not a sequence number.
+                let floor = match cursor {
+                    Some(Cursor::After(pos)) => pos,
+                    _ => log.persisted_before(since, now),
+                };
+                let (items, _) = log.poll_page(floor, now, limit, keep);
+                let last = items.last().map_or(floor, |(pos, _)| *pos);
+                // Polling: always a next link; on an empty page it repeats the cursor.
+                let items = items.into_iter().map(|(_, e)| e).collect();
+                (items, Some(Cursor::After(last)))
             }
         };
         let body = json::array(items.iter().map(|e| e.json.to_string()));
@@ -180,10 +213,32 @@ pub async fn list(
     let mut resp = respond::json(body);
     respond::add_link(&mut resp, &origin.self_url(&query), "self");
     if let Some(c) = next {
-        let url = origin.next_url(&query.without(&["since"]), &c.render());
+        let url = respond::next_origin(&shared, &origin)
+            .next_url(&query.without(&["since"]), &c.render());
         respond::add_link(&mut resp, &url, "next");
     }
     resp
+}
+
+/// `q`: up to 10 space-separated keywords of at most 40 characters each.
+fn keywords(text: &str) -> Result<Vec<String>, &'static str> {
+    let words: Vec<String> = text.split_whitespace().map(str::to_lowercase).collect();
+    if words.len() > 10 {
+        return Err("at most 10 keywords");
+    }
+    if words.iter().any(|w| w.chars().count() > 40) {
+        return Err("a keyword is at most 40 characters");
+    }
+    Ok(words)
+}
+
+/// Every keyword occurs in the event (case-insensitive), as Okta's `q` requires.
+fn matches_keywords(json: &str, words: &[String]) -> bool {
+    if words.is_empty() {
+        return true;
+    }
+    let text = json.to_lowercase();
+    words.iter().all(|w| text.contains(w.as_str()))
 }
 
 #[cfg(test)]

@@ -21,9 +21,11 @@ use axum::response::Response;
 use axum::routing::{get, post, put};
 use serde_json::{Map, Value};
 
+use self::params::Query;
 use self::ratelimit::Bucket;
 use super::shared::Shared;
-use super::time;
+use super::strict::Strictness;
+use super::time::{self, Millis};
 
 /// Build the API router over shared simulator state.
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -75,9 +77,16 @@ async fn wrong_method(State(shared): State<Arc<Shared>>) -> Response {
 async fn okta_envelope(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     shared.count_request();
     let now = time::now();
-    let mut quota = shared
-        .limits
-        .record(Bucket::classify(req.method(), req.uri().path()), now);
+    let principal = ratelimit::RateLimiter::principal(
+        req.headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let mut quota = shared.limits.record(
+        Bucket::classify(req.method(), req.uri().path()),
+        principal,
+        now,
+    );
     let entered = shared.limits.enter();
     let mut resp = if !entered {
         // Okta's concurrency 429: Limit and Remaining 0, Reset only an estimate.
@@ -138,4 +147,57 @@ fn rate_limited(shared: &Shared) -> Response {
         "E0000047",
         "API call exceeded rate limit due to too many requests.",
     )
+}
+
+/// 400 for the first query parameter outside `allowed`, when the org rejects unknown ones.
+fn reject_unknown(
+    shared: &Shared,
+    strict: &Strictness,
+    query: &Query,
+    allowed: &[&str],
+) -> Option<Response> {
+    if !strict.reject_unknown_params {
+        return None;
+    }
+    query
+        .unknown(allowed)
+        .map(|name| respond::unsupported_param(shared, name, "not a parameter of this endpoint"))
+}
+
+/// A list cursor as a `next` link carries it: the position, plus the time it was issued
+/// when cursors expire (so an old link can be recognised).
+fn issue_cursor(strict: &Strictness, position: &str) -> String {
+    match strict.cursor_ttl {
+        Some(_) => format!("{position}_{}", time::now()),
+        None => position.to_string(),
+    }
+}
+
+/// The position in `after`, or Okta's 400 for a cursor older than the configured lifetime.
+/// Positions (ids, offsets) never contain `_`; a cursor without a time never expires.
+fn read_cursor(
+    shared: &Shared,
+    strict: &Strictness,
+    query: &Query,
+) -> Result<Option<String>, Box<Response>> {
+    let Some(after) = query.get("after") else {
+        return Ok(None);
+    };
+    let Some((position, issued)) = after.rsplit_once('_') else {
+        return Ok(Some(after.to_string()));
+    };
+    let issued: Option<Millis> = issued.parse().ok();
+    if let (Some(ttl), Some(issued)) = (strict.cursor_ttl, issued) {
+        let ttl = Millis::try_from(ttl.as_millis()).unwrap_or(Millis::MAX);
+        if time::now().saturating_sub(issued) > ttl {
+            return Err(Box::new(respond::error_with_causes(
+                shared,
+                StatusCode::BAD_REQUEST,
+                "E0000001",
+                "Api validation failed: after",
+                &["after: The pagination cursor has expired; start the list again".to_string()],
+            )));
+        }
+    }
+    Ok(Some(position.to_string()))
 }

@@ -66,6 +66,14 @@ impl Query {
         }
     }
 
+    /// The first parameter whose name is not in `allowed`.
+    pub fn unknown(&self, allowed: &[&str]) -> Option<&str> {
+        self.pairs
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .find(|k| !allowed.contains(k))
+    }
+
     /// Comma-separated `expand` contains `what`.
     pub fn expands(&self, what: &str) -> bool {
         self.get("expand")
@@ -92,6 +100,14 @@ impl Origin {
         Origin {
             base,
             path: uri.path().to_string(),
+        }
+    }
+
+    /// The same request addressed to another origin (`next` links on a second host).
+    pub fn with_base(&self, base: &str) -> Origin {
+        Origin {
+            base: base.trim_end_matches('/').to_string(),
+            path: self.path.clone(),
         }
     }
 

@@ -32,7 +32,7 @@ pub fn error(shared: &Shared, status: StatusCode, code: &str, summary: &str) -> 
 }
 
 /// An Okta error object whose `errorCauses` carry one `{errorSummary}` per cause.
-fn error_with_causes(
+pub fn error_with_causes(
     shared: &Shared,
     status: StatusCode,
     code: &str,
@@ -111,21 +111,38 @@ pub fn not_found(shared: &Shared, what: &str, kind: &str) -> Response {
     )
 }
 
-pub fn invalid_search(shared: &Shared) -> Response {
-    error(
+/// A rejected `filter` or `search`: 400 `E0000031` saying why in `errorCauses`, or
+/// `E0000001` for a malformed date literal.
+pub fn filter_error(shared: &Shared, err: &FilterError) -> Response {
+    match err {
+        FilterError::InvalidCriteria(why) => error_with_causes(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "E0000031",
+            "Invalid search criteria.",
+            std::slice::from_ref(why),
+        ),
+        FilterError::BadDate(text) => error_with_causes(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "E0000001",
+            "Api validation failed: filter",
+            &[format!("{text:?} is not an ISO 8601 date-time")],
+        ),
+    }
+}
+
+/// 400 `E0000031` for a query parameter the endpoint does not take (or not in this
+/// combination): a client must learn that Okta did not do what it asked, never get an
+/// unfiltered answer instead.
+pub fn unsupported_param(shared: &Shared, name: &str, why: &str) -> Response {
+    error_with_causes(
         shared,
         StatusCode::BAD_REQUEST,
         "E0000031",
         "Invalid search criteria.",
+        &[format!("{name}: {why}")],
     )
-}
-
-/// A rejected `filter`: 400 `E0000031`, or `E0000001` for a malformed date literal.
-pub fn filter_error(shared: &Shared, err: &FilterError) -> Response {
-    match err {
-        FilterError::InvalidCriteria(_) => invalid_search(shared),
-        FilterError::BadDate(_) => validation(shared, "filter"),
-    }
 }
 
 pub fn validation(shared: &Shared, field: &str) -> Response {
@@ -162,6 +179,15 @@ pub fn add_link(resp: &mut Response, url: &str, rel: &str) {
     }
 }
 
+/// Where `next` links point: the request's own origin, or the org's other host when
+/// `Strictness::next_link_base` says so.
+pub fn next_origin(shared: &Shared, origin: &Origin) -> Origin {
+    match shared.strict().next_link_base {
+        Some(base) => origin.with_base(&base),
+        None => origin.with_base(&origin.base),
+    }
+}
+
 /// One page of a list: the JSON array with its `self` link and, when more follow, a `next`
 /// link resuming after `next`; counted as a successful list page (fault injection counts them).
 pub fn list_page(
@@ -174,7 +200,11 @@ pub fn list_page(
     let mut resp = json(body);
     add_link(&mut resp, &origin.self_url(query), "self");
     if let Some(after) = next {
-        add_link(&mut resp, &origin.next_url(query, after), "next");
+        add_link(
+            &mut resp,
+            &next_origin(shared, origin).next_url(query, after),
+            "next",
+        );
     }
     shared.count_list_success();
     resp
