@@ -131,11 +131,15 @@ async fn hooks_keep_the_mirror_fresh_and_the_log_repairs_what_they_drop() {
     // Okta gives a delivery 3 s and one retry; on a loaded machine the mirror can miss that
     // window, and then (as with Okta) only the log brings the change. So: level by hooks alone,
     // unless the simulator saw a delivery fail, in which case the log must repair it.
-    wait_for("hooks to level the mirror, or a failed delivery", Duration::from_millis(100), || {
-        let level = app.mirrors_sim(true);
-        let (_, _, _, failed) = sim.hook_deliveries();
-        async move { level || failed > 0 }
-    })
+    wait_for(
+        "hooks to level the mirror, or a failed delivery",
+        Duration::from_millis(100),
+        || {
+            let level = app.mirrors_sim(true);
+            let (_, _, _, failed) = sim.hook_deliveries();
+            async move { level || failed > 0 }
+        },
+    )
     .await;
     let (_, _, _, failed) = sim.hook_deliveries();
     if failed > 0 {
