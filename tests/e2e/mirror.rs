@@ -747,3 +747,48 @@ async fn ready_means_search_has_caught_up_with_the_store() {
     );
     app.stop().await;
 }
+
+/// `OKTAMIRROR_ALLOW_MASS_DELETE` left in a service's environment must not release every
+/// scheduled reconcile from the deletion hold: `serve` ignores it, says so, and a crawl that
+/// would remove too much is still held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_ignores_allow_mass_delete_from_its_environment() {
+    use crate::support::process::Serve;
+    use crate::support::wait_for;
+    use std::time::Duration;
+
+    let ts = TestSim::start(150, 23).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let serve = Serve::start(
+        ts.addr,
+        dir.path(),
+        "info",
+        &["--no-log-tail"],
+        &[("OKTAMIRROR_ALLOW_MASS_DELETE", "true")],
+        None,
+    );
+    let addr = serve.addr().await;
+    assert!(
+        serve.log().contains("OKTAMIRROR_ALLOW_MASS_DELETE is ignored by serve"),
+        "{}",
+        serve.log()
+    );
+    wait_for("the first sync", Duration::from_millis(100), || async {
+        reqwest::get(format!("http://{addr}/readyz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    let users = ts.sim.users();
+    for u in users.iter().skip(3).step_by(6).take(20) {
+        assert!(ts.sim.delete_user(u["id"].as_str().expect("id")));
+    }
+    let run = gql(
+        addr,
+        "mutation { syncNow(kind: FULL) { ok heldPeople } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(run["syncNow"]["heldPeople"], 20, "{run}");
+    serve.stop().await;
+}
