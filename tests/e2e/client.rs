@@ -331,6 +331,10 @@ fn no_secret_reaches_the_logs_even_at_trace_level() {
         .with_writer(buf.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Other tests of this binary run on other threads with no subscriber, and a log call site
+    // first reached there may have cached "nobody listens"; have every call site ask again now
+    // that this thread's subscriber exists.
+    tracing::callsite::rebuild_interest_cache();
     // One thread, so every task logs through the subscriber set on it.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
