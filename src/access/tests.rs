@@ -174,3 +174,52 @@ fn directory_profiles_hold_only_the_listed_custom_attributes() {
         "CN=Eng,OU=Groups,DC=corp"
     );
 }
+
+#[test]
+fn a_shared_email_or_employee_number_is_an_error_not_a_coin_toss() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = Store::open(dir.path()).expect("open");
+    let shared = json!({"email": "team@example.com", "employeeNumber": "42"});
+    s.apply(
+        &[
+            person("a1", "ACTIVE", None, shared.clone()),
+            person("a2", "SUSPENDED", None, shared.clone()),
+            person(
+                "a3",
+                "DEPROVISIONED",
+                None,
+                json!({"email": "rehire@example.com"}),
+            ),
+            person("a4", "ACTIVE", None, json!({"email": "REHIRE@example.com"})),
+        ],
+        &[],
+    )
+    .expect("apply");
+    let m = Mirror::new(s, None, Policy::default());
+    let hr = as_role(&m, Role::Hr);
+    let e = hr.person_by_email("team@example.com").unwrap_err();
+    assert!(e.is_bad_input(), "{e:?}");
+    assert!(
+        e.message().starts_with("2 people share this email"),
+        "{}",
+        e.message()
+    );
+    let e = hr.person_by_employee_number("42").unwrap_err();
+    assert!(e.message().contains("employee number"), "{}", e.message());
+    // A rehire: the deprovisioned account and the new one share the email; the live one wins.
+    let p = hr.person_by_email("rehire@example.com").expect("lookup");
+    assert_eq!(p.map(|p| p.id), Some("a4".to_owned()));
+    assert_eq!(
+        hr.people_by_email("rehire@example.com").expect("all").len(),
+        2
+    );
+    // A directory key sees one of them only.
+    let dir_view = as_role(&m, Role::Directory);
+    assert_eq!(
+        dir_view
+            .people_by_email("rehire@example.com")
+            .expect("all")
+            .len(),
+        1
+    );
+}

@@ -39,6 +39,13 @@ pub enum AccessError {
     Search(SearchError),
     /// This mirror has no search index (a data directory read without a server).
     NoIndex,
+    /// A lookup by a value Okta does not keep unique matched several people.
+    Ambiguous {
+        /// The attribute looked up (`email`, `employee number`).
+        what: &'static str,
+        /// How many people share the value.
+        count: usize,
+    },
     /// The request read more records than one request may (see [`SCAN_BUDGET`]), or its time
     /// ran out and it was cancelled.
     TooCostly {
@@ -56,6 +63,7 @@ impl AccessError {
     /// True when the caller's input was at fault (a bad search query).
     pub fn is_bad_input(&self) -> bool {
         matches!(self, AccessError::Search(e) if e.is_bad_input())
+            || matches!(self, AccessError::Ambiguous { .. })
     }
 
     /// True when the request asked for more work than one request may do.
@@ -75,6 +83,9 @@ impl AccessError {
             AccessError::NoIndex => {
                 "search is not available here: ask a running server (oktamirror serve)".into()
             }
+            AccessError::Ambiguous { what, count } => format!(
+                "{count} people share this {what} (Okta does not keep it unique); look them up by id or login, or find them with people(filter:) or search"
+            ),
             AccessError::TooCostly { limit } => format!(
                 "this request reads more than {limit} records (whole-org counts, reports, departments, filtered lists) or ran out of time: ask for fewer such fields per request, or narrow the filter"
             ),
@@ -287,40 +298,31 @@ impl View {
         Ok(self.visible(self.store().person_by_login(login)?))
     }
 
-    /// A person by email (case-insensitive; a non-deprovisioned match is preferred).
+    /// A person by email (case-insensitive). Okta does not enforce unique emails: a person who
+    /// is not deprovisioned is preferred (a rehire shares the old account's email), and when
+    /// several remain the answer is an error saying how many, never an arbitrary one.
     pub fn person_by_email(&self, email: &str) -> Result<Option<Person>> {
-        self.require(Permission::ReadDirectory)?;
-        Ok(self.visible(self.store().person_by_email(email)?))
+        let all = self.people_by_email(email)?;
+        one_of(all, "email")
     }
 
     /// Everyone the caller may see whose email is `email` (case-insensitive), in id order.
-    /// Okta does not make emails unique, so several people may share one. The email index
-    /// answers "nobody" at once; when it finds someone, the others are found by a scan (charged
-    /// to the request's budget) until the store can list an index entry's every id.
     pub fn people_by_email(&self, email: &str) -> Result<Vec<Person>> {
-        if self.person_by_email(email)?.is_none() {
-            return Ok(Vec::new());
-        }
-        let want = email.trim().to_lowercase();
-        let mut out = Vec::new();
-        for p in self.store().people_after(None) {
-            self.charge(1)?;
-            let p = p?;
-            if self.shows(&p)
-                && p.email
-                    .as_deref()
-                    .is_some_and(|e| e.trim().to_lowercase() == want)
-            {
-                out.push(p);
-            }
-        }
-        Ok(out)
+        self.require(Permission::ReadDirectory)?;
+        let all = self.store().people_by_email(email)?;
+        self.charge(all.len() as u64)?;
+        Ok(all.into_iter().filter(|p| self.shows(p)).collect())
     }
 
-    /// A person by employee number.
+    /// A person by employee number; several sharing it is an error, as for email.
     pub fn person_by_employee_number(&self, n: &str) -> Result<Option<Person>> {
         self.require(Permission::ReadDirectory)?;
-        Ok(self.visible(self.store().person_by_employee_number(n)?))
+        let all = self.store().people_by_employee_number(n)?;
+        self.charge(all.len() as u64)?;
+        one_of(
+            all.into_iter().filter(|p| self.shows(p)).collect(),
+            "employee number",
+        )
     }
 
     /// The people among `ids` the caller may see, in the order given (unknown ids skipped).
@@ -745,6 +747,28 @@ pub struct Totals {
     pub memberships: u64,
     /// The sequence number of the newest change-log entry (0 for an empty mirror).
     pub last_seq: u64,
+}
+
+/// The one person a lookup by a non-unique value found: the not-deprovisioned one when there
+/// is one (else the only one), or `Ambiguous` naming how many share `what`.
+fn one_of(found: Vec<Person>, what: &'static str) -> Result<Option<Person>> {
+    let active: Vec<&Person> = found
+        .iter()
+        .filter(|p| p.status != UserStatus::Deprovisioned)
+        .collect();
+    let candidates = if active.is_empty() {
+        found.iter().collect()
+    } else {
+        active
+    };
+    match candidates.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some((*one).clone())),
+        many => Err(AccessError::Ambiguous {
+            what,
+            count: many.len(),
+        }),
+    }
 }
 
 /// How many people a chart holds.

@@ -77,6 +77,28 @@ impl Store {
         self.first_by_index(T::IdxEmpNo, n.trim())
     }
 
+    /// Everyone whose email is `email` (case-insensitive), in id order.
+    pub fn people_by_email(&self, email: &str) -> Result<Vec<Person>> {
+        self.all_by_index(T::IdxEmail, &keys::fold(email))
+    }
+
+    /// Everyone whose employee number is `n`, in id order.
+    pub fn people_by_employee_number(&self, n: &str) -> Result<Vec<Person>> {
+        self.all_by_index(T::IdxEmpNo, n.trim())
+    }
+
+    fn all_by_index(&self, t: T, value: &str) -> Result<Vec<Person>> {
+        let mut out = Vec::new();
+        for kv in self.tree(t).scan_prefix(keys::prefix(value)) {
+            let (k, _) = kv?;
+            let Some(id) = keys::second(&k) else { continue };
+            if let Some(p) = self.person(&id)? {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
     fn first_by_index(&self, t: T, value: &str) -> Result<Option<Person>> {
         let mut fallback = None;
         for kv in self.tree(t).scan_prefix(keys::prefix(value)) {

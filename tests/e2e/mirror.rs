@@ -769,7 +769,9 @@ async fn serve_ignores_allow_mass_delete_from_its_environment() {
     );
     let addr = serve.addr().await;
     assert!(
-        serve.log().contains("OKTAMIRROR_ALLOW_MASS_DELETE is ignored by serve"),
+        serve
+            .log()
+            .contains("OKTAMIRROR_ALLOW_MASS_DELETE is ignored by serve"),
         "{}",
         serve.log()
     );

@@ -22,7 +22,9 @@ pub(crate) struct Query;
 #[Object]
 impl Query {
     /// One person by exactly one of: Okta id, login (case-insensitive), email (case-insensitive;
-    /// a non-deprovisioned match is preferred) or employee number.
+    /// a non-deprovisioned match is preferred) or employee number. Okta keeps neither email nor
+    /// employee number unique: when several people share the value, the answer is an error
+    /// saying how many, never an arbitrary one of them.
     async fn person(
         &self,
         ctx: &Context<'_>,
