@@ -30,11 +30,13 @@ pub enum Auth {
 /// An OAuth service app as configured; the key texts stay secret until parsed.
 #[derive(Clone, Debug)]
 pub struct OAuthConfig {
+    /// The service app's Client ID (`0oa…`), sent as the assertion's `iss` and `sub`.
     pub client_id: String,
     /// The client-authentication private key (PEM or JWK text).
     pub private_key: Secret,
     /// `kid` of the registered public key; needed when the app has several.
     pub key_id: Option<String>,
+    /// Okta API scopes to request, such as `okta.users.read`.
     pub scopes: Vec<String>,
     /// A separate DPoP private key; without one a fresh key is made when DPoP is required.
     pub dpop_key: Option<Secret>,

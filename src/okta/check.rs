@@ -9,7 +9,9 @@ use super::client::OktaClient;
 /// One line of the report.
 #[derive(Debug, Clone)]
 pub struct Probe {
+    /// Short label of the check, shown first on its report line.
     pub name: &'static str,
+    /// Whether the check passed.
     pub ok: bool,
     /// What was found, or for a failure what to fix.
     pub detail: String,

@@ -52,7 +52,9 @@ impl Default for ClientOptions {
 
 /// One page of a list: its items and the next page, if any.
 pub struct Page<T = Value> {
+    /// The page's items, in Okta's order.
     pub items: Vec<T>,
+    /// The `Link: rel="next"` URL, or `None` on the last page.
     pub next: Option<Url>,
 }
 
@@ -61,6 +63,8 @@ enum Credentials {
     OAuth(Box<TokenSource>),
 }
 
+/// An HTTP client for one Okta org: authenticates, paces against rate limits, retries
+/// and pages through `Link` headers.
 pub struct OktaClient {
     http: reqwest::Client,
     base: Url,
@@ -126,6 +130,7 @@ impl OktaClient {
         OktaClient::with_auth(base, Auth::Ssws(token), ClientOptions::default())
     }
 
+    /// A client with SSWS or OAuth credentials and explicit options (timeout, pacing, retries).
     pub fn with_auth(
         base: Url,
         auth: Auth,
@@ -156,6 +161,7 @@ impl OktaClient {
         })
     }
 
+    /// The org URL every request is made against.
     pub fn base(&self) -> &Url {
         &self.base
     }

@@ -3,97 +3,208 @@
 
 use serde::Deserialize;
 
+/// A failed call to Okta, sorted by what the operator must do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum OktaError {
+    /// DNS lookup of the configured Okta domain failed, usually a typo in `--okta-url`.
     #[error(
         "the Okta domain {host} does not resolve: check --okta-url for a typo (it is your org domain, like https://example.okta.com)"
     )]
-    UnknownHost { host: String },
+    UnknownHost {
+        /// The host name taken from `--okta-url`.
+        host: String,
+    },
+    /// The connection could not be opened or was cut (refused, reset, no route).
     #[error(
         "cannot reach Okta at {url}: {detail}. Check --okta-url and that this machine can reach it"
     )]
-    Unreachable { url: String, detail: String },
+    Unreachable {
+        /// The full request URL that was tried.
+        url: String,
+        /// The transport error text from the HTTP client.
+        detail: String,
+    },
+    /// Okta sent no complete answer before the request timeout ran out.
     #[error(
         "Okta did not answer {path} within {secs} s; it may be overloaded or the network is slow. The next sync will retry"
     )]
-    Timeout { path: String, secs: u64 },
+    Timeout {
+        /// The API path requested, without the host.
+        path: String,
+        /// The timeout that expired, in seconds.
+        secs: u64,
+    },
+    /// Okta answered 401 `E0000011` to an SSWS API token: invalid, expired or revoked.
     #[error(
         "Okta rejected the API token (E0000011 {summary}): it is invalid, expired (tokens unused for 30 days expire) or revoked. Create a new token in the Okta Admin Console under Security > API > Tokens and set OKTA_API_TOKEN or --okta-token-file"
     )]
-    TokenRejected { summary: String },
+    TokenRejected {
+        /// Okta's `errorSummary`.
+        summary: String,
+    },
+    /// Okta answered 403 `E0000006` to an SSWS token: its admin lacks a role covering the call.
     #[error(
         "Okta refused {path} (E0000006 {summary}): the admin who owns the API token lacks permission. Use a token created by an admin with at least the Read-Only Administrator role"
     )]
-    Forbidden { path: String, summary: String },
+    Forbidden {
+        /// The API path refused.
+        path: String,
+        /// Okta's `errorSummary`.
+        summary: String,
+    },
+    /// Okta answered 403 `E0000006` under OAuth: the service app has no admin role covering it.
     #[error(
         "Okta refused {path} (E0000006 {summary}): the service app has no admin role that covers it. In the Okta Admin Console open the app's Admin roles tab and assign it the Read-Only Administrator role"
     )]
-    ForbiddenApp { path: String, summary: String },
+    ForbiddenApp {
+        /// The API path refused.
+        path: String,
+        /// Okta's `errorSummary`.
+        summary: String,
+    },
+    /// Okta rejected an OAuth access token (`invalid_token` or 401) even after a fresh one was minted.
     #[error(
         "Okta rejected the OAuth access token for {path} ({detail}) even after minting a new one: check that this machine's clock is right and that the service app is active"
     )]
-    AccessTokenRejected { path: String, detail: String },
+    AccessTokenRejected {
+        /// The API path refused.
+        path: String,
+        /// The challenge's `error_description` or Okta's `errorSummary`.
+        detail: String,
+    },
+    /// The `WWW-Authenticate` challenge said `insufficient_scope`: the app lacks a granted scope.
     #[error(
         "Okta refused {path} because the access token lacks the scope {scope}: grant {scope} to the service app on its Okta API Scopes tab (a Super Admin must do it) and keep it in okta_scopes"
     )]
-    MissingScope { path: String, scope: String },
+    MissingScope {
+        /// The API path refused.
+        path: String,
+        /// The scope Okta named in the challenge, such as `okta.users.read`.
+        scope: String,
+    },
+    /// The token endpoint answered `invalid_client`: wrong client id, key or assertion time.
     #[error("Okta rejected the client credentials (invalid_client: {detail}): {fix}")]
-    InvalidClient { detail: String, fix: &'static str },
+    InvalidClient {
+        /// Okta's `error_description`.
+        detail: String,
+        /// The one setting to fix, chosen from the description.
+        fix: &'static str,
+    },
+    /// The token endpoint answered `invalid_scope`: a requested scope is not granted to the app.
     #[error(
         "Okta refused the requested scopes {scopes} (invalid_scope: {detail}): grant them to the service app on its Okta API Scopes tab, or remove the ones you do not need from okta_scopes"
     )]
-    InvalidScope { scopes: String, detail: String },
+    InvalidScope {
+        /// The space-separated scopes that were requested.
+        scopes: String,
+        /// Okta's `error_description`.
+        detail: String,
+    },
+    /// Okta answered `invalid_dpop_proof`, typically clock skew or an unusable DPoP key.
     #[error(
         "Okta rejected the DPoP proof (invalid_dpop_proof: {detail}): check that this machine's clock is right and, if okta_dpop_key_file is set, that it holds an RS256 or ES256 private key"
     )]
-    InvalidDpopProof { detail: String },
+    InvalidDpopProof {
+        /// Okta's `error_description`.
+        detail: String,
+    },
+    /// Any other token-endpoint error not mapped to a more specific variant.
     #[error(
         "Okta's token endpoint refused the request ({error}: {detail}); check the service app's settings in the Okta Admin Console"
     )]
-    OAuth { error: String, detail: String },
+    OAuth {
+        /// The OAuth `error` code.
+        error: String,
+        /// Okta's `error_description`.
+        detail: String,
+    },
+    /// The TLS handshake failed, often a TLS-intercepting proxy whose CA is not trusted.
     #[error(
         "the TLS handshake with {url} failed ({detail}): if a proxy intercepts TLS, install its CA certificate in the system trust store; otherwise check --okta-url"
     )]
-    Tls { url: String, detail: String },
+    Tls {
+        /// The request URL whose handshake failed.
+        url: String,
+        /// The TLS error text.
+        detail: String,
+    },
+    /// Okta kept answering 429 after the client's own waits and retries ran out.
     #[error(
         "Okta kept answering 429 (rate limit exceeded) for {path} (request id {request_id}): other integrations are using this bucket; lower rate_limit_share or raise the app's share in Reports > Rate Limits"
     )]
-    RateLimited { path: String, request_id: String },
+    RateLimited {
+        /// The API path throttled.
+        path: String,
+        /// Okta's `X-Okta-Request-Id` of the last 429 answer.
+        request_id: String,
+    },
+    /// A configured private key (client assertion or DPoP) could not be read or used.
     #[error(
         "the private key in {setting} cannot be used: {detail}. Give a PEM (PKCS#8, PKCS#1 or SEC1) or JWK private key, RS256 (2048+ bits) or ES256"
     )]
     Key {
+        /// The setting that names the key file, such as `okta_private_key_file`.
         setting: &'static str,
+        /// Why the key was refused.
         detail: String,
     },
+    /// Any other non-success HTTP answer, with Okta's error body.
     #[error("Okta answered HTTP {status} {code} for {path}: {summary} (request id {request_id})")]
     Status {
+        /// The HTTP status code.
         status: u16,
+        /// Okta's `errorCode`, such as `E0000047`.
         code: String,
+        /// Okta's `errorSummary`.
         summary: String,
+        /// The API path requested.
         path: String,
+        /// Okta's `X-Okta-Request-Id`, for support tickets.
         request_id: String,
     },
+    /// A success answer whose body was cut off or did not parse as the expected JSON.
     #[error(
         "Okta sent a response for {path} that is not the expected JSON ({detail}); the next sync will retry"
     )]
-    Body { path: String, detail: String },
+    Body {
+        /// The API path requested.
+        path: String,
+        /// The read or parse error.
+        detail: String,
+    },
+    /// A `Link: rel="next"` header pointed off the configured org, so it was not followed.
     #[error(
         "Okta's next-page link points to {link}, outside {base}; refusing to send the token there"
     )]
-    ForeignLink { link: String, base: String },
+    ForeignLink {
+        /// The next-page URL Okta sent.
+        link: String,
+        /// The configured org URL it should have been under.
+        base: String,
+    },
+    /// Pagination did not terminate (a repeated cursor or too many pages).
     #[error(
         "Okta's pages of {path} do not end ({detail}); stopped rather than read for ever. The next sync retries; if this repeats, report it to Okta support with this path"
     )]
-    Paging { path: String, detail: String },
+    Paging {
+        /// The API path being paged.
+        path: String,
+        /// What showed the pages do not end.
+        detail: String,
+    },
+    /// Okta answered with a 3xx; redirects are never followed so the token stays on the org.
     #[error(
         "Okta answered {path} with a redirect (HTTP {status}) to {location}; redirects are not followed, so the token is never sent elsewhere. Check that --okta-url is the org URL itself (https://example.okta.com, not a custom or vanity domain that redirects)"
     )]
     Redirect {
+        /// The API path requested.
         path: String,
+        /// The 3xx status code.
         status: u16,
+        /// The `Location` header value.
         location: String,
     },
+    /// The HTTP client could not be built (TLS setup failed); holds the builder's error text.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
 }

@@ -60,6 +60,7 @@ impl OktaSource {
         })
     }
 
+    /// The underlying HTTP client, for calls the source does not wrap.
     pub fn client(&self) -> &OktaClient {
         &self.client
     }

@@ -73,16 +73,20 @@ pub struct Faults {
     pub dropped_percent: u32,
     /// Share delayed by `slow_by` before answering.
     pub slow_percent: u32,
+    /// Delay added to a slowed response.
     pub slow_by: std::time::Duration,
 }
 
 /// A deliberately broken manager record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Anomaly {
+    /// The Okta id of the person whose record is broken.
     pub user_id: String,
+    /// How the record is broken.
     pub kind: AnomalyKind,
 }
 
+/// The ways a manager record can be broken for [`Anomaly`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AnomalyKind {
     /// `managerId` is an employee number nobody has (a terminated manager).
@@ -526,6 +530,7 @@ impl Simulator {
             .start_sign_ins(&self.shared, every, per_tick)
     }
 
+    /// Stops the sign-in worker started by [`Simulator::start_sign_ins`].
     pub fn stop_sign_ins(&self) {
         self.shared.workers.stop_sign_ins();
     }
@@ -537,6 +542,7 @@ impl Simulator {
         self.shared.workers.start_churn(&self.shared, every)
     }
 
+    /// Stops the churn worker, waiting for a change under way to finish.
     pub fn stop_churn(&self) {
         self.shared.workers.stop_churn();
     }

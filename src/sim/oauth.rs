@@ -18,15 +18,25 @@ use super::time::{self, Millis};
 #[derive(Clone, Debug)]
 pub enum SimPublicKey {
     /// Big-endian modulus and exponent (RS256).
-    Rsa { n: Vec<u8>, e: Vec<u8> },
+    Rsa {
+        /// The modulus.
+        n: Vec<u8>,
+        /// The public exponent.
+        e: Vec<u8>,
+    },
     /// The uncompressed P-256 point, `04 || x || y` (ES256).
-    Ec { point: Vec<u8> },
+    Ec {
+        /// The encoded point, 65 bytes.
+        point: Vec<u8>,
+    },
 }
 
 /// An API Services app registered in the simulated org.
 #[derive(Clone, Debug)]
 pub struct OAuthApp {
+    /// The app's Client ID; a client assertion's `iss` and `sub` must equal it.
     pub client_id: String,
+    /// The key client assertions are verified with.
     pub public_key: SimPublicKey,
     /// When set, an assertion's `kid` (if any) must match.
     pub key_id: Option<String>,

@@ -37,12 +37,44 @@ fn same_json(a: &[u8], b: &[u8]) -> bool {
 /// so re-applying an unchanged org produces no change-log entries.
 #[derive(Debug, Clone)]
 pub enum Op {
-    PutPerson { person: Box<Person>, raw: RawJson },
-    DeletePerson { id: String },
-    PutGroup { group: Group, raw: RawJson },
-    DeleteGroup { id: String },
-    AddMember { group_id: String, user_id: String },
-    RemoveMember { group_id: String, user_id: String },
+    /// Insert or update a person (indexes and change log follow).
+    PutPerson {
+        /// The person as mapped from Okta.
+        person: Box<Person>,
+        /// Okta's user object as received.
+        raw: RawJson,
+    },
+    /// Remove a person and their memberships.
+    DeletePerson {
+        /// The Okta user id.
+        id: String,
+    },
+    /// Insert or update a group.
+    PutGroup {
+        /// The group as mapped from Okta.
+        group: Group,
+        /// Okta's group object as received.
+        raw: RawJson,
+    },
+    /// Remove a group and its memberships.
+    DeleteGroup {
+        /// The Okta group id.
+        id: String,
+    },
+    /// Record that a user is a member of a group.
+    AddMember {
+        /// The group's Okta id.
+        group_id: String,
+        /// The member's Okta user id.
+        user_id: String,
+    },
+    /// Record that a user is no longer a member of a group.
+    RemoveMember {
+        /// The group's Okta id.
+        group_id: String,
+        /// The former member's Okta user id.
+        user_id: String,
+    },
 }
 
 /// What a batch changed.
@@ -76,7 +108,9 @@ struct Counters {
 /// that produced them, the event ids now handled, and the run record counting them.
 #[derive(Default)]
 pub struct Batch<'a> {
+    /// The changes to apply, in order.
     pub ops: &'a [Op],
+    /// Key/value pairs written to the meta tree with the changes, such as the log cursor.
     pub meta: Vec<(&'a str, Vec<u8>)>,
     /// System Log event uuids handled by this batch (deduplication across log and hooks).
     pub events_seen: Vec<String>,

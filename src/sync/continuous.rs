@@ -56,9 +56,11 @@ pub enum SyncKind {
 pub enum Command {
     /// Run a step now and send its record back.
     Sync {
+        /// Which step to run.
         kind: SyncKind,
         /// Apply held removals of a full crawl (an operator's decision).
         allow_mass_delete: bool,
+        /// Receives the step's record once it finishes.
         reply: oneshot::Sender<SyncRun>,
     },
     /// Events of one event-hook delivery.

@@ -64,6 +64,7 @@ pub struct Incremental {
 }
 
 impl Incremental {
+    /// An applier with an empty cache; the people map is loaded on the first batch.
     pub fn new(store: Store, cfg: SyncConfig) -> Incremental {
         Incremental {
             store,

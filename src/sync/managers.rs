@@ -9,9 +9,13 @@ use crate::model::{ManagerReport, Person, UserStatus};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ManagerKey {
+    /// Okta's `profile.employeeNumber`.
     EmployeeNumber,
+    /// The Okta user id (`00u…`).
     Id,
+    /// Okta's `profile.login`.
     Login,
+    /// Okta's `profile.email`.
     Email,
 }
 
@@ -34,7 +38,10 @@ impl std::str::FromStr for ManagerKey {
 /// against display names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManagerConfig {
+    /// Person fields tried in order; the first that matches exactly one person wins.
     pub keys: Vec<ManagerKey>,
+    /// When no key matches, also match `profile.manager` against display names (only if exactly one
+    /// person has that name).
     pub name_fallback: bool,
 }
 
@@ -54,7 +61,9 @@ impl Default for ManagerConfig {
 
 /// The outcome: each person's resolved manager (absent = root or unresolved) and the report.
 pub struct Resolution {
+    /// Resolved managers: person id to manager's person id.
     pub managers: HashMap<String, String>,
+    /// What matched nobody, what was ambiguous and which cycles were broken.
     pub report: ManagerReport,
 }
 

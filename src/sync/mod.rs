@@ -18,6 +18,7 @@ pub use source::{Event, LogPage, Source, SourceError, Target, Usage};
 pub struct SyncConfig {
     /// Group member lists fetched at once.
     pub concurrency: usize,
+    /// How manager links are derived from people's profiles.
     pub managers: ManagerConfig,
     /// Largest share (0 to 1) of the mirror's people, or of its groups, that one full sync may
     /// remove; beyond it the removals are held and reported.
@@ -45,12 +46,19 @@ pub enum ProgressEvent {
     /// Groups fetched so far.
     Groups(u64),
     /// Group member lists fetched, of the total.
-    Members { done: u64, total: u64 },
+    Members {
+        /// Member lists fetched so far.
+        done: u64,
+        /// Groups whose member lists will be fetched.
+        total: u64,
+    },
     /// Crawl complete; applying to the store.
     Applying,
 }
 
+/// Receives progress events during a sync (a progress bar, a log, or nothing).
 pub trait Progress: Send + Sync {
+    /// Called once per event, from the sync task; must not block.
     fn event(&self, e: ProgressEvent);
 }
 

@@ -10,6 +10,7 @@ use serde_json::Value;
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct SourceError {
+    /// The whole sentence shown to the operator.
     pub message: String,
     /// True when retrying cannot help until the configuration changes (a revoked token, a
     /// missing scope): the schedule then waits longer instead of hammering the source.
@@ -21,6 +22,7 @@ pub struct SourceError {
 }
 
 impl SourceError {
+    /// A transient failure: neither a configuration error nor one about a single object.
     pub fn new(message: impl Into<String>) -> Self {
         SourceError {
             message: message.into(),
@@ -34,11 +36,15 @@ impl SourceError {
 /// applies what the source says now, so an old, repeated or out-of-order event is harmless.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Target {
+    /// A user, by Okta id: re-read the person.
     User(String),
+    /// A group, by Okta id: re-read the group.
     Group(String),
     /// A membership of the user in the group changed (added or removed).
     Membership {
+        /// The member's Okta user id.
         user_id: String,
+        /// The group's Okta id.
         group_id: String,
     },
     /// Any number of the group's memberships changed (an import, say): re-read them all.
@@ -50,7 +56,9 @@ pub enum Target {
 pub struct Event {
     /// The event's unique id: the same event from the log and from a hook is handled once.
     pub uuid: String,
+    /// When Okta recorded the event; `None` if the event carried no parseable time.
     pub published: Option<DateTime<Utc>>,
+    /// The users, groups and memberships the event names, to re-read.
     pub targets: Vec<Target>,
 }
 
@@ -65,6 +73,7 @@ pub struct LogPage {
     pub next: String,
 }
 
+/// An identity source the sync engine reads people, groups, memberships and changes from.
 pub trait Source: Send + Sync {
     /// Every user, in every status (deprovisioned included), as raw JSON objects, page by page.
     fn users(&self) -> BoxStream<'_, Result<Vec<Value>, SourceError>>;
@@ -122,6 +131,7 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Snapshots the source's counters now, at the start of a run.
     pub fn now(source: &dyn Source) -> Usage {
         Usage {
             requests: source.requests(),
