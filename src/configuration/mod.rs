@@ -681,9 +681,33 @@ mod tests {
         assert_eq!(r(" 5/s burst 7 "), Some((5.0, 7.0)));
         assert_eq!(r("120/m"), Some((2.0, 4.0)));
         assert_eq!(r("off"), None);
-        for bad in ["50", "0/s", "5/h", "5/s burst 0", "fast"] {
+        for bad in ["50", "0/s", "5/h", "5/s burst 0", "fast", "", "-5/s", "NaN/s", "inf/s"] {
             let e = parse_rate_limit(bad).unwrap_err().to_string();
-            assert!(e.contains("50/s burst 100"), "{e}");
+            assert!(e.contains("50/s burst 100"), "{bad:?}: {e}");
+        }
+        // The largest value is a rate, not an overflow.
+        assert!(r("18446744073709551615/s").is_some_and(|(p, b)| p > 1e18 && b >= p));
+    }
+
+    #[test]
+    fn directory_attributes_at_their_extremes() {
+        let attrs = |v: Vec<&str>| {
+            Settings::resolve(
+                Options {
+                    directory_attributes: Some(v.into_iter().map(str::to_owned).collect()),
+                    ..base()
+                },
+                Some("t".into()),
+            )
+            .map(|s| s.server.directory_attributes)
+        };
+        assert_eq!(attrs(vec![""]).expect("empty"), Vec::<String>::new());
+        assert_eq!(attrs(vec![" b ", "a", "b"]).expect("ok"), ["a", "b"]);
+        let long = "x".repeat(10_000);
+        assert_eq!(attrs(vec![long.as_str()]).expect("long").len(), 1);
+        for bad in ["profile.pronouns", "a b", "\u{1F600}", "x;y"] {
+            let e = attrs(vec![bad]).unwrap_err().to_string();
+            assert!(e.contains("directory attribute"), "{bad}: {e}");
         }
     }
 

@@ -35,10 +35,25 @@ pub(crate) struct Projection {
     pub excluded: Vec<String>,
 }
 
+/// An integer parameter; one too large for 64 bits is held at the largest (a `startIndex` past
+/// any list is an empty page, a `count` past the cap is the cap), not refused as "not an integer".
 fn int_param(name: &str, v: &str) -> ScimResult<i64> {
-    v.trim()
-        .parse::<i64>()
-        .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer, not \"{v}\"")))
+    let t = v.trim();
+    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+    match t.parse::<i64>() {
+        Ok(n) => Ok(n),
+        Err(_) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(if t.starts_with('-') {
+                i64::MIN
+            } else {
+                i64::MAX
+            })
+        }
+        Err(_) => Err(ScimError::invalid_value(format!(
+            "{name} must be an integer, not \"{}\"",
+            t.chars().take(40).collect::<String>()
+        ))),
+    }
 }
 
 fn split_list(v: &str) -> Vec<String> {

@@ -619,3 +619,59 @@ async fn writes_are_refused_in_mirror_mode() {
         "ceo@example.com"
     );
 }
+
+/// Every query input at its empty, largest and garbage value: a SCIM error or a sane page,
+/// never a crash or a hang.
+#[tokio::test]
+async fn query_inputs_at_their_extremes() {
+    let s = Server::start().await;
+    let deep = format!("{}userName eq \"x\"{}", "(".repeat(33), ")".repeat(33));
+    let long = format!("userName eq \"{}\"", "a".repeat(5000));
+    // An empty filter parameter is no filter (what a client that always sends `filter=` means).
+    for f in ["", "   "] {
+        assert_eq!(ids(&s, &[("filter", f)]).await.0, 6, "{f:?}");
+    }
+    for f in ["\u{1F600}", "userName eq", &deep, &long] {
+        let a = s
+            .send(s.get(&with_query("/scim/v2/Users", &[("filter", f)])))
+            .await;
+        assert_eq!(
+            error(&a, 400)["scimType"],
+            "invalidFilter",
+            "{}",
+            f.chars().take(40).collect::<String>()
+        );
+    }
+    // Just inside the nesting bound still answers.
+    let ok = format!(
+        "{}userName eq \"ceo@example.com\"{}",
+        "(".repeat(30),
+        ")".repeat(30)
+    );
+    assert_eq!(filtered(&s, &ok).await, ["00u1"]);
+    // Paging: past the end is an empty page; below 1 is 1; a negative count is 0.
+    let (total, page) = ids(&s, &[("startIndex", "18446744073709551615")]).await;
+    assert!(total > 0 && page.is_empty(), "{total} {page:?}");
+    let (_, first) = ids(&s, &[("startIndex", "-5"), ("count", "1")]).await;
+    let (_, one) = ids(&s, &[("startIndex", "1"), ("count", "1")]).await;
+    assert_eq!(first, one);
+    let (_, none) = ids(&s, &[("count", "-3")]).await;
+    assert!(none.is_empty());
+    let (_, past) = ids(&s, &[("startIndex", "99999999999999999999999")]).await;
+    assert!(past.is_empty());
+    for garbage in [
+        ("count", ""),
+        ("count", "1e9"),
+        ("startIndex", "--1"),
+        ("startIndex", "12abc"),
+    ] {
+        let a = s
+            .send(s.get(&with_query("/scim/v2/Users", &[garbage])))
+            .await;
+        assert_eq!(error(&a, 400)["scimType"], "invalidValue", "{garbage:?}");
+    }
+    // An attributes list of a thousand unknown names is still an answer, and a small one.
+    let many: Vec<String> = (0..1000).map(|i| format!("nope{i}")).collect();
+    let (_, projected) = ids(&s, &[("attributes", &many.join(","))]).await;
+    assert!(!projected.is_empty());
+}
