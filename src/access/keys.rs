@@ -182,7 +182,14 @@ pub fn parse_role(role: &str) -> Result<Role, KeysError> {
 
 /// SHA-256 of `key` in lower-case hex, as stored in the file.
 pub fn hash_hex(key: &str) -> String {
-    hex(digest::digest(&digest::SHA256, key.as_bytes()).as_ref())
+    sha256_hex(key.as_bytes(), 32)
+}
+
+/// The first `bytes` bytes (at most 32) of the SHA-256 of `data`, in lower-case hex: key hashes
+/// (all 32) and the ETags the API derives from what it serves.
+pub fn sha256_hex(data: &[u8], bytes: usize) -> String {
+    let d = digest::digest(&digest::SHA256, data);
+    hex(&d.as_ref()[..bytes.min(32)])
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -10,7 +10,7 @@ mod view;
 #[cfg(test)]
 mod tests;
 
-pub use keys::{KeyRecord, KeyRing, KeysError};
+pub use keys::{KeyRecord, KeyRing, KeysError, sha256_hex};
 pub use rules::{Caller, Permission, RULES, Role};
 pub use view::{AccessError, Mirror, Policy, Result, SCAN_BUDGET, Totals, View};
 
@@ -21,3 +21,13 @@ pub use crate::search::{
     UnitKind, highlights,
 };
 pub use crate::store::{PersonFilter, StoreError};
+
+/// Whether a host name (no port; IPv6 in brackets or bare) names this machine: `localhost` or a
+/// loopback address. The one rule for both "may a keyless server listen here" and "is this
+/// request addressed to loopback" (the DNS-rebinding check).
+pub fn is_loopback_name(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}

@@ -86,11 +86,7 @@ static ETAGS: LazyLock<Vec<HeaderValue>> = LazyLock::new(|| {
     ASSETS
         .iter()
         .map(|a| {
-            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, a.bytes);
-            let hex: String = digest.as_ref()[..16]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let hex = crate::access::sha256_hex(a.bytes, 16);
             HeaderValue::from_str(&format!("\"{hex}\"")).unwrap_or(HeaderValue::from_static("\"\""))
         })
         .collect()

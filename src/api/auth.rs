@@ -167,10 +167,7 @@ fn loopback_host(host: &str) -> bool {
             _ => host,
         }
     };
-    name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    crate::access::is_loopback_name(name)
 }
 
 /// The host the request is addressed to: `Host`, or the authority of an HTTP/2 request.

@@ -681,7 +681,17 @@ mod tests {
         assert_eq!(r(" 5/s burst 7 "), Some((5.0, 7.0)));
         assert_eq!(r("120/m"), Some((2.0, 4.0)));
         assert_eq!(r("off"), None);
-        for bad in ["50", "0/s", "5/h", "5/s burst 0", "fast", "", "-5/s", "NaN/s", "inf/s"] {
+        for bad in [
+            "50",
+            "0/s",
+            "5/h",
+            "5/s burst 0",
+            "fast",
+            "",
+            "-5/s",
+            "NaN/s",
+            "inf/s",
+        ] {
             let e = parse_rate_limit(bad).unwrap_err().to_string();
             assert!(e.contains("50/s burst 100"), "{bad:?}: {e}");
         }

@@ -19,7 +19,7 @@ pub fn parse_okta_url(s: &str) -> Result<Url, ConfigError> {
     };
     match u.scheme() {
         "https" => {}
-        "http" if is_loopback_host(&host) => {}
+        "http" if crate::access::is_loopback_name(&host) => {}
         "http" => return Err(ConfigError::InsecureUrl(s.to_owned())),
         _ => return Err(ConfigError::BadUrl(s.to_owned())),
     }
@@ -36,13 +36,6 @@ pub fn parse_okta_url(s: &str) -> Result<Url, ConfigError> {
     let mut base = u;
     base.set_path("/");
     Ok(base)
-}
-
-fn is_loopback_host(host: &str) -> bool {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Parses and checks a listen address for a server without API keys: loopback only.

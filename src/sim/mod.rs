@@ -13,6 +13,8 @@ mod json;
 mod model;
 mod oauth;
 mod rng;
+/// The simulator's seeded generator, also what tests use to generate their inputs.
+pub use rng::Rng;
 mod search;
 mod shared;
 mod store;

@@ -10,6 +10,7 @@ pub struct Rng {
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 impl Rng {
+    /// A generator whose whole sequence follows from `seed`.
     pub fn new(seed: u64) -> Rng {
         Rng { state: seed }
     }
@@ -20,6 +21,7 @@ impl Rng {
         Rng::new(self.next_u64() ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         mix(self.state)
@@ -56,6 +58,7 @@ impl Rng {
         self.below(100) < percent as usize
     }
 
+    /// One of `items`, uniformly (they must not be empty).
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
@@ -67,6 +70,7 @@ impl Rng {
             .collect()
     }
 
+    /// `items` in a random order (Fisher-Yates).
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
             let j = self.below(i + 1);

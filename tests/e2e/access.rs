@@ -57,6 +57,16 @@ where
     }
 }
 
+/// POSTs a trivial GraphQL query addressed to `host` (the `Host` header).
+async fn typename_for_host(http: &reqwest::Client, base: &str, host: &str) -> reqwest::Response {
+    http.post(format!("{base}/graphql"))
+        .header("Host", host)
+        .json(&json!({"query": "{ __typename }"}))
+        .send()
+        .await
+        .expect("send")
+}
+
 /// POSTs a trivial GraphQL query, with `key` as the bearer key if given.
 async fn graphql(client: &reqwest::Client, base: &str, key: Option<&str>) -> reqwest::Response {
     let mut r = client
@@ -358,26 +368,14 @@ async fn an_open_loopback_server_answers_only_loopback_host_names() {
         format!("[::1]:{port}"),
         "localhost".to_owned(),
     ] {
-        let r = http
-            .post(format!("{base}/graphql"))
-            .header("Host", &host)
-            .json(&json!({"query": "{ __typename }"}))
-            .send()
-            .await
-            .expect("send");
+        let r = typename_for_host(&http, &base, &host).await;
         assert_eq!(r.status(), StatusCode::OK, "{host}");
     }
     for host in [
         format!("evil.example:{port}"),
         "localhost.evil.example".into(),
     ] {
-        let r = http
-            .post(format!("{base}/graphql"))
-            .header("Host", &host)
-            .json(&json!({"query": "{ __typename }"}))
-            .send()
-            .await
-            .expect("send");
+        let r = typename_for_host(&http, &base, &host).await;
         assert_eq!(r.status(), StatusCode::MISDIRECTED_REQUEST, "{host}");
         let body: Value = r.json().await.expect("json");
         let e = body["error"].as_str().unwrap_or_default();

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use oktamirror::configuration::Settings;
-use oktamirror::sim::{SimOptions, Simulator};
+use oktamirror::sim::{Rng, SimOptions, Simulator};
 use oktamirror::startup::Application;
 
 use crate::support::AppOptions;
@@ -32,29 +32,6 @@ const SLACK: Duration = Duration::from_secs(8);
 const USERS: usize = 400;
 const SEED: u64 = 0x5EED_0BAD;
 const TOKEN: &str = "test-token-0123456789";
-
-/// SplitMix64: small and seeded.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    /// True with probability `percent` %.
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 /// The parts of the schema the generator needs.
 struct Schema {
@@ -185,7 +162,7 @@ impl Generator<'_> {
             6 => "c2VhcmNoOjEwMDAwMDAwMDAwMDA".into(),
             7 => b64(&format!("search:{}", self.int())),
             8 => b64(&format!("person:{}", "z".repeat(self.rng.below(400)))),
-            9 => b64(&format!("group:{}", self.rng.next())),
+            9 => b64(&format!("group:{}", self.rng.next_u64())),
             10 => "====".into(),
             11 => (0..self.rng.below(600))
                 .map(|_| char::from(b'A' + (self.rng.below(26) as u8)))
@@ -193,7 +170,7 @@ impl Generator<'_> {
             12 => "00u1".into(),
             13 => "\"}{)(][\\".into(),
             14 => "Engineering".into(),
-            _ => format!("{}*?~\"%_", self.rng.next()),
+            _ => format!("{}*?~\"%_", self.rng.next_u64()),
         }
     }
 
@@ -356,7 +333,7 @@ impl Generator<'_> {
         let query = match special {
             0 => "{".repeat(self.rng.below(40_000)),
             1 => (0..self.rng.below(5_000))
-                .map(|_| char::from_u32(self.rng.next() as u32 % 0x3000).unwrap_or('?'))
+                .map(|_| char::from_u32(self.rng.next_u64() as u32 % 0x3000).unwrap_or('?'))
                 .collect(),
             2 => format!(
                 "{{{}}}",
@@ -519,7 +496,7 @@ async fn the_server_answers_every_hostile_query_and_stays_up() {
     let schema = Schema::from_sdl(&oktamirror::api::sdl());
     let mut generator = Generator {
         schema: &schema,
-        rng: Rng(SEED),
+        rng: Rng::new(SEED),
         vars: Vec::new(),
         fields_left: 0,
     };

@@ -3,68 +3,52 @@
 //! broken invariant shows up in `cargo test` even where cargo-fuzz (nightly) cannot run.
 
 use oktamirror::fuzzing::{check_query, decode_cursor, encode_cursor, find_rel, parse_duration};
+use oktamirror::sim::Rng;
 
 /// Inputs per target.
 const CASES: usize = 5_000;
 
-/// SplitMix64: small, seeded, good enough to pick bytes.
-struct Rng(u64);
+/// Random text: bytes from `alphabet` and a few arbitrary characters, up to `max` long.
+fn text(rng: &mut Rng, alphabet: &str, max: usize) -> String {
+    let chars: Vec<char> = alphabet.chars().collect();
+    let len = rng.below(max + 1);
+    (0..len)
+        .map(|_| match rng.below(10) {
+            0 => char::from_u32(rng.next_u64() as u32 % 0x11_0000).unwrap_or('\u{FFFD}'),
+            _ => chars[rng.below(chars.len())],
+        })
+        .collect()
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-    /// Random text: bytes from `alphabet` and a few arbitrary characters, up to `max` long.
-    fn text(&mut self, alphabet: &str, max: usize) -> String {
-        let chars: Vec<char> = alphabet.chars().collect();
-        let len = self.below(max + 1);
-        (0..len)
-            .map(|_| match self.below(10) {
-                0 => char::from_u32(self.next() as u32 % 0x11_0000).unwrap_or('\u{FFFD}'),
-                _ => chars[self.below(chars.len())],
-            })
-            .collect()
-    }
-    /// `seed` with a few random edits (insert, delete, replace).
-    fn mutate(&mut self, seed: &str, alphabet: &str) -> String {
-        let mut chars: Vec<char> = seed.chars().collect();
-        let extra: Vec<char> = alphabet.chars().collect();
-        for _ in 0..=self.below(4) {
-            let at = self.below(chars.len() + 1);
-            let c = extra[self.below(extra.len())];
-            match self.below(3) {
-                0 => chars.insert(at, c),
-                1 if at < chars.len() => {
-                    chars.remove(at);
-                }
-                _ if at < chars.len() => chars[at] = c,
-                _ => chars.push(c),
+/// `seed` with a few random edits (insert, delete, replace).
+fn mutate(rng: &mut Rng, seed: &str, alphabet: &str) -> String {
+    let mut chars: Vec<char> = seed.chars().collect();
+    let extra: Vec<char> = alphabet.chars().collect();
+    for _ in 0..=rng.below(4) {
+        let at = rng.below(chars.len() + 1);
+        let c = extra[rng.below(extra.len())];
+        match rng.below(3) {
+            0 => chars.insert(at, c),
+            1 if at < chars.len() => {
+                chars.remove(at);
             }
+            _ if at < chars.len() => chars[at] = c,
+            _ => chars.push(c),
         }
-        chars.into_iter().collect()
     }
+    chars.into_iter().collect()
 }
 
 #[test]
 fn cursor_decoder() {
-    let mut rng = Rng(1);
+    let mut rng = Rng::new(1);
     let b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/";
     for _ in 0..CASES {
         let kind = rng.below(3) as u8;
-        let id = rng.text("0123456789abc:-", 30);
+        let id = text(&mut rng, "0123456789abc:-", 30);
         let cursor = match rng.below(3) {
-            0 => rng.text(b64, 400),
-            1 => rng.mutate(&encode_cursor(kind, &id), b64),
+            0 => text(&mut rng, b64, 400),
+            1 => mutate(&mut rng, &encode_cursor(kind, &id), b64),
             _ => encode_cursor(kind, &id),
         };
         if let Ok(id) = decode_cursor(kind, &cursor) {
@@ -84,7 +68,7 @@ fn cursor_decoder() {
 
 #[test]
 fn duration_parser() {
-    let mut rng = Rng(2);
+    let mut rng = Rng::new(2);
     let seeds = [
         "500ms",
         "90s",
@@ -96,10 +80,10 @@ fn duration_parser() {
     ];
     for _ in 0..CASES {
         let text = match rng.below(2) {
-            0 => rng.text("0123456789 msdhé-+.", 24),
+            0 => text(&mut rng, "0123456789 msdhé-+.", 24),
             _ => {
                 let seed = rng.pick(&seeds);
-                rng.mutate(seed, "0123456789 msdh-+.ü")
+                mutate(&mut rng, seed, "0123456789 msdh-+.ü")
             }
         };
         if let Ok(d) = parse_duration(&text) {
@@ -110,7 +94,7 @@ fn duration_parser() {
 
 #[test]
 fn link_header_parser() {
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     let seeds = [
         r#"<https://x.okta.com/api/v1/users?after=00u1&limit=200>; rel="next""#,
         r#"<https://x/a>; rel="self", <https://x/b?c=d,e>; rel="next""#,
@@ -120,10 +104,10 @@ fn link_header_parser() {
         let n = 1 + rng.below(3);
         let values: Vec<String> = (0..n)
             .map(|_| match rng.below(2) {
-                0 => rng.text("<>;,=\" relnxtsf/:?&", 80),
+                0 => text(&mut rng, "<>;,=\" relnxtsf/:?&", 80),
                 _ => {
                     let seed = rng.pick(&seeds);
-                    rng.mutate(seed, "<>;,=\" \\")
+                    mutate(&mut rng, seed, "<>;,=\" \\")
                 }
             })
             .collect();
@@ -140,7 +124,7 @@ fn link_header_parser() {
 
 #[test]
 fn graphql_edge_checks() {
-    let mut rng = Rng(4);
+    let mut rng = Rng::new(4);
     let seeds = [
         "{ people(first: 5) { totalCount nodes { id manager { id } } } }",
         "query Q($a: String) { search(query: $a) { edges { cursor } } }",
@@ -150,10 +134,10 @@ fn graphql_edge_checks() {
     let alphabet = "{}[]()\"#:.$@!, abcFGQ\\\n";
     for _ in 0..CASES {
         let text = match rng.below(3) {
-            0 => rng.text(alphabet, 200),
+            0 => text(&mut rng, alphabet, 200),
             1 => {
                 let seed = rng.pick(&seeds);
-                rng.mutate(seed, alphabet)
+                mutate(&mut rng, seed, alphabet)
             }
             _ => {
                 // Deep or wide: brackets or fields repeated.

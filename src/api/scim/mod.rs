@@ -131,6 +131,25 @@ fn respond(r: ScimResult<Response>) -> Response {
     r.unwrap_or_else(ScimError::into_response)
 }
 
+/// A list answer (GET with query parameters or POST `.search`): the caller's view, the
+/// parameters as read, and the lister of the resource type, run off the async workers.
+async fn list(
+    shared: &Shared,
+    caller: Option<Extension<Caller>>,
+    params: ScimResult<ListParams>,
+    lister: fn(&View, &ListParams) -> ScimResult<Value>,
+) -> Response {
+    respond(
+        async {
+            let view = view_of(shared, caller)?;
+            let params = params?;
+            let body = run(&view, move |v| lister(v, &params)).await?;
+            Ok(ok(&body))
+        }
+        .await,
+    )
+}
+
 fn ok(body: &Value) -> Response {
     scim_response(StatusCode::OK, body)
 }
@@ -336,15 +355,13 @@ async fn list_users(
     caller: Option<Extension<Caller>>,
     uri: Uri,
 ) -> Response {
-    respond(
-        async {
-            let view = view_of(&shared, caller)?;
-            let params = ListParams::from_query(&query_pairs(&uri))?;
-            let body = run(&view, move |v| users_list(v, &params)).await?;
-            Ok(ok(&body))
-        }
-        .await,
+    list(
+        &shared,
+        caller,
+        ListParams::from_query(&query_pairs(&uri)),
+        users_list,
     )
+    .await
 }
 
 async fn search_users(
@@ -353,15 +370,7 @@ async fn search_users(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond(
-        async {
-            let view = view_of(&shared, caller)?;
-            let params = search_params(&headers, &body)?;
-            let body = run(&view, move |v| users_list(v, &params)).await?;
-            Ok(ok(&body))
-        }
-        .await,
-    )
+    list(&shared, caller, search_params(&headers, &body), users_list).await
 }
 
 /// Where an indexed lookup can answer a user filter (the whole filter is still applied to what
@@ -603,15 +612,13 @@ async fn list_groups(
     caller: Option<Extension<Caller>>,
     uri: Uri,
 ) -> Response {
-    respond(
-        async {
-            let view = view_of(&shared, caller)?;
-            let params = ListParams::from_query(&query_pairs(&uri))?;
-            let body = run(&view, move |v| groups_list(v, &params)).await?;
-            Ok(ok(&body))
-        }
-        .await,
+    list(
+        &shared,
+        caller,
+        ListParams::from_query(&query_pairs(&uri)),
+        groups_list,
     )
+    .await
 }
 
 async fn search_groups(
@@ -620,15 +627,7 @@ async fn search_groups(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond(
-        async {
-            let view = view_of(&shared, caller)?;
-            let params = search_params(&headers, &body)?;
-            let body = run(&view, move |v| groups_list(v, &params)).await?;
-            Ok(ok(&body))
-        }
-        .await,
-    )
+    list(&shared, caller, search_params(&headers, &body), groups_list).await
 }
 
 #[derive(Debug, PartialEq)]

@@ -243,12 +243,7 @@ pub(crate) fn list_response(total: u64, start_index: usize, resources: Vec<Value
 /// whenever anything served changes.
 pub(crate) fn version(resource: &Value) -> String {
     let bytes = serde_json::to_vec(resource).unwrap_or_default();
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
-    let hex: String = digest.as_ref()[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("W/\"{hex}\"")
+    format!("W/\"{}\"", crate::access::sha256_hex(&bytes, 12))
 }
 
 /// Sets `meta.version` and returns it.
