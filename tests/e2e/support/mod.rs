@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use oktamirror::okta::ClientOptions;
 use oktamirror::search::Index;
-use oktamirror::sim::{RateLimits, Rng, SimOptions, Simulator};
+use oktamirror::sim::{RateLimits, SimOptions, Simulator};
 use oktamirror::startup::{Application, SyncHandle};
 use oktamirror::store::Store;
 
@@ -327,12 +327,25 @@ pub fn patch(pairs: &[(&str, Value)]) -> Map<String, Value> {
         .collect()
 }
 
-/// One of `v`, or `None` when it is empty (the org may have run out of users or groups).
-fn pick<'a, T>(rng: &mut Rng, v: &'a [T]) -> Option<&'a T> {
-    if v.is_empty() {
-        None
-    } else {
-        Some(rng.pick(v))
+/// A small deterministic generator (xorshift), so a failing sequence can be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    pub fn pick<'a, T>(&mut self, v: &'a [T]) -> Option<&'a T> {
+        if v.is_empty() {
+            None
+        } else {
+            Some(&v[self.below(v.len())])
+        }
     }
 }
 
@@ -347,7 +360,7 @@ pub struct Mutator {
 impl Mutator {
     pub fn new(seed: u64) -> Mutator {
         Mutator {
-            rng: Rng::new(seed),
+            rng: Rng(seed),
             made: 0,
             users: Vec::new(),
             groups: Vec::new(),
@@ -369,7 +382,7 @@ impl Mutator {
         }
         self.made += 1;
         let (users, groups, rng) = (&self.users, &self.groups, &mut self.rng);
-        let Some(user) = pick(rng, users).cloned() else {
+        let Some(user) = rng.pick(users).cloned() else {
             return;
         };
         let uid = id_of(&user);
@@ -388,7 +401,7 @@ impl Mutator {
                 );
             }
             20..=34 => {
-                if let Some(m) = pick(rng, users) {
+                if let Some(m) = rng.pick(users) {
                     let empno = m["profile"]["employeeNumber"].as_str().unwrap_or_default();
                     let name = m["profile"]["displayName"].as_str().unwrap_or_default();
                     sim.update_profile(
@@ -398,20 +411,20 @@ impl Mutator {
                 }
             }
             35..=44 => {
-                if let Some(other) = pick(rng, users) {
+                if let Some(other) = rng.pick(users) {
                     let dept = other["profile"]["department"].clone();
                     sim.update_profile(&uid, patch(&[("department", dept)]));
                 }
             }
             45..=59 => {
-                if let Some(g) = pick(rng, groups) {
+                if let Some(g) = rng.pick(groups) {
                     sim.add_member(&gid(g), &uid);
                 }
             }
             60..=69 => {
-                if let Some(g) = pick(rng, groups) {
+                if let Some(g) = rng.pick(groups) {
                     let g = gid(g);
-                    if let Some(member) = pick(rng, &sim.group_members(&g)) {
+                    if let Some(member) = rng.pick(&sim.group_members(&g)) {
                         sim.remove_member(&g, member);
                     }
                 }
@@ -438,12 +451,12 @@ impl Mutator {
                 sim.create_user(profile, rng.below(4) > 0);
             }
             84..=87 => {
-                if let Some(g) = pick(rng, groups) {
+                if let Some(g) = rng.pick(groups) {
                     sim.rename_group(&gid(g), &format!("Renamed group {step}"));
                 }
             }
             88..=89 => {
-                if let Some(g) = pick(rng, groups) {
+                if let Some(g) = rng.pick(groups) {
                     sim.delete_group(&gid(g));
                 }
             }
