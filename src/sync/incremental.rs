@@ -212,11 +212,17 @@ impl Incremental {
                 Target::Group(id) => {
                     wants.insert(format!("group {id}"), Want::Group(id.clone()));
                 }
-                Target::Membership { user_id, .. } => {
+                Target::Membership { user_id, group_id } => {
                     wants.insert(
                         format!("the groups of user {user_id}"),
                         Want::UserGroups(user_id.clone()),
                     );
+                    // The group too, whatever the user's list says: an earlier step may already
+                    // hold this membership (it read the user's groups just after the change,
+                    // while its read of the group ran just before), and then no difference would
+                    // re-read the group and its `lastMembershipUpdated` would stay behind for
+                    // ever. Many events on one group still cost one read.
+                    wants.insert(format!("group {group_id}"), Want::Group(group_id.clone()));
                 }
                 Target::GroupMembers(id) => {
                     wants.insert(format!("group {id}"), Want::Group(id.clone()));

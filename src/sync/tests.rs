@@ -390,3 +390,36 @@ async fn re_syncing_an_org_whose_volatile_fields_moved_writes_nothing() {
     );
     assert_eq!(store.last_seq().expect("seq"), seq, "no change-log entries");
 }
+
+#[tokio::test]
+async fn a_membership_event_re_reads_its_group_even_when_the_membership_is_already_held() {
+    let (_dir, store) = store();
+    let fake = Fake::org(&["u1", "u2"], &["g1"]);
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(run.ok, "{:?}", run.error);
+
+    // u2 joined g1 long ago in the store's eyes (an earlier step read u2's groups just after
+    // the change), but g1 was read just before it: only the membership event is left to tell.
+    let mut g1 = group("g1");
+    g1["lastMembershipUpdated"] = "2026-12-01T16:49:57.318Z".into();
+    lock(&fake.groups).insert("g1".into(), g1);
+    let mut engine = Incremental::new(store.clone(), SyncConfig::default());
+    let page = [event(
+        "e1",
+        vec![Target::Membership {
+            user_id: "u2".into(),
+            group_id: "g1".into(),
+        }],
+    )];
+    let run = engine
+        .apply_events(&fake, &page, RunKind::Tail, Position::Log("log:1".into()))
+        .await
+        .expect("a recorded step");
+    assert!(run.ok, "{:?}", run.error);
+    let held = store.group("g1").expect("read").expect("g1");
+    assert_eq!(
+        held.last_membership_updated.map(|t| t.to_rfc3339()),
+        Some("2026-12-01T16:49:57.318+00:00".to_string()),
+        "the group is re-read"
+    );
+}
