@@ -14,6 +14,7 @@ use oktamirror::store::StoreError;
 mod check;
 #[cfg(feature = "simulator")]
 mod demo;
+mod health;
 mod keys;
 mod schema;
 mod search;
@@ -88,6 +89,16 @@ pub enum Command {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
+    /// Ask a running server whether it is ready (for container health checks); exits non-zero when not
+    Health {
+        /// The probe to ask: /readyz (ready to answer for the whole org) or /healthz (alive)
+        #[arg(
+            long,
+            env = "OKTAMIRROR_HEALTH_URL",
+            default_value = "http://127.0.0.1:8080/readyz"
+        )]
+        url: String,
+    },
     /// Check the Okta side: domain, sign-in, each needed scope, rate-limit share; exits non-zero on any failure
     Check {
         #[command(flatten)]
@@ -151,6 +162,7 @@ pub async fn run(command: Command) -> Result<(), CliError> {
             runs,
         } => status::run(&data_dir, server.as_deref(), key.as_deref(), runs).await,
         Command::Check { opts } => check::run(opts).await,
+        Command::Health { url } => health::run(&url).await,
         Command::Keys { command } => keys::run(command),
     }
 }
