@@ -11,7 +11,7 @@ mod cli;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    telemetry::init(cli.command.default_log_level());
+    telemetry::init_with(cli.command.default_log_level(), cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -22,7 +22,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(cli.command)) {
+    match runtime.block_on(cli::run(cli.command, cli.log_format)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -295,9 +295,18 @@ async fn execute(shared: &Shared, caller: Caller, rt: ResponseType, params: Para
         if let Err(e) = parsed.verdict {
             return limit_error(rt, &e);
         }
+        // The access log names the operation: the one asked for, or a document's only one.
+        if params.operation_name.is_none()
+            && let DocumentOperations::Multiple(ops) = &parsed.doc.operations
+            && ops.len() == 1
+            && let Some(name) = ops.keys().next()
+        {
+            tracing::Span::current().record("operation", name.as_str());
+        }
         req.set_parsed_query(parsed.doc);
     }
     if let Some(name) = params.operation_name {
+        tracing::Span::current().record("operation", name.as_str());
         req = req.operation_name(name);
     }
     if let Some(vars) = params.variables {

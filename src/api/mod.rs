@@ -101,8 +101,9 @@ pub fn router_with_access(state: ApiState, access: Access) -> Router {
 }
 
 /// Every request runs in an `http_request` span (a request id, the method, the path and, once
-/// the access layer knows it, the key's name, never the key), so each log line a request causes
-/// can be tied to it; one line at the end gives its status and duration.
+/// the access layer knows it, the key's name, never the key, and a GraphQL request's operation
+/// name), so each log line a request causes can be tied to it; one line at the end (the access
+/// log, target `oktamirror::access`) gives its status and duration.
 async fn trace_request(
     req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -117,11 +118,16 @@ async fn trace_request(
         method = %req.method(),
         path = %req.uri().path(),
         key = tracing::field::Empty,
+        operation = tracing::field::Empty,
     );
     let started = std::time::Instant::now();
     async move {
         let resp = next.run(req).await;
-        tracing::debug!(
+        // The access log: one line per request, in the request's span (so it carries the
+        // method, path, key name and GraphQL operation); `oktamirror::access=warn` in the log
+        // filter silences it.
+        tracing::info!(
+            target: "oktamirror::access",
             status = resp.status().as_u16(),
             ms = started.elapsed().as_secs_f64() * 1000.0,
             "request done"

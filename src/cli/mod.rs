@@ -10,6 +10,7 @@ use oktamirror::okta::OktaError;
 use oktamirror::search::SearchError;
 use oktamirror::startup::StartupError;
 use oktamirror::store::StoreError;
+use oktamirror::telemetry::LogFormat;
 
 mod check;
 #[cfg(feature = "simulator")]
@@ -33,6 +34,15 @@ mod sync;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines as text (for people) or json (one object a line, for log pipelines)
+    #[arg(
+        long,
+        global = true,
+        env = "OKTAMIRROR_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -141,9 +151,9 @@ fn token_env() -> Option<String> {
 }
 
 /// Runs one command to its end.
-pub async fn run(command: Command) -> Result<(), CliError> {
+pub async fn run(command: Command, format: LogFormat) -> Result<(), CliError> {
     match command {
-        Command::Serve { opts } => serve::run(opts).await,
+        Command::Serve { opts } => serve::run(opts, format).await,
         Command::Sync { once, opts } => sync::run(once, opts).await,
         #[cfg(feature = "simulator")]
         Command::Demo(args) => demo::run(args).await,

@@ -6,6 +6,7 @@ mod client;
 mod hostile;
 mod mirror;
 mod oauth;
+mod ops;
 mod parsers;
 mod search;
 mod support;

@@ -1,0 +1,122 @@
+//! What an operator sees: JSON logs with an access line per request (the key's name, never the
+//! key), and sync lines tied to their step.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::process::Serve;
+use crate::support::{TestSim, wait_for};
+use oktamirror::access::{Role, keys};
+
+/// Every stderr line of `serve --log-format json` is one JSON object; a GraphQL request logs
+/// one access line naming its method, path, operation, status, duration and key name; the key
+/// itself appears nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_an_access_line_per_request_and_never_the_key() {
+    let ts = TestSim::start(60, 41).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let keys_file = dir.path().join("keys");
+    let (key, _) = keys::create(&keys_file, "reporting-app", Role::Directory).expect("key");
+    let key = key.expose().to_owned();
+    let data = dir.path().join("data");
+    let serve = Serve::start(
+        ts.addr,
+        &data,
+        "info",
+        &[
+            "--log-format",
+            "json",
+            "--keys-file",
+            keys_file.to_str().expect("utf-8"),
+        ],
+        &[],
+        None,
+    );
+    let addr = serve.addr().await;
+    let client = reqwest::Client::new();
+    wait_for("the first sync", Duration::from_millis(100), || async {
+        reqwest::get(format!("http://{addr}/readyz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    let answer: Value = client
+        .post(format!("http://{addr}/graphql"))
+        .bearer_auth(&key)
+        .json(&json!({"query": "query HeadCount { people(first: 1) { totalCount } }"}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        answer["data"]["people"]["totalCount"].as_u64(),
+        // `people` leaves out DEPROVISIONED people unless asked.
+        Some(
+            ts.sim
+                .users()
+                .iter()
+                .filter(|u| u["status"] != "DEPROVISIONED")
+                .count() as u64
+        ),
+        "{answer}"
+    );
+    let refused = client
+        .post(format!("http://{addr}/graphql"))
+        .json(&json!({"query": "{ people(first: 1) { totalCount } }"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(refused.status(), 401);
+
+    // The request's span fields, from the access line of the request that matches `pred`.
+    let access = |pred: &dyn Fn(&Value) -> bool| -> Option<(Value, Value)> {
+        serve.log().lines().find_map(|l| {
+            let v: Value = serde_json::from_str(l).ok()?;
+            if v["target"] != "oktamirror::access" {
+                return None;
+            }
+            let span = v["spans"].as_array()?.first()?.clone();
+            pred(&span).then_some((v, span))
+        })
+    };
+    let mut found = None;
+    wait_for("the access lines", Duration::from_millis(20), || {
+        found = access(&|s| s["operation"] == "HeadCount").zip(access(&|s| {
+            s["path"] == "/graphql" && s.get("key").is_none()
+        }));
+        let done = found.is_some();
+        async move { done }
+    })
+    .await;
+    let ((line, span), (refused_line, _)) = found.expect("found");
+    assert_eq!(span["method"], "POST", "{line}");
+    assert_eq!(span["path"], "/graphql", "{line}");
+    assert_eq!(span["key"], "reporting-app", "{line}");
+    assert_eq!(line["status"], 200, "{line}");
+    assert!(line["ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{line}");
+    assert_eq!(refused_line["status"], 401, "{refused_line}");
+
+    serve.stop().await;
+    let log = serve.log();
+    for l in log.lines() {
+        let v: Result<Value, _> = serde_json::from_str(l);
+        assert!(
+            v.as_ref().is_ok_and(|v| v.is_object()),
+            "not one JSON object a line: {l}"
+        );
+    }
+    assert!(!log.contains(&key), "the key reached the log");
+    // A sync line carries the step it belongs to.
+    assert!(
+        log.lines().any(|l| l.contains("full sync")
+            && serde_json::from_str::<Value>(l).is_ok_and(|v| v["spans"].as_array().is_some_and(
+                |s| s
+                    .iter()
+                    .any(|s| s["name"] == "sync_step" && s["step"].is_u64())
+            ))),
+        "{log}"
+    );
+}
