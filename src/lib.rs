@@ -4,6 +4,7 @@
 pub mod access;
 pub mod api;
 pub mod configuration;
+pub mod metrics;
 pub mod model;
 pub mod okta;
 pub mod search;

@@ -648,7 +648,9 @@ impl View {
         limit: usize,
     ) -> Result<(SearchResults, Vec<(f32, Person)>)> {
         self.require(Permission::ReadDirectory)?;
+        let started = std::time::Instant::now();
         let results = self.index()?.search(query, filter, offset, limit)?;
+        crate::metrics::global().search(started.elapsed());
         let mut hits = Vec::with_capacity(results.hits.len());
         for h in &results.hits {
             // The index may briefly hold someone the store just deleted: skip them.
@@ -707,6 +709,36 @@ impl View {
             groups: s.group_count()?,
             memberships: s.membership_count()?,
             last_seq: s.last_seq()?,
+        })
+    }
+
+    /// What `/metrics` reports about the store, the index and the sync (a `metrics` or `admin`
+    /// caller): sizes and counts, and how fresh the mirror is.
+    pub fn vitals(&self) -> Result<crate::metrics::Vitals> {
+        self.require(Permission::Metrics)?;
+        let s = self.store();
+        let now = Utc::now();
+        let secs_since = |t: DateTime<Utc>| (now - t).num_milliseconds().max(0) as f64 / 1000.0;
+        let caught_up: Option<DateTime<Utc>> = s.meta_json(meta::TAIL_CAUGHT_UP)?;
+        // The last successful read of Okta: the tail finding the log up to date, or the newest
+        // successful run of any kind.
+        let last_ok = s
+            .runs(20)?
+            .into_iter()
+            .filter(|r| r.ok)
+            .map(|r| r.finished_at)
+            .max();
+        let fresh = caught_up.into_iter().chain(last_ok).max();
+        Ok(crate::metrics::Vitals {
+            store_bytes: s.size_on_disk()?,
+            change_log_seq: s.last_seq()?,
+            change_log_entries: s.change_log_entries()?,
+            people: s.people_count()?,
+            groups: s.group_count()?,
+            memberships: s.membership_count()?,
+            index_documents: self.mirror.index.as_ref().map_or(0, |i| i.num_docs()),
+            staleness_seconds: fresh.map(secs_since),
+            tail_lag_seconds: caught_up.map(secs_since),
         })
     }
 

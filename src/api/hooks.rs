@@ -94,13 +94,23 @@ pub async fn deliver(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let metrics = crate::metrics::global();
     let hook = match authorized(&shared, &headers) {
         Ok(h) => h,
-        Err(r) => return *r,
+        Err(r) => {
+            metrics.hook_delivery(false);
+            return *r;
+        }
     };
     match hook.sink.deliver(&body) {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => problem(StatusCode::BAD_REQUEST, &e),
+        Ok(_) => {
+            metrics.hook_delivery(true);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => {
+            metrics.hook_delivery(false);
+            problem(StatusCode::BAD_REQUEST, &e)
+        }
     }
 }
 

@@ -288,26 +288,47 @@ fn is_mutation(documents: &Documents, params: &Params) -> bool {
     )
 }
 
+/// Runs one GraphQL request and records it in the metrics (operation, outcome, duration).
 async fn execute(shared: &Shared, caller: Caller, rt: ResponseType, params: Params) -> Response {
+    let started = std::time::Instant::now();
+    let mut operation = None;
+    let (resp, outcome) = run(shared, caller, rt, params, &mut operation).await;
+    crate::metrics::global().graphql_request(operation.as_deref(), outcome, started.elapsed());
+    resp
+}
+
+/// The request's answer and its outcome: `ok`, `error` (errors in the answer), `refused` (a
+/// limit or a request error) or `timeout`. `operation` gets the operation's name when known.
+async fn run(
+    shared: &Shared,
+    caller: Caller,
+    rt: ResponseType,
+    params: Params,
+    operation: &mut Option<String>,
+) -> (Response, &'static str) {
     let parsed = shared.documents.get(&params.query);
     let mut req = async_graphql::Request::new(params.query);
     if let Some(parsed) = parsed {
         if let Err(e) = parsed.verdict {
-            return limit_error(rt, &e);
+            return (limit_error(rt, &e), "refused");
         }
-        // The access log names the operation: the one asked for, or a document's only one.
+        // The access log and the metrics name the operation: the one asked for, or a
+        // document's only one.
         if params.operation_name.is_none()
             && let DocumentOperations::Multiple(ops) = &parsed.doc.operations
             && ops.len() == 1
             && let Some(name) = ops.keys().next()
         {
-            tracing::Span::current().record("operation", name.as_str());
+            *operation = Some(name.to_string());
         }
         req.set_parsed_query(parsed.doc);
     }
     if let Some(name) = params.operation_name {
-        tracing::Span::current().record("operation", name.as_str());
+        *operation = Some(name.clone());
         req = req.operation_name(name);
+    }
+    if let Some(name) = operation {
+        tracing::Span::current().record("operation", name.as_str());
     }
     if let Some(vars) = params.variables {
         req = req.variables(Variables::from_json(Value::Object(vars)));
@@ -343,7 +364,7 @@ async fn execute(shared: &Shared, caller: Caller, rt: ResponseType, params: Para
                 ResponseType::GraphQLResponse => StatusCode::SERVICE_UNAVAILABLE,
                 ResponseType::Json => StatusCode::OK,
             };
-            return errors_response(rt, status, &[deadline.error()]);
+            return (errors_response(rt, status, &[deadline.error()]), "timeout");
         }
     };
 
@@ -353,6 +374,11 @@ async fn execute(shared: &Shared, caller: Caller, rt: ResponseType, params: Para
         && !resp.errors.is_empty()
         && resp.errors.iter().all(|e| e.path.is_empty());
     let headers = resp.http_headers.clone();
+    let outcome = match (request_failed, resp.errors.is_empty()) {
+        (true, _) => "refused",
+        (false, true) => "ok",
+        (false, false) => "error",
+    };
     let mut out = if request_failed {
         let status = match rt {
             ResponseType::GraphQLResponse => StatusCode::BAD_REQUEST,
@@ -366,7 +392,7 @@ async fn execute(shared: &Shared, caller: Caller, rt: ResponseType, params: Para
         }
     };
     out.headers_mut().extend(headers);
-    out
+    (out, outcome)
 }
 
 /// True for the error `limits::Deadlines` puts on fields resolved after the deadline.

@@ -12,6 +12,7 @@ mod http;
 mod limits;
 mod listener;
 mod media;
+mod metrics;
 mod scim;
 
 pub use auth::{Access, RateLimit};
@@ -87,6 +88,7 @@ pub fn router_with_access(state: ApiState, access: Access) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/hooks/okta", get(hooks::verify).post(hooks::deliver))
         .route("/assets/{*path}", get(assets::asset))
         .nest(scim::BASE, scim::routes())

@@ -171,6 +171,11 @@ impl Index {
         &self.dir
     }
 
+    /// Documents (people) the index holds as of its last commit.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
     /// The last change sequence the index holds (searches see the store as of this change).
     pub fn indexed_seq(&self) -> u64 {
         self.seq.load(Ordering::Acquire)

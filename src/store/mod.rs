@@ -227,6 +227,23 @@ impl Store {
         Ok(self.meta_u64(meta::SEQ)?.unwrap_or(0))
     }
 
+    /// Bytes the store takes on disk (sled's own figure: its log and snapshot files).
+    pub fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    /// Entries the change log holds now: its last sequence less its first, plus one (sequences
+    /// are dense; reading the two ends costs two lookups, not a count of every entry).
+    pub fn change_log_entries(&self) -> Result<u64> {
+        let changes = self.tree(T::Changes);
+        match (changes.first()?, changes.last()?) {
+            (Some((first, _)), Some((last, _))) => {
+                Ok(keys::read_u64(&last).saturating_sub(keys::read_u64(&first)) + 1)
+            }
+            _ => Ok(0),
+        }
+    }
+
     /// Number of people (all statuses) in the mirror.
     pub fn people_count(&self) -> Result<u64> {
         Ok(self.meta_u64(meta::PEOPLE)?.unwrap_or(0))

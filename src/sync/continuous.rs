@@ -442,10 +442,23 @@ impl Schedule {
     }
 }
 
-/// Notes on a step's span the id its run was recorded under (0: not recorded), and says so in
-/// one line inside the span: the id is assigned at commit, after the step's other lines, so
+/// Counts the run in the metrics, notes on a step's span the id its run was recorded under (0:
+/// not recorded), and says so in one line inside the span: the id is assigned at commit, after the step's other lines, so
 /// this line is what ties the step's number to its entry in `syncRuns`.
 fn recorded(span: &tracing::Span, run: &SyncRun) {
+    let c = &run.changes;
+    crate::metrics::global().sync_run(&crate::metrics::RunFigures {
+        kind: format!("{:?}", run.kind).to_lowercase(),
+        ok: run.ok,
+        duration: (run.finished_at - run.started_at)
+            .to_std()
+            .unwrap_or_default(),
+        people_changed: c.people_created + c.people_updated + c.people_deleted,
+        groups_changed: c.groups_created + c.groups_updated + c.groups_deleted,
+        memberships_changed: c.members_added + c.members_removed,
+        held: (run.held.people.len() + run.held.groups.len()) as u64,
+        events: run.events,
+    });
     if run.id != 0 {
         span.record("run_id", run.id);
         span.in_scope(|| tracing::info!(ok = run.ok, "sync step recorded"));

@@ -120,3 +120,136 @@ async fn json_logs_carry_an_access_line_per_request_and_never_the_key() {
         "{log}"
     );
 }
+
+/// `/metrics` answers a metrics key (401 without a key, 403 for a directory key) in a format a
+/// Prometheus parser reads, and its figures match the simulator's org and the requests made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_parse_as_prometheus_text_and_match_the_org() {
+    let ts = TestSim::start(80, 43).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let keys_file = dir.path().join("keys");
+    let (metrics_key, _) = keys::create(&keys_file, "prometheus", Role::Metrics).expect("key");
+    let (app_key, _) = keys::create(&keys_file, "app", Role::Directory).expect("key");
+    let serve = Serve::start(
+        ts.addr,
+        &dir.path().join("data"),
+        "info",
+        &["--keys-file", keys_file.to_str().expect("utf-8")],
+        &[],
+        None,
+    );
+    let addr = serve.addr().await;
+    let client = reqwest::Client::new();
+    wait_for("the first sync", Duration::from_millis(100), || async {
+        reqwest::get(format!("http://{addr}/readyz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    let url = format!("http://{addr}/metrics");
+    let status = |r: reqwest::Response| r.status().as_u16();
+    assert_eq!(status(client.get(&url).send().await.expect("get")), 401);
+    let forbidden = client
+        .get(&url)
+        .bearer_auth(app_key.expose())
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(status(forbidden), 403, "a directory key reads no metrics");
+
+    const ASKED: usize = 3;
+    for _ in 0..ASKED {
+        let r = client
+            .post(format!("http://{addr}/graphql"))
+            .bearer_auth(app_key.expose())
+            .json(&json!({"query": "query HeadCount { people(first: 1) { totalCount } }"}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 200);
+    }
+
+    let scrape = || async {
+        let r = client
+            .get(&url)
+            .bearer_auth(metrics_key.expose())
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(r.status(), 200);
+        let ct = r.headers()[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
+        let text = r.text().await.expect("text");
+        let lines = text.lines().map(|l| Ok(l.to_owned()));
+        (
+            prometheus_parse::Scrape::parse(lines).expect("Prometheus text"),
+            text,
+        )
+    };
+    let value = |scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]| {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            })
+    };
+    let (m, text) = scrape().await;
+    let people = ts.sim.users().len() as f64;
+    let groups = ts.sim.groups().len() as f64;
+    assert_eq!(
+        value(&m, "oktamirror_objects", &[("kind", "person")]),
+        Some(people),
+        "{text}"
+    );
+    assert_eq!(
+        value(&m, "oktamirror_objects", &[("kind", "group")]),
+        Some(groups),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &m,
+            "oktamirror_graphql_requests_total",
+            &[("operation", "HeadCount"), ("outcome", "ok")]
+        ),
+        Some(ASKED as f64),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &m,
+            "oktamirror_sync_runs_total",
+            &[("kind", "full"), ("outcome", "ok")]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        value(&m, "oktamirror_sync_changed_total", &[("object", "person")]) >= Some(people),
+        "the first sync created everyone: {text}"
+    );
+    for gauge in [
+        "oktamirror_store_size_bytes",
+        "oktamirror_process_resident_memory_bytes",
+        "oktamirror_process_open_files",
+        "oktamirror_index_documents",
+    ] {
+        assert!(
+            value(&m, gauge, &[]).is_some_and(|v| v > 0.0),
+            "{gauge}: {text}"
+        );
+    }
+    assert!(
+        !text.contains(metrics_key.expose()) && !text.contains(app_key.expose()),
+        "no key in the metrics"
+    );
+    serve.stop().await;
+}
