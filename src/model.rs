@@ -327,6 +327,14 @@ pub struct Change {
     /// What changed; flattened into the entry (`entity: person`, `id: …`) when serialized.
     #[serde(flatten)]
     pub entity: Entity,
+    /// An upsert that created the person or group (false for an update, and in entries written
+    /// before this field existed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub created: bool,
+    /// For an update: the fields that changed (typed fields by their GraphQL names, raw Okta
+    /// profile attributes as `profile.NAME`). Empty for creations, deletions and memberships.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
 }
 
 /// How many things a sync run changed in the mirror.

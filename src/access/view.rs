@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::rules::{Caller, Permission, Role};
-use crate::model::{AuditEntry, Group, ManagerReport, Person, SyncRun, UserStatus};
+use crate::model::{
+    AuditEntry, ChangeOp, Entity, Group, ManagerReport, Person, SyncRun, UserStatus,
+};
 use crate::search::{
     self, DepartmentCache, Departments, Facets, Index, OrgNode, ParsedQuery, SearchError,
     SearchResults,
@@ -46,6 +48,13 @@ pub enum AccessError {
         /// How many people share the value.
         count: usize,
     },
+    /// A change-feed cursor points before the oldest entry the change log still holds.
+    CursorExpired {
+        /// The sequence the cursor resumes after.
+        after: u64,
+        /// The oldest sequence still held.
+        oldest: u64,
+    },
     /// The request read more records than one request may (see [`SCAN_BUDGET`]), or its time
     /// ran out and it was cancelled.
     TooCostly {
@@ -64,6 +73,11 @@ impl AccessError {
     pub fn is_bad_input(&self) -> bool {
         matches!(self, AccessError::Search(e) if e.is_bad_input())
             || matches!(self, AccessError::Ambiguous { .. })
+    }
+
+    /// True when a change-feed cursor is older than the change log's retention.
+    pub fn is_cursor_expired(&self) -> bool {
+        matches!(self, AccessError::CursorExpired { .. })
     }
 
     /// True when the request asked for more work than one request may do.
@@ -85,6 +99,9 @@ impl AccessError {
             }
             AccessError::Ambiguous { what, count } => format!(
                 "{count} people share this {what} (Okta does not keep it unique); look them up by id or login, or find them with people(filter:) or search"
+            ),
+            AccessError::CursorExpired { after, oldest } => format!(
+                "the change-feed cursor resumes after change {after}, but the change log now starts at {oldest} (older entries were pruned): read the mirror again in full, then follow the feed from the headCursor you read before that"
             ),
             AccessError::TooCostly { limit } => format!(
                 "this request reads more than {limit} records (whole-org counts, reports, departments, filtered lists) or ran out of time: ask for fewer such fields per request, or narrow the filter"
@@ -205,6 +222,44 @@ impl Mirror {
         };
         Ok(index.indexed_seq() >= self.store.last_seq()?)
     }
+}
+
+/// What a change-feed entry reports, as the caller sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedKind {
+    /// A person new to the mirror (or to the caller's view).
+    PersonCreated,
+    /// A person's record changed.
+    PersonUpdated,
+    /// A person left the mirror, or the caller's view of it.
+    PersonRemoved,
+    /// A group new to the mirror.
+    GroupCreated,
+    /// A group's record (not its members) changed.
+    GroupUpdated,
+    /// A group left the mirror.
+    GroupRemoved,
+    /// People joined or left a group.
+    MembersChanged,
+}
+
+/// One change-feed entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEntry {
+    /// Its position in the change log.
+    pub seq: u64,
+    /// When the mirror applied it.
+    pub at: DateTime<Utc>,
+    /// What happened.
+    pub kind: FeedKind,
+    /// The person's or group's Okta id.
+    pub id: String,
+    /// For an update: the changed fields (GraphQL names; raw attributes as `profile.NAME`).
+    pub fields: Vec<String>,
+    /// For `MembersChanged`: the people who joined.
+    pub added: Vec<String>,
+    /// For `MembersChanged`: the people who left.
+    pub removed: Vec<String>,
 }
 
 /// One caller's window onto the mirror. Cheap to clone (one `Arc` and the caller).
@@ -666,6 +721,113 @@ impl View {
     pub fn facets(&self, query: &ParsedQuery, filter: &PersonFilter) -> Result<Facets> {
         self.require(Permission::ReadDirectory)?;
         Ok(self.index()?.facets(query, filter)?)
+    }
+
+    // ---- change feed --------------------------------------------------------------------
+
+    /// Up to `first` change-log entries after sequence `after`, as this caller may see them,
+    /// and the sequence to resume after (the last entry read; `after` when none). A person the
+    /// caller may not see (deprovisioned, for a directory key) reads as removed, members it may
+    /// not see are left out of membership entries, and raw attributes beyond the policy's
+    /// `directory_attributes` are left out of the changed fields, so the feed never tells a
+    /// caller more than its reads would.
+    pub fn changes(&self, after: u64, first: usize) -> Result<(Vec<FeedEntry>, u64)> {
+        self.require(Permission::ReadDirectory)?;
+        let s = self.store();
+        if let Some(oldest) = s.first_seq()?
+            && after.saturating_add(1) < oldest
+        {
+            return Err(AccessError::CursorExpired { after, oldest });
+        }
+        let raw_ok = self.may(Permission::RawProfile);
+        let allowed = &self.mirror.policy.directory_attributes;
+        let field_shown = |f: &String| match f.strip_prefix("profile.") {
+            Some(attr) => raw_ok || allowed.iter().any(|a| a == attr),
+            None => true,
+        };
+        let mut out = Vec::new();
+        let mut resume = after;
+        for c in s.changes_after(after).take(first) {
+            let c = c?;
+            self.charge(1)?;
+            resume = c.seq;
+            let (kind, id, fields, added, removed) = match c.entity {
+                Entity::Person { id } => {
+                    let shown = c.op == ChangeOp::Upsert && self.person(&id)?.is_some();
+                    let kind = match (shown, c.created) {
+                        (false, _) => FeedKind::PersonRemoved,
+                        (true, true) => FeedKind::PersonCreated,
+                        (true, false) => FeedKind::PersonUpdated,
+                    };
+                    let fields = if shown {
+                        c.fields.into_iter().filter(field_shown).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    (kind, id, fields, Vec::new(), Vec::new())
+                }
+                Entity::Group { id } => {
+                    let kind = match (c.op, c.created) {
+                        (ChangeOp::Delete, _) => FeedKind::GroupRemoved,
+                        (ChangeOp::Upsert, true) => FeedKind::GroupCreated,
+                        (ChangeOp::Upsert, false) => FeedKind::GroupUpdated,
+                    };
+                    let fields = c.fields.into_iter().filter(field_shown).collect();
+                    (kind, id, fields, Vec::new(), Vec::new())
+                }
+                Entity::Members {
+                    group_id,
+                    added,
+                    removed,
+                } => {
+                    let added = self.visible_ids(added)?;
+                    let removed = self.visible_removed(removed)?;
+                    if added.is_empty() && removed.is_empty() {
+                        continue;
+                    }
+                    (
+                        FeedKind::MembersChanged,
+                        group_id,
+                        Vec::new(),
+                        added,
+                        removed,
+                    )
+                }
+            };
+            out.push(FeedEntry {
+                seq: c.seq,
+                at: c.at,
+                kind,
+                id,
+                fields,
+                added,
+                removed,
+            });
+        }
+        Ok((out, resume))
+    }
+
+    /// The newest change-log sequence: where a consumer that has just read everything resumes.
+    pub fn changes_head(&self) -> Result<u64> {
+        self.require(Permission::ReadDirectory)?;
+        Ok(self.store().last_seq()?)
+    }
+
+    /// Removed member ids as the caller may hear of them: a person it may not see (still in
+    /// the mirror, deprovisioned) is left out; a person gone from the mirror is told.
+    fn visible_removed(&self, ids: Vec<String>) -> Result<Vec<String>> {
+        self.charge(ids.len() as u64)?;
+        if self.may(Permission::SeeDeprovisioned) {
+            return Ok(ids);
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.store().person(&id)? {
+                Some(p) if !self.shows(&p) => {}
+                _ => out.push(id),
+            }
+        }
+        Ok(out)
     }
 
     // ---- sync state ---------------------------------------------------------------------

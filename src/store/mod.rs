@@ -232,6 +232,14 @@ impl Store {
         Ok(self.db.size_on_disk()?)
     }
 
+    /// The oldest sequence number the change log still holds (`None` when it is empty).
+    pub fn first_seq(&self) -> Result<Option<u64>> {
+        Ok(self
+            .tree(T::Changes)
+            .first()?
+            .map(|(k, _)| keys::read_u64(&k)))
+    }
+
     /// Entries the change log holds now: its last sequence less its first, plus one (sequences
     /// are dense; reading the two ends costs two lookups, not a count of every entry).
     pub fn change_log_entries(&self) -> Result<u64> {

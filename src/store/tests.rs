@@ -187,3 +187,26 @@ fn a_batch_commits_changes_cursor_event_ids_and_run_together() {
     );
     assert!(!s.event_seen("uuid-1").expect("seen"));
 }
+
+#[test]
+fn the_change_log_tells_creations_from_updates_and_names_the_changed_fields() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    s.apply(&[put(person("1", "ana@x", None))], &[])
+        .expect("apply");
+    let (mut p, mut raw) = person("1", "ana@x", Some("9"));
+    raw["profile"]["title"] = json!("Engineer");
+    raw["profile"]["badgeId"] = json!("B-1");
+    raw["lastUpdated"] = json!("2026-12-01T00:00:00.000Z");
+    p.title = Some("Engineer".into());
+    s.apply(&[put((p, raw))], &[]).expect("apply");
+    let changes: Vec<_> = s.changes_after(0).collect::<Result<_>>().expect("changes");
+    assert_eq!(changes.len(), 2);
+    assert!(changes[0].created && changes[0].fields.is_empty());
+    assert!(!changes[1].created);
+    assert_eq!(
+        changes[1].fields,
+        vec!["managerId", "profile.badgeId", "profile.title", "title"],
+        "typed fields by their GraphQL names, raw attributes as profile.NAME, no lastUpdated"
+    );
+}

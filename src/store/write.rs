@@ -267,12 +267,43 @@ fn get_u64(t: &TransactionalTree, key: &str) -> TxResult<u64> {
 }
 
 fn log(tx: &[TransactionalTree], c: &mut Counters, op: ChangeOp, entity: Entity) -> TxResult<()> {
+    write_change(tx, c, op, entity, false, Vec::new())
+}
+
+/// Logs a put: `fields` None for a creation, else the fields an update changed.
+fn log_put(
+    tx: &[TransactionalTree],
+    c: &mut Counters,
+    entity: Entity,
+    fields: Option<Vec<String>>,
+) -> TxResult<()> {
+    let created = fields.is_none();
+    write_change(
+        tx,
+        c,
+        ChangeOp::Upsert,
+        entity,
+        created,
+        fields.unwrap_or_default(),
+    )
+}
+
+fn write_change(
+    tx: &[TransactionalTree],
+    c: &mut Counters,
+    op: ChangeOp,
+    entity: Entity,
+    created: bool,
+    fields: Vec<String>,
+) -> TxResult<()> {
     c.seq += 1;
     let change = Change {
         seq: c.seq,
         at: c.at,
         op,
         entity,
+        created,
+        fields,
     };
     let bytes = match json("change", &change) {
         Ok(b) => b,
@@ -326,16 +357,24 @@ fn put_record<V: DeserializeOwned>(
     r: Record<'_>,
     (bytes, raw): (&[u8], &[u8]),
     reindex: impl FnOnce(Option<&V>) -> TxResult<()>,
-) -> TxResult<Option<bool>> {
+) -> TxResult<Option<Written>> {
     let old = tx[r.tree as usize].get(r.id)?;
+    let old_raw = tx[r.raw_tree as usize].get(r.id)?;
     if let Some(old) = &old
         && old.as_ref() == bytes
-        && tx[r.raw_tree as usize]
-            .get(r.id)?
-            .is_some_and(|old_raw| same_json(&old_raw, raw))
+        && old_raw
+            .as_ref()
+            .is_some_and(|old_raw| same_json(old_raw, raw))
     {
         return Ok(None);
     }
+    let written = match &old {
+        None => Written::Created,
+        Some(old_bytes) => Written::Updated(changed_fields(
+            (old_bytes, old_raw.as_deref().unwrap_or_default()),
+            (bytes, raw),
+        )),
+    };
     let old: Option<V> = match old {
         None => None,
         Some(b) => Some(decode_tx(r.what, &b)?),
@@ -343,7 +382,82 @@ fn put_record<V: DeserializeOwned>(
     reindex(old.as_ref())?;
     tx[r.tree as usize].insert(r.id, bytes)?;
     tx[r.raw_tree as usize].insert(r.id, raw)?;
-    Ok(Some(old.is_none()))
+    Ok(Some(written))
+}
+
+/// What `put_record` wrote.
+enum Written {
+    Created,
+    /// Updated, with the names of the fields that changed.
+    Updated(Vec<String>),
+}
+
+/// Okta fields that move with every change and name none: left out of a change's field list.
+const UNTOLD: &[&str] = &[
+    "lastUpdated",
+    "lastMembershipUpdated",
+    "last_updated",
+    "last_membership_updated",
+];
+
+/// The fields that differ between two versions of a record: the typed record's fields (by
+/// their GraphQL names, like `title` or `managerId`) and the raw Okta profile's attributes (as
+/// `profile.NAME`), sorted and without repeats. Unreadable JSON yields no names, never an error:
+/// the list describes a change, it does not decide one.
+fn changed_fields((old, old_raw): (&[u8], &[u8]), (new, new_raw): (&[u8], &[u8])) -> Vec<String> {
+    fn object(b: &[u8]) -> serde_json::Map<String, Value> {
+        match serde_json::from_slice::<Value>(b) {
+            Ok(Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        }
+    }
+    fn differing(
+        a: &serde_json::Map<String, Value>,
+        b: &serde_json::Map<String, Value>,
+    ) -> Vec<String> {
+        a.keys()
+            .chain(b.keys())
+            .filter(|k| !UNTOLD.contains(&k.as_str()) && a.get(*k) != b.get(*k))
+            .cloned()
+            .collect()
+    }
+    fn camel(snake: &str) -> String {
+        let mut out = String::with_capacity(snake.len());
+        let mut upper = false;
+        for ch in snake.chars() {
+            if ch == '_' {
+                upper = true;
+            } else if upper {
+                out.extend(ch.to_uppercase());
+                upper = false;
+            } else {
+                out.push(ch);
+            }
+        }
+        out
+    }
+    let mut fields: std::collections::BTreeSet<String> = differing(&object(old), &object(new))
+        .iter()
+        .filter(|k| k.as_str() != "profile" && k.as_str() != "raw")
+        .map(|k| camel(k))
+        .collect();
+    let (old_raw, new_raw) = (object(old_raw), object(new_raw));
+    let profile = |m: &serde_json::Map<String, Value>| match m.get("profile") {
+        Some(Value::Object(p)) => p.clone(),
+        _ => serde_json::Map::new(),
+    };
+    fields.extend(
+        differing(&profile(&old_raw), &profile(&new_raw))
+            .into_iter()
+            .map(|k| format!("profile.{k}")),
+    );
+    fields.extend(
+        differing(&old_raw, &new_raw)
+            .into_iter()
+            .filter(|k| !matches!(k.as_str(), "profile" | "_links" | "_embedded"))
+            .map(|k| camel(&k)),
+    );
+    fields.into_iter().collect()
 }
 
 /// Removes the record stored under `id` from `records` and returns it decoded (`None` when
@@ -386,15 +500,19 @@ fn put_person(
         }
         index_person(tx, p)
     };
-    match put_record(tx, record, (pbytes, rbytes), reindex)? {
+    let fields = match put_record(tx, record, (pbytes, rbytes), reindex)? {
         None => return Ok(()),
-        Some(true) => {
+        Some(Written::Created) => {
             a.people_created += 1;
             c.people += 1;
+            None
         }
-        Some(false) => a.people_updated += 1,
-    }
-    log(tx, c, ChangeOp::Upsert, Entity::Person { id: p.id.clone() })
+        Some(Written::Updated(fields)) => {
+            a.people_updated += 1;
+            Some(fields)
+        }
+    };
+    log_put(tx, c, Entity::Person { id: p.id.clone() }, fields)
 }
 
 /// Removes a person, their raw JSON and index entries (their memberships were expanded into
@@ -443,15 +561,19 @@ fn put_group(
         names.insert(keys::pair(&keys::fold(&g.name), &g.id), &[])?;
         Ok(())
     };
-    match put_record(tx, record, (gbytes, rbytes), reindex)? {
+    let fields = match put_record(tx, record, (gbytes, rbytes), reindex)? {
         None => return Ok(()),
-        Some(true) => {
+        Some(Written::Created) => {
             a.groups_created += 1;
             c.groups += 1;
+            None
         }
-        Some(false) => a.groups_updated += 1,
-    }
-    log(tx, c, ChangeOp::Upsert, Entity::Group { id: g.id.clone() })
+        Some(Written::Updated(fields)) => {
+            a.groups_updated += 1;
+            Some(fields)
+        }
+    };
+    log_put(tx, c, Entity::Group { id: g.id.clone() }, fields)
 }
 
 /// Removes a group, its raw JSON, name index entry and member count (its memberships were

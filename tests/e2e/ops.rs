@@ -253,3 +253,133 @@ async fn metrics_parse_as_prometheus_text_and_match_the_org() {
     );
     serve.stop().await;
 }
+
+/// A downstream consumer of `changes` that keeps people (login, title, status), groups (name)
+/// and memberships and its cursor, applying page after page while the org churns: it ends
+/// holding exactly what Okta holds, and it never sees an entry twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_feed_consumer_ends_with_exactly_the_orgs_state() {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use crate::support::{Mutator, TestApp};
+
+    #[derive(Default)]
+    struct Consumer {
+        people: BTreeMap<String, (String, String, String)>,
+        groups: BTreeMap<String, String>,
+        members: BTreeSet<(String, String)>,
+        cursor: Option<String>,
+        seen: BTreeSet<String>,
+    }
+    const PAGE: &str = "query($after: String) { changes(after: $after, first: 40) { endCursor hasMore \
+        entries { cursor kind id fields added removed \
+        person { login title status } group { name } } } }";
+
+    async fn follow(app: &TestApp, c: &mut Consumer) -> bool {
+        let d = app.gql(PAGE, json!({ "after": c.cursor })).await;
+        let feed = &d["changes"];
+        for e in feed["entries"].as_array().expect("entries") {
+            let cursor = e["cursor"].as_str().expect("cursor").to_owned();
+            assert!(c.seen.insert(cursor), "an entry came twice: {e}");
+            let id = e["id"].as_str().expect("id").to_owned();
+            match e["kind"].as_str().expect("kind") {
+                "PERSON_CREATED" | "PERSON_UPDATED" => {
+                    // The record as it is now; null if it left the mirror since (a later
+                    // entry says so).
+                    if let Some(p) = e["person"].as_object() {
+                        let f = |k: &str| p[k].as_str().unwrap_or_default().to_owned();
+                        c.people.insert(id, (f("login"), f("title"), f("status")));
+                    }
+                }
+                "PERSON_REMOVED" => {
+                    c.people.remove(&id);
+                }
+                "GROUP_CREATED" | "GROUP_UPDATED" => {
+                    if let Some(g) = e["group"].as_object() {
+                        c.groups
+                            .insert(id, g["name"].as_str().unwrap_or_default().into());
+                    }
+                }
+                "GROUP_REMOVED" => {
+                    c.groups.remove(&id);
+                    c.members.retain(|(g, _)| *g != id);
+                }
+                "MEMBERS_CHANGED" => {
+                    for u in e["added"].as_array().expect("added") {
+                        c.members
+                            .insert((id.clone(), u.as_str().expect("id").into()));
+                    }
+                    for u in e["removed"].as_array().expect("removed") {
+                        c.members
+                            .remove(&(id.clone(), u.as_str().expect("id").into()));
+                    }
+                }
+                other => panic!("unknown kind {other}"),
+            }
+        }
+        c.cursor = feed["endCursor"].as_str().map(str::to_owned);
+        feed["hasMore"].as_bool().expect("hasMore")
+    }
+
+    let ts = TestSim::lifted(200, 47).await;
+    let app = TestApp::builder(&ts)
+        .poll_interval(Duration::from_millis(200))
+        .spawn()
+        .await;
+    app.wait_ready().await;
+    let mut c = Consumer::default();
+    let mut m = Mutator::new(0xFEED_0001);
+    for step in 0..120 {
+        m.mutate(&ts.sim, step);
+        if step % 10 == 0 {
+            // Each page resumes only from the cursor the consumer stored: nothing on the
+            // server remembers a consumer, so a restarted one reads exactly the same way.
+            follow(&app, &mut c).await;
+        }
+    }
+    app.wait_mirrors_sim(false).await;
+    let mut pages = 0;
+    while follow(&app, &mut c).await {
+        pages += 1;
+        assert!(pages < 10_000, "the feed never ends");
+    }
+
+    let users = ts.sim.users();
+    let want_people: BTreeMap<String, (String, String, String)> = users
+        .iter()
+        .map(|u| {
+            let f = |k: &str| u["profile"][k].as_str().unwrap_or_default().to_owned();
+            (
+                u["id"].as_str().expect("id").to_owned(),
+                (
+                    f("login"),
+                    f("title"),
+                    u["status"].as_str().expect("status").to_owned(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(c.people, want_people, "people");
+    let groups = ts.sim.groups();
+    let want_groups: BTreeMap<String, String> = groups
+        .iter()
+        .map(|g| {
+            (
+                g["id"].as_str().expect("id").to_owned(),
+                g["profile"]["name"].as_str().expect("name").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(c.groups, want_groups, "groups");
+    let want_members: BTreeSet<(String, String)> = want_groups
+        .keys()
+        .flat_map(|g| {
+            ts.sim
+                .group_members(g)
+                .into_iter()
+                .map(move |u| (g.clone(), u))
+        })
+        .collect();
+    assert_eq!(c.members, want_members, "memberships");
+    assert!(c.seen.len() > want_people.len(), "the feed was followed");
+}

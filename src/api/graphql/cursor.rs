@@ -23,6 +23,8 @@ pub(crate) enum Kind {
     Group,
     /// A position in a search's ranked results (the id is the offset).
     Search,
+    /// A position in the change feed (the id is a change-log sequence number).
+    Change,
 }
 
 impl Kind {
@@ -31,6 +33,7 @@ impl Kind {
             Kind::Person => "person",
             Kind::Group => "group",
             Kind::Search => "search",
+            Kind::Change => "change",
         }
     }
 }
@@ -92,6 +95,9 @@ pub(crate) fn decode_text(kind: Kind, cursor: &str) -> Result<String, String> {
                 ));
             }
         }
+    }
+    if kind == Kind::Change && (!id.bytes().all(|b| b.is_ascii_digit()) || id.len() > 20) {
+        return Err(invalid());
     }
     Ok(id.to_owned())
 }

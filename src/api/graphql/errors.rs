@@ -26,6 +26,8 @@ pub(crate) fn denied(e: AccessError) -> Error {
         "FORBIDDEN"
     } else if e.is_bad_input() {
         "BAD_USER_INPUT"
+    } else if e.is_cursor_expired() {
+        "CURSOR_EXPIRED"
     } else if e.is_too_costly() {
         "TOO_COSTLY"
     } else if matches!(e, AccessError::Store(_)) {

@@ -1,6 +1,7 @@
 //! The GraphQL schema over the store: types, loaders, paging and the query-safety limits.
 //! `schema()` builds it for serving, `sdl()` prints it.
 
+mod changes;
 mod connection;
 pub(crate) mod cursor;
 mod enums;

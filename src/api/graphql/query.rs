@@ -204,6 +204,25 @@ impl Query {
         SyncStatus
     }
 
+    /// The change feed: what changed in the mirror since `after` (an `endCursor` or
+    /// `headCursor` you stored), oldest first, as your key may see it. A consumer that applies
+    /// each page and stores its `endCursor` with what it applied never misses or repeats a
+    /// change across restarts; a cursor older than the change log's retention is an error
+    /// (CURSOR_EXPIRED) telling it to read the mirror again. Without `after`: from the oldest
+    /// change the log holds.
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        #[graphql(default = 100, validator(minimum = 1, maximum = 1000))] first: i32,
+    ) -> Result<super::changes::ChangeFeed> {
+        super::changes::page(
+            ctx,
+            after.as_deref(),
+            first.min(super::changes::MAX_CHANGES_PAGE),
+        )
+    }
+
     /// The most recent sync runs (full, reconcile, tail batch, sweep, hook), newest first.
     async fn sync_runs(
         &self,
