@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::rules::{Caller, Permission, Role};
-use crate::model::{AuditEntry, Group, ManagerReport, Person, SyncRun, UserStatus};
+use crate::model::{
+    AuditEntry, Group, ManagerReport, PROVISIONED_DOCUMENT, Person, SyncRun, UserStatus,
+};
 use crate::search::{
     self, DepartmentCache, Departments, Facets, Index, OrgNode, ParsedQuery, SearchError,
     SearchResults,
@@ -74,6 +76,12 @@ impl AccessError {
     /// One sentence saying what happened and what to do.
     pub fn message(&self) -> String {
         match self {
+            AccessError::Forbidden {
+                permission: Permission::ScimWrite,
+                role,
+            } => format!(
+                "forbidden: only a provisioner key may write over SCIM, and this key's role is {role}; create one with `oktamirror keys new --role provisioner` and give it to the provisioning app"
+            ),
             AccessError::Forbidden { permission, role } => format!(
                 "forbidden: the {role} role may not see {}; use a key whose role may (see the README's access table)",
                 permission.describe()
@@ -424,6 +432,28 @@ impl View {
         ))
     }
 
+    /// The document a provisioning client pushed for this person (provisioning mode), as it
+    /// sent it: for a caller with `RawProfile`; `None` for others and for mirrored people.
+    pub fn provisioned(&self, id: &str) -> Result<Option<Value>> {
+        self.require(Permission::ReadDirectory)?;
+        if !self.may(Permission::RawProfile) {
+            return Ok(None);
+        }
+        Ok(match self.store().person_raw(id)? {
+            Some(Value::Object(mut o)) => o.remove(PROVISIONED_DOCUMENT).filter(|d| d.is_object()),
+            _ => None,
+        })
+    }
+
+    /// The caller's permission to write people and groups (provisioning mode's SCIM writes),
+    /// which every write must show: only the `provisioner` role holds it.
+    pub fn grant_write(&self) -> Result<WriteGrant> {
+        self.require(Permission::ScimWrite)?;
+        Ok(WriteGrant {
+            caller: self.caller.label().to_owned(),
+        })
+    }
+
     // ---- hierarchy ----------------------------------------------------------------------
 
     /// Ids of the visible direct reports of `manager_id`, in id order.
@@ -733,6 +763,20 @@ impl View {
     /// ended.
     pub fn record(&self, action: &str, outcome: &str) -> Result<AuditEntry> {
         self.mirror.record(self.caller.label(), action, outcome)
+    }
+}
+
+/// Proof that a caller may write (from [`View::grant_write`]): the provisioning writer asks for
+/// one, so no front-end can write without the access rules having said yes.
+#[derive(Debug, Clone)]
+pub struct WriteGrant {
+    caller: String,
+}
+
+impl WriteGrant {
+    /// The writing key's name, for logs.
+    pub fn caller(&self) -> &str {
+        &self.caller
     }
 }
 

@@ -26,6 +26,9 @@ pub(crate) fn resource(view: &View, g: &Group, members: bool) -> Result<Value> {
     let mut o = Map::new();
     o.insert("schemas".into(), json!([GROUP_URN, GROUP_MIRROR_URN]));
     o.insert("id".into(), Value::String(g.id.clone()));
+    if let Some(x) = &g.external_id {
+        o.insert("externalId".into(), Value::String(x.clone()));
+    }
     o.insert("displayName".into(), Value::String(g.name.clone()));
     let mut ext = Map::new();
     let ty = serde_json::to_value(g.group_type).unwrap_or(Value::Null);
