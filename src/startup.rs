@@ -267,6 +267,7 @@ impl Application {
             Some(index.clone()),
             Policy {
                 directory_attributes: settings.server.directory_attributes.clone(),
+                provisioning: provisioning.is_some(),
                 ..Policy::default()
             },
         );

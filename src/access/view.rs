@@ -143,6 +143,9 @@ pub struct Policy {
     pub directory_attributes: Vec<String>,
     /// Records one request may read in scans (default [`SCAN_BUDGET`]).
     pub scan_budget: u64,
+    /// Provisioning mode (`--source scim`): the people and groups are what a provisioning
+    /// client pushed, not a mirror of the Okta API (default false).
+    pub provisioning: bool,
 }
 
 impl Default for Policy {
@@ -150,6 +153,7 @@ impl Default for Policy {
         Policy {
             directory_attributes: Vec::new(),
             scan_budget: SCAN_BUDGET,
+            provisioning: false,
         }
     }
 }
@@ -232,6 +236,11 @@ impl View {
     /// Whether the caller holds `p`.
     pub fn may(&self, p: Permission) -> bool {
         self.caller.may(p)
+    }
+
+    /// Whether the mirror is in provisioning mode (its data pushed by a provisioning client).
+    pub fn provisioning(&self) -> bool {
+        self.mirror.policy.provisioning
     }
 
     /// `Ok` when the caller holds `p`, else the FORBIDDEN error naming it.

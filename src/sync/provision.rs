@@ -231,8 +231,7 @@ impl Provisioner {
             raw["externalId"] = Value::String(x);
         }
         let group = group_of(&raw)?;
-        let members: BTreeSet<String> = g.members.into_iter().collect();
-        self.check_people(&members)?;
+        let members = self.existing_people(g.members.into_iter().collect())?;
         let mut ops = vec![Op::PutGroup {
             group,
             raw: RawJson::from(&raw),
@@ -308,22 +307,24 @@ impl Provisioner {
                 MemberOp::Replace(ids) => wanted = ids.iter().cloned().collect(),
             }
         }
-        let add: BTreeSet<String> = wanted.difference(&current).cloned().collect();
+        let add = self.existing_people(wanted.difference(&current).cloned().collect())?;
         let remove: BTreeSet<String> = current.difference(&wanted).cloned().collect();
-        self.check_people(&add)?;
         Ok((add, remove))
     }
 
-    /// Refuses members who are not people in the mirror.
-    fn check_people(&self, ids: &BTreeSet<String>) -> Result<(), ProvisionError> {
+    /// Leaves out members who are not people in the mirror: as everywhere in the mirror, a
+    /// membership is kept only when both ends exist (a client naming an unknown id changes
+    /// nothing).
+    fn existing_people(&self, ids: BTreeSet<String>) -> Result<BTreeSet<String>, ProvisionError> {
+        let mut out = BTreeSet::new();
         for id in ids {
-            if self.store.person(id).map_err(store_error)?.is_none() {
-                return Err(ProvisionError::Invalid(format!(
-                    "member \"{id}\" is not a user of this mirror: members are the ids this server gave users (POST /Users answers them)"
-                )));
+            if self.store.person(&id).map_err(store_error)?.is_some() {
+                out.insert(id);
+            } else {
+                tracing::warn!(member = %id, "a pushed group member is not a user of this mirror: left out");
             }
         }
-        Ok(())
+        Ok(out)
     }
 
     /// Refuses a group name that another group holds (Okta keeps group names unique).
@@ -464,16 +465,15 @@ mod tests {
         })
         .expect("edit");
         assert_eq!(members(&store), vec![b.clone()]);
-        let e = w
-            .apply(ProvisionWrite::EditGroup {
-                id: g.clone(),
-                change: GroupChange {
-                    members: vec![MemberOp::Add(vec!["00uNOBODY".into()])],
-                    ..GroupChange::default()
-                },
-            })
-            .unwrap_err();
-        assert!(matches!(e, ProvisionError::Invalid(_)), "{e:?}");
+        // An unknown member changes nothing (a membership needs both ends).
+        w.apply(ProvisionWrite::EditGroup {
+            id: g.clone(),
+            change: GroupChange {
+                members: vec![MemberOp::Add(vec!["00uNOBODY".into()])],
+                ..GroupChange::default()
+            },
+        })
+        .expect("edit");
         assert_eq!(members(&store), vec![b]);
         let e = w
             .apply(ProvisionWrite::CreateGroup(PushedGroup {

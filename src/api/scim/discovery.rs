@@ -82,7 +82,11 @@ pub(crate) fn resource_types(writable: bool) -> Vec<Value> {
             "Group",
             "/Groups",
             GROUP_URN,
-            &[(GROUP_MIRROR_URN, false)],
+            if writable {
+                &[]
+            } else {
+                &[(GROUP_MIRROR_URN, false)]
+            },
             writable,
         ),
     ]
@@ -140,18 +144,33 @@ fn schema(id: &str, name: &str, desc: &str, attributes: Vec<Value>) -> Value {
 pub(crate) fn schemas(writable: bool) -> Vec<Value> {
     let mut all = read_only_schemas();
     if writable {
+        // What a client writes is what it reads back: the Group extension (counts, type) and
+        // the User extension's status and manager chain are the mirror's, so they are left out.
+        all.retain(|s| s["id"] != GROUP_MIRROR_URN);
         for s in &mut all {
             let id = s["id"].as_str().unwrap_or("").to_owned();
             let read_only: &[&str] = match id.as_str() {
                 USER_URN => &["groups"],
-                MIRROR_URN => &["status", "managerChain"],
-                GROUP_URN => &["members.display"],
-                GROUP_MIRROR_URN => &["type", "memberCount", "membersTruncated"],
                 _ => &[],
             };
             if let Some(attrs) = s["attributes"].as_array_mut() {
-                for a in attrs {
+                if id == MIRROR_URN {
+                    attrs.retain(|a| a["name"] == "managerId" || a["name"] == "customAttributes");
+                }
+                if id == GROUP_URN
+                    && let Some(members) = attrs.iter_mut().find(|a| a["name"] == "members")
+                    && let Some(subs) = members["subAttributes"].as_array_mut()
+                {
+                    subs.retain(|a| a["name"] != "display");
+                    for sub in subs.iter_mut().filter(|a| a["name"] == "type") {
+                        sub["canonicalValues"] = json!(["User"]);
+                    }
+                }
+                for a in attrs.iter_mut() {
                     set_mutability(a, "", read_only);
+                    if id == GROUP_URN && a["name"] == "displayName" {
+                        a["required"] = json!(true);
+                    }
                 }
             }
         }

@@ -68,6 +68,8 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
                 .patch(write::patch_group)
                 .delete(write::delete_group),
         )
+        // Searching several resource types at once (RFC 7644 §3.4.3) is not offered: 501.
+        .route("/.search", any(unsupported))
         .route("/Bulk", any(unsupported))
         .route("/Me", any(unsupported))
         .fallback(not_found)

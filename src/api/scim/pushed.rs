@@ -319,11 +319,6 @@ fn group_name(v: Option<&Value>) -> ScimResult<String> {
         .ok_or_else(|| ScimError::invalid_value("displayName is required: the group's name"))
 }
 
-fn description(body: &Value) -> Option<Option<String>> {
-    let ext = get_ci(body, super::groups::GROUP_MIRROR_URN)?;
-    get_ci(ext, "description").map(|d| text(Some(d)))
-}
-
 /// A `POST /Groups` body.
 pub(crate) fn new_group(body: &Value) -> ScimResult<PushedGroup> {
     if !body.is_object() {
@@ -333,7 +328,7 @@ pub(crate) fn new_group(body: &Value) -> ScimResult<PushedGroup> {
     }
     Ok(PushedGroup {
         name: group_name(get_ci(body, "displayName"))?,
-        description: description(body).flatten(),
+        description: None,
         external_id: text(get_ci(body, "externalId")),
         members: member_ids(get_ci(body, "members").unwrap_or(&Value::Null))?,
     })
@@ -344,7 +339,7 @@ pub(crate) fn replaced_group(body: &Value) -> ScimResult<GroupChange> {
     let new = new_group(body)?;
     Ok(GroupChange {
         name: Some(new.name),
-        description: description(body),
+        description: None,
         external_id: Some(new.external_id),
         members: vec![MemberOp::Replace(new.members)],
     })
@@ -413,7 +408,7 @@ fn group_attr(
             Ok(())
         }
         _ => Err(ScimError::invalid_path(format!(
-            "a Group's writable attributes are displayName, externalId, members and the oktamirror extension's description, not \"{attr}\""
+            "a Group's writable attributes are displayName, externalId and members, not \"{attr}\""
         ))),
     }
 }
@@ -429,32 +424,9 @@ pub(crate) fn patched_group(ops: &[Operation]) -> ScimResult<GroupChange> {
                     continue;
                 };
                 for (k, v) in attrs {
-                    if k.eq_ignore_ascii_case(super::groups::GROUP_MIRROR_URN) {
-                        if let Some(d) = get_ci(v, "description") {
-                            change.description = Some(text(Some(d)));
-                        }
-                        continue;
-                    }
                     group_attr(&mut change, op.verb, k, Some(v))?;
                 }
             }
-            Some(Target {
-                schema: Some(_),
-                attr,
-                ..
-            }) => match attr.as_deref() {
-                Some(a) if a.eq_ignore_ascii_case("description") => {
-                    change.description = Some(match op.verb {
-                        Verb::Remove => None,
-                        _ => text(op.value.as_ref()),
-                    });
-                }
-                _ => {
-                    return Err(ScimError::invalid_path(
-                        "the oktamirror Group extension's writable attribute is description",
-                    ));
-                }
-            },
             Some(Target {
                 attr: Some(attr),
                 filter: Some(f),

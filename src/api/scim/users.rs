@@ -227,9 +227,14 @@ pub(crate) fn resource(view: &View, p: &Person, parts: Parts) -> Result<Value> {
     u.insert(ENTERPRISE_URN.into(), Value::Object(ent));
 
     let mut ext = Map::new();
-    ext.insert("status".into(), Value::String(p.status.as_str().into()));
+    // In provisioning mode the extension holds only what a client writes (the status is
+    // `active`, the chain is GraphQL's), so a client reads back exactly what it wrote.
+    let mirrored = !view.provisioning();
+    if mirrored {
+        ext.insert("status".into(), Value::String(p.status.as_str().into()));
+    }
     put(&mut ext, "managerId", p.manager_ref.clone());
-    if parts.managers {
+    if parts.managers && mirrored {
         ext.insert("managerChain".into(), Value::Array(chain));
     }
     if parts.profile
@@ -297,7 +302,7 @@ fn as_pushed(u: &mut Map<String, Value>, doc: Value) {
     };
     ext.remove("managerId");
     ext.remove("customAttributes");
-    u.insert(ENTERPRISE_URN.into(), Value::Object(Map::new()));
+    u.remove(ENTERPRISE_URN);
     for (k, v) in doc {
         if k == MIRROR_URN {
             if let Value::Object(mine) = v {
@@ -307,7 +312,9 @@ fn as_pushed(u: &mut Map<String, Value>, doc: Value) {
             u.insert(k, v);
         }
     }
-    u.insert(MIRROR_URN.into(), Value::Object(ext));
+    if !ext.is_empty() {
+        u.insert(MIRROR_URN.into(), Value::Object(ext));
+    }
 }
 
 /// The visible chain above `first` (its manager first, the root last).
