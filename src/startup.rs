@@ -190,14 +190,7 @@ impl Application {
             )),
         };
         let store = Store::open(&settings.data_dir)?;
-        let index = Arc::new(search::Index::open(
-            &search::index_dir(&settings.data_dir),
-            search::IndexOptions {
-                custom_attributes: settings.search.attributes.clone(),
-            },
-        )?);
-        let (stopping, stop) = tokio::sync::watch::channel(false);
-        let indexer = tokio::spawn(search::follow(index.clone(), store.clone(), stop.clone()));
+        // Before anything else holds the store: a refusal must leave it closed.
         let mode = match &settings.source {
             DataSource::Okta(_) => "okta",
             DataSource::Scim => "scim",
@@ -208,6 +201,14 @@ impl Application {
                 settings.data_dir.display()
             )));
         }
+        let index = Arc::new(search::Index::open(
+            &search::index_dir(&settings.data_dir),
+            search::IndexOptions {
+                custom_attributes: settings.search.attributes.clone(),
+            },
+        )?);
+        let (stopping, stop) = tokio::sync::watch::channel(false);
+        let indexer = tokio::spawn(search::follow(index.clone(), store.clone(), stop.clone()));
         let (source, provisioning): (Option<Arc<dyn Source>>, Option<Arc<dyn api::Provisioning>>) =
             match &settings.source {
                 DataSource::Okta(okta) => {

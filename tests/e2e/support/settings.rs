@@ -75,3 +75,15 @@ pub fn settings(sim: SocketAddr, data_dir: &Path, o: &AppOptions) -> Settings {
     s.search.attributes = o.search_attributes.clone();
     s
 }
+
+/// Settings of a mirror in provisioning mode (`--source scim`) keeping its data in `data_dir`,
+/// with API keys from `keys_file` and no per-key rate limit (a provisioning burst is not what
+/// these tests measure).
+pub fn provisioning_settings(data_dir: &Path, keys_file: &Path) -> Settings {
+    let mut s = Settings::provisioning(
+        data_dir.to_path_buf(),
+        "127.0.0.1:0".parse().expect("a loopback address"),
+    );
+    s.server.keys_file = Some(keys_file.to_path_buf());
+    s
+}
