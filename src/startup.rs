@@ -209,32 +209,30 @@ impl Application {
         )?);
         let (stopping, stop) = tokio::sync::watch::channel(false);
         let indexer = tokio::spawn(search::follow(index.clone(), store.clone(), stop.clone()));
-        let (source, provisioning): (Option<Arc<dyn Source>>, Option<Arc<dyn api::Provisioning>>) =
-            match &settings.source {
-                DataSource::Okta(okta) => {
-                    let okta = Arc::new(OktaSource::with_auth(
-                        okta.url.clone(),
-                        okta.auth.clone(),
-                        okta.client.clone(),
-                    )?);
-                    if store.last_good_full_sync()?.is_none() {
-                        okta.preflight().await?;
-                    }
-                    (Some(okta), None)
+        type Feeds = (Option<Arc<dyn Source>>, Option<Arc<dyn api::Provisioning>>);
+        let (source, provisioning): Feeds = match &settings.source {
+            DataSource::Okta(okta) => {
+                let okta = Arc::new(OktaSource::with_auth(
+                    okta.url.clone(),
+                    okta.auth.clone(),
+                    okta.client.clone(),
+                )?);
+                if store.last_good_full_sync()?.is_none() {
+                    okta.preflight().await?;
                 }
-                DataSource::Scim => {
-                    if settings.server.hook.is_some() {
-                        tracing::warn!(
-                            "the event hook secret is ignored in provisioning mode (--source scim): nothing is read from the Okta API"
-                        );
-                    }
-                    let writer = sync::Provisioner::new(
-                        store.clone(),
-                        settings.sync.engine.managers.clone(),
+                (Some(okta), None)
+            }
+            DataSource::Scim => {
+                if settings.server.hook.is_some() {
+                    tracing::warn!(
+                        "the event hook secret is ignored in provisioning mode (--source scim): nothing is read from the Okta API"
                     );
-                    (None, Some(Arc::new(ProvisionHandle(Arc::new(writer)))))
                 }
-            };
+                let writer =
+                    sync::Provisioner::new(store.clone(), settings.sync.engine.managers.clone());
+                (None, Some(Arc::new(ProvisionHandle(Arc::new(writer)))))
+            }
+        };
         let listener = tokio::net::TcpListener::bind(settings.server.listen)
             .await
             .map_err(|e| StartupError::Bind {

@@ -142,7 +142,7 @@ pub struct SecretFile {
 #[derive(Debug, Clone)]
 pub enum DataSource {
     /// `okta` (the default): crawl the Okta API and follow its changes.
-    Okta(OktaSettings),
+    Okta(Box<OktaSettings>),
     /// `scim`, provisioning mode: no Okta API client and no sync schedule; an Okta SCIM app
     /// (or any SCIM client with a provisioner key) pushes people and groups to `/scim/v2`.
     Scim,
@@ -152,7 +152,7 @@ impl Settings {
     /// The Okta API settings; `None` in provisioning mode.
     pub fn okta(&self) -> Option<&OktaSettings> {
         match &self.source {
-            DataSource::Okta(o) => Some(o),
+            DataSource::Okta(o) => Some(o.as_ref()),
             DataSource::Scim => None,
         }
     }
@@ -249,7 +249,7 @@ impl Settings {
             auth,
             client: ClientOptions::default(),
         };
-        Settings::with_source(DataSource::Okta(okta), data_dir, listen)
+        Settings::with_source(DataSource::Okta(Box::new(okta)), data_dir, listen)
     }
 
     fn with_source(source: DataSource, data_dir: PathBuf, listen: SocketAddr) -> Settings {
@@ -283,8 +283,10 @@ impl Settings {
         };
         let o = flags.over(file)?;
         let source = match o.source.as_deref().map(|s| s.trim().to_ascii_lowercase()) {
-            None => DataSource::Okta(OktaSettings::resolve(&o, token_env)?),
-            Some(s) if s == "okta" => DataSource::Okta(OktaSettings::resolve(&o, token_env)?),
+            None => DataSource::Okta(Box::new(OktaSettings::resolve(&o, token_env)?)),
+            Some(s) if s == "okta" => {
+                DataSource::Okta(Box::new(OktaSettings::resolve(&o, token_env)?))
+            }
             Some(s) if s == "scim" => {
                 if o.okta_url.is_some() {
                     return Err(ConfigError::Invalid(
