@@ -633,6 +633,40 @@ mod tests {
     }
 
     #[test]
+    fn scim_source_needs_no_okta_url_or_token() {
+        let scim = |o: Options| {
+            Settings::resolve(
+                Options {
+                    source: Some("SCIM".into()),
+                    ..o
+                },
+                None,
+            )
+        };
+        let s = scim(Options::default()).expect("no URL, no token");
+        assert!(s.okta().is_none());
+        let e = s.require_okta("sync").unwrap_err().to_string();
+        assert!(e.contains("source is scim"), "{e}");
+        let e = scim(base()).unwrap_err().to_string();
+        assert!(e.contains("remove okta_url"), "{e}");
+        let e = Settings::resolve(
+            Options {
+                source: Some("ldap".into()),
+                ..Options::default()
+            },
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("okta") && e.contains("scim"), "{e}");
+        // The Okta-API mode still asks for its URL, and says where the other mode is.
+        let e = Settings::resolve(Options::default(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--source scim"), "{e}");
+    }
+
+    #[test]
     fn token_missing_or_from_env() {
         let e = Settings::resolve(base(), None).unwrap_err();
         assert!(e.to_string().contains("OKTA_API_TOKEN"));
