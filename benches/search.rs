@@ -185,6 +185,7 @@ async fn run(users: usize) -> Result<(), String> {
         ),
         control: None,
         hook: None,
+        provisioning: None,
         request_timeout: std::time::Duration::from_secs(10),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

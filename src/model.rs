@@ -142,6 +142,10 @@ pub struct Person {
     /// The Okta id of the resolved manager, set by the sync engine; `None` for roots and for
     /// unresolved or cyclic references (those are reported, see `sync::managers`).
     pub manager_id: Option<String>,
+    /// The provisioning client's own id for the person (SCIM `externalId`; for Okta's SCIM app,
+    /// the Okta user id). Only pushed people have one; left out of the stored record when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 /// Fields of an Okta object that change without the object changing, left out of what the
@@ -208,6 +212,7 @@ impl Person {
             manager_ref: p("managerId"),
             manager_name: p("manager"),
             manager_id: None,
+            external_id: str_field(raw, "externalId"),
         })
     }
 
@@ -242,6 +247,10 @@ pub struct Group {
     pub last_updated: Option<DateTime<Utc>>,
     /// Okta's `lastMembershipUpdated`: the latest member added or removed.
     pub last_membership_updated: Option<DateTime<Utc>>,
+    /// The provisioning client's own id for the group (SCIM `externalId`); only pushed groups
+    /// have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 impl Group {
@@ -274,6 +283,7 @@ impl Group {
             created: time_field(raw, "created"),
             last_updated: time_field(raw, "lastUpdated"),
             last_membership_updated: time_field(raw, "lastMembershipUpdated"),
+            external_id: str_field(raw, "externalId"),
         })
     }
 }
@@ -557,4 +567,130 @@ pub struct AuditEntry {
     pub action: String,
     /// How it ended, like `ok: run 42` or `failed: …`.
     pub outcome: String,
+}
+
+/// The key of a pushed user's stored JSON that holds the provisioning client's document.
+pub const PROVISIONED_DOCUMENT: &str = "provisioned";
+
+/// A person as a provisioning client (Okta's SCIM app) writes them, already in the mirror's
+/// shape: the Okta-style profile every reader understands, the status, the client's id, and the
+/// client's document as it sent it (served back to callers who may read raw profiles).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushedUser {
+    /// The status the write gives (`ACTIVE`, `DEPROVISIONED`, or the one kept).
+    pub status: UserStatus,
+    /// The profile in Okta's attribute names (`login`, `firstName`, `email`, `managerId`, …).
+    pub profile: Map<String, Value>,
+    /// The client's id for the person (SCIM `externalId`).
+    pub external_id: Option<String>,
+    /// The client's writable attributes as sent (a JSON object), without secrets.
+    pub document: Value,
+}
+
+/// A group as a provisioning client creates it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushedGroup {
+    /// The group name (`profile.name`); unique, compared case-insensitively.
+    pub name: String,
+    /// `profile.description`.
+    pub description: Option<String>,
+    /// The client's id for the group (SCIM `externalId`).
+    pub external_id: Option<String>,
+    /// The first members' ids.
+    pub members: Vec<String>,
+}
+
+/// One change to a group's members, applied in order with the others of its write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberOp {
+    /// Add these people (already members stay).
+    Add(Vec<String>),
+    /// Remove these people (non-members are ignored).
+    Remove(Vec<String>),
+    /// The members become exactly these people.
+    Replace(Vec<String>),
+}
+
+/// An update of a pushed group: each `Some` replaces a field, then the member changes apply.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupChange {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new description (`Some(None)` removes it).
+    pub description: Option<Option<String>>,
+    /// A new client id (`Some(None)` removes it).
+    pub external_id: Option<Option<String>>,
+    /// Member changes, in the order sent.
+    pub members: Vec<MemberOp>,
+}
+
+/// Computes a person's new state from the current one (the stored Okta-shaped user JSON), under
+/// the single writer: so two concurrent updates of one person never lose each other's changes.
+pub type UserEdit = Box<dyn FnOnce(&Value) -> Result<PushedUser, ProvisionError> + Send>;
+
+/// A write from a provisioning client, for the mirror's single writer.
+pub enum ProvisionWrite {
+    /// A new person; the writer assigns the id.
+    CreateUser(PushedUser),
+    /// A replacement or patch of a person, computed from their current state.
+    EditUser {
+        /// The person's id (assigned by the mirror).
+        id: String,
+        /// The new state from the current one.
+        edit: UserEdit,
+    },
+    /// Removes a person and their memberships.
+    DeleteUser {
+        /// The person's id.
+        id: String,
+    },
+    /// A new group; the writer assigns the id.
+    CreateGroup(PushedGroup),
+    /// Changes a group's fields and members.
+    EditGroup {
+        /// The group's id.
+        id: String,
+        /// What changes.
+        change: GroupChange,
+    },
+    /// Removes a group and its memberships.
+    DeleteGroup {
+        /// The group's id.
+        id: String,
+    },
+}
+
+impl std::fmt::Debug for ProvisionWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProvisionWrite::CreateUser(u) => write!(f, "CreateUser({:?})", u.profile.get("login")),
+            ProvisionWrite::EditUser { id, .. } => write!(f, "EditUser({id})"),
+            ProvisionWrite::DeleteUser { id } => write!(f, "DeleteUser({id})"),
+            ProvisionWrite::CreateGroup(g) => write!(f, "CreateGroup({:?})", g.name),
+            ProvisionWrite::EditGroup { id, change } => write!(f, "EditGroup({id}, {change:?})"),
+            ProvisionWrite::DeleteGroup { id } => write!(f, "DeleteGroup({id})"),
+        }
+    }
+}
+
+/// Why a provisioning write was not applied; each says what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProvisionError {
+    /// No person or group with this id.
+    #[error("no {kind} with id \"{id}\" in this mirror")]
+    NotFound {
+        /// `User` or `Group`.
+        kind: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// A unique value (a login, a group name) is taken by another person or group.
+    #[error("{0}")]
+    Conflict(String),
+    /// A value cannot be used (a member who does not exist, a missing userName).
+    #[error("{0}")]
+    Invalid(String),
+    /// The store failed; nothing was written.
+    #[error("the write was not applied: {0}")]
+    Store(String),
 }

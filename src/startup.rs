@@ -1,6 +1,8 @@
 //! Wires the pieces into a running mirror: opens the store, checks Okta once, binds the HTTP
 //! server (returning the bound address, so tests can use port 0), optionally with TLS, and runs
-//! the sync schedule. The keys file and the TLS certificate are watched and reloaded in place.
+//! the sync schedule; in provisioning mode (`source = "scim"`) there is no Okta client and no
+//! schedule, and SCIM writes go to `sync::Provisioner`. The keys file and the TLS certificate
+//! are watched and reloaded in place.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -13,10 +15,10 @@ use tokio::task::JoinHandle;
 
 use crate::access::KeyRing;
 use crate::access::keys::FileStamp;
-use crate::access::{Caller, Mirror, Policy};
+use crate::access::{Caller, Mirror, Policy, WriteGrant};
 use crate::api::{self, ApiState};
-use crate::configuration::{Settings, TlsFiles};
-use crate::model::SyncRun;
+use crate::configuration::{DataSource, Settings, TlsFiles};
+use crate::model::{ProvisionError, ProvisionWrite, SyncRun};
 use crate::okta::{OktaError, OktaSource};
 use crate::search::{self, SearchError};
 use crate::store::{Store, StoreError};
@@ -118,6 +120,28 @@ impl api::HookSink for SyncHandle {
     }
 }
 
+/// Provisioning mode's writer as the API's `Provisioning`: each write runs on a blocking
+/// thread, one at a time (the writer's lock).
+struct ProvisionHandle(Arc<sync::Provisioner>);
+
+impl api::Provisioning for ProvisionHandle {
+    fn write(
+        &self,
+        _grant: &WriteGrant,
+        write: ProvisionWrite,
+    ) -> futures::future::BoxFuture<'static, Result<String, ProvisionError>> {
+        let writer = self.0.clone();
+        Box::pin(async move {
+            match tokio::task::spawn_blocking(move || writer.apply(write)).await {
+                Ok(r) => r,
+                Err(e) => Err(ProvisionError::Store(format!(
+                    "the write stopped before it finished: {e}"
+                ))),
+            }
+        })
+    }
+}
+
 /// A running mirror: HTTP server plus sync schedule.
 pub struct Application {
     addr: SocketAddr,
@@ -138,6 +162,7 @@ pub struct Application {
 impl Application {
     /// Opens the store and starts serving at once from what it holds. On a store that has never
     /// completed a sync, Okta is checked first, so a wrong URL or token stops here with its fix.
+    /// In provisioning mode nothing of Okta is checked or read.
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         for warning in settings.loose_secret_files() {
             tracing::warn!("{warning}");
@@ -165,6 +190,17 @@ impl Application {
             )),
         };
         let store = Store::open(&settings.data_dir)?;
+        // Before anything else holds the store: a refusal must leave it closed.
+        let mode = match &settings.source {
+            DataSource::Okta(_) => "okta",
+            DataSource::Scim => "scim",
+        };
+        if let Some(other) = store.claim_source(mode)? {
+            return Err(StartupError::Config(format!(
+                "the data directory {} holds a mirror fed by source {other}, and this one would be fed by source {mode}: the two never mix; start with --source {other}, or give --data-dir a new directory for source {mode}",
+                settings.data_dir.display()
+            )));
+        }
         let index = Arc::new(search::Index::open(
             &search::index_dir(&settings.data_dir),
             search::IndexOptions {
@@ -173,15 +209,30 @@ impl Application {
         )?);
         let (stopping, stop) = tokio::sync::watch::channel(false);
         let indexer = tokio::spawn(search::follow(index.clone(), store.clone(), stop.clone()));
-        let okta = Arc::new(OktaSource::with_auth(
-            settings.okta.url.clone(),
-            settings.okta.auth.clone(),
-            settings.okta.client.clone(),
-        )?);
-        if store.last_good_full_sync()?.is_none() {
-            okta.preflight().await?;
-        }
-        let source: Arc<dyn Source> = okta;
+        type Feeds = (Option<Arc<dyn Source>>, Option<Arc<dyn api::Provisioning>>);
+        let (source, provisioning): Feeds = match &settings.source {
+            DataSource::Okta(okta) => {
+                let okta = Arc::new(OktaSource::with_auth(
+                    okta.url.clone(),
+                    okta.auth.clone(),
+                    okta.client.clone(),
+                )?);
+                if store.last_good_full_sync()?.is_none() {
+                    okta.preflight().await?;
+                }
+                (Some(okta), None)
+            }
+            DataSource::Scim => {
+                if settings.server.hook.is_some() {
+                    tracing::warn!(
+                        "the event hook secret is ignored in provisioning mode (--source scim): nothing is read from the Okta API"
+                    );
+                }
+                let writer =
+                    sync::Provisioner::new(store.clone(), settings.sync.engine.managers.clone());
+                (None, Some(Arc::new(ProvisionHandle(Arc::new(writer)))))
+            }
+        };
         let listener = tokio::net::TcpListener::bind(settings.server.listen)
             .await
             .map_err(|e| StartupError::Bind {
@@ -197,6 +248,7 @@ impl Application {
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let handle = SyncHandle { tx };
         let hook = match &settings.server.hook {
+            _ if source.is_none() => None,
             None => None,
             Some(h) => Some(api::HookConfig {
                 header: axum::http::HeaderName::from_bytes(h.header.as_bytes()).map_err(|_| {
@@ -214,14 +266,19 @@ impl Application {
             Some(index.clone()),
             Policy {
                 directory_attributes: settings.server.directory_attributes.clone(),
+                provisioning: provisioning.is_some(),
                 ..Policy::default()
             },
         );
         let app = api::router_with_access(
             ApiState {
                 mirror: mirror.clone(),
-                control: Some(Arc::new(handle.clone())),
+                control: match source {
+                    Some(_) => Some(Arc::new(handle.clone())),
+                    None => None,
+                },
                 hook,
+                provisioning: provisioning.clone(),
                 request_timeout: settings.server.request_timeout,
             },
             api::Access {
@@ -266,14 +323,23 @@ impl Application {
                 })
             }
         };
-        let syncer = tokio::spawn(sync::run_continuous(
-            store.clone(),
-            source,
-            settings.sync.engine.clone(),
-            settings.sync.lanes.clone(),
-            rx,
-        ));
+        let syncer = match source {
+            Some(source) => tokio::spawn(sync::run_continuous(
+                store.clone(),
+                source,
+                settings.sync.engine.clone(),
+                settings.sync.lanes.clone(),
+                rx,
+            )),
+            // Provisioning mode has no schedule: the store changes only by SCIM writes.
+            None => tokio::spawn(async move { drop(rx) }),
+        };
         tracing::info!("serving on {scheme}://{addr}/graphql");
+        if provisioning.is_some() {
+            tracing::info!(
+                "provisioning mode: SCIM writes from provisioner keys at {scheme}://{addr}/scim/v2"
+            );
+        }
         Ok(Application {
             addr,
             tls: scheme == "https",

@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 
 use super::rules::{Caller, Permission, Role};
 use crate::model::{
-    AuditEntry, ChangeOp, Entity, Group, ManagerReport, Person, SyncRun, UserStatus,
+    AuditEntry, ChangeOp, Entity, Group, ManagerReport, PROVISIONED_DOCUMENT, Person, SyncRun,
+    UserStatus,
 };
 use crate::search::{
     self, DepartmentCache, Departments, Facets, Index, OrgNode, ParsedQuery, SearchError,
@@ -88,6 +89,12 @@ impl AccessError {
     /// One sentence saying what happened and what to do.
     pub fn message(&self) -> String {
         match self {
+            AccessError::Forbidden {
+                permission: Permission::ScimWrite,
+                role,
+            } => format!(
+                "forbidden: only a provisioner key may write over SCIM, and this key's role is {role}; create one with `oktamirror keys new --role provisioner` and give it to the provisioning app"
+            ),
             AccessError::Forbidden { permission, role } => format!(
                 "forbidden: the {role} role may not see {}; use a key whose role may (see the README's access table)",
                 permission.describe()
@@ -152,6 +159,9 @@ pub struct Policy {
     pub directory_attributes: Vec<String>,
     /// Records one request may read in scans (default [`SCAN_BUDGET`]).
     pub scan_budget: u64,
+    /// Provisioning mode (`--source scim`): the people and groups are what a provisioning
+    /// client pushed, not a mirror of the Okta API (default false).
+    pub provisioning: bool,
 }
 
 impl Default for Policy {
@@ -159,6 +169,7 @@ impl Default for Policy {
         Policy {
             directory_attributes: Vec::new(),
             scan_budget: SCAN_BUDGET,
+            provisioning: false,
         }
     }
 }
@@ -279,6 +290,11 @@ impl View {
     /// Whether the caller holds `p`.
     pub fn may(&self, p: Permission) -> bool {
         self.caller.may(p)
+    }
+
+    /// Whether the mirror is in provisioning mode (its data pushed by a provisioning client).
+    pub fn provisioning(&self) -> bool {
+        self.mirror.policy.provisioning
     }
 
     /// `Ok` when the caller holds `p`, else the FORBIDDEN error naming it.
@@ -477,6 +493,28 @@ impl View {
                 .filter(|(k, _)| allowed.iter().any(|a| a == k))
                 .collect(),
         ))
+    }
+
+    /// The document a provisioning client pushed for this person (provisioning mode), as it
+    /// sent it: for a caller with `RawProfile`; `None` for others and for mirrored people.
+    pub fn provisioned(&self, id: &str) -> Result<Option<Value>> {
+        self.require(Permission::ReadDirectory)?;
+        if !self.may(Permission::RawProfile) {
+            return Ok(None);
+        }
+        Ok(match self.store().person_raw(id)? {
+            Some(Value::Object(mut o)) => o.remove(PROVISIONED_DOCUMENT).filter(|d| d.is_object()),
+            _ => None,
+        })
+    }
+
+    /// The caller's permission to write people and groups (provisioning mode's SCIM writes),
+    /// which every write must show: only the `provisioner` role holds it.
+    pub fn grant_write(&self) -> Result<WriteGrant> {
+        self.require(Permission::ScimWrite)?;
+        Ok(WriteGrant {
+            caller: self.caller.label().to_owned(),
+        })
     }
 
     // ---- hierarchy ----------------------------------------------------------------------
@@ -927,6 +965,20 @@ impl View {
     /// ended.
     pub fn record(&self, action: &str, outcome: &str) -> Result<AuditEntry> {
         self.mirror.record(self.caller.label(), action, outcome)
+    }
+}
+
+/// Proof that a caller may write (from [`View::grant_write`]): the provisioning writer asks for
+/// one, so no front-end can write without the access rules having said yes.
+#[derive(Debug, Clone)]
+pub struct WriteGrant {
+    caller: String,
+}
+
+impl WriteGrant {
+    /// The writing key's name, for logs.
+    pub fn caller(&self) -> &str {
+        &self.caller
     }
 }
 

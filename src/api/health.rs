@@ -1,6 +1,7 @@
 //! Liveness and readiness probes: `/healthz` answers while the process runs, `/readyz` once the
 //! first full sync has completed and search has indexed it (so load balancers and clients only
-//! reach a mirror whose every answer, search included, covers the whole org).
+//! reach a mirror whose every answer, search included, covers the whole org). In provisioning
+//! mode there is no crawl to wait for: the mirror is what was pushed, ready once the store opened.
 
 use std::sync::Arc;
 
@@ -17,6 +18,13 @@ pub(crate) async fn healthz() -> Response {
 }
 
 pub(crate) async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    if shared.provisioning.is_some() {
+        return (
+            StatusCode::OK,
+            Json(json!({"ready": true, "source": "scim"})),
+        )
+            .into_response();
+    }
     match shared.mirror.last_good_full_sync() {
         Ok(Some(_)) if !searchable(&shared) => {
             not_ready("the search index is catching up with the first full sync".to_owned())

@@ -13,12 +13,14 @@ mod limits;
 mod listener;
 mod media;
 mod metrics;
+mod provision;
 mod scim;
 
 pub use auth::{Access, RateLimit};
 pub use control::{SyncControl, SyncNow};
 pub use hooks::{HookConfig, HookSink};
 pub use listener::{Bounded, DEFAULT_IDLE, DEFAULT_MAX_CONNECTIONS};
+pub use provision::Provisioning;
 
 #[cfg(test)]
 mod tests;
@@ -42,6 +44,9 @@ pub struct ApiState {
     pub control: Option<Arc<dyn SyncControl>>,
     /// Event hooks, when a secret is configured.
     pub hook: Option<HookConfig>,
+    /// Provisioning mode's writer (`--source scim`): SCIM writes go to it. `None` in the
+    /// Okta-API mode, where every SCIM write is refused (the mirror is read-only).
+    pub provisioning: Option<Arc<dyn Provisioning>>,
     /// The longest one GraphQL request may run (`request_timeout`); after it the request ends
     /// with a `TIMEOUT` error and its work stops.
     pub request_timeout: Duration,
@@ -54,6 +59,8 @@ pub(crate) struct Shared {
     /// Latched once the index has caught up with the store after the first full sync.
     pub searchable: std::sync::atomic::AtomicBool,
     pub hook: Option<HookConfig>,
+    /// See `ApiState::provisioning`.
+    pub provisioning: Option<Arc<dyn Provisioning>>,
     /// GraphQL documents already parsed, by text.
     pub documents: http::Documents,
     /// See `ApiState::request_timeout`.
@@ -76,6 +83,7 @@ pub fn router_with_access(state: ApiState, access: Access) -> Router {
         mirror: state.mirror,
         searchable: std::sync::atomic::AtomicBool::new(false),
         hook: state.hook,
+        provisioning: state.provisioning,
         documents: http::Documents::default(),
         request_timeout: state.request_timeout,
     });

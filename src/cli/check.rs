@@ -8,7 +8,7 @@ use super::{CliError, token_env};
 
 pub async fn run(opts: Options) -> Result<(), CliError> {
     let settings = Settings::resolve(opts, token_env())?;
-    let okta = settings.okta;
+    let okta = settings.require_okta("check")?.clone();
     let client = OktaClient::with_auth(okta.url, okta.auth, okta.client)?;
     let probes = check::run(&client).await;
     print!("{}", check::table(&probes));

@@ -1,4 +1,5 @@
-//! `oktamirror serve`: mirror an Okta org and serve it until stopped.
+//! `oktamirror serve`: mirror an Okta org (or, with `--source scim`, take what an Okta SCIM app
+//! pushes) and serve it until stopped.
 
 use oktamirror::configuration::{Options, Settings};
 use oktamirror::startup::Application;
@@ -19,9 +20,16 @@ pub async fn run(mut opts: Options, format: LogFormat) -> Result<(), CliError> {
         opts.allow_mass_delete = false;
     }
     let settings = Settings::resolve(opts, token_env())?;
+    let settings_scim = settings.okta().is_none();
     let app = Application::build(settings).await?;
     if format == LogFormat::Text {
         eprintln!("oktamirror: serving GraphQL on {}/graphql", app.url());
+    }
+    if settings_scim {
+        tracing::info!(
+            "provisioning mode: point the Okta SCIM app at {}/scim/v2 with a provisioner key",
+            app.url()
+        );
     }
     Ok(app.run_until_stopped().await?)
 }

@@ -21,8 +21,14 @@ pub async fn run(once: bool, opts: Options) -> Result<(), CliError> {
 }
 
 async fn sync_once(settings: Settings) -> Result<(), CliError> {
+    let okta = settings.require_okta("sync")?.clone();
     let store = Store::open(&settings.data_dir)?;
-    let okta = settings.okta;
+    if let Some(other) = store.claim_source("okta")? {
+        return Err(CliError::Failed(format!(
+            "the data directory {} holds a mirror fed by source {other}: a crawl of the Okta API would mix with it; give --data-dir a new directory",
+            settings.data_dir.display()
+        )));
+    }
     let source = OktaSource::with_auth(okta.url, okta.auth, okta.client)?;
     source.preflight().await?;
     let started = Instant::now();

@@ -51,7 +51,7 @@ pub enum ConfigError {
     },
     /// No Okta URL in any flag, variable or file.
     #[error(
-        "no Okta URL: pass --okta-url https://YOUR-ORG.okta.com, set OKTAMIRROR_OKTA_URL, or put okta_url in the config file"
+        "no Okta URL: pass --okta-url https://YOUR-ORG.okta.com, set OKTAMIRROR_OKTA_URL, or put okta_url in the config file (or, to have an Okta SCIM app push people and groups instead, start with --source scim, which needs no URL or token)"
     )]
     MissingUrl,
     /// The Okta URL does not parse, has no host, or is not http(s).
@@ -115,8 +115,9 @@ pub enum ConfigError {
 pub struct Settings {
     /// Where the mirror keeps its store and search index.
     pub data_dir: PathBuf,
-    /// How to reach and pace the Okta org.
-    pub okta: OktaSettings,
+    /// Where people and groups come from: the Okta API (how to reach and pace it) or pushes
+    /// from a provisioning client.
+    pub source: DataSource,
     /// The sync engine and its schedule.
     pub sync: SyncSettings,
     /// The HTTP server.
@@ -135,6 +136,42 @@ pub struct SecretFile {
     pub what: &'static str,
     /// The file, as configured.
     pub path: PathBuf,
+}
+
+/// Where the mirror's people and groups come from (`source`).
+#[derive(Debug, Clone)]
+pub enum DataSource {
+    /// `okta` (the default): crawl the Okta API and follow its changes.
+    Okta(Box<OktaSettings>),
+    /// `scim`, provisioning mode: no Okta API client and no sync schedule; an Okta SCIM app
+    /// (or any SCIM client with a provisioner key) pushes people and groups to `/scim/v2`.
+    Scim,
+}
+
+impl Settings {
+    /// The Okta API settings; `None` in provisioning mode.
+    pub fn okta(&self) -> Option<&OktaSettings> {
+        match &self.source {
+            DataSource::Okta(o) => Some(o.as_ref()),
+            DataSource::Scim => None,
+        }
+    }
+
+    /// The Okta API settings, or the error a command that needs the Okta API (`sync`, `check`)
+    /// gives in provisioning mode.
+    pub fn require_okta(&self, command: &str) -> Result<&OktaSettings, ConfigError> {
+        self.okta().ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "`oktamirror {command}` reads the Okta API, but source is scim (provisioning mode: people and groups are pushed to `oktamirror serve --source scim`); use source = okta with an Okta URL and token"
+            ))
+        })
+    }
+
+    /// Every default for a mirror in provisioning mode (`source = "scim"`) in `data_dir`,
+    /// listening on `listen`.
+    pub fn provisioning(data_dir: PathBuf, listen: SocketAddr) -> Settings {
+        Settings::with_source(DataSource::Scim, data_dir, listen)
+    }
 }
 
 /// How to reach and pace the Okta org.
@@ -207,13 +244,18 @@ impl Settings {
     /// Every default, for a mirror of the org at `url` in `data_dir`, listening on `listen`: what
     /// `demo`, tests and benches start from before changing a section.
     pub fn defaults(url: Url, auth: Auth, data_dir: PathBuf, listen: SocketAddr) -> Settings {
+        let okta = OktaSettings {
+            url,
+            auth,
+            client: ClientOptions::default(),
+        };
+        Settings::with_source(DataSource::Okta(Box::new(okta)), data_dir, listen)
+    }
+
+    fn with_source(source: DataSource, data_dir: PathBuf, listen: SocketAddr) -> Settings {
         Settings {
             data_dir,
-            okta: OktaSettings {
-                url,
-                auth,
-                client: ClientOptions::default(),
-            },
+            source,
             sync: SyncSettings {
                 engine: SyncConfig::default(),
                 lanes: Lanes::default(),
@@ -240,8 +282,27 @@ impl Settings {
             None => Options::default(),
         };
         let o = flags.over(file)?;
+        let source = match o.source.as_deref().map(|s| s.trim().to_ascii_lowercase()) {
+            None => DataSource::Okta(Box::new(OktaSettings::resolve(&o, token_env)?)),
+            Some(s) if s == "okta" => {
+                DataSource::Okta(Box::new(OktaSettings::resolve(&o, token_env)?))
+            }
+            Some(s) if s == "scim" => {
+                if o.okta_url.is_some() {
+                    return Err(ConfigError::Invalid(
+                        "okta_url is set but source is scim: in provisioning mode the mirror reads nothing from the Okta API (an Okta SCIM app pushes to /scim/v2); remove okta_url, or use source = okta to crawl the Okta API".into(),
+                    ));
+                }
+                DataSource::Scim
+            }
+            Some(other) => {
+                return Err(ConfigError::Invalid(format!(
+                    "source \"{other}\" is not a source: use okta (crawl the Okta API, the default) or scim (an Okta SCIM app pushes people and groups)"
+                )));
+            }
+        };
         Ok(Settings {
-            okta: OktaSettings::resolve(&o, token_env)?,
+            source,
             sync: SyncSettings::resolve(&o)?,
             server: ServerSettings::resolve(&o)?,
             search: SearchSettings::resolve(&o)?,
@@ -520,7 +581,7 @@ fn manager_config(
             .map_err(ConfigError::Invalid)?;
         if parsed.is_empty() {
             return Err(ConfigError::Invalid(
-                "manager_keys is empty: list at least one of employee_number, id, login, email"
+                "manager_keys is empty: list at least one of employee_number, id, external_id, login, email"
                     .into(),
             ));
         }
@@ -572,11 +633,45 @@ mod tests {
     }
 
     #[test]
+    fn scim_source_needs_no_okta_url_or_token() {
+        let scim = |o: Options| {
+            Settings::resolve(
+                Options {
+                    source: Some("SCIM".into()),
+                    ..o
+                },
+                None,
+            )
+        };
+        let s = scim(Options::default()).expect("no URL, no token");
+        assert!(s.okta().is_none());
+        let e = s.require_okta("sync").unwrap_err().to_string();
+        assert!(e.contains("source is scim"), "{e}");
+        let e = scim(base()).unwrap_err().to_string();
+        assert!(e.contains("remove okta_url"), "{e}");
+        let e = Settings::resolve(
+            Options {
+                source: Some("ldap".into()),
+                ..Options::default()
+            },
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("okta") && e.contains("scim"), "{e}");
+        // The Okta-API mode still asks for its URL, and says where the other mode is.
+        let e = Settings::resolve(Options::default(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--source scim"), "{e}");
+    }
+
+    #[test]
     fn token_missing_or_from_env() {
         let e = Settings::resolve(base(), None).unwrap_err();
         assert!(e.to_string().contains("OKTA_API_TOKEN"));
         let s = Settings::resolve(base(), Some(" tok ".into())).expect("ok");
-        assert!(matches!(s.okta.auth, Auth::Ssws(t) if t.expose() == "tok"));
+        assert!(matches!(&s.okta().expect("okta").auth, Auth::Ssws(t) if t.expose() == "tok"));
     }
 
     #[test]
@@ -605,10 +700,10 @@ mod tests {
         )
         .expect("ok");
         assert!(
-            matches!(&s.okta.auth, Auth::OAuth(c) if c.client_id == "0oa1" && c.scopes.is_empty())
+            matches!(&s.okta().expect("okta").auth, Auth::OAuth(c) if c.client_id == "0oa1" && c.scopes.is_empty())
         );
-        assert_eq!(s.okta.client.rate_limit_share, 0.3);
-        assert_eq!(s.okta.client.max_in_flight, 4);
+        assert_eq!(s.okta().expect("okta").client.rate_limit_share, 0.3);
+        assert_eq!(s.okta().expect("okta").client.max_in_flight, 4);
         assert!(!format!("{s:?}").contains("AAAA"), "the key never prints");
         let e = Settings::resolve(
             Options {
@@ -765,7 +860,10 @@ mod tests {
         };
         let s = Settings::resolve(o, Some("t".into())).expect("ok");
         assert_eq!(s.search.attributes, ["badgeId", "slackHandle"]);
-        assert_eq!(s.okta.url.as_str(), "https://file.okta.com/");
+        assert_eq!(
+            s.okta().expect("okta").url.as_str(),
+            "https://file.okta.com/"
+        );
         assert_eq!(s.sync.engine.concurrency, 2);
         assert_eq!(s.sync.engine.managers.keys, vec![ManagerKey::Login]);
         assert_eq!(
@@ -847,10 +945,12 @@ mod tests {
             ..Default::default()
         };
         let s = Settings::resolve(o, None).expect("ok");
-        assert!(matches!(&s.okta.auth, Auth::Ssws(t) if t.expose() == "file-token"));
+        assert!(
+            matches!(&s.okta().expect("okta").auth, Auth::Ssws(t) if t.expose() == "file-token")
+        );
         assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(s.server.listen.port(), 9999);
-        assert_eq!(s.okta.client.max_in_flight, 3);
+        assert_eq!(s.okta().expect("okta").client.max_in_flight, 3);
         assert_eq!(s.sync.engine.concurrency, 3);
         assert_eq!(
             s.sync.engine.managers.keys,
@@ -860,8 +960,8 @@ mod tests {
         assert_eq!(s.sync.lanes.reconcile_interval, Duration::from_secs(7200));
         assert_eq!(s.sync.engine.max_delete_share, 0.25);
         assert_eq!(s.search.attributes, ["badgeId"]);
-        assert_eq!(s.okta.client.rate_limit_share, 0.4);
-        assert_eq!(s.okta.client.max_retries, 2);
+        assert_eq!(s.okta().expect("okta").client.rate_limit_share, 0.4);
+        assert_eq!(s.okta().expect("okta").client.max_retries, 2);
         assert_eq!(s.sync.lanes.poll_interval, Duration::from_millis(500));
         assert_eq!(s.sync.lanes.sweep_interval, Duration::from_secs(300));
         assert!(!s.sync.lanes.tail);
@@ -904,7 +1004,10 @@ mod tests {
         .expect("parse");
         assert!(!format!("{:?}", cmd.o).contains("a-secret-of"));
         let s = Settings::resolve(cmd.o, Some("t".into())).expect("ok");
-        assert_eq!(s.okta.url.as_str(), "https://flag.okta.com/");
+        assert_eq!(
+            s.okta().expect("okta").url.as_str(),
+            "https://flag.okta.com/"
+        );
         assert_eq!(s.sync.lanes.poll_interval, Duration::from_secs(60));
         assert_eq!(
             s.sync.engine.managers.keys,

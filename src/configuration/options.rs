@@ -19,6 +19,9 @@ use crate::secret::Secret;
 #[derive(Debug, Default, Clone, clap::Args, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Options {
+    /// Where people and groups come from: okta (crawl and follow the Okta API, the default) or scim (provisioning mode: an Okta SCIM app pushes them to /scim/v2; no Okta URL or token needed)
+    #[arg(long, env = "OKTAMIRROR_SOURCE")]
+    pub source: Option<String>,
     /// The Okta org URL, like https://example.okta.com
     #[arg(long, env = "OKTAMIRROR_OKTA_URL")]
     pub okta_url: Option<String>,
@@ -41,7 +44,7 @@ pub struct Options {
     /// Group member lists fetched at once
     #[arg(long, env = "OKTAMIRROR_CONCURRENCY")]
     pub concurrency: Option<usize>,
-    /// How managerId is matched, in order: comma-separated employee_number, id, login, email
+    /// How managerId is matched, in order: comma-separated employee_number, id, external_id, login, email
     #[arg(long, env = "OKTAMIRROR_MANAGER_KEYS", value_delimiter = ',')]
     pub manager_keys: Option<Vec<String>>,
     /// Match profile.manager against display names when managerId matches nobody

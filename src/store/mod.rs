@@ -138,6 +138,9 @@ pub mod meta {
     pub const RUN_SEQ: &str = "run_seq";
     /// When the tail last found nothing new in the log: the mirror held everything up to then.
     pub const TAIL_CAUGHT_UP: &str = "tail_caught_up";
+    /// Where the store's people and groups come from (`"okta"` or `"scim"`), set when a mirror
+    /// first uses it: the two never mix in one data directory.
+    pub const SOURCE: &str = "source";
 }
 
 impl Store {
@@ -192,6 +195,28 @@ impl Store {
 
     fn tree(&self, t: T) -> &sled::Tree {
         &self.trees[t as usize]
+    }
+
+    /// Records `source` as where this store's data comes from, unless another source already
+    /// fed it: then that source is returned (a store with data but no record is an Okta mirror
+    /// from before the record existed).
+    pub fn claim_source(&self, source: &str) -> Result<Option<String>> {
+        let recorded: Option<String> = self.meta_json(meta::SOURCE)?;
+        let recorded = match recorded {
+            Some(r) => r,
+            None if self.people_count()? > 0
+                || self.group_count()? > 0
+                || self.last_full_sync()?.is_some() =>
+            {
+                "okta".to_owned()
+            }
+            None => source.to_owned(),
+        };
+        if recorded != source {
+            return Ok(Some(recorded));
+        }
+        self.put_meta_json(meta::SOURCE, &recorded)?;
+        Ok(None)
     }
 
     /// Waits until everything written so far is durable on disk.

@@ -559,7 +559,7 @@ fn person_changes(
 
 /// The JSON the store keeps of an object: as Okta sent it, less its volatile fields, so a
 /// re-read of an unchanged object compares equal (the full crawl strips the same fields).
-fn stable_raw(raw: &Value) -> RawJson {
+pub(super) fn stable_raw(raw: &Value) -> RawJson {
     let mut raw = raw.clone();
     strip_volatile(&mut raw);
     RawJson::from(&raw)
@@ -567,7 +567,7 @@ fn stable_raw(raw: &Value) -> RawJson {
 
 /// Brings the in-memory people up to date (keeping each one's current manager for now) and
 /// says whether manager resolution must run again: only when something it reads changed.
-fn update_people(
+pub(super) fn update_people(
     people: &mut HashMap<String, Person>,
     puts: &BTreeMap<String, (Person, RawJson)>,
     gone_people: &HashSet<String>,
@@ -592,7 +592,7 @@ fn update_people(
 
 /// Applies a resolution to the in-memory people; anyone not already written by this step whose
 /// manager moved gets a put too (their raw JSON unchanged), so the result equals a full crawl's.
-fn rewrite_moved_managers(
+pub(super) fn rewrite_moved_managers(
     store: &Store,
     people: &mut HashMap<String, Person>,
     resolution: &managers::Resolution,
@@ -639,7 +639,7 @@ fn manager_warnings(reads: &Reads, report: &ManagerReport) -> Vec<String> {
 }
 
 /// The person puts, each with the manager the in-memory people now hold.
-fn person_ops(
+pub(super) fn person_ops(
     people: &HashMap<String, Person>,
     puts: BTreeMap<String, (Person, RawJson)>,
 ) -> Vec<Op> {

@@ -13,6 +13,9 @@ pub enum ManagerKey {
     EmployeeNumber,
     /// The Okta user id (`00u…`).
     Id,
+    /// The provisioning client's id for the person (SCIM `externalId`: for Okta's SCIM app, the
+    /// Okta user id, which is what Okta's `managerId` usually holds).
+    ExternalId,
     /// Okta's `profile.login`.
     Login,
     /// Okta's `profile.email`.
@@ -25,10 +28,11 @@ impl std::str::FromStr for ManagerKey {
         match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
             "employee_number" | "employeenumber" => Ok(ManagerKey::EmployeeNumber),
             "id" => Ok(ManagerKey::Id),
+            "external_id" | "externalid" => Ok(ManagerKey::ExternalId),
             "login" => Ok(ManagerKey::Login),
             "email" => Ok(ManagerKey::Email),
             other => Err(format!(
-                "unknown manager key \"{other}\": use employee_number, id, login or email"
+                "unknown manager key \"{other}\": use employee_number, id, external_id, login or email"
             )),
         }
     }
@@ -51,6 +55,7 @@ impl Default for ManagerConfig {
             keys: vec![
                 ManagerKey::EmployeeNumber,
                 ManagerKey::Id,
+                ManagerKey::ExternalId,
                 ManagerKey::Login,
                 ManagerKey::Email,
             ],
@@ -80,10 +85,14 @@ where
     let mut by_login: HashMap<String, &Person> = HashMap::new();
     let mut by_email: HashMap<String, &Person> = HashMap::new();
     let mut by_id: HashMap<&str, &Person> = HashMap::new();
+    let mut by_external: HashMap<String, &Person> = HashMap::new();
     // display name → person, or None when two people share the name (ambiguous).
     let mut by_name: HashMap<String, Option<&Person>> = HashMap::new();
     for p in people.clone() {
         by_id.insert(p.id.as_str(), p);
+        if let Some(x) = &p.external_id {
+            insert_best(&mut by_external, x.trim().to_owned(), p);
+        }
         insert_best(&mut by_login, fold(&p.login), p);
         if let Some(e) = &p.email {
             insert_best(&mut by_email, fold(e), p);
@@ -104,6 +113,7 @@ where
             cfg.keys.iter().find_map(|k| match k {
                 ManagerKey::EmployeeNumber => by_empno.get(v.trim()).copied(),
                 ManagerKey::Id => by_id.get(v.trim()).copied(),
+                ManagerKey::ExternalId => by_external.get(v.trim()).copied(),
                 ManagerKey::Login => by_login.get(&fold(v)).copied(),
                 ManagerKey::Email => by_email.get(&fold(v)).copied(),
             })
@@ -141,6 +151,7 @@ pub fn same_manager_inputs(a: &Person, b: &Person) -> bool {
         && a.login == b.login
         && a.email == b.email
         && a.employee_number == b.employee_number
+        && a.external_id == b.external_id
         && a.name() == b.name()
         && a.manager_ref == b.manager_ref
         && a.manager_name == b.manager_name

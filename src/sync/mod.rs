@@ -5,12 +5,14 @@ mod continuous;
 mod full;
 mod incremental;
 pub mod managers;
+mod provision;
 mod source;
 
 pub use continuous::{Command, Lanes, SyncKind, run as run_continuous};
 pub use full::{run_crawl, run_full};
 pub use incremental::{Incremental, Position};
 pub use managers::{ManagerConfig, ManagerKey};
+pub use provision::Provisioner;
 pub use source::{Event, LogPage, Source, SourceError, Target, Usage};
 
 /// Tunables of the sync engine.

@@ -8,6 +8,7 @@ mod mirror;
 mod oauth;
 mod ops;
 mod parsers;
+mod provision;
 mod search;
 mod support;
 mod sync;

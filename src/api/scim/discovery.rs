@@ -1,6 +1,7 @@
 //! Discovery (RFC 7644 §4, RFC 7643 §5–7): `ServiceProviderConfig`, `ResourceTypes` and
-//! `Schemas`, stating honestly what this server does: filter, sort and ETags yes; PATCH, bulk
-//! and password changes no (the mirror is read-only).
+//! `Schemas`, stating honestly what this server does: filter, sort and ETags yes; bulk and
+//! password changes no; PATCH and writable attributes only in provisioning mode (`writable`),
+//! since a mirror of the Okta API is read-only.
 
 use serde_json::{Value, json};
 
@@ -14,11 +15,16 @@ const SPC_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConf
 const RT_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 const SCHEMA_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
-pub(crate) fn service_provider_config() -> Value {
+pub(crate) fn service_provider_config(writable: bool) -> Value {
+    let mode = if writable {
+        "This mirror is in provisioning mode (--source scim): a provisioner key creates, replaces, patches and deletes Users and Groups."
+    } else {
+        "This mirror is read-only (its source is the Okta API): writes are refused (403); a mirror started with --source scim accepts them."
+    };
     json!({
         "schemas": [SPC_URN],
         "documentationUri": "https://github.com/oktamirror/oktamirror#read-the-mirror-with-a-scim-client",
-        "patch": {"supported": false},
+        "patch": {"supported": writable},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": MAX_COUNT},
         "changePassword": {"supported": false},
@@ -28,7 +34,7 @@ pub(crate) fn service_provider_config() -> Value {
             "type": "oauthbearertoken",
             "name": "API key (Bearer)",
             "description": format!(
-                "Authorization: Bearer KEY, with a key from `oktamirror keys new`. This mirror is read-only: writes are refused (403) until provisioning mode (--source scim). Lists return {DEFAULT_COUNT} resources unless count says otherwise, at most {MAX_COUNT}; a Group holds at most {MAX_INLINE_MEMBERS} members inline (page the rest with GET /Users?filter=groups.value eq \"GROUP_ID\")."
+                "Authorization: Bearer KEY, with a key from `oktamirror keys new`. {mode} Lists return {DEFAULT_COUNT} resources unless count says otherwise, at most {MAX_COUNT}; a Group holds at most {MAX_INLINE_MEMBERS} members inline (page the rest with GET /Users?filter=groups.value eq \"GROUP_ID\")."
             ),
             "primary": true,
         }],
@@ -39,37 +45,59 @@ pub(crate) fn service_provider_config() -> Value {
     })
 }
 
-fn resource_type(id: &str, endpoint: &str, schema: &str, ext: &[(&str, bool)]) -> Value {
+fn resource_type(
+    id: &str,
+    endpoint: &str,
+    schema: &str,
+    ext: &[(&str, bool)],
+    writable: bool,
+) -> Value {
+    let source = if writable {
+        "pushed by a provisioning client"
+    } else {
+        "mirrored from Okta (read-only)"
+    };
     json!({
         "schemas": [RT_URN],
         "id": id,
         "name": id,
         "endpoint": endpoint,
-        "description": format!("{id}s mirrored from Okta (read-only)"),
+        "description": format!("{id}s {source}"),
         "schema": schema,
         "schemaExtensions": ext.iter().map(|(s, r)| json!({"schema": s, "required": r})).collect::<Vec<_>>(),
         "meta": {"resourceType": "ResourceType", "location": format!("{BASE}/ResourceTypes/{id}")},
     })
 }
 
-pub(crate) fn resource_types() -> Vec<Value> {
+pub(crate) fn resource_types(writable: bool) -> Vec<Value> {
     vec![
         resource_type(
             "User",
             "/Users",
             USER_URN,
             &[(ENTERPRISE_URN, false), (MIRROR_URN, false)],
+            writable,
         ),
-        resource_type("Group", "/Groups", GROUP_URN, &[(GROUP_MIRROR_URN, false)]),
+        resource_type(
+            "Group",
+            "/Groups",
+            GROUP_URN,
+            if writable {
+                &[]
+            } else {
+                &[(GROUP_MIRROR_URN, false)]
+            },
+            writable,
+        ),
     ]
 }
 
-pub(crate) fn resource_types_list() -> Value {
-    let all = resource_types();
+pub(crate) fn resource_types_list(writable: bool) -> Value {
+    let all = resource_types(writable);
     list_response(all.len() as u64, 1, all)
 }
 
-/// One attribute definition. Every attribute here is read-only: the mirror's source is Okta.
+/// One attribute definition, read-only (see [`writable_schemas`] for provisioning mode).
 fn attr(name: &str, ty: &str, multi: bool, desc: &str) -> Value {
     json!({
         "name": name, "type": ty, "multiValued": multi, "description": desc,
@@ -111,7 +139,66 @@ fn schema(id: &str, name: &str, desc: &str, attributes: Vec<Value>) -> Value {
     })
 }
 
-pub(crate) fn schemas() -> Vec<Value> {
+/// The schemas; in provisioning mode (`writable`) the attributes a client writes are
+/// `readWrite`.
+pub(crate) fn schemas(writable: bool) -> Vec<Value> {
+    let mut all = read_only_schemas();
+    if writable {
+        // What a client writes is what it reads back: the Group extension (counts, type) and
+        // the User extension's status and manager chain are the mirror's, so they are left out.
+        all.retain(|s| s["id"] != GROUP_MIRROR_URN);
+        for s in &mut all {
+            let id = s["id"].as_str().unwrap_or("").to_owned();
+            let read_only: &[&str] = match id.as_str() {
+                USER_URN => &["groups"],
+                _ => &[],
+            };
+            if let Some(attrs) = s["attributes"].as_array_mut() {
+                if id == MIRROR_URN {
+                    attrs.retain(|a| a["name"] == "managerId" || a["name"] == "customAttributes");
+                }
+                if id == GROUP_URN
+                    && let Some(members) = attrs.iter_mut().find(|a| a["name"] == "members")
+                    && let Some(subs) = members["subAttributes"].as_array_mut()
+                {
+                    subs.retain(|a| a["name"] != "display");
+                    for sub in subs.iter_mut().filter(|a| a["name"] == "type") {
+                        sub["canonicalValues"] = json!(["User"]);
+                    }
+                }
+                for a in attrs.iter_mut() {
+                    set_mutability(a, "", read_only);
+                    if id == GROUP_URN && a["name"] == "displayName" {
+                        a["required"] = json!(true);
+                    }
+                }
+            }
+        }
+    }
+    all
+}
+
+/// Marks `a` (and its sub-attributes) readWrite unless its dotted name is in `read_only`.
+fn set_mutability(a: &mut Value, parent: &str, read_only: &[&str]) {
+    let name = a["name"].as_str().unwrap_or("").to_owned();
+    let full = if parent.is_empty() {
+        name
+    } else {
+        format!("{parent}.{name}")
+    };
+    let ro = read_only.contains(&full.as_str()) || read_only.contains(&parent);
+    a["mutability"] = json!(if ro { "readOnly" } else { "readWrite" });
+    if let Some(subs) = a["subAttributes"].as_array_mut() {
+        for sub in subs {
+            set_mutability(sub, if ro { parent } else { &full }, read_only);
+            if ro {
+                sub["mutability"] = json!("readOnly");
+            }
+        }
+    }
+}
+
+fn read_only_schemas() -> Vec<Value> {
     let s = |n: &str, d: &str| attr(n, "string", false, d);
     let mut user_name = s("userName", "The Okta login");
     user_name["required"] = json!(true);
@@ -281,7 +368,7 @@ pub(crate) fn schemas() -> Vec<Value> {
     vec![user, enterprise, mirror_user, group, mirror_group]
 }
 
-pub(crate) fn schemas_list() -> Value {
-    let all = schemas();
+pub(crate) fn schemas_list(writable: bool) -> Value {
+    let all = schemas(writable);
     list_response(all.len() as u64, 1, all)
 }

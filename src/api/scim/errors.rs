@@ -7,6 +7,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::access::AccessError;
+use crate::model::ProvisionError;
 
 /// The media type of every SCIM answer.
 pub(crate) const SCIM_JSON: &str = "application/scim+json; charset=utf-8";
@@ -49,12 +50,17 @@ impl ScimError {
         Self::new(StatusCode::BAD_REQUEST, Some("invalidSyntax"), detail)
     }
 
+    /// 400 `invalidPath`: a PATCH path that does not parse or names nothing writable.
+    pub fn invalid_path(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, Some("invalidPath"), detail)
+    }
+
     /// 404 for an unknown (or hidden) resource.
     pub fn not_found(kind: &str, id: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             None,
-            format!("no {kind} with id \"{id}\" in this mirror (ids are Okta ids, case-sensitive)"),
+            format!("no {kind} with id \"{id}\" in this mirror (ids are case-sensitive)"),
         )
     }
 
@@ -90,6 +96,24 @@ impl From<AccessError> for ScimError {
         } else {
             tracing::error!(error = %e.message(), "a SCIM read failed");
             ScimError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.message())
+        }
+    }
+}
+
+impl From<ProvisionError> for ScimError {
+    /// Unknown ids are 404, taken unique values 409 `uniqueness`, unusable values 400
+    /// `invalidValue`, store failures 500.
+    fn from(e: ProvisionError) -> ScimError {
+        match &e {
+            ProvisionError::NotFound { kind, id } => ScimError::not_found(kind, id),
+            ProvisionError::Conflict(m) => {
+                ScimError::new(StatusCode::CONFLICT, Some("uniqueness"), m.clone())
+            }
+            ProvisionError::Invalid(m) => ScimError::invalid_value(m.clone()),
+            ProvisionError::Store(_) => {
+                tracing::error!(error = %e, "a SCIM write failed");
+                ScimError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string())
+            }
         }
     }
 }

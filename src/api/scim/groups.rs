@@ -24,8 +24,15 @@ pub(crate) fn location(id: &str) -> String {
 /// `group` as a SCIM Group, without `meta.version`; `members: false` reads no member.
 pub(crate) fn resource(view: &View, g: &Group, members: bool) -> Result<Value> {
     let mut o = Map::new();
-    o.insert("schemas".into(), json!([GROUP_URN, GROUP_MIRROR_URN]));
+    if view.provisioning() {
+        o.insert("schemas".into(), json!([GROUP_URN]));
+    } else {
+        o.insert("schemas".into(), json!([GROUP_URN, GROUP_MIRROR_URN]));
+    }
     o.insert("id".into(), Value::String(g.id.clone()));
+    if let Some(x) = &g.external_id {
+        o.insert("externalId".into(), Value::String(x.clone()));
+    }
     o.insert("displayName".into(), Value::String(g.name.clone()));
     let mut ext = Map::new();
     let ty = serde_json::to_value(g.group_type).unwrap_or(Value::Null);
@@ -40,8 +47,14 @@ pub(crate) fn resource(view: &View, g: &Group, members: bool) -> Result<Value> {
             .into_iter()
             .take(MAX_INLINE_MEMBERS)
             .map(|p| {
-                json!({"value": p.id, "display": p.name(),
-                       "$ref": super::users::location(&p.id), "type": "User"})
+                let mut m =
+                    json!({"value": p.id, "$ref": super::users::location(&p.id), "type": "User"});
+                // A client reads back the members it wrote, without a display name it did
+                // not send (provisioning mode); a mirror shows the member's name.
+                if !view.provisioning() {
+                    m["display"] = Value::String(p.name());
+                }
+                m
             })
             .collect();
         let count = if truncated {
@@ -56,7 +69,11 @@ pub(crate) fn resource(view: &View, g: &Group, members: bool) -> Result<Value> {
         // The stored counter for roles that see everyone; a counting scan otherwise.
         ext.insert("memberCount".into(), json!(view.count_members(&g.id, &[])?));
     }
-    o.insert(GROUP_MIRROR_URN.into(), Value::Object(ext));
+    // In provisioning mode a Group is what the client wrote (the extension's counts and type
+    // are the mirror's, not the client's).
+    if !view.provisioning() {
+        o.insert(GROUP_MIRROR_URN.into(), Value::Object(ext));
+    }
     let mut meta = Map::new();
     meta.insert("resourceType".into(), Value::String("Group".into()));
     if let Some(t) = g.created {

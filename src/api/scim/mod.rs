@@ -2,15 +2,19 @@
 //! (`discovery.rs`), Users (`users.rs`) and Groups (`groups.rs`) with filters (`filter.rs`),
 //! sorting, paging and attribute projection (`query.rs`), SCIM error bodies (`errors.rs`).
 //! Roles apply through the View exactly as for GraphQL: a `directory` key never sees
-//! deprovisioned people here either. Writes answer 403: the mirror's source is Okta; provisioning
-//! mode (`--source scim`, to come) will accept them from a `provisioner` key.
+//! deprovisioned people here either. Writes (`write.rs`: PATCH in `patch.rs`, the mapping to
+//! Okta profiles in `pushed.rs`) go to provisioning mode's writer (`--source scim`), from a
+//! `provisioner` key only; a mirror of the Okta API refuses them as read-only.
 
 mod discovery;
 mod errors;
 mod filter;
 mod groups;
+mod patch;
+mod pushed;
 mod query;
 mod users;
+mod write;
 
 use std::sync::Arc;
 
@@ -46,24 +50,26 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/ResourceTypes/{id}", get(resource_type))
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema))
-        .route("/Users", get(list_users).post(read_only))
+        .route("/Users", get(list_users).post(write::create_user))
         .route("/Users/.search", post(search_users))
         .route(
             "/Users/{id}",
             get(get_user)
-                .put(read_only)
-                .patch(read_only)
-                .delete(read_only),
+                .put(write::replace_user)
+                .patch(write::patch_user)
+                .delete(write::delete_user),
         )
-        .route("/Groups", get(list_groups).post(read_only))
+        .route("/Groups", get(list_groups).post(write::create_group))
         .route("/Groups/.search", post(search_groups))
         .route(
             "/Groups/{id}",
             get(get_group)
-                .put(read_only)
-                .patch(read_only)
-                .delete(read_only),
+                .put(write::replace_group)
+                .patch(write::patch_group)
+                .delete(write::delete_group),
         )
+        // Searching several resource types at once (RFC 7644 §3.4.3) is not offered: 501.
+        .route("/.search", any(unsupported))
         .route("/Bulk", any(unsupported))
         .route("/Me", any(unsupported))
         .fallback(not_found)
@@ -116,7 +122,7 @@ pub(crate) async fn scim_errors(req: Request, next: Next) -> Response {
     out
 }
 
-fn view_of(shared: &Shared, caller: Option<Extension<Caller>>) -> ScimResult<View> {
+pub(crate) fn view_of(shared: &Shared, caller: Option<Extension<Caller>>) -> ScimResult<View> {
     match caller {
         Some(Extension(c)) => Ok(shared.mirror.view(c)),
         None => Err(ScimError::new(
@@ -127,7 +133,7 @@ fn view_of(shared: &Shared, caller: Option<Extension<Caller>>) -> ScimResult<Vie
     }
 }
 
-fn respond(r: ScimResult<Response>) -> Response {
+pub(crate) fn respond(r: ScimResult<Response>) -> Response {
     r.unwrap_or_else(ScimError::into_response)
 }
 
@@ -154,7 +160,7 @@ fn ok(body: &Value) -> Response {
     scim_response(StatusCode::OK, body)
 }
 
-async fn run<T: Send + 'static>(
+pub(crate) async fn run<T: Send + 'static>(
     view: &View,
     f: impl FnOnce(&View) -> ScimResult<T> + Send + 'static,
 ) -> ScimResult<T> {
@@ -171,20 +177,26 @@ async fn run<T: Send + 'static>(
 
 // ---- discovery ------------------------------------------------------------------------------
 
-async fn service_provider_config() -> Response {
-    ok(&discovery::service_provider_config())
+async fn service_provider_config(State(shared): State<Arc<Shared>>) -> Response {
+    ok(&discovery::service_provider_config(
+        shared.provisioning.is_some(),
+    ))
 }
 
-async fn resource_types() -> Response {
-    ok(&discovery::resource_types_list())
+async fn resource_types(State(shared): State<Arc<Shared>>) -> Response {
+    ok(&discovery::resource_types_list(
+        shared.provisioning.is_some(),
+    ))
 }
 
-async fn resource_type(Path(id): Path<String>) -> Response {
-    match discovery::resource_types().into_iter().find(|r| {
-        r["id"]
-            .as_str()
-            .is_some_and(|i| i.eq_ignore_ascii_case(&id))
-    }) {
+async fn resource_type(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    match discovery::resource_types(shared.provisioning.is_some())
+        .into_iter()
+        .find(|r| {
+            r["id"]
+                .as_str()
+                .is_some_and(|i| i.eq_ignore_ascii_case(&id))
+        }) {
         Some(r) => ok(&r),
         None => ScimError::new(
             StatusCode::NOT_FOUND,
@@ -195,16 +207,18 @@ async fn resource_type(Path(id): Path<String>) -> Response {
     }
 }
 
-async fn schemas() -> Response {
-    ok(&discovery::schemas_list())
+async fn schemas(State(shared): State<Arc<Shared>>) -> Response {
+    ok(&discovery::schemas_list(shared.provisioning.is_some()))
 }
 
-async fn schema(Path(id): Path<String>) -> Response {
-    match discovery::schemas().into_iter().find(|r| {
-        r["id"]
-            .as_str()
-            .is_some_and(|i| i.eq_ignore_ascii_case(&id))
-    }) {
+async fn schema(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    match discovery::schemas(shared.provisioning.is_some())
+        .into_iter()
+        .find(|r| {
+            r["id"]
+                .as_str()
+                .is_some_and(|i| i.eq_ignore_ascii_case(&id))
+        }) {
         Some(r) => ok(&r),
         None => ScimError::new(
             StatusCode::NOT_FOUND,
@@ -216,15 +230,6 @@ async fn schema(Path(id): Path<String>) -> Response {
 }
 
 // ---- refusals -------------------------------------------------------------------------------
-
-async fn read_only() -> Response {
-    ScimError::new(
-        StatusCode::FORBIDDEN,
-        None,
-        "this mirror is read-only: its users and groups come from Okta, so SCIM writes (POST, PUT, PATCH, DELETE) are refused; provisioning mode (--source scim, to come) will accept them from a provisioner key",
-    )
-    .into_response()
-}
 
 async fn unsupported(uri: Uri) -> Response {
     ScimError::new(
@@ -252,33 +257,14 @@ async fn not_found(uri: Uri) -> Response {
 
 // ---- requests -------------------------------------------------------------------------------
 
-fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
     url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
         .into_owned()
         .collect()
 }
 
 fn search_params(headers: &HeaderMap, body: &Bytes) -> ScimResult<ListParams> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if !essence.is_empty() && essence != "application/scim+json" && essence != "application/json" {
-        return Err(ScimError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            None,
-            format!("send the body as application/scim+json (or application/json), not {ct}"),
-        ));
-    }
-    let body: Value = serde_json::from_slice(body)
-        .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))?;
-    ListParams::from_body(&body)
+    ListParams::from_body(&write::json_body(headers, body)?)
 }
 
 /// True when `If-None-Match` names `etag` (weak comparison) or is `*`.
@@ -322,8 +308,8 @@ fn one(
     Ok(resp)
 }
 
-const USER_EXTENSIONS: &[&str] = &[users::ENTERPRISE_URN, users::MIRROR_URN];
-const GROUP_EXTENSIONS: &[&str] = &[groups::GROUP_MIRROR_URN];
+pub(crate) const USER_EXTENSIONS: &[&str] = &[users::ENTERPRISE_URN, users::MIRROR_URN];
+pub(crate) const GROUP_EXTENSIONS: &[&str] = &[groups::GROUP_MIRROR_URN];
 
 // ---- users ----------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ pub(crate) const ENTERPRISE_URN: &str =
 pub(crate) const MIRROR_URN: &str = "urn:ietf:params:scim:schemas:extension:oktamirror:2.0:User";
 
 /// Okta's base profile attributes; anything else in a profile is a custom attribute.
-const OKTA_BASE: &[&str] = &[
+pub(crate) const OKTA_BASE: &[&str] = &[
     "login",
     "email",
     "secondEmail",
@@ -125,6 +125,7 @@ pub(crate) fn resource(view: &View, p: &Person, parts: Parts) -> Result<Value> {
         json!([USER_URN, ENTERPRISE_URN, MIRROR_URN]),
     );
     u.insert("id".into(), Value::String(p.id.clone()));
+    put(&mut u, "externalId", p.external_id.clone());
     u.insert("userName".into(), Value::String(p.login.clone()));
 
     let mut name = Map::new();
@@ -226,9 +227,14 @@ pub(crate) fn resource(view: &View, p: &Person, parts: Parts) -> Result<Value> {
     u.insert(ENTERPRISE_URN.into(), Value::Object(ent));
 
     let mut ext = Map::new();
-    ext.insert("status".into(), Value::String(p.status.as_str().into()));
+    // In provisioning mode the extension holds only what a client writes (the status is
+    // `active`, the chain is GraphQL's), so a client reads back exactly what it wrote.
+    let mirrored = !view.provisioning();
+    if mirrored {
+        ext.insert("status".into(), Value::String(p.status.as_str().into()));
+    }
     put(&mut ext, "managerId", p.manager_ref.clone());
-    if parts.managers {
+    if parts.managers && mirrored {
         ext.insert("managerChain".into(), Value::Array(chain));
     }
     if parts.profile
@@ -253,7 +259,62 @@ pub(crate) fn resource(view: &View, p: &Person, parts: Parts) -> Result<Value> {
     );
     meta.insert("location".into(), Value::String(location(&p.id)));
     u.insert("meta".into(), Value::Object(meta));
+    if parts.profile
+        && let Some(doc) = view.provisioned(&p.id)?
+    {
+        as_pushed(&mut u, doc);
+    }
     Ok(Value::Object(u))
+}
+
+/// Core attributes a provisioning client writes (and reads back as it wrote them).
+const WRITABLE: &[&str] = &[
+    "externalId",
+    "name",
+    "displayName",
+    "nickName",
+    "title",
+    "userType",
+    "preferredLanguage",
+    "locale",
+    "timezone",
+    "profileUrl",
+    "active",
+    "emails",
+    "phoneNumbers",
+    "addresses",
+];
+
+/// A pushed person (provisioning mode) as its client wrote them: every writable attribute
+/// comes from the pushed document, so what was sent is what is read back (an attribute the
+/// client removed stays absent); the read-only ones (id, groups, meta, status, manager
+/// chain) are the mirror's. Only for callers who may read raw profiles (`View::provisioned`).
+fn as_pushed(u: &mut Map<String, Value>, doc: Value) {
+    let Value::Object(doc) = doc else {
+        return;
+    };
+    for k in WRITABLE {
+        u.remove(*k);
+    }
+    let mut ext = match u.remove(MIRROR_URN) {
+        Some(Value::Object(e)) => e,
+        _ => Map::new(),
+    };
+    ext.remove("managerId");
+    ext.remove("customAttributes");
+    u.remove(ENTERPRISE_URN);
+    for (k, v) in doc {
+        if k == MIRROR_URN {
+            if let Value::Object(mine) = v {
+                ext.extend(mine);
+            }
+        } else {
+            u.insert(k, v);
+        }
+    }
+    if !ext.is_empty() {
+        u.insert(MIRROR_URN.into(), Value::Object(ext));
+    }
 }
 
 /// The visible chain above `first` (its manager first, the root last).

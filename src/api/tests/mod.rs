@@ -164,6 +164,7 @@ impl Server {
             ),
             control: None,
             hook: None,
+            provisioning: None,
             request_timeout,
         };
         let mut client = reqwest::Client::builder();

@@ -21,7 +21,7 @@ use oktamirror::sim::{RateLimits, SimOptions, Simulator};
 use oktamirror::startup::{Application, SyncHandle};
 use oktamirror::store::Store;
 
-pub use settings::{AppOptions, settings};
+pub use settings::{AppOptions, provisioning_settings, settings};
 
 pub const TOKEN: &str = "test-token-0123456789";
 pub const HOOK_SECRET: &str = "Bearer hook-secret-0123456789abcdef";

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use oktamirror::configuration::{HookAuth, Settings};
+use oktamirror::configuration::{DataSource, HookAuth, Settings};
 use oktamirror::okta::{Auth, ClientOptions};
 use oktamirror::secret::Secret;
 use oktamirror::sync::Lanes;
@@ -59,7 +59,9 @@ pub fn settings(sim: SocketAddr, data_dir: &Path, o: &AppOptions) -> Settings {
         data_dir.to_path_buf(),
         "127.0.0.1:0".parse().expect("a loopback address"),
     );
-    s.okta.client = okta_client;
+    if let DataSource::Okta(okta) = &mut s.source {
+        okta.client = okta_client;
+    }
     s.sync.lanes = Lanes {
         tail: o.tail,
         poll_interval: o.poll_interval,
@@ -71,5 +73,17 @@ pub fn settings(sim: SocketAddr, data_dir: &Path, o: &AppOptions) -> Settings {
         secret: Secret::new(s.as_str()),
     });
     s.search.attributes = o.search_attributes.clone();
+    s
+}
+
+/// Settings of a mirror in provisioning mode (`--source scim`) keeping its data in `data_dir`,
+/// with API keys from `keys_file` and no per-key rate limit (a provisioning burst is not what
+/// these tests measure).
+pub fn provisioning_settings(data_dir: &Path, keys_file: &Path) -> Settings {
+    let mut s = Settings::provisioning(
+        data_dir.to_path_buf(),
+        "127.0.0.1:0".parse().expect("a loopback address"),
+    );
+    s.server.keys_file = Some(keys_file.to_path_buf());
     s
 }
