@@ -287,6 +287,11 @@ impl Application {
             },
         );
         let mut watchers = Vec::new();
+        watchers.push(tokio::spawn(prune_change_log(
+            store.clone(),
+            index.clone(),
+            settings.retention,
+        )));
         if let Some(ring) = keys {
             watchers.push(tokio::spawn(watch_keys(ring, mirror.clone())));
         }
@@ -411,6 +416,39 @@ impl Application {
 const WATCH_EVERY: Duration = Duration::from_millis(500);
 
 /// Re-reads the keys file when it changes; a missing or broken file keeps the keys in force.
+/// How often the change log is pruned to its retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// Prunes the change log to `retention` every `PRUNE_EVERY` (the first time a minute after
+/// start), never past what the search index has read.
+async fn prune_change_log(
+    store: Store,
+    index: Arc<search::Index>,
+    retention: crate::configuration::Retention,
+) {
+    let mut next = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        tokio::time::sleep_until(next).await;
+        next += PRUNE_EVERY;
+        let (store, index) = (store.clone(), index.clone());
+        // A retention longer than chrono can count keeps everything.
+        let cutoff = chrono::Duration::from_std(retention.max_age)
+            .ok()
+            .and_then(|age| chrono::Utc::now().checked_sub_signed(age))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+        let pruned = tokio::task::spawn_blocking(move || {
+            store.prune_changes(cutoff, retention.max_entries, index.indexed_seq())
+        })
+        .await;
+        match pruned {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(entries = n, "pruned the change log to its retention"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot prune the change log"),
+            Err(e) => tracing::warn!(error = %e, "the change-log pruning task failed"),
+        }
+    }
+}
+
 async fn watch_keys(ring: Arc<KeyRing>, mirror: Arc<Mirror>) {
     let mut tick = tokio::time::interval(WATCH_EVERY);
     loop {

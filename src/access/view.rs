@@ -772,9 +772,12 @@ impl View {
     pub fn changes(&self, after: u64, first: usize) -> Result<(Vec<FeedEntry>, u64)> {
         self.require(Permission::ReadDirectory)?;
         let s = self.store();
-        if let Some(oldest) = s.first_seq()?
-            && after.saturating_add(1) < oldest
-        {
+        // The oldest entry held; with every entry pruned, the one the next change will get.
+        let oldest = match s.first_seq()? {
+            Some(first) => first,
+            None => s.last_seq()?.saturating_add(1),
+        };
+        if after.saturating_add(1) < oldest {
             return Err(AccessError::CursorExpired { after, oldest });
         }
         let raw_ok = self.may(Permission::RawProfile);

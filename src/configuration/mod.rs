@@ -124,9 +124,58 @@ pub struct Settings {
     pub server: ServerSettings,
     /// People search.
     pub search: SearchSettings,
+    /// How much of the change log is kept.
+    pub retention: Retention,
     /// The files holding secrets (token, keys, hook secret, API keys, TLS key), so `serve` can
     /// warn at start about any that other users can read.
     pub secret_files: Vec<SecretFile>,
+}
+
+/// How much of the change log the mirror keeps (`change_log_retention`,
+/// `change_log_max_entries`): what a change-feed consumer may fall behind by before its cursor
+/// expires. The search index needs no more than this: entries it has not read are never pruned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Entries older than this are pruned.
+    pub max_age: Duration,
+    /// At most this many entries are kept.
+    pub max_entries: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            max_entries: 5_000_000,
+        }
+    }
+}
+
+impl Retention {
+    /// Shortest retention accepted: a consumer that restarts for maintenance must find its
+    /// cursor still valid.
+    pub const MIN_AGE: Duration = Duration::from_secs(3600);
+
+    fn resolve(o: &Options) -> Result<Retention, ConfigError> {
+        let mut r = Retention::default();
+        if let Some(s) = &o.change_log_retention {
+            r.max_age = parse_duration(s)?;
+            if r.max_age < Retention::MIN_AGE {
+                return Err(ConfigError::Invalid(format!(
+                    "change_log_retention \"{s}\" is shorter than an hour: change-feed consumers that stop for a restart would lose their place; use something like 7d"
+                )));
+            }
+        }
+        if let Some(n) = o.change_log_max_entries {
+            if n < 1000 {
+                return Err(ConfigError::Invalid(format!(
+                    "change_log_max_entries {n} is below 1000: one sync can write more entries than that, and consumers would lose their place at once; use something like 5000000"
+                )));
+            }
+            r.max_entries = n;
+        }
+        Ok(r)
+    }
 }
 
 /// A file that holds a secret, and what it is.
@@ -270,6 +319,7 @@ impl Settings {
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
             },
             search: SearchSettings::default(),
+            retention: Retention::default(),
             secret_files: Vec::new(),
         }
     }
@@ -306,6 +356,7 @@ impl Settings {
             sync: SyncSettings::resolve(&o)?,
             server: ServerSettings::resolve(&o)?,
             search: SearchSettings::resolve(&o)?,
+            retention: Retention::resolve(&o)?,
             secret_files: secret_files(&o),
             data_dir: o
                 .data_dir

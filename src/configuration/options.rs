@@ -124,6 +124,12 @@ pub struct Options {
     /// Longest one GraphQL request may run, like 10s (default) or 1500ms; after it the request ends with a TIMEOUT error
     #[arg(long, env = "OKTAMIRROR_REQUEST_TIMEOUT")]
     pub request_timeout: Option<String>,
+    /// How long the change log keeps entries, like 7d (default) or 720h: the change feed's promise to consumers that fall behind
+    #[arg(long, env = "OKTAMIRROR_CHANGE_LOG_RETENTION")]
+    pub change_log_retention: Option<String>,
+    /// Most entries the change log keeps, older ones pruned first even within the retention (default 5000000)
+    #[arg(long, env = "OKTAMIRROR_CHANGE_LOG_MAX_ENTRIES")]
+    pub change_log_max_entries: Option<u64>,
 }
 
 impl Options {

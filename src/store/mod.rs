@@ -257,6 +257,59 @@ impl Store {
         Ok(self.db.size_on_disk()?)
     }
 
+    /// Prunes the oldest change-log entries: those applied before `older_than`, and beyond the
+    /// newest `max_entries`, but never one after `floor` (the sequence the search index has
+    /// read: it must not lose entries it still needs). Entries go oldest first, so what stays is
+    /// still a gap-free run ending at the newest. Returns how many were removed. Removal is in
+    /// batches, each durable on its own: a crash between them leaves a shorter, valid log.
+    pub fn prune_changes(
+        &self,
+        older_than: chrono::DateTime<chrono::Utc>,
+        max_entries: u64,
+        floor: u64,
+    ) -> Result<u64> {
+        const BATCH: usize = 10_000;
+        let changes = self.tree(T::Changes);
+        let last = self.last_seq()?;
+        // Entries up to `by_count` must go to keep at most `max_entries`.
+        let by_count = last.saturating_sub(max_entries);
+        let mut removed = 0;
+        loop {
+            let mut batch = sled::Batch::default();
+            let mut n = 0;
+            let mut done = true;
+            for kv in changes.iter() {
+                let (k, v) = kv?;
+                let seq = keys::read_u64(&k);
+                if seq > floor {
+                    break;
+                }
+                let old_enough = seq <= by_count || {
+                    let c: crate::model::Change = decode("change", &v)?;
+                    c.at < older_than
+                };
+                if !old_enough {
+                    break;
+                }
+                batch.remove(k);
+                n += 1;
+                if n == BATCH {
+                    done = false;
+                    break;
+                }
+            }
+            if n == 0 {
+                break;
+            }
+            changes.apply_batch(batch)?;
+            removed += n as u64;
+            if done {
+                break;
+            }
+        }
+        Ok(removed)
+    }
+
     /// The oldest sequence number the change log still holds (`None` when it is empty).
     pub fn first_seq(&self) -> Result<Option<u64>> {
         Ok(self

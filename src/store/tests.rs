@@ -210,3 +210,32 @@ fn the_change_log_tells_creations_from_updates_and_names_the_changed_fields() {
         "typed fields by their GraphQL names, raw attributes as profile.NAME, no lastUpdated"
     );
 }
+
+#[test]
+fn pruning_keeps_a_dense_tail_and_never_passes_the_floor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    for i in 0..30 {
+        s.apply(
+            &[put(person(&format!("{i}"), &format!("p{i}@x"), None))],
+            &[],
+        )
+        .expect("apply");
+    }
+    let future = chrono::Utc::now() + chrono::Duration::hours(1);
+    let past = chrono::Utc::now() - chrono::Duration::hours(1);
+    // By count: keep the newest 10, but not beyond the floor of 15.
+    assert_eq!(s.prune_changes(past, 10, 15).expect("prune"), 15);
+    assert_eq!(s.first_seq().expect("first"), Some(16));
+    // By age: everything is older than the future cutoff, but the floor stops it at 25.
+    assert_eq!(s.prune_changes(future, 1_000, 25).expect("prune"), 10);
+    let left: Vec<u64> = s.changes_after(0).map(|c| c.expect("change").seq).collect();
+    assert_eq!(
+        left,
+        (26..=30).collect::<Vec<_>>(),
+        "a dense run to the newest"
+    );
+    assert_eq!(s.change_log_entries().expect("entries"), 5);
+    // Nothing is young enough to go, or everything is past the floor: nothing changes.
+    assert_eq!(s.prune_changes(past, 1_000, 30).expect("prune"), 0);
+}

@@ -382,4 +382,41 @@ async fn a_change_feed_consumer_ends_with_exactly_the_orgs_state() {
         .collect();
     assert_eq!(c.members, want_members, "memberships");
     assert!(c.seen.len() > want_people.len(), "the feed was followed");
+
+    // The log pruned past a stored cursor: the consumer is told to read the mirror again.
+    let stale = app
+        .gql("{ changes(first: 1) { endCursor } }", json!({}))
+        .await["changes"]["endCursor"]
+        .as_str()
+        .expect("cursor")
+        .to_owned();
+    let last = app.store().last_seq().expect("seq");
+    let pruned = app
+        .store()
+        .prune_changes(chrono::Utc::now(), 10, last)
+        .expect("prune");
+    assert!(pruned > 0);
+    let url = format!("http://{}/graphql", app.addr);
+    let answer: Value = reqwest::Client::new()
+        .post(&url)
+        .json(
+            &json!({"query": "query($a: String) { changes(after: $a) { endCursor } }",
+            "variables": {"a": stale}}),
+        )
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"], "CURSOR_EXPIRED",
+        "{answer}"
+    );
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("read the mirror again")),
+        "{answer}"
+    );
 }
