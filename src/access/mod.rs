@@ -12,7 +12,7 @@ mod tests;
 
 pub use keys::{KeyRecord, KeyRing, KeysError, sha256_hex};
 pub use rules::{Caller, Permission, RULES, Role};
-pub use view::{AccessError, Mirror, Policy, Result, SCAN_BUDGET, Totals, View};
+pub use view::{AccessError, Freshness, Mirror, Policy, Result, SCAN_BUDGET, Totals, View};
 
 // The plain data types a front-end needs to ask and to render answers. Front-ends import them
 // from here, never from `store` or `search`, so that a `View` is their only way to the data.

@@ -198,6 +198,18 @@ impl Mirror {
         Ok(entry)
     }
 
+    /// How fresh the mirror is: when the sync last read Okta successfully and why its latest
+    /// step failed, if it did (for `/readyz`, open to anyone, and `syncStatus`).
+    pub fn freshness(&self) -> Result<Freshness> {
+        Ok(Freshness {
+            last_contact: self.store.meta_json(meta::LAST_CONTACT)?,
+            problem: self
+                .store
+                .meta_json::<Option<String>>(meta::SYNC_PROBLEM)?
+                .flatten(),
+        })
+    }
+
     /// Whether the search index holds everything the store does.
     pub fn search_caught_up(&self) -> Result<bool> {
         let Some(index) = &self.index else {
@@ -692,6 +704,12 @@ impl View {
         Ok(self.store().meta_json(meta::TAIL_CAUGHT_UP)?)
     }
 
+    /// When the sync last read Okta successfully, and why its latest step failed.
+    pub fn freshness(&self) -> Result<Freshness> {
+        self.require(Permission::SyncStatus)?;
+        self.mirror.freshness()
+    }
+
     /// The stored System Log position (the polling query's `next` URL; it holds no secret).
     pub fn log_cursor(&self) -> Result<Option<String>> {
         self.require(Permission::SyncStatus)?;
@@ -733,6 +751,23 @@ impl View {
     /// ended.
     pub fn record(&self, action: &str, outcome: &str) -> Result<AuditEntry> {
         self.mirror.record(self.caller.label(), action, outcome)
+    }
+}
+
+/// How fresh the mirror is.
+#[derive(Debug, Clone, Default)]
+pub struct Freshness {
+    /// When a sync step last read Okta successfully; `None` before the first one.
+    pub last_contact: Option<DateTime<Utc>>,
+    /// Why the latest sync step failed; `None` while they succeed.
+    pub problem: Option<String>,
+}
+
+impl Freshness {
+    /// Seconds from the last successful read of Okta to `now` (`None` before the first one).
+    pub fn staleness(&self, now: DateTime<Utc>) -> Option<f64> {
+        self.last_contact
+            .map(|t| ((now - t).num_milliseconds().max(0) as f64) / 1000.0)
     }
 }
 

@@ -138,6 +138,10 @@ pub mod meta {
     pub const RUN_SEQ: &str = "run_seq";
     /// When the tail last found nothing new in the log: the mirror held everything up to then.
     pub const TAIL_CAUGHT_UP: &str = "tail_caught_up";
+    /// When a sync step last read Okta successfully (`DateTime<Utc>`): staleness counts from it.
+    pub const LAST_CONTACT: &str = "last_contact";
+    /// Why the latest sync step failed (`Option<String>`); null once a step succeeds again.
+    pub const SYNC_PROBLEM: &str = "sync_problem";
 }
 
 impl Store {

@@ -165,6 +165,7 @@ impl Server {
             control: None,
             hook: None,
             request_timeout,
+            max_staleness: None,
         };
         let mut client = reqwest::Client::builder();
         let app = match role {
