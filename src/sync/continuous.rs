@@ -446,7 +446,7 @@ impl Schedule {
         if self.crawl.is_none() {
             let start = match self.queue.full.take() {
                 Some(request) => Some((RunKind::Full, request)),
-                None if self.full_due() <= now => Some((
+                None if self.full_due() <= Instant::now() => Some((
                     if ready {
                         RunKind::Reconcile
                     } else {
