@@ -188,6 +188,17 @@ fn main() -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         support::wait_first_sync(app.store(), Duration::from_secs(600)).await?;
         sim.set_rate_limits(RateLimits::default());
+        // The tail first replays what changed since before the crawl (the hook lane's edits):
+        // the idle cost is measured once it has caught up.
+        let crawled = chrono::Utc::now();
+        while app
+            .store()
+            .meta_json::<chrono::DateTime<chrono::Utc>>(oktamirror::store::meta::TAIL_CAUGHT_UP)
+            .map_err(|e| e.to_string())?
+            .is_none_or(|t| t < crawled)
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let before = sim.request_count();
         tokio::time::sleep(idle).await;
         let per_minute =
