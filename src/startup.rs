@@ -208,8 +208,15 @@ impl Application {
             },
         )?);
         let (stopping, stop) = tokio::sync::watch::channel(false);
-        let indexer = tokio::spawn(search::follow(index.clone(), store.clone(), stop.clone()));
-        type Feeds = (Option<Arc<dyn Source>>, Option<Arc<dyn api::Provisioning>>);
+        let indexer = tokio::spawn(follow_supervised(
+            index.clone(),
+            store.clone(),
+            stop.clone(),
+        ));
+        type Feeds = (
+            Option<(Arc<dyn Source>, sync::LogAllowance)>,
+            Option<Arc<dyn api::Provisioning>>,
+        );
         let (source, provisioning): Feeds = match &settings.source {
             DataSource::Okta(okta) => {
                 let okta = Arc::new(OktaSource::with_auth(
@@ -220,7 +227,16 @@ impl Application {
                 if store.last_good_full_sync()?.is_none() {
                     okta.preflight().await?;
                 }
-                (Some(okta), None)
+                // The tail polls the log no more often than the client's share of the logs
+                // bucket.
+                let logs = okta.clone();
+                let log_allowance: sync::LogAllowance = Arc::new(move || {
+                    logs.client()
+                        .allowance("/api/v1/logs")
+                        .map(|(_, allowed)| allowed)
+                });
+                let source: Arc<dyn Source> = okta;
+                (Some((source, log_allowance)), None)
             }
             DataSource::Scim => {
                 if settings.server.hook.is_some() {
@@ -280,6 +296,7 @@ impl Application {
                 hook,
                 provisioning: provisioning.clone(),
                 request_timeout: settings.server.request_timeout,
+                max_staleness: settings.server.max_staleness,
             },
             api::Access {
                 keys: keys.clone(),
@@ -295,6 +312,7 @@ impl Application {
         if let Some(ring) = keys {
             watchers.push(tokio::spawn(watch_keys(ring, mirror.clone())));
         }
+        let sync_stop = stop.clone();
         let mut server_stop = stop;
         let stopped = async move {
             let _ = server_stop.wait_for(|s| *s).await;
@@ -329,15 +347,21 @@ impl Application {
             }
         };
         let syncer = match source {
-            Some(source) => tokio::spawn(sync::run_continuous(
+            Some((source, log_allowance)) => tokio::spawn(sync::run_continuous(
                 store.clone(),
                 source,
                 settings.sync.engine.clone(),
                 settings.sync.lanes.clone(),
-                rx,
+                sync::Wiring {
+                    commands: rx,
+                    stop: sync_stop,
+                    log_allowance: Some(log_allowance),
+                },
             )),
             // Provisioning mode has no schedule: the store changes only by SCIM writes.
-            None => tokio::spawn(async move { drop(rx) }),
+            None => tokio::spawn(async move {
+                drop((rx, sync_stop));
+            }),
         };
         tracing::info!("serving on {scheme}://{addr}/graphql");
         if provisioning.is_some() {
@@ -394,20 +418,75 @@ impl Application {
 
     /// Stops serving and syncing, waits until both tasks have let go of the store (so the data
     /// directory can be opened again at once), and flushes it.
-    pub async fn stop(self) -> Result<(), StoreError> {
+    pub async fn stop(mut self) -> Result<(), StoreError> {
         // The server drains its connections (each holds a store handle) and the index follower
-        // finishes any catch-up in flight; a sync in progress is abandoned (a crawl is staged,
-        // so dropping it loses nothing).
+        // finishes any catch-up in flight; the sync schedule drops the step in progress at its
+        // next await and a crawl's apply stops between two chunks, so nothing writes after the
+        // flush below. The wait is bounded: a schedule that does not end in time is aborted.
         let _ = self.stopping.send(true);
         for w in &self.watchers {
             w.abort();
         }
-        self.syncer.abort();
-        let _ = self.syncer.await;
+        if tokio::time::timeout(STOP_WAIT, &mut self.syncer)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "the sync schedule did not stop within {} s; abandoning it",
+                STOP_WAIT.as_secs()
+            );
+            self.syncer.abort();
+            let _ = (&mut self.syncer).await;
+        }
         let _ = self.server.await;
         let _ = self.indexer.await;
         self.search.close();
         self.store.flush()
+    }
+}
+
+/// How long `stop` waits for the sync schedule to end (a crawl's apply ends within one chunk).
+const STOP_WAIT: Duration = Duration::from_secs(30);
+
+/// The longest wait before a search follower that panicked is started again.
+const MAX_FOLLOWER_RESTART: Duration = Duration::from_secs(60);
+
+/// Runs the search follower, starting it again (after a growing wait, with an error line
+/// naming the panic) if it panics, until `stop` turns true.
+async fn follow_supervised(
+    index: Arc<search::Index>,
+    store: Store,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut panics = 0u32;
+    loop {
+        let task = tokio::spawn(search::follow(index.clone(), store.clone(), stop.clone()));
+        let started = tokio::time::Instant::now();
+        let failure = match task.await {
+            Ok(()) => return,
+            Err(e) if e.is_panic() => {
+                let payload = e.into_panic();
+                payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".to_owned())
+            }
+            Err(e) => e.to_string(),
+        };
+        if started.elapsed() > 10 * MAX_FOLLOWER_RESTART {
+            panics = 0;
+        }
+        panics = panics.saturating_add(1);
+        let wait = Duration::from_secs(1u64 << (panics - 1).min(6)).min(MAX_FOLLOWER_RESTART);
+        tracing::error!(
+            "the search index follower stopped ({failure}); it restarts in {} s (search answers from the index as it was meanwhile)",
+            wait.as_secs()
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
     }
 }
 

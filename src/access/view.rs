@@ -226,6 +226,18 @@ impl Mirror {
         Ok(entry)
     }
 
+    /// How fresh the mirror is: when the sync last read Okta successfully and why its latest
+    /// step failed, if it did (for `/readyz`, open to anyone, and `syncStatus`).
+    pub fn freshness(&self) -> Result<Freshness> {
+        Ok(Freshness {
+            last_contact: self.store.meta_json(meta::LAST_CONTACT)?,
+            problem: self
+                .store
+                .meta_json::<Option<String>>(meta::SYNC_PROBLEM)?
+                .flatten(),
+        })
+    }
+
     /// Whether the search index holds everything the store does.
     pub fn search_caught_up(&self) -> Result<bool> {
         let Some(index) = &self.index else {
@@ -897,6 +909,12 @@ impl View {
         Ok(self.store().meta_json(meta::TAIL_CAUGHT_UP)?)
     }
 
+    /// When the sync last read Okta successfully, and why its latest step failed.
+    pub fn freshness(&self) -> Result<Freshness> {
+        self.require(Permission::SyncStatus)?;
+        self.mirror.freshness()
+    }
+
     /// The stored System Log position (the polling query's `next` URL; it holds no secret).
     pub fn log_cursor(&self) -> Result<Option<String>> {
         self.require(Permission::SyncStatus)?;
@@ -923,15 +941,8 @@ impl View {
         let now = Utc::now();
         let secs_since = |t: DateTime<Utc>| (now - t).num_milliseconds().max(0) as f64 / 1000.0;
         let caught_up: Option<DateTime<Utc>> = s.meta_json(meta::TAIL_CAUGHT_UP)?;
-        // The last successful read of Okta: the tail finding the log up to date, or the newest
-        // successful run of any kind.
-        let last_ok = s
-            .runs(20)?
-            .into_iter()
-            .filter(|r| r.ok)
-            .map(|r| r.finished_at)
-            .max();
-        let fresh = caught_up.into_iter().chain(last_ok).max();
+        // Staleness counts from the sync's last successful read of Okta, as /readyz shows it.
+        let fresh = self.mirror.freshness()?.last_contact;
         Ok(crate::metrics::Vitals {
             store_bytes: s.size_on_disk()?,
             change_log_seq: s.last_seq()?,
@@ -982,6 +993,23 @@ impl WriteGrant {
     /// The writing key's name, for logs.
     pub fn caller(&self) -> &str {
         &self.caller
+    }
+}
+
+/// How fresh the mirror is.
+#[derive(Debug, Clone, Default)]
+pub struct Freshness {
+    /// When a sync step last read Okta successfully; `None` before the first one.
+    pub last_contact: Option<DateTime<Utc>>,
+    /// Why the latest sync step failed; `None` while they succeed.
+    pub problem: Option<String>,
+}
+
+impl Freshness {
+    /// Seconds from the last successful read of Okta to `now` (`None` before the first one).
+    pub fn staleness(&self, now: DateTime<Utc>) -> Option<f64> {
+        self.last_contact
+            .map(|t| ((now - t).num_milliseconds().max(0) as f64) / 1000.0)
     }
 }
 

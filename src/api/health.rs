@@ -2,6 +2,9 @@
 //! first full sync has completed and search has indexed it (so load balancers and clients only
 //! reach a mirror whose every answer, search included, covers the whole org). In provisioning
 //! mode there is no crawl to wait for: the mirror is what was pushed, ready once the store opened.
+//! `/readyz`'s body shows the staleness (seconds since the sync last read Okta successfully) and
+//! why the sync is failing, if it is; with `max_staleness` set, a mirror staler than that is not
+//! ready.
 
 use std::sync::Arc;
 
@@ -12,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::Shared;
+use crate::access::Freshness;
 
 pub(crate) async fn healthz() -> Response {
     Json(json!({"status": "ok"})).into_response()
@@ -29,14 +33,43 @@ pub(crate) async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
         Ok(Some(_)) if !searchable(&shared) => {
             not_ready("the search index is catching up with the first full sync".to_owned())
         }
-        Ok(Some(run)) => (
-            StatusCode::OK,
-            Json(json!({
+        Ok(Some(run)) => {
+            let fresh = shared.mirror.freshness().unwrap_or_else(|e| Freshness {
+                last_contact: None,
+                problem: Some(format!("cannot read the sync state: {}", e.message())),
+            });
+            let staleness = fresh.staleness(chrono::Utc::now());
+            let mut body = json!({
                 "ready": true,
                 "lastGoodFullSync": {"startedAt": run.started_at, "finishedAt": run.finished_at},
-            })),
-        )
-            .into_response(),
+                "lastOktaRead": fresh.last_contact,
+                "stalenessSeconds": staleness,
+                "problem": fresh.problem,
+            });
+            // Staleness counts from the last good read, or from the last good crawl before one.
+            let age = staleness.unwrap_or_else(|| {
+                ((chrono::Utc::now() - run.finished_at)
+                    .num_milliseconds()
+                    .max(0) as f64)
+                    / 1000.0
+            });
+            match shared.max_staleness {
+                Some(max) if age > max.as_secs_f64() => {
+                    body["ready"] = json!(false);
+                    body["reason"] = json!(format!(
+                        "Okta was last read successfully {age:.0} s ago, more than max_staleness ({} s){}",
+                        max.as_secs(),
+                        fresh
+                            .problem
+                            .as_deref()
+                            .map(|p| format!(": {p}"))
+                            .unwrap_or_default()
+                    ));
+                    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+                }
+                _ => (StatusCode::OK, Json(body)).into_response(),
+            }
+        }
         Ok(None) => not_ready("the first full sync has not completed yet".to_owned()),
         Err(e) => {
             let e = e.message();

@@ -50,6 +50,9 @@ pub struct ApiState {
     /// The longest one GraphQL request may run (`request_timeout`); after it the request ends
     /// with a `TIMEOUT` error and its work stops.
     pub request_timeout: Duration,
+    /// `/readyz` answers 503 once Okta was last read successfully longer ago than this
+    /// (`max_staleness`); `None` keeps the mirror ready however stale.
+    pub max_staleness: Option<Duration>,
 }
 
 /// Per-router shared state: the built schema and the mirror.
@@ -65,6 +68,8 @@ pub(crate) struct Shared {
     pub documents: http::Documents,
     /// See `ApiState::request_timeout`.
     pub request_timeout: Duration,
+    /// See `ApiState::max_staleness`.
+    pub max_staleness: Option<Duration>,
 }
 
 /// All routes (`/graphql`, `/assets/`, `/healthz`, `/readyz`, `/hooks/okta`) with their state
@@ -86,6 +91,7 @@ pub fn router_with_access(state: ApiState, access: Access) -> Router {
         provisioning: state.provisioning,
         documents: http::Documents::default(),
         request_timeout: state.request_timeout,
+        max_staleness: state.max_staleness,
     });
     Router::new()
         .route(

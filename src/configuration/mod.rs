@@ -262,6 +262,9 @@ pub struct ServerSettings {
     pub tls: Option<TlsFiles>,
     /// The longest one GraphQL request may run before it ends with a `TIMEOUT` error.
     pub request_timeout: Duration,
+    /// `/readyz` answers 503 once Okta was last read successfully longer ago than this;
+    /// `None` (the default) keeps a mirror ready however stale it gets.
+    pub max_staleness: Option<Duration>,
 }
 
 /// The PEM files built-in TLS serves with.
@@ -317,6 +320,7 @@ impl Settings {
                 rate_limit: None,
                 tls: None,
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
+                max_staleness: None,
             },
             search: SearchSettings::default(),
             retention: Retention::default(),
@@ -513,6 +517,14 @@ impl ServerSettings {
                 MAX_REQUEST_TIMEOUT.as_secs()
             )));
         }
+        let max_staleness = match o.max_staleness.as_deref().map(str::trim) {
+            None | Some("off") => None,
+            Some(s) => Some(parse_duration(s).map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "max_staleness \"{s}\" is not a duration: use something like 10m (readiness then fails after ten minutes without a successful read of Okta) or off"
+                ))
+            })?),
+        };
         let rate_limit = match &o.rate_limit_per_key {
             Some(r) => parse_rate_limit(r)?,
             None if o.api_keys_file.is_some() => Some(crate::api::RateLimit::default()),
@@ -546,6 +558,7 @@ impl ServerSettings {
             rate_limit,
             tls,
             request_timeout,
+            max_staleness,
         })
     }
 }
@@ -950,6 +963,25 @@ mod tests {
         let e = t(Some("2h")).unwrap_err().to_string();
         assert!(e.contains("request_timeout") && e.contains("600s"), "{e}");
         assert!(t(Some("0s")).is_err());
+    }
+
+    #[test]
+    fn max_staleness_is_off_by_default_and_read_as_a_duration() {
+        let t = |v: Option<&str>| {
+            Settings::resolve(
+                Options {
+                    max_staleness: v.map(str::to_owned),
+                    ..base()
+                },
+                Some("t".into()),
+            )
+            .map(|s| s.server.max_staleness)
+        };
+        assert_eq!(t(None).expect("default"), None);
+        assert_eq!(t(Some("off")).expect("off"), None);
+        assert_eq!(t(Some("10m")).expect("10m"), Some(Duration::from_secs(600)));
+        let e = t(Some("soon")).unwrap_err().to_string();
+        assert!(e.contains("max_staleness") && e.contains("10m"), "{e}");
     }
 
     #[test]

@@ -87,7 +87,7 @@ pub struct Options {
     /// Retries of a request after a transient Okta failure (default 5)
     #[arg(long, env = "OKTAMIRROR_OKTA_RETRIES")]
     pub okta_retries: Option<u32>,
-    /// Wait before asking the System Log again after it had nothing new, like 10s (default)
+    /// The shortest wait before asking the System Log again after it had nothing new, like 1s (default); longer when the logs bucket's share allows fewer than 60 reads a minute
     #[arg(long, env = "OKTAMIRROR_LOG_POLL_INTERVAL")]
     pub log_poll_interval: Option<String>,
     /// Time between lastUpdated/lastMembershipUpdated delta sweeps, like 15m (default)
@@ -121,6 +121,9 @@ pub struct Options {
     /// The TLS certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1)
     #[arg(long, env = "OKTAMIRROR_TLS_KEY_FILE")]
     pub tls_key_file: Option<PathBuf>,
+    /// Make /readyz answer 503 once Okta has not been read successfully for longer than this, like 10m (default off: a mirror keeps serving while Okta is down)
+    #[arg(long, env = "OKTAMIRROR_MAX_STALENESS")]
+    pub max_staleness: Option<String>,
     /// Longest one GraphQL request may run, like 10s (default) or 1500ms; after it the request ends with a TIMEOUT error
     #[arg(long, env = "OKTAMIRROR_REQUEST_TIMEOUT")]
     pub request_timeout: Option<String>,

@@ -141,6 +141,10 @@ pub mod meta {
     /// Where the store's people and groups come from (`"okta"` or `"scim"`), set when a mirror
     /// first uses it: the two never mix in one data directory.
     pub const SOURCE: &str = "source";
+    /// When a sync step last read Okta successfully (`DateTime<Utc>`): staleness counts from it.
+    pub const LAST_CONTACT: &str = "last_contact";
+    /// Why the latest sync step failed (`Option<String>`); null once a step succeeds again.
+    pub const SYNC_PROBLEM: &str = "sync_problem";
 }
 
 impl Store {

@@ -232,6 +232,22 @@ impl Store {
         Ok(dropped)
     }
 
+    /// Forgets the event ids handled at or after `since`, so that reading the log again from a
+    /// position before `since` applies those events again (a reconcile's replay). Returns how
+    /// many were forgotten.
+    pub fn forget_events_seen_since(&self, since: chrono::DateTime<Utc>) -> Result<usize> {
+        let since = since.timestamp_millis().max(0) as u64;
+        let mut dropped = 0;
+        for item in self.tree(T::Events).iter() {
+            let (k, v) = item?;
+            if keys::read_u64(&v) >= since {
+                self.tree(T::Events).remove(k)?;
+                dropped += 1;
+            }
+        }
+        Ok(dropped)
+    }
+
     /// Turns each delete into the membership removals it implies, read before the transaction
     /// (sled transactions cannot scan).
     fn expand_deletes(&self, ops: &[Op]) -> Result<Vec<Op>> {

@@ -26,11 +26,50 @@ enum FullSyncError {
     Store(#[from] StoreError),
     #[error("the apply task stopped unexpectedly: {0}")]
     Join(String),
+    #[error("stopped because the mirror is shutting down; the next crawl reads everything again")]
+    Cancelled,
 }
 
 /// Groups listed by the crawl whose member list then answered "not found": deleted while the
 /// crawl ran. They are left out of the crawl (so removed like any group Okta no longer has).
 type Vanished = HashSet<String>;
+
+/// Tells a crawl to stop: its fetch is dropped, its apply stops before the next chunk (a chunk
+/// is one transaction, so the store stays consistent), and the run is recorded as failed.
+/// Cheap to clone; `Cancel::never()` for a crawl nobody stops.
+#[derive(Clone, Default)]
+pub struct Cancel(Option<tokio::sync::watch::Receiver<bool>>);
+
+impl Cancel {
+    /// A crawl that runs to its end.
+    pub fn never() -> Cancel {
+        Cancel(None)
+    }
+
+    /// Cancelled once `stop` holds `true` (the mirror's shutdown signal).
+    pub fn on(stop: tokio::sync::watch::Receiver<bool>) -> Cancel {
+        Cancel(Some(stop))
+    }
+
+    /// True once the crawl should stop.
+    pub fn is_set(&self) -> bool {
+        self.0.as_ref().is_some_and(|rx| *rx.borrow())
+    }
+
+    /// Resolves once the crawl should stop (never for `Cancel::never()`, nor once the sender is
+    /// gone without having said stop).
+    pub async fn cancelled(&self) {
+        match &self.0 {
+            Some(rx) => {
+                let mut rx = rx.clone();
+                if rx.wait_for(|stop| *stop).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            None => std::future::pending::<()>().await,
+        }
+    }
+}
 
 /// Runs one full sync and records it in the store. Never panics on source or store failures:
 /// the returned run says whether it succeeded and, if not, why.
@@ -51,22 +90,84 @@ pub async fn run_crawl(
     cfg: &SyncConfig,
     progress: &dyn Progress,
 ) -> SyncRun {
+    run_crawl_until(kind, store, source, cfg, progress, &Cancel::never()).await
+}
+
+/// `run_crawl` that stops when `cancel` says so (see [`Cancel`]).
+pub async fn run_crawl_until(
+    kind: RunKind,
+    store: &Store,
+    source: &dyn Source,
+    cfg: &SyncConfig,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> SyncRun {
+    let fetched = fetch(kind, store, source, cfg, progress, cancel).await;
+    apply(fetched, store, cfg, progress, cancel).await
+}
+
+/// A crawl read into the staging trees (or the reason it could not be), waiting for [`apply`].
+pub struct Fetched {
+    run: SyncRun,
+    outcome: Result<Vanished, FullSyncError>,
+}
+
+impl Fetched {
+    /// Whether the whole org was read (an apply will then change the mirror).
+    pub fn complete(&self) -> bool {
+        self.outcome.is_ok()
+    }
+}
+
+/// The crawl's first half: everything the source returns, into the staging trees. Writes
+/// nothing else, so it may run while other steps apply their own reads (the schedule then
+/// makes sure none of them is overwritten by this older read: see `continuous.rs`). The run's
+/// request counts are the source's during the fetch.
+pub async fn fetch(
+    kind: RunKind,
+    store: &Store,
+    source: &dyn Source,
+    cfg: &SyncConfig,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Fetched {
     let usage = Usage::now(source);
     let mut run = SyncRun::start(kind);
     tracing::info!("full sync started");
     let crawl_started = std::time::Instant::now();
-    let result = match crawl(store, source, cfg, progress, &mut run).await {
+    let outcome = tokio::select! {
+        r = crawl(store, source, cfg, progress, &mut run) => r,
+        _ = cancel.cancelled() => Err(FullSyncError::Cancelled),
+    };
+    if outcome.is_ok() {
+        tracing::info!(
+            secs = crawl_started.elapsed().as_secs_f64(),
+            "crawl complete, applying"
+        );
+    }
+    usage.record(source, &mut run);
+    Fetched { run, outcome }
+}
+
+/// The crawl's second half: applies a complete fetch (in chunks, stopping between them when
+/// `cancel` says so), records the run, and clears the staging trees. A failed fetch is
+/// recorded as it is and changes nothing.
+pub async fn apply(
+    fetched: Fetched,
+    store: &Store,
+    cfg: &SyncConfig,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> SyncRun {
+    let Fetched { mut run, outcome } = fetched;
+    let result = match outcome {
         Ok(vanished) => {
-            tracing::info!(
-                secs = crawl_started.elapsed().as_secs_f64(),
-                "crawl complete, applying"
-            );
             progress.event(ProgressEvent::Applying);
-            let (store2, cfg2) = (store.clone(), cfg.clone());
+            let (store2, cfg2, cancel2) = (store.clone(), cfg.clone(), cancel.clone());
             // The blocking thread does not inherit the caller's span: carry it over, so the
             // apply phase's lines belong to the same sync step.
             let span = tracing::Span::current();
-            let apply = move || span.in_scope(|| apply_staged(&store2, &cfg2, &vanished));
+            let apply = move || span.in_scope(|| apply_staged(&store2, &cfg2, &vanished, &cancel2));
             match tokio::task::spawn_blocking(apply).await {
                 Ok(r) => r,
                 Err(e) => Err(FullSyncError::Join(e.to_string())),
@@ -74,19 +175,19 @@ pub async fn run_crawl(
         }
         Err(e) => Err(e),
     };
-    usage.record(source, &mut run);
+    run.finished_at = chrono::Utc::now();
     let outcome = match result {
         Ok((changes, report, held, warnings)) => {
             run.ok = true;
             run.changes = changes;
             run.held = held;
             run.warnings.extend(warnings);
-            record(store, &run, Some(&report))
+            record(store, &mut run, Some(&report))
         }
         Err(e) => {
             run.config_error = matches!(&e, FullSyncError::Source(s) if s.config);
             run.error = Some(e.to_string());
-            record(store, &run, None)
+            record(store, &mut run, None)
         }
     };
     if let Err(e) = outcome {
@@ -117,8 +218,12 @@ pub async fn run_crawl(
 }
 
 /// Writes the run record, in the history and as the latest full sync (and, for a good run,
-/// the manager report), in one transaction.
-fn record(store: &Store, run: &SyncRun, report: Option<&ManagerReport>) -> Result<(), StoreError> {
+/// the manager report), in one transaction; `run` gets the id it was recorded under.
+fn record(
+    store: &Store,
+    run: &mut SyncRun,
+    report: Option<&ManagerReport>,
+) -> Result<(), StoreError> {
     fn json<V: serde::Serialize>(v: &V) -> Result<Vec<u8>, StoreError> {
         serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
@@ -128,11 +233,14 @@ fn record(store: &Store, run: &SyncRun, report: Option<&ManagerReport>) -> Resul
         entries.push((meta::LAST_GOOD_FULL_SYNC, run_json));
         entries.push((meta::MANAGER_REPORT, json(report)?));
     }
-    store.apply_batch(Batch {
+    let (_, recorded) = store.apply_batch(Batch {
         meta: entries,
         run: Some(run.clone()),
         ..Batch::default()
     })?;
+    if let Some(r) = recorded {
+        run.id = r.id;
+    }
     store.flush()
 }
 
@@ -248,9 +356,10 @@ fn apply_staged(
     store: &Store,
     cfg: &SyncConfig,
     vanished: &Vanished,
+    cancel: &Cancel,
 ) -> Result<Applied, FullSyncError> {
     let mut warnings = Vec::new();
-    let mut out = Chunked::new(store);
+    let mut out = Chunked::new(store, cancel);
     let phase = std::time::Instant::now();
     let done =
         |name: &str| tracing::debug!(phase = name, secs = phase.elapsed().as_secs_f64(), "apply");
@@ -275,24 +384,28 @@ fn apply_staged(
 }
 
 /// Operations gathered into `CHUNK`-sized transactions, and what they changed: a crawl is
-/// applied in many modest transactions, not one huge one.
+/// applied in many modest transactions, not one huge one. Before each chunk the cancel flag is
+/// read: a mirror shutting down stops here, between two transactions, so nothing is written
+/// after the store's last flush.
 struct Chunked<'s> {
     store: &'s Store,
+    cancel: &'s Cancel,
     batch: Vec<Op>,
     counts: ChangeCounts,
 }
 
 impl<'s> Chunked<'s> {
-    fn new(store: &'s Store) -> Chunked<'s> {
+    fn new(store: &'s Store, cancel: &'s Cancel) -> Chunked<'s> {
         Chunked {
             store,
+            cancel,
             batch: Vec::with_capacity(CHUNK),
             counts: ChangeCounts::default(),
         }
     }
 
     /// Queues `op`, applying the queue once it holds a whole chunk.
-    fn push(&mut self, op: Op) -> Result<(), StoreError> {
+    fn push(&mut self, op: Op) -> Result<(), FullSyncError> {
         self.batch.push(op);
         if self.batch.len() >= CHUNK {
             self.flush()?;
@@ -301,7 +414,10 @@ impl<'s> Chunked<'s> {
     }
 
     /// Applies whatever is queued (at the end of a phase, so the next one starts clean).
-    fn flush(&mut self) -> Result<(), StoreError> {
+    fn flush(&mut self) -> Result<(), FullSyncError> {
+        if self.cancel.is_set() {
+            return Err(FullSyncError::Cancelled);
+        }
         if !self.batch.is_empty() {
             self.counts.add(self.store.apply(&self.batch, &[])?);
             self.batch.clear();
@@ -429,7 +545,7 @@ fn apply_people(
     out: &mut Chunked<'_>,
     people: Vec<Person>,
     managers: &mut std::collections::HashMap<String, String>,
-) -> Result<(), StoreError> {
+) -> Result<(), FullSyncError> {
     let mut parsed = people.into_iter().peekable();
     for r in store.staged_users_bytes() {
         let (id, raw) = r?;
@@ -455,7 +571,7 @@ fn apply_groups(
     out: &mut Chunked<'_>,
     vanished: &Vanished,
     warnings: &mut Vec<String>,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<String>, FullSyncError> {
     let mut parsed_groups = Vec::new();
     for r in store.staged_groups() {
         let (id, raw) = r?;
@@ -482,7 +598,7 @@ fn apply_memberships(
     groups: &[String],
     live_people: &HashSet<String>,
     held_people: &[String],
-) -> Result<(), StoreError> {
+) -> Result<(), FullSyncError> {
     let held_people: HashSet<&String> = held_people.iter().collect();
     for gid in groups {
         let current = store
@@ -504,7 +620,7 @@ fn apply_memberships(
 }
 
 /// Deletes the groups, then the people, that Okta no longer has (and that were not held).
-fn apply_removals(out: &mut Chunked<'_>, removals: Removals) -> Result<(), StoreError> {
+fn apply_removals(out: &mut Chunked<'_>, removals: Removals) -> Result<(), FullSyncError> {
     for id in removals.groups {
         out.push(Op::DeleteGroup { id })?;
     }
@@ -607,6 +723,51 @@ pub(super) fn sorted_diff<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Says stop as soon as the crawl starts applying (the mirror shutting down then).
+    struct StopOnApply(tokio::sync::watch::Sender<bool>);
+
+    impl Progress for StopOnApply {
+        fn event(&self, e: ProgressEvent) {
+            if matches!(e, ProgressEvent::Applying) {
+                let _ = self.0.send(true);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_apply_stops_before_its_next_chunk() {
+        let (_dir, store) = crate::sync::tests::store();
+        let ids: Vec<String> = (0..2500).map(|i| format!("u{i:04}")).collect();
+        let names: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let fake = crate::sync::tests::Fake::org(&names, &["g1"]);
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let run = run_crawl_until(
+            RunKind::Reconcile,
+            &store,
+            &fake,
+            &SyncConfig::default(),
+            &StopOnApply(tx),
+            &Cancel::on(rx),
+        )
+        .await;
+        assert!(!run.ok);
+        assert!(
+            run.error
+                .as_deref()
+                .is_some_and(|e| e.contains("shutting down")),
+            "{:?}",
+            run.error
+        );
+        assert_eq!(store.people_count().expect("count"), 0, "no chunk written");
+        assert_eq!(
+            store.staged_user_count(),
+            0,
+            "the staging trees are cleared"
+        );
+        let recorded = store.last_full_sync().expect("read").expect("recorded");
+        assert_eq!(recorded.error, run.error);
+    }
 
     #[test]
     fn diff_of_sorted_lists() {

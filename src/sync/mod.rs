@@ -8,8 +8,8 @@ pub mod managers;
 mod provision;
 mod source;
 
-pub use continuous::{Command, Lanes, SyncKind, run as run_continuous};
-pub use full::{run_crawl, run_full};
+pub use continuous::{Command, Lanes, LogAllowance, SyncKind, Wiring, run as run_continuous};
+pub use full::{Cancel, run_crawl, run_crawl_until, run_full};
 pub use incremental::{Incremental, Position};
 pub use managers::{ManagerConfig, ManagerKey};
 pub use provision::Provisioner;

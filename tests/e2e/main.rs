@@ -9,6 +9,7 @@ mod oauth;
 mod ops;
 mod parsers;
 mod provision;
+mod schedule;
 mod search;
 mod support;
 mod sync;

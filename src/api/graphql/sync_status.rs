@@ -71,6 +71,22 @@ impl SyncStatus {
     async fn log_cursor(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         view(ctx)?.log_cursor().map_err(denied)
     }
+    /// Seconds since the sync last read Okta successfully (any step: a log page, a hook's
+    /// re-reads, a sweep, a crawl). With the log tail on it stays near the poll interval; it
+    /// grows while Okta cannot be read. Null before the first successful read.
+    async fn staleness_seconds(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        let fresh = view(ctx)?.freshness().map_err(denied)?;
+        Ok(fresh.staleness(Utc::now()))
+    }
+    /// When the sync last read Okta successfully.
+    async fn last_okta_read_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(view(ctx)?.freshness().map_err(denied)?.last_contact)
+    }
+    /// Why the sync's latest step failed (Okta unreachable, a revoked token, a panic and
+    /// restart); null while steps succeed.
+    async fn problem(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(view(ctx)?.freshness().map_err(denied)?.problem)
+    }
     /// The latest run of any kind.
     async fn last_run(&self, ctx: &Context<'_>) -> Result<Option<SyncRunNode>> {
         let mut runs = view(ctx)?.runs(1).map_err(denied)?;

@@ -166,6 +166,7 @@ impl Server {
             hook: None,
             provisioning: None,
             request_timeout,
+            max_staleness: None,
         };
         let mut client = reqwest::Client::builder();
         let app = match role {

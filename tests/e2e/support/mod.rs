@@ -129,6 +129,12 @@ impl AppBuilder<'_> {
         self
     }
 
+    /// `/readyz` answers 503 once Okta was last read successfully longer ago than `d`.
+    pub fn max_staleness(mut self, d: Duration) -> Self {
+        self.opts.max_staleness = Some(d);
+        self
+    }
+
     pub fn search_attributes(mut self, attrs: &[&str]) -> Self {
         self.opts.search_attributes = attrs.iter().map(|s| (*s).to_owned()).collect();
         self

@@ -27,6 +27,8 @@ pub struct AppOptions {
     /// The event hook's secret (in the `Authorization` header); `None` switches hooks off.
     pub hook_secret: Option<String>,
     pub search_attributes: Vec<String>,
+    /// `/readyz` 503 beyond this staleness; `None` (the product's default) never.
+    pub max_staleness: Option<Duration>,
 }
 
 impl AppOptions {
@@ -41,6 +43,7 @@ impl AppOptions {
             retry_base: None,
             hook_secret: None,
             search_attributes: Vec::new(),
+            max_staleness: None,
         }
     }
 }
@@ -73,6 +76,7 @@ pub fn settings(sim: SocketAddr, data_dir: &Path, o: &AppOptions) -> Settings {
         secret: Secret::new(s.as_str()),
     });
     s.search.attributes = o.search_attributes.clone();
+    s.server.max_staleness = o.max_staleness;
     s
 }
 
