@@ -10,3 +10,4 @@ mod parsers;
 mod search;
 mod support;
 mod sync;
+mod unkind;
