@@ -426,6 +426,11 @@ impl OktaSettings {
         if let Some(c) = o.concurrency {
             client.max_in_flight = concurrency(c)?;
         }
+        for alias in o.okta_url_aliases.iter().flatten() {
+            let parsed = parse_okta_url(alias)
+                .map_err(|e| ConfigError::Invalid(format!("okta_url_aliases: {e}")))?;
+            client.url_aliases.push(parsed);
+        }
         Ok(OktaSettings { url, auth, client })
     }
 }
@@ -728,6 +733,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("--source scim"), "{e}");
+    }
+
+    #[test]
+    fn url_aliases_are_checked_like_the_url() {
+        let s = Settings::resolve(
+            Options {
+                okta_url_aliases: Some(vec!["https://login.acme.com".into()]),
+                ..base()
+            },
+            Some("t".into()),
+        )
+        .expect("ok");
+        assert_eq!(
+            s.okta().expect("okta").client.url_aliases,
+            vec![url::Url::parse("https://login.acme.com/").expect("url")]
+        );
+        let e = Settings::resolve(
+            Options {
+                okta_url_aliases: Some(vec!["http://login.acme.com".into()]),
+                ..base()
+            },
+            Some("t".into()),
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("okta_url_aliases"), "{e}");
     }
 
     #[test]

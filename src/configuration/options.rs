@@ -87,6 +87,9 @@ pub struct Options {
     /// Retries of a request after a transient Okta failure (default 5)
     #[arg(long, env = "OKTAMIRROR_OKTA_RETRIES")]
     pub okta_retries: Option<u32>,
+    /// Other URLs of the same Okta org whose next-page links may be followed, comma-separated (its okta.com URL behind a custom domain, or the reverse)
+    #[arg(long, env = "OKTAMIRROR_OKTA_URL_ALIASES", value_delimiter = ',')]
+    pub okta_url_aliases: Option<Vec<String>>,
     /// The shortest wait before asking the System Log again after it had nothing new, like 1s (default); longer when the logs bucket's share allows fewer than 60 reads a minute
     #[arg(long, env = "OKTAMIRROR_LOG_POLL_INTERVAL")]
     pub log_poll_interval: Option<String>,

@@ -1,6 +1,6 @@
 //! HTTP client for the Okta Management API: SSWS or OAuth (with DPoP) auth, rate-limit pacing,
 //! retries, JSON pages, and `next` links followed exactly as given (only on the configured
-//! origin, so credentials never leave it).
+//! origin and the aliases the operator listed, so credentials never go anywhere else).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -15,7 +15,7 @@ use url::Url;
 use super::auth::{Auth, Credential, TokenSource};
 use super::error::{self, Challenge, OktaError};
 use super::link;
-use super::pacing::{self, Pacer, Reading};
+use super::pacing::{self, Pacer, Reading, Throttle};
 use crate::secret::Secret;
 
 /// The most pages one list may take: 100,000 pages of 200 is 20 million objects, far beyond
@@ -36,6 +36,17 @@ pub struct ClientOptions {
     pub retry_base: Duration,
     /// How long one request may take.
     pub timeout: Duration,
+    /// The longest wait between two tries of a request Okta refused with a concurrency 429
+    /// (too many requests in flight at the org, counting other integrations'): the waits grow
+    /// from `retry_base` with full jitter up to this.
+    pub concurrency_backoff_cap: Duration,
+    /// How long one request keeps waiting out concurrency 429s before it fails (a crawl is not
+    /// failed by a busy hour of other integrations, but an org that never frees a slot is
+    /// reported).
+    pub concurrency_patience: Duration,
+    /// Other URLs of the same org (its okta.com domain behind a custom domain, or the
+    /// reverse) whose `next` links are followed; links anywhere else are refused.
+    pub url_aliases: Vec<Url>,
 }
 
 impl Default for ClientOptions {
@@ -46,6 +57,9 @@ impl Default for ClientOptions {
             max_retries: 5,
             retry_base: Duration::from_millis(250),
             timeout: Duration::from_secs(60),
+            concurrency_backoff_cap: Duration::from_secs(120),
+            concurrency_patience: Duration::from_secs(15 * 60),
+            url_aliases: Vec::new(),
         }
     }
 }
@@ -92,8 +106,8 @@ struct Reply {
     status: u16,
     headers: HeaderMap,
     request_id: String,
-    /// Set when the pacer read this answer as a rate-limit 429: how long to wait.
-    wait_429: Option<Duration>,
+    /// Set when the pacer read this answer as a 429: what it calls for.
+    wait_429: Option<Throttle>,
     body: bytes::Bytes,
 }
 
@@ -181,6 +195,11 @@ impl OktaClient {
         self.pacer.rate_limited()
     }
 
+    /// Concurrency 429s received (each waited out with a growing, jittered backoff).
+    pub fn concurrency_limited(&self) -> u64 {
+        self.pacer.concurrency_limited()
+    }
+
     /// Access tokens minted (0 with an SSWS token).
     pub fn tokens_minted(&self) -> u64 {
         match &self.credentials {
@@ -191,7 +210,7 @@ impl OktaClient {
 
     /// The last limit seen for the bucket of `path`, and the share of it the mirror uses.
     pub fn allowance(&self, path: &str) -> Option<(u64, u64)> {
-        self.pacer.allowance(pacing::bucket_of(path))
+        self.pacer.allowance(pacing::family_of(path))
     }
 
     /// For OAuth: mints a token now, so `check` can report authentication on its own.
@@ -229,7 +248,7 @@ impl OktaClient {
             None => None,
             Some(href) => {
                 Some(
-                    self.same_origin(url.join(&href).map_err(|e| OktaError::Body {
+                    self.allowed_origin(url.join(&href).map_err(|e| OktaError::Body {
                         path: url.path().to_owned(),
                         detail: format!("unreadable next link {href}: {e}"),
                     })?)?,
@@ -290,8 +309,9 @@ impl OktaClient {
     }
 
     /// One GET, paced, authenticated and retried: transient failures with jittered
-    /// exponential backoff, 429s after the reset, a rejected access token once after
-    /// minting a new one. Only a completely parsed body is returned.
+    /// exponential backoff, rate 429s after the reset, concurrency 429s with a full-jitter
+    /// backoff growing to minutes (for up to `concurrency_patience`), a rejected access token
+    /// once after minting a new one. Only a completely parsed body is returned.
     async fn get<T: DeserializeOwned>(&self, url: &Url) -> Result<(T, HeaderMap), OktaError> {
         let _slot = self
             .in_flight
@@ -299,6 +319,7 @@ impl OktaClient {
             .await
             .map_err(|_| OktaError::Client("the request limiter was closed".into()))?;
         let (mut failures, mut limited, mut rejected) = (0u32, 0u32, None);
+        let (mut crowded, mut crowded_for) = (0u32, Duration::ZERO);
         loop {
             let cred = match &self.credentials {
                 Credentials::Ssws(_) => None,
@@ -307,6 +328,7 @@ impl OktaClient {
                     Err(e) if e.is_retryable() && failures < self.options.max_retries => {
                         failures += 1;
                         self.retries.fetch_add(1, Ordering::Relaxed);
+                        crate::metrics::global().okta_retry();
                         tokio::time::sleep(self.backoff(failures)).await;
                         continue;
                     }
@@ -322,6 +344,32 @@ impl OktaClient {
                     }
                     rejected = Some(generation);
                 }
+                Attempt::Again(
+                    _,
+                    OktaError::ConcurrencyLimited {
+                        path, request_id, ..
+                    },
+                ) => {
+                    crowded += 1;
+                    let wait = self.concurrency_backoff(crowded);
+                    if crowded_for + wait > self.options.concurrency_patience {
+                        return Err(OktaError::ConcurrencyLimited {
+                            path,
+                            request_id,
+                            waited_secs: crowded_for.as_secs(),
+                        });
+                    }
+                    crowded_for += wait;
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    crate::metrics::global().okta_retry();
+                    tracing::debug!(
+                        path,
+                        tries = crowded,
+                        ?wait,
+                        "Okta's concurrency limit: waiting"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
                 Attempt::Again(wait, e) => {
                     let rate = matches!(e, OktaError::RateLimited { .. });
                     if rate {
@@ -336,6 +384,7 @@ impl OktaClient {
                         }
                     }
                     self.retries.fetch_add(1, Ordering::Relaxed);
+                    crate::metrics::global().okta_retry();
                     let wait = if rate {
                         wait
                     } else {
@@ -347,19 +396,26 @@ impl OktaClient {
         }
     }
 
-    /// Full jitter over an exponential step: half to all of base × 2^(n−1), capped at 30 s.
+    /// Equal jitter over an exponential step: half to all of base × 2^(n−1), capped at 30 s.
     fn backoff(&self, n: u32) -> Duration {
         let step = self
             .options
             .retry_base
             .saturating_mul(1u32 << n.saturating_sub(1).min(16))
             .min(Duration::from_secs(30));
-        let mut b = [0u8; 8];
-        let r = match aws_lc_rs::rand::fill(&mut b) {
-            Ok(()) => u64::from_le_bytes(b) as f64 / u64::MAX as f64,
-            Err(_) => 0.5,
-        };
-        step.mul_f64(0.5 + r / 2.0)
+        step.mul_f64(0.5 + unit_random() / 2.0)
+    }
+
+    /// Full jitter (anywhere from 0 to the step) over an exponential step from `retry_base`,
+    /// capped at `concurrency_backoff_cap`: requests crowded out together spread out instead of
+    /// coming back at once, and a long busy spell is waited out minutes apart.
+    pub(super) fn concurrency_backoff(&self, n: u32) -> Duration {
+        let step = self
+            .options
+            .retry_base
+            .saturating_mul(1u32 << n.saturating_sub(1).min(20))
+            .min(self.options.concurrency_backoff_cap);
+        step.mul_f64(unit_random())
     }
 
     /// One request, its body read as `T` (a page is returned only once it parsed completely).
@@ -368,7 +424,7 @@ impl OktaClient {
         url: &Url,
         cred: Option<&Credential>,
     ) -> Attempt<T> {
-        let ticket = self.pacer.acquire(pacing::bucket_of(url.path())).await;
+        let ticket = self.pacer.acquire(pacing::family_of(url.path())).await;
         let req = match self.authorized_get(url, cred) {
             Ok(req) => req,
             Err(e) => {
@@ -433,9 +489,12 @@ impl OktaClient {
     ) -> Result<Reply, OktaError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let path = url.path();
+        let family = pacing::family_of(path);
+        let metrics = crate::metrics::global();
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
+                metrics.okta_request(family, "GET", None);
                 self.pacer.observe(ticket, None, 0);
                 let err = error::from_transport(&e, url, self.options.timeout.as_secs());
                 tracing::warn!(path, error = %err, "Okta request failed before a response");
@@ -449,9 +508,15 @@ impl OktaClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let wait_429 = self
-            .pacer
-            .observe(ticket, Reading::from_headers(&headers), status);
+        let reading = Reading::from_headers(&headers);
+        metrics.okta_request(family, "GET", Some(status));
+        if let Some(r) = &reading {
+            metrics.okta_remaining(family, r.remaining);
+        }
+        let wait_429 = self.pacer.observe(ticket, reading, status);
+        if let Some(t) = &wait_429 {
+            metrics.okta_rate_limited(matches!(t, Throttle::Concurrency));
+        }
         let body = match resp.bytes().await {
             Ok(b) => b,
             Err(e) => {
@@ -498,14 +563,27 @@ impl OktaClient {
                     .to_owned(),
             });
         }
-        if let Some(wait) = wait_429 {
-            return Attempt::Again(
-                wait,
-                OktaError::RateLimited {
-                    path: path.to_owned(),
-                    request_id,
-                },
-            );
+        match wait_429 {
+            Some(Throttle::Rate(wait)) => {
+                return Attempt::Again(
+                    wait,
+                    OktaError::RateLimited {
+                        path: path.to_owned(),
+                        request_id,
+                    },
+                );
+            }
+            Some(Throttle::Concurrency) => {
+                return Attempt::Again(
+                    Duration::ZERO,
+                    OktaError::ConcurrencyLimited {
+                        path: path.to_owned(),
+                        request_id,
+                        waited_secs: 0,
+                    },
+                );
+            }
+            None => {}
         }
         let challenge = headers
             .get(reqwest::header::WWW_AUTHENTICATE)
@@ -535,9 +613,17 @@ impl OktaClient {
         }
     }
 
-    /// `u` if it is on the configured org, so a token is never sent elsewhere.
-    pub fn same_origin(&self, u: Url) -> Result<Url, OktaError> {
-        if u.origin() == self.base.origin() {
+    /// `u` if it is on the configured org or one of its listed aliases, so a token is never
+    /// sent anywhere else.
+    pub fn allowed_origin(&self, u: Url) -> Result<Url, OktaError> {
+        let origin = u.origin();
+        if origin == self.base.origin()
+            || self
+                .options
+                .url_aliases
+                .iter()
+                .any(|a| a.origin() == origin)
+        {
             Ok(u)
         } else {
             Err(OktaError::ForeignLink {
@@ -545,5 +631,14 @@ impl OktaClient {
                 base: format!("{}://{}", self.base.scheme(), self.base.authority()),
             })
         }
+    }
+}
+
+/// A uniform draw from [0, 1] (0.5 should the system's generator fail).
+fn unit_random() -> f64 {
+    let mut b = [0u8; 8];
+    match aws_lc_rs::rand::fill(&mut b) {
+        Ok(()) => u64::from_le_bytes(b) as f64 / u64::MAX as f64,
+        Err(_) => 0.5,
     }
 }

@@ -138,6 +138,19 @@ pub enum OktaError {
         /// Okta's `X-Okta-Request-Id` of the last 429 answer.
         request_id: String,
     },
+    /// Okta kept answering concurrency 429s (too many requests in flight at the org) for longer
+    /// than the client's patience.
+    #[error(
+        "Okta refused {path} for {waited_secs} s because too many requests were in flight at the org at once (its concurrency limit, shared with every other integration; last request id {request_id}). Find the integration holding the org's concurrency (System Log event core.concurrency.org.limit.violation, Reports > Rate Limits) or lower concurrency; the next sync retries"
+    )]
+    ConcurrencyLimited {
+        /// The API path refused.
+        path: String,
+        /// Okta's `X-Okta-Request-Id` of the last concurrency 429.
+        request_id: String,
+        /// How long the client waited it out before giving up.
+        waited_secs: u64,
+    },
     /// A configured private key (client assertion or DPoP) could not be read or used.
     #[error(
         "the private key in {setting} cannot be used: {detail}. Give a PEM (PKCS#8, PKCS#1 or SEC1) or JWK private key, RS256 (2048+ bits) or ES256"
@@ -174,7 +187,7 @@ pub enum OktaError {
     },
     /// A `Link: rel="next"` header pointed off the configured org, so it was not followed.
     #[error(
-        "Okta's next-page link points to {link}, outside {base}; refusing to send the token there"
+        "Okta's next-page link points to {link}, outside {base}; the token is not sent there. If {link} is this org's other domain (its okta.com domain behind a custom domain, or the reverse), list it in okta_url_aliases; otherwise check --okta-url"
     )]
     ForeignLink {
         /// The next-page URL Okta sent.
@@ -224,6 +237,7 @@ impl OktaError {
                 | OktaError::Tls { .. }
                 | OktaError::Key { .. }
                 | OktaError::Redirect { .. }
+                | OktaError::ForeignLink { .. }
         )
     }
 

@@ -234,7 +234,7 @@ impl Source for OktaSource {
         Box::pin(async move {
             let url = url::Url::parse(cursor)
                 .ok()
-                .and_then(|u| self.client.same_origin(u).ok())
+                .and_then(|u| self.client.allowed_origin(u).ok())
                 .ok_or_else(|| SourceError {
                     object: false,
                     message: format!(
@@ -288,6 +288,6 @@ impl Source for OktaSource {
     }
 
     fn rate_limited(&self) -> u64 {
-        self.client.rate_limited()
+        self.client.rate_limited() + self.client.concurrency_limited()
     }
 }

@@ -156,3 +156,104 @@ async fn a_group_gone_mid_crawl_has_no_member_list() {
     let members = source.group_member_ids("00g1").await;
     assert!(matches!(members, Ok(None)), "404 = gone: {members:?}");
 }
+
+/// A stub org whose first `busy` requests (all of them with `u64::MAX`) get Okta's
+/// concurrency 429 (Limit = Remaining = 0), the rest a page of one user; it counts requests.
+fn crowded_org(busy: u64) -> (Router, Arc<AtomicU64>) {
+    let hits = Arc::new(AtomicU64::new(0));
+    let router = Router::new()
+        .route(
+            "/api/v1/users",
+            get(move |State(hits): State<Arc<AtomicU64>>| async move {
+                let n = hits.fetch_add(1, Ordering::SeqCst);
+                if n < busy {
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [
+                            ("x-rate-limit-limit", "0"),
+                            ("x-rate-limit-remaining", "0"),
+                            ("x-rate-limit-reset", "1"),
+                        ],
+                        axum::Json(serde_json::json!({"errorCode": "E0000047"})),
+                    )
+                        .into_response()
+                } else {
+                    axum::Json(serde_json::json!([{"id": "00u1"}])).into_response()
+                }
+            }),
+        )
+        .with_state(hits.clone());
+    (router, hits)
+}
+
+fn patient(cap: std::time::Duration, patience: std::time::Duration) -> ClientOptions {
+    ClientOptions {
+        retry_base: std::time::Duration::from_millis(1),
+        concurrency_backoff_cap: cap,
+        concurrency_patience: patience,
+        ..ClientOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn a_long_spell_of_concurrency_429s_is_waited_out() {
+    // Other integrations hold the org's concurrency for 40 tries in a row (it gave up after 6).
+    let (router, hits) = crowded_org(40);
+    let opts = patient(
+        std::time::Duration::from_millis(20),
+        std::time::Duration::from_secs(600),
+    );
+    let c = OktaClient::with_auth(serve(router).await, Auth::Ssws(Secret::new("t")), opts)
+        .expect("client");
+    let page = c.get_page(&c.url("/api/v1/users", &[])).await;
+    assert!(page.is_ok(), "{:?}", page.err());
+    assert_eq!(hits.load(Ordering::SeqCst), 41);
+    assert_eq!(c.concurrency_limited(), 40);
+    assert_eq!(c.rate_limited(), 0, "not counted as rate 429s");
+}
+
+#[tokio::test]
+async fn an_org_that_never_frees_a_slot_fails_with_the_reason() {
+    let (router, hits) = crowded_org(u64::MAX);
+    let opts = patient(
+        std::time::Duration::from_millis(20),
+        std::time::Duration::from_millis(300),
+    );
+    let c = OktaClient::with_auth(serve(router).await, Auth::Ssws(Secret::new("t")), opts)
+        .expect("client");
+    let err = c
+        .get_page(&c.url("/api/v1/users", &[]))
+        .await
+        .err()
+        .expect("an error once patience runs out");
+    assert!(matches!(err, OktaError::ConcurrencyLimited { .. }), "{err}");
+    assert!(
+        err.to_string().contains("in flight") && err.to_string().contains("concurrency"),
+        "{err}"
+    );
+    assert!(
+        hits.load(Ordering::SeqCst) > 6,
+        "it kept trying for a while"
+    );
+}
+
+#[test]
+fn concurrency_waits_grow_to_the_cap_with_full_jitter() {
+    let opts = ClientOptions {
+        retry_base: std::time::Duration::from_millis(250),
+        ..ClientOptions::default()
+    };
+    let c = OktaClient::with_auth(
+        url::Url::parse("https://x.okta.com").expect("url"),
+        Auth::Ssws(Secret::new("t")),
+        opts.clone(),
+    )
+    .expect("client");
+    let waits: Vec<std::time::Duration> = (1..=30).map(|n| c.concurrency_backoff(n)).collect();
+    assert!(waits.iter().all(|w| *w <= opts.concurrency_backoff_cap));
+    assert!(waits[0] <= std::time::Duration::from_millis(250));
+    // Full jitter: the late waits are spread over the whole (0, cap] range, not pinned to it.
+    let late: Vec<_> = (0..200).map(|_| c.concurrency_backoff(20)).collect();
+    assert!(late.iter().any(|w| *w > opts.concurrency_backoff_cap / 2));
+    assert!(late.iter().any(|w| *w < opts.concurrency_backoff_cap / 2));
+}

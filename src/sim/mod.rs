@@ -416,6 +416,13 @@ impl Simulator {
         self.shared.limits.consume(bucket, n, time::now());
     }
 
+    /// Other integrations hold `n` requests in flight (0: none) until this is called again:
+    /// they count against the concurrency limit, so at the limit every request gets a
+    /// concurrency 429.
+    pub fn occupy_concurrency(&self, n: u32) {
+        self.shared.limits.occupy(n);
+    }
+
     /// 429s answered so far: (rate limit, concurrency limit).
     pub fn rate_limit_rejections(&self) -> (u64, u64) {
         self.shared.limits.rejections()

@@ -41,6 +41,18 @@ struct Reads {
 /// reads it again.
 const POISON_ATTEMPTS: u32 = 3;
 
+/// Membership events of one group in one step from which the group's member list is read
+/// instead of each user's groups (when the list is also fewer pages than there are events).
+const MEMBER_LIST_FROM: usize = 3;
+
+/// How far before a step's first event `read_groups_left` looks: the deletion and its event's
+/// `published` time are the same instant to Okta, but not to the second on every clock.
+const LEFT_OVERLAP_SECS: i64 = 5;
+
+/// Members a source lists per page (Okta's page size for group members, `limit=200`): what a
+/// member list costs, in requests, against one request per user's group list.
+const MEMBERS_PER_PAGE: u64 = 200;
+
 /// Where an incremental step stands in the source, stored with its changes.
 pub enum Position {
     /// Hook deliveries leave the log position alone: the log remains the record.
@@ -92,6 +104,7 @@ impl Incremental {
         let mut run = Counter::start(kind, source);
         let mut fresh: Vec<String> = Vec::new();
         let mut targets: BTreeSet<Target> = BTreeSet::new();
+        let mut earliest: Option<DateTime<Utc>> = None;
         for e in events {
             if fresh.contains(&e.uuid) {
                 continue;
@@ -103,12 +116,15 @@ impl Incremental {
             }
             fresh.push(e.uuid.clone());
             targets.extend(e.targets.iter().cloned());
+            if let Some(t) = e.published {
+                earliest = Some(earliest.map_or(t, |s| s.min(t)));
+            }
         }
         if fresh.is_empty() && matches!(position, Position::Unchanged) {
             return None;
         }
         run.run.events = fresh.len() as u64;
-        let result = match self.read_targets(source, &targets).await {
+        let result = match self.read_targets(source, &targets, earliest).await {
             Ok(reads) => self.commit(reads, &mut run, source, position, fresh),
             Err(e) => Err(e),
         };
@@ -190,6 +206,7 @@ impl Incremental {
         &mut self,
         source: &dyn Source,
         targets: &BTreeSet<Target>,
+        earliest: Option<DateTime<Utc>>,
     ) -> Result<Reads, StepError> {
         enum Want {
             User(String),
@@ -201,16 +218,34 @@ impl Incremental {
             User(String, Option<Value>),
             Group(String, Option<Value>),
             UserGroups(String, Option<Vec<String>>),
-            Members(String, Option<Vec<String>>),
+            /// The group and its members; `None` when it is gone.
+            Members(String, Option<(Value, Vec<String>)>),
         }
+        let listed = self.groups_cheaper_listed(targets)?;
         let mut wants: BTreeMap<String, Want> = BTreeMap::new();
+        let want_members = |wants: &mut BTreeMap<String, Want>, id: &String| {
+            // The member list's read includes the group's own.
+            wants.remove(&format!("group {id}"));
+            wants.insert(
+                format!("the members of group {id}"),
+                Want::Members(id.clone()),
+            );
+        };
+        let want_group = |wants: &mut BTreeMap<String, Want>, id: &String| {
+            if !wants.contains_key(&format!("the members of group {id}")) {
+                wants.insert(format!("group {id}"), Want::Group(id.clone()));
+            }
+        };
         for t in targets {
             match t {
                 Target::User(id) => {
                     wants.insert(format!("user {id}"), Want::User(id.clone()));
                 }
-                Target::Group(id) => {
-                    wants.insert(format!("group {id}"), Want::Group(id.clone()));
+                Target::Group(id) => want_group(&mut wants, id),
+                Target::Membership { group_id, .. } if listed.contains(group_id) => {
+                    // Many events of one group: its member list is the truth for every one
+                    // of them, in fewer requests than each user's groups.
+                    want_members(&mut wants, group_id);
                 }
                 Target::Membership { user_id, group_id } => {
                     wants.insert(
@@ -222,15 +257,9 @@ impl Incremental {
                     // while its read of the group ran just before), and then no difference would
                     // re-read the group and its `lastMembershipUpdated` would stay behind for
                     // ever. Many events on one group still cost one read.
-                    wants.insert(format!("group {group_id}"), Want::Group(group_id.clone()));
+                    want_group(&mut wants, group_id);
                 }
-                Target::GroupMembers(id) => {
-                    wants.insert(format!("group {id}"), Want::Group(id.clone()));
-                    wants.insert(
-                        format!("the members of group {id}"),
-                        Want::Members(id.clone()),
-                    );
-                }
+                Target::GroupMembers(id) => want_members(&mut wants, id),
             }
         }
         let results: Vec<(String, Result<Got, SourceError>)> = futures::stream::iter(wants)
@@ -252,7 +281,10 @@ impl Incremental {
                         Want::Members(id) => {
                             // A group deleted since the event has no member list to read.
                             let v = match source.group(&id).await? {
-                                Some(_) => source.group_member_ids(&id).await?,
+                                Some(g) => source
+                                    .group_member_ids(&id)
+                                    .await?
+                                    .map(|members| (g, members)),
                                 None => None,
                             };
                             Got::Members(id, v)
@@ -312,10 +344,13 @@ impl Incremental {
                     // The user is gone: that is a deletion, whatever else was read.
                     reads.users.insert(id, None);
                 }
-                Got::Members(id, Some(members)) => {
+                Got::Members(id, Some((g, members))) => {
+                    reads.groups.insert(id.clone(), Some(g));
                     reads.group_members.insert(id, members);
                 }
-                Got::Members(_, None) => {}
+                Got::Members(id, None) => {
+                    reads.groups.insert(id, None);
+                }
             }
         }
         // A user read as gone has no group list to apply.
@@ -325,11 +360,59 @@ impl Incremental {
             .filter(|(_, v)| v.is_none())
             .map(|(k, _)| k.clone())
             .collect();
+        let someone_left = !gone.is_empty();
         for id in gone {
             reads.user_groups.remove(&id);
         }
+        if let (true, Some(since)) = (someone_left, earliest) {
+            self.read_groups_left(source, since, &mut reads).await?;
+        }
         self.read_new_objects(source, &mut reads).await?;
         Ok(reads)
+    }
+
+    /// A deleted user leaves every group they were in, moving each one's
+    /// `lastMembershipUpdated` with no event naming it; the mirror may not know those groups
+    /// (a crawl that read a member list just after the deletion, and the group itself just
+    /// before). So the groups whose membership changed since the step's first event are read
+    /// (one filtered list, as a sweep reads them: their members are right, their stamps move).
+    async fn read_groups_left(
+        &self,
+        source: &dyn Source,
+        since: DateTime<Utc>,
+        reads: &mut Reads,
+    ) -> Result<(), StepError> {
+        let since = since - chrono::Duration::seconds(LEFT_OVERLAP_SECS);
+        for (id, g) in by_id(source.groups_with_members_changed_since(since)).await? {
+            reads.groups.entry(id).or_insert(Some(g));
+        }
+        Ok(())
+    }
+
+    /// The groups whose member list serves this step's membership events for less than the
+    /// users' group lists would: at least `MEMBER_LIST_FROM` events, and fewer pages (counting
+    /// the members held now plus one per event) than events.
+    fn groups_cheaper_listed(
+        &self,
+        targets: &BTreeSet<Target>,
+    ) -> Result<BTreeSet<String>, StepError> {
+        let mut events: BTreeMap<&String, u64> = BTreeMap::new();
+        for t in targets {
+            if let Target::Membership { group_id, .. } = t {
+                *events.entry(group_id).or_default() += 1;
+            }
+        }
+        let mut listed = BTreeSet::new();
+        for (gid, n) in events {
+            if n < MEMBER_LIST_FROM as u64 {
+                continue;
+            }
+            let pages = (self.store.member_count(gid)? + n) / MEMBERS_PER_PAGE + 1;
+            if pages < n {
+                listed.insert(gid.clone());
+            }
+        }
+        Ok(listed)
     }
 
     /// Completes reads of objects new to the mirror: a new user's groups, a new group's

@@ -36,6 +36,8 @@ pub struct Fake {
     pub user_reads: Mutex<HashMap<String, Answer<Value>>>,
     /// When set, every list fails (a revoked token, Okta down).
     pub lists_fail: std::sync::atomic::AtomicBool,
+    /// Requests as Okta would count them: one per object read or list page (member lists in
+    /// pages of 200, as Okta serves them).
     pub requests: AtomicU64,
     /// The page every log read answers (an empty one when unset); after 5 reads it fails, so
     /// a tail that would read for ever stops.
@@ -110,8 +112,12 @@ impl Source for Fake {
         &'a self,
         group_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Vec<String>>, SourceError>> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
         let answer = lock(&self.members).get(group_id).cloned();
+        let pages = match &answer {
+            Some(Answer::Ok(ids)) => ids.len().div_ceil(200).max(1),
+            _ => 1,
+        };
+        self.requests.fetch_add(pages as u64, Ordering::Relaxed);
         Box::pin(async move {
             match answer {
                 Some(Answer::Ok(ids)) => Ok(Some(ids)),
@@ -138,6 +144,7 @@ impl Source for Fake {
     }
 
     fn group<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Value>, SourceError>> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let g = lock(&self.groups).get(id).cloned();
         Box::pin(async move { Ok(g) })
     }
@@ -146,6 +153,7 @@ impl Source for Fake {
         &'a self,
         user_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Vec<String>>, SourceError>> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let exists = lock(&self.users).contains_key(user_id);
         let gids: Vec<String> = lock(&self.members)
             .iter()
@@ -190,9 +198,19 @@ impl Source for Fake {
 
     fn groups_with_members_changed_since(
         &self,
-        _since: DateTime<Utc>,
+        since: DateTime<Utc>,
     ) -> BoxStream<'_, Result<Vec<Value>, SourceError>> {
-        self.list(Vec::new())
+        let changed = lock(&self.groups)
+            .values()
+            .filter(|g| {
+                g["lastMembershipUpdated"]
+                    .as_str()
+                    .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+                    .is_some_and(|t| t > since)
+            })
+            .cloned()
+            .collect();
+        self.list(changed)
     }
 
     fn requests(&self) -> u64 {
@@ -421,5 +439,155 @@ async fn a_membership_event_re_reads_its_group_even_when_the_membership_is_alrea
         held.last_membership_updated.map(|t| t.to_rfc3339()),
         Some("2026-12-01T16:49:57.318+00:00".to_string()),
         "the group is re-read"
+    );
+}
+
+/// A group rule adds hundreds of people to one group: one step of their membership events
+/// reads the group's member list (a few pages) instead of each user's groups, and the mirror
+/// still ends exact: every new membership, and a user's other groups untouched.
+#[tokio::test]
+async fn many_membership_events_of_one_group_read_its_member_list_once() {
+    let (_dir, store) = store();
+    let ids: Vec<String> = (0..450).map(|n| format!("u{n:03}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let fake = Fake::org(&refs, &["g1"]);
+    lock(&fake.groups).insert("g2".into(), group("g2"));
+    lock(&fake.members).insert("g2".into(), Answer::Ok(Vec::new()));
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(run.ok, "{:?}", run.error);
+
+    // The rule adds 400 of them to g2 (and u449 leaves g1 at the same time, one event).
+    let joined: Vec<String> = ids[..400].to_vec();
+    lock(&fake.members).insert("g2".into(), Answer::Ok(joined.clone()));
+    let g1: Vec<String> = ids[..449].to_vec();
+    lock(&fake.members).insert("g1".into(), Answer::Ok(g1.clone()));
+    let mut page: Vec<Event> = joined
+        .iter()
+        .map(|u| {
+            event(
+                &format!("add {u}"),
+                vec![Target::Membership {
+                    user_id: u.clone(),
+                    group_id: "g2".into(),
+                }],
+            )
+        })
+        .collect();
+    page.push(event(
+        "remove u449",
+        vec![Target::Membership {
+            user_id: "u449".into(),
+            group_id: "g1".into(),
+        }],
+    ));
+    let before = fake.requests.load(Ordering::Relaxed);
+    let mut engine = Incremental::new(store.clone(), SyncConfig::default());
+    let run = engine
+        .apply_events(&fake, &page, RunKind::Tail, Position::Log("log:1".into()))
+        .await
+        .expect("a recorded step");
+    assert!(run.ok, "{:?}", run.error);
+    let requests = fake.requests.load(Ordering::Relaxed) - before;
+    // g2 and its 2 pages; u449's groups and g1.
+    assert!(
+        requests <= 5,
+        "{requests} requests for 401 membership events (one per user was 400+)"
+    );
+    let held: Vec<String> = store
+        .member_ids_after("g2", None)
+        .collect::<Result<_, _>>()
+        .expect("members");
+    assert_eq!(held, joined, "every new member of g2");
+    let held: Vec<String> = store
+        .member_ids_after("g1", None)
+        .collect::<Result<_, _>>()
+        .expect("members");
+    assert_eq!(held, g1, "u449 left g1, everyone else stayed");
+    assert_eq!(
+        store.group_ids_of("u000").expect("read"),
+        vec!["g1".to_string(), "g2".to_string()]
+    );
+}
+
+/// Two events on a big group stay per-user: its member list would cost more.
+#[tokio::test]
+async fn a_few_events_on_a_big_group_read_the_users_groups() {
+    let (_dir, store) = store();
+    let ids: Vec<String> = (0..1000).map(|n| format!("u{n:04}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let fake = Fake::org(&refs, &["g1"]);
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(run.ok, "{:?}", run.error);
+    let stayed: Vec<String> = ids[3..].to_vec();
+    lock(&fake.members).insert("g1".into(), Answer::Ok(stayed.clone()));
+    let page: Vec<Event> = ids[..3]
+        .iter()
+        .map(|u| {
+            event(
+                &format!("remove {u}"),
+                vec![Target::Membership {
+                    user_id: u.clone(),
+                    group_id: "g1".into(),
+                }],
+            )
+        })
+        .collect();
+    let before = fake.requests.load(Ordering::Relaxed);
+    let mut engine = Incremental::new(store.clone(), SyncConfig::default());
+    let run = engine
+        .apply_events(&fake, &page, RunKind::Tail, Position::Log("log:1".into()))
+        .await
+        .expect("a recorded step");
+    assert!(run.ok, "{:?}", run.error);
+    let requests = fake.requests.load(Ordering::Relaxed) - before;
+    assert_eq!(
+        requests, 4,
+        "three users' groups and the group: not 5 member pages"
+    );
+    let held: Vec<String> = store
+        .member_ids_after("g1", None)
+        .collect::<Result<_, _>>()
+        .expect("members");
+    assert_eq!(held, stayed);
+}
+
+/// u1 was deleted while a crawl ran: the crawl read g1 just before (its old
+/// `lastMembershipUpdated`) and g1's members just after (u1 already gone), so the mirror holds
+/// no membership of u1 to say g1 changed. The deletion's step still brings g1's stamp up.
+#[tokio::test]
+async fn a_deleted_users_groups_are_re_read_even_when_the_mirror_no_longer_holds_them() {
+    let (_dir, store) = store();
+    let fake = Fake::org(&["u1", "u2"], &["g1", "g2"]);
+    lock(&fake.members).insert("g1".into(), Answer::Ok(vec!["u2".into()]));
+    lock(&fake.members).insert("g2".into(), Answer::Ok(vec!["u2".into()]));
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(run.ok, "{:?}", run.error);
+
+    lock(&fake.users).remove("u1");
+    let mut g1 = group("g1");
+    g1["lastMembershipUpdated"] = "2026-12-01T10:00:00.000Z".into();
+    lock(&fake.groups).insert("g1".into(), g1);
+    let deleted = Event {
+        uuid: "e1".into(),
+        published: "2026-12-01T10:00:00.000Z".parse().ok(),
+        targets: vec![Target::User("u1".into())],
+    };
+    let mut engine = Incremental::new(store.clone(), SyncConfig::default());
+    let run = engine
+        .apply_events(
+            &fake,
+            &[deleted],
+            RunKind::Tail,
+            Position::Log("log:1".into()),
+        )
+        .await
+        .expect("a recorded step");
+    assert!(run.ok, "{:?}", run.error);
+    assert!(store.person("u1").expect("read").is_none());
+    let g1 = store.group("g1").expect("read").expect("g1");
+    assert_eq!(
+        g1.last_membership_updated.map(|t| t.to_rfc3339()),
+        Some("2026-12-01T10:00:00+00:00".to_string()),
+        "g1's stamp moved with u1's deletion"
     );
 }

@@ -13,3 +13,4 @@ mod schedule;
 mod search;
 mod support;
 mod sync;
+mod unkind;

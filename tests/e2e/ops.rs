@@ -236,6 +236,31 @@ async fn metrics_parse_as_prometheus_text_and_match_the_org() {
         value(&m, "oktamirror_sync_changed_total", &[("object", "person")]) >= Some(people),
         "the first sync created everyone: {text}"
     );
+    // Every request the mirror sent reached the simulator, counted once (scraped first, so
+    // the simulator has seen at least as many).
+    let sent: f64 = m
+        .samples
+        .iter()
+        .filter(|s| s.metric == "oktamirror_okta_requests_total")
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+            _ => 0.0,
+        })
+        .sum();
+    let seen = ts.sim.request_count() as f64;
+    assert!(
+        sent >= 3.0 && sent <= seen,
+        "sent {sent}, simulator saw {seen}: {text}"
+    );
+    assert!(
+        value(
+            &m,
+            "oktamirror_okta_rate_limit_remaining",
+            &[("bucket", "users-list")]
+        )
+        .is_some(),
+        "{text}"
+    );
     for gauge in [
         "oktamirror_store_size_bytes",
         "oktamirror_process_resident_memory_bytes",

@@ -314,6 +314,10 @@ const SERVE_LOG: &str = "info,oktamirror::sync::full=debug";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_crawl_mid_apply_and_mid_tail_loses_and_repeats_nothing() {
     let ts = TestSim::lifted(1000, 13).await;
+    // Events visible the moment they are made: where a kill lands is read from which of a
+    // round's events the tail had applied, and "caught up" must mean every earlier event was
+    // seen (late events have the tail tests and the churn test).
+    ts.sim.set_log_delay(Duration::ZERO);
     let sim = &ts.sim;
     let poll = ["--log-poll-interval", "100ms"];
     let mut landed = Vec::new();

@@ -121,6 +121,8 @@ pub struct RateLimiter {
     per_token: Mutex<HashMap<(u64, usize), VecDeque<Millis>>>,
     config: Mutex<RateLimits>,
     in_flight: AtomicU64,
+    /// Requests other integrations hold in flight (see [`RateLimiter::occupy`]).
+    occupied: AtomicU64,
     rate_429s: AtomicU64,
     concurrency_429s: AtomicU64,
 }
@@ -218,9 +220,17 @@ impl RateLimiter {
         all[bucket.index()].extend(std::iter::repeat_n(now, n as usize));
     }
 
+    /// Other integrations hold `n` requests in flight from now on (0: none), counted against
+    /// the concurrency limit with the org's own.
+    pub fn occupy(&self, n: u32) {
+        self.occupied.store(u64::from(n), Ordering::SeqCst);
+    }
+
     /// Marks a request in flight; false (and a concurrency 429 counted) when over the limit.
     pub fn enter(&self) -> bool {
-        let n = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        let n = self.in_flight.fetch_add(1, Ordering::SeqCst)
+            + 1
+            + self.occupied.load(Ordering::SeqCst);
         match self.config().max_concurrent {
             Some(max) if n > u64::from(max) => {
                 self.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -348,5 +358,11 @@ mod tests {
         rl.leave();
         assert!(rl.enter());
         assert_eq!(rl.rejections(), (0, 1));
+        // Other integrations take every slot: nothing gets in until they let go.
+        rl.leave();
+        rl.occupy(75);
+        assert!(!rl.enter());
+        rl.occupy(0);
+        assert!(rl.enter());
     }
 }

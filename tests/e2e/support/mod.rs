@@ -66,18 +66,44 @@ impl TestSim {
             .await
             .expect("bind the simulator");
         let addr = sim.serve(listener).expect("serve the simulator");
+        unkind(&sim, None);
         TestSim { sim, addr }
     }
 
     /// A simulator whose rate limits do not slow a test that is not about them.
     pub async fn lifted(users: usize, seed: u64) -> TestSim {
         let s = TestSim::start(users, seed).await;
-        s.sim.set_rate_limits(RateLimits {
-            per_window: Some(1_000_000),
-            ..Default::default()
-        });
+        unkind(&s.sim, Some(1_000_000));
         s
     }
+}
+
+/// A token's share of each rate-limit bucket in tests: Okta's default for a new token or app.
+pub const TOKEN_SHARE_PERCENT: u32 = 50;
+
+/// How late a System Log event may appear after its `published` time in tests.
+pub const LOG_DELAY: Duration = Duration::from_millis(1500);
+
+/// Okta as unkind as it is, on by default in every test (a test about something else turns a
+/// switch off only where it says why): single GETs with more `_links` than list items and 400s
+/// for unknown parameters (the simulator's defaults), per-endpoint buckets with each token
+/// getting half of every one (`per_window` overrides the published numbers), list cursors that
+/// expire after a minute, System Log events appearing late and out of `published` order, and
+/// sign-ins moving `lastLogin` all the time.
+fn unkind(sim: &Simulator, per_window: Option<u32>) {
+    let mut strict = sim.strictness();
+    strict.reject_unknown_params = true;
+    strict.full_links_on_get = true;
+    strict.cursor_ttl = Some(Duration::from_secs(60));
+    sim.set_strictness(strict);
+    sim.set_rate_limits(RateLimits {
+        per_window,
+        token_share_percent: TOKEN_SHARE_PERCENT,
+        ..Default::default()
+    });
+    sim.set_log_delay(LOG_DELAY);
+    sim.start_sign_ins(Duration::from_millis(250), 2)
+        .expect("start the sign-in worker");
 }
 
 pub fn base_url(addr: SocketAddr) -> url::Url {
