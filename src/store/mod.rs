@@ -15,7 +15,8 @@ use std::path::Path;
 use serde::{Serialize, de::DeserializeOwned};
 
 /// The store's on-disk layout version. Bump it with a migration (or a clear "re-sync needed").
-pub const SCHEMA_VERSION: u64 = 1;
+/// 2 added `idx_department` (built from `people` when a version 1 store is opened).
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// Why the store could not be opened, read or written. Each message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -80,9 +81,10 @@ enum T {
     Meta,
     Runs,
     Events,
+    IdxDepartment,
 }
 
-const TREE_NAMES: [&str; 16] = [
+const TREE_NAMES: [&str; 17] = [
     "people",
     "raw_users",
     "idx_login",
@@ -99,6 +101,7 @@ const TREE_NAMES: [&str; 16] = [
     "meta",
     "runs",
     "events_seen",
+    "idx_department",
 ];
 
 /// Handle to the store; cheap to clone (sled trees are reference-counted).
@@ -185,9 +188,29 @@ impl Store {
                     expected: SCHEMA_VERSION,
                 });
             }
+            Some(1) => {
+                store.build_department_index()?;
+                store
+                    .tree(T::Meta)
+                    .insert(meta::SCHEMA, &keys::u64_be(SCHEMA_VERSION))?;
+            }
             Some(_) => {}
         }
         Ok(store)
+    }
+
+    /// Migration 1 → 2: fills `idx_department` from `people` (a store written before the index
+    /// existed). Runs before anything else reads or writes the store.
+    fn build_department_index(&self) -> Result<()> {
+        let idx = self.tree(T::IdxDepartment);
+        idx.clear()?;
+        for p in self.people_after(None) {
+            let p = p?;
+            if let Some(d) = &p.department {
+                idx.insert(keys::pair(&keys::fold(d), &p.id), &[])?;
+            }
+        }
+        Ok(())
     }
 
     fn tree(&self, t: T) -> &sled::Tree {

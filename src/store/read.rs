@@ -133,6 +133,12 @@ impl Store {
         })
     }
 
+    /// Ids of the people whose department is `department` (case-insensitive, trimmed), in id
+    /// order.
+    pub fn department_member_ids(&self, department: &str) -> Result<Vec<String>> {
+        self.seconds(T::IdxDepartment, &keys::fold(department))
+    }
+
     /// Ids of the people whose resolved manager is `manager_id`, in id order.
     pub fn direct_report_ids(&self, manager_id: &str) -> Result<Vec<String>> {
         self.seconds(T::Reports, manager_id)

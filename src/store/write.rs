@@ -536,6 +536,9 @@ fn index_person(tx: &[TransactionalTree], p: &Person) -> TxResult<()> {
     if let Some(m) = &p.manager_id {
         t(T::Reports).insert(keys::pair(m, &p.id), &[])?;
     }
+    if let Some(d) = &p.department {
+        t(T::IdxDepartment).insert(keys::pair(&keys::fold(d), &p.id), &[])?;
+    }
     Ok(())
 }
 
@@ -554,6 +557,9 @@ fn unindex_person(tx: &[TransactionalTree], p: &Person) -> TxResult<()> {
     }
     if let Some(m) = &p.manager_id {
         t(T::Reports).remove(keys::pair(m, &p.id))?;
+    }
+    if let Some(d) = &p.department {
+        t(T::IdxDepartment).remove(keys::pair(&keys::fold(d), &p.id))?;
     }
     Ok(())
 }
