@@ -325,6 +325,22 @@ impl View {
         )
     }
 
+    /// Everyone the caller may see whose employee number is `n` (trimmed, exact), in id order.
+    pub fn people_by_employee_number(&self, n: &str) -> Result<Vec<Person>> {
+        self.require(Permission::ReadDirectory)?;
+        let all = self.store().people_by_employee_number(n)?;
+        self.charge(all.len() as u64)?;
+        Ok(all.into_iter().filter(|p| self.shows(p)).collect())
+    }
+
+    /// Ids of the visible people whose department equals `department` ignoring case (the
+    /// store's department index, no scan), in id order.
+    pub fn department_member_ids(&self, department: &str) -> Result<Vec<String>> {
+        self.require(Permission::ReadDirectory)?;
+        let ids = self.store().department_member_ids(department)?;
+        self.visible_ids(ids)
+    }
+
     /// The people among `ids` the caller may see, in the order given (unknown ids skipped).
     pub fn people(&self, ids: &[String]) -> Result<Vec<Person>> {
         self.require(Permission::ReadDirectory)?;
@@ -607,6 +623,17 @@ impl View {
             }
         }
         Ok(out)
+    }
+
+    /// Ids of a group's visible members in id order (the membership index; people are read only
+    /// when the caller may not see everyone).
+    pub fn member_ids(&self, group_id: &str) -> Result<Vec<String>> {
+        self.require(Permission::ReadDirectory)?;
+        let ids: Vec<String> = self
+            .store()
+            .member_ids_after(group_id, None)
+            .collect::<std::result::Result<_, _>>()?;
+        self.visible_ids(ids)
     }
 
     /// How many visible members a group has with a status in `statuses` (empty: any). The

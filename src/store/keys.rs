@@ -31,6 +31,12 @@ pub fn fold(s: &str) -> String {
     s.trim().to_lowercase()
 }
 
+/// The `idx_department` key of a department: lower-cased but not trimmed, so an index match is
+/// exactly a case-insensitive equality (what a SCIM `eq` asks).
+pub fn department(s: &str) -> String {
+    s.to_lowercase()
+}
+
 pub fn u64_be(n: u64) -> [u8; 8] {
     n.to_be_bytes()
 }

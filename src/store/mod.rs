@@ -207,7 +207,7 @@ impl Store {
         for p in self.people_after(None) {
             let p = p?;
             if let Some(d) = &p.department {
-                idx.insert(keys::pair(&keys::fold(d), &p.id), &[])?;
+                idx.insert(keys::pair(&keys::department(d), &p.id), &[])?;
             }
         }
         Ok(())

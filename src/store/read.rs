@@ -133,10 +133,9 @@ impl Store {
         })
     }
 
-    /// Ids of the people whose department is `department` (case-insensitive, trimmed), in id
-    /// order.
+    /// Ids of the people whose department equals `department` ignoring case, in id order.
     pub fn department_member_ids(&self, department: &str) -> Result<Vec<String>> {
-        self.seconds(T::IdxDepartment, &keys::fold(department))
+        self.seconds(T::IdxDepartment, &keys::department(department))
     }
 
     /// Ids of the people whose resolved manager is `manager_id`, in id order.

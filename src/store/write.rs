@@ -537,7 +537,7 @@ fn index_person(tx: &[TransactionalTree], p: &Person) -> TxResult<()> {
         t(T::Reports).insert(keys::pair(m, &p.id), &[])?;
     }
     if let Some(d) = &p.department {
-        t(T::IdxDepartment).insert(keys::pair(&keys::fold(d), &p.id), &[])?;
+        t(T::IdxDepartment).insert(keys::pair(&keys::department(d), &p.id), &[])?;
     }
     Ok(())
 }
@@ -559,7 +559,7 @@ fn unindex_person(tx: &[TransactionalTree], p: &Person) -> TxResult<()> {
         t(T::Reports).remove(keys::pair(m, &p.id))?;
     }
     if let Some(d) = &p.department {
-        t(T::IdxDepartment).remove(keys::pair(&keys::fold(d), &p.id))?;
+        t(T::IdxDepartment).remove(keys::pair(&keys::department(d), &p.id))?;
     }
     Ok(())
 }

@@ -1,8 +1,13 @@
 //! A group as a SCIM Group (RFC 7643 §4.2), with an oktamirror extension giving the whole
 //! (visible) member count. Members inline are capped at [`MAX_INLINE_MEMBERS`] so that reading a
-//! 50,000-member group stays fast; the complete, pageable member list is
-//! `GET /Users?filter=groups.value eq "GROUP_ID"` (answered from the membership index), and
-//! `excludedAttributes=members` leaves members out (and reads none).
+//! 50,000-member group stays fast, and list answers carry them only when `attributes` names
+//! `members`; the complete, pageable member list is `GET /Users?filter=groups.value eq
+//! "GROUP_ID"` (answered from the membership index), and `excludedAttributes=members` leaves
+//! members out (and reads no member record).
+//!
+//! `meta.version` hashes the group without its members plus its member ids, so it is the same
+//! whichever members are served inline, and costs a membership-index read, not a read of every
+//! member (a member's rename does not change it).
 
 use serde_json::{Map, Value, json};
 
@@ -21,8 +26,9 @@ pub(crate) fn location(id: &str) -> String {
     format!("{}/Groups/{id}", super::BASE)
 }
 
-/// `group` as a SCIM Group, without `meta.version`; `members: false` reads no member.
+/// `group` as a SCIM Group with `meta.version`; `members: false` reads no member record.
 pub(crate) fn resource(view: &View, g: &Group, members: bool) -> Result<Value> {
+    let ids = view.member_ids(&g.id)?;
     let mut o = Map::new();
     o.insert("schemas".into(), json!([GROUP_URN, GROUP_MIRROR_URN]));
     o.insert("id".into(), Value::String(g.id.clone()));
@@ -33,30 +39,7 @@ pub(crate) fn resource(view: &View, g: &Group, members: bool) -> Result<Value> {
     if let Some(d) = &g.description {
         ext.insert("description".into(), Value::String(d.clone()));
     }
-    if members {
-        let page = view.members_page(&g.id, &[], None, MAX_INLINE_MEMBERS)?;
-        let truncated = page.len() > MAX_INLINE_MEMBERS;
-        let list: Vec<Value> = page
-            .into_iter()
-            .take(MAX_INLINE_MEMBERS)
-            .map(|p| {
-                json!({"value": p.id, "display": p.name(),
-                       "$ref": super::users::location(&p.id), "type": "User"})
-            })
-            .collect();
-        let count = if truncated {
-            view.count_members(&g.id, &[])?
-        } else {
-            list.len() as u64
-        };
-        o.insert("members".into(), Value::Array(list));
-        ext.insert("memberCount".into(), json!(count));
-        ext.insert("membersTruncated".into(), Value::Bool(truncated));
-    } else {
-        // The stored counter for roles that see everyone; a counting scan otherwise.
-        ext.insert("memberCount".into(), json!(view.count_members(&g.id, &[])?));
-    }
-    o.insert(GROUP_MIRROR_URN.into(), Value::Object(ext));
+    ext.insert("memberCount".into(), json!(ids.len()));
     let mut meta = Map::new();
     meta.insert("resourceType".into(), Value::String("Group".into()));
     if let Some(t) = g.created {
@@ -71,5 +54,33 @@ pub(crate) fn resource(view: &View, g: &Group, members: bool) -> Result<Value> {
     }
     meta.insert("location".into(), Value::String(location(&g.id)));
     o.insert("meta".into(), Value::Object(meta));
+    o.insert(GROUP_MIRROR_URN.into(), Value::Object(ext));
+    let version = {
+        let mut bytes = serde_json::to_vec(&o).unwrap_or_default();
+        for id in &ids {
+            bytes.push(0);
+            bytes.extend_from_slice(id.as_bytes());
+        }
+        format!("W/\"{}\"", crate::access::sha256_hex(&bytes, 12))
+    };
+    if let Some(meta) = o.get_mut("meta").and_then(Value::as_object_mut) {
+        meta.insert("version".into(), Value::String(version));
+    }
+    if members {
+        let truncated = ids.len() > MAX_INLINE_MEMBERS;
+        let shown: Vec<String> = ids.into_iter().take(MAX_INLINE_MEMBERS).collect();
+        let list: Vec<Value> = view
+            .people(&shown)?
+            .into_iter()
+            .map(|p| {
+                json!({"value": p.id, "display": p.name(),
+                       "$ref": super::users::location(&p.id), "type": "User"})
+            })
+            .collect();
+        o.insert("members".into(), Value::Array(list));
+        if let Some(ext) = o.get_mut(GROUP_MIRROR_URN).and_then(Value::as_object_mut) {
+            ext.insert("membersTruncated".into(), Value::Bool(truncated));
+        }
+    }
     Ok(Value::Object(o))
 }
