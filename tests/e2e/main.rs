@@ -7,6 +7,7 @@ mod hostile;
 mod mirror;
 mod oauth;
 mod parsers;
+mod scim;
 mod search;
 mod support;
 mod sync;
