@@ -15,7 +15,8 @@ use std::path::Path;
 use serde::{Serialize, de::DeserializeOwned};
 
 /// The store's on-disk layout version. Bump it with a migration (or a clear "re-sync needed").
-/// 2 added `idx_department` (built from `people` when a version 1 store is opened).
+/// 2 added `idx_department` and `department_counts` (built from `people` when a version 1 store
+/// is opened).
 pub const SCHEMA_VERSION: u64 = 2;
 
 /// Why the store could not be opened, read or written. Each message says what to do.
@@ -82,9 +83,10 @@ enum T {
     Runs,
     Events,
     IdxDepartment,
+    DepartmentCounts,
 }
 
-const TREE_NAMES: [&str; 17] = [
+const TREE_NAMES: [&str; 18] = [
     "people",
     "raw_users",
     "idx_login",
@@ -102,6 +104,7 @@ const TREE_NAMES: [&str; 17] = [
     "runs",
     "events_seen",
     "idx_department",
+    "department_counts",
 ];
 
 /// Handle to the store; cheap to clone (sled trees are reference-counted).
@@ -199,16 +202,26 @@ impl Store {
         Ok(store)
     }
 
-    /// Migration 1 → 2: fills `idx_department` from `people` (a store written before the index
-    /// existed). Runs before anything else reads or writes the store.
+    /// Migration 1 → 2: fills `idx_department` and `department_counts` from `people` (a store
+    /// written before the index existed). Runs before anything else reads or writes the store.
     fn build_department_index(&self) -> Result<()> {
         let idx = self.tree(T::IdxDepartment);
+        let counts = self.tree(T::DepartmentCounts);
         idx.clear()?;
+        counts.clear()?;
+        let mut n: std::collections::HashMap<Vec<u8>, u64> = std::collections::HashMap::new();
         for p in self.people_after(None) {
             let p = p?;
             if let Some(d) = &p.department {
-                idx.insert(keys::pair(&keys::department(d), &p.id), &[])?;
+                let d = keys::department(d);
+                idx.insert(keys::pair(&d, &p.id), &[])?;
+                for k in keys::department_count_keys(&d, p.status) {
+                    *n.entry(k).or_default() += 1;
+                }
             }
+        }
+        for (k, v) in n {
+            counts.insert(k, &keys::u64_be(v))?;
         }
         Ok(())
     }

@@ -217,6 +217,8 @@ fn the_department_index_follows_puts_moves_and_deletes_and_is_built_for_old_stor
             .expect("delete");
         assert_eq!(s.department_member_ids("sales").expect("ids"), vec!["1"]);
         assert_eq!(s.department_member_ids(" Sales ").expect("ids"), vec!["4"]);
+        assert_eq!(s.department_count("SALES", false).expect("n"), 1);
+        assert_eq!(s.department_count("legal", false).expect("n"), 1);
         assert_eq!(s.department_member_ids("legal").expect("ids"), vec!["2"]);
         // A store written before the index existed: version 1, no index entries.
         s.tree(T::IdxDepartment).clear().expect("clear");
@@ -229,4 +231,18 @@ fn the_department_index_follows_puts_moves_and_deletes_and_is_built_for_old_stor
     assert_eq!(s.meta_u64(meta::SCHEMA).expect("v"), Some(SCHEMA_VERSION));
     assert_eq!(s.department_member_ids("Sales").expect("ids"), vec!["1"]);
     assert_eq!(s.department_member_ids("Legal").expect("ids"), vec!["2"]);
+    assert_eq!(s.department_count("legal", false).expect("n"), 1);
+    assert_eq!(s.department_count(" sales ", true).expect("n"), 1);
+    // Deprovisioning moves a person out of the shown count only.
+    let (mut gone, raw) = in_dept("5", "Legal");
+    gone.status = crate::model::UserStatus::Deprovisioned;
+    s.apply(&[put((gone, raw))], &[]).expect("apply");
+    assert_eq!(s.department_count("legal", false).expect("n"), 2);
+    assert_eq!(s.department_count("legal", true).expect("n"), 1);
+    assert_eq!(
+        s.department_ids("LEGAL")
+            .collect::<Result<Vec<_>>>()
+            .expect("ids"),
+        vec!["2", "5"]
+    );
 }

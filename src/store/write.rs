@@ -514,6 +514,10 @@ fn change_member(
 }
 
 fn bump(t: &TransactionalTree, key: &str, delta: i64) -> TxResult<()> {
+    bump_bytes(t, key.as_bytes(), delta)
+}
+
+fn bump_bytes(t: &TransactionalTree, key: &[u8], delta: i64) -> TxResult<()> {
     let n = t.get(key)?.map(|v| keys::read_u64(&v)).unwrap_or(0);
     let n = n.saturating_add_signed(delta);
     if n == 0 {
@@ -537,7 +541,11 @@ fn index_person(tx: &[TransactionalTree], p: &Person) -> TxResult<()> {
         t(T::Reports).insert(keys::pair(m, &p.id), &[])?;
     }
     if let Some(d) = &p.department {
-        t(T::IdxDepartment).insert(keys::pair(&keys::department(d), &p.id), &[])?;
+        let d = keys::department(d);
+        t(T::IdxDepartment).insert(keys::pair(&d, &p.id), &[])?;
+        for k in keys::department_count_keys(&d, p.status) {
+            bump_bytes(t(T::DepartmentCounts), &k, 1)?;
+        }
     }
     Ok(())
 }
@@ -559,7 +567,11 @@ fn unindex_person(tx: &[TransactionalTree], p: &Person) -> TxResult<()> {
         t(T::Reports).remove(keys::pair(m, &p.id))?;
     }
     if let Some(d) = &p.department {
-        t(T::IdxDepartment).remove(keys::pair(&keys::department(d), &p.id))?;
+        let d = keys::department(d);
+        t(T::IdxDepartment).remove(keys::pair(&d, &p.id))?;
+        for k in keys::department_count_keys(&d, p.status) {
+            bump_bytes(t(T::DepartmentCounts), &k, -1)?;
+        }
     }
     Ok(())
 }

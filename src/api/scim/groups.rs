@@ -5,9 +5,9 @@
 //! "GROUP_ID"` (answered from the membership index), and `excludedAttributes=members` leaves
 //! members out (and reads no member record).
 //!
-//! `meta.version` hashes the group without its members plus its member ids, so it is the same
-//! whichever members are served inline, and costs a membership-index read, not a read of every
-//! member (a member's rename does not change it).
+//! `meta.version` hashes the group without its members (its `lastModified` moves with every
+//! membership change Okta records) and its stored member count, so it is the same whichever
+//! members are served inline and costs no member read (a member's rename does not change it).
 
 use serde_json::{Map, Value, json};
 
@@ -28,7 +28,6 @@ pub(crate) fn location(id: &str) -> String {
 
 /// `group` as a SCIM Group with `meta.version`; `members: false` reads no member record.
 pub(crate) fn resource(view: &View, g: &Group, members: bool) -> Result<Value> {
-    let ids = view.member_ids(&g.id)?;
     let mut o = Map::new();
     o.insert("schemas".into(), json!([GROUP_URN, GROUP_MIRROR_URN]));
     o.insert("id".into(), Value::String(g.id.clone()));
@@ -39,7 +38,6 @@ pub(crate) fn resource(view: &View, g: &Group, members: bool) -> Result<Value> {
     if let Some(d) = &g.description {
         ext.insert("description".into(), Value::String(d.clone()));
     }
-    ext.insert("memberCount".into(), json!(ids.len()));
     let mut meta = Map::new();
     meta.insert("resourceType".into(), Value::String("Group".into()));
     if let Some(t) = g.created {
@@ -54,33 +52,38 @@ pub(crate) fn resource(view: &View, g: &Group, members: bool) -> Result<Value> {
     }
     meta.insert("location".into(), Value::String(location(&g.id)));
     o.insert("meta".into(), Value::Object(meta));
-    o.insert(GROUP_MIRROR_URN.into(), Value::Object(ext));
     let version = {
         let mut bytes = serde_json::to_vec(&o).unwrap_or_default();
-        for id in &ids {
-            bytes.push(0);
-            bytes.extend_from_slice(id.as_bytes());
-        }
+        bytes.extend_from_slice(&serde_json::to_vec(&ext).unwrap_or_default());
+        bytes.extend_from_slice(&view.member_total(&g.id)?.to_be_bytes());
         format!("W/\"{}\"", crate::access::sha256_hex(&bytes, 12))
     };
     if let Some(meta) = o.get_mut("meta").and_then(Value::as_object_mut) {
         meta.insert("version".into(), Value::String(version));
     }
     if members {
-        let truncated = ids.len() > MAX_INLINE_MEMBERS;
-        let shown: Vec<String> = ids.into_iter().take(MAX_INLINE_MEMBERS).collect();
-        let list: Vec<Value> = view
-            .people(&shown)?
+        let page = view.members_page(&g.id, &[], None, MAX_INLINE_MEMBERS)?;
+        let truncated = page.len() > MAX_INLINE_MEMBERS;
+        let list: Vec<Value> = page
             .into_iter()
+            .take(MAX_INLINE_MEMBERS)
             .map(|p| {
                 json!({"value": p.id, "display": p.name(),
                        "$ref": super::users::location(&p.id), "type": "User"})
             })
             .collect();
+        let count = if truncated {
+            view.count_members(&g.id, &[])?
+        } else {
+            list.len() as u64
+        };
         o.insert("members".into(), Value::Array(list));
-        if let Some(ext) = o.get_mut(GROUP_MIRROR_URN).and_then(Value::as_object_mut) {
-            ext.insert("membersTruncated".into(), Value::Bool(truncated));
-        }
+        ext.insert("memberCount".into(), json!(count));
+        ext.insert("membersTruncated".into(), Value::Bool(truncated));
+    } else {
+        // The stored counter for roles that see everyone; a counting scan otherwise.
+        ext.insert("memberCount".into(), json!(view.count_members(&g.id, &[])?));
     }
+    o.insert(GROUP_MIRROR_URN.into(), Value::Object(ext));
     Ok(Value::Object(o))
 }

@@ -473,7 +473,11 @@ fn hint_ids(view: &View, hint: &UserHint) -> ScimResult<Vec<String>> {
         UserHint::Email(e) => ids(view.people_by_email(e)?),
         UserHint::EmployeeNumber(n) => ids(view.people_by_employee_number(n)?),
         UserHint::Member(g) => view.member_ids(g)?,
-        UserHint::Department(d) => view.department_member_ids(d)?,
+        UserHint::Department(d) => view
+            .department_page(d, 0, usize::MAX)?
+            .into_iter()
+            .map(|p| p.id)
+            .collect(),
         UserHint::Manager(m) => view.direct_report_ids(m)?,
     })
 }
@@ -566,27 +570,30 @@ fn users_list(view: &View, params: &ListParams) -> ScimResult<Value> {
         _ => false,
     };
     let (total, page) = if exact && let Some(h) = &hint {
-        // The index is the answer: count its ids, read only the page.
-        let ids = hint_ids(view, h)?;
-        let shown: Vec<String> = ids.iter().skip(skip).take(params.count).cloned().collect();
-        (ids.len() as u64, view.people(&shown)?)
+        // The index is the answer: counted from the stored counters, only the page is read.
+        match h {
+            UserHint::Department(d) => (
+                view.department_count(d)?,
+                view.department_page(d, skip, params.count)?,
+            ),
+            UserHint::Member(g) => (
+                view.count_members(g, &[])?,
+                view.members_at(g, skip, params.count)?,
+            ),
+            _ => {
+                let ids = hint_ids(view, h)?;
+                let shown: Vec<String> =
+                    ids.iter().skip(skip).take(params.count).cloned().collect();
+                (ids.len() as u64, view.people(&shown)?)
+            }
+        }
     } else if params.filter.is_none() && params.sort_by.is_none() {
         // Everyone, in id order: the stored count (or a counting scan for roles that hide
-        // people) and a page read after skipping.
+        // people) and a page read after skipping (by key, without reading, for roles that see
+        // everyone).
         let filter = view.people_filter(PersonFilter::default())?;
         let total = view.count_people(&filter)?;
-        let mut page = Vec::new();
-        let mut seen = 0usize;
-        if params.count > 0 {
-            user_candidates(view, None, &mut |p| {
-                seen += 1;
-                if seen > skip {
-                    page.push(p);
-                }
-                Ok(page.len() < params.count)
-            })?;
-        }
-        (total, page)
+        (total, view.people_at(skip, params.count)?)
     } else if let Some(sort_by) = &params.sort_by {
         let mut keyed: Vec<(Option<Value>, String)> = Vec::new();
         user_candidates(view, hint.as_ref(), &mut |p| {
