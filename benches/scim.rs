@@ -199,13 +199,16 @@ async fn run(users: usize) -> Result<(), String> {
     let t = Instant::now();
     let mut seen = 0usize;
     let mut start = 1usize;
+    let mut pages = Vec::new();
     loop {
+        let page = Instant::now();
         let body = get(
             &client,
             &base,
             &format!("/scim/v2/Users?startIndex={start}&count=1000"),
         )
         .await?;
+        pages.push(page.elapsed());
         let n = body["Resources"].as_array().map_or(0, Vec::len);
         seen += n;
         start += n;
@@ -220,6 +223,12 @@ async fn run(users: usize) -> Result<(), String> {
     println!(
         "list everyone, count=1000 (HTTP): {seen} users in {secs:.1} s = {:.0} users/s",
         seen as f64 / secs
+    );
+    let (first, last) = (pages[0], pages[pages.len().saturating_sub(2)]);
+    println!(
+        "  first page {:.1} ms, last full page {:.1} ms",
+        first.as_secs_f64() * 1000.0,
+        last.as_secs_f64() * 1000.0
     );
     Ok(())
 }
