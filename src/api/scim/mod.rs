@@ -564,6 +564,7 @@ fn users_list(view: &View, params: &ListParams) -> ScimResult<Value> {
         .unwrap_or_default();
     paths.extend(params.sort_by.clone());
     let eval = user_parts(&paths);
+    let mut memo = users::Memo::default();
     let skip = params.start_index - 1;
     let exact = match (&hint, &params.filter) {
         (Some(h), Some(f)) => params.sort_by.is_none() && h.exact(f),
@@ -597,7 +598,7 @@ fn users_list(view: &View, params: &ListParams) -> ScimResult<Value> {
     } else if let Some(sort_by) = &params.sort_by {
         let mut keyed: Vec<(Option<Value>, String)> = Vec::new();
         user_candidates(view, hint.as_ref(), &mut |p| {
-            let r = users::resource(view, &p, eval)?;
+            let r = users::resource_with(view, &p, eval, &mut memo)?;
             if params.filter.as_ref().is_none_or(|f| f.matches(&r)) {
                 keyed.push((query::sort_key(&r, sort_by), p.id));
             }
@@ -618,7 +619,7 @@ fn users_list(view: &View, params: &ListParams) -> ScimResult<Value> {
         let mut n = 0usize;
         let mut page = Vec::new();
         user_candidates(view, hint.as_ref(), &mut |p| {
-            let r = users::resource(view, &p, eval)?;
+            let r = users::resource_with(view, &p, eval, &mut memo)?;
             if params.filter.as_ref().is_none_or(|f| f.matches(&r)) {
                 n += 1;
                 if n > skip && page.len() < params.count {
@@ -632,7 +633,7 @@ fn users_list(view: &View, params: &ListParams) -> ScimResult<Value> {
     let parts = served_parts(&params.projection);
     let mut resources = Vec::with_capacity(page.len());
     for p in &page {
-        let mut r = users::resource(view, p, parts)?;
+        let mut r = users::resource_with(view, p, parts, &mut memo)?;
         query::with_version(&mut r);
         resources.push(params.projection.apply(r, USER_EXTENSIONS)?);
     }
