@@ -408,6 +408,79 @@ impl View {
         )
     }
 
+    /// Everyone the caller may see whose employee number is `n` (trimmed, exact), in id order.
+    pub fn people_by_employee_number(&self, n: &str) -> Result<Vec<Person>> {
+        self.require(Permission::ReadDirectory)?;
+        let all = self.store().people_by_employee_number(n)?;
+        self.charge(all.len() as u64)?;
+        Ok(all.into_iter().filter(|p| self.shows(p)).collect())
+    }
+
+    /// How many visible people have the department `department` (ignoring case): the store's
+    /// counters, no scan.
+    pub fn department_count(&self, department: &str) -> Result<u64> {
+        self.require(Permission::ReadDirectory)?;
+        let shown_only = !self.may(Permission::SeeDeprovisioned);
+        Ok(self.store().department_count(department, shown_only)?)
+    }
+
+    /// The visible people of `department` (ignoring case) in id order, skipping the first
+    /// `skip`, `first` at most: the store's department index, reading only the page (and, for
+    /// a caller who may not see everyone, the people skipped).
+    pub fn department_page(
+        &self,
+        department: &str,
+        skip: usize,
+        first: usize,
+    ) -> Result<Vec<Person>> {
+        self.require(Permission::ReadDirectory)?;
+        self.page_of_ids(self.store().department_ids(department), skip, first)
+    }
+
+    /// Everyone visible in id order, skipping the first `skip`, `first` at most (a caller who
+    /// sees everyone skips without reading records).
+    pub fn people_at(&self, skip: usize, first: usize) -> Result<Vec<Person>> {
+        self.require(Permission::ReadDirectory)?;
+        self.page_of_ids(self.store().person_ids(), skip, first)
+    }
+
+    /// A group's visible members in id order, skipping the first `skip`, `first` at most.
+    pub fn members_at(&self, group_id: &str, skip: usize, first: usize) -> Result<Vec<Person>> {
+        self.require(Permission::ReadDirectory)?;
+        self.page_of_ids(self.store().member_ids_after(group_id, None), skip, first)
+    }
+
+    fn page_of_ids(
+        &self,
+        ids: impl Iterator<Item = std::result::Result<String, StoreError>>,
+        skip: usize,
+        first: usize,
+    ) -> Result<Vec<Person>> {
+        let everyone = self.may(Permission::SeeDeprovisioned);
+        let mut skipped = 0usize;
+        let mut out = Vec::new();
+        for id in ids {
+            if out.len() >= first {
+                break;
+            }
+            self.charge(1)?;
+            let id = id?;
+            if everyone && skipped < skip {
+                skipped += 1;
+                continue;
+            }
+            let Some(p) = self.visible(self.store().person(&id)?) else {
+                continue;
+            };
+            if skipped < skip {
+                skipped += 1;
+                continue;
+            }
+            out.push(p);
+        }
+        Ok(out)
+    }
+
     /// The people among `ids` the caller may see, in the order given (unknown ids skipped).
     pub fn people(&self, ids: &[String]) -> Result<Vec<Person>> {
         self.require(Permission::ReadDirectory)?;
@@ -712,6 +785,24 @@ impl View {
             }
         }
         Ok(out)
+    }
+
+    /// Ids of a group's visible members in id order (the membership index; people are read only
+    /// when the caller may not see everyone).
+    pub fn member_ids(&self, group_id: &str) -> Result<Vec<String>> {
+        self.require(Permission::ReadDirectory)?;
+        let ids: Vec<String> = self
+            .store()
+            .member_ids_after(group_id, None)
+            .collect::<std::result::Result<_, _>>()?;
+        self.visible_ids(ids)
+    }
+
+    /// How many members a group has, every status, from the stored counter: for a version
+    /// stamp, not to show (hidden members count too).
+    pub fn member_total(&self, group_id: &str) -> Result<u64> {
+        self.require(Permission::ReadDirectory)?;
+        Ok(self.store().member_count(group_id)?)
     }
 
     /// How many visible members a group has with a status in `statuses` (empty: any). The

@@ -45,6 +45,10 @@ pub struct DemoArgs {
     /// Keep the mirror here instead of a temporary directory
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Require API keys from this file (made with `oktamirror keys new`), as `serve --keys-file`
+    /// does: every request but the probes then needs `Authorization: Bearer KEY`
+    #[arg(long)]
+    keys_file: Option<PathBuf>,
 }
 
 pub async fn run(args: DemoArgs) -> Result<(), CliError> {
@@ -53,6 +57,7 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
         users,
         seed,
         data_dir,
+        keys_file,
     } = args;
     let listen = configuration::parse_listen(&listen)?;
     let started = Instant::now();
@@ -80,7 +85,10 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
         }
     };
     let okta_url = configuration::parse_okta_url(&format!("http://{sim_addr}/"))?;
-    let settings = Settings::defaults(okta_url, Auth::Ssws(Secret::new(token)), data_dir, listen);
+    let mut settings =
+        Settings::defaults(okta_url, Auth::Ssws(Secret::new(token)), data_dir, listen);
+    let keys = keys_file.is_some();
+    settings.server.keys_file = keys_file;
     let app = Application::build(settings).await?;
     loop {
         let store = app.store();
@@ -103,7 +111,12 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let url = format!("http://{}/graphql", app.addr());
-    println!("\nGraphiQL: {url}   (open it in a browser; Ctrl-C stops the demo)\n");
+    println!("\nGraphiQL: {url}   (open it in a browser; Ctrl-C stops the demo)");
+    println!("SCIM 2.0: http://{}/scim/v2   (read-only)", app.addr());
+    if keys {
+        println!("API keys are on: send `Authorization: Bearer KEY` with a key from the keys file");
+    }
+    println!();
     println!("Example queries (also in schema/examples.graphql):\n\n{EXAMPLES}");
     println!(
         "From a shell:\n  curl -s {url} -H 'content-type: application/json' \\\n    -d '{{\"query\":\"{{ syncStatus {{ ready people groups }} }}\"}}'\n"

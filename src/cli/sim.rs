@@ -68,10 +68,38 @@ pub struct SimArgs {
     /// Requests in flight at once before concurrency 429s (Okta Workforce: 75)
     #[arg(long, default_value_t = 75)]
     max_concurrent: u32,
+    /// Provision the org into this SCIM 2.0 base URL with the requests Okta's SCIM app sends
+    /// (e.g. http://127.0.0.1:8080/scim/v2 of a mirror in provisioning mode), then keep pushing
+    /// its changes
+    #[arg(long)]
+    scim_push: Option<String>,
+    /// The bearer token for --scim-push (a provisioner key); never printed
+    #[arg(long, env = "OKTAMIRROR_SCIM_TOKEN", hide_env_values = true)]
+    scim_token: Option<String>,
 }
 
 impl SimArgs {
     /// The event hook the flags ask for, checked.
+    /// The SCIM push the flags ask for, checked.
+    fn scim_push(&self) -> Result<Option<sim::ScimPushOptions>, CliError> {
+        let Some(url) = &self.scim_push else {
+            return Ok(None);
+        };
+        let scheme = url::Url::parse(url).map(|u| u.scheme().to_string());
+        if !matches!(scheme.as_deref(), Ok("http" | "https")) {
+            return Err(CliError::Failed(format!(
+                "--scim-push {url:?} is not an http:// or https:// URL (give the SCIM base, like http://127.0.0.1:8080/scim/v2)"
+            )));
+        }
+        let token = self.scim_token.as_deref().filter(|t| !t.trim().is_empty());
+        let Some(token) = token else {
+            return Err(CliError::Failed(
+                "--scim-push needs --scim-token KEY (or OKTAMIRROR_SCIM_TOKEN): a provisioner key made with `oktamirror keys new --role provisioner`".into(),
+            ));
+        };
+        Ok(Some(sim::ScimPushOptions::new(url, token.trim())))
+    }
+
     fn hook(&self) -> Result<Option<sim::EventHook>, CliError> {
         let Some(url) = &self.hook_url else {
             return Ok(None);
@@ -97,6 +125,7 @@ impl SimArgs {
 
 pub async fn run(args: SimArgs) -> Result<(), CliError> {
     let hook = args.hook()?;
+    let scim_push = args.scim_push()?;
     let addr: SocketAddr = configuration::parse_listen(&args.listen)?;
     let token = args.token.unwrap_or_else(super::demo::random_token);
     let started = Instant::now();
@@ -188,7 +217,21 @@ pub async fn run(args: SimArgs) -> Result<(), CliError> {
         out,
         "Try: curl -H 'Authorization: SSWS {token}' 'http://{addr}/api/v1/users?limit=2'"
     );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let pushing = scim_push.map(|opts| {
+        let _ = writeln!(
+            out,
+            "SCIM push: {} (provisioning the org, then its changes)",
+            opts.base_url
+        );
+        let push = simulator.scim_push(opts);
+        tokio::spawn(async move { push.run(stopped).await })
+    });
     let _ = out.flush();
     let _ = tokio::signal::ctrl_c().await;
+    let _ = stop.send(true);
+    if let Some(task) = pushing {
+        let _ = task.await;
+    }
     Ok(())
 }

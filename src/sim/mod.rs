@@ -13,8 +13,10 @@ mod json;
 mod model;
 mod oauth;
 mod rng;
+mod scim_push;
 /// The simulator's seeded generator, also what tests use to generate their inputs.
 pub use rng::Rng;
+pub use scim_push::{PushCounts, PushError, ScimPush, ScimPushOptions};
 mod search;
 mod shared;
 mod store;
@@ -22,6 +24,8 @@ mod strict;
 mod syslog;
 mod time;
 
+#[cfg(test)]
+mod scim_push_tests;
 #[cfg(test)]
 mod strict_tests;
 #[cfg(test)]

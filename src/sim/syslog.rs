@@ -243,6 +243,19 @@ impl SystemLog {
         &self.events
     }
 
+    /// The ids of the targets of every event after the first `after` (users and groups), and
+    /// how many events there are: what changed since a reader's position.
+    pub fn targets_after(&self, after: u64) -> (Vec<String>, u64) {
+        let start = usize::try_from(after)
+            .unwrap_or(usize::MAX)
+            .min(self.events.len());
+        let ids = self.events[start..]
+            .iter()
+            .flat_map(|e| e.target_ids.iter().cloned())
+            .collect();
+        (ids, self.events.len() as u64)
+    }
+
     /// Events from now on persist up to `delay` ms after their `published` time, each by a
     /// seeded random share of it, so polling sees them late and out of `published` order.
     pub fn set_delay(&mut self, delay: Millis) {

@@ -31,6 +31,22 @@ pub fn fold(s: &str) -> String {
     s.trim().to_lowercase()
 }
 
+/// The `idx_department` key of a department: lower-cased but not trimmed, so an index match is
+/// exactly a case-insensitive equality (what a SCIM `eq` asks).
+pub fn department(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// The `department_counts` keys a person in (lower-cased) department `d` counts under: everyone
+/// (`d ++ 0 ++ "all"`) and, unless deprovisioned, those shown to every role (`… "shown"`).
+pub fn department_count_keys(d: &str, status: crate::model::UserStatus) -> Vec<Vec<u8>> {
+    let mut out = vec![pair(d, "all")];
+    if status != crate::model::UserStatus::Deprovisioned {
+        out.push(pair(d, "shown"));
+    }
+    out
+}
+
 pub fn u64_be(n: u64) -> [u8; 8] {
     n.to_be_bytes()
 }

@@ -15,7 +15,9 @@ use std::path::Path;
 use serde::{Serialize, de::DeserializeOwned};
 
 /// The store's on-disk layout version. Bump it with a migration (or a clear "re-sync needed").
-pub const SCHEMA_VERSION: u64 = 1;
+/// 2 added `idx_department` and `department_counts` (built from `people` when a version 1 store
+/// is opened).
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// Why the store could not be opened, read or written. Each message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -80,9 +82,11 @@ enum T {
     Meta,
     Runs,
     Events,
+    IdxDepartment,
+    DepartmentCounts,
 }
 
-const TREE_NAMES: [&str; 16] = [
+const TREE_NAMES: [&str; 18] = [
     "people",
     "raw_users",
     "idx_login",
@@ -99,6 +103,8 @@ const TREE_NAMES: [&str; 16] = [
     "meta",
     "runs",
     "events_seen",
+    "idx_department",
+    "department_counts",
 ];
 
 /// Handle to the store; cheap to clone (sled trees are reference-counted).
@@ -192,9 +198,39 @@ impl Store {
                     expected: SCHEMA_VERSION,
                 });
             }
+            Some(1) => {
+                store.build_department_index()?;
+                store
+                    .tree(T::Meta)
+                    .insert(meta::SCHEMA, &keys::u64_be(SCHEMA_VERSION))?;
+            }
             Some(_) => {}
         }
         Ok(store)
+    }
+
+    /// Migration 1 → 2: fills `idx_department` and `department_counts` from `people` (a store
+    /// written before the index existed). Runs before anything else reads or writes the store.
+    fn build_department_index(&self) -> Result<()> {
+        let idx = self.tree(T::IdxDepartment);
+        let counts = self.tree(T::DepartmentCounts);
+        idx.clear()?;
+        counts.clear()?;
+        let mut n: std::collections::HashMap<Vec<u8>, u64> = std::collections::HashMap::new();
+        for p in self.people_after(None) {
+            let p = p?;
+            if let Some(d) = &p.department {
+                let d = keys::department(d);
+                idx.insert(keys::pair(&d, &p.id), &[])?;
+                for k in keys::department_count_keys(&d, p.status) {
+                    *n.entry(k).or_default() += 1;
+                }
+            }
+        }
+        for (k, v) in n {
+            counts.insert(k, &keys::u64_be(v))?;
+        }
+        Ok(())
     }
 
     fn tree(&self, t: T) -> &sled::Tree {

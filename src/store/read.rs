@@ -133,6 +133,36 @@ impl Store {
         })
     }
 
+    /// Ids of the people whose department equals `department` ignoring case, in id order.
+    pub fn department_member_ids(&self, department: &str) -> Result<Vec<String>> {
+        self.seconds(T::IdxDepartment, &keys::department(department))
+    }
+
+    /// The same ids, read lazily (a page need not read the whole department).
+    pub fn department_ids<'a>(
+        &'a self,
+        department: &str,
+    ) -> impl Iterator<Item = Result<String>> + 'a {
+        self.tree(T::IdxDepartment)
+            .scan_prefix(keys::prefix(&keys::department(department)))
+            .map(|kv| {
+                let (k, _) = kv?;
+                keys::second(&k).ok_or_else(|| StoreError::Corrupt("pair key".into()))
+            })
+    }
+
+    /// How many people [`Store::department_ids`] lists (`shown_only`: those not deprovisioned),
+    /// from the stored counters.
+    pub fn department_count(&self, department: &str, shown_only: bool) -> Result<u64> {
+        let which = if shown_only { "shown" } else { "all" };
+        let key = keys::pair(&keys::department(department), which);
+        Ok(self
+            .tree(T::DepartmentCounts)
+            .get(key)?
+            .map(|v| keys::read_u64(&v))
+            .unwrap_or(0))
+    }
+
     /// Ids of the people whose resolved manager is `manager_id`, in id order.
     pub fn direct_report_ids(&self, manager_id: &str) -> Result<Vec<String>> {
         self.seconds(T::Reports, manager_id)

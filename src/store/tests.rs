@@ -239,3 +239,62 @@ fn pruning_keeps_a_dense_tail_and_never_passes_the_floor() {
     // Nothing is young enough to go, or everything is past the floor: nothing changes.
     assert_eq!(s.prune_changes(past, 1_000, 30).expect("prune"), 0);
 }
+
+#[test]
+fn the_department_index_follows_puts_moves_and_deletes_and_is_built_for_old_stores() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let in_dept = |id: &str, dept: &str| {
+        let (mut p, raw) = person(id, &format!("{id}@x"), None);
+        p.department = Some(dept.to_owned());
+        (p, raw)
+    };
+    {
+        let s = Store::open(dir.path()).expect("open");
+        s.apply(
+            &[
+                put(in_dept("1", "Sales")),
+                put(in_dept("2", "SALES")),
+                put(in_dept("4", " sales ")),
+                put(in_dept("3", "Legal")),
+            ],
+            &[],
+        )
+        .expect("apply");
+        assert_eq!(
+            s.department_member_ids("SALES").expect("ids"),
+            vec!["1".to_string(), "2".to_string()]
+        );
+        s.apply(&[put(in_dept("2", "Legal"))], &[]).expect("move");
+        s.apply(&[Op::DeletePerson { id: "3".into() }], &[])
+            .expect("delete");
+        assert_eq!(s.department_member_ids("sales").expect("ids"), vec!["1"]);
+        assert_eq!(s.department_member_ids(" Sales ").expect("ids"), vec!["4"]);
+        assert_eq!(s.department_count("SALES", false).expect("n"), 1);
+        assert_eq!(s.department_count("legal", false).expect("n"), 1);
+        assert_eq!(s.department_member_ids("legal").expect("ids"), vec!["2"]);
+        // A store written before the index existed: version 1, no index entries.
+        s.tree(T::IdxDepartment).clear().expect("clear");
+        s.tree(T::Meta)
+            .insert(meta::SCHEMA, &keys::u64_be(1))
+            .expect("write");
+        s.flush().expect("flush");
+    }
+    let s = Store::open(dir.path()).expect("reopen");
+    assert_eq!(s.meta_u64(meta::SCHEMA).expect("v"), Some(SCHEMA_VERSION));
+    assert_eq!(s.department_member_ids("Sales").expect("ids"), vec!["1"]);
+    assert_eq!(s.department_member_ids("Legal").expect("ids"), vec!["2"]);
+    assert_eq!(s.department_count("legal", false).expect("n"), 1);
+    assert_eq!(s.department_count(" sales ", true).expect("n"), 1);
+    // Deprovisioning moves a person out of the shown count only.
+    let (mut gone, raw) = in_dept("5", "Legal");
+    gone.status = crate::model::UserStatus::Deprovisioned;
+    s.apply(&[put((gone, raw))], &[]).expect("apply");
+    assert_eq!(s.department_count("legal", false).expect("n"), 2);
+    assert_eq!(s.department_count("legal", true).expect("n"), 1);
+    assert_eq!(
+        s.department_ids("LEGAL")
+            .collect::<Result<Vec<_>>>()
+            .expect("ids"),
+        vec!["2", "5"]
+    );
+}

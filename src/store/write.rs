@@ -652,6 +652,10 @@ fn change_member(
 }
 
 fn bump(t: &TransactionalTree, key: &str, delta: i64) -> TxResult<()> {
+    bump_bytes(t, key.as_bytes(), delta)
+}
+
+fn bump_bytes(t: &TransactionalTree, key: &[u8], delta: i64) -> TxResult<()> {
     let n = t.get(key)?.map(|v| keys::read_u64(&v)).unwrap_or(0);
     let n = n.saturating_add_signed(delta);
     if n == 0 {
@@ -674,6 +678,13 @@ fn index_person(tx: &[TransactionalTree], p: &Person) -> TxResult<()> {
     if let Some(m) = &p.manager_id {
         t(T::Reports).insert(keys::pair(m, &p.id), &[])?;
     }
+    if let Some(d) = &p.department {
+        let d = keys::department(d);
+        t(T::IdxDepartment).insert(keys::pair(&d, &p.id), &[])?;
+        for k in keys::department_count_keys(&d, p.status) {
+            bump_bytes(t(T::DepartmentCounts), &k, 1)?;
+        }
+    }
     Ok(())
 }
 
@@ -692,6 +703,13 @@ fn unindex_person(tx: &[TransactionalTree], p: &Person) -> TxResult<()> {
     }
     if let Some(m) = &p.manager_id {
         t(T::Reports).remove(keys::pair(m, &p.id))?;
+    }
+    if let Some(d) = &p.department {
+        let d = keys::department(d);
+        t(T::IdxDepartment).remove(keys::pair(&d, &p.id))?;
+        for k in keys::department_count_keys(&d, p.status) {
+            bump_bytes(t(T::DepartmentCounts), &k, -1)?;
+        }
     }
     Ok(())
 }

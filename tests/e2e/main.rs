@@ -10,6 +10,7 @@ mod ops;
 mod parsers;
 mod provision;
 mod schedule;
+mod scim;
 mod search;
 mod support;
 mod sync;

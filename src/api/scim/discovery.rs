@@ -200,6 +200,12 @@ fn set_mutability(a: &mut Value, parent: &str, read_only: &[&str]) {
 
 fn read_only_schemas() -> Vec<Value> {
     let s = |n: &str, d: &str| attr(n, "string", false, d);
+    // A `value` holding a resource id: compared case-exactly, like `id`.
+    let id_ref = |d: &str| {
+        let mut v = attr("value", "string", false, d);
+        v["caseExact"] = json!(true);
+        v
+    };
     let mut user_name = s("userName", "The Okta login");
     user_name["required"] = json!(true);
     user_name["uniqueness"] = json!("server");
@@ -268,7 +274,7 @@ fn read_only_schemas() -> Vec<Value> {
                 true,
                 "The groups the person belongs to",
                 vec![
-                    s("value", "The group's id"),
+                    id_ref("The group's id"),
                     reference("$ref", &["Group"]),
                     s("display", "The group's name"),
                     s("type", "direct"),
@@ -339,9 +345,11 @@ fn read_only_schemas() -> Vec<Value> {
             complex(
                 "members",
                 true,
-                &format!("Members (at most {MAX_INLINE_MEMBERS} inline)"),
+                &format!(
+                    "Members: at most {MAX_INLINE_MEMBERS} inline in GET /Groups/{{id}}, and in list answers only when `attributes` names members; every member, pageable: GET /Users?filter=groups.value eq \"GROUP_ID\""
+                ),
                 vec![
-                    s("value", "The member's id"),
+                    id_ref("The member's id"),
                     reference("$ref", &["User"]),
                     s("display", "The member's name"),
                     s("type", "User"),

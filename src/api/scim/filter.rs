@@ -17,6 +17,7 @@ use super::errors::ScimError;
 /// The core schema URNs: an attribute qualified with one of these is a top-level attribute.
 pub(crate) const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub(crate) const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// Longest filter accepted, and deepest nesting: a filter is a request parameter, not a program.
 const MAX_FILTER_CHARS: usize = 4096;
@@ -469,8 +470,23 @@ fn values_for_compare<'a>(path: &AttrPath, resource: &'a Value) -> Vec<&'a Value
         .collect()
 }
 
+/// Whether comparisons on `path` are case-exact: ids and the references that hold ids (`id`,
+/// `groups.value`, `members.value`, the enterprise `manager.value`), as the Schemas declare.
 fn exact(path: &AttrPath) -> bool {
-    path.sub.is_none() && path.is_core() && path.attr == "id"
+    let sub = path.sub.as_deref();
+    if path.is_core() {
+        return match path.attr.as_str() {
+            "id" => sub.is_none(),
+            "groups" | "members" => sub.is_none_or(|s| s == "value"),
+            _ => false,
+        };
+    }
+    path.attr == "manager"
+        && sub.is_none_or(|s| s == "value")
+        && path
+            .schema
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case(ENTERPRISE_URN))
 }
 
 fn present(v: &Value) -> bool {
@@ -584,6 +600,12 @@ mod tests {
         assert!(m(
             r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "00uB""#
         ));
+        assert!(
+            !m(
+                r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "00ub""#
+            ),
+            "manager.value is case-exact, as the Schemas say"
+        );
         assert!(m(
             r#"(userName eq "x" or userName sw "ana") and emails.type eq "home""#
         ));

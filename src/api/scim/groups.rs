@@ -1,8 +1,13 @@
 //! A group as a SCIM Group (RFC 7643 §4.2), with an oktamirror extension giving the whole
 //! (visible) member count. Members inline are capped at [`MAX_INLINE_MEMBERS`] so that reading a
-//! 50,000-member group stays fast; the complete, pageable member list is
-//! `GET /Users?filter=groups.value eq "GROUP_ID"` (answered from the membership index), and
-//! `excludedAttributes=members` leaves members out (and reads none).
+//! 50,000-member group stays fast, and list answers carry them only when `attributes` names
+//! `members`; the complete, pageable member list is `GET /Users?filter=groups.value eq
+//! "GROUP_ID"` (answered from the membership index), and `excludedAttributes=members` leaves
+//! members out (and reads no member record).
+//!
+//! `meta.version` hashes the group without its members (its `lastModified` moves with every
+//! membership change Okta records) and its stored member count, so it is the same whichever
+//! members are served inline and costs no member read (a member's rename does not change it).
 
 use serde_json::{Map, Value, json};
 
@@ -21,7 +26,7 @@ pub(crate) fn location(id: &str) -> String {
     format!("{}/Groups/{id}", super::BASE)
 }
 
-/// `group` as a SCIM Group, without `meta.version`; `members: false` reads no member.
+/// `group` as a SCIM Group with `meta.version`; `members: false` reads no member record.
 pub(crate) fn resource(view: &View, g: &Group, members: bool) -> Result<Value> {
     let mut o = Map::new();
     if view.provisioning() {
@@ -39,6 +44,29 @@ pub(crate) fn resource(view: &View, g: &Group, members: bool) -> Result<Value> {
     ext.insert("type".into(), ty);
     if let Some(d) = &g.description {
         ext.insert("description".into(), Value::String(d.clone()));
+    }
+    let mut meta = Map::new();
+    meta.insert("resourceType".into(), Value::String("Group".into()));
+    if let Some(t) = g.created {
+        meta.insert("created".into(), Value::String(super::time(&t)));
+    }
+    let modified = match (g.last_updated, g.last_membership_updated) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b).or(g.created),
+    };
+    if let Some(t) = modified {
+        meta.insert("lastModified".into(), Value::String(super::time(&t)));
+    }
+    meta.insert("location".into(), Value::String(location(&g.id)));
+    o.insert("meta".into(), Value::Object(meta));
+    let version = {
+        let mut bytes = serde_json::to_vec(&o).unwrap_or_default();
+        bytes.extend_from_slice(&serde_json::to_vec(&ext).unwrap_or_default());
+        bytes.extend_from_slice(&view.member_total(&g.id)?.to_be_bytes());
+        format!("W/\"{}\"", crate::access::sha256_hex(&bytes, 12))
+    };
+    if let Some(meta) = o.get_mut("meta").and_then(Value::as_object_mut) {
+        meta.insert("version".into(), Value::String(version));
     }
     if members {
         let page = view.members_page(&g.id, &[], None, MAX_INLINE_MEMBERS)?;
@@ -74,19 +102,5 @@ pub(crate) fn resource(view: &View, g: &Group, members: bool) -> Result<Value> {
     if !view.provisioning() {
         o.insert(GROUP_MIRROR_URN.into(), Value::Object(ext));
     }
-    let mut meta = Map::new();
-    meta.insert("resourceType".into(), Value::String("Group".into()));
-    if let Some(t) = g.created {
-        meta.insert("created".into(), Value::String(super::time(&t)));
-    }
-    let modified = match (g.last_updated, g.last_membership_updated) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b).or(g.created),
-    };
-    if let Some(t) = modified {
-        meta.insert("lastModified".into(), Value::String(super::time(&t)));
-    }
-    meta.insert("location".into(), Value::String(location(&g.id)));
-    o.insert("meta".into(), Value::Object(meta));
     Ok(Value::Object(o))
 }

@@ -291,7 +291,11 @@ fn one(
     mut resource: Value,
     extensions: &[&str],
 ) -> ScimResult<Response> {
-    let etag = query::with_version(&mut resource);
+    // A Group carries its version already (see `groups`); a User's is the hash of its JSON.
+    let etag = match resource.pointer("/meta/version").and_then(Value::as_str) {
+        Some(v) => v.to_owned(),
+        None => query::with_version(&mut resource),
+    };
     if not_modified(headers, &etag) {
         let mut resp = Response::new(axum::body::Body::empty());
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
@@ -359,19 +363,46 @@ async fn search_users(
     list(&shared, caller, search_params(&headers, &body), users_list).await
 }
 
-/// Where an indexed lookup can answer a user filter (the whole filter is still applied to what
-/// it finds).
+/// Where an indexed lookup can answer a user filter. The whole filter is still applied to what
+/// it finds, unless the lookup alone is the filter ([`UserHint::exact`]).
 #[derive(Debug, PartialEq)]
 enum UserHint {
     Id(String),
     Login(String),
     Email(String),
     Member(String),
+    /// The enterprise `department` (the store's department index).
+    Department(String),
+    /// The enterprise `employeeNumber` (the employee-number index; exact, so only for values
+    /// without letters, where ignoring case changes nothing).
+    EmployeeNumber(String),
+    /// The enterprise `manager.value` (the reports index).
+    Manager(String),
+}
+
+impl UserHint {
+    /// Whether the index finds exactly what `filter` (the one comparison the hint came from)
+    /// matches, so matches need not be read to be counted.
+    fn exact(&self, filter: &Filter) -> bool {
+        let compare = match filter {
+            Filter::ValuePath(_, inner) => inner.as_ref(),
+            f => f,
+        };
+        let Filter::Compare(_, Op::Eq, Value::String(v)) = compare else {
+            return false;
+        };
+        match self {
+            // The index folds case like `eq` does; a value that reads as a time compares as one.
+            UserHint::Department(_) => chrono::DateTime::parse_from_rfc3339(v).is_err(),
+            UserHint::Manager(_) | UserHint::Member(_) => true,
+            _ => false,
+        }
+    }
 }
 
 fn eq_string(f: &Filter) -> Option<(&AttrPath, &str)> {
     match f {
-        Filter::Compare(p, Op::Eq, Value::String(s)) if p.is_core() => Some((p, s)),
+        Filter::Compare(p, Op::Eq, Value::String(s)) => Some((p, s)),
         _ => None,
     }
 }
@@ -381,7 +412,7 @@ fn user_hint(f: &Filter) -> Option<UserHint> {
         Filter::And(a, b) => user_hint(a).or_else(|| user_hint(b)),
         Filter::ValuePath(p, inner) if p.is_core() => {
             let (ip, v) = eq_string(inner)?;
-            if ip.attr != "value" || ip.sub.is_some() {
+            if ip.attr != "value" || ip.sub.is_some() || !ip.is_core() {
                 return None;
             }
             match p.attr.as_str() {
@@ -393,6 +424,21 @@ fn user_hint(f: &Filter) -> Option<UserHint> {
         _ => {
             let (p, v) = eq_string(f)?;
             let value_sub = p.sub.as_deref().is_none_or(|s| s == "value");
+            if !p.is_core() {
+                let enterprise = p
+                    .schema
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(users::ENTERPRISE_URN));
+                return match p.attr.as_str() {
+                    _ if !enterprise => None,
+                    "department" if p.sub.is_none() => Some(UserHint::Department(v.to_owned())),
+                    "employeenumber" if p.sub.is_none() && !v.chars().any(char::is_alphabetic) => {
+                        Some(UserHint::EmployeeNumber(v.to_owned()))
+                    }
+                    "manager" if value_sub => Some(UserHint::Manager(v.to_owned())),
+                    _ => None,
+                };
+            }
             match p.attr.as_str() {
                 "id" if p.sub.is_none() => Some(UserHint::Id(v.to_owned())),
                 "username" if p.sub.is_none() => Some(UserHint::Login(v.to_owned())),
@@ -402,6 +448,24 @@ fn user_hint(f: &Filter) -> Option<UserHint> {
             }
         }
     }
+}
+
+/// The ids (visible to the caller, in id order) an index gives for `hint`.
+fn hint_ids(view: &View, hint: &UserHint) -> ScimResult<Vec<String>> {
+    let ids = |people: Vec<Person>| people.into_iter().map(|p| p.id).collect();
+    Ok(match hint {
+        UserHint::Id(id) => ids(view.person(id)?.into_iter().collect()),
+        UserHint::Login(l) => ids(view.person_by_login(l)?.into_iter().collect()),
+        UserHint::Email(e) => ids(view.people_by_email(e)?),
+        UserHint::EmployeeNumber(n) => ids(view.people_by_employee_number(n)?),
+        UserHint::Member(g) => view.member_ids(g)?,
+        UserHint::Department(d) => view
+            .department_page(d, 0, usize::MAX)?
+            .into_iter()
+            .map(|p| p.id)
+            .collect(),
+        UserHint::Manager(m) => view.direct_report_ids(m)?,
+    })
 }
 
 /// What a user filter or sort needs built to be evaluated.
@@ -441,50 +505,31 @@ fn user_candidates(
     hint: Option<&UserHint>,
     each: &mut dyn FnMut(Person) -> ScimResult<bool>,
 ) -> ScimResult<()> {
-    let list = match hint {
-        Some(UserHint::Id(id)) => view.person(id)?.into_iter().collect(),
-        Some(UserHint::Login(l)) => view.person_by_login(l)?.into_iter().collect(),
-        Some(UserHint::Email(e)) => view.people_by_email(e)?,
-        Some(UserHint::Member(g)) => {
-            let mut after: Option<String> = None;
-            loop {
-                let page = view.members_page(g, &[], after.as_deref(), CHUNK)?;
-                let more = page.len() > CHUNK;
-                for p in page.into_iter().take(CHUNK) {
-                    after = Some(p.id.clone());
-                    if !each(p)? {
-                        return Ok(());
-                    }
-                }
-                if !more {
+    if let Some(hint) = hint {
+        for chunk in hint_ids(view, hint)?.chunks(CHUNK) {
+            for p in view.people(chunk)? {
+                if !each(p)? {
                     return Ok(());
                 }
             }
         }
-        None => {
-            let filter = view.people_filter(PersonFilter::default())?;
-            let mut after: Option<String> = None;
-            loop {
-                let page = view.people_page(&filter, after.as_deref(), CHUNK)?;
-                let more = page.len() > CHUNK;
-                for p in page.into_iter().take(CHUNK) {
-                    after = Some(p.id.clone());
-                    if !each(p)? {
-                        return Ok(());
-                    }
-                }
-                if !more {
-                    return Ok(());
-                }
+        return Ok(());
+    }
+    let filter = view.people_filter(PersonFilter::default())?;
+    let mut after: Option<String> = None;
+    loop {
+        let page = view.people_page(&filter, after.as_deref(), CHUNK)?;
+        let more = page.len() > CHUNK;
+        for p in page.into_iter().take(CHUNK) {
+            after = Some(p.id.clone());
+            if !each(p)? {
+                return Ok(());
             }
         }
-    };
-    for p in list {
-        if !each(p)? {
-            break;
+        if !more {
+            return Ok(());
         }
     }
-    Ok(())
 }
 
 /// Which parts a served user needs under `projection`.
@@ -505,28 +550,41 @@ fn users_list(view: &View, params: &ListParams) -> ScimResult<Value> {
         .unwrap_or_default();
     paths.extend(params.sort_by.clone());
     let eval = user_parts(&paths);
+    let mut memo = users::Memo::default();
     let skip = params.start_index - 1;
-    let (total, page) = if params.filter.is_none() && params.sort_by.is_none() {
+    let exact = match (&hint, &params.filter) {
+        (Some(h), Some(f)) => params.sort_by.is_none() && h.exact(f),
+        _ => false,
+    };
+    let (total, page) = if exact && let Some(h) = &hint {
+        // The index is the answer: counted from the stored counters, only the page is read.
+        match h {
+            UserHint::Department(d) => (
+                view.department_count(d)?,
+                view.department_page(d, skip, params.count)?,
+            ),
+            UserHint::Member(g) => (
+                view.count_members(g, &[])?,
+                view.members_at(g, skip, params.count)?,
+            ),
+            _ => {
+                let ids = hint_ids(view, h)?;
+                let shown: Vec<String> =
+                    ids.iter().skip(skip).take(params.count).cloned().collect();
+                (ids.len() as u64, view.people(&shown)?)
+            }
+        }
+    } else if params.filter.is_none() && params.sort_by.is_none() {
         // Everyone, in id order: the stored count (or a counting scan for roles that hide
-        // people) and a page read after skipping.
+        // people) and a page read after skipping (by key, without reading, for roles that see
+        // everyone).
         let filter = view.people_filter(PersonFilter::default())?;
         let total = view.count_people(&filter)?;
-        let mut page = Vec::new();
-        let mut seen = 0usize;
-        if params.count > 0 {
-            user_candidates(view, None, &mut |p| {
-                seen += 1;
-                if seen > skip {
-                    page.push(p);
-                }
-                Ok(page.len() < params.count)
-            })?;
-        }
-        (total, page)
+        (total, view.people_at(skip, params.count)?)
     } else if let Some(sort_by) = &params.sort_by {
         let mut keyed: Vec<(Option<Value>, String)> = Vec::new();
         user_candidates(view, hint.as_ref(), &mut |p| {
-            let r = users::resource(view, &p, eval)?;
+            let r = users::resource_with(view, &p, eval, &mut memo)?;
             if params.filter.as_ref().is_none_or(|f| f.matches(&r)) {
                 keyed.push((query::sort_key(&r, sort_by), p.id));
             }
@@ -547,7 +605,7 @@ fn users_list(view: &View, params: &ListParams) -> ScimResult<Value> {
         let mut n = 0usize;
         let mut page = Vec::new();
         user_candidates(view, hint.as_ref(), &mut |p| {
-            let r = users::resource(view, &p, eval)?;
+            let r = users::resource_with(view, &p, eval, &mut memo)?;
             if params.filter.as_ref().is_none_or(|f| f.matches(&r)) {
                 n += 1;
                 if n > skip && page.len() < params.count {
@@ -561,7 +619,7 @@ fn users_list(view: &View, params: &ListParams) -> ScimResult<Value> {
     let parts = served_parts(&params.projection);
     let mut resources = Vec::with_capacity(page.len());
     for p in &page {
-        let mut r = users::resource(view, p, parts)?;
+        let mut r = users::resource_with(view, p, parts, &mut memo)?;
         query::with_version(&mut r);
         resources.push(params.projection.apply(r, USER_EXTENSIONS)?);
     }
@@ -580,11 +638,14 @@ async fn get_group(
     respond(
         async {
             let view = view_of(&shared, caller)?;
+            let members = ListParams::from_query(&query_pairs(&uri))?
+                .projection
+                .wants("members");
             let resource = run(&view, move |v| {
                 let g = v
                     .group(&id)?
                     .ok_or_else(|| ScimError::not_found("Group", &id))?;
-                Ok(groups::resource(v, &g, true)?)
+                Ok(groups::resource(v, &g, members)?)
             })
             .await?;
             one(&headers, &uri, resource, GROUP_EXTENSIONS)
@@ -628,10 +689,14 @@ fn group_hint(f: &Filter) -> Option<GroupHint> {
         Filter::And(a, b) => group_hint(a).or_else(|| group_hint(b)),
         Filter::ValuePath(p, inner) if p.is_core() && p.attr == "members" => {
             let (ip, v) = eq_string(inner)?;
-            (ip.attr == "value" && ip.sub.is_none()).then(|| GroupHint::HasMember(v.to_owned()))
+            (ip.is_core() && ip.attr == "value" && ip.sub.is_none())
+                .then(|| GroupHint::HasMember(v.to_owned()))
         }
         _ => {
             let (p, v) = eq_string(f)?;
+            if !p.is_core() {
+                return None;
+            }
             match (p.attr.as_str(), p.sub.as_deref()) {
                 ("id", None) => Some(GroupHint::Id(v.to_owned())),
                 ("displayname", None) => Some(GroupHint::Name(v.to_owned())),
@@ -728,11 +793,12 @@ fn groups_list(view: &View, params: &ListParams) -> ScimResult<Value> {
         }
         n as u64
     };
-    let members = params.projection.wants("members");
+    // A list carries members only when `attributes` asks for them: a page of 100 groups
+    // would otherwise read up to 100,000 member records.
+    let members = !params.projection.attributes.is_empty() && params.projection.wants("members");
     let mut resources = Vec::with_capacity(keyed.len());
     for (_, g) in &keyed {
-        let mut r = groups::resource(view, g, members)?;
-        query::with_version(&mut r);
+        let r = groups::resource(view, g, members)?;
         resources.push(params.projection.apply(r, GROUP_EXTENSIONS)?);
     }
     Ok(list_response(total, params.start_index, resources))
@@ -764,6 +830,35 @@ mod tests {
         assert_eq!(h(r#"userName eq "a" or id eq "b""#), None);
         assert_eq!(h(r#"not (userName eq "a")"#), None);
         assert_eq!(h(r#"userName sw "a""#), None);
+        let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        assert_eq!(
+            h(&format!(r#"{ent}:department eq "Sales" and title pr"#)),
+            Some(UserHint::Department("Sales".into()))
+        );
+        assert_eq!(
+            h(&format!(r#"{ent}:manager.value eq "00u9""#)),
+            Some(UserHint::Manager("00u9".into()))
+        );
+        assert_eq!(
+            h(&format!(r#"{ent}:employeeNumber eq "1042""#)),
+            Some(UserHint::EmployeeNumber("1042".into()))
+        );
+        assert_eq!(h(&format!(r#"{ent}:employeeNumber eq "e1042""#)), None);
+        assert_eq!(h(r#"department eq "Sales""#), None, "not a core attribute");
+        let exact = |f: &str| {
+            let f = filter::parse(f).expect("parses");
+            user_hint(&f).is_some_and(|h| h.exact(&f))
+        };
+        assert!(exact(&format!(r#"{ent}:department eq "Sales""#)));
+        assert!(!exact(&format!(
+            r#"{ent}:department eq "2024-01-01T00:00:00Z""#
+        )));
+        assert!(!exact(&format!(
+            r#"{ent}:department eq "Sales" and title pr"#
+        )));
+        assert!(exact(r#"groups[value eq "00g1"]"#));
+        assert!(exact(r#"groups.value eq "00g1""#));
+        assert!(!exact(r#"userName eq "a@x""#));
         let g = |f: &str| group_hint(&filter::parse(f).expect("parses"));
         assert_eq!(
             g(r#"displayName eq "Eng""#),

@@ -10,11 +10,13 @@
 //! typed fields and are served to every role; deprovisioned people (and managers) are not
 //! served to a `directory` key at all.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
 
 use super::filter::USER_URN;
 use crate::access::{Result, View};
-use crate::model::{Person, UserStatus};
+use crate::model::{Group, Person, UserStatus};
 
 pub(crate) const ENTERPRISE_URN: &str =
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -83,6 +85,34 @@ impl Parts {
     };
 }
 
+/// Managers and groups already read while building the users of one answer: the people of a
+/// page share most of their managers and groups, so each is read once per request.
+#[derive(Default)]
+pub(crate) struct Memo {
+    people: HashMap<String, Option<Person>>,
+    groups: HashMap<String, Option<Group>>,
+}
+
+impl Memo {
+    fn person(&mut self, view: &View, id: &str) -> Result<Option<Person>> {
+        if let Some(p) = self.people.get(id) {
+            return Ok(p.clone());
+        }
+        let p = view.person(id)?;
+        self.people.insert(id.to_owned(), p.clone());
+        Ok(p)
+    }
+
+    fn group(&mut self, view: &View, id: &str) -> Result<Option<Group>> {
+        if let Some(g) = self.groups.get(id) {
+            return Ok(g.clone());
+        }
+        let g = view.group(id)?;
+        self.groups.insert(id.to_owned(), g.clone());
+        Ok(g)
+    }
+}
+
 /// The path of a user, relative to the server's root.
 pub(crate) fn location(id: &str) -> String {
     format!("{}/Users/{id}", super::BASE)
@@ -113,6 +143,16 @@ fn text(profile: &Value, k: &str) -> Option<String> {
 
 /// `person` as a SCIM User, without `meta.version` (see `with_version`).
 pub(crate) fn resource(view: &View, p: &Person, parts: Parts) -> Result<Value> {
+    resource_with(view, p, parts, &mut Memo::default())
+}
+
+/// [`resource`], reading managers and groups through `memo`.
+pub(crate) fn resource_with(
+    view: &View,
+    p: &Person,
+    parts: Parts,
+    memo: &mut Memo,
+) -> Result<Value> {
     let profile = if parts.profile {
         view.profile(&p.id)?
     } else {
@@ -190,14 +230,13 @@ pub(crate) fn resource(view: &View, p: &Person, parts: Parts) -> Result<Value> {
 
     if parts.groups {
         let ids = view.group_ids_of(&p.id)?;
-        let groups: Vec<Value> = view
-            .groups(&ids)?
-            .into_iter()
-            .map(|g| {
-                json!({"value": g.id, "display": g.name,
-                       "$ref": super::groups::location(&g.id), "type": "direct"})
-            })
-            .collect();
+        let mut groups = Vec::with_capacity(ids.len());
+        for id in &ids {
+            if let Some(g) = memo.group(view, id)? {
+                groups.push(json!({"value": g.id, "display": g.name,
+                                   "$ref": super::groups::location(&g.id), "type": "direct"}));
+            }
+        }
         u.insert("groups".into(), Value::Array(groups));
     }
 
@@ -212,10 +251,10 @@ pub(crate) fn resource(view: &View, p: &Person, parts: Parts) -> Result<Value> {
         let mut manager = json!({"value": mid, "$ref": location(mid)});
         if parts.managers {
             // A manager the caller may not see is left out altogether.
-            match view.person(mid)? {
+            match memo.person(view, mid)? {
                 Some(m) => {
                     manager["displayName"] = Value::String(m.name());
-                    chain = manager_chain(view, m)?;
+                    chain = manager_chain(view, m, memo)?;
                 }
                 None => manager = Value::Null,
             }
@@ -318,7 +357,7 @@ fn as_pushed(u: &mut Map<String, Value>, doc: Value) {
 }
 
 /// The visible chain above `first` (its manager first, the root last).
-fn manager_chain(view: &View, first: Person) -> Result<Vec<Value>> {
+fn manager_chain(view: &View, first: Person, memo: &mut Memo) -> Result<Vec<Value>> {
     let mut chain = Vec::new();
     let mut seen = vec![first.id.clone()];
     let mut next = Some(first);
@@ -331,7 +370,7 @@ fn manager_chain(view: &View, first: Person) -> Result<Vec<Value>> {
             && !seen.contains(up)
         {
             seen.push(up.clone());
-            next = view.person(up)?;
+            next = memo.person(view, up)?;
         }
     }
     Ok(chain)

@@ -398,6 +398,30 @@ async fn attributes_and_excluded_attributes() {
     }
     let g = get(&s, "/Groups/00g2?attributes=displayName").await.json();
     assert!(g.get("members").is_none() && g["displayName"] == "Everyone");
+
+    // A list carries members only when `attributes` asks; versions agree with single reads,
+    // with or without members.
+    let plain = s.send(s.get("/scim/v2/Groups")).await.json();
+    let asked = s
+        .send(s.get("/scim/v2/Groups?attributes=displayName,members,meta"))
+        .await
+        .json();
+    let full = get(&s, "/Groups/00g2").await.json();
+    let lean = get(&s, "/Groups/00g2?excludedAttributes=members")
+        .await
+        .json();
+    assert!(full["members"].as_array().is_some_and(|m| !m.is_empty()));
+    assert_eq!(full["meta"]["version"], lean["meta"]["version"]);
+    for (list, with_members) in [(&plain, false), (&asked, true)] {
+        let g = list["Resources"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .find(|g| g["id"] == "00g2")
+            .expect("00g2 listed");
+        assert_eq!(g.get("members").is_some(), with_members, "{g}");
+        assert_eq!(g["meta"]["version"], full["meta"]["version"]);
+    }
 }
 
 #[tokio::test]
@@ -456,11 +480,28 @@ async fn etags_and_not_modified() {
     let getag = g.headers().get("etag").expect("group ETag").clone();
     let again = s
         .get("/scim/v2/Groups/00g1")
-        .header("if-none-match", getag)
+        .header("if-none-match", getag.clone())
         .send()
         .await
         .expect("request");
     assert_eq!(again.status().as_u16(), 304);
+    // A membership change changes the group's version.
+    s.store
+        .apply(
+            &[crate::store::Op::AddMember {
+                group_id: "00g1".into(),
+                user_id: "00u1".into(),
+            }],
+            &[],
+        )
+        .expect("apply");
+    let g = s
+        .get("/scim/v2/Groups/00g1")
+        .header("if-none-match", getag)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(g.status().as_u16(), 200);
 }
 
 #[tokio::test]

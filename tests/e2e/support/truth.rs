@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::Value;
+
 use oktamirror::model::{Group, Person, strip_volatile};
 use oktamirror::sim::Simulator;
 use oktamirror::store::Store;
@@ -20,15 +22,7 @@ pub type Facts = BTreeMap<String, String>;
 /// `lastMembershipUpdated` is left out.
 pub fn of_sim(sim: &Simulator, stamps: bool) -> Facts {
     let mut out = Facts::new();
-    let users = sim.users();
-    let mut people: Vec<Person> = users
-        .iter()
-        .map(|u| Person::from_okta(u).expect("a valid user"))
-        .collect();
-    let resolved = managers::resolve(people.iter(), &ManagerConfig::default());
-    for p in &mut people {
-        p.manager_id = resolved.managers.get(&p.id).cloned();
-    }
+    let (people, users): (Vec<Person>, Vec<Value>) = people(sim).into_iter().unzip();
     for (p, raw) in people.iter().zip(&users) {
         let mut raw = raw.clone();
         strip_volatile(&mut raw);
@@ -50,6 +44,21 @@ pub fn of_sim(sim: &Simulator, stamps: bool) -> Facts {
         out.insert(format!("members {}", g.id), members.join(","));
     }
     out
+}
+
+/// Every user the simulator holds, typed as the README documents (with `managerId` resolved over
+/// the whole org, as a full crawl resolves it), beside the user as Okta serves it.
+pub fn people(sim: &Simulator) -> Vec<(Person, Value)> {
+    let users = sim.users();
+    let mut people: Vec<Person> = users
+        .iter()
+        .map(|u| Person::from_okta(u).expect("a valid user"))
+        .collect();
+    let resolved = managers::resolve(people.iter(), &ManagerConfig::default());
+    for p in &mut people {
+        p.manager_id = resolved.managers.get(&p.id).cloned();
+    }
+    people.into_iter().zip(users).collect()
 }
 
 /// The same facts as a mirror's store holds them.

@@ -1,0 +1,240 @@
+//! SCIM read benchmark over HTTP on a 100,000-person simulated org (synced once into a temp
+//! store): p50/p99 of `userName eq` lookups, of a department filter's first page of 100, of
+//! Group reads (the largest group, with and without members), and the rate of listing everyone
+//! with `count=1000`. Targets: `userName eq` p99 < 2 ms, department page p99 < 10 ms.
+//!
+//! `cargo bench --bench scim` (OKTAMIRROR_BENCH_USERS for another size).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use oktamirror::access::{Mirror, Policy};
+use oktamirror::api::{self, ApiState};
+use oktamirror::model::Person;
+use oktamirror::okta::ClientOptions;
+use oktamirror::store::Store;
+
+mod support;
+use support::env_num;
+
+const SAMPLES: usize = 1000;
+const DEPARTMENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department";
+
+/// p50 and p99 of `times`, in milliseconds.
+fn report(label: &str, mut times: Vec<Duration>) {
+    times.sort();
+    let pct = |p: f64| {
+        let i = ((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1;
+        times[i].as_secs_f64() * 1000.0
+    };
+    println!(
+        "{label:<56} p50 {:>7.3} ms   p99 {:>7.3} ms   ({} samples)",
+        pct(0.50),
+        pct(0.99),
+        times.len()
+    );
+}
+
+/// GETs `url` (a path and query under the server) and returns the SCIM JSON answer.
+async fn get(client: &reqwest::Client, base: &str, path: &str) -> Result<Value, String> {
+    let resp = client
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let body: Value = resp.json().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("GET {path}: {status} {body}"));
+    }
+    Ok(body)
+}
+
+fn quoted(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn filter_path(filter: &str, extra: &str) -> String {
+    let enc: String = url::form_urlencoded::byte_serialize(filter.as_bytes()).collect();
+    format!("/scim/v2/Users?filter={enc}{extra}")
+}
+
+fn main() -> Result<(), String> {
+    // `cargo test --benches` runs this without --bench: keep it short.
+    let quick = support::quick();
+    let users = env_num(
+        "OKTAMIRROR_BENCH_USERS",
+        if quick { 2_000 } else { 100_000 },
+    ) as usize;
+    let rt = support::runtime()?;
+    rt.block_on(run(users))
+}
+
+async fn run(users: usize) -> Result<(), String> {
+    let started = Instant::now();
+    let (sim, sim_addr) =
+        support::start_sim(users, Some((users / 20).clamp(8, 5_000)), 1, true).await?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let store = Store::open(dir.path()).map_err(|e| e.to_string())?;
+    let source = support::source(&support::sim_url(sim_addr), ClientOptions::default())?;
+    let run = support::full_sync(&store, &source).await?;
+    println!(
+        "org: {} people, {} groups synced in {:.1} s",
+        run.users_fetched,
+        run.groups_fetched,
+        started.elapsed().as_secs_f64()
+    );
+    let people: Vec<Person> = store
+        .people_after(None)
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    // The largest group, by the simulator's own count.
+    let biggest = sim
+        .groups()
+        .iter()
+        .filter_map(|g| g["id"].as_str().map(str::to_owned))
+        .map(|id| (sim.group_members(&id).len(), id))
+        .max()
+        .ok_or("the org has no groups")?;
+
+    let app = api::router(ApiState {
+        mirror: Mirror::new(store.clone(), None, Policy::default()),
+        control: None,
+        hook: None,
+        provisioning: None,
+        request_timeout: Duration::from_secs(60),
+        max_staleness: None,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+
+    // userName eq: logins spread over the org.
+    let step = (people.len() / SAMPLES).max(1);
+    let logins: Vec<&str> = people
+        .iter()
+        .step_by(step)
+        .take(SAMPLES)
+        .map(|p| p.login.as_str())
+        .collect();
+    let by_login = |l: &str| filter_path(&format!("userName eq {}", quoted(l)), "");
+    for l in &logins {
+        get(&client, &base, &by_login(l)).await?;
+    }
+    let mut times = Vec::with_capacity(logins.len());
+    for l in &logins {
+        let t = Instant::now();
+        let body = get(&client, &base, &by_login(l)).await?;
+        times.push(t.elapsed());
+        if body["totalResults"] != 1 {
+            return Err(format!("userName eq {l} found {}", body["totalResults"]));
+        }
+    }
+    report("Users?filter=userName eq (HTTP)", times);
+
+    // A department's first page of 100, over every department in turn.
+    let mut departments: BTreeMap<String, usize> = BTreeMap::new();
+    for p in &people {
+        if let Some(d) = &p.department {
+            *departments.entry(d.clone()).or_default() += 1;
+        }
+    }
+    let names: Vec<&String> = departments.keys().collect();
+    let by_department =
+        |d: &str| filter_path(&format!("{DEPARTMENT} eq {}", quoted(d)), "&count=100");
+    for d in &names {
+        get(&client, &base, &by_department(d)).await?;
+    }
+    let sizes: Vec<usize> = departments.values().copied().collect();
+    // Whole users (groups, manager chains, raw profile), then only userName: the second shows
+    // what the filter itself costs.
+    for (label, extra) in [("", ""), (", attributes=userName", "&attributes=userName")] {
+        let mut times = Vec::new();
+        for i in 0..SAMPLES.min(names.len() * 20) {
+            let d = names[i % names.len()];
+            let t = Instant::now();
+            let body = get(&client, &base, &format!("{}{extra}", by_department(d))).await?;
+            times.push(t.elapsed());
+            let items = body["Resources"].as_array().map_or(0, Vec::len);
+            if items == 0 {
+                return Err(format!("department {d} answered no one: {body}"));
+            }
+        }
+        report(
+            &format!(
+                "department eq, page of 100{label} (HTTP, {} departments of {}..{} people)",
+                names.len(),
+                sizes.iter().min().unwrap_or(&0),
+                sizes.iter().max().unwrap_or(&0)
+            ),
+            times,
+        );
+    }
+
+    // The largest group, whole (members inline up to the cap) and without members.
+    for (label, extra) in [
+        ("", ""),
+        (
+            ", excludedAttributes=members",
+            "?excludedAttributes=members",
+        ),
+    ] {
+        let path = format!("/scim/v2/Groups/{}{extra}", biggest.1);
+        get(&client, &base, &path).await?;
+        let mut times = Vec::new();
+        for _ in 0..200 {
+            let t = Instant::now();
+            get(&client, &base, &path).await?;
+            times.push(t.elapsed());
+        }
+        report(
+            &format!("Groups/{{id}} of {} members{label} (HTTP)", biggest.0),
+            times,
+        );
+    }
+
+    // Everyone, 1,000 a page.
+    let t = Instant::now();
+    let mut seen = 0usize;
+    let mut start = 1usize;
+    let mut pages = Vec::new();
+    loop {
+        let page = Instant::now();
+        let body = get(
+            &client,
+            &base,
+            &format!("/scim/v2/Users?startIndex={start}&count=1000"),
+        )
+        .await?;
+        pages.push(page.elapsed());
+        let n = body["Resources"].as_array().map_or(0, Vec::len);
+        seen += n;
+        start += n;
+        if n == 0 {
+            break;
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    if seen != people.len() {
+        return Err(format!("listed {seen} of {} people", people.len()));
+    }
+    println!(
+        "list everyone, count=1000 (HTTP): {seen} users in {secs:.1} s = {:.0} users/s",
+        seen as f64 / secs
+    );
+    let (first, last) = (pages[0], pages[pages.len().saturating_sub(2)]);
+    println!(
+        "  first page {:.1} ms, last full page {:.1} ms",
+        first.as_secs_f64() * 1000.0,
+        last.as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
