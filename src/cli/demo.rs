@@ -49,6 +49,10 @@ pub struct DemoArgs {
     /// does: every request but the probes then needs `Authorization: Bearer KEY`
     #[arg(long)]
     keys_file: Option<PathBuf>,
+    /// Where the mirror's people come from: okta (it crawls the simulator's Management API) or
+    /// scim (provisioning mode: the simulator pushes its org as Okta's SCIM app would)
+    #[arg(long, default_value = "okta", value_parser = ["okta", "scim"])]
+    source: String,
 }
 
 pub async fn run(args: DemoArgs) -> Result<(), CliError> {
@@ -58,6 +62,7 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
         seed,
         data_dir,
         keys_file,
+        source,
     } = args;
     let listen = configuration::parse_listen(&listen)?;
     let started = Instant::now();
@@ -84,6 +89,9 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
             tmp.path().to_path_buf()
         }
     };
+    if source == "scim" {
+        return provisioning(simulator, data_dir, listen, keys_file, started).await;
+    }
     let okta_url = configuration::parse_okta_url(&format!("http://{sim_addr}/"))?;
     let mut settings =
         Settings::defaults(okta_url, Auth::Ssws(Secret::new(token)), data_dir, listen);
@@ -122,6 +130,76 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
         "From a shell:\n  curl -s {url} -H 'content-type: application/json' \\\n    -d '{{\"query\":\"{{ syncStatus {{ ready people groups }} }}\"}}'\n"
     );
     Ok(app.run_until_stopped().await?)
+}
+
+/// `demo --source scim`: a provisioning-mode mirror that the simulator provisions with Okta's
+/// SCIM requests (a `provisioner` key in a keys file next to the data), then keeps pushing the
+/// org's changes to (the simulator changes a few people every few seconds). An `admin` key is
+/// printed for reading.
+async fn provisioning(
+    simulator: Simulator,
+    data_dir: PathBuf,
+    listen: std::net::SocketAddr,
+    keys_file: Option<PathBuf>,
+    started: Instant,
+) -> Result<(), CliError> {
+    use oktamirror::access::{Role, keys};
+
+    let failed = |what: &str, e: &dyn std::fmt::Display| CliError::Failed(format!("{what}: {e}"));
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| failed(&format!("cannot create {}", data_dir.display()), &e))?;
+    let keys_file = keys_file.unwrap_or_else(|| data_dir.join("demo-keys.jsonl"));
+    let stamp = random_token();
+    let (pusher, _) = keys::create(
+        &keys_file,
+        &format!("demo-okta-scim-{stamp}"),
+        Role::Provisioner,
+    )
+    .map_err(|e| failed("cannot create the demo's provisioner key", &e))?;
+    let (reader, _) = keys::create(&keys_file, &format!("demo-admin-{stamp}"), Role::Admin)
+        .map_err(|e| failed("cannot create the demo's admin key", &e))?;
+    let mut settings = Settings::provisioning(data_dir.join("mirror"), listen);
+    settings.server.keys_file = Some(keys_file.clone());
+    let app = Application::build(settings).await?;
+    let base = format!("http://{}/scim/v2", app.addr());
+    let push = std::sync::Arc::new(simulator.scim_push(oktamirror::sim::ScimPushOptions::new(
+        &base,
+        pusher.expose(),
+    )));
+    push.provision()
+        .await
+        .map_err(|e| failed("the simulator could not provision the mirror", &e))?;
+    let c = push.counts();
+    eprintln!(
+        "oktamirror demo: the simulator pushed {} people and {} groups over SCIM in {:.1} s",
+        c.users_created,
+        c.groups_created,
+        started.elapsed().as_secs_f64()
+    );
+    simulator
+        .start_churn(Duration::from_secs(5))
+        .map_err(|e| failed("cannot start the simulator's changes", &e))?;
+    let (stop_push, stopped) = tokio::sync::watch::channel(false);
+    let pushing = {
+        let push = push.clone();
+        tokio::spawn(async move { push.run(stopped).await })
+    };
+    let url = format!("http://{}/graphql", app.addr());
+    println!("\nGraphiQL: {url}   (open it in a browser; Ctrl-C stops the demo)");
+    println!(
+        "SCIM 2.0: {base}   (provisioning mode: the simulator pushes to it as Okta's SCIM app)"
+    );
+    println!(
+        "Read with the admin key (GraphiQL: Headers {{\"Authorization\": \"Bearer KEY\"}}), printed once:\n{}",
+        reader.expose()
+    );
+    println!(
+        "From a shell:\n  curl -s {url} -H \"Authorization: Bearer $KEY\" -H 'content-type: application/json' \\\n    -d '{{\"query\":\"{{ changes(first: 5) {{ entries {{ kind id fields }} }} }}\"}}'\n"
+    );
+    let result = app.run_until_stopped().await;
+    let _ = stop_push.send(true);
+    let _ = pushing.await;
+    Ok(result?)
 }
 
 #[cfg(test)]

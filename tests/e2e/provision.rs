@@ -543,3 +543,104 @@ async fn a_mirror_of_the_okta_api_refuses_scim_writes_as_read_only() {
     // Nothing was written.
     assert!(app.mirrors_sim(true));
 }
+
+/// The simulator's Okta-style SCIM push client (`oktamirror sim --scim-push`) provisions its
+/// whole org into a provisioning-mode mirror, then pushes a change the org makes: GraphQL and
+/// search answer from what was pushed, and agree with the simulator's own people.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulators_scim_push_provisions_a_mirror_and_keeps_it_current() {
+    let ts = TestSim::start(120, 61).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = start(dir.path()).await;
+    let push = ts.sim.scim_push(oktamirror::sim::ScimPushOptions::new(
+        &format!("{}/scim/v2", server.url),
+        &server.provisioner.key,
+    ));
+    push.provision().await.expect("provision the org");
+
+    let gql = |query: String, vars: Value| {
+        let (url, key) = (server.url.clone(), server.provisioner.key.clone());
+        async move {
+            let v: Value = reqwest::Client::new()
+                .post(format!("{url}/graphql"))
+                .bearer_auth(key)
+                .json(&json!({"query": query, "variables": vars}))
+                .send()
+                .await
+                .expect("send")
+                .json()
+                .await
+                .expect("json");
+            assert!(v.get("errors").is_none(), "{v}");
+            v["data"].clone()
+        }
+    };
+    // Okta pushes the people assigned to its SCIM app; a deprovisioned user is not assigned.
+    let users: Vec<Value> = ts
+        .sim
+        .users()
+        .into_iter()
+        .filter(|u| u["status"] != "DEPROVISIONED")
+        .collect();
+    let all = "[ACTIVE, STAGED, PROVISIONED, RECOVERY, LOCKED_OUT, PASSWORD_EXPIRED, SUSPENDED, DEPROVISIONED, UNKNOWN]";
+    let total = gql(
+        format!("{{ people(first: 1, filter: {{status: {all}}}) {{ totalCount }} }}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        total["people"]["totalCount"].as_u64(),
+        Some(users.len() as u64),
+        "everyone is pushed"
+    );
+    for u in users.iter().step_by(7) {
+        let login = prof(u, "login");
+        let p = gql(
+            "query($l: String) { person(login: $l) { title department } }".into(),
+            json!({ "l": login }),
+        )
+        .await;
+        assert_eq!(
+            p["person"]["title"].as_str(),
+            u["profile"]["title"].as_str(),
+            "{login}"
+        );
+        assert_eq!(
+            p["person"]["department"].as_str(),
+            u["profile"]["department"].as_str(),
+            "{login}"
+        );
+    }
+
+    // A change in the org reaches the mirror with the next push, and search finds it.
+    let someone = users
+        .iter()
+        .find(|u| u["status"] == "ACTIVE")
+        .expect("an active user");
+    let id = someone["id"].as_str().expect("id");
+    assert!(ts.sim.update_profile(
+        id,
+        crate::support::patch(&[("title", json!("Chief Pusher Zqx"))])
+    ));
+    assert!(push.push_changes().await.expect("push the change") > 0);
+    let login = prof(someone, "login").to_owned();
+    let search = "{ search(query: \"Zqx\", first: 5) { nodes { login title } } }";
+    wait_for(
+        "search to find the pushed change",
+        Duration::from_millis(50),
+        || {
+            let q = gql(search.into(), json!({}));
+            async move {
+                q.await["search"]["nodes"]
+                    .as_array()
+                    .is_some_and(|n| n.iter().any(|p| p["title"] == "Chief Pusher Zqx"))
+            }
+        },
+    )
+    .await;
+    let found = gql(search.into(), json!({})).await;
+    assert_eq!(
+        found["search"]["nodes"][0]["login"].as_str(),
+        Some(login.as_str())
+    );
+}
