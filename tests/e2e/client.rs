@@ -323,18 +323,41 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
     }
 }
 
+/// Set in the child process that runs [`no_secret_reaches_the_logs_even_at_trace_level`]'s body.
+const LOG_CHILD: &str = "OKTAMIRROR_E2E_LOG_CHILD";
+
+/// Runs its body in a child process of this test binary, alone: a subscriber that must see
+/// every log line of the process cannot share it with fifty other tests, whose threads race
+/// tracing's global call-site interest cache (it failed once that way on a loaded machine).
 #[test]
 fn no_secret_reaches_the_logs_even_at_trace_level() {
+    if std::env::var_os(LOG_CHILD).is_some() {
+        return secrets_stay_out_of_the_logs();
+    }
+    let out = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args([
+            "client::no_secret_reaches_the_logs_even_at_trace_level",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(LOG_CHILD, "1")
+        .output()
+        .expect("run the child");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the child failed:\n{text}");
+    assert!(text.contains("1 passed"), "the child ran the test:\n{text}");
+}
+
+fn secrets_stay_out_of_the_logs() {
     let buf = Buffer::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_writer(buf.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // Other tests of this binary run on other threads with no subscriber, and a log call site
-    // first reached there may have cached "nobody listens"; have every call site ask again now
-    // that this thread's subscriber exists.
-    tracing::callsite::rebuild_interest_cache();
+    // Alone in its process: the global subscriber sees every thread.
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
     // One thread, so every task logs through the subscriber set on it.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
