@@ -1,5 +1,5 @@
 //! `oktamirror sync --once`: one full sync into the data directory, with a progress bar on a
-//! terminal and a one-line summary at the end.
+//! terminal (plain periodic lines elsewhere) and a one-line summary at the end.
 
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -78,17 +78,34 @@ fn summary(run: &SyncRun, secs: f64) -> String {
     )
 }
 
-/// A progress bar on a terminal; nothing otherwise.
-struct BarProgress(Option<indicatif::ProgressBar>);
+/// How often a lane's plain progress line is written when stderr is not a terminal.
+const LINE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A progress bar on a terminal; plain lines otherwise (a log file, a CI job, `journalctl`).
+/// The crawl's lanes (users, groups, member lists) run at once: each gets a line when it starts
+/// and then at most one every `LINE_EVERY`, with its rate and, for the member lists, the time
+/// left at that rate (the pacing sets the rate, so this is its estimate).
+struct BarProgress(Option<indicatif::ProgressBar>, std::sync::Mutex<Lines>);
+
+/// What the plain lines remember: when the sync started, and per lane when it started and when
+/// its last line was written.
+struct Lines {
+    started: Instant,
+    lanes: std::collections::HashMap<&'static str, (Instant, Instant)>,
+}
 
 impl BarProgress {
     fn new() -> BarProgress {
+        let lines = std::sync::Mutex::new(Lines {
+            started: Instant::now(),
+            lanes: std::collections::HashMap::new(),
+        });
         if !std::io::stderr().is_terminal() {
-            return BarProgress(None);
+            return BarProgress(None, lines);
         }
         let bar = indicatif::ProgressBar::new_spinner();
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        BarProgress(Some(bar))
+        BarProgress(Some(bar), lines)
     }
 
     fn finish(&self) {
@@ -96,11 +113,69 @@ impl BarProgress {
             b.finish_and_clear();
         }
     }
+
+    /// A plain progress line, when a lane starts or its `LINE_EVERY` has passed.
+    fn line(&self, e: &ProgressEvent) {
+        let mut l = self
+            .1
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        let lane = match e {
+            ProgressEvent::Users(_) => "users",
+            ProgressEvent::Groups(_) => "groups",
+            ProgressEvent::Members { .. } => "member lists",
+            ProgressEvent::Applying => "applying",
+        };
+        let started = l.started;
+        let (lane_started, first) = match l.lanes.get_mut(lane) {
+            None => {
+                l.lanes.insert(lane, (now, now));
+                (now, true)
+            }
+            Some((_, last)) if now - *last < LINE_EVERY => return,
+            Some((since, last)) => {
+                *last = now;
+                (*since, false)
+            }
+        };
+        let secs = (now - lane_started).as_secs_f64();
+        let rate = |n: u64| {
+            if first || secs <= 0.0 {
+                String::new()
+            } else {
+                format!(" ({:.0}/s)", n as f64 / secs)
+            }
+        };
+        let text = match *e {
+            ProgressEvent::Users(n) => format!("users: {n}{}", rate(n)),
+            ProgressEvent::Groups(n) => format!("groups: {n}{}", rate(n)),
+            ProgressEvent::Members { done, total } => {
+                let per_s = done as f64 / secs.max(0.001);
+                let left = if first || per_s <= 0.0 {
+                    String::new()
+                } else {
+                    format!(
+                        " ({per_s:.1}/s, about {:.0} s left)",
+                        total.saturating_sub(done) as f64 / per_s
+                    )
+                };
+                format!("member lists: {done}/{total}{left}")
+            }
+            ProgressEvent::Applying => "crawl complete, applying to the store".to_owned(),
+        };
+        eprintln!(
+            "oktamirror sync: {:.0} s: {text}",
+            (now - started).as_secs_f64()
+        );
+    }
 }
 
 impl Progress for BarProgress {
     fn event(&self, e: ProgressEvent) {
-        let Some(bar) = &self.0 else { return };
+        let Some(bar) = &self.0 else {
+            return self.line(&e);
+        };
         match e {
             ProgressEvent::Users(n) => bar.set_message(format!("users: {n}")),
             ProgressEvent::Groups(n) => bar.set_message(format!("groups: {n}")),

@@ -417,6 +417,19 @@ async fn cli_sync_once_and_clear_errors() {
         last.contains("full sync complete") && last.contains("150 people"),
         "{err}"
     );
+    // Not a terminal: plain progress lines, one as each lane starts, then the apply.
+    for lane in [
+        "users:",
+        "groups:",
+        "member lists:",
+        "applying to the store",
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with("oktamirror sync: ") && l.contains(lane)),
+            "no progress line for {lane}: {err}"
+        );
+    }
 
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, format!("{TOKEN}\n")).expect("write");
