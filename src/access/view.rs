@@ -19,7 +19,7 @@ use crate::search::{
     self, DepartmentCache, Departments, Facets, Index, OrgNode, ParsedQuery, SearchError,
     SearchResults,
 };
-use crate::store::{PersonFilter, Store, StoreError, meta};
+use crate::store::{PersonFilter, SnapshotSummary, Store, StoreError, meta};
 
 /// Why a read was refused or failed.
 ///
@@ -973,6 +973,25 @@ impl View {
     pub fn audit_log(&self, first: usize) -> Result<Vec<AuditEntry>> {
         self.require(Permission::AuditLog)?;
         Ok(self.store().audit(first)?)
+    }
+
+    // ---- backup -------------------------------------------------------------------------
+
+    /// A consistent snapshot of the whole store (the backup format of `store/backup.rs`) in an
+    /// anonymous file rewound to its start, for an admin. Blocking: writers wait while the
+    /// store is read (readers do not); the file is then the caller's to stream at any pace. The
+    /// backup is recorded in the audit log: it copies every person.
+    pub fn backup(&self) -> Result<(std::fs::File, SnapshotSummary)> {
+        self.require(Permission::Backup)?;
+        let (file, summary) = self.store().snapshot_to_spool()?;
+        self.record(
+            "backup",
+            &format!(
+                "{} entries, {} bytes, change #{}",
+                summary.records, summary.bytes, summary.seq
+            ),
+        )?;
+        Ok((file, summary))
     }
 
     /// Records a state-changing call by this caller (already allowed, already done) and how it
