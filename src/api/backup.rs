@@ -28,6 +28,7 @@ pub(crate) async fn backup(
         );
     };
     let view = shared.mirror.view(caller);
+    let started = std::time::Instant::now();
     // The snapshot reads every tree into a spool file: off the async workers. The writers wait
     // only for that local copy; the download below runs at the client's pace.
     let (file, summary) = match tokio::task::spawn_blocking(move || view.backup()).await {
@@ -51,7 +52,8 @@ pub(crate) async fn backup(
         entries = summary.records,
         bytes = summary.bytes,
         seq = summary.seq,
-        "backup spooled, streaming"
+        spool_seconds = started.elapsed().as_secs_f64(),
+        "backup spooled (sync writes waited at most this long), streaming"
     );
     let chunks =
         futures::stream::unfold(Some(tokio::fs::File::from_std(file)), |state| async move {
