@@ -19,7 +19,7 @@ use crate::search::{
     self, DepartmentCache, Departments, Facets, Index, OrgNode, ParsedQuery, SearchError,
     SearchResults,
 };
-use crate::store::{PersonFilter, SnapshotSummary, Store, StoreError, meta};
+use crate::store::{PersonFilter, Spool, Store, StoreError, meta};
 
 /// Why a read was refused or failed.
 ///
@@ -977,21 +977,15 @@ impl View {
 
     // ---- backup -------------------------------------------------------------------------
 
-    /// A consistent snapshot of the whole store (the backup format of `store/backup.rs`) in an
-    /// anonymous file rewound to its start, for an admin. Blocking: writers wait while the
-    /// store is read (readers do not); the file is then the caller's to stream at any pace. The
-    /// backup is recorded in the audit log: it copies every person.
-    pub fn backup(&self) -> Result<(std::fs::File, SnapshotSummary)> {
+    /// A consistent snapshot of the whole store (the backup format of `store/backup.rs`),
+    /// read while it is written into a spool file, for an admin. Writers wait while the store
+    /// is copied into the spool (readers do not); the caller reads at any pace. The backup is
+    /// recorded in the audit log: it copies every person.
+    pub fn backup(&self) -> Result<Spool> {
         self.require(Permission::Backup)?;
-        let (file, summary) = self.store().snapshot_to_spool()?;
-        self.record(
-            "backup",
-            &format!(
-                "{} entries, {} bytes, change #{}",
-                summary.records, summary.bytes, summary.seq
-            ),
-        )?;
-        Ok((file, summary))
+        let spool = self.store().spool_snapshot()?;
+        self.record("backup", "started: the whole store, streamed to the caller")?;
+        Ok(spool)
     }
 
     /// Records a state-changing call by this caller (already allowed, already done) and how it

@@ -1,6 +1,8 @@
-//! `GET /admin/backup`: a consistent snapshot of the whole store, streamed, for an `admin` key
-//! (any caller on an open loopback server). `oktamirror backup --server` reads it.
+//! `GET /admin/backup`: a consistent snapshot of the whole store, streamed while it is written,
+//! for an `admin` key (any caller on an open loopback server). `oktamirror backup --server`
+//! reads it and checks its digest.
 
+use std::io::Read;
 use std::sync::Arc;
 
 use axum::Extension;
@@ -8,12 +10,11 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tokio::io::AsyncReadExt;
 
 use super::Shared;
 use crate::access::Caller;
 
-/// Bytes read from the spool file per chunk of the response.
+/// Bytes read from the spool per chunk of the response.
 const CHUNK: usize = 256 * 1024;
 
 pub(crate) async fn backup(
@@ -28,11 +29,9 @@ pub(crate) async fn backup(
         );
     };
     let view = shared.mirror.view(caller);
-    let started = std::time::Instant::now();
-    // The snapshot reads every tree into a spool file: off the async workers. The writers wait
-    // only for that local copy; the download below runs at the client's pace.
-    let (file, summary) = match tokio::task::spawn_blocking(move || view.backup()).await {
-        Ok(Ok(spooled)) => spooled,
+    // Starting the snapshot and recording it in the audit log touch sled: off the async workers.
+    let spool = match tokio::task::spawn_blocking(move || view.backup()).await {
+        Ok(Ok(spool)) => spool,
         Ok(Err(e)) if e.is_forbidden() => return plain(StatusCode::FORBIDDEN, e.message()),
         Ok(Err(e)) => {
             tracing::error!(error = %e.message(), "backup failed");
@@ -48,40 +47,39 @@ pub(crate) async fn backup(
             );
         }
     };
-    tracing::info!(
-        entries = summary.records,
-        bytes = summary.bytes,
-        seq = summary.seq,
-        spool_seconds = started.elapsed().as_secs_f64(),
-        "backup spooled (sync writes waited at most this long), streaming"
-    );
-    let chunks =
-        futures::stream::unfold(Some(tokio::fs::File::from_std(file)), |state| async move {
-            let mut file = state?;
+    // The spool's reads wait for the snapshot to write more: each on a blocking thread. A
+    // failure ends the response short, and the client's check of the digest refuses it.
+    let chunks = futures::stream::unfold(Some(spool), |state| async move {
+        let mut spool = state?;
+        let read = tokio::task::spawn_blocking(move || {
             let mut buf = vec![0u8; CHUNK];
-            match file.read(&mut buf).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    Some((Ok(bytes::Bytes::from(buf)), Some(file)))
-                }
-                // The response ends short: the client's check of the digest refuses it.
-                Err(e) => Some((Err(e), None)),
+            let r = spool.read(&mut buf).map(|n| {
+                buf.truncate(n);
+                buf
+            });
+            (spool, r)
+        })
+        .await;
+        match read {
+            Ok((_, Ok(buf))) if buf.is_empty() => None,
+            Ok((spool, Ok(buf))) => Some((Ok(bytes::Bytes::from(buf)), Some(spool))),
+            Ok((_, Err(e))) => {
+                tracing::error!(error = %e, "backup stopped while streaming");
+                Some((Err(e), None))
             }
-        });
+            Err(e) => Some((Err(std::io::Error::other(e)), None)),
+        }
+    });
     let mut r = Body::from_stream(chunks).into_response();
     let headers = r.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(summary.bytes));
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"oktamirror-{}.backup\"",
-        summary.seq
-    )) {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"oktamirror.backup\""),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }

@@ -16,14 +16,14 @@
 //! misses meta-only writes (the log position, the sweep mark) and, under steady churn, may
 //! retry forever. The price is that writers wait while a snapshot is read; readers (the API,
 //! search) never do. A server therefore snapshots into a spool file on its own disk
-//! (`snapshot_to_spool`) and streams that afterwards, so the pause lasts as long as a local
-//! copy, never as long as a client's download. Staging trees (a crawl in flight) are left out:
+//! (`spool_snapshot`) and streams it from there as it grows, so the pause lasts as long as a
+//! local copy, never as long as a client's download. Staging trees (a crawl in flight) are left out:
 //! a restored mirror's next crawl stages again.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::path::Path;
-use std::sync::PoisonError;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use aws_lc_rs::digest;
 
@@ -120,19 +120,43 @@ impl Store {
         Ok(summary)
     }
 
-    /// Snapshots the store into an anonymous file in the data directory (owner-only, gone
-    /// when closed), rewound to its start: a server streams it to a client afterwards, so a
-    /// slow download never holds the writers.
-    pub fn snapshot_to_spool(&self) -> Result<(File, SnapshotSummary)> {
-        let mut file = tempfile::tempfile_in(self.dir.as_path()).map_err(|e| {
+    /// Starts a snapshot into an anonymous spool file in the data directory (owner-only, gone
+    /// when closed), written by its own thread, and returns its reader: a server streams the
+    /// snapshot while it is written, at the client's pace, and a slow download never holds the
+    /// writers (they wait only for the local copy).
+    pub fn spool_snapshot(&self) -> Result<Spool> {
+        let file = tempfile::tempfile_in(self.dir.as_path()).map_err(|e| {
             StoreError::Backup(format!(
                 "cannot create a spool file for the backup in {}: {e}. Check the data directory's free space",
                 self.dir.display()
             ))
         })?;
-        let summary = self.write_snapshot(&mut file)?;
-        file.rewind().map_err(write_failed)?;
-        Ok((file, summary))
+        let shared = Arc::new(SpoolShared {
+            file: Mutex::new(file),
+            state: Mutex::new(SpoolState::default()),
+            grew: Condvar::new(),
+        });
+        let store = self.clone();
+        let writer = SpoolWriter(shared.clone());
+        let mut finish = Finish(shared.clone(), None);
+        std::thread::Builder::new()
+            .name("backup-spool".into())
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                let result = store.write_snapshot(writer);
+                if let Ok(s) = &result {
+                    tracing::info!(
+                        entries = s.records,
+                        bytes = s.bytes,
+                        seq = s.seq,
+                        seconds = started.elapsed().as_secs_f64(),
+                        "backup snapshot spooled (sync writes waited at most this long)"
+                    );
+                }
+                finish.set(result.map_err(|e| e.to_string()));
+            })
+            .map_err(|e| StoreError::Backup(format!("cannot start the backup: {e}")))?;
+        Ok(Spool { shared, at: 0 })
     }
 
     /// Reads a whole backup and checks it (format, lengths, digest) without writing anything.
@@ -250,6 +274,119 @@ fn restore_into(dir: &Path, r: impl Read) -> Result<SnapshotSummary> {
     }
     db.flush()?;
     Ok(summary)
+}
+
+/// A snapshot being written into a spool file, read while it grows: `read` waits for bytes
+/// the snapshot has not written yet, ends where the snapshot ended, and fails if it failed.
+pub struct Spool {
+    shared: Arc<SpoolShared>,
+    at: u64,
+}
+
+struct SpoolShared {
+    /// One handle for both sides (so no platform-specific positioned reads): each side seeks
+    /// to where it is before it reads or writes; writes come in 256 KiB buffers.
+    file: Mutex<File>,
+    state: Mutex<SpoolState>,
+    grew: Condvar,
+}
+
+#[derive(Default)]
+struct SpoolState {
+    written: u64,
+    /// Set once the snapshot ended: what it held, or why it failed.
+    end: Option<std::result::Result<SnapshotSummary, String>>,
+}
+
+fn locked<V>(m: &Mutex<V>) -> std::sync::MutexGuard<'_, V> {
+    // Both sides keep their state consistent at every step: a panic elsewhere leaves it usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Spool {
+    /// What the snapshot held, once it is complete.
+    pub fn summary(&self) -> Option<SnapshotSummary> {
+        match &locked(&self.shared.state).end {
+            Some(Ok(s)) => Some(*s),
+            _ => None,
+        }
+    }
+}
+
+impl Read for Spool {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = {
+            let mut st = locked(&self.shared.state);
+            loop {
+                if self.at < st.written {
+                    break st.written - self.at;
+                }
+                match &st.end {
+                    Some(Ok(_)) => return Ok(0),
+                    Some(Err(e)) => return Err(io::Error::other(e.clone())),
+                    None => {
+                        st = self
+                            .shared
+                            .grew
+                            .wait(st)
+                            .unwrap_or_else(PoisonError::into_inner);
+                    }
+                }
+            }
+        };
+        let want = buf
+            .len()
+            .min(usize::try_from(available).unwrap_or(usize::MAX));
+        let mut file = locked(&self.shared.file);
+        file.seek(io::SeekFrom::Start(self.at))?;
+        let n = file.read(&mut buf[..want])?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+/// The snapshot's side of a spool: appends, and wakes the reader.
+struct SpoolWriter(Arc<SpoolShared>);
+
+impl Write for SpoolWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = {
+            let mut file = locked(&self.0.file);
+            file.seek(io::SeekFrom::End(0))?;
+            file.write(buf)?
+        };
+        locked(&self.0.state).written += n as u64;
+        self.0.grew.notify_all();
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Ends a spool when the snapshot's thread ends, also by a panic (then as failed), so the
+/// reader never waits for a snapshot that stopped.
+struct Finish(
+    Arc<SpoolShared>,
+    Option<std::result::Result<SnapshotSummary, String>>,
+);
+
+impl Finish {
+    fn set(&mut self, end: std::result::Result<SnapshotSummary, String>) {
+        self.1 = Some(end);
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        let end = self
+            .1
+            .take()
+            .unwrap_or_else(|| Err("the backup stopped unexpectedly; see the server's log".into()));
+        locked(&self.0.state).end = Some(end);
+        self.0.grew.notify_all();
+    }
 }
 
 fn write_field(out: &mut impl Write, bytes: &[u8]) -> Result<()> {

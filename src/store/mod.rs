@@ -8,7 +8,7 @@ mod read;
 mod stage;
 mod write;
 
-pub use backup::{BACKUP_MAGIC, SnapshotSummary};
+pub use backup::{BACKUP_MAGIC, SnapshotSummary, Spool};
 pub use read::PersonFilter;
 pub use write::{Applied, Batch, Op, RUNS_KEPT, RawJson};
 

@@ -234,3 +234,33 @@ fn snapshots_taken_during_writes_never_hold_part_of_a_batch() {
     writer.join().expect("writer");
     assert!(mid_write > 0, "no snapshot was taken while the writer ran");
 }
+
+#[test]
+fn a_spool_reads_the_snapshot_while_it_is_written() {
+    let src = tempfile::tempdir().expect("tempdir");
+    let s = filled(src.path());
+    let direct = backup_of(&s);
+    // Small reads, so the reader keeps catching up with the writer and waiting for it.
+    let mut spool = s.spool_snapshot().expect("spool");
+    let mut read = Vec::new();
+    let mut buf = [0u8; 97];
+    loop {
+        let n = spool.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        read.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(read, direct, "the spool holds the same snapshot");
+    let summary = spool.summary().expect("complete");
+    assert_eq!(
+        summary,
+        Store::verify_snapshot(read.as_slice()).expect("valid")
+    );
+    // The spool file is anonymous: nothing is left in the data directory.
+    let names: Vec<String> = std::fs::read_dir(src.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains("tmp")), "{names:?}");
+}
