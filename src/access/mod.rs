@@ -23,7 +23,7 @@ pub use crate::search::{
     Department, Departments, Facets, Highlight, OrgNode, ParsedQuery, SearchError, SearchResults,
     UnitKind, highlights,
 };
-pub use crate::store::{PersonFilter, StoreError};
+pub use crate::store::{PersonFilter, Spool, StoreError};
 
 /// Whether a host name (no port; IPv6 in brackets or bare) names this machine: `localhost` or a
 /// loopback address. The one rule for both "may a keyless server listen here" and "is this

@@ -95,6 +95,8 @@ pub enum Permission {
     ScimWrite,
     /// `/metrics`.
     Metrics,
+    /// `/admin/backup`: a copy of the whole store (every person, raw profile and the audit log).
+    Backup,
 }
 
 impl Permission {
@@ -109,6 +111,7 @@ impl Permission {
             Permission::ControlSync => "controlling sync",
             Permission::ScimWrite => "SCIM writes",
             Permission::Metrics => "metrics",
+            Permission::Backup => "backups of the whole mirror",
         }
     }
 }
@@ -130,6 +133,7 @@ pub const RULES: &[(Permission, &[Role])] = &[
     (P::ControlSync, &[R::Admin]),
     (P::ScimWrite, &[R::Provisioner]),
     (P::Metrics, &[R::Admin, R::Metrics]),
+    (P::Backup, &[R::Admin]),
 ];
 
 /// Who is asking: the key's name (never the key) and its role.

@@ -19,7 +19,7 @@ use crate::search::{
     self, DepartmentCache, Departments, Facets, Index, OrgNode, ParsedQuery, SearchError,
     SearchResults,
 };
-use crate::store::{PersonFilter, Store, StoreError, meta};
+use crate::store::{PersonFilter, Spool, Store, StoreError, meta};
 
 /// Why a read was refused or failed.
 ///
@@ -1064,6 +1064,19 @@ impl View {
     pub fn audit_log(&self, first: usize) -> Result<Vec<AuditEntry>> {
         self.require(Permission::AuditLog)?;
         Ok(self.store().audit(first)?)
+    }
+
+    // ---- backup -------------------------------------------------------------------------
+
+    /// A consistent snapshot of the whole store (the backup format of `store/backup.rs`),
+    /// read while it is written into a spool file, for an admin. Writers wait while the store
+    /// is copied into the spool (readers do not); the caller reads at any pace. The backup is
+    /// recorded in the audit log: it copies every person.
+    pub fn backup(&self) -> Result<Spool> {
+        self.require(Permission::Backup)?;
+        let spool = self.store().spool_snapshot()?;
+        self.record("backup", "started: the whole store, streamed to the caller")?;
+        Ok(spool)
     }
 
     /// Records a state-changing call by this caller (already allowed, already done) and how it

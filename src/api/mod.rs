@@ -4,6 +4,7 @@
 
 mod assets;
 pub mod auth;
+mod backup;
 mod control;
 mod graphql;
 mod health;
@@ -103,6 +104,7 @@ pub fn router_with_access(state: ApiState, access: Access) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
+        .route("/admin/backup", get(backup::backup))
         .route("/hooks/okta", get(hooks::verify).post(hooks::deliver))
         .route("/assets/{*path}", get(assets::asset))
         .nest(scim::BASE, scim::routes())

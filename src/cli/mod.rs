@@ -12,6 +12,7 @@ use oktamirror::startup::StartupError;
 use oktamirror::store::StoreError;
 use oktamirror::telemetry::LogFormat;
 
+mod backup;
 mod check;
 #[cfg(feature = "simulator")]
 mod demo;
@@ -109,6 +110,30 @@ pub enum Command {
         )]
         url: String,
     },
+    /// Back up a mirror into one file: from a stopped mirror's data directory, or from a running server (--server)
+    Backup {
+        /// The data directory of a mirror that is not running
+        #[arg(long, env = "OKTAMIRROR_DATA_DIR", default_value = configuration::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// Ask a running server instead (it keeps serving and syncing), like http://127.0.0.1:8080
+        #[arg(long)]
+        server: Option<String>,
+        /// An admin API key, for a server that has keys
+        #[arg(long, env = "OKTAMIRROR_API_KEY", hide_env_values = true)]
+        key: Option<String>,
+        /// The backup file to write (replaced only once the new backup is complete and checked)
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into an empty or new data directory, then start `serve` on it
+    Restore {
+        /// The data directory to restore into: it must be empty or not exist yet
+        #[arg(long, env = "OKTAMIRROR_DATA_DIR", default_value = configuration::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// The backup file (`oktamirror backup --out`)
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Check the Okta side: domain, sign-in, each needed scope, rate-limit share; exits non-zero on any failure
     Check {
         #[command(flatten)]
@@ -171,6 +196,13 @@ pub async fn run(command: Command, format: LogFormat) -> Result<(), CliError> {
             key,
             runs,
         } => status::run(&data_dir, server.as_deref(), key.as_deref(), runs).await,
+        Command::Backup {
+            data_dir,
+            server,
+            key,
+            out,
+        } => backup::backup(&data_dir, server.as_deref(), key.as_deref(), &out).await,
+        Command::Restore { data_dir, from } => backup::restore(&data_dir, &from),
         Command::Check { opts } => check::run(opts).await,
         Command::Health { url } => health::run(&url).await,
         Command::Keys { command } => keys::run(command),

@@ -16,7 +16,10 @@ impl Store {
     /// call that changed state is never left unrecorded by a crash.
     pub fn append_audit(&self, mut entry: AuditEntry) -> Result<AuditEntry> {
         let tree = self.audit_tree()?;
-        entry.id = self.db.generate_id()? + 1;
+        // After a restore sled's id generator starts again while the restored entries keep
+        // their ids: never reuse one.
+        let last = tree.last()?.map_or(0, |(k, _)| keys::read_u64(&k));
+        entry.id = (self.db.generate_id()? + 1).max(last + 1);
         let bytes = serde_json::to_vec(&entry)
             .map_err(|e| super::StoreError::Corrupt(format!("audit entry: {e}")))?;
         tree.insert(keys::u64_be(entry.id), bytes)?;

@@ -2,15 +2,18 @@
 //! log and sync metadata. Every sled call in the program lives under this module.
 
 mod audit;
+mod backup;
 mod keys;
 mod read;
 mod stage;
 mod write;
 
+pub use backup::{BACKUP_MAGIC, SnapshotSummary, Spool};
 pub use read::PersonFilter;
 pub use write::{Applied, Batch, Op, RUNS_KEPT, RawJson};
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -45,6 +48,9 @@ pub enum StoreError {
     /// sled failed on a read or write (I/O, or a transaction's storage error).
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
+    /// A backup could not be written, read or restored; the text says why and what to do.
+    #[error("{0}")]
+    Backup(String),
     /// A record would not decode (or encode); the text says which.
     #[error("a stored record is corrupt ({0}); remove the data directory and run a full sync")]
     Corrupt(String),
@@ -111,6 +117,11 @@ const TREE_NAMES: [&str; 18] = [
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    /// The data directory (backups spool there: same disk, owner-only).
+    dir: Arc<PathBuf>,
+    /// Every write to the trees a backup holds takes this shared; a backup takes it exclusively
+    /// while it reads them (see `backup.rs`).
+    writers: Arc<RwLock<()>>,
     trees: Vec<sled::Tree>,
     stage_users: sled::Tree,
     stage_groups: sled::Tree,
@@ -156,25 +167,15 @@ pub mod meta {
 impl Store {
     /// Opens (or creates) the store in `dir`, checking the schema version.
     pub fn open(dir: &Path) -> Result<Store> {
-        // The mirror holds the org's people: a directory we create is the owner's alone (what
-        // sled then creates inside inherits that protection). An existing one is left as it is.
-        let mut create = std::fs::DirBuilder::new();
-        create.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut create, 0o700);
-        create.create(dir).map_err(|e| StoreError::Open {
+        create_private_dir(dir).map_err(|e| StoreError::Open {
             path: dir.display().to_string(),
             source: sled::Error::Io(e),
         })?;
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(64 * 1024 * 1024)
-            .flush_every_ms(Some(200))
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: dir.display().to_string(),
-                source,
-            })?;
+        backup::refuse_unfinished_restore(dir)?;
+        let db = sled_config(dir).open().map_err(|source| StoreError::Open {
+            path: dir.display().to_string(),
+            source,
+        })?;
         let trees = TREE_NAMES
             .iter()
             .map(|n| db.open_tree(n))
@@ -184,6 +185,8 @@ impl Store {
             stage_groups: db.open_tree("stage_groups")?,
             stage_members: db.open_tree("stage_members")?,
             db,
+            dir: Arc::new(dir.to_path_buf()),
+            writers: Arc::new(RwLock::new(())),
             trees,
         };
         match store.meta_u64(meta::SCHEMA)? {
@@ -231,6 +234,14 @@ impl Store {
             counts.insert(k, &keys::u64_be(v))?;
         }
         Ok(())
+    }
+
+    /// The shared side of the writer lock: held by every write to the trees a backup copies,
+    /// so that a backup (the exclusive side) never sees half of one. Never taken twice by one
+    /// call (a waiting backup would deadlock it).
+    fn writing(&self) -> RwLockReadGuard<'_, ()> {
+        // The lock guards no data (`()`): a panic while holding it leaves nothing to repair.
+        self.writers.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn tree(&self, t: T) -> &sled::Tree {
@@ -283,6 +294,7 @@ impl Store {
     pub fn put_meta_json<V: Serialize>(&self, key: &str, value: &V) -> Result<()> {
         let bytes = serde_json::to_vec(value)
             .map_err(|e| StoreError::Corrupt(format!("meta {key}: {e}")))?;
+        let _writing = self.writing();
         self.tree(T::Meta).insert(key, bytes)?;
         Ok(())
     }
@@ -309,6 +321,7 @@ impl Store {
         floor: u64,
     ) -> Result<u64> {
         const BATCH: usize = 10_000;
+        let _writing = self.writing();
         let changes = self.tree(T::Changes);
         let last = self.last_seq()?;
         // Entries up to `by_count` must go to keep at most `max_entries`.
@@ -399,6 +412,25 @@ impl Store {
     pub fn manager_report(&self) -> Result<crate::model::ManagerReport> {
         Ok(self.meta_json(meta::MANAGER_REPORT)?.unwrap_or_default())
     }
+}
+
+/// Creates `dir` (and its parents) if missing: the mirror holds the org's people, so a
+/// directory we create is the owner's alone (what sled then creates inside inherits that). An
+/// existing one is left as it is.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut create = std::fs::DirBuilder::new();
+    create.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut create, 0o700);
+    create.create(dir)
+}
+
+/// sled's settings for the store, the same for opening and for restoring a backup.
+fn sled_config(dir: &Path) -> sled::Config {
+    sled::Config::new()
+        .path(dir)
+        .cache_capacity(64 * 1024 * 1024)
+        .flush_every_ms(Some(200))
 }
 
 fn decode<V: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<V> {

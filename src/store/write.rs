@@ -151,6 +151,7 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()?;
         let trees: &[sled::Tree] = &self.trees;
+        let _writing = self.writing();
         let at = Utc::now();
         let seen_at = keys::u64_be(at.timestamp_millis().max(0) as u64);
         let (applied, recorded) = trees.transaction(|tx| {
@@ -221,6 +222,7 @@ impl Store {
     /// within minutes or hours; a week is a wide margin). Returns how many were dropped.
     pub fn prune_events_seen(&self, cutoff: chrono::DateTime<Utc>) -> Result<usize> {
         let cutoff = cutoff.timestamp_millis().max(0) as u64;
+        let _writing = self.writing();
         let mut dropped = 0;
         for item in self.tree(T::Events).iter() {
             let (k, v) = item?;
@@ -237,6 +239,7 @@ impl Store {
     /// many were forgotten.
     pub fn forget_events_seen_since(&self, since: chrono::DateTime<Utc>) -> Result<usize> {
         let since = since.timestamp_millis().max(0) as u64;
+        let _writing = self.writing();
         let mut dropped = 0;
         for item in self.tree(T::Events).iter() {
             let (k, v) = item?;

@@ -2,6 +2,7 @@
 //! talking HTTP, checked against the simulator's own state. `support` holds the shared setup.
 
 mod access;
+mod backup;
 mod client;
 mod hostile;
 mod mirror;

@@ -132,6 +132,12 @@ impl AppBuilder<'_> {
         self.no_sweeps()
     }
 
+    /// Runs on `dir` (kept by the caller) instead of a fresh temporary directory.
+    pub fn data_dir(mut self, dir: PathBuf) -> Self {
+        self.dir = Some(dir);
+        self
+    }
+
     /// No System Log tail (sweeps, hooks and reconciles still run).
     pub fn no_tail(mut self) -> Self {
         self.opts.tail = false;
