@@ -530,13 +530,24 @@ mod tests {
             m.graphql_request(Some(&format!("Op{i}")), "ok", Duration::from_millis(1));
         }
         m.graphql_request(Some("bad name {}"), "ok", Duration::from_millis(1));
+        m.graphql_request(Some(""), "ok", Duration::from_millis(1));
+        m.graphql_request(Some(&"Q".repeat(100_000)), "ok", Duration::from_millis(1));
         let text = m.encode(&Vitals::default()).expect("encode");
         let series = text
             .lines()
             .filter(|l| l.starts_with("oktamirror_graphql_requests_total{"))
             .count();
-        assert_eq!(series, MAX_OPERATION_NAMES + 1, "{text}");
+        // The first 64 names, `other` and `(anonymous)`.
+        assert_eq!(series, MAX_OPERATION_NAMES + 2, "{text}");
         assert!(text.contains("operation=\"other\""));
         assert!(!text.contains("bad name"));
+        assert!(
+            !text.contains("QQQQ"),
+            "a 100,000-character name is not a label"
+        );
+        assert!(
+            text.contains("operation=\"(anonymous)\""),
+            "an empty name is anonymous"
+        );
     }
 }

@@ -10,14 +10,15 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Asks `url` once; prints the server's answer on success, and fails with what it said otherwise.
 pub async fn run(url: &str) -> Result<(), CliError> {
+    let shown = shown(url);
     let parsed = url::Url::parse(url).map_err(|e| {
         CliError::Failed(format!(
-            "--url {url:?} is not a URL ({e}); give one like http://127.0.0.1:8080/readyz"
+            "--url {shown:?} is not a URL ({e}); give one like http://127.0.0.1:8080/readyz"
         ))
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(CliError::Failed(format!(
-            "--url {url:?} must start with http:// or https://"
+            "--url {shown:?} must start with http:// or https://"
         )));
     }
     let client = reqwest::Client::builder()
@@ -29,7 +30,7 @@ pub async fn run(url: &str) -> Result<(), CliError> {
         .get(parsed)
         .send()
         .await
-        .map_err(|e| CliError::Failed(format!("{url} did not answer: {}", innermost(&e))))?;
+        .map_err(|e| CliError::Failed(format!("{shown} did not answer: {}", innermost(&e))))?;
     let status = answer.status();
     // The probe's body is a short JSON object; a larger one is cut, not buffered whole.
     let body = answer.text().await.unwrap_or_default();
@@ -39,7 +40,7 @@ pub async fn run(url: &str) -> Result<(), CliError> {
         Ok(())
     } else {
         Err(CliError::Failed(format!(
-            "{url} answered {status}: {}",
+            "{shown} answered {status}: {}",
             body.trim()
         )))
     }
@@ -52,4 +53,13 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
         cur = next;
     }
     cur.to_string()
+}
+
+/// The URL as an error shows it: whole up to 200 characters, cut with an ellipsis beyond.
+fn shown(url: &str) -> String {
+    const LONGEST: usize = 200;
+    match url.char_indices().nth(LONGEST) {
+        Some((at, _)) => format!("{}…", &url[..at]),
+        None => url.to_owned(),
+    }
 }

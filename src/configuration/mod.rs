@@ -1015,6 +1015,44 @@ mod tests {
     }
 
     #[test]
+    fn change_log_retention_at_its_extremes() {
+        let t = |age: Option<&str>, entries: Option<u64>| {
+            Settings::resolve(
+                Options {
+                    change_log_retention: age.map(str::to_owned),
+                    change_log_max_entries: entries,
+                    ..base()
+                },
+                Some("t".into()),
+            )
+            .map(|s| s.retention)
+        };
+        assert_eq!(t(None, None).expect("default"), Retention::default());
+        assert_eq!(
+            t(Some("30d"), Some(1000)).expect("30d"),
+            Retention {
+                max_age: Duration::from_secs(30 * 24 * 3600),
+                max_entries: 1000
+            }
+        );
+        // The largest values are taken (pruning then keeps everything), never a panic.
+        let huge = t(Some("99999999999999999d"), Some(u64::MAX)).expect("huge");
+        assert_eq!(huge.max_entries, u64::MAX);
+        assert!(huge.max_age > Duration::from_secs(100 * 365 * 24 * 3600));
+        for (age, entries, says) in [
+            (Some(""), None, "duration"),
+            (Some("forever"), None, "duration"),
+            (Some("0s"), None, "duration"),
+            (Some("59m"), None, "change_log_retention"),
+            (None, Some(0), "change_log_max_entries"),
+            (None, Some(999), "change_log_max_entries"),
+        ] {
+            let e = t(age, entries).unwrap_err().to_string();
+            assert!(e.contains(says), "{age:?} {entries:?}: {e}");
+        }
+    }
+
+    #[test]
     fn durations_read_every_unit_and_say_what_is_wrong() {
         assert_eq!(
             parse_duration("500ms").ok(),

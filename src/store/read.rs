@@ -252,12 +252,15 @@ impl Store {
 
     /// Change-log entries with a sequence number greater than `after`, in order.
     pub fn changes_after<'a>(&'a self, after: u64) -> impl Iterator<Item = Result<Change>> + 'a {
-        self.tree(T::Changes)
-            .range(keys::u64_be(after + 1)..)
-            .map(|kv| {
-                let (_, v) = kv?;
-                decode("change", &v)
-            })
+        // Nothing follows the largest sequence: start past every 8-byte key (`after + 1` would
+        // overflow there).
+        let from = after
+            .checked_add(1)
+            .map_or([0xff; 9].to_vec(), |n| keys::u64_be(n).to_vec());
+        self.tree(T::Changes).range(from..).map(|kv| {
+            let (_, v) = kv?;
+            decode("change", &v)
+        })
     }
 
     /// The newest `first` recorded runs, newest first.

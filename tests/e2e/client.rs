@@ -404,3 +404,36 @@ fn secrets_stay_out_of_the_logs() {
     assert!(!logs.contains(TOKEN), "the SSWS token was logged");
     assert!(!logs.contains(BAD_TOKEN), "the wrong SSWS token was logged");
 }
+
+/// `oktamirror health --url` and `--log-format` at their empty, largest and garbage values:
+/// a non-zero exit with one line saying what to give instead.
+#[test]
+fn health_url_and_log_format_at_their_extremes() {
+    use crate::support::process::cli;
+
+    let long = format!("http://127.0.0.1:1/{}", "a".repeat(100_000));
+    for (url, says) in [
+        ("", "is not a URL"),
+        ("not a url", "is not a URL"),
+        ("ftp://127.0.0.1/readyz", "must start with http"),
+        ("http://127.0.0.1:1/readyz", "did not answer"),
+        (long.as_str(), "did not answer"),
+    ] {
+        let (ok, err) = cli(&["health", "--url", url], &[]);
+        assert!(!ok, "{url:.60}: {err}");
+        assert!(err.contains(says), "{url:.60}: {err}");
+        assert!(
+            err.len() < 3_000,
+            "the error does not echo a huge URL whole: {}",
+            err.len()
+        );
+    }
+    for format in ["", "yaml", "JSON "] {
+        let (ok, err) = cli(&["--log-format", format, "schema"], &[]);
+        assert!(!ok, "{format:?}");
+        assert!(
+            err.contains("text") && err.contains("json"),
+            "{format:?}: {err}"
+        );
+    }
+}

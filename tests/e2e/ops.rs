@@ -445,3 +445,71 @@ async fn a_change_feed_consumer_ends_with_exactly_the_orgs_state() {
         "{answer}"
     );
 }
+
+/// `changes` inputs at their empty, largest and garbage values: each a BAD_USER_INPUT (or the
+/// validator's error) saying what to pass, never a panic or a page from the wrong place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_feed_inputs_at_their_extremes_are_refused_clearly() {
+    use base64::Engine;
+
+    let ts = TestSim::start(20, 53).await;
+    let app = crate::support::TestApp::builder(&ts)
+        .crawl_only()
+        .spawn()
+        .await;
+    app.wait_ready().await;
+    let url = format!("http://{}/graphql", app.addr);
+    let ask = |after: Value, first: Value| {
+        let url = url.clone();
+        async move {
+            let v: Value = reqwest::Client::new()
+                .post(url)
+                .json(&json!({"query": "query($a: String, $f: Int) { changes(after: $a, first: $f) { endCursor entries { id } } }",
+                    "variables": {"a": after, "f": first}}))
+                .send()
+                .await
+                .expect("send")
+                .json()
+                .await
+                .expect("json");
+            v
+        }
+    };
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    for (what, after) in [
+        ("empty", json!("")),
+        ("garbage", json!("!!not a cursor!!")),
+        ("too long", json!("A".repeat(10_000))),
+        ("another list's cursor", json!(b64("person:00u1"))),
+        ("not a number", json!(b64("change:12ab"))),
+        (
+            "beyond 64 bits",
+            json!(b64(&format!("change:{}", "9".repeat(25)))),
+        ),
+        ("negative", json!(b64("change:-1"))),
+    ] {
+        let v = ask(after, json!(5)).await;
+        let err = &v["errors"][0];
+        assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{what}: {v}");
+        assert!(
+            err["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("cursor")),
+            "{what}: {v}"
+        );
+        assert!(
+            v["data"].is_null() || v["data"]["changes"].is_null(),
+            "{what}: {v}"
+        );
+    }
+    for first in [json!(0), json!(-1), json!(1001), json!(i64::from(i32::MAX))] {
+        let v = ask(Value::Null, first.clone()).await;
+        assert!(v["errors"][0]["message"].is_string(), "first {first}: {v}");
+    }
+    // The largest cursor a real log could hold: past the head, an empty page that stays put.
+    let far = b64(&format!("change:{}", u64::MAX));
+    let v = ask(json!(far), json!(1000)).await;
+    assert!(v.get("errors").is_none(), "{v}");
+    assert_eq!(v["data"]["changes"]["entries"], json!([]), "{v}");
+    assert_eq!(v["data"]["changes"]["endCursor"], json!(far), "{v}");
+}

@@ -644,3 +644,109 @@ async fn the_simulators_scim_push_provisions_a_mirror_and_keeps_it_current() {
         Some(login.as_str())
     );
 }
+
+/// SCIM write bodies at their empty, largest and garbage values: each gets a SCIM error that
+/// says what is wrong (never a crash or a half-written user), and the server keeps answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_bodies_at_their_extremes_get_clear_scim_errors() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = start(dir.path()).await;
+    let raw = |method: reqwest::Method, path: &str, ct: &str, body: Vec<u8>| {
+        let (base, key) = (s.provisioner.base.clone(), s.provisioner.key.clone());
+        let path = path.to_owned();
+        let ct = ct.to_owned();
+        async move {
+            let r = reqwest::Client::new()
+                .request(method, format!("{base}{path}"))
+                .bearer_auth(key)
+                .header("content-type", ct)
+                .body(body)
+                .send()
+                .await
+                .expect("send");
+            let status = r.status();
+            (status, r.text().await.expect("body"))
+        }
+    };
+    let scim = "application/scim+json";
+    for (what, body) in [
+        ("empty", Vec::new()),
+        ("garbage", b"{\"schemas\": [".to_vec()),
+        ("not an object", b"[1, 2, 3]".to_vec()),
+        ("binary", vec![0xff, 0xfe, 0x00, 0x01]),
+    ] {
+        let (st, text) = raw(reqwest::Method::POST, "/Users", scim, body).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{what}: {text}");
+        let v: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{what} ({e}): {text}"));
+        assert!(
+            v["scimType"] == "invalidSyntax" || v["scimType"] == "invalidValue",
+            "{what}: {v}"
+        );
+        assert!(
+            !v["detail"].as_str().unwrap_or_default().is_empty(),
+            "{what}: {v}"
+        );
+    }
+    // Not JSON at all, by its type.
+    let (st, text) = raw(
+        reqwest::Method::POST,
+        "/Users",
+        "text/plain",
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{text}");
+    assert!(text.contains("application/scim+json"), "{text}");
+    // Larger than any request the server takes: refused before it is read.
+    let huge = json!({"schemas": [USER], "userName": "big@example.com",
+                      "displayName": "x".repeat(3 * 1024 * 1024)})
+    .to_string()
+    .into_bytes();
+    let (st, _) = raw(reqwest::Method::POST, "/Users", scim, huge).await;
+    assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE);
+    // An empty and a garbage PATCH on a user that exists.
+    let (st, u) = s
+        .provisioner
+        .post(
+            "/Users",
+            json!({"schemas": [USER], "userName": "edge.case@example.com", "active": true}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{u}");
+    let path = format!("/Users/{}", u["id"].as_str().expect("id"));
+    for (what, body) in [
+        ("no Operations", json!({"schemas": [PATCH_OP]})),
+        (
+            "an unknown op",
+            json!({"schemas": [PATCH_OP], "Operations": [{"op": "frobnicate", "path": "title", "value": "x"}]}),
+        ),
+        (
+            "a garbage path",
+            json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "[[[", "value": "x"}]}),
+        ),
+    ] {
+        let (st, text) = raw(
+            reqwest::Method::PATCH,
+            &path,
+            scim,
+            body.to_string().into_bytes(),
+        )
+        .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{what}: {text}");
+    }
+    // Nothing half-written, and the server still answers.
+    let (st, got) = s.provisioner.get(&path).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(got["userName"], "edge.case@example.com");
+    assert!(got.get("title").is_none(), "{got}");
+    let (_, list) = s
+        .provisioner
+        .get(&format!(
+            "/Users?filter={}",
+            q("userName eq \"big@example.com\"")
+        ))
+        .await;
+    assert_eq!(list["totalResults"], 0, "{list}");
+    s.app.stop().await.expect("stop");
+}
