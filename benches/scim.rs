@@ -13,11 +13,8 @@ use serde_json::Value;
 use oktamirror::access::{Mirror, Policy};
 use oktamirror::api::{self, ApiState};
 use oktamirror::model::Person;
-use oktamirror::okta::ClientOptions;
-use oktamirror::store::Store;
 
 mod support;
-use support::env_num;
 
 const SAMPLES: usize = 1000;
 const DEPARTMENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department";
@@ -63,23 +60,18 @@ fn filter_path(filter: &str, extra: &str) -> String {
 
 fn main() -> Result<(), String> {
     // `cargo test --benches` runs this without --bench: keep it short.
-    let quick = support::quick();
-    let users = env_num(
-        "OKTAMIRROR_BENCH_USERS",
-        if quick { 2_000 } else { 100_000 },
-    ) as usize;
     let rt = support::runtime()?;
-    rt.block_on(run(users))
+    rt.block_on(run(support::bench_users()))
 }
 
 async fn run(users: usize) -> Result<(), String> {
     let started = Instant::now();
-    let (sim, sim_addr) =
-        support::start_sim(users, Some((users / 20).clamp(8, 5_000)), 1, true).await?;
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let store = Store::open(dir.path()).map_err(|e| e.to_string())?;
-    let source = support::source(&support::sim_url(sim_addr), ClientOptions::default())?;
-    let run = support::full_sync(&store, &source).await?;
+    let support::SyncedOrg {
+        sim,
+        dir: _dir,
+        store,
+        run,
+    } = support::synced_org(users).await?;
     println!(
         "org: {} people, {} groups synced in {:.1} s",
         run.users_fetched,

@@ -13,12 +13,10 @@ use serde_json::{Value, json};
 
 use oktamirror::api::{self, ApiState};
 use oktamirror::model::{Person, UserStatus};
-use oktamirror::okta::ClientOptions;
 use oktamirror::search::{self, Departments, IndexOptions, ParsedQuery};
-use oktamirror::store::{PersonFilter, Store};
+use oktamirror::store::PersonFilter;
 
 mod support;
-use support::env_num;
 
 const SAMPLES: usize = 1000;
 
@@ -82,24 +80,19 @@ async fn post(client: &reqwest::Client, url: &str, query: &str, vars: Value) -> 
 
 fn main() -> Result<(), String> {
     // `cargo test --benches` runs this without --bench: keep it short.
-    let quick = support::quick();
-    let users = env_num(
-        "OKTAMIRROR_BENCH_USERS",
-        if quick { 2_000 } else { 100_000 },
-    ) as usize;
     let rt = support::runtime()?;
-    rt.block_on(run(users))
+    rt.block_on(run(support::bench_users()))
 }
 
 async fn run(users: usize) -> Result<(), String> {
     let started = Instant::now();
     // The setup sync measures nothing here: rate limits lifted so it takes seconds.
-    let (_sim, sim_addr) =
-        support::start_sim(users, Some((users / 20).clamp(8, 5_000)), 1, true).await?;
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let store = Store::open(dir.path()).map_err(|e| e.to_string())?;
-    let source = support::source(&support::sim_url(sim_addr), ClientOptions::default())?;
-    let run = support::full_sync(&store, &source).await?;
+    let support::SyncedOrg {
+        sim: _sim,
+        dir,
+        store,
+        run,
+    } = support::synced_org(users).await?;
     println!(
         "org: {} people synced in {:.1} s",
         run.users_fetched,

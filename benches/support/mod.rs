@@ -93,6 +93,39 @@ pub async fn full_sync(
     }
 }
 
+/// Users in a read bench's org: `OKTAMIRROR_BENCH_USERS`, else 100,000 (2,000 under
+/// `cargo test --benches`, which runs benches as a smoke test).
+pub fn bench_users() -> usize {
+    env_num(
+        "OKTAMIRROR_BENCH_USERS",
+        if quick() { 2_000 } else { 100_000 },
+    ) as usize
+}
+
+/// The org a read bench measures: `users` people (seed 1, a group per 20 of them, 8 to 5,000)
+/// served with rate limits lifted (the setup crawl measures nothing), synced once into a store
+/// in a temporary directory.
+pub struct SyncedOrg {
+    pub sim: Simulator,
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+    pub run: oktamirror::model::SyncRun,
+}
+
+pub async fn synced_org(users: usize) -> Result<SyncedOrg, String> {
+    let (sim, sim_addr) = start_sim(users, Some((users / 20).clamp(8, 5_000)), 1, true).await?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let store = Store::open(dir.path()).map_err(|e| e.to_string())?;
+    let source = source(&sim_url(sim_addr), ClientOptions::default())?;
+    let run = full_sync(&store, &source).await?;
+    Ok(SyncedOrg {
+        sim,
+        dir,
+        store,
+        run,
+    })
+}
+
 /// Waits until `store` holds a completed full sync (at most `limit`).
 pub async fn wait_first_sync(store: &Store, limit: Duration) -> Result<(), String> {
     let start = Instant::now();
