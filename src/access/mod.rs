@@ -14,7 +14,7 @@ pub use keys::{KeyRecord, KeyRing, KeysError, sha256_hex};
 pub use rules::{Caller, Permission, RULES, Role};
 pub use view::{
     AccessError, FeedEntry, FeedKind, Freshness, Mirror, Policy, Result, SCAN_BUDGET, Totals, View,
-    WriteGrant,
+    WriteGrant, seconds_since,
 };
 
 // The plain data types a front-end needs to ask and to render answers. Front-ends import them

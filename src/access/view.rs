@@ -1030,10 +1030,8 @@ impl View {
         self.require(Permission::Metrics)?;
         let s = self.store();
         let now = Utc::now();
-        let secs_since = |t: DateTime<Utc>| (now - t).num_milliseconds().max(0) as f64 / 1000.0;
+        // Read directly: a metrics key holds no SyncStatus, which `tail_caught_up_at` asks.
         let caught_up: Option<DateTime<Utc>> = s.meta_json(meta::TAIL_CAUGHT_UP)?;
-        // Staleness counts from the sync's last successful read of Okta, as /readyz shows it.
-        let fresh = self.mirror.freshness()?.last_contact;
         Ok(crate::metrics::Vitals {
             store_bytes: s.size_on_disk()?,
             change_log_seq: s.last_seq()?,
@@ -1042,8 +1040,9 @@ impl View {
             groups: s.group_count()?,
             memberships: s.membership_count()?,
             index_documents: self.mirror.index.as_ref().map_or(0, |i| i.num_docs()),
-            staleness_seconds: fresh.map(secs_since),
-            tail_lag_seconds: caught_up.map(secs_since),
+            // From the sync's last successful read of Okta, as /readyz shows it.
+            staleness_seconds: self.mirror.freshness()?.staleness(now),
+            tail_lag_seconds: caught_up.map(|t| seconds_since(t, now)),
         })
     }
 
@@ -1112,9 +1111,14 @@ pub struct Freshness {
 impl Freshness {
     /// Seconds from the last successful read of Okta to `now` (`None` before the first one).
     pub fn staleness(&self, now: DateTime<Utc>) -> Option<f64> {
-        self.last_contact
-            .map(|t| ((now - t).num_milliseconds().max(0) as f64) / 1000.0)
+        self.last_contact.map(|t| seconds_since(t, now))
     }
+}
+
+/// Seconds from `then` to `now`, never negative (a clock step back reads as 0): how staleness
+/// and tail lag are told everywhere.
+pub fn seconds_since(then: DateTime<Utc>, now: DateTime<Utc>) -> f64 {
+    (now - then).num_milliseconds().max(0) as f64 / 1000.0
 }
 
 /// Whole-mirror counts for the sync status.

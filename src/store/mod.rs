@@ -374,11 +374,9 @@ impl Store {
     /// Entries the change log holds now: its last sequence less its first, plus one (sequences
     /// are dense; reading the two ends costs two lookups, not a count of every entry).
     pub fn change_log_entries(&self) -> Result<u64> {
-        let changes = self.tree(T::Changes);
-        match (changes.first()?, changes.last()?) {
-            (Some((first, _)), Some((last, _))) => {
-                Ok(keys::read_u64(&last).saturating_sub(keys::read_u64(&first)) + 1)
-            }
+        let last = self.tree(T::Changes).last()?;
+        match (self.first_seq()?, last) {
+            (Some(first), Some((last, _))) => Ok(keys::read_u64(&last).saturating_sub(first) + 1),
             _ => Ok(0),
         }
     }

@@ -61,7 +61,7 @@ impl SyncStatus {
     /// then is in the mirror. Null until the tail has caught up once.
     async fn tail_lag_seconds(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
         let at = view(ctx)?.tail_caught_up_at().map_err(denied)?;
-        Ok(at.map(|t| ((Utc::now() - t).num_milliseconds().max(0) as f64) / 1000.0))
+        Ok(at.map(|t| crate::access::seconds_since(t, Utc::now())))
     }
     /// When the System Log tail last found nothing new.
     async fn tail_caught_up_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
