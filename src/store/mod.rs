@@ -35,6 +35,14 @@ pub enum StoreError {
         /// sled's error.
         source: sled::Error,
     },
+    /// Another process (or a store in this process that is still closing) holds the directory.
+    #[error(
+        "the data directory {path} is in use by another oktamirror process; stop it (or point --data-dir elsewhere) and try again"
+    )]
+    InUse {
+        /// The data directory.
+        path: String,
+    },
     /// The store's schema version is newer than this build reads.
     #[error(
         "the data directory was written by a newer oktamirror (store schema {found}, this build reads {expected}); upgrade oktamirror or point --data-dir at a new directory"
@@ -172,10 +180,7 @@ impl Store {
             source: sled::Error::Io(e),
         })?;
         backup::refuse_unfinished_restore(dir)?;
-        let db = sled_config(dir).open().map_err(|source| StoreError::Open {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        let db = open_sled(dir)?;
         let trees = TREE_NAMES
             .iter()
             .map(|n| db.open_tree(n))
@@ -421,6 +426,42 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut create, 0o700);
     create.create(dir)
+}
+
+/// How long `open` waits for a directory whose lock is held. sled releases its file lock only
+/// when the last of its background I/O tasks lets go, a moment after the store is dropped, so
+/// an in-process reopen (a restart, a restore, a test) can find it briefly still held; another
+/// live process holds it for good and gets `InUse` once this has passed.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Opens sled in `dir`, waiting up to `LOCK_WAIT` for a held lock to be released.
+fn open_sled(dir: &Path) -> Result<sled::Db> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match sled_config(dir).open() {
+            Ok(db) => return Ok(db),
+            Err(e) if is_lock_held(&e) => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::InUse {
+                        path: dir.display().to_string(),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(source) => {
+                return Err(StoreError::Open {
+                    path: dir.display().to_string(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+/// Whether sled refused to open because another holder has the directory's file lock (sled
+/// 0.34 reports it as an `Other` I/O error carrying the `WouldBlock` of the lock call).
+fn is_lock_held(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 
 /// sled's settings for the store, the same for opening and for restoring a backup.
