@@ -51,6 +51,17 @@ struct RunLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    webhook: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Webhook {
+    webhook: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Changed {
     object: String,
 }
@@ -140,6 +151,10 @@ pub struct Metrics {
     tail_lag: Gauge<f64, AtomicU64>,
     rss: Gauge,
     open_files: Gauge,
+    webhook_deliveries: Family<WebhookLabels, Counter>,
+    webhook_dead_letters: Family<Webhook, Counter>,
+    webhook_position: Family<Webhook, Gauge>,
+    subscriptions: Gauge,
     operation_names: Mutex<HashSet<String>>,
 }
 
@@ -180,6 +195,10 @@ impl Metrics {
             tail_lag: Gauge::default(),
             rss: Gauge::default(),
             open_files: Gauge::default(),
+            webhook_deliveries: Family::default(),
+            webhook_dead_letters: Family::default(),
+            webhook_position: Family::default(),
+            subscriptions: Gauge::default(),
             operation_names: Mutex::new(HashSet::new()),
             registry: Registry::default(),
         };
@@ -301,6 +320,26 @@ impl Metrics {
             "File descriptors the process holds",
             m.open_files.clone(),
         );
+        r.register(
+            "webhook_deliveries",
+            "Webhook POSTs by webhook and outcome (delivered, retried, dead_lettered)",
+            m.webhook_deliveries.clone(),
+        );
+        r.register(
+            "webhook_dead_letters",
+            "Change-feed entries a webhook gave up on after its last retry",
+            m.webhook_dead_letters.clone(),
+        );
+        r.register(
+            "webhook_position",
+            "The change-log sequence each webhook has delivered up to (compare with change_log_sequence)",
+            m.webhook_position.clone(),
+        );
+        r.register(
+            "subscriptions",
+            "Open change-feed WebSocket connections",
+            m.subscriptions.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -382,6 +421,42 @@ impl Metrics {
                 outcome: outcome.to_owned(),
             })
             .inc_by(n);
+    }
+
+    /// One webhook POST's outcome: `delivered`, `retried` (it failed and will be repeated) or
+    /// `dead_lettered` (it failed for the last time: its `entries` are counted as dead letters).
+    pub fn webhook_delivery(&self, webhook: &str, outcome: &str, entries: u64) {
+        self.webhook_deliveries
+            .get_or_create(&WebhookLabels {
+                webhook: webhook.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        if outcome == "dead_lettered" {
+            self.webhook_dead_letters
+                .get_or_create(&Webhook {
+                    webhook: webhook.to_owned(),
+                })
+                .inc_by(entries);
+        }
+    }
+
+    /// Where a webhook has delivered up to in the change log.
+    pub fn webhook_position(&self, webhook: &str, seq: u64) {
+        self.webhook_position
+            .get_or_create(&Webhook {
+                webhook: webhook.to_owned(),
+            })
+            .set(i64::try_from(seq).unwrap_or(i64::MAX));
+    }
+
+    /// A change-feed WebSocket connection opened (`true`) or closed.
+    pub fn subscription(&self, opened: bool) {
+        if opened {
+            self.subscriptions.inc();
+        } else {
+            self.subscriptions.dec();
+        }
     }
 
     /// One event-hook delivery, accepted or refused.

@@ -154,6 +154,8 @@ pub struct Application {
     /// The keys-file and certificate watchers, aborted at stop.
     watchers: Vec<JoinHandle<()>>,
     indexer: JoinHandle<()>,
+    /// The webhook deliveries, when any are configured.
+    webhooks: Option<JoinHandle<()>>,
     sync: SyncHandle,
     /// Set to true to stop the server and the index follower gracefully.
     stopping: tokio::sync::watch::Sender<bool>,
@@ -297,6 +299,7 @@ impl Application {
                 provisioning: provisioning.clone(),
                 request_timeout: settings.server.request_timeout,
                 max_staleness: settings.server.max_staleness,
+                stop: Some(stop.clone()),
             },
             api::Access {
                 keys: keys.clone(),
@@ -312,6 +315,16 @@ impl Application {
         if let Some(ring) = keys {
             watchers.push(tokio::spawn(watch_keys(ring, mirror.clone())));
         }
+        let webhooks = if settings.server.webhooks.is_empty() {
+            None
+        } else {
+            Some(tokio::spawn(api::deliver_webhooks(
+                mirror.clone(),
+                settings.server.webhooks.clone(),
+                settings.data_dir.clone(),
+                stop.clone(),
+            )))
+        };
         let sync_stop = stop.clone();
         let mut server_stop = stop;
         let stopped = async move {
@@ -378,6 +391,7 @@ impl Application {
             server,
             syncer,
             indexer,
+            webhooks,
             sync: handle,
             stopping,
         })
@@ -440,6 +454,14 @@ impl Application {
         }
         let _ = self.server.await;
         let _ = self.indexer.await;
+        if let Some(mut w) = self.webhooks.take() {
+            // A POST in flight ends at its timeout at the latest; its batch is sent again
+            // after the restart (delivery is at least once).
+            if tokio::time::timeout(STOP_WAIT, &mut w).await.is_err() {
+                w.abort();
+                let _ = w.await;
+            }
+        }
         self.search.close();
         self.store.flush()
     }

@@ -203,6 +203,12 @@ impl Mirror {
         }
     }
 
+    /// Marked changed after every batch the store commits: the change-feed subscription and
+    /// the webhooks wait on it, then read the feed through a `View`.
+    pub fn written(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.store.written()
+    }
+
     /// Whether a full sync has completed (readiness needs no caller: `/readyz` is open).
     pub fn synced(&self) -> Result<bool> {
         Ok(self.last_good_full_sync()?.is_some())
@@ -264,6 +270,39 @@ pub enum FeedKind {
     GroupRemoved,
     /// People joined or left a group.
     MembersChanged,
+}
+
+impl FeedKind {
+    /// Every kind, in the order the docs list them.
+    pub const ALL: [FeedKind; 7] = [
+        FeedKind::PersonCreated,
+        FeedKind::PersonUpdated,
+        FeedKind::PersonRemoved,
+        FeedKind::GroupCreated,
+        FeedKind::GroupUpdated,
+        FeedKind::GroupRemoved,
+        FeedKind::MembersChanged,
+    ];
+
+    /// The kind's name as GraphQL's `ChangeKind` spells it (and webhooks send it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedKind::PersonCreated => "PERSON_CREATED",
+            FeedKind::PersonUpdated => "PERSON_UPDATED",
+            FeedKind::PersonRemoved => "PERSON_REMOVED",
+            FeedKind::GroupCreated => "GROUP_CREATED",
+            FeedKind::GroupUpdated => "GROUP_UPDATED",
+            FeedKind::GroupRemoved => "GROUP_REMOVED",
+            FeedKind::MembersChanged => "MEMBERS_CHANGED",
+        }
+    }
+
+    /// A kind by its name (any case).
+    pub fn parse(s: &str) -> Option<FeedKind> {
+        FeedKind::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
+    }
 }
 
 /// One change-feed entry.
@@ -350,6 +389,19 @@ impl View {
             });
         }
         Ok(())
+    }
+
+    /// Marked changed after every batch the store commits (see `Mirror::written`).
+    pub fn written(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.mirror.written()
+    }
+
+    /// Gives this view (and its clones) its whole scan budget again. A long-lived reader (a
+    /// change-feed subscription) refills before each step, so the budget bounds each step
+    /// rather than the connection's lifetime.
+    pub fn refill(&self) {
+        let full = i64::try_from(self.mirror.policy.scan_budget).unwrap_or(i64::MAX);
+        self.budget.left.store(full, Ordering::Relaxed);
     }
 
     /// Stops this request's scans: the next charge fails. For a request whose time ran out,
@@ -875,11 +927,7 @@ impl View {
     pub fn changes(&self, after: u64, first: usize) -> Result<(Vec<FeedEntry>, u64)> {
         self.require(Permission::ReadDirectory)?;
         let s = self.store();
-        // The oldest entry held; with every entry pruned, the one the next change will get.
-        let oldest = match s.first_seq()? {
-            Some(first) => first,
-            None => s.last_seq()?.saturating_add(1),
-        };
+        let oldest = self.changes_start()?.saturating_add(1);
         if after.saturating_add(1) < oldest {
             return Err(AccessError::CursorExpired { after, oldest });
         }
@@ -951,7 +999,20 @@ impl View {
         Ok((out, resume))
     }
 
-    /// The newest change-log sequence: where a consumer that has just read everything resumes.
+    /// The position before the oldest change the log still holds: where a consumer without a
+    /// cursor starts.
+    pub fn changes_start(&self) -> Result<u64> {
+        self.require(Permission::ReadDirectory)?;
+        let s = self.store();
+        // The oldest entry held; with every entry pruned, the one the next change will get.
+        let oldest = match s.first_seq()? {
+            Some(first) => first,
+            None => s.last_seq()?.saturating_add(1),
+        };
+        Ok(oldest.saturating_sub(1))
+    }
+
+    /// The position after the newest change (a consumer's `headCursor`).
     pub fn changes_head(&self) -> Result<u64> {
         self.require(Permission::ReadDirectory)?;
         Ok(self.store().last_seq()?)

@@ -71,6 +71,24 @@ impl Access {
     }
 }
 
+/// For a connection that outlives its request (a change-feed WebSocket): asks again whether
+/// the key that opened it still stands for the same caller, so a revoked key (or a changed
+/// role) ends the connection within the keys file's reload time. Attached to keyed requests
+/// for that path only.
+#[derive(Clone)]
+pub(crate) struct KeyCheck {
+    ring: Arc<KeyRing>,
+    key: crate::secret::Secret,
+    caller: Caller,
+}
+
+impl KeyCheck {
+    /// Whether the key still authenticates as the caller it did.
+    pub(crate) fn still_valid(&self) -> bool {
+        self.ring.authenticate(self.key.expose()).as_ref() == Some(&self.caller)
+    }
+}
+
 /// The caller the layer attached to a request (`Extension<Caller>` in a handler). `None` on
 /// the key-free paths (`/healthz`, `/readyz`, `/hooks/okta`) and on a router built without the
 /// layer: treat that as a caller with no permission.
@@ -184,6 +202,7 @@ pub(crate) async fn guard(
     mut request: Request,
     next: Next,
 ) -> Response {
+    let mut check = None;
     let caller = match &g.access.keys {
         None => {
             // The probes and the hook (which checks its own secret) stay reachable through a
@@ -212,7 +231,14 @@ pub(crate) async fn guard(
                 );
             };
             match ring.authenticate(key) {
-                Some(c) => c,
+                Some(c) => {
+                    check = (request.uri().path() == super::ws::PATH).then(|| KeyCheck {
+                        ring: ring.clone(),
+                        key: crate::secret::Secret::new(key),
+                        caller: c.clone(),
+                    });
+                    c
+                }
                 None => {
                     return unauthorized(
                         "the API key in the Authorization header is not valid (unknown or revoked): ask the mirror's operator for a key (`oktamirror keys new`) and send it as `Authorization: Bearer KEY`",
@@ -236,6 +262,9 @@ pub(crate) async fn guard(
         return r;
     }
     request.extensions_mut().insert(caller);
+    if let Some(check) = check {
+        request.extensions_mut().insert(check);
+    }
     next.run(request).await
 }
 

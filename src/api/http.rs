@@ -41,9 +41,9 @@ const CACHED_DOCUMENT_CHARS: usize = 8 * 1024;
 /// A parsed document and whether it passes `limits::check_document` (measured once, cached with
 /// it).
 #[derive(Clone)]
-struct Parsed {
-    doc: ExecutableDocument,
-    verdict: Result<(), LimitError>,
+pub(crate) struct Parsed {
+    pub(crate) doc: ExecutableDocument,
+    pub(crate) verdict: Result<(), LimitError>,
 }
 
 /// Parsed GraphQL documents by their text. Parsing (a pest grammar) cost more than anything else
@@ -56,7 +56,7 @@ impl Documents {
     /// The parsed `query`, from the cache or parsed now; `None` when it does not parse (the
     /// executor parses it again and reports the syntax error as usual). Callers check the text
     /// with `limits::check_text` first.
-    fn get(&self, query: &str) -> Option<Parsed> {
+    pub(crate) fn get(&self, query: &str) -> Option<Parsed> {
         let cached = self
             .0
             .read()
@@ -274,18 +274,26 @@ fn is_mutation(documents: &Documents, params: &Params) -> bool {
     let Some(parsed) = documents.get(&params.query) else {
         return false;
     };
-    let ty = match (&parsed.doc.operations, &params.operation_name) {
+    matches!(
+        operation_type(&parsed.doc, params.operation_name.as_deref()),
+        Some(OperationType::Mutation | OperationType::Subscription)
+    )
+}
+
+/// The type of the operation a request selects (`None`: no such operation, or several and
+/// no name).
+pub(crate) fn operation_type(
+    doc: &ExecutableDocument,
+    name: Option<&str>,
+) -> Option<OperationType> {
+    match (&doc.operations, name) {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),
         (DocumentOperations::Multiple(ops), Some(name)) => ops
             .iter()
             .find(|(n, _)| n.as_str() == name)
             .map(|(_, op)| op.node.ty),
         (DocumentOperations::Multiple(_), None) => None,
-    };
-    matches!(
-        ty,
-        Some(OperationType::Mutation | OperationType::Subscription)
-    )
+    }
 }
 
 /// Runs one GraphQL request and records it in the metrics (operation, outcome, duration).

@@ -16,12 +16,15 @@ mod media;
 mod metrics;
 mod provision;
 mod scim;
+mod webhooks;
+mod ws;
 
 pub use auth::{Access, RateLimit};
 pub use control::{SyncControl, SyncNow};
 pub use hooks::{HookConfig, HookSink};
 pub use listener::{Bounded, DEFAULT_IDLE, DEFAULT_MAX_CONNECTIONS};
 pub use provision::Provisioning;
+pub use webhooks::{Webhook, deliver_webhooks};
 
 #[cfg(test)]
 mod tests;
@@ -54,6 +57,9 @@ pub struct ApiState {
     /// `/readyz` answers 503 once Okta was last read successfully longer ago than this
     /// (`max_staleness`); `None` keeps the mirror ready however stale.
     pub max_staleness: Option<Duration>,
+    /// Turns true when the server stops: long-lived connections (change-feed WebSockets)
+    /// close then. `None` where nothing stops the router but dropping it (tests, benches).
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// Per-router shared state: the built schema and the mirror.
@@ -71,6 +77,8 @@ pub(crate) struct Shared {
     pub request_timeout: Duration,
     /// See `ApiState::max_staleness`.
     pub max_staleness: Option<Duration>,
+    /// See `ApiState::stop`.
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// All routes (`/graphql`, `/assets/`, `/healthz`, `/readyz`, `/hooks/okta`) with their state
@@ -93,6 +101,7 @@ pub fn router_with_access(state: ApiState, access: Access) -> Router {
         documents: http::Documents::default(),
         request_timeout: state.request_timeout,
         max_staleness: state.max_staleness,
+        stop: state.stop,
     });
     Router::new()
         .route(
@@ -101,6 +110,7 @@ pub fn router_with_access(state: ApiState, access: Access) -> Router {
                 .post(http::graphql_post)
                 .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES)),
         )
+        .route(ws::PATH, get(ws::upgrade))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))

@@ -265,6 +265,8 @@ pub struct ServerSettings {
     /// `/readyz` answers 503 once Okta was last read successfully longer ago than this;
     /// `None` (the default) keeps a mirror ready however stale it gets.
     pub max_staleness: Option<Duration>,
+    /// Where the change feed is POSTed (`[[webhooks]]`).
+    pub webhooks: Vec<crate::api::Webhook>,
 }
 
 /// The PEM files built-in TLS serves with.
@@ -321,6 +323,7 @@ impl Settings {
                 tls: None,
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
                 max_staleness: None,
+                webhooks: Vec::new(),
             },
             search: SearchSettings::default(),
             retention: Retention::default(),
@@ -564,8 +567,130 @@ impl ServerSettings {
             tls,
             request_timeout,
             max_staleness,
+            webhooks: o
+                .webhooks
+                .iter()
+                .flatten()
+                .map(webhook)
+                .collect::<Result<Vec<_>, _>>()
+                .and_then(distinct_webhook_names)?,
         })
     }
+}
+
+/// One `[[webhooks]]` table, checked.
+fn webhook(w: &options::WebhookOptions) -> Result<crate::api::Webhook, ConfigError> {
+    let invalid = |m: String| ConfigError::Invalid(m);
+    let name = w.name.clone().ok_or_else(|| {
+        invalid(
+            "a [[webhooks]] table has no name: give it one, like name = \"search-indexer\"".into(),
+        )
+    })?;
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(invalid(format!(
+            "webhook name {name:?} is not allowed: use 1 to 64 letters, digits, '-' or '_'"
+        )));
+    }
+    let url_text = w.url.as_deref().ok_or_else(|| {
+        invalid(format!(
+            "webhook {name} has no url: give the address to POST changes to"
+        ))
+    })?;
+    let url = url::Url::parse(url_text)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| {
+            invalid(format!(
+                "webhook {name}: url {url_text:?} is not an http(s) URL, like https://indexer.example.com/oktamirror"
+            ))
+        })?;
+    let kinds = match &w.events {
+        None => None,
+        Some(list) => Some(
+            list.iter()
+                .map(|e| {
+                    crate::access::FeedKind::parse(e).ok_or_else(|| {
+                        invalid(format!(
+                            "webhook {name}: unknown event {e:?}; use {}",
+                            crate::access::FeedKind::ALL
+                                .iter()
+                                .map(|k| k.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    let path = w.secret_file.as_ref().ok_or_else(|| {
+        invalid(format!(
+            "webhook {name} has no secret_file: deliveries are signed (HMAC-SHA256) so the receiver can tell them from forgeries; write a long random value (like `openssl rand -hex 32`) to a file and name it"
+        ))
+    })?;
+    let secret = Secret::new(read_key_file("webhook secret file", path)?.expose().trim());
+    if secret.expose().len() < 16 {
+        return Err(invalid(format!(
+            "webhook {name}: the secret in {} is shorter than 16 characters: use a long random value (like `openssl rand -hex 32`)",
+            path.display()
+        )));
+    }
+    let role = match &w.role {
+        None => crate::access::Role::Directory,
+        Some(r) => r
+            .parse()
+            .map_err(|e: String| invalid(format!("webhook {name}: {e}")))?,
+    };
+    let max_attempts = w.max_attempts.unwrap_or(10);
+    if !(1..=100).contains(&max_attempts) {
+        return Err(invalid(format!(
+            "webhook {name}: max_attempts {max_attempts} is out of range: use 1 to 100"
+        )));
+    }
+    let retry_initial = match &w.retry_initial {
+        None => Duration::from_secs(1),
+        Some(s) => parse_duration(s)?,
+    };
+    let timeout = match &w.timeout {
+        None => Duration::from_secs(10),
+        Some(s) => parse_duration(s)?,
+    };
+    if timeout.is_zero() || timeout > Duration::from_secs(300) {
+        return Err(invalid(format!(
+            "webhook {name}: timeout {timeout:?} is out of range: use 1s to 5m"
+        )));
+    }
+    Ok(crate::api::Webhook {
+        name,
+        url,
+        kinds,
+        secret,
+        caller: crate::access::Caller { name: None, role },
+        max_attempts,
+        retry_initial: retry_initial.max(Duration::from_millis(10)),
+        timeout,
+    })
+}
+
+/// Two webhooks with one name would share a position file and their metrics.
+fn distinct_webhook_names(
+    hooks: Vec<crate::api::Webhook>,
+) -> Result<Vec<crate::api::Webhook>, ConfigError> {
+    let mut seen = std::collections::HashSet::new();
+    for h in &hooks {
+        if !seen.insert(h.name.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "two [[webhooks]] tables are named {}: give each its own name",
+                h.name
+            )));
+        }
+    }
+    Ok(hooks)
 }
 
 /// Every secret-holding file the options name.
@@ -579,6 +704,12 @@ fn secret_files(o: &Options) -> Vec<SecretFile> {
         ("TLS key file", &o.tls_key_file),
     ]
     .into_iter()
+    .chain(
+        o.webhooks
+            .iter()
+            .flatten()
+            .map(|w| ("webhook secret file", &w.secret_file)),
+    )
     .filter_map(|(what, p)| {
         p.as_ref().map(|p| SecretFile {
             what,

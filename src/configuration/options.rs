@@ -136,6 +136,31 @@ pub struct Options {
     /// Most entries the change log keeps, older ones pruned first even within the retention (default 5000000)
     #[arg(long, env = "OKTAMIRROR_CHANGE_LOG_MAX_ENTRIES")]
     pub change_log_max_entries: Option<u64>,
+    /// Outbound webhooks for the change feed, file only: `[[webhooks]]` tables
+    #[arg(skip)]
+    pub webhooks: Option<Vec<WebhookOptions>>,
+}
+
+/// One `[[webhooks]]` table: where the change feed is POSTed, and how.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookOptions {
+    /// A name for logs and metrics (letters, digits, `-`, `_`); also names its position file.
+    pub name: Option<String>,
+    /// Where to POST (http or https).
+    pub url: Option<String>,
+    /// Which changes to send, by the feed's kinds (PERSON_CREATED, …); default all.
+    pub events: Option<Vec<String>>,
+    /// A file holding the HMAC-SHA256 key deliveries are signed with (at least 16 characters).
+    pub secret_file: Option<PathBuf>,
+    /// Whose view of the mirror the webhook sends: directory (default), hr or admin.
+    pub role: Option<String>,
+    /// Tries per delivery before its entries are dead-lettered (default 10).
+    pub max_attempts: Option<u32>,
+    /// The first wait before a retry, doubled each time up to 5 minutes (default 1s).
+    pub retry_initial: Option<String>,
+    /// How long one POST may take (default 10s).
+    pub timeout: Option<String>,
 }
 
 impl Options {

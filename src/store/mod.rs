@@ -134,6 +134,9 @@ pub struct Store {
     stage_users: sled::Tree,
     stage_groups: sled::Tree,
     stage_members: sled::Tree,
+    /// Bumped after every committed batch: followers of the change log (the change-feed
+    /// subscription, webhooks) wait on it instead of polling.
+    written: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// Meta keys.
@@ -192,6 +195,7 @@ impl Store {
             db,
             dir: Arc::new(dir.to_path_buf()),
             writers: Arc::new(RwLock::new(())),
+            written: Arc::new(tokio::sync::watch::channel(0).0),
             trees,
         };
         match store.meta_u64(meta::SCHEMA)? {
@@ -244,6 +248,18 @@ impl Store {
     /// The shared side of the writer lock: held by every write to the trees a backup copies,
     /// so that a backup (the exclusive side) never sees half of one. Never taken twice by one
     /// call (a waiting backup would deadlock it).
+    /// A receiver that is marked changed after each committed batch (its value counts the
+    /// batches since the store was opened; only the change matters). Waiting on it needs no
+    /// polling; a batch may have changed nothing, so read the change log after a wake-up.
+    pub fn written(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.written.subscribe()
+    }
+
+    /// Wakes whoever waits on `written`.
+    fn wrote(&self) {
+        self.written.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     fn writing(&self) -> RwLockReadGuard<'_, ()> {
         // The lock guards no data (`()`): a panic while holding it leaves nothing to repair.
         self.writers.read().unwrap_or_else(PoisonError::into_inner)

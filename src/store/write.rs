@@ -210,6 +210,7 @@ impl Store {
             };
             Ok((a, recorded))
         })?;
+        self.wrote();
         Ok((applied, recorded))
     }
 

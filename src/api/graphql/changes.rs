@@ -80,6 +80,12 @@ impl From<FeedKind> for ChangeKind {
 /// One change.
 pub(crate) struct ChangeEntry(FeedEntry);
 
+impl ChangeEntry {
+    pub(crate) fn new(e: FeedEntry) -> ChangeEntry {
+        ChangeEntry(e)
+    }
+}
+
 /// One change of the mirror, in the order the mirror applied them.
 #[Object]
 impl ChangeEntry {
@@ -141,15 +147,23 @@ impl ChangeEntry {
     }
 }
 
+/// A change cursor's position; `None` when no cursor was given.
+pub(crate) fn parse_after(after: Option<&str>) -> Result<Option<u64>> {
+    match cursor::after(Kind::Change, after)? {
+        Some(seq) => seq.parse::<u64>().map(Some).map_err(|_| {
+            super::errors::bad_input("invalid change cursor: pass an endCursor or headCursor")
+        }),
+        None => Ok(None),
+    }
+}
+
 /// `changes(after, first)`: reads the page through the caller's view.
 pub(crate) fn page(ctx: &Context<'_>, after: Option<&str>, first: i32) -> Result<ChangeFeed> {
-    let after = match cursor::after(Kind::Change, after)? {
-        Some(seq) => seq.parse::<u64>().map_err(|_| {
-            super::errors::bad_input("invalid change cursor: pass an endCursor or headCursor")
-        })?,
-        None => 0,
-    };
     let v = view(ctx)?;
+    let after = match parse_after(after)? {
+        Some(a) => a,
+        None => v.changes_start().map_err(denied)?,
+    };
     let head = v.changes_head().map_err(denied)?;
     let (entries, end) = v
         .changes(after, usize::try_from(first).unwrap_or(100))

@@ -15,17 +15,18 @@ mod paging;
 mod person;
 mod query;
 mod search;
+mod subscription;
 mod sync_status;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, Result, Schema, SchemaBuilder};
+use async_graphql::{Context, Result, Schema, SchemaBuilder};
 
 use crate::access::View;
 use crate::model::{Group, Person};
 use errors::store_error;
 
-pub(crate) type ApiSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub(crate) type ApiSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
 /// Deepest selection allowed (the standard introspection query needs about 13).
 pub(crate) const MAX_DEPTH: usize = 16;
@@ -33,8 +34,8 @@ pub(crate) const MAX_DEPTH: usize = 16;
 /// (default 100), so this is roughly the number of fields a query may resolve.
 pub(crate) const MAX_COMPLEXITY: usize = 100_000;
 
-fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
+    Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .extension(super::limits::Deadlines)
@@ -53,6 +54,19 @@ pub(crate) fn schema(control: Option<Arc<dyn crate::api::SyncControl>>) -> ApiSc
 /// The schema in SDL.
 pub(crate) fn sdl() -> String {
     builder().finish().sdl()
+}
+
+/// The same for a WebSocket connection, whose subscriptions live long: its loaders keep no
+/// cache, so every entry reads the mirror as it is then (and memory stays flat).
+pub(crate) fn for_connection(view: View) -> async_graphql::Data {
+    let (people, groups) = loaders::for_request(&view);
+    people.enable_all_cache(false);
+    groups.enable_all_cache(false);
+    let mut data = async_graphql::Data::default();
+    data.insert(view);
+    data.insert(people);
+    data.insert(groups);
+    data
 }
 
 /// Attaches what every request reads through: the caller's `View` and the per-request loaders

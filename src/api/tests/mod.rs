@@ -167,6 +167,7 @@ impl Server {
             provisioning: None,
             request_timeout,
             max_staleness: None,
+            stop: None,
         };
         let mut client = reqwest::Client::builder();
         let app = match role {
