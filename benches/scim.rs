@@ -68,6 +68,7 @@ async fn run(users: usize) -> Result<(), String> {
     let started = Instant::now();
     let support::SyncedOrg {
         sim,
+        addr: _,
         dir: _dir,
         store,
         run,

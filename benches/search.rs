@@ -89,6 +89,7 @@ async fn run(users: usize) -> Result<(), String> {
     // The setup sync measures nothing here: rate limits lifted so it takes seconds.
     let support::SyncedOrg {
         sim: _sim,
+        addr: _,
         dir,
         store,
         run,

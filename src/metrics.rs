@@ -575,6 +575,9 @@ mod tests {
         m.hook_delivery(true);
         m.graphql_request(None, "ok", Duration::ZERO);
         m.search(Duration::ZERO);
+        m.webhook_delivery("w", "dead_lettered", 1);
+        m.webhook_position("w", 1);
+        m.subscription(true);
         let text = m.encode(&Vitals::default()).expect("encode");
         let declared: HashSet<&str> = text
             .lines()

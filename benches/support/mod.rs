@@ -107,6 +107,7 @@ pub fn bench_users() -> usize {
 /// in a temporary directory.
 pub struct SyncedOrg {
     pub sim: Simulator,
+    pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
     pub store: Store,
     pub run: oktamirror::model::SyncRun,
@@ -120,6 +121,7 @@ pub async fn synced_org(users: usize) -> Result<SyncedOrg, String> {
     let run = full_sync(&store, &source).await?;
     Ok(SyncedOrg {
         sim,
+        addr: sim_addr,
         dir,
         store,
         run,

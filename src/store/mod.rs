@@ -139,6 +139,19 @@ pub struct Store {
     written: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
+/// One tree's contents in numbers (`Store::footprint`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TreeFootprint {
+    /// The tree's name.
+    pub name: &'static str,
+    /// Entries it holds.
+    pub entries: u64,
+    /// Bytes of their keys.
+    pub key_bytes: u64,
+    /// Bytes of their values.
+    pub value_bytes: u64,
+}
+
 /// Meta keys.
 pub mod meta {
     /// The latest completed-or-failed full sync (`model::SyncRun`).
@@ -323,6 +336,36 @@ impl Store {
     /// The sequence number of the newest change-log entry (0 when empty).
     pub fn last_seq(&self) -> Result<u64> {
         Ok(self.meta_u64(meta::SEQ)?.unwrap_or(0))
+    }
+
+    /// What each tree holds: entries and the bytes of their keys and values, as stored (before
+    /// sled's own per-entry and log overhead). For finding where the disk goes; reads every
+    /// entry, so it is a tool's call, never a request's.
+    pub fn footprint(&self) -> Result<Vec<TreeFootprint>> {
+        let staging = [
+            ("stage_users", &self.stage_users),
+            ("stage_groups", &self.stage_groups),
+            ("stage_members", &self.stage_members),
+        ];
+        TREE_NAMES
+            .iter()
+            .copied()
+            .zip(self.trees.iter())
+            .chain(staging)
+            .map(|(name, tree)| {
+                let mut f = TreeFootprint {
+                    name,
+                    ..TreeFootprint::default()
+                };
+                for kv in tree.iter() {
+                    let (k, v) = kv?;
+                    f.entries += 1;
+                    f.key_bytes += k.len() as u64;
+                    f.value_bytes += v.len() as u64;
+                }
+                Ok(f)
+            })
+            .collect()
     }
 
     /// Bytes the store takes on disk (sled's own figure: its log and snapshot files).
