@@ -5,6 +5,7 @@ mod access;
 mod backup;
 mod client;
 mod hostile;
+mod mapping;
 mod mirror;
 mod oauth;
 mod ops;
