@@ -76,11 +76,12 @@ pub fn describe() -> String {
 }
 
 /// The Linux kernel keyring: entries are `user` keys, described by their name, in the calling
-/// user's user keyring (`@u`): shared by every process of the user, kept after logout, lost at
-/// reboot (the kernel keeps keys in memory only).
+/// user's user keyring (`@u`), readable by every process of the user (whatever its session
+/// keyring) and no other user, kept after logout, lost at reboot (the kernel keeps keys in
+/// memory only).
 #[cfg(target_os = "linux")]
 mod backend {
-    use linux_keyutils::{KeyError, KeyRing, KeyRingIdentifier};
+    use linux_keyutils::{KeyError, KeyPermissionsBuilder, KeyRing, KeyRingIdentifier, Permission};
 
     use super::KeyringError;
 
@@ -105,6 +106,10 @@ mod backend {
             KeyError::Unknown(38) => KeyringError::Unavailable(
                 "this kernel has no keyring (keyctl: ENOSYS); use okta_token_file (or a systemd credential) instead".into(),
             ),
+            KeyError::AccessDenied => KeyringError::Failed {
+                name: name.to_owned(),
+                detail: "this process may not read the entry (EACCES): store it again with `oktamirror keyring set`, as the user the mirror runs as (it lets every process of that user read it)".into(),
+            },
             KeyError::OperationNotSupported => KeyringError::Unavailable(
                 "the kernel keyring does not support this (ENOTSUP); use okta_token_file instead"
                     .into(),
@@ -135,10 +140,17 @@ mod backend {
                 ),
             });
         }
-        user_keyring()?
+        let key = user_keyring()?
             .add_key(name, secret.as_bytes())
-            .map(|_| ())
-            .map_err(|e| failed(name, e))
+            .map_err(|e| failed(name, e))?;
+        // By default only a process that possesses the key (its session keyring links the
+        // user keyring) may read it; a service has a session of its own (systemd's default
+        // `KeyringMode=private`), so every process of the user may read it, no other user.
+        let perms = KeyPermissionsBuilder::builder()
+            .posessor(Permission::ALL)
+            .user(Permission::VIEW | Permission::READ | Permission::WRITE | Permission::SEARCH)
+            .build();
+        key.set_perms(perms).map_err(|e| failed(name, e))
     }
 
     pub(super) fn delete(name: &str) -> Result<(), KeyringError> {
