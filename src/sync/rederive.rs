@@ -100,3 +100,87 @@ pub fn rederive(store: &Store, cfg: &SyncConfig) -> Result<Option<Rederived>, St
         changed,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::AttributeMap;
+
+    fn put(id: &str, profile: serde_json::Value) -> Op {
+        let raw = json!({"id": id, "status": "ACTIVE", "profile": profile});
+        let p = Person::from_okta(&raw, &AttributeMap::default()).expect("valid");
+        Op::PutPerson {
+            person: Box::new(p),
+            raw: (&raw).into(),
+        }
+    }
+
+    /// Only the people the new mapping changes are written, managers follow a mapped key, the
+    /// mapping is recorded, and the same mapping again does nothing.
+    #[test]
+    fn only_changed_people_are_rewritten_and_the_mapping_is_recorded() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("open");
+        store
+            .apply(
+                &[
+                    put(
+                        "1",
+                        json!({"login": "a@x", "employeeNumber": "E1", "badgeId": "B1"}),
+                    ),
+                    // Reports to B1 by badge: resolved only once employeeNumber reads badgeId.
+                    put(
+                        "2",
+                        json!({"login": "b@x", "managerId": "B1", "city": "Oslo"}),
+                    ),
+                    put("3", json!({"login": "c@x", "city": "Rome"})),
+                ],
+                &[],
+            )
+            .expect("apply");
+        assert_eq!(store.person("2").expect("get").expect("2").manager_id, None);
+        let seq = store.last_seq().expect("seq");
+        let fields = BTreeMap::from([("employeeNumber".to_owned(), "badgeId".to_owned())]);
+        let cfg = SyncConfig {
+            attribute_map: Arc::new(AttributeMap::parse(&fields, &[]).expect("valid")),
+            ..SyncConfig::default()
+        };
+        let r = rederive(&store, &cfg).expect("rederive").expect("a change");
+        assert_eq!(
+            r,
+            Rederived {
+                from: String::new(),
+                to: "employeeNumber=badgeId".into(),
+                people: 3,
+                changed: 2,
+            }
+        );
+        let two = store.person("2").expect("get").expect("2");
+        assert_eq!(two.manager_id.as_deref(), Some("1"));
+        assert_eq!(
+            store
+                .person("1")
+                .expect("get")
+                .expect("1")
+                .employee_number
+                .as_deref(),
+            Some("B1")
+        );
+        assert_eq!(
+            store.last_seq().expect("seq"),
+            seq + 2,
+            "one entry per changed person"
+        );
+        assert_eq!(rederive(&store, &cfg).expect("again"), None);
+        // Back to the default: both change back.
+        let back = rederive(&store, &SyncConfig::default())
+            .expect("back")
+            .expect("a change");
+        assert_eq!((back.to.as_str(), back.changed), ("", 2));
+    }
+}
