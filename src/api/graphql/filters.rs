@@ -24,7 +24,9 @@ pub(crate) struct PeopleFilter {
 /// One extended attribute's value to match.
 #[derive(InputObject)]
 pub(crate) struct AttributeFilter {
+    /// The extended attribute's name, like costCenterCode.
     pub name: String,
+    /// The value to match exactly (ignoring case and surrounding spaces).
     pub value: String,
 }
 

@@ -29,6 +29,7 @@ impl PersonAttribute<'_> {
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// Its value as text (a number or boolean in Okta as its text).
     async fn value(&self) -> &str {
         &self.0.value
     }
