@@ -5,6 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub mod mapping;
+pub use mapping::{Attribute, AttributeMap};
+
 /// An Okta user status. Okta documents eight; `ACTIVATING` and anything newer land in `Unknown`
 /// so an unexpected value never fails a crawl (the raw JSON still holds the exact string).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -146,6 +149,9 @@ pub struct Person {
     /// the Okta user id). Only pushed people have one; left out of the stored record when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// The configured `extended_attributes` this person has, in name order (empty without any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<Attribute>,
 }
 
 /// Fields of an Okta object that change without the object changing, left out of what the
@@ -165,9 +171,11 @@ pub fn strip_volatile(raw: &mut Value) {
 }
 
 impl Person {
-    /// Reads the typed fields from an Okta user object. Unknown and missing fields are tolerated;
-    /// only `id` and `profile.login` are required, as Okta always sends them.
-    pub fn from_okta(raw: &Value) -> Result<Person, ModelError> {
+    /// Reads the typed fields from an Okta user object, each from the profile attribute `map`
+    /// names for it (the default map: the attribute of the same name), plus the extended
+    /// attributes. Unknown and missing fields are tolerated; only `id` and `profile.login` are
+    /// required, as Okta always sends them. Every path that stores a person comes through here.
+    pub fn from_okta(raw: &Value, map: &AttributeMap) -> Result<Person, ModelError> {
         let missing = |field| ModelError::Missing {
             kind: "user",
             field,
@@ -178,14 +186,10 @@ impl Person {
             .get("profile")
             .and_then(Value::as_object)
             .unwrap_or(&empty);
-        let p = |k: &str| {
-            profile.get(k).and_then(|v| match v {
-                Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
-        };
-        let login = p("login").ok_or_else(|| missing("profile.login"))?;
+        let p = |k: &str| map.field(profile, k);
+        let login = AttributeMap::default()
+            .field(profile, "login")
+            .ok_or_else(|| missing("profile.login"))?;
         Ok(Person {
             id,
             status: raw
@@ -213,6 +217,7 @@ impl Person {
             manager_name: p("manager"),
             manager_id: None,
             external_id: str_field(raw, "externalId"),
+            attributes: map.attributes(profile),
         })
     }
 
@@ -532,7 +537,7 @@ mod tests {
     fn person_tolerates_unknown_and_missing_fields() {
         let raw = json!({"id":"00u1","status":"ACTIVATING","somethingNew":{"x":1},
             "profile":{"login":"a@x.com","employeeNumber":1815,"title":"  "}});
-        let p = Person::from_okta(&raw).expect("valid");
+        let p = Person::from_okta(&raw, &Default::default()).expect("valid");
         assert_eq!(p.status, UserStatus::Unknown);
         assert_eq!(p.employee_number.as_deref(), Some("1815"));
         assert_eq!(p.title, None);
@@ -541,7 +546,8 @@ mod tests {
 
     #[test]
     fn person_without_login_is_an_error_naming_the_field() {
-        let err = Person::from_okta(&json!({"id":"00u1","profile":{}})).unwrap_err();
+        let err =
+            Person::from_okta(&json!({"id":"00u1","profile":{}}), &Default::default()).unwrap_err();
         assert!(err.to_string().contains("profile.login"));
     }
 

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+pub mod keyring;
+
 /// A secret string (token, key, hook secret): `Debug` and `Display` show `[redacted]`; only
 /// `expose` gives it.
 #[derive(Clone, PartialEq, Eq)]

@@ -161,6 +161,31 @@ pub struct Application {
     stopping: tokio::sync::watch::Sender<bool>,
 }
 
+/// Derives the stored people again when the configured attribute mapping differs from the one
+/// they were derived with (`sync::rederive`: from the stored raw JSON, no Okta request), and
+/// says how many changed. Blocking; before the sync schedule starts.
+pub fn adopt_attribute_map(store: &Store, engine: &sync::SyncConfig) -> Result<(), StoreError> {
+    if let Some(r) = sync::rederive(store, engine)? {
+        let name = |f: &str| {
+            if f.is_empty() {
+                "the default".to_owned()
+            } else {
+                format!("\"{f}\"")
+            }
+        };
+        tracing::info!(
+            people = r.people,
+            changed = r.changed,
+            "the attribute mapping changed from {} to {}: re-derived {} people from the stored Okta JSON, {} changed",
+            name(&r.from),
+            name(&r.to),
+            r.people,
+            r.changed
+        );
+    }
+    Ok(())
+}
+
 impl Application {
     /// Opens the store and starts serving at once from what it holds. On a store that has never
     /// completed a sync, Okta is checked first, so a wrong URL or token stops here with its fix.
@@ -203,6 +228,10 @@ impl Application {
                 settings.data_dir.display()
             )));
         }
+        let (s, engine) = (store.clone(), settings.sync.engine.clone());
+        tokio::task::spawn_blocking(move || adopt_attribute_map(&s, &engine))
+            .await
+            .map_err(|e| StartupError::Config(format!("re-deriving people failed: {e}")))??;
         let index = Arc::new(search::Index::open(
             &search::index_dir(&settings.data_dir),
             search::IndexOptions {
@@ -246,8 +275,7 @@ impl Application {
                         "the event hook secret is ignored in provisioning mode (--source scim): nothing is read from the Okta API"
                     );
                 }
-                let writer =
-                    sync::Provisioner::new(store.clone(), settings.sync.engine.managers.clone());
+                let writer = sync::Provisioner::new(store.clone(), &settings.sync.engine);
                 (None, Some(Arc::new(ProvisionHandle(Arc::new(writer)))))
             }
         };

@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// An employee-facing app: typed fields, manager chains, reports, groups, search,
-    /// departments, org charts; never deprovisioned people; `profile` holds only the custom
-    /// attributes listed in `directory_attributes`.
+    /// An employee-facing app: typed fields (the admin-chosen `extended_attributes` included:
+    /// they are typed fields), manager chains, reports, groups, search, departments, org
+    /// charts; never deprovisioned people; `profile` holds only the custom attributes listed
+    /// in `directory_attributes`.
     Directory,
     /// HR and audit tools: everything, every status, the whole raw profile, sync status and runs.
     Hr,
@@ -78,8 +79,8 @@ impl FromStr for Role {
 /// Something a caller may read or do beyond nothing at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Permission {
-    /// People and groups with their typed fields, chains, reports, memberships, search,
-    /// facets, departments and org charts.
+    /// People and groups with their typed fields (`Person::attributes` too), chains, reports,
+    /// memberships, search, facets, departments and org charts.
     ReadDirectory,
     /// People in `DEPROVISIONED` status, in lookups, lists, counts and search.
     SeeDeprovisioned,

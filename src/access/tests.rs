@@ -17,7 +17,7 @@ fn person(id: &str, status: &str, manager: Option<&str>, extra: Value) -> Op {
         p.extend(e.clone());
     }
     let raw = json!({"id": id, "status": status, "profile": profile});
-    let mut person = Person::from_okta(&raw).expect("valid user");
+    let mut person = Person::from_okta(&raw, &Default::default()).expect("valid user");
     person.manager_id = manager.map(str::to_owned);
     Op::PutPerson {
         person: Box::new(person),

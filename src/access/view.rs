@@ -596,6 +596,7 @@ impl View {
             .iter()
             .all(|s| filter.statuses.is_empty() || filter.statuses.contains(s))
             && filter.department.is_none()
+            && filter.attribute.is_none()
             && filter.title.is_none()
             && filter.city.is_none()
             && filter.country_code.is_none();

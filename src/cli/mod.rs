@@ -17,6 +17,7 @@ mod check;
 #[cfg(feature = "simulator")]
 mod demo;
 mod health;
+mod keyring;
 mod keys;
 mod schema;
 mod search;
@@ -99,6 +100,11 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         command: keys::KeysCommand,
+    },
+    /// Store or remove the Okta token (or OAuth private key) in the OS keyring, for okta_token_keyring
+    Keyring {
+        #[command(subcommand)]
+        command: keyring::KeyringCommand,
     },
     /// Ask a running server whether it is ready (for container health checks); exits non-zero when not
     Health {
@@ -206,5 +212,6 @@ pub async fn run(command: Command, format: LogFormat) -> Result<(), CliError> {
         Command::Check { opts } => check::run(opts).await,
         Command::Health { url } => health::run(&url).await,
         Command::Keys { command } => keys::run(command),
+        Command::Keyring { command } => keyring::run(command),
     }
 }

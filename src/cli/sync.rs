@@ -29,6 +29,7 @@ async fn sync_once(settings: Settings) -> Result<(), CliError> {
             settings.data_dir.display()
         )));
     }
+    oktamirror::startup::adopt_attribute_map(&store, &settings.sync.engine)?;
     let source = OktaSource::with_auth(okta.url, okta.auth, okta.client)?;
     source.preflight().await?;
     let started = Instant::now();

@@ -72,7 +72,7 @@ pub enum ConfigError {
     UrlWithPath(String),
     /// Neither an SSWS token (file, `OKTA_API_TOKEN`, `okta_token`) nor an OAuth app is given.
     #[error(
-        "no Okta API token: set OKTA_API_TOKEN, or pass --okta-token-file PATH (a file holding only the token)"
+        "no Okta API token: set OKTA_API_TOKEN, pass --okta-token-file PATH (a file holding only the token), or store it in the OS keyring with `oktamirror keyring set NAME` and pass --okta-token-keyring NAME"
     )]
     MissingToken,
     /// The Okta token file cannot be read.
@@ -376,10 +376,30 @@ impl Settings {
 impl OktaSettings {
     fn resolve(o: &Options, token_env: Option<String>) -> Result<OktaSettings, ConfigError> {
         let url = parse_okta_url(o.okta_url.as_deref().ok_or(ConfigError::MissingUrl)?)?;
-        let auth = match (&o.okta_client_id, &o.okta_private_key_file) {
-            (Some(client_id), Some(key_file)) => Auth::OAuth(OAuthConfig {
+        let keyring = o.okta_token_keyring.as_deref().map(str::trim);
+        if let (Some(_), Some(_)) = (keyring, o.okta_private_key_file.as_ref()) {
+            return Err(ConfigError::Invalid(
+                "okta_token_keyring and okta_private_key_file are both set: give the OAuth private key once, from the keyring or from the file".into(),
+            ));
+        }
+        if let (Some(_), Some(_)) = (keyring, o.okta_token_file.as_ref()) {
+            return Err(ConfigError::Invalid(
+                "okta_token_keyring and okta_token_file are both set: give the Okta token once, from the keyring or from the file".into(),
+            ));
+        }
+        let from_keyring = |name: &str| {
+            crate::secret::keyring::read(name)
+                .map_err(|e| ConfigError::Invalid(format!("okta_token_keyring: {e}")))
+        };
+        let key_file = match (keyring, &o.okta_private_key_file) {
+            (_, Some(path)) => Some(read_key_file("OAuth private key file", path)?),
+            (Some(name), None) if o.okta_client_id.is_some() => Some(from_keyring(name)?),
+            _ => None,
+        };
+        let auth = match (&o.okta_client_id, key_file) {
+            (Some(client_id), Some(private_key)) => Auth::OAuth(OAuthConfig {
                 client_id: client_id.trim().to_owned(),
-                private_key: read_key_file("OAuth private key file", key_file)?,
+                private_key,
                 key_id: o.okta_key_id.clone(),
                 scopes: o.okta_scopes.clone().unwrap_or_default(),
                 dpop_key: match &o.okta_dpop_key_file {
@@ -389,7 +409,7 @@ impl OktaSettings {
             }),
             (Some(_), None) => {
                 return Err(ConfigError::Invalid(
-                    "okta_client_id is set but okta_private_key_file is not: give the service app's private key (PEM or JWK) with --okta-private-key-file".into(),
+                    "okta_client_id is set but okta_private_key_file is not: give the service app's private key (PEM or JWK) with --okta-private-key-file (or from the OS keyring with --okta-token-keyring)".into(),
                 ));
             }
             (None, Some(_)) => {
@@ -397,9 +417,10 @@ impl OktaSettings {
                     "okta_private_key_file is set but okta_client_id is not: give the service app's Client ID with --okta-client-id".into(),
                 ));
             }
-            (None, None) => Auth::Ssws(match &o.okta_token_file {
-                Some(path) => read_token_file(path)?,
-                None => match token_env
+            (None, None) => Auth::Ssws(match (&o.okta_token_file, keyring) {
+                (Some(path), _) => read_token_file(path)?,
+                (None, Some(name)) => from_keyring(name)?,
+                (None, None) => match token_env
                     .map(Secret::new)
                     .or_else(|| o.okta_token.clone())
                     .filter(|t| !t.expose().trim().is_empty())
@@ -464,6 +485,13 @@ impl SyncSettings {
             engine.max_delete_share = p / 100.0;
         }
         engine.allow_mass_delete = o.allow_mass_delete;
+        let table = o.attribute_map.clone().unwrap_or_default();
+        let mut extended = table.extended_attributes;
+        extended.extend(o.extended_attributes.iter().flatten().cloned());
+        engine.attribute_map = std::sync::Arc::new(
+            crate::model::AttributeMap::parse(&table.fields, &extended)
+                .map_err(ConfigError::Invalid)?,
+        );
         let mut lanes = Lanes::default();
         if let Some(s) = &o.full_sync_interval {
             lanes.reconcile_interval = parse_duration(s)?;
@@ -1308,5 +1336,96 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("allow_mass_delete"), "{e}");
+    }
+
+    /// `[attribute_map]` in the file (with `extended_attributes` beside it or inside it), the
+    /// compact flag form (a template keeps its commas), and errors naming the valid fields.
+    #[test]
+    fn attribute_maps_read_from_the_file_and_flags() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            o: Options,
+        }
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("c.toml");
+        let resolve = |text: &str, flags: &[&str]| {
+            std::fs::write(
+                &path,
+                format!("okta_url = \"https://acme.okta.com\"\n{text}"),
+            )
+            .expect("write");
+            let mut args = vec!["x", "--config", path.to_str().expect("utf-8")];
+            args.extend_from_slice(flags);
+            let o = Cmd::try_parse_from(args).map_err(|e| e.to_string())?.o;
+            Settings::resolve(o, Some("t".into())).map_err(|e| e.to_string())
+        };
+        let s = resolve(
+            "extended_attributes = [\"pronouns\"]\n[attribute_map]\ncity = \"officeLocation\"\n\
+             displayName = \"{firstName} {lastName} ({pronouns})\"\nextended_attributes = [\"costCenterCode\"]\n",
+            &[],
+        )
+        .expect("valid");
+        assert_eq!(
+            s.sync.engine.attribute_map.fingerprint(),
+            "city=officeLocation; displayName={firstName} {lastName} ({pronouns}); extended=costCenterCode,pronouns"
+        );
+        // Flags win over the file's table as a whole.
+        let s = resolve(
+            "[attribute_map]\ncity = \"officeLocation\"\n",
+            &[
+                "--attribute-map",
+                "displayName={lastName}, {firstName},employeeNumber=badgeId",
+                "--extended-attributes",
+                "pronouns",
+            ],
+        )
+        .expect("valid");
+        assert_eq!(
+            s.sync.engine.attribute_map.fingerprint(),
+            "displayName={lastName}, {firstName}; employeeNumber=badgeId; extended=pronouns"
+        );
+        let e = resolve("[attribute_map]\ncty = \"officeLocation\"\n", &[]).unwrap_err();
+        assert!(
+            e.contains("\"cty\" is not a typed field")
+                && e.contains("city, costCenter, countryCode"),
+            "{e}"
+        );
+        let e = resolve("[attribute_map]\ncity = 3\n", &[]).unwrap_err();
+        assert!(e.contains("is not text"), "{e}");
+        let e = resolve("", &["--attribute-map", "city"]).unwrap_err();
+        assert!(e.contains("not field=attribute"), "{e}");
+        let e = resolve("[attribute_map]\ntitle = \"{jobTitle}\"\n", &[]).unwrap_err();
+        assert!(e.contains("unknown placeholder {jobTitle}"), "{e}");
+    }
+
+    /// The keyring is one source of the token among others, never two at once.
+    #[test]
+    fn the_keyring_excludes_the_token_and_key_files() {
+        let both = Options {
+            okta_token_keyring: Some("oktamirror/acme".into()),
+            okta_token_file: Some("/tmp/token".into()),
+            ..base()
+        };
+        let e = Settings::resolve(both, None).unwrap_err().to_string();
+        assert!(e.contains("okta_token_keyring and okta_token_file"), "{e}");
+        let both = Options {
+            okta_token_keyring: Some("oktamirror/acme".into()),
+            okta_client_id: Some("0oa1".into()),
+            okta_private_key_file: Some("/tmp/key.pem".into()),
+            ..base()
+        };
+        let e = Settings::resolve(both, None).unwrap_err().to_string();
+        assert!(e.contains("okta_private_key_file are both set"), "{e}");
+        let bad = Options {
+            okta_token_keyring: Some("no spaces allowed".into()),
+            ..base()
+        };
+        let e = Settings::resolve(bad, None).unwrap_err().to_string();
+        assert!(
+            e.contains("okta_token_keyring") && e.contains("not a keyring entry name"),
+            "{e}"
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
+use super::parse::FieldMap;
 use crate::secret::Secret;
 
 /// Options as given on the command line, in the environment or in the TOML file; `None` means
@@ -28,6 +29,9 @@ pub struct Options {
     /// A file holding the Okta API token (else OKTA_API_TOKEN is read)
     #[arg(long, env = "OKTAMIRROR_OKTA_TOKEN_FILE")]
     pub okta_token_file: Option<PathBuf>,
+    /// The OS keyring entry holding the Okta token (with okta_client_id: the OAuth private key); store it with `oktamirror keyring set NAME`
+    #[arg(long, env = "OKTAMIRROR_OKTA_TOKEN_KEYRING")]
+    pub okta_token_keyring: Option<String>,
     /// The SSWS token itself, file only (prefer okta_token_file or OKTA_API_TOKEN: config files get shared)
     #[arg(skip)]
     pub okta_token: Option<Secret>,
@@ -59,6 +63,12 @@ pub struct Options {
     /// Custom profile attributes people search covers, comma-separated (like badgeId,slackHandle)
     #[arg(long, env = "OKTAMIRROR_SEARCH_ATTRIBUTES", value_delimiter = ',')]
     pub search_attributes: Option<Vec<String>>,
+    /// Typed fields read from other profile attributes or templates, like "city=officeLocation,displayName={firstName} {lastName}" (an [attribute_map] table in the file)
+    #[arg(long, env = "OKTAMIRROR_ATTRIBUTE_MAP")]
+    pub attribute_map: Option<FieldMap>,
+    /// Custom profile attributes exposed as typed, filterable, searchable `attributes`, comma-separated (like costCenterCode,pronouns)
+    #[arg(long, env = "OKTAMIRROR_EXTENDED_ATTRIBUTES", value_delimiter = ',')]
+    pub extended_attributes: Option<Vec<String>>,
     /// Custom profile attributes a `directory` key sees in `profile`, comma-separated (default none)
     #[arg(long, env = "OKTAMIRROR_DIRECTORY_ATTRIBUTES", value_delimiter = ',')]
     pub directory_attributes: Option<Vec<String>>,

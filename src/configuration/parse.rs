@@ -160,3 +160,105 @@ pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
         ))),
     }
 }
+
+/// `attribute_map`: typed field → profile attribute or template. In the file a TOML table
+/// (which may also hold `extended_attributes = [...]`); as a flag or variable
+/// `field=value,field2=value2`, split only at commas followed by `name=`, so a template may hold
+/// commas.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldMap {
+    /// Typed field → attribute name or template, as given.
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// `extended_attributes` given inside the `[attribute_map]` table.
+    pub extended_attributes: Vec<String>,
+}
+
+/// The table again, as the file holds it (for `Options::over`'s merge).
+impl serde::Serialize for FieldMap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let extra = usize::from(!self.extended_attributes.is_empty());
+        let mut m = s.serialize_map(Some(self.fields.len() + extra))?;
+        for (k, v) in &self.fields {
+            m.serialize_entry(k, v)?;
+        }
+        if extra == 1 {
+            m.serialize_entry("extended_attributes", &self.extended_attributes)?;
+        }
+        m.end()
+    }
+}
+
+impl std::str::FromStr for FieldMap {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<FieldMap, String> {
+        let starts_pair = |rest: &str| {
+            let name: String = rest
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            !name.is_empty()
+                && rest.trim_start()[name.len()..]
+                    .trim_start()
+                    .starts_with('=')
+        };
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        for (i, _) in s.match_indices(',') {
+            if starts_pair(&s[i + 1..]) {
+                pieces.push(&s[start..i]);
+                start = i + 1;
+            }
+        }
+        pieces.push(&s[start..]);
+        let mut fields = std::collections::BTreeMap::new();
+        for piece in pieces.into_iter().filter(|p| !p.trim().is_empty()) {
+            let Some((field, value)) = piece.split_once('=') else {
+                return Err(format!(
+                    "attribute_map \"{}\" is not field=attribute: give pairs like city=officeLocation,employeeNumber=badgeId",
+                    piece.trim()
+                ));
+            };
+            fields.insert(field.trim().to_owned(), value.trim().to_owned());
+        }
+        Ok(FieldMap {
+            fields,
+            extended_attributes: Vec::new(),
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FieldMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<FieldMap, D::Error> {
+        use serde::de::Error;
+        let table = std::collections::BTreeMap::<String, serde_json::Value>::deserialize(d)?;
+        let mut out = FieldMap::default();
+        for (key, value) in table {
+            match (key.as_str(), value) {
+                ("extended_attributes", serde_json::Value::Array(items)) => {
+                    for item in items {
+                        match item {
+                            serde_json::Value::String(s) => out.extended_attributes.push(s),
+                            other => {
+                                return Err(D::Error::custom(format!(
+                                    "extended_attributes holds {other}, not an attribute name: give names like [\"costCenterCode\", \"pronouns\"]"
+                                )));
+                            }
+                        }
+                    }
+                }
+                (_, serde_json::Value::String(s)) => {
+                    out.fields.insert(key, s);
+                }
+                (_, other) => {
+                    return Err(D::Error::custom(format!(
+                        "attribute_map.{key} = {other} is not text: give the Okta profile attribute to read, like city = \"officeLocation\", or a template like \"{{firstName}} {{lastName}}\""
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -201,6 +201,10 @@ fn filter_clauses(f: &Fields, filter: &PersonFilter) -> Vec<(Occur, Box<dyn Quer
             clauses.push((Occur::Must, scored(term_query(field, &filter_key(v)), 0.0)));
         }
     }
+    if let Some((name, value)) = &filter.attribute {
+        let term = super::schema::attribute_key(name, value);
+        clauses.push((Occur::Must, scored(term_query(f.attribute_key, &term), 0.0)));
+    }
     clauses
 }
 

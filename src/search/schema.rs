@@ -10,7 +10,7 @@ use crate::model::Person;
 
 /// Bumped whenever the schema, the analysis or the storage settings change: an index of another
 /// version is rebuilt.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// The fields of the people index.
 #[derive(Clone, Copy)]
@@ -33,6 +33,8 @@ pub struct Fields {
     pub title_key: Field,
     pub city_key: Field,
     pub country_key: Field,
+    /// `name=value` of each extended attribute (lower-cased name, filter-key value).
+    pub attribute_key: Field,
     /// Values as Okta holds them, for facet counts.
     pub department: Field,
     pub title: Field,
@@ -58,6 +60,7 @@ impl Fields {
             title_key: b.add_text_field("title_key", STRING),
             city_key: b.add_text_field("city_key", STRING),
             country_key: b.add_text_field("country_key", STRING),
+            attribute_key: b.add_text_field("attribute_key", STRING),
             department: b.add_text_field(FACET_FIELDS[0], STRING | FAST),
             title: b.add_text_field(FACET_FIELDS[1], STRING | FAST),
             city: b.add_text_field(FACET_FIELDS[2], STRING | FAST),
@@ -123,11 +126,15 @@ impl Fields {
                 doc.add_text(facet, v);
             }
         }
+        for a in &p.attributes {
+            doc.add_text(self.attribute_key, attribute_key(&a.name, &a.value));
+        }
         doc
     }
 }
 
-/// The searchable attributes of a person, by their GraphQL field name.
+/// The searchable attributes of a person, by their GraphQL field name (the extended attributes'
+/// values as `attributes`).
 pub fn searchable_values(p: &Person) -> impl Iterator<Item = (&'static str, &str)> {
     [
         ("displayName", p.display_name.as_deref()),
@@ -146,6 +153,17 @@ pub fn searchable_values(p: &Person) -> impl Iterator<Item = (&'static str, &str
     ]
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k, v)))
+    .chain(
+        p.attributes
+            .iter()
+            .map(|a| ("attributes", a.value.as_str())),
+    )
+}
+
+/// The term an extended attribute's filter looks up: `name=value`, both compared
+/// case-insensitively.
+pub fn attribute_key(name: &str, value: &str) -> String {
+    format!("{}={}", name.trim().to_lowercase(), filter_key(value))
 }
 
 /// The values of the configured custom attributes in a raw Okta user (strings and numbers;

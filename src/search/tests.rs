@@ -22,7 +22,7 @@ fn person(
     let raw = json!({"id": id, "status": status, "profile": {"login": login, "email": login,
         "firstName": first, "lastName": last, "department": dept, "title": "Engineer",
         "city": "Berlin", "countryCode": "DE", "favouriteFood": "Spätzle"}});
-    let mut p = Person::from_okta(&raw).expect("valid");
+    let mut p = Person::from_okta(&raw, &Default::default()).expect("valid");
     p.manager_id = manager.map(str::to_owned);
     Op::PutPerson {
         person: Box::new(p),

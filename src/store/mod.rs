@@ -186,6 +186,9 @@ pub mod meta {
     pub const LAST_CONTACT: &str = "last_contact";
     /// Why the latest sync step failed (`Option<String>`); null once a step succeeds again.
     pub const SYNC_PROBLEM: &str = "sync_problem";
+    /// The attribute mapping the stored people were derived with (`String`: its
+    /// fingerprint, empty for the default); absent in stores from before mappings existed.
+    pub const ATTRIBUTE_MAP: &str = "attribute_map";
 }
 
 impl Store {

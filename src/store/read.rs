@@ -20,6 +20,8 @@ pub struct PersonFilter {
     pub city: Option<String>,
     /// `profile.countryCode` to match.
     pub country_code: Option<String>,
+    /// An extended attribute (name, value) the person must have (both case-insensitive).
+    pub attribute: Option<(String, String)>,
 }
 
 impl PersonFilter {
@@ -38,6 +40,12 @@ impl PersonFilter {
             && eq(&self.title, &p.title)
             && eq(&self.city, &p.city)
             && eq(&self.country_code, &p.country_code)
+            && self.attribute.as_ref().is_none_or(|(name, value)| {
+                p.attributes.iter().any(|a| {
+                    a.name.eq_ignore_ascii_case(name.trim())
+                        && keys::fold(&a.value) == keys::fold(value)
+                })
+            })
     }
 }
 

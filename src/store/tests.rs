@@ -8,7 +8,7 @@ use crate::model::{ChangeOp, Entity, Group, Person};
 fn person(id: &str, login: &str, manager: Option<&str>) -> (Person, serde_json::Value) {
     let raw = json!({"id": id, "status": "ACTIVE",
         "profile": {"login": login, "email": login, "employeeNumber": format!("E{id}")}});
-    let mut p = Person::from_okta(&raw).expect("valid");
+    let mut p = Person::from_okta(&raw, &Default::default()).expect("valid");
     p.manager_id = manager.map(str::to_owned);
     (p, raw)
 }

@@ -10,7 +10,8 @@ use serde_json::Value;
 use super::managers;
 use super::{Progress, ProgressEvent, Source, SourceError, SyncConfig, Usage};
 use crate::model::{
-    ChangeCounts, Group, HeldDeletions, ManagerReport, Person, RunKind, SyncRun, strip_volatile,
+    AttributeMap, ChangeCounts, Group, HeldDeletions, ManagerReport, Person, RunKind, SyncRun,
+    strip_volatile,
 };
 use crate::store::{Batch, Op, RawJson, Store, StoreError, meta};
 
@@ -364,7 +365,7 @@ fn apply_staged(
     let done =
         |name: &str| tracing::debug!(phase = name, secs = phase.elapsed().as_secs_f64(), "apply");
 
-    let people = parse_staged_people(store, &mut warnings)?;
+    let people = parse_staged_people(store, &cfg.attribute_map, &mut warnings)?;
     let mut live = Live::of(store, &people, vanished)?;
     let (removals, held) = decide_removals(store, cfg, &mut live, &mut warnings)?;
     let (people, mut resolution) = resolve_managers(store, people, &held.people, &cfg.managers)?;
@@ -454,12 +455,13 @@ impl Live {
 /// skipped with a warning (and later skipped when applying).
 fn parse_staged_people(
     store: &Store,
+    map: &AttributeMap,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Person>, StoreError> {
     let mut people = Vec::new();
     for r in store.staged_users() {
         let (id, raw) = r?;
-        match Person::from_okta(&raw) {
+        match Person::from_okta(&raw, map) {
             Ok(p) => people.push(p),
             Err(e) => warnings.push(format!("skipped user {id}: {e}")),
         }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::full::{membership_op, sorted_diff};
 use super::managers;
 use super::{Event, Source, SourceError, SyncConfig, Target, Usage};
-use crate::model::{Group, ManagerReport, Person, RunKind, SyncRun, strip_volatile};
+use crate::model::{AttributeMap, Group, ManagerReport, Person, RunKind, SyncRun, strip_volatile};
 use crate::store::{Batch, Op, RawJson, Store, StoreError, meta};
 
 #[derive(Debug, thiserror::Error)]
@@ -578,7 +578,8 @@ impl Incremental {
         let mgr_cfg = self.cfg.managers.clone();
         let mut warnings = std::mem::take(&mut reads.warnings);
 
-        let (mut puts, gone_people) = person_changes(&reads, &mut warnings);
+        let (mut puts, gone_people) =
+            person_changes(&reads, &self.cfg.attribute_map, &mut warnings);
         let people = self.load_people()?;
         let report = if update_people(people, &puts, &gone_people) {
             let resolution = managers::resolve(people.values(), &mgr_cfg);
@@ -620,13 +621,14 @@ impl Incremental {
 /// users whose JSON is unreadable are skipped with a warning.
 fn person_changes(
     reads: &Reads,
+    map: &AttributeMap,
     warnings: &mut Vec<String>,
 ) -> (BTreeMap<String, (Person, RawJson)>, HashSet<String>) {
     let mut puts: BTreeMap<String, (Person, RawJson)> = BTreeMap::new();
     let mut gone_people: HashSet<String> = HashSet::new();
     for (id, v) in &reads.users {
         match v {
-            Some(raw) => match Person::from_okta(raw) {
+            Some(raw) => match Person::from_okta(raw, map) {
                 Ok(p) => {
                     puts.insert(id.clone(), (p, stable_raw(raw)));
                 }

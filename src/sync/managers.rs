@@ -231,8 +231,11 @@ mod tests {
         if let Some(m) = manager_name {
             profile["manager"] = json!(m);
         }
-        Person::from_okta(&json!({"id": id, "status": "ACTIVE", "profile": profile}))
-            .expect("valid")
+        Person::from_okta(
+            &json!({"id": id, "status": "ACTIVE", "profile": profile}),
+            &crate::model::AttributeMap::default(),
+        )
+        .expect("valid")
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod full;
 mod incremental;
 pub mod managers;
 mod provision;
+mod rederive;
 mod source;
 
 pub use continuous::{Command, Lanes, LogAllowance, SyncKind, Wiring, run as run_continuous};
@@ -13,7 +14,10 @@ pub use full::{Cancel, run_crawl, run_crawl_until, run_full};
 pub use incremental::{Incremental, Position};
 pub use managers::{ManagerConfig, ManagerKey};
 pub use provision::Provisioner;
+pub use rederive::{Rederived, rederive};
 pub use source::{Event, LogPage, Source, SourceError, Target, Usage};
+
+use crate::model::AttributeMap;
 
 /// Tunables of the sync engine.
 #[derive(Debug, Clone)]
@@ -27,6 +31,8 @@ pub struct SyncConfig {
     pub max_delete_share: f64,
     /// Apply removals beyond `max_delete_share` (an operator's explicit decision).
     pub allow_mass_delete: bool,
+    /// Which profile attributes the typed fields are read from (`Person::from_okta`).
+    pub attribute_map: std::sync::Arc<AttributeMap>,
 }
 
 impl Default for SyncConfig {
@@ -36,6 +42,7 @@ impl Default for SyncConfig {
             managers: ManagerConfig::default(),
             max_delete_share: 0.10,
             allow_mass_delete: false,
+            attribute_map: Default::default(),
         }
     }
 }

@@ -13,8 +13,8 @@ use super::full::membership_op;
 use super::incremental::{person_ops, rewrite_moved_managers, stable_raw, update_people};
 use super::managers::{self, ManagerConfig};
 use crate::model::{
-    Group, GroupChange, MemberOp, PROVISIONED_DOCUMENT, Person, ProvisionError, ProvisionWrite,
-    PushedGroup, PushedUser,
+    AttributeMap, Group, GroupChange, MemberOp, PROVISIONED_DOCUMENT, Person, ProvisionError,
+    ProvisionWrite, PushedGroup, PushedUser,
 };
 use crate::store::{Batch, Op, RawJson, Store, StoreError, meta};
 
@@ -23,6 +23,7 @@ use crate::store::{Batch, Op, RawJson, Store, StoreError, meta};
 pub struct Provisioner {
     store: Store,
     managers: ManagerConfig,
+    attribute_map: std::sync::Arc<AttributeMap>,
     /// Everyone, for manager resolution (loaded on the first write, dropped after a failed
     /// one); the lock is the single-writer lock.
     people: Mutex<Option<HashMap<String, Person>>>,
@@ -37,11 +38,12 @@ fn now() -> String {
 }
 
 impl Provisioner {
-    /// A writer over `store`, resolving managers with `managers`.
-    pub fn new(store: Store, managers: ManagerConfig) -> Provisioner {
+    /// A writer over `store`, resolving managers and mapping attributes as `cfg` says.
+    pub fn new(store: Store, cfg: &super::SyncConfig) -> Provisioner {
         Provisioner {
             store,
-            managers,
+            managers: cfg.managers.clone(),
+            attribute_map: cfg.attribute_map.clone(),
             people: Mutex::new(None),
         }
     }
@@ -175,7 +177,7 @@ impl Provisioner {
     ) -> Result<(), ProvisionError> {
         let mut puts: BTreeMap<String, (Person, RawJson)> = BTreeMap::new();
         for (id, raw) in put {
-            let person = Person::from_okta(&raw)
+            let person = Person::from_okta(&raw, &self.attribute_map)
                 .map_err(|e| ProvisionError::Invalid(format!("the user cannot be stored: {e}")))?;
             puts.insert(id, (person, stable_raw(&raw)));
         }
@@ -401,7 +403,7 @@ mod tests {
     fn writes_resolve_managers_and_keep_logins_unique() {
         let dir = tempfile::tempdir().expect("tmp");
         let store = Store::open(dir.path()).expect("store");
-        let w = Provisioner::new(store.clone(), ManagerConfig::default());
+        let w = Provisioner::new(store.clone(), &crate::sync::SyncConfig::default());
         let report = w
             .apply(ProvisionWrite::CreateUser(user(
                 "ann@x",
@@ -432,7 +434,7 @@ mod tests {
     fn group_members_follow_ops_in_order() {
         let dir = tempfile::tempdir().expect("tmp");
         let store = Store::open(dir.path()).expect("store");
-        let w = Provisioner::new(store.clone(), ManagerConfig::default());
+        let w = Provisioner::new(store.clone(), &crate::sync::SyncConfig::default());
         let a = w
             .apply(ProvisionWrite::CreateUser(user("a@x", json!({}))))
             .expect("a");

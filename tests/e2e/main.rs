@@ -6,6 +6,7 @@ mod backup;
 mod client;
 mod feed;
 mod hostile;
+mod mapping;
 mod mirror;
 mod oauth;
 mod ops;

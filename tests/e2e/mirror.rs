@@ -725,7 +725,7 @@ async fn ready_means_search_has_caught_up_with_the_store() {
                 "profile": {"login": format!("ready.person{i}@example.com"),
                             "firstName": "Quillon", "lastName": format!("Readiness{i}")}});
             Op::PutPerson {
-                person: Box::new(Person::from_okta(&raw).expect("valid")),
+                person: Box::new(Person::from_okta(&raw, &Default::default()).expect("valid")),
                 raw: (&raw).into(),
             }
         })

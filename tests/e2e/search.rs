@@ -332,7 +332,7 @@ async fn the_index_heals_after_deletion_and_after_a_crash_before_commit() {
     assert_eq!(index.indexed_seq(), store.last_seq().expect("seq"));
     let raw = json!({"id": "00unew0001", "status": "ACTIVE",
         "profile": {"login": "zygmunt.quaestor@example.com", "firstName": "Zygmunt", "lastName": "Quaestor"}});
-    let person = Person::from_okta(&raw).expect("valid");
+    let person = Person::from_okta(&raw, &Default::default()).expect("valid");
     store
         .apply(
             &[Op::PutPerson {

@@ -16,6 +16,18 @@ pub(crate) struct PeopleFilter {
     pub title: Option<String>,
     pub city: Option<String>,
     pub country_code: Option<String>,
+    /// People with this extended attribute value (`extended_attributes`; name and value
+    /// case-insensitive).
+    pub attribute: Option<AttributeFilter>,
+}
+
+/// One extended attribute's value to match.
+#[derive(InputObject)]
+pub(crate) struct AttributeFilter {
+    /// The extended attribute's name, like costCenterCode.
+    pub name: String,
+    /// The value to match exactly (ignoring case and surrounding spaces).
+    pub value: String,
 }
 
 impl PeopleFilter {
@@ -33,6 +45,7 @@ impl PeopleFilter {
             title: self.title,
             city: self.city,
             country_code: self.country_code,
+            attribute: self.attribute.map(|a| (a.name, a.value)),
         }
     }
 }

@@ -20,6 +20,21 @@ const MAX_CHAIN: usize = 64;
 
 pub(crate) struct PersonNode(pub Person);
 
+/// One extended attribute's value (an array in Okta gives one per item).
+pub(crate) struct PersonAttribute<'a>(&'a crate::model::Attribute);
+
+#[Object(name = "Attribute")]
+impl PersonAttribute<'_> {
+    /// The Okta profile attribute's name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Its value as text (a number or boolean in Okta as its text).
+    async fn value(&self) -> &str {
+        &self.0.value
+    }
+}
+
 /// A person in the Okta org.
 #[Object(name = "Person")]
 impl PersonNode {
@@ -66,6 +81,12 @@ impl PersonNode {
     }
     async fn country_code(&self) -> Option<&str> {
         self.0.country_code.as_deref()
+    }
+    /// The extended attributes (`extended_attributes`) this person has, in name order: custom
+    /// Okta profile attributes the server exposes as typed fields, to every role that reads
+    /// people.
+    async fn attributes(&self) -> Vec<PersonAttribute<'_>> {
+        self.0.attributes.iter().map(PersonAttribute).collect()
     }
     async fn status(&self) -> UserStatus {
         self.0.status.into()

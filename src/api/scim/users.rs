@@ -214,14 +214,11 @@ pub(crate) fn resource_with(
     }
     let mut addr = Map::new();
     put(&mut addr, "streetAddress", pf("streetAddress"));
-    put(&mut addr, "locality", p.city.clone().or_else(|| pf("city")));
+    // The typed (mapped) values, never the raw attribute: see `attribute_map`.
+    put(&mut addr, "locality", p.city.clone());
     put(&mut addr, "region", pf("state"));
     put(&mut addr, "postalCode", pf("zipCode"));
-    put(
-        &mut addr,
-        "country",
-        p.country_code.clone().or_else(|| pf("countryCode")),
-    );
+    put(&mut addr, "country", p.country_code.clone());
     if !addr.is_empty() {
         addr.insert("type".into(), Value::String("work".into()));
         addr.insert("primary".into(), Value::Bool(true));

@@ -163,6 +163,26 @@ async fn directory_profiles_show_the_configured_attributes_and_hr_the_whole_prof
     assert_eq!(d["group"]["profile"]["custom"], 7);
 }
 
+/// Extended attributes are typed fields chosen by the admin: a directory key reads them (and
+/// filters on them) while the raw profile stays hidden from it.
+#[tokio::test]
+async fn directory_keys_see_extended_attributes_but_not_the_raw_profile() {
+    let s = Server::start_as(Role::Directory, Policy::default()).await;
+    let d = s
+        .data(
+            r#"{ person(id: "00u1") { profile attributes { name value } }
+                 people(filter: {attribute: {name: "BADGECOLOUR", value: "Gold"}}) { nodes { id } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(d["person"]["profile"], json!({}));
+    assert_eq!(
+        d["person"]["attributes"],
+        json!([{"name": "badgeColour", "value": "gold"}])
+    );
+    assert_eq!(d["people"]["nodes"], json!([{"id": "00u1"}]));
+}
+
 #[tokio::test]
 async fn with_keys_only_the_graphiql_page_and_its_files_need_no_key() {
     let s = Server::start_as(Role::Directory, Policy::default()).await;

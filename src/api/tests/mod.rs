@@ -50,7 +50,10 @@ fn person(id: &str, login: &str, status: &str, manager: Option<&str>, extra: Val
     }
     let raw = json!({"id": id, "status": status, "created": "2024-01-02T03:04:05.000Z",
         "lastUpdated": "2024-02-03T04:05:06.000Z", "profile": profile});
-    let mut person = Person::from_okta(&raw).expect("valid user");
+    // `badgeColour` is an extended attribute: a typed field every reading role sees.
+    let map = crate::model::AttributeMap::parse(&Default::default(), &["badgeColour".into()])
+        .expect("a valid mapping");
+    let mut person = Person::from_okta(&raw, &map).expect("valid user");
     person.manager_id = manager.map(str::to_owned);
     Op::PutPerson {
         person: Box::new(person),

@@ -10,7 +10,7 @@ use crate::store::Op;
 fn person(id: &str) -> Op {
     let raw = json!({"id": id, "status": "ACTIVE",
         "profile": {"login": format!("{id}@x.com"), "email": format!("{id}@x.com")}});
-    let p = Person::from_okta(&raw).expect("valid");
+    let p = Person::from_okta(&raw, &Default::default()).expect("valid");
     Op::PutPerson {
         person: Box::new(p),
         raw: (&raw).into(),

@@ -167,6 +167,12 @@ impl AppBuilder<'_> {
         self
     }
 
+    /// Typed fields read as `map` says, with its extended attributes.
+    pub fn attribute_map(mut self, map: oktamirror::model::AttributeMap) -> Self {
+        self.opts.attribute_map = map;
+        self
+    }
+
     pub fn search_attributes(mut self, attrs: &[&str]) -> Self {
         self.opts.search_attributes = attrs.iter().map(|s| (*s).to_owned()).collect();
         self
@@ -315,6 +321,11 @@ impl TestApp {
             .expect("restart the mirror");
         self.addr = app.addr();
         self.app = Some(app);
+    }
+
+    /// The attribute mapping the next `start` or `restart` uses.
+    pub fn set_attribute_map(&mut self, map: oktamirror::model::AttributeMap) {
+        self.opts.attribute_map = map;
     }
 
     /// Stops the mirror, leaving its data directory for the caller to reopen.

@@ -28,6 +28,36 @@ pub fn cli(args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
     )
 }
 
+/// Runs the binary to the end with `stdin` as its standard input; returns (success, stderr
+/// and stdout together).
+pub fn cli_with_stdin(args: &[&str], stdin: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oktamirror"))
+        .args(args)
+        .env_remove("OKTA_API_TOKEN")
+        .env_remove("OKTAMIRROR_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run oktamirror");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait for oktamirror");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        ),
+    )
+}
+
 /// A predicate on a log line that makes the reader SIGKILL the process at once.
 pub type KillWhen = Box<dyn Fn(&str) -> bool + Send>;
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use oktamirror::configuration::{DataSource, HookAuth, Settings};
+use oktamirror::model::AttributeMap;
 use oktamirror::okta::{Auth, ClientOptions};
 use oktamirror::secret::Secret;
 use oktamirror::sync::Lanes;
@@ -29,6 +30,8 @@ pub struct AppOptions {
     pub search_attributes: Vec<String>,
     /// `/readyz` 503 beyond this staleness; `None` (the product's default) never.
     pub max_staleness: Option<Duration>,
+    /// `[attribute_map]` and `extended_attributes` (the product's default: none).
+    pub attribute_map: AttributeMap,
 }
 
 impl AppOptions {
@@ -44,6 +47,7 @@ impl AppOptions {
             hook_secret: None,
             search_attributes: Vec::new(),
             max_staleness: None,
+            attribute_map: AttributeMap::default(),
         }
     }
 }
@@ -77,6 +81,7 @@ pub fn settings(sim: SocketAddr, data_dir: &Path, o: &AppOptions) -> Settings {
     });
     s.search.attributes = o.search_attributes.clone();
     s.server.max_staleness = o.max_staleness;
+    s.sync.engine.attribute_map = std::sync::Arc::new(o.attribute_map.clone());
     s
 }
 

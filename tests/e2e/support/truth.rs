@@ -52,7 +52,7 @@ pub fn people(sim: &Simulator) -> Vec<(Person, Value)> {
     let users = sim.users();
     let mut people: Vec<Person> = users
         .iter()
-        .map(|u| Person::from_okta(u).expect("a valid user"))
+        .map(|u| Person::from_okta(u, &Default::default()).expect("a valid user"))
         .collect();
     let resolved = managers::resolve(people.iter(), &ManagerConfig::default());
     for p in &mut people {
