@@ -153,10 +153,10 @@ pub(crate) fn resource_with(
     parts: Parts,
     memo: &mut Memo,
 ) -> Result<Value> {
-    let profile = if parts.profile {
-        view.profile(&p.id)?
+    let (profile, document) = if parts.profile {
+        view.profile_and_document(&p.id)?
     } else {
-        Value::Object(Map::new())
+        (Value::Object(Map::new()), None)
     };
     let pf = |k: &str| text(&profile, k);
     let mut u = Map::new();
@@ -229,7 +229,7 @@ pub(crate) fn resource_with(
     }
 
     if parts.groups {
-        let ids = view.group_ids_of(&p.id)?;
+        let ids = view.group_ids_of_person(p)?;
         let mut groups = Vec::with_capacity(ids.len());
         for id in &ids {
             if let Some(g) = memo.group(view, id)? {
@@ -298,9 +298,7 @@ pub(crate) fn resource_with(
     );
     meta.insert("location".into(), Value::String(location(&p.id)));
     u.insert("meta".into(), Value::Object(meta));
-    if parts.profile
-        && let Some(doc) = view.provisioned(&p.id)?
-    {
+    if let Some(doc) = document {
         as_pushed(&mut u, doc);
     }
     Ok(Value::Object(u))
