@@ -4,6 +4,7 @@
 mod access;
 mod backup;
 mod client;
+mod counts;
 mod hostile;
 mod mirror;
 mod oauth;
