@@ -203,7 +203,7 @@ fn walk(tx: &[TransactionalTree], id: &str, first: &str, all: i64, shown: i64) -
     let mut seen: Vec<String> = vec![id.to_owned()];
     let mut at = first.to_owned();
     loop {
-        if seen.iter().any(|s| *s == at) {
+        if seen.contains(&at) {
             if at == id {
                 mark_stale(tx)?;
             }
