@@ -390,6 +390,7 @@ fn maintained_counts_match_a_scan_after_random_churn() {
         UserStatus::Suspended,
         UserStatus::Deprovisioned,
     ];
+    let mut cyclic_batches = 0;
     for batch in 0..80 {
         let mut ops = Vec::new();
         for _ in 0..1 + rng.below(12) {
@@ -419,6 +420,22 @@ fn maintained_counts_match_a_scan_after_random_churn() {
         assert!(diffs.is_empty(), "batch {batch}: {diffs:?}");
         // The reads the View answers from, against a scan and a walk.
         let people: Vec<Person> = s.people_after(None).collect::<Result<_>>().expect("people");
+        // Whether the stored managers hold a cycle now (the counts' hard case).
+        let managers: std::collections::HashMap<&str, &str> = people
+            .iter()
+            .filter_map(|p| Some((p.id.as_str(), p.manager_id.as_deref()?)))
+            .collect();
+        cyclic_batches += usize::from(people.iter().any(|p| {
+            let mut seen = std::collections::HashSet::new();
+            let mut at = Some(p.id.as_str());
+            while let Some(x) = at {
+                if !seen.insert(x) {
+                    return true;
+                }
+                at = managers.get(x).copied();
+            }
+            false
+        }));
         for st in UserStatus::ALL {
             let scan = people.iter().filter(|p| p.status == st).count() as u64;
             assert_eq!(
@@ -468,6 +485,10 @@ fn maintained_counts_match_a_scan_after_random_churn() {
             );
         }
     }
+    assert!(
+        cyclic_batches > 5,
+        "the churn made manager cycles after only {cyclic_batches} batches"
+    );
     // An old store (version 2) gets every count built when it opens.
     s.tree(T::Counts).clear().expect("clear");
     s.tree(T::ReportCounts).clear().expect("clear");
