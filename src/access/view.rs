@@ -19,7 +19,7 @@ use crate::search::{
     self, DepartmentCache, Departments, Facets, Index, OrgNode, ParsedQuery, SearchError,
     SearchResults,
 };
-use crate::store::{PersonFilter, Spool, Store, StoreError, meta};
+use crate::store::{Attr, PersonFilter, Spool, Store, StoreError, meta};
 
 /// Why a read was refused or failed.
 ///
@@ -137,6 +137,10 @@ pub type Result<T> = std::result::Result<T, AccessError>;
 /// scans, whatever its shape: 3,000 aliases of a whole-org count stop at the budget instead of
 /// holding a core for minutes. Large enough for a few whole-org answers at a million people.
 pub const SCAN_BUDGET: u64 = 5_000_000;
+
+/// Below this many reports (all levels), a `reports` page walks the subtree; above, it reads
+/// people in id order and tests their manager chains.
+const WALK_REPORTS_BELOW: u64 = 2_000;
 
 /// A request's remaining scan budget, shared by every clone of its `View`.
 #[derive(Debug)]
@@ -564,8 +568,40 @@ impl View {
         Ok(filter)
     }
 
+    /// The statuses `filter` lets through for this caller (empty in the filter: every status),
+    /// never DEPROVISIONED for a caller who may not see it.
+    fn statuses_of(&self, filter: &PersonFilter) -> Vec<UserStatus> {
+        let all = if filter.statuses.is_empty() {
+            UserStatus::ALL.to_vec()
+        } else {
+            filter.statuses.clone()
+        };
+        all.into_iter()
+            .filter(|s| *s != UserStatus::Deprovisioned || self.may(Permission::SeeDeprovisioned))
+            .collect()
+    }
+
+    /// The filter's attribute comparison with the fewest matches (from the stored counts), with
+    /// that count: the index a filtered list reads.
+    fn narrowest<'f>(
+        &self,
+        filter: &'f PersonFilter,
+        statuses: &[UserStatus],
+    ) -> Result<Option<(Attr, &'f str, u64)>> {
+        let mut best: Option<(Attr, &str, u64)> = None;
+        for (a, v) in filter.attrs() {
+            let n = self.store().attr_count(a, v, statuses)?;
+            if best.is_none_or(|b| n < b.2) {
+                best = Some((a, v, n));
+            }
+        }
+        Ok(best)
+    }
+
     /// People matching `filter` (already passed through [`View::people_filter`]) in id order,
     /// strictly after `after`: `first + 1` of them at most, so the caller knows if more follow.
+    /// A filter on an attribute reads that attribute's index (the narrowest, when several are
+    /// asked), not every person.
     pub fn people_page(
         &self,
         filter: &PersonFilter,
@@ -573,13 +609,27 @@ impl View {
         first: usize,
     ) -> Result<Vec<Person>> {
         self.require(Permission::ReadDirectory)?;
+        let statuses = self.statuses_of(filter);
         let mut out = Vec::new();
-        for p in self.store().people_after(after) {
-            self.charge(1)?;
-            let p = p?;
+        let mut keep = |p: Person| {
             if filter.matches(&p) && self.shows(&p) {
                 out.push(p);
-                if out.len() > first {
+            }
+            out.len() > first
+        };
+        if let Some((a, v, _)) = self.narrowest(filter, &statuses)? {
+            for id in self.store().attr_ids_after(a, v, after) {
+                self.charge(1)?;
+                if let Some(p) = self.store().person(&id?)?
+                    && keep(p)
+                {
+                    break;
+                }
+            }
+        } else {
+            for p in self.store().people_after(after) {
+                self.charge(1)?;
+                if keep(p?) {
                     break;
                 }
             }
@@ -587,27 +637,49 @@ impl View {
         Ok(out)
     }
 
-    /// How many people match `filter` (already passed through [`View::people_filter`]). A
-    /// filter that lets everyone through reads the stored counter; any other scans, so call it
-    /// through [`View::blocking`].
+    /// How many people match `filter` (already passed through [`View::people_filter`]): the
+    /// stored counts for a filter on statuses and at most one attribute; with several
+    /// attributes, the people of the narrowest one's index are read (call it through
+    /// [`View::blocking`]).
     pub fn count_people(&self, filter: &PersonFilter) -> Result<u64> {
         self.require(Permission::ReadDirectory)?;
-        let everyone = UserStatus::ALL
-            .iter()
-            .all(|s| filter.statuses.is_empty() || filter.statuses.contains(s))
-            && filter.department.is_none()
-            && filter.attribute.is_none()
-            && filter.title.is_none()
-            && filter.city.is_none()
-            && filter.country_code.is_none();
-        if everyone && self.may(Permission::SeeDeprovisioned) {
-            return Ok(self.store().people_count()?);
+        let statuses = self.statuses_of(filter);
+        let attrs = filter.attrs();
+        if filter.attribute.is_some() && attrs.is_empty() {
+            // An extended attribute alone has no count kept: read everyone.
+            let mut n = 0u64;
+            for p in self.store().people_after(None) {
+                self.charge(1)?;
+                let p = p?;
+                if filter.matches(&p) && self.shows(&p) {
+                    n += 1;
+                }
+            }
+            return Ok(n);
+        }
+        if attrs.is_empty() {
+            if statuses.len() == UserStatus::ALL.len() {
+                return Ok(self.store().people_count()?);
+            }
+            let mut n = 0;
+            for s in &statuses {
+                n += self.store().status_count(*s)?;
+            }
+            return Ok(n);
+        }
+        let Some((a, v, count)) = self.narrowest(filter, &statuses)? else {
+            return Ok(0);
+        };
+        if attrs.len() == 1 && filter.attribute.is_none() {
+            return Ok(count);
         }
         let mut n = 0u64;
-        for p in self.store().people_after(None) {
+        for id in self.store().attr_ids_after(a, v, None) {
             self.charge(1)?;
-            let p = p?;
-            if filter.matches(&p) && self.shows(&p) {
+            if let Some(p) = self.store().person(&id?)?
+                && filter.matches(&p)
+                && self.shows(&p)
+            {
                 n += 1;
             }
         }
@@ -618,32 +690,50 @@ impl View {
     /// attributes the policy lists for the directory.
     pub fn profile(&self, id: &str) -> Result<Value> {
         self.require(Permission::ReadDirectory)?;
-        let profile = profile_of(self.store().person_raw(id)?);
+        Ok(self.profile_shown(profile_of(self.store().person_raw(id)?)))
+    }
+
+    /// A raw `profile` as the caller may see it: whole with `RawProfile`, else the policy's
+    /// `directory_attributes` only.
+    fn profile_shown(&self, profile: Value) -> Value {
         if self.may(Permission::RawProfile) {
-            return Ok(profile);
+            return profile;
         }
         let Value::Object(all) = profile else {
-            return Ok(Value::Object(Map::new()));
+            return Value::Object(Map::new());
         };
         let allowed = &self.mirror.policy.directory_attributes;
-        Ok(Value::Object(
+        Value::Object(
             all.into_iter()
                 .filter(|(k, _)| allowed.iter().any(|a| a == k))
                 .collect(),
-        ))
+        )
     }
 
     /// The document a provisioning client pushed for this person (provisioning mode), as it
     /// sent it: for a caller with `RawProfile`; `None` for others and for mirrored people.
     pub fn provisioned(&self, id: &str) -> Result<Option<Value>> {
         self.require(Permission::ReadDirectory)?;
-        if !self.may(Permission::RawProfile) {
+        if !self.may(Permission::RawProfile) || !self.provisioning() {
             return Ok(None);
         }
         Ok(match self.store().person_raw(id)? {
             Some(Value::Object(mut o)) => o.remove(PROVISIONED_DOCUMENT).filter(|d| d.is_object()),
             _ => None,
         })
+    }
+
+    /// [`View::profile`] and [`View::provisioned`] together, from one read of the raw record.
+    pub fn profile_and_document(&self, id: &str) -> Result<(Value, Option<Value>)> {
+        self.require(Permission::ReadDirectory)?;
+        let mut raw = self.store().person_raw(id)?;
+        let document = match &mut raw {
+            Some(Value::Object(o)) if self.may(Permission::RawProfile) && self.provisioning() => {
+                o.remove(PROVISIONED_DOCUMENT).filter(|d| d.is_object())
+            }
+            _ => None,
+        };
+        Ok((self.profile_shown(profile_of(raw)), document))
     }
 
     /// The caller's permission to write people and groups (provisioning mode's SCIM writes),
@@ -669,6 +759,86 @@ impl View {
         let mut ids = self.visible_ids(search::reports(self.store(), id, depth)?)?;
         ids.sort();
         Ok(ids)
+    }
+
+    /// How many people the caller may see report to `id`, directly or not (what `reports`
+    /// without a depth lists): the maintained count, no walk. `None` while the counts are
+    /// rebuilt after a manager cycle (then walk with [`View::reports`]).
+    pub fn reports_total(&self, id: &str) -> Result<Option<u64>> {
+        self.require(Permission::ReadDirectory)?;
+        let Some((all, shown)) = self.store().report_count(id)? else {
+            return Ok(None);
+        };
+        Ok(Some(if self.may(Permission::SeeDeprovisioned) {
+            all
+        } else {
+            shown
+        }))
+    }
+
+    /// Ids of everyone visible under `id` (every level) in id order, strictly after `after`,
+    /// `first + 1` at most. A small subtree is walked; in a large one, people are read in id
+    /// order and kept when `id` is on their manager chain (chains read from `manager_of`, each
+    /// link once per request), so a page costs about `first` divided by the subtree's share
+    /// of the org.
+    pub fn reports_page(&self, id: &str, after: Option<&str>, first: usize) -> Result<Vec<String>> {
+        self.require(Permission::ReadDirectory)?;
+        let under = self.store().report_count(id)?.map_or(0, |c| c.0);
+        if under <= WALK_REPORTS_BELOW {
+            let ids = self.reports(id, None)?;
+            let start = after.map_or(0, |a| ids.partition_point(|i| i.as_str() <= a));
+            return Ok(ids.into_iter().skip(start).take(first + 1).collect());
+        }
+        // Whether `id` is above each person met so far (true/false), by their id.
+        let mut memo: std::collections::HashMap<String, bool> =
+            std::collections::HashMap::from([(id.to_owned(), true)]);
+        let mut out = Vec::new();
+        for c in self.store().person_ids_after(after) {
+            self.charge(1)?;
+            let c = c?;
+            if c == id || !self.is_under(&c, &mut memo)? {
+                continue;
+            }
+            if !self.may(Permission::SeeDeprovisioned)
+                && !self.store().person(&c)?.is_some_and(|p| self.shows(&p))
+            {
+                continue;
+            }
+            out.push(c);
+            if out.len() > first {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether the manager chain of `id` meets the top `memo` was started with (held in it as
+    /// true; it keeps the answer for every chain link read, so shared chains are read once).
+    fn is_under(
+        &self,
+        id: &str,
+        memo: &mut std::collections::HashMap<String, bool>,
+    ) -> Result<bool> {
+        let mut path: Vec<String> = Vec::new();
+        let mut at = self.store().manager_of(id)?;
+        let answer = loop {
+            let Some(m) = at else { break false };
+            if let Some(known) = memo.get(&m) {
+                break *known;
+            }
+            if m == id || path.contains(&m) {
+                break false;
+            }
+            self.charge(1)?;
+            at = self.store().manager_of(&m)?;
+            path.push(m);
+        };
+        // A chain that ran into a cycle without meeting `top` never will.
+        for m in path {
+            memo.insert(m, answer);
+        }
+        memo.insert(id.to_owned(), answer);
+        Ok(answer)
     }
 
     fn visible_ids(&self, ids: Vec<String>) -> Result<Vec<String>> {
@@ -800,6 +970,15 @@ impl View {
     pub fn group_profile(&self, id: &str) -> Result<Value> {
         self.require(Permission::RawProfile)?;
         Ok(profile_of(self.store().group_raw(id)?))
+    }
+
+    /// Ids of the groups of a person already read (no second read to check they are shown).
+    pub fn group_ids_of_person(&self, p: &Person) -> Result<Vec<String>> {
+        self.require(Permission::ReadDirectory)?;
+        if !self.shows(p) {
+            return Ok(Vec::new());
+        }
+        Ok(self.store().group_ids_of(&p.id)?)
     }
 
     /// Ids of the groups a person belongs to, in id order.

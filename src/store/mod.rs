@@ -3,12 +3,14 @@
 
 mod audit;
 mod backup;
+mod counts;
 mod keys;
 mod read;
 mod stage;
 mod write;
 
 pub use backup::{BACKUP_MAGIC, SnapshotSummary, Spool};
+pub use counts::Attr;
 pub use read::PersonFilter;
 pub use write::{Applied, Batch, Op, RUNS_KEPT, RawJson};
 
@@ -18,9 +20,9 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use serde::{Serialize, de::DeserializeOwned};
 
 /// The store's on-disk layout version. Bump it with a migration (or a clear "re-sync needed").
-/// 2 added `idx_department` and `department_counts` (built from `people` when a version 1 store
-/// is opened).
-pub const SCHEMA_VERSION: u64 = 2;
+/// 2 added `idx_department` and `department_counts`; 3 added `idx_attr`, `counts`, `manager_of`
+/// and `report_counts` (see `counts.rs`). Each is built from `people` when an older store opens.
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// Why the store could not be opened, read or written. Each message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -98,9 +100,13 @@ enum T {
     Events,
     IdxDepartment,
     DepartmentCounts,
+    IdxAttr,
+    Counts,
+    ManagerOf,
+    ReportCounts,
 }
 
-const TREE_NAMES: [&str; 18] = [
+const TREE_NAMES: [&str; 22] = [
     "people",
     "raw_users",
     "idx_login",
@@ -119,6 +125,10 @@ const TREE_NAMES: [&str; 18] = [
     "events_seen",
     "idx_department",
     "department_counts",
+    "idx_attr",
+    "counts",
+    "manager_of",
+    "report_counts",
 ];
 
 /// Handle to the store; cheap to clone (sled trees are reference-counted).
@@ -226,14 +236,22 @@ impl Store {
                     expected: SCHEMA_VERSION,
                 });
             }
-            Some(1) => {
-                store.build_department_index()?;
-                store
-                    .tree(T::Meta)
-                    .insert(meta::SCHEMA, &keys::u64_be(SCHEMA_VERSION))?;
+            Some(v) => {
+                if v < 2 {
+                    store.build_department_index()?;
+                }
+                if v < 3 {
+                    store.build_counts()?;
+                }
+                if v < SCHEMA_VERSION {
+                    store
+                        .tree(T::Meta)
+                        .insert(meta::SCHEMA, &keys::u64_be(SCHEMA_VERSION))?;
+                }
             }
-            Some(_) => {}
         }
+        // A crash between a batch that met a manager cycle and the rebuild after it.
+        store.settle_report_counts()?;
         Ok(store)
     }
 

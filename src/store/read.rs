@@ -25,6 +25,20 @@ pub struct PersonFilter {
 }
 
 impl PersonFilter {
+    /// The attribute comparisons the filter asks (each answered by the attribute index).
+    pub fn attrs(&self) -> Vec<(super::Attr, &str)> {
+        use super::Attr;
+        [
+            (Attr::Department, &self.department),
+            (Attr::Title, &self.title),
+            (Attr::City, &self.city),
+            (Attr::CountryCode, &self.country_code),
+        ]
+        .into_iter()
+        .filter_map(|(a, v)| v.as_deref().map(|v| (a, v)))
+        .collect()
+    }
+
     /// True when `p` passes every filter given.
     pub fn matches(&self, p: &Person) -> bool {
         fn eq(want: &Option<String>, have: &Option<String>) -> bool {
@@ -139,6 +153,22 @@ impl Store {
             let (_, v) = kv?;
             decode("person", &v)
         })
+    }
+
+    /// Ids of people in id order, strictly after `after`, without decoding the records.
+    pub fn person_ids_after<'a>(
+        &'a self,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = Result<String>> + 'a {
+        let iter = match after {
+            None => self.tree(T::People).iter(),
+            Some(a) => {
+                let mut start = a.as_bytes().to_vec();
+                start.push(0);
+                self.tree(T::People).range(start..)
+            }
+        };
+        iter.map(|kv| id_of(&kv?.0))
     }
 
     /// Ids of the people whose department equals `department` ignoring case, in id order.

@@ -337,3 +337,168 @@ fn a_held_directory_is_refused_clearly_and_a_released_one_reopens() {
         drop(s);
     }
 }
+
+/// A small deterministic generator for the churn test (no rand dependency).
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) as usize) % n
+    }
+
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.below(from.len())]
+    }
+}
+
+/// Everyone under `top` (every level) by walking the reports index breadth first: the
+/// definition `reports` answers, independent of the maintained counts.
+fn walked_reports(s: &Store, top: &str) -> (u64, u64) {
+    let mut seen = std::collections::HashSet::from([top.to_owned()]);
+    let mut queue = vec![top.to_owned()];
+    let (mut all, mut shown) = (0, 0);
+    while let Some(m) = queue.pop() {
+        for r in s.direct_report_ids(&m).expect("reports") {
+            if seen.insert(r.clone()) {
+                all += 1;
+                let p = s.person(&r).expect("read").expect("a report is a person");
+                shown += u64::from(p.status != crate::model::UserStatus::Deprovisioned);
+                queue.push(r);
+            }
+        }
+    }
+    (all, shown)
+}
+
+#[test]
+fn maintained_counts_match_a_scan_after_random_churn() {
+    use crate::model::UserStatus;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    let mut rng = Lcg(7);
+    let ids: Vec<String> = (0..60).map(|i| format!("u{i:02}")).collect();
+    let departments = ["Sales", "sales ", "Legal", "R&D", ""];
+    let places = ["Paris", "PARIS", "Oslo", "Lima"];
+    let statuses = [
+        UserStatus::Active,
+        UserStatus::Active,
+        UserStatus::Staged,
+        UserStatus::Suspended,
+        UserStatus::Deprovisioned,
+    ];
+    let mut cyclic_batches = 0;
+    for batch in 0..80 {
+        let mut ops = Vec::new();
+        for _ in 0..1 + rng.below(12) {
+            let id = ids[rng.below(ids.len())].clone();
+            if rng.below(8) == 0 {
+                ops.push(Op::DeletePerson { id });
+                continue;
+            }
+            // Managers: mostly people of the org (cycles happen and must be survived), some
+            // ids nobody has, some none.
+            let manager = match rng.below(10) {
+                0 => None,
+                1 => Some("nobody".to_owned()),
+                _ => Some(ids[rng.below(ids.len())].clone()),
+            };
+            let (mut p, raw) = person(&id, &format!("{id}@x"), manager.as_deref());
+            p.status = statuses[rng.below(statuses.len())];
+            p.department = Some(rng.pick(&departments).to_owned()).filter(|_| rng.below(5) > 0);
+            p.division = Some(rng.pick(&["East", "West"]).to_owned());
+            p.title = Some(rng.pick(&["Engineer", "engineer", "Lead"]).to_owned());
+            p.city = Some(rng.pick(&places).to_owned()).filter(|_| rng.below(4) > 0);
+            p.country_code = Some(rng.pick(&["FR", "no", "PE"]).to_owned());
+            ops.push(put((p, raw)));
+        }
+        s.apply(&ops, &[]).expect("apply");
+        let diffs = s.audit_counts().expect("audit");
+        assert!(diffs.is_empty(), "batch {batch}: {diffs:?}");
+        // The reads the View answers from, against a scan and a walk.
+        let people: Vec<Person> = s.people_after(None).collect::<Result<_>>().expect("people");
+        // Whether the stored managers hold a cycle now (the counts' hard case).
+        let managers: std::collections::HashMap<&str, &str> = people
+            .iter()
+            .filter_map(|p| Some((p.id.as_str(), p.manager_id.as_deref()?)))
+            .collect();
+        cyclic_batches += usize::from(people.iter().any(|p| {
+            let mut seen = std::collections::HashSet::new();
+            let mut at = Some(p.id.as_str());
+            while let Some(x) = at {
+                if !seen.insert(x) {
+                    return true;
+                }
+                at = managers.get(x).copied();
+            }
+            false
+        }));
+        for st in UserStatus::ALL {
+            let scan = people.iter().filter(|p| p.status == st).count() as u64;
+            assert_eq!(
+                s.status_count(st).expect("count"),
+                scan,
+                "batch {batch} {st:?}"
+            );
+        }
+        for d in departments.iter().chain(&["nowhere"]) {
+            let want = |st: &[UserStatus]| {
+                let f = PersonFilter {
+                    statuses: st.to_vec(),
+                    department: Some((*d).to_owned()),
+                    ..PersonFilter::default()
+                };
+                people.iter().filter(|p| f.matches(p)).count() as u64
+            };
+            let active = [UserStatus::Active];
+            assert_eq!(
+                s.attr_count(Attr::Department, d, &[]).expect("n"),
+                want(&[])
+            );
+            assert_eq!(
+                s.attr_count(Attr::Department, d, &active).expect("n"),
+                want(&active)
+            );
+            let listed: Vec<String> = s
+                .attr_ids_after(Attr::Department, d, None)
+                .collect::<Result<_>>()
+                .expect("ids");
+            let scanned: Vec<String> = people
+                .iter()
+                .filter(|p| {
+                    p.department
+                        .as_deref()
+                        .is_some_and(|x| keys::fold(x) == keys::fold(d))
+                })
+                .map(|p| p.id.clone())
+                .collect();
+            assert_eq!(listed, scanned, "batch {batch} department {d:?}");
+        }
+        for top in ids.iter().map(String::as_str).chain(["nobody"]) {
+            assert_eq!(
+                s.report_count(top).expect("count"),
+                Some(walked_reports(&s, top)),
+                "batch {batch}: reports of {top}"
+            );
+        }
+    }
+    assert!(
+        cyclic_batches > 5,
+        "the churn made manager cycles after only {cyclic_batches} batches"
+    );
+    // An old store (version 2) gets every count built when it opens.
+    s.tree(T::Counts).clear().expect("clear");
+    s.tree(T::ReportCounts).clear().expect("clear");
+    s.tree(T::IdxAttr).clear().expect("clear");
+    s.tree(T::Meta)
+        .insert(meta::SCHEMA, &keys::u64_be(2))
+        .expect("write");
+    s.flush().expect("flush");
+    drop(s);
+    let s = Store::open(dir.path()).expect("reopen");
+    assert_eq!(s.meta_u64(meta::SCHEMA).expect("v"), Some(SCHEMA_VERSION));
+    assert_eq!(s.audit_counts().expect("audit"), Vec::<String>::new());
+}

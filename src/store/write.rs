@@ -80,7 +80,7 @@ pub enum Op {
 /// What a batch changed.
 pub type Applied = ChangeCounts;
 
-type TxResult<V> = std::result::Result<V, ConflictableTransactionError<StoreError>>;
+pub(super) type TxResult<V> = std::result::Result<V, ConflictableTransactionError<StoreError>>;
 
 fn abort<V>(e: StoreError) -> TxResult<V> {
     Err(ConflictableTransactionError::Abort(e))
@@ -151,7 +151,7 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()?;
         let trees: &[sled::Tree] = &self.trees;
-        let _writing = self.writing();
+        let writing = self.writing();
         let at = Utc::now();
         let seen_at = keys::u64_be(at.timestamp_millis().max(0) as u64);
         let (applied, recorded) = trees.transaction(|tx| {
@@ -211,6 +211,8 @@ impl Store {
             Ok((a, recorded))
         })?;
         self.wrote();
+        drop(writing);
+        self.settle_report_counts()?;
         Ok((applied, recorded))
     }
 
@@ -518,7 +520,8 @@ fn put_person(
         if let Some(o) = old {
             unindex_person(tx, o)?;
         }
-        index_person(tx, p)
+        index_person(tx, p)?;
+        super::counts::reports_tx(tx, old, Some(p))
     };
     let fields = match put_record(tx, record, (pbytes, rbytes), reindex)? {
         None => return Ok(()),
@@ -547,6 +550,7 @@ fn delete_person(
         return Ok(());
     };
     unindex_person(tx, &old)?;
+    super::counts::reports_tx(tx, Some(&old), None)?;
     tx[T::RawUsers as usize].remove(id)?;
     a.people_deleted += 1;
     c.people = c.people.saturating_sub(1);
@@ -689,7 +693,7 @@ fn index_person(tx: &[TransactionalTree], p: &Person) -> TxResult<()> {
             bump_bytes(t(T::DepartmentCounts), &k, 1)?;
         }
     }
-    Ok(())
+    super::counts::attrs_tx(tx, p, 1)
 }
 
 fn unindex_person(tx: &[TransactionalTree], p: &Person) -> TxResult<()> {
@@ -715,5 +719,5 @@ fn unindex_person(tx: &[TransactionalTree], p: &Person) -> TxResult<()> {
             bump_bytes(t(T::DepartmentCounts), &k, -1)?;
         }
     }
-    Ok(())
+    super::counts::attrs_tx(tx, p, -1)
 }

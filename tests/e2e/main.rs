@@ -4,6 +4,7 @@
 mod access;
 mod backup;
 mod client;
+mod counts;
 mod feed;
 mod hostile;
 mod mapping;

@@ -7,7 +7,7 @@ use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::connection::{Connection, GroupConnection, PersonConnection};
+use super::connection::{Connection, GroupConnection, PeopleTotal, PersonConnection};
 use super::cursor::Kind;
 use super::enums::UserStatus;
 use super::errors::{denied, store_error};
@@ -165,6 +165,30 @@ impl PersonNode {
                 )));
             }
         };
+        let id = self.0.id.clone();
+        if depth.is_none() {
+            // Every level: the maintained count and a page read in id order (no whole walk).
+            let req = PageRequest::new(Kind::Person, first, after.as_deref())?;
+            let (resume, n) = (req.after().map(str::to_owned), req.first());
+            let found = view(ctx)?
+                .blocking(move |v| {
+                    Ok(match v.reports_total(&id)? {
+                        None => None,
+                        Some(total) => Some((total, v.reports_page(&id, resume.as_deref(), n)?)),
+                    })
+                })
+                .await
+                .map_err(denied)?;
+            if let Some((total, mut ids)) = found {
+                let has_next = ids.len() > n;
+                ids.truncate(n);
+                let items = super::load_people(ctx, &ids).await?;
+                return Ok(Connection::new(
+                    req.page_of(items, has_next),
+                    PeopleTotal::Known(total),
+                ));
+            }
+        }
         let id = self.0.id.clone();
         let ids = view(ctx)?
             .blocking(move |v| v.reports(&id, depth))

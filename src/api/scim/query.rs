@@ -242,8 +242,26 @@ pub(crate) fn list_response(total: u64, start_index: usize, resources: Vec<Value
 /// The weak ETag of a resource: a hash of its JSON (without `meta.version`), so it changes
 /// whenever anything served changes.
 pub(crate) fn version(resource: &Value) -> String {
-    let bytes = serde_json::to_vec(resource).unwrap_or_default();
-    format!("W/\"{}\"", crate::access::sha256_hex(&bytes, 12))
+    /// Feeds serialized JSON straight into the digest (no copy of the resource's text).
+    struct Digest(aws_lc_rs::digest::Context);
+    impl std::io::Write for Digest {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut d = Digest(aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256));
+    // Writing into the digest cannot fail, nor can serialising a `Value`.
+    let _ = serde_json::to_writer(&mut d, resource);
+    let hash = d.0.finish();
+    let hex: String = hash.as_ref()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("W/\"{hex}\"")
 }
 
 /// Sets `meta.version` and returns it.

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::filter::USER_URN;
 use crate::access::{Result, View};
-use crate::model::{Group, Person, UserStatus};
+use crate::model::{Person, UserStatus};
 
 pub(crate) const ENTERPRISE_URN: &str =
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -86,11 +86,15 @@ impl Parts {
 }
 
 /// Managers and groups already read while building the users of one answer: the people of a
-/// page share most of their managers and groups, so each is read once per request.
+/// page share most of their managers and groups, so each is read (and its JSON built) once per
+/// request.
 #[derive(Default)]
 pub(crate) struct Memo {
     people: HashMap<String, Option<Person>>,
-    groups: HashMap<String, Option<Group>>,
+    /// A group's entry in `groups` (`None`: unknown).
+    groups: HashMap<String, Option<Value>>,
+    /// A manager's display name and the visible chain from them up (`None`: not visible).
+    chains: HashMap<String, Option<(String, Vec<Value>)>>,
 }
 
 impl Memo {
@@ -103,13 +107,29 @@ impl Memo {
         Ok(p)
     }
 
-    fn group(&mut self, view: &View, id: &str) -> Result<Option<Group>> {
+    fn group(&mut self, view: &View, id: &str) -> Result<Option<Value>> {
         if let Some(g) = self.groups.get(id) {
             return Ok(g.clone());
         }
-        let g = view.group(id)?;
+        let g = view.group(id)?.map(|g| {
+            json!({"value": g.id, "display": g.name,
+                   "$ref": super::groups::location(&g.id), "type": "direct"})
+        });
         self.groups.insert(id.to_owned(), g.clone());
         Ok(g)
+    }
+
+    /// The manager `id`'s display name and chain (them first, the root last).
+    fn chain(&mut self, view: &View, id: &str) -> Result<Option<(String, Vec<Value>)>> {
+        if let Some(c) = self.chains.get(id) {
+            return Ok(c.clone());
+        }
+        let c = match self.person(view, id)? {
+            Some(m) => Some((m.name(), manager_chain(view, m, self)?)),
+            None => None,
+        };
+        self.chains.insert(id.to_owned(), c.clone());
+        Ok(c)
     }
 }
 
@@ -153,10 +173,10 @@ pub(crate) fn resource_with(
     parts: Parts,
     memo: &mut Memo,
 ) -> Result<Value> {
-    let profile = if parts.profile {
-        view.profile(&p.id)?
+    let (profile, document) = if parts.profile {
+        view.profile_and_document(&p.id)?
     } else {
-        Value::Object(Map::new())
+        (Value::Object(Map::new()), None)
     };
     let pf = |k: &str| text(&profile, k);
     let mut u = Map::new();
@@ -226,12 +246,11 @@ pub(crate) fn resource_with(
     }
 
     if parts.groups {
-        let ids = view.group_ids_of(&p.id)?;
+        let ids = view.group_ids_of_person(p)?;
         let mut groups = Vec::with_capacity(ids.len());
         for id in &ids {
             if let Some(g) = memo.group(view, id)? {
-                groups.push(json!({"value": g.id, "display": g.name,
-                                   "$ref": super::groups::location(&g.id), "type": "direct"}));
+                groups.push(g);
             }
         }
         u.insert("groups".into(), Value::Array(groups));
@@ -248,10 +267,10 @@ pub(crate) fn resource_with(
         let mut manager = json!({"value": mid, "$ref": location(mid)});
         if parts.managers {
             // A manager the caller may not see is left out altogether.
-            match memo.person(view, mid)? {
-                Some(m) => {
-                    manager["displayName"] = Value::String(m.name());
-                    chain = manager_chain(view, m, memo)?;
+            match memo.chain(view, mid)? {
+                Some((name, up)) => {
+                    manager["displayName"] = Value::String(name);
+                    chain = up;
                 }
                 None => manager = Value::Null,
             }
@@ -295,9 +314,7 @@ pub(crate) fn resource_with(
     );
     meta.insert("location".into(), Value::String(location(&p.id)));
     u.insert("meta".into(), Value::Object(meta));
-    if parts.profile
-        && let Some(doc) = view.provisioned(&p.id)?
-    {
+    if let Some(doc) = document {
         as_pushed(&mut u, doc);
     }
     Ok(Value::Object(u))

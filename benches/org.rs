@@ -1,0 +1,295 @@
+//! Whole-org GraphQL answers over HTTP on a 100,000-person simulated org (synced once into a
+//! temp store): p50/p99 of counts by status, department, title, city and country, the first page
+//! of filtered lists, `reports { totalCount }` of the top of the hierarchy, and `departments`
+//! (cached, then after a change). Target (issue 15): p99 < 10 ms each.
+//!
+//! `cargo bench --bench org` (OKTAMIRROR_BENCH_USERS for another size).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use oktamirror::access::{Mirror, Policy};
+use oktamirror::api::{self, ApiState};
+use oktamirror::model::Person;
+use oktamirror::store::{Op, RawJson};
+
+mod support;
+
+/// Requests per measure, unless `MAX_TIME` runs out first (the scans of older builds).
+const SAMPLES: usize = 300;
+const MAX_TIME: Duration = Duration::from_secs(30);
+
+fn report(label: &str, mut times: Vec<Duration>) {
+    times.sort();
+    let pct = |p: f64| {
+        let i = ((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1;
+        times[i].as_secs_f64() * 1000.0
+    };
+    println!(
+        "{label:<64} p50 {:>8.3} ms   p99 {:>8.3} ms   ({} samples)",
+        pct(0.50),
+        pct(0.99),
+        times.len()
+    );
+}
+
+/// POSTs a GraphQL query; the `data`, or the errors as text.
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    query: &str,
+    vars: Value,
+) -> Result<Value, String> {
+    let resp = client
+        .post(url)
+        .json(&json!({"query": query, "variables": vars}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+    let v: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+    if v.get("errors").is_some() {
+        return Err(format!("{query}: {v}"));
+    }
+    Ok(v["data"].clone())
+}
+
+/// Times `query` with the variables `vars(i)` for sample `i`; `check` sees the first answer.
+async fn measure(
+    client: &reqwest::Client,
+    url: &str,
+    label: &str,
+    query: &str,
+    vars: impl Fn(usize) -> Value,
+    check: impl Fn(&Value) -> Result<(), String>,
+) -> Result<(), String> {
+    check(&post(client, url, query, vars(0)).await?)?;
+    let started = Instant::now();
+    let mut times = Vec::new();
+    for i in 0..SAMPLES {
+        let t = Instant::now();
+        post(client, url, query, vars(i)).await?;
+        times.push(t.elapsed());
+        if started.elapsed() > MAX_TIME {
+            break;
+        }
+    }
+    report(label, times);
+    Ok(())
+}
+
+fn main() -> Result<(), String> {
+    let rt = support::runtime()?;
+    rt.block_on(run(support::bench_users()))
+}
+
+/// The values of one attribute across `people`, most common first.
+fn values(people: &[Person], of: impl Fn(&Person) -> Option<&String>) -> Vec<String> {
+    let mut n: BTreeMap<String, usize> = BTreeMap::new();
+    for p in people {
+        if let Some(v) = of(p) {
+            *n.entry(v.clone()).or_default() += 1;
+        }
+    }
+    let mut v: Vec<(usize, String)> = n.into_iter().map(|(k, c)| (c, k)).collect();
+    v.sort_by(|a, b| b.cmp(a));
+    v.into_iter().map(|(_, k)| k).collect()
+}
+
+async fn run(users: usize) -> Result<(), String> {
+    let started = Instant::now();
+    let support::SyncedOrg {
+        sim: _sim,
+        addr: _,
+        dir: _dir,
+        store,
+        run,
+    } = support::synced_org(users).await?;
+    println!(
+        "org: {} people, {} groups synced in {:.1} s",
+        run.users_fetched,
+        run.groups_fetched,
+        started.elapsed().as_secs_f64()
+    );
+    let people: Vec<Person> = store
+        .people_after(None)
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    // The top of the hierarchy: the root with the most people under it.
+    let mut top = (0usize, String::new());
+    for p in people.iter().filter(|p| p.manager_id.is_none()) {
+        let n = oktamirror::search::reports(&store, &p.id, None)
+            .map_err(|e| e.to_string())?
+            .len();
+        top = top.max((n, p.id.clone()));
+    }
+    let (top_size, top) = top;
+    let departments = values(&people, |p| p.department.as_ref());
+    let titles = values(&people, |p| p.title.as_ref());
+    let cities = values(&people, |p| p.city.as_ref());
+    let countries = values(&people, |p| p.country_code.as_ref());
+
+    let app = api::router(ApiState {
+        mirror: Mirror::new(store.clone(), None, Policy::default()),
+        control: None,
+        hook: None,
+        provisioning: None,
+        request_timeout: Duration::from_secs(60),
+        max_staleness: None,
+        stop: None,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let url = format!("http://{addr}/graphql");
+    let c = reqwest::Client::new();
+    let none = |_: &Value| Ok(());
+    let rot = |list: &[String], i: usize| list[i % list.len()].clone();
+
+    let count_q = "query($f: PeopleFilter) { people(filter: $f, first: 0) { totalCount } }";
+    measure(
+        &c,
+        &url,
+        "people totalCount, default (not deprovisioned)",
+        count_q,
+        |_| json!({}),
+        none,
+    )
+    .await?;
+    measure(
+        &c,
+        &url,
+        "people totalCount, status ACTIVE",
+        count_q,
+        |_| json!({"f": {"status": ["ACTIVE"]}}),
+        none,
+    )
+    .await?;
+    for (label, key, list) in [
+        ("department", "department", &departments),
+        ("title", "title", &titles),
+        ("city", "city", &cities),
+        ("countryCode", "countryCode", &countries),
+    ] {
+        measure(
+            &c,
+            &url,
+            &format!(
+                "people totalCount by {label} ({} values in turn)",
+                list.len()
+            ),
+            count_q,
+            |i| json!({"f": {key: rot(list, i)}}),
+            none,
+        )
+        .await?;
+    }
+    let page_q = "query($f: PeopleFilter) { people(filter: $f, first: 20) { nodes { id displayName } pageInfo { endCursor } } }";
+    measure(
+        &c,
+        &url,
+        "first page of 20, filter city",
+        page_q,
+        |i| json!({"f": {"city": rot(&cities, i)}}),
+        none,
+    )
+    .await?;
+    measure(
+        &c,
+        &url,
+        "first page of 20, filter department + title",
+        page_q,
+        |i| json!({"f": {"department": rot(&departments, i), "title": rot(&titles, i / 7)}}),
+        none,
+    )
+    .await?;
+    measure(&c, &url, "totalCount, filter department + countryCode", count_q,
+        |i| json!({"f": {"department": rot(&departments, i), "countryCode": rot(&countries, i / 5)}}),
+        none).await?;
+    let reports_q =
+        "query($id: ID!) { person(id: $id) { reports(first: 10) { totalCount nodes { id } } } }";
+    let want = top_size;
+    measure(
+        &c,
+        &url,
+        &format!("reports(first: 10) {{ totalCount }} of the top ({top_size} people)"),
+        reports_q,
+        |_| json!({"id": top}),
+        |d| match d["person"]["reports"]["totalCount"].as_u64() {
+            Some(n) if n as usize == want => Ok(()),
+            other => Err(format!("reports of the top: {other:?}, walked {want}")),
+        },
+    )
+    .await?;
+    let depts_q = "{ departments { name headcount head { id } } }";
+    measure(
+        &c,
+        &url,
+        "departments { headcount head } (cached)",
+        depts_q,
+        |_| json!({}),
+        none,
+    )
+    .await?;
+    // Each request after a change: one person's title flips, so nothing cached holds.
+    let mut times = Vec::new();
+    let subject = people
+        .iter()
+        .find(|p| p.manager_id.is_some())
+        .ok_or("nobody has a manager")?
+        .clone();
+    let raw = store
+        .person_raw(&subject.id)
+        .map_err(|e| e.to_string())?
+        .ok_or("no raw record")?;
+    let t0 = Instant::now();
+    for i in 0..SAMPLES {
+        let mut p = subject.clone();
+        p.title = Some(format!("Bench title {}", i % 2));
+        store
+            .apply(
+                &[Op::PutPerson {
+                    person: Box::new(p),
+                    raw: RawJson::from(&raw),
+                }],
+                &[],
+            )
+            .map_err(|e| e.to_string())?;
+        let t = Instant::now();
+        post(&c, &url, depts_q, json!({})).await?;
+        times.push(t.elapsed());
+        if t0.elapsed() > MAX_TIME {
+            break;
+        }
+    }
+    report("departments { headcount head } after a change", times);
+    let mut times = Vec::new();
+    let t0 = Instant::now();
+    for i in 0..SAMPLES {
+        let mut p = subject.clone();
+        p.title = Some(format!("Bench title {}", i % 2));
+        store
+            .apply(
+                &[Op::PutPerson {
+                    person: Box::new(p),
+                    raw: RawJson::from(&raw),
+                }],
+                &[],
+            )
+            .map_err(|e| e.to_string())?;
+        let t = Instant::now();
+        post(&c, &url, count_q, json!({"f": {"title": rot(&titles, i)}})).await?;
+        times.push(t.elapsed());
+        if t0.elapsed() > MAX_TIME {
+            break;
+        }
+    }
+    report("people totalCount by title, after a change", times);
+    Ok(())
+}
