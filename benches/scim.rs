@@ -98,6 +98,7 @@ async fn run(users: usize) -> Result<(), String> {
         provisioning: None,
         request_timeout: Duration::from_secs(60),
         max_staleness: None,
+        web: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

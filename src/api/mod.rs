@@ -16,12 +16,14 @@ mod media;
 mod metrics;
 mod provision;
 mod scim;
+mod web;
 
 pub use auth::{Access, RateLimit};
 pub use control::{SyncControl, SyncNow};
 pub use hooks::{HookConfig, HookSink};
 pub use listener::{Bounded, DEFAULT_IDLE, DEFAULT_MAX_CONNECTIONS};
 pub use provision::Provisioning;
+pub use web::{OidcSettings, SESSION_KEY_FILE, SignIn, WebSettings};
 
 #[cfg(test)]
 mod tests;
@@ -54,6 +56,8 @@ pub struct ApiState {
     /// `/readyz` answers 503 once Okta was last read successfully longer ago than this
     /// (`max_staleness`); `None` keeps the mirror ready however stale.
     pub max_staleness: Option<Duration>,
+    /// The directory pages' settings (photo URL template).
+    pub web: WebSettings,
 }
 
 /// Per-router shared state: the built schema and the mirror.
@@ -71,9 +75,16 @@ pub(crate) struct Shared {
     pub request_timeout: Duration,
     /// See `ApiState::max_staleness`.
     pub max_staleness: Option<Duration>,
+    /// See `ApiState::web`.
+    pub web: WebSettings,
+    /// The directory pages' Content-Security-Policy (`web::content_security_policy`).
+    pub web_csp: String,
+    /// Browser sign-in with Okta, when configured (with a keys file).
+    pub sign_in: Option<Arc<SignIn>>,
 }
 
-/// All routes (`/graphql`, `/assets/`, `/healthz`, `/readyz`, `/hooks/okta`) with their state
+/// All routes (`/graphql`, `/assets/`, `/healthz`, `/readyz`, `/hooks/okta`, the directory's
+/// pages) with their state
 /// applied, as an open loopback server: no keys, no rate limit (tests, benches, tools). `serve`
 /// uses [`router_with_access`].
 pub fn router(state: ApiState) -> Router {
@@ -93,6 +104,9 @@ pub fn router_with_access(state: ApiState, access: Access) -> Router {
         documents: http::Documents::default(),
         request_timeout: state.request_timeout,
         max_staleness: state.max_staleness,
+        web_csp: web::content_security_policy(state.web.photo_url_template.as_deref()),
+        web: state.web,
+        sign_in: access.sign_in.clone(),
     });
     Router::new()
         .route(
@@ -108,6 +122,7 @@ pub fn router_with_access(state: ApiState, access: Access) -> Router {
         .route("/hooks/okta", get(hooks::verify).post(hooks::deliver))
         .route("/assets/{*path}", get(assets::asset))
         .nest(scim::BASE, scim::routes())
+        .merge(web::routes())
         .layer(axum::middleware::map_response(assets::secure_html))
         .with_state(shared)
         .layer(axum::middleware::from_fn_with_state(

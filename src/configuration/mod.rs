@@ -265,6 +265,10 @@ pub struct ServerSettings {
     /// `/readyz` answers 503 once Okta was last read successfully longer ago than this;
     /// `None` (the default) keeps a mirror ready however stale it gets.
     pub max_staleness: Option<Duration>,
+    /// The directory pages' settings (a photo URL template).
+    pub web: crate::api::WebSettings,
+    /// Browser sign-in to the directory with Okta (OIDC); `None` leaves it off.
+    pub oidc: Option<crate::api::OidcSettings>,
 }
 
 /// The PEM files built-in TLS serves with.
@@ -321,6 +325,8 @@ impl Settings {
                 tls: None,
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
                 max_staleness: None,
+                web: crate::api::WebSettings::default(),
+                oidc: None,
             },
             search: SearchSettings::default(),
             retention: Retention::default(),
@@ -552,7 +558,27 @@ impl ServerSettings {
                 ));
             }
         };
+        let web = crate::api::WebSettings {
+            photo_url_template: match o.photo_url_template.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(t) => {
+                    let probe = t.replace("{login}", "x").replace("{id}", "x");
+                    let ok = t.starts_with('/')
+                        || url::Url::parse(&probe)
+                            .is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
+                    if !ok || !(t.contains("{login}") || t.contains("{id}")) {
+                        return Err(ConfigError::Invalid(format!(
+                            "photo_url_template \"{t}\" is not a photo URL: use an http(s) URL or a path with {{login}} or {{id}}, like https://photos.example.com/{{login}}.jpg"
+                        )));
+                    }
+                    Some(t.to_owned())
+                }
+            },
+        };
+        let oidc = Self::resolve_oidc(o, tls.is_some())?;
         Ok(ServerSettings {
+            web,
+            oidc,
             listen,
             hook,
             directory_attributes: attribute_names(
@@ -568,6 +594,81 @@ impl ServerSettings {
     }
 }
 
+impl ServerSettings {
+    /// Directory sign-in: all of `oidc_client_id` and `oidc_client_secret_file`, with keys.
+    fn resolve_oidc(
+        o: &Options,
+        tls: bool,
+    ) -> Result<Option<crate::api::OidcSettings>, ConfigError> {
+        let (client_id, secret_file) = match (&o.oidc_client_id, &o.oidc_client_secret_file) {
+            (None, None) => {
+                if o.oidc_issuer.is_some() || o.oidc_redirect_url.is_some() {
+                    return Err(ConfigError::Invalid(
+                        "oidc_issuer or oidc_redirect_url is set but oidc_client_id is not: give the Client ID and secret file of the Okta OIDC web app for directory sign-in".into(),
+                    ));
+                }
+                return Ok(None);
+            }
+            (Some(id), Some(file)) => (id.trim().to_owned(), file),
+            (Some(_), None) => {
+                return Err(ConfigError::Invalid(
+                    "oidc_client_id is set but oidc_client_secret_file is not: give a file holding the OIDC web app's client secret".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "oidc_client_secret_file is set but oidc_client_id is not: give the OIDC web app's Client ID".into(),
+                ));
+            }
+        };
+        if o.api_keys_file.is_none() {
+            return Err(ConfigError::Invalid(
+                "directory sign-in (oidc_client_id) needs a keys file (--keys-file): without one the server is open on loopback and there is nothing to sign in to".into(),
+            ));
+        }
+        let issuer_text = match (&o.oidc_issuer, &o.okta_url) {
+            (Some(i), _) => i.trim().to_owned(),
+            (None, Some(u)) => format!("{}/oauth2/default", u.trim().trim_end_matches('/')),
+            (None, None) => {
+                return Err(ConfigError::Invalid(
+                    "directory sign-in needs oidc_issuer (the authorization server, like https://example.okta.com/oauth2/default) when okta_url is not set".into(),
+                ));
+            }
+        };
+        let issuer = url::Url::parse(&issuer_text).map_err(|e| {
+            ConfigError::Invalid(format!(
+                "oidc_issuer \"{issuer_text}\" is not a URL ({e}): use the authorization server's issuer, like https://example.okta.com/oauth2/default"
+            ))
+        })?;
+        let redirect_url = match o.oidc_redirect_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(r) => Some(url::Url::parse(r).map_err(|e| {
+                ConfigError::Invalid(format!(
+                    "oidc_redirect_url \"{r}\" is not a URL ({e}): use the redirect URI registered in the Okta app, like https://people.example.com/auth/callback"
+                ))
+            })?),
+        };
+        let client_secret = Secret::new(
+            read_key_file("OIDC client secret file", secret_file)?
+                .expose()
+                .trim(),
+        );
+        if client_id.is_empty() || client_secret.expose().is_empty() {
+            return Err(ConfigError::Invalid(
+                "oidc_client_id or the OIDC client secret is empty: copy both from the Okta app's General tab".into(),
+            ));
+        }
+        let secure_cookies = tls || redirect_url.as_ref().is_some_and(|u| u.scheme() == "https");
+        Ok(Some(crate::api::OidcSettings {
+            issuer,
+            client_id,
+            client_secret,
+            redirect_url,
+            secure_cookies,
+        }))
+    }
+}
+
 /// Every secret-holding file the options name.
 fn secret_files(o: &Options) -> Vec<SecretFile> {
     [
@@ -577,6 +678,7 @@ fn secret_files(o: &Options) -> Vec<SecretFile> {
         ("event hook secret file", &o.hook_secret_file),
         ("API keys file", &o.api_keys_file),
         ("TLS key file", &o.tls_key_file),
+        ("OIDC client secret file", &o.oidc_client_secret_file),
     ]
     .into_iter()
     .filter_map(|(what, p)| {

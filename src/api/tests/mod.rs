@@ -12,6 +12,7 @@ mod lookups;
 mod schema_file;
 mod scim;
 mod search;
+mod web;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -167,6 +168,7 @@ impl Server {
             provisioning: None,
             request_timeout,
             max_staleness: None,
+            web: Default::default(),
         };
         let mut client = reqwest::Client::builder();
         let app = match role {
@@ -187,6 +189,7 @@ impl Server {
                     super::Access {
                         keys: Some(std::sync::Arc::new(ring)),
                         rate_limit: None,
+                        sign_in: None,
                     },
                 )
             }
