@@ -511,7 +511,7 @@ pub(crate) fn org(
         "<h1 class=\"visually-hidden\">Org chart of {name}</h1>{path}\
 <p class=\"hint\" id=\"tree-help\">Use <kbd>↑</kbd> <kbd>↓</kbd> to move, <kbd>→</kbd> to expand, <kbd>←</kbd> to collapse, <kbd>Enter</kbd> to open.</p>\
 <ul role=\"tree\" class=\"tree\" aria-label=\"Org chart of {name}\" aria-describedby=\"tree-help\">\
-<li role=\"treeitem\" tabindex=\"0\" aria-expanded=\"true\" data-login=\"{login}\" data-count=\"{count}\" class=\"root\"><div class=\"node\"><span class=\"toggle\"></span>{avatar}<span class=\"who\"><a href=\"{href}\" tabindex=\"-1\">{name}</a><span class=\"sub\">{role}</span></span><span class=\"n\">{count}</span></div>\
+<li role=\"treeitem\" tabindex=\"0\" aria-expanded=\"true\" data-login=\"{login}\" data-count=\"{count}\" class=\"root\"><div class=\"node\"><span class=\"toggle none\"></span>{avatar}<span class=\"who\"><a href=\"{href}\" tabindex=\"-1\">{name}</a><span class=\"sub\">{role}</span></span><span class=\"n\">{count}</span></div>\
 <ul role=\"group\">{items}</ul></li></ul>",
         name = esc(&p.name()),
         login = esc(&p.login),

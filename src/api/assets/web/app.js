@@ -84,7 +84,8 @@
         li.append(avatar(p), who);
         list.append(li);
       });
-      const all = el('li', 'all', data.total ? `See all ${data.total} results` : `No one matches “${text}”`);
+      const label = data.total === 1 ? 'See the result' : `See all ${data.total} results`;
+      const all = el('li', 'all', data.total ? label : `No one matches “${text}”`);
       all.id = 'suggest-all';
       all.setAttribute('role', 'option');
       all.setAttribute('aria-selected', 'false');
