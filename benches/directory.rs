@@ -145,12 +145,8 @@ async fn run(users: usize) -> Result<(), String> {
         )
         .await;
         b.type_into(&q, text).await;
-        b.wait(
-            "the suggestions",
-            "return window.__t1 > 0;",
-            json!([]),
-        )
-        .await;
+        b.wait("the suggestions", "return window.__t1 > 0;", json!([]))
+            .await;
         let ms = b
             .js("return window.__t1 - window.__t0;", json!([]))
             .await

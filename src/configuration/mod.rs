@@ -913,6 +913,67 @@ mod tests {
     }
 
     #[test]
+    fn directory_sign_in_needs_its_parts_and_keys() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let secret = dir.path().join("oidc-secret");
+        std::fs::write(&secret, "s3cret\n").expect("write");
+        let keys = dir.path().join("keys");
+        let with = |f: &dyn Fn(&mut Options)| {
+            let mut o = Options {
+                api_keys_file: Some(keys.clone()),
+                oidc_client_id: Some("0oa1".into()),
+                oidc_client_secret_file: Some(secret.clone()),
+                ..base()
+            };
+            f(&mut o);
+            Settings::resolve(o, Some("t".into()))
+        };
+        let s = with(&|_| {}).expect("valid");
+        let oidc = s.server.oidc.expect("sign-in on");
+        assert_eq!(oidc.client_secret.expose(), "s3cret");
+        assert!(
+            oidc.issuer.as_str().ends_with("/oauth2/default"),
+            "{}",
+            oidc.issuer
+        );
+        assert!(!oidc.secure_cookies);
+        let https = with(&|o| {
+            o.oidc_redirect_url = Some("https://people.example.com/auth/callback".into())
+        })
+        .expect("valid");
+        assert!(https.server.oidc.expect("on").secure_cookies);
+        for (f, says) in [
+            (
+                &(|o: &mut Options| o.api_keys_file = None) as &dyn Fn(&mut Options),
+                "keys file",
+            ),
+            (
+                &|o: &mut Options| o.oidc_client_secret_file = None,
+                "oidc_client_secret_file",
+            ),
+            (&|o: &mut Options| o.oidc_client_id = None, "oidc_client_id"),
+            (
+                &|o: &mut Options| o.oidc_issuer = Some("not a url".into()),
+                "oidc_issuer",
+            ),
+            (
+                &|o: &mut Options| o.photo_url_template = Some("ftp://x/{login}".into()),
+                "photo_url_template",
+            ),
+            (
+                &|o: &mut Options| o.photo_url_template = Some("https://x/same.jpg".into()),
+                "{login}",
+            ),
+        ] {
+            let e = with(f).unwrap_err().to_string();
+            assert!(e.contains(says), "{says}: {e}");
+        }
+        let photo = with(&|o| o.photo_url_template = Some("https://p.example/{login}.jpg".into()))
+            .expect("valid");
+        assert!(photo.server.web.photo_url_template.is_some());
+    }
+
+    #[test]
     fn listen_must_be_loopback() {
         assert!(parse_listen("127.0.0.1:0").is_ok());
         assert!(parse_listen("localhost:8080").is_ok());

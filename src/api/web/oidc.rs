@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
-use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -79,6 +78,9 @@ struct Pending {
     exp: u64,
 }
 
+/// One RSA key of the issuer: `kid`, modulus and exponent (big-endian).
+type RsaJwk = (String, Vec<u8>, Vec<u8>);
+
 #[derive(Clone, Debug)]
 struct Provider {
     issuer: String,
@@ -93,8 +95,8 @@ pub struct SignIn {
     key: hmac::Key,
     http: reqwest::Client,
     provider: tokio::sync::Mutex<Option<Provider>>,
-    /// `kid` → (n, e), from the issuer's JWKS.
-    keys: tokio::sync::Mutex<Vec<(String, Vec<u8>, Vec<u8>)>>,
+    /// The issuer's RSA keys, from its JWKS.
+    keys: tokio::sync::Mutex<Vec<RsaJwk>>,
 }
 
 impl std::fmt::Debug for SignIn {
@@ -691,7 +693,7 @@ async fn finish(si: &SignIn, pending: &Pending, code: &str) -> Result<String, St
         })
 }
 
-#[derive(Deserialize)]
+/// The logout form's fields.
 pub(crate) struct LogoutForm {
     csrf: Option<String>,
 }
@@ -705,7 +707,7 @@ pub(crate) async fn logout(
     let Some(si) = shared.sign_in.clone() else {
         return sign_in_off();
     };
-    let form: LogoutForm = serde_urlencoded_form(&body);
+    let form = logout_form(&body);
     let Some((_, signed)) = si.session(&headers) else {
         return see_other("/auth/signed-out");
     };
@@ -727,7 +729,7 @@ pub(crate) async fn logout(
     r
 }
 
-fn serde_urlencoded_form(body: &[u8]) -> LogoutForm {
+fn logout_form(body: &[u8]) -> LogoutForm {
     LogoutForm {
         csrf: url::form_urlencoded::parse(body)
             .find(|(k, _)| k == "csrf")
@@ -736,8 +738,7 @@ fn serde_urlencoded_form(body: &[u8]) -> LogoutForm {
 }
 
 /// `GET /auth/signed-out`.
-pub(crate) async fn signed_out(signed_in: Option<Extension<SignedIn>>) -> Response {
-    drop(signed_in);
+pub(crate) async fn signed_out() -> Response {
     message_page(
         StatusCode::OK,
         "Signed out",

@@ -115,7 +115,7 @@ pub async fn authorize(
         );
     }
     let redirect_uri = get("redirect_uri").to_owned();
-    if !app.redirect_uris.iter().any(|u| *u == redirect_uri) {
+    if !app.redirect_uris.contains(&redirect_uri) {
         return html(
             StatusCode::BAD_REQUEST,
             "<h1>400</h1><p>The 'redirect_uri' parameter must be a Login redirect URI in the client app settings.</p>".into(),
