@@ -3,6 +3,8 @@
 //! profile card, expanding the org chart, and signing in through the simulator's OIDC flow
 //! with keys on, after which the session sees only what the `directory` role may. Each page is
 //! also photographed at phone and desktop widths in both themes into `target/screenshots/`.
+//! Over plain HTTP (no browser): sign-in refuses forged states, replayed codes and tampered
+//! sessions.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -556,4 +558,164 @@ async fn signing_in_with_okta_gives_a_directory_session_and_no_more() {
         .await
         .expect("logout");
     assert_eq!(forged.status(), 303, "no session: nothing to end");
+}
+
+/// `Set-Cookie` of `name` in a response, as `name=value` for a `Cookie` header.
+fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| {
+            (
+                v.split(';').next().unwrap_or_default().to_owned(),
+                v.to_owned(),
+            )
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_refuses_forged_states_replayed_codes_and_tampered_sessions() {
+    let ts = TestSim::lifted(60, 44).await;
+    let org = Org::of(&ts.sim);
+    let signer = org
+        .users
+        .keys()
+        .find(|id| org.sound(id))
+        .expect("someone active")
+        .clone();
+    let signer_login = org.login(&signer);
+    let dir = tempfile::tempdir().expect("tmp");
+    let keys_file = dir.path().join("keys.jsonl");
+    keys::create(&keys_file, "admin", Role::Admin).expect("key");
+    let mut s = settings(ts.addr, &dir.path().join("data"), &AppOptions::new(TOKEN));
+    s.server.keys_file = Some(keys_file);
+    let secret = "sim-oidc-secret-abcdefghijkl";
+    s.server.oidc = Some(OidcSettings {
+        issuer: url::Url::parse(&format!("http://{}{OIDC_PATH}", ts.addr)).expect("issuer"),
+        client_id: "0oaforgery".into(),
+        client_secret: Secret::new(secret),
+        redirect_url: None,
+        secure_cookies: false,
+    });
+    let app = Application::build(s).await.expect("build");
+    let base = format!("http://{}", app.addr());
+    ts.sim.enable_oidc(OidcApp::new(
+        "0oaforgery",
+        secret,
+        &[&format!("{base}/auth/callback")],
+    ));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let location = |r: &reqwest::Response| {
+        r.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned()
+    };
+
+    let start = http
+        .get(format!("{base}/auth/login?next=/departments"))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(start.status(), 303);
+    let (pending, attrs) = set_cookie(&start, "om_signin").expect("the pending sign-in");
+    assert!(
+        attrs.contains("HttpOnly") && attrs.contains("SameSite=Lax"),
+        "{attrs}"
+    );
+    let authorize = location(&start);
+    assert!(
+        authorize.contains("code_challenge_method=S256"),
+        "{authorize}"
+    );
+    let back = http
+        .get(format!(
+            "{authorize}&login_hint={}",
+            urlencode(&signer_login)
+        ))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(back.status(), 302);
+    let callback = location(&back);
+    assert!(
+        callback.starts_with(&format!("{base}/auth/callback?code=")),
+        "{callback}"
+    );
+
+    // A state that is not this browser's, or no pending cookie at all: refused.
+    let forged = callback.replace("state=", "state=x");
+    for (url, cookie) in [(&forged, Some(&pending)), (&callback, None)] {
+        let mut req = http.get(url.as_str());
+        if let Some(c) = cookie {
+            req = req.header("cookie", c.as_str());
+        }
+        let r = req.send().await.expect("callback");
+        assert_eq!(r.status(), 400, "{url}");
+        assert!(set_cookie(&r, "om_session").is_none());
+    }
+    // The real one signs in and goes where the browser was going.
+    let ok = http
+        .get(&callback)
+        .header("cookie", &pending)
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(ok.status(), 303);
+    assert_eq!(location(&ok), "/departments");
+    let (session, attrs) = set_cookie(&ok, "om_session").expect("a session");
+    assert!(
+        attrs.contains("HttpOnly") && attrs.contains("SameSite=Lax"),
+        "{attrs}"
+    );
+    assert!(
+        !attrs.contains("Secure"),
+        "plain HTTP cannot keep a Secure cookie"
+    );
+    let page = http
+        .get(format!("{base}/departments"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.expect("body").contains(&signer_login));
+    // The code is spent: replaying the callback is refused by Okta.
+    let replay = http
+        .get(&callback)
+        .header("cookie", &pending)
+        .send()
+        .await
+        .expect("replay");
+    assert_eq!(replay.status(), 400);
+    // A session cookie changed by one character is no session.
+    let (name, value) = session.split_once('=').expect("name=value");
+    let mut chars: Vec<char> = value.chars().collect();
+    let i = 10.min(chars.len() - 1);
+    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+    let tampered = format!("{name}={}", chars.into_iter().collect::<String>());
+    let r = http
+        .get(format!("{base}/departments"))
+        .header("cookie", tampered)
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(r.status(), 303, "back to sign-in");
+    // The simulator's token endpoint checks the client secret as Okta does.
+    let bad = http
+        .post(format!("http://{}{OIDC_PATH}/v1/token", ts.addr))
+        .basic_auth("0oaforgery", Some("wrong"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=authorization_code&code=x&redirect_uri=x&code_verifier=x")
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(bad.status(), 401);
+    let body: Value = bad.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_client");
 }
