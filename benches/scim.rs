@@ -114,6 +114,7 @@ async fn run(users: usize) -> Result<(), String> {
         request_timeout: Duration::from_secs(60),
         max_staleness: None,
         stop: None,
+        web: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

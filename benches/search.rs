@@ -183,6 +183,7 @@ async fn run(users: usize) -> Result<(), String> {
         request_timeout: std::time::Duration::from_secs(10),
         max_staleness: None,
         stop: None,
+        web: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

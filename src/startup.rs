@@ -316,6 +316,12 @@ impl Application {
                 ..Policy::default()
             },
         );
+        let sign_in = match &settings.server.oidc {
+            Some(o) => Some(Arc::new(
+                api::SignIn::new(o.clone(), &settings.data_dir).map_err(StartupError::Config)?,
+            )),
+            None => None,
+        };
         let app = api::router_with_access(
             ApiState {
                 mirror: mirror.clone(),
@@ -328,10 +334,12 @@ impl Application {
                 request_timeout: settings.server.request_timeout,
                 max_staleness: settings.server.max_staleness,
                 stop: Some(stop.clone()),
+                web: settings.server.web.clone(),
             },
             api::Access {
                 keys: keys.clone(),
                 rate_limit: settings.server.rate_limit,
+                sign_in,
             },
         );
         let mut watchers = Vec::new();

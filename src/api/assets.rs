@@ -1,6 +1,7 @@
 //! The browser files the mirror serves itself: the GraphiQL page, its start script and the vendored
-//! GraphiQL and React bundles (`assets/vendor/VERSIONS.md`), embedded in the binary, so GraphiQL
-//! needs no other origin; and the security headers every HTML answer carries.
+//! GraphiQL and React bundles (`assets/vendor/VERSIONS.md`), and the directory's script and
+//! styles (`assets/web/`), embedded in the binary, so no page needs another origin; and the
+//! security headers every HTML answer carries.
 
 use std::sync::LazyLock;
 
@@ -71,6 +72,18 @@ static ASSETS: &[Asset] = &[
         content_type: JS,
         cache_control: REVALIDATE,
         bytes: include_bytes!("assets/graphiql-init.js"),
+    },
+    Asset {
+        path: "web/app.js",
+        content_type: JS,
+        cache_control: REVALIDATE,
+        bytes: include_bytes!("assets/web/app.js"),
+    },
+    Asset {
+        path: "web/app.css",
+        content_type: CSS,
+        cache_control: REVALIDATE,
+        bytes: include_bytes!("assets/web/app.css"),
     },
     Asset {
         path: "graphiql-page.css",

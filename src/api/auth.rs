@@ -23,11 +23,13 @@ const OPEN_PATHS: [&str; 3] = ["/healthz", "/readyz", "/hooks/okta"];
 
 /// Answers that hold no mirror data need no key: the probes, the hook (its own secret), the
 /// GraphiQL page (`GET /graphql` without a query: its Headers pane is where a person pastes
-/// `Authorization: Bearer KEY`) and its scripts and styles.
+/// `Authorization: Bearer KEY`) and its scripts and styles, and the sign-in routes
+/// (`/auth/…`, which check their own state and session).
 fn needs_no_key(request: &Request) -> bool {
     let path = request.uri().path();
     OPEN_PATHS.contains(&path)
         || path.starts_with("/assets/")
+        || path.starts_with("/auth/")
         || (path == "/graphql"
             && request.method() == axum::http::Method::GET
             && !request
@@ -62,6 +64,9 @@ pub struct Access {
     pub keys: Option<Arc<KeyRing>>,
     /// Requests per key (one shared bucket on an open server); `None` for no limit.
     pub rate_limit: Option<RateLimit>,
+    /// Browser sign-in with Okta (with keys): a session cookie makes a `directory` caller on
+    /// the directory's pages; `None` leaves those pages to API keys like every other route.
+    pub sign_in: Option<Arc<crate::api::SignIn>>,
 }
 
 impl Access {
@@ -224,7 +229,37 @@ pub(crate) async fn guard(
             if needs_no_key(&request) {
                 return next.run(request).await;
             }
+            let path = request.uri().path();
+            let sign_in = g
+                .access
+                .sign_in
+                .as_ref()
+                .filter(|_| crate::api::web::is_directory_path(path));
             let Some(key) = bearer(&request) else {
+                // A browser on the directory: its session cookie, or off to sign in.
+                if let Some(si) = sign_in {
+                    let Some((caller, signed_in)) = si.session(request.headers()) else {
+                        if path.starts_with("/web/") {
+                            return problem(
+                                StatusCode::UNAUTHORIZED,
+                                "sign in to the directory first (GET /auth/login)",
+                            );
+                        }
+                        let back = request
+                            .uri()
+                            .path_and_query()
+                            .map_or("/", |p| p.as_str())
+                            .to_owned();
+                        return crate::api::web::oidc::login_redirect(&back);
+                    };
+                    tracing::Span::current().record("key", caller.label());
+                    if let Err(wait) = g.take(&caller.name) {
+                        return too_many(wait);
+                    }
+                    request.extensions_mut().insert(signed_in);
+                    request.extensions_mut().insert(caller);
+                    return next.run(request).await;
+                }
                 return unauthorized(
                     "this mirror needs an API key: send the header `Authorization: Bearer KEY` with a key from `oktamirror keys new`",
                     false,
@@ -250,22 +285,27 @@ pub(crate) async fn guard(
     };
     tracing::Span::current().record("key", caller.label());
     if let Err(wait) = g.take(&caller.name) {
-        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-        let mut r = problem(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!(
-                "too many requests for this key: wait {seconds} s (Retry-After) and slow down; the server's rate_limit_per_key sets the limit"
-            ),
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        return r;
+        return too_many(wait);
     }
     request.extensions_mut().insert(caller);
     if let Some(check) = check {
         request.extensions_mut().insert(check);
     }
     next.run(request).await
+}
+
+/// 429 with `Retry-After` for a caller whose bucket is empty.
+fn too_many(wait: Duration) -> Response {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut r = problem(
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!(
+            "too many requests for this key: wait {seconds} s (Retry-After) and slow down; the server's rate_limit_per_key sets the limit"
+        ),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    r
 }
 
 #[cfg(test)]
@@ -300,6 +340,7 @@ mod tests {
     #[test]
     fn buckets_refill_at_the_rate() {
         let g = Guard::new(Access {
+            sign_in: None,
             keys: None,
             rate_limit: Some(RateLimit {
                 per_second: 10.0,

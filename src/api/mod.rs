@@ -16,6 +16,7 @@ mod media;
 mod metrics;
 mod provision;
 mod scim;
+mod web;
 mod webhooks;
 mod ws;
 
@@ -24,6 +25,7 @@ pub use control::{SyncControl, SyncNow};
 pub use hooks::{HookConfig, HookSink};
 pub use listener::{Bounded, DEFAULT_IDLE, DEFAULT_MAX_CONNECTIONS};
 pub use provision::Provisioning;
+pub use web::{OidcSettings, SESSION_KEY_FILE, SignIn, WebSettings};
 pub use webhooks::{Webhook, deliver_webhooks};
 
 #[cfg(test)]
@@ -60,6 +62,8 @@ pub struct ApiState {
     /// Turns true when the server stops: long-lived connections (change-feed WebSockets)
     /// close then. `None` where nothing stops the router but dropping it (tests, benches).
     pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+    /// The directory pages' settings (photo URL template).
+    pub web: WebSettings,
 }
 
 /// Per-router shared state: the built schema and the mirror.
@@ -79,9 +83,16 @@ pub(crate) struct Shared {
     pub max_staleness: Option<Duration>,
     /// See `ApiState::stop`.
     pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+    /// See `ApiState::web`.
+    pub web: WebSettings,
+    /// The directory pages' Content-Security-Policy (`web::content_security_policy`).
+    pub web_csp: String,
+    /// Browser sign-in with Okta, when configured (with a keys file).
+    pub sign_in: Option<Arc<SignIn>>,
 }
 
-/// All routes (`/graphql`, `/assets/`, `/healthz`, `/readyz`, `/hooks/okta`) with their state
+/// All routes (`/graphql`, `/assets/`, `/healthz`, `/readyz`, `/hooks/okta`, the directory's
+/// pages) with their state
 /// applied, as an open loopback server: no keys, no rate limit (tests, benches, tools). `serve`
 /// uses [`router_with_access`].
 pub fn router(state: ApiState) -> Router {
@@ -102,6 +113,9 @@ pub fn router_with_access(state: ApiState, access: Access) -> Router {
         request_timeout: state.request_timeout,
         max_staleness: state.max_staleness,
         stop: state.stop,
+        web_csp: web::content_security_policy(state.web.photo_url_template.as_deref()),
+        web: state.web,
+        sign_in: access.sign_in.clone(),
     });
     Router::new()
         .route(
@@ -118,6 +132,7 @@ pub fn router_with_access(state: ApiState, access: Access) -> Router {
         .route("/hooks/okta", get(hooks::verify).post(hooks::deliver))
         .route("/assets/{*path}", get(assets::asset))
         .nest(scim::BASE, scim::routes())
+        .merge(web::routes())
         .layer(axum::middleware::map_response(assets::secure_html))
         .with_state(shared)
         .layer(axum::middleware::from_fn_with_state(

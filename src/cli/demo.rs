@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 use oktamirror::configuration::{self, Settings};
 use oktamirror::okta::Auth;
 use oktamirror::secret::Secret;
-use oktamirror::sim::{SimOptions, Simulator};
+use oktamirror::sim::{OIDC_PATH, OidcApp, SimOptions, Simulator};
 use oktamirror::startup::Application;
 
 use super::CliError;
+
+/// The demo's OIDC web app in the simulator.
+const DEMO_OIDC_CLIENT: &str = "0oademodirectory";
 
 /// The example queries the demo prints, the README shows and CI runs against the demo server.
 pub const EXAMPLES: &str = include_str!("../../schema/examples.graphql");
@@ -97,7 +100,31 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
         Settings::defaults(okta_url, Auth::Ssws(Secret::new(token)), data_dir, listen);
     let keys = keys_file.is_some();
     settings.server.keys_file = keys_file;
+    // With keys on, the directory signs browsers in with the simulator's OIDC provider.
+    let oidc_secret = random_token();
+    if keys {
+        settings.server.oidc = Some(oktamirror::api::OidcSettings {
+            issuer: url::Url::parse(&format!("http://{sim_addr}{OIDC_PATH}"))
+                .map_err(|e| CliError::Failed(format!("the simulator's issuer URL: {e}")))?,
+            client_id: DEMO_OIDC_CLIENT.into(),
+            client_secret: Secret::new(oidc_secret.as_str()),
+            redirect_url: None,
+            secure_cookies: false,
+        });
+    }
     let app = Application::build(settings).await?;
+    let addr = app.addr();
+    if keys {
+        let redirects = [
+            format!("http://{addr}/auth/callback"),
+            format!("http://localhost:{}/auth/callback", addr.port()),
+        ];
+        simulator.enable_oidc(OidcApp::new(
+            DEMO_OIDC_CLIENT,
+            &oidc_secret,
+            &[redirects[0].as_str(), redirects[1].as_str()],
+        ));
+    }
     loop {
         let store = app.store();
         if let Some(run) = store.last_good_full_sync()? {
@@ -119,10 +146,23 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let url = format!("http://{}/graphql", app.addr());
-    println!("\nGraphiQL: {url}   (open it in a browser; Ctrl-C stops the demo)");
+    println!(
+        "\nPeople directory: http://{}/   (open it in a browser; Ctrl-C stops the demo)",
+        app.addr()
+    );
+    println!("GraphiQL: {url}");
     println!("SCIM 2.0: http://{}/scim/v2   (read-only)", app.addr());
     if keys {
         println!("API keys are on: send `Authorization: Bearer KEY` with a key from the keys file");
+        let someone = simulator
+            .users()
+            .into_iter()
+            .find(|u| u["status"] == "ACTIVE")
+            .and_then(|u| u["profile"]["login"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        println!(
+            "The directory signs you in with the simulator's Okta: type any active user's login, like {someone}"
+        );
     }
     println!();
     println!("Example queries (also in schema/examples.graphql):\n\n{EXAMPLES}");

@@ -267,6 +267,10 @@ pub struct ServerSettings {
     pub max_staleness: Option<Duration>,
     /// Where the change feed is POSTed (`[[webhooks]]`).
     pub webhooks: Vec<crate::api::Webhook>,
+    /// The directory pages' settings (a photo URL template).
+    pub web: crate::api::WebSettings,
+    /// Browser sign-in to the directory with Okta (OIDC); `None` leaves it off.
+    pub oidc: Option<crate::api::OidcSettings>,
 }
 
 /// The PEM files built-in TLS serves with.
@@ -324,6 +328,8 @@ impl Settings {
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
                 max_staleness: None,
                 webhooks: Vec::new(),
+                web: crate::api::WebSettings::default(),
+                oidc: None,
             },
             search: SearchSettings::default(),
             retention: Retention::default(),
@@ -583,7 +589,27 @@ impl ServerSettings {
                 ));
             }
         };
+        let web = crate::api::WebSettings {
+            photo_url_template: match o.photo_url_template.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(t) => {
+                    let probe = t.replace("{login}", "x").replace("{id}", "x");
+                    let ok = t.starts_with('/')
+                        || url::Url::parse(&probe)
+                            .is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
+                    if !ok || !(t.contains("{login}") || t.contains("{id}")) {
+                        return Err(ConfigError::Invalid(format!(
+                            "photo_url_template \"{t}\" is not a photo URL: use an http(s) URL or a path with {{login}} or {{id}}, like https://photos.example.com/{{login}}.jpg"
+                        )));
+                    }
+                    Some(t.to_owned())
+                }
+            },
+        };
+        let oidc = Self::resolve_oidc(o, tls.is_some())?;
         Ok(ServerSettings {
+            web,
+            oidc,
             listen,
             hook,
             directory_attributes: attribute_names(
@@ -721,6 +747,81 @@ fn distinct_webhook_names(
     Ok(hooks)
 }
 
+impl ServerSettings {
+    /// Directory sign-in: all of `oidc_client_id` and `oidc_client_secret_file`, with keys.
+    fn resolve_oidc(
+        o: &Options,
+        tls: bool,
+    ) -> Result<Option<crate::api::OidcSettings>, ConfigError> {
+        let (client_id, secret_file) = match (&o.oidc_client_id, &o.oidc_client_secret_file) {
+            (None, None) => {
+                if o.oidc_issuer.is_some() || o.oidc_redirect_url.is_some() {
+                    return Err(ConfigError::Invalid(
+                        "oidc_issuer or oidc_redirect_url is set but oidc_client_id is not: give the Client ID and secret file of the Okta OIDC web app for directory sign-in".into(),
+                    ));
+                }
+                return Ok(None);
+            }
+            (Some(id), Some(file)) => (id.trim().to_owned(), file),
+            (Some(_), None) => {
+                return Err(ConfigError::Invalid(
+                    "oidc_client_id is set but oidc_client_secret_file is not: give a file holding the OIDC web app's client secret".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "oidc_client_secret_file is set but oidc_client_id is not: give the OIDC web app's Client ID".into(),
+                ));
+            }
+        };
+        if o.api_keys_file.is_none() {
+            return Err(ConfigError::Invalid(
+                "directory sign-in (oidc_client_id) needs a keys file (--keys-file): without one the server is open on loopback and there is nothing to sign in to".into(),
+            ));
+        }
+        let issuer_text = match (&o.oidc_issuer, &o.okta_url) {
+            (Some(i), _) => i.trim().to_owned(),
+            (None, Some(u)) => format!("{}/oauth2/default", u.trim().trim_end_matches('/')),
+            (None, None) => {
+                return Err(ConfigError::Invalid(
+                    "directory sign-in needs oidc_issuer (the authorization server, like https://example.okta.com/oauth2/default) when okta_url is not set".into(),
+                ));
+            }
+        };
+        let issuer = url::Url::parse(&issuer_text).map_err(|e| {
+            ConfigError::Invalid(format!(
+                "oidc_issuer \"{issuer_text}\" is not a URL ({e}): use the authorization server's issuer, like https://example.okta.com/oauth2/default"
+            ))
+        })?;
+        let redirect_url = match o.oidc_redirect_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(r) => Some(url::Url::parse(r).map_err(|e| {
+                ConfigError::Invalid(format!(
+                    "oidc_redirect_url \"{r}\" is not a URL ({e}): use the redirect URI registered in the Okta app, like https://people.example.com/auth/callback"
+                ))
+            })?),
+        };
+        let client_secret = Secret::new(
+            read_key_file("OIDC client secret file", secret_file)?
+                .expose()
+                .trim(),
+        );
+        if client_id.is_empty() || client_secret.expose().is_empty() {
+            return Err(ConfigError::Invalid(
+                "oidc_client_id or the OIDC client secret is empty: copy both from the Okta app's General tab".into(),
+            ));
+        }
+        let secure_cookies = tls || redirect_url.as_ref().is_some_and(|u| u.scheme() == "https");
+        Ok(Some(crate::api::OidcSettings {
+            issuer,
+            client_id,
+            client_secret,
+            redirect_url,
+            secure_cookies,
+        }))
+    }
+}
+
 /// Every secret-holding file the options name.
 fn secret_files(o: &Options) -> Vec<SecretFile> {
     [
@@ -730,6 +831,7 @@ fn secret_files(o: &Options) -> Vec<SecretFile> {
         ("event hook secret file", &o.hook_secret_file),
         ("API keys file", &o.api_keys_file),
         ("TLS key file", &o.tls_key_file),
+        ("OIDC client secret file", &o.oidc_client_secret_file),
     ]
     .into_iter()
     .chain(
@@ -967,6 +1069,67 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("1 to 100"), "{e}");
+    }
+
+    #[test]
+    fn directory_sign_in_needs_its_parts_and_keys() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let secret = dir.path().join("oidc-secret");
+        std::fs::write(&secret, "s3cret\n").expect("write");
+        let keys = dir.path().join("keys");
+        let with = |f: &dyn Fn(&mut Options)| {
+            let mut o = Options {
+                api_keys_file: Some(keys.clone()),
+                oidc_client_id: Some("0oa1".into()),
+                oidc_client_secret_file: Some(secret.clone()),
+                ..base()
+            };
+            f(&mut o);
+            Settings::resolve(o, Some("t".into()))
+        };
+        let s = with(&|_| {}).expect("valid");
+        let oidc = s.server.oidc.expect("sign-in on");
+        assert_eq!(oidc.client_secret.expose(), "s3cret");
+        assert!(
+            oidc.issuer.as_str().ends_with("/oauth2/default"),
+            "{}",
+            oidc.issuer
+        );
+        assert!(!oidc.secure_cookies);
+        let https = with(&|o| {
+            o.oidc_redirect_url = Some("https://people.example.com/auth/callback".into())
+        })
+        .expect("valid");
+        assert!(https.server.oidc.expect("on").secure_cookies);
+        for (f, says) in [
+            (
+                &(|o: &mut Options| o.api_keys_file = None) as &dyn Fn(&mut Options),
+                "keys file",
+            ),
+            (
+                &|o: &mut Options| o.oidc_client_secret_file = None,
+                "oidc_client_secret_file",
+            ),
+            (&|o: &mut Options| o.oidc_client_id = None, "oidc_client_id"),
+            (
+                &|o: &mut Options| o.oidc_issuer = Some("not a url".into()),
+                "oidc_issuer",
+            ),
+            (
+                &|o: &mut Options| o.photo_url_template = Some("ftp://x/{login}".into()),
+                "photo_url_template",
+            ),
+            (
+                &|o: &mut Options| o.photo_url_template = Some("https://x/same.jpg".into()),
+                "{login}",
+            ),
+        ] {
+            let e = with(f).unwrap_err().to_string();
+            assert!(e.contains(says), "{says}: {e}");
+        }
+        let photo = with(&|o| o.photo_url_template = Some("https://p.example/{login}.jpg".into()))
+            .expect("valid");
+        assert!(photo.server.web.photo_url_template.is_some());
     }
 
     #[test]

@@ -146,6 +146,21 @@ pub struct Options {
     /// Most entries the change log keeps, older ones pruned first even within the retention (default 5000000)
     #[arg(long, env = "OKTAMIRROR_CHANGE_LOG_MAX_ENTRIES")]
     pub change_log_max_entries: Option<u64>,
+    /// Directory sign-in: the Client ID of an Okta OIDC web app (needs --keys-file and oidc_client_secret_file); signed-in employees get the directory role
+    #[arg(long, env = "OKTAMIRROR_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// Directory sign-in: a file holding the OIDC web app's client secret
+    #[arg(long, env = "OKTAMIRROR_OIDC_CLIENT_SECRET_FILE")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// Directory sign-in: the authorization server's issuer (default {okta_url}/oauth2/default)
+    #[arg(long, env = "OKTAMIRROR_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// Directory sign-in: the redirect URI registered in the app, like https://people.example.com/auth/callback (default: from each request's Host)
+    #[arg(long, env = "OKTAMIRROR_OIDC_REDIRECT_URL")]
+    pub oidc_redirect_url: Option<String>,
+    /// Directory photos: a URL per person with {login} or {id}, like https://photos.example.com/{login}.jpg (default: initials only)
+    #[arg(long, env = "OKTAMIRROR_PHOTO_URL_TEMPLATE")]
+    pub photo_url_template: Option<String>,
     /// Outbound webhooks for the change feed, file only: `[[webhooks]]` tables
     #[arg(skip)]
     pub webhooks: Option<Vec<WebhookOptions>>,

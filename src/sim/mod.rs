@@ -12,6 +12,7 @@ mod http;
 mod json;
 mod model;
 mod oauth;
+mod oidc;
 mod rng;
 mod scim_push;
 /// The simulator's seeded generator, also what tests use to generate their inputs.
@@ -47,6 +48,7 @@ use self::shared::Shared;
 pub use self::hooks::EventHook;
 pub use self::http::ratelimit::RateLimits;
 pub use self::oauth::{OAuthApp, SimPublicKey};
+pub use self::oidc::{AS_PATH as OIDC_PATH, OidcApp};
 pub use self::strict::Strictness;
 
 /// How to build the simulated org.
@@ -384,6 +386,16 @@ impl Simulator {
         let mut st = self.shared.auth();
         st.app = Some(app);
         st.nonce = nonce;
+    }
+
+    /// Register the OIDC web app of the `default` authorization server (directory sign-in).
+    pub fn enable_oidc(&self, app: OidcApp) {
+        self.shared.oidc().app = Some(app);
+    }
+
+    /// ID tokens the OIDC token endpoint has issued so far.
+    pub fn id_tokens_issued(&self) -> u64 {
+        self.shared.oidc().id_tokens
     }
 
     /// Access tokens minted by the token endpoint so far.

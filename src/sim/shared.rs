@@ -10,6 +10,7 @@ use super::genorg::Truth;
 use super::hooks::Hooks;
 use super::http::ratelimit::RateLimiter;
 use super::oauth::AuthState;
+use super::oidc::OidcState;
 use super::rng::{self, Rng};
 use super::store::Org;
 use super::strict::Strictness;
@@ -28,6 +29,8 @@ pub struct Shared {
     pub limits: RateLimiter,
     /// The OAuth app, issued tokens, seen assertion ids and the DPoP nonce.
     auth: Mutex<AuthState>,
+    /// The OIDC web app, its signing key, codes and tokens.
+    oidc: Mutex<OidcState>,
     /// Sequence for fault rolls, separate from ids so faults do not shift them.
     rolls: AtomicU64,
     /// `http://host:port` once serving; used when a request has no `Host`.
@@ -66,6 +69,7 @@ impl Shared {
             seed,
             limits: RateLimiter::default(),
             auth: Mutex::new(AuthState::default()),
+            oidc: Mutex::new(OidcState::default()),
             rolls: AtomicU64::new(0),
             base_url: RwLock::new("http://127.0.0.1".to_string()),
             hooks: Hooks::default(),
@@ -130,6 +134,10 @@ impl Shared {
 
     pub fn auth(&self) -> MutexGuard<'_, AuthState> {
         lock(&self.auth)
+    }
+
+    pub fn oidc(&self) -> MutexGuard<'_, OidcState> {
+        lock(&self.oidc)
     }
 
     pub fn count_list_success(&self) {

@@ -3,6 +3,7 @@
 
 mod access;
 mod backup;
+mod browser;
 mod client;
 mod counts;
 mod feed;

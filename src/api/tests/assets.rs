@@ -7,7 +7,6 @@ use super::Server;
 /// Paths a browser might load as a page. Those that answer HTML are checked.
 const PAGES: &[&str] = &[
     "/graphql",
-    "/",
     "/healthz",
     "/readyz",
     "/hooks/okta",
@@ -16,14 +15,14 @@ const PAGES: &[&str] = &[
 ];
 
 /// A full answer with its headers.
-struct Page {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: String,
+pub(super) struct Page {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
 }
 
 impl Page {
-    fn header(&self, name: &str) -> &str {
+    pub fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -31,7 +30,7 @@ impl Page {
     }
 }
 
-async fn fetch(req: reqwest::RequestBuilder) -> Page {
+pub(super) async fn fetch(req: reqwest::RequestBuilder) -> Page {
     let resp = req.send().await.expect("request");
     Page {
         status: resp.status().as_u16(),
@@ -41,7 +40,7 @@ async fn fetch(req: reqwest::RequestBuilder) -> Page {
 }
 
 /// The values of every `attr="..."` (or `'...'`) in `html`, for `attr` in `src` and `href`.
-fn references(html: &str) -> Vec<String> {
+pub(super) fn references(html: &str) -> Vec<String> {
     let lower = html.to_ascii_lowercase();
     let mut refs = Vec::new();
     for attr in ["src", "href"] {
@@ -77,7 +76,7 @@ fn references(html: &str) -> Vec<String> {
 }
 
 /// True when `r` can only resolve against the page's own origin.
-fn same_origin(r: &str) -> bool {
+pub(super) fn same_origin(r: &str) -> bool {
     let r = r.trim().to_ascii_lowercase();
     // A scheme (`https:`, `data:`, `javascript:`) or a protocol-relative `//host`.
     let has_scheme = r

@@ -12,6 +12,7 @@ mod lookups;
 mod schema_file;
 mod scim;
 mod search;
+mod web;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -171,6 +172,7 @@ impl Server {
             request_timeout,
             max_staleness: None,
             stop: None,
+            web: Default::default(),
         };
         let mut client = reqwest::Client::builder();
         let app = match role {
@@ -191,6 +193,7 @@ impl Server {
                     super::Access {
                         keys: Some(std::sync::Arc::new(ring)),
                         rate_limit: None,
+                        sign_in: None,
                     },
                 )
             }

@@ -6,6 +6,7 @@ mod faults;
 mod groups;
 mod logs;
 mod oauth;
+mod oidc;
 mod params;
 pub mod ratelimit;
 mod respond;
@@ -55,6 +56,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/api/v1/logs", get(logs::list))
         .route("/oauth2/v1/token", post(oauth::token))
+        .route(
+            "/oauth2/default/.well-known/openid-configuration",
+            get(oidc::discovery),
+        )
+        .route("/oauth2/default/v1/authorize", get(oidc::authorize))
+        .route("/oauth2/default/v1/token", post(oidc::token))
+        .route("/oauth2/default/v1/keys", get(oidc::keys))
+        .route("/oauth2/default/v1/userinfo", get(oidc::userinfo))
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(
@@ -108,6 +117,9 @@ async fn okta_envelope(State(shared): State<Arc<Shared>>, req: Request, next: Ne
         shared.limits.leave();
     }
     let h = resp.headers_mut();
+    let html = h
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
     let mut set = |name: &'static str, value: String| {
         if let Ok(v) = HeaderValue::from_str(&value) {
             h.insert(name, v);
@@ -118,7 +130,10 @@ async fn okta_envelope(State(shared): State<Arc<Shared>>, req: Request, next: Ne
     set("x-rate-limit-remaining", quota.remaining.to_string());
     set("x-rate-limit-reset", quota.reset.to_string());
     set("date", time::http_date(now));
-    set("content-type", "application/json".to_string());
+    // Every API answer is JSON; the sign-in page of the OIDC authorize endpoint is HTML.
+    if !html {
+        set("content-type", "application/json".to_string());
+    }
     resp
 }
 

@@ -3,6 +3,7 @@
 //! conditions (never on sleeps alone), the simulator's state as the truth a mirror must equal,
 //! random org changes, and the real binary as a child process.
 
+pub mod browser;
 pub mod keys;
 pub mod process;
 mod settings;
@@ -350,6 +351,22 @@ impl TestApp {
 pub async fn gql(addr: SocketAddr, query: &str, variables: Value) -> Value {
     let resp: Value = reqwest::Client::new()
         .post(format!("http://{addr}/graphql"))
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    assert!(resp.get("errors").is_none(), "GraphQL errors: {resp}");
+    resp["data"].clone()
+}
+
+/// A GraphQL request with `Authorization: Bearer KEY`; fails the test on any GraphQL error.
+pub async fn gql_with_key(addr: SocketAddr, key: &str, query: &str, variables: Value) -> Value {
+    let resp: Value = reqwest::Client::new()
+        .post(format!("http://{addr}/graphql"))
+        .bearer_auth(key)
         .json(&json!({"query": query, "variables": variables}))
         .send()
         .await
