@@ -146,6 +146,24 @@ pub struct Person {
     /// the Okta user id). Only pushed people have one; left out of the stored record when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// Okta's `type.id`: the person's user type (see [`UserType`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_type_id: Option<String>,
+    /// Kept only as the manager of someone in the configured scope, not in it themselves.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outside_scope: bool,
+}
+
+/// An Okta user type (`GET /api/v1/meta/types/user`): Employee, Contractor, Partner, ...
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserType {
+    /// The type's id (`oty…`), what a user's `type.id` names.
+    pub id: String,
+    /// The type's API name, like `employee`.
+    pub name: String,
+    /// Its display name, like `Employee`.
+    #[serde(default)]
+    pub display_name: Option<String>,
 }
 
 /// Fields of an Okta object that change without the object changing, left out of what the
@@ -213,6 +231,8 @@ impl Person {
             manager_name: p("manager"),
             manager_id: None,
             external_id: str_field(raw, "externalId"),
+            user_type_id: raw.get("type").and_then(|t| str_field(t, "id")),
+            outside_scope: false,
         })
     }
 

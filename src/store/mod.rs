@@ -170,6 +170,11 @@ pub mod meta {
     pub const LAST_CONTACT: &str = "last_contact";
     /// Why the latest sync step failed (`Option<String>`); null once a step succeeds again.
     pub const SYNC_PROBLEM: &str = "sync_problem";
+    /// The scope (`sync::Scope`) the mirror's content was last crawled under: a change is
+    /// detected against it, and removals it causes are held until confirmed.
+    pub const SCOPE: &str = "scope";
+    /// Okta's user types (`Vec<model::UserType>`), read by the sync engine.
+    pub const USER_TYPES: &str = "user_types";
 }
 
 impl Store {

@@ -6,6 +6,7 @@ mod full;
 mod incremental;
 pub mod managers;
 mod provision;
+pub mod scope;
 mod source;
 
 pub use continuous::{Command, Lanes, LogAllowance, SyncKind, Wiring, run as run_continuous};
@@ -13,6 +14,7 @@ pub use full::{Cancel, run_crawl, run_crawl_until, run_full};
 pub use incremental::{Incremental, Position};
 pub use managers::{ManagerConfig, ManagerKey};
 pub use provision::Provisioner;
+pub use scope::Scope;
 pub use source::{Event, LogPage, Source, SourceError, Target, Usage};
 
 /// Tunables of the sync engine.
@@ -27,6 +29,8 @@ pub struct SyncConfig {
     pub max_delete_share: f64,
     /// Apply removals beyond `max_delete_share` (an operator's explicit decision).
     pub allow_mass_delete: bool,
+    /// The part of the org the mirror keeps (default: all of it).
+    pub scope: Scope,
 }
 
 impl Default for SyncConfig {
@@ -36,6 +40,7 @@ impl Default for SyncConfig {
             managers: ManagerConfig::default(),
             max_delete_share: 0.10,
             allow_mass_delete: false,
+            scope: Scope::default(),
         }
     }
 }

@@ -76,6 +76,12 @@ impl PersonNode {
     async fn last_updated(&self) -> Option<DateTime<Utc>> {
         self.0.last_updated
     }
+    /// False for someone mirrored only as the manager of people in the configured scope
+    /// (`include_groups` with `users = "groups"`, `user_filter`, `user_types`), so that
+    /// manager chains stay whole; true otherwise.
+    async fn in_scope(&self) -> bool {
+        !self.0.outside_scope
+    }
 
     /// The raw Okta `profile` object, custom attributes included. A `directory` key sees only
     /// the custom attributes the server lists in `directory_attributes`.
