@@ -452,7 +452,11 @@ fn scope(o: &Options) -> Result<crate::sync::Scope, ConfigError> {
         if items.iter().any(String::is_empty) {
             return Err(ConfigError::Invalid(format!(
                 "{key} has an empty entry: give names separated by commas, like {}",
-                if key == "include_groups" { "dept-engineering,team-*" } else { "Employee,Contractor" }
+                if key == "include_groups" {
+                    "dept-engineering,team-*"
+                } else {
+                    "Employee,Contractor"
+                }
             )));
         }
         Ok(items)

@@ -103,7 +103,11 @@ impl OktaSource {
                 }) => {
                     return Err(OktaError::Scope(format!(
                         "Okta refused the people filter `{search}` (from user_filter{}): {summary}. Fix user_filter: it is an Okta search expression, like profile.countryCode eq \"US\" and status eq \"ACTIVE\"",
-                        if type_ids.is_empty() { "" } else { " and user_types" }
+                        if type_ids.is_empty() {
+                            ""
+                        } else {
+                            " and user_types"
+                        }
                     )));
                 }
                 Err(e) => return Err(e),
@@ -117,7 +121,9 @@ impl OktaSource {
     pub async fn user_types(&self) -> Result<Vec<UserType>, OktaError> {
         let url = self.client.url("/api/v1/meta/types/user", &[]);
         let items = self.client.get_json(&url).await?;
-        Ok(scope::read_types(items.as_array().map_or(&[][..], Vec::as_slice)))
+        Ok(scope::read_types(
+            items.as_array().map_or(&[][..], Vec::as_slice),
+        ))
     }
 
     /// One cheap call that proves the domain resolves, Okta answers and the token is accepted.

@@ -92,7 +92,10 @@ pub fn keys_search(keys: &[String]) -> String {
 
 /// `people` restricted to `ids`: the check of which re-read users still match the filter.
 pub fn ids_within(people: &str, ids: &[String]) -> String {
-    let ids: Vec<String> = ids.iter().map(|id| format!("id eq {}", quote(id))).collect();
+    let ids: Vec<String> = ids
+        .iter()
+        .map(|id| format!("id eq {}", quote(id)))
+        .collect();
     format!("{people} and ({})", ids.join(" or "))
 }
 
@@ -120,7 +123,9 @@ pub fn type_ids(wanted: &[String], types: &[UserType]) -> Result<Vec<String>, St
         let hit = types.iter().find(|t| {
             t.id == *w
                 || t.name.eq_ignore_ascii_case(w)
-                || t.display_name.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(w))
+                || t.display_name
+                    .as_deref()
+                    .is_some_and(|d| d.eq_ignore_ascii_case(w))
         });
         match hit {
             Some(t) => ids.push(t.id.clone()),
@@ -143,8 +148,16 @@ pub fn type_ids(wanted: &[String], types: &[UserType]) -> Result<Vec<String>, St
 pub fn types_refused(e: &OktaError) -> Option<String> {
     let refused = matches!(
         e,
-        OktaError::Forbidden { .. } | OktaError::ForbiddenApp { .. } | OktaError::MissingScope { .. }
-    ) || matches!(e, OktaError::Status { status: 403 | 401, .. });
+        OktaError::Forbidden { .. }
+            | OktaError::ForbiddenApp { .. }
+            | OktaError::MissingScope { .. }
+    ) || matches!(
+        e,
+        OktaError::Status {
+            status: 403 | 401,
+            ..
+        }
+    );
     refused.then(|| {
         "Okta refused the user types (GET /api/v1/meta/types/user): grant okta.userTypes.read to read them; until then people's userType is null (its id only in profile JSON), and the userType filter, facet and user_types scope have nothing to go on".to_owned()
     })
@@ -183,8 +196,11 @@ mod tests {
     fn the_people_search_joins_filter_and_types() {
         assert_eq!(people_search(None, &[]), None);
         assert_eq!(
-            people_search(Some("status eq \"ACTIVE\""), &["oty1".into(), "oty2".into()])
-                .as_deref(),
+            people_search(
+                Some("status eq \"ACTIVE\""),
+                &["oty1".into(), "oty2".into()]
+            )
+            .as_deref(),
             Some("(status eq \"ACTIVE\") and (type.id eq \"oty1\" or type.id eq \"oty2\")")
         );
     }
@@ -197,8 +213,14 @@ mod tests {
             serde_json::json!({"name": "no id"}),
         ]);
         assert_eq!(types.len(), 2);
-        assert_eq!(type_ids(&["EMPLOYEE".into()], &types), Ok(vec!["oty2".into()]));
+        assert_eq!(
+            type_ids(&["EMPLOYEE".into()], &types),
+            Ok(vec!["oty2".into()])
+        );
         let err = type_ids(&["Partner".into()], &types).expect_err("unknown type");
-        assert!(err.contains("Partner") && err.contains("User, Employee"), "{err}");
+        assert!(
+            err.contains("Partner") && err.contains("User, Employee"),
+            "{err}"
+        );
     }
 }

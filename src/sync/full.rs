@@ -189,7 +189,12 @@ pub async fn apply(
             run.changes = changes;
             run.held = held;
             run.warnings.extend(warnings);
-            record(store, &mut run, Some(&report), settled.then_some(&cfg.scope))
+            record(
+                store,
+                &mut run,
+                Some(&report),
+                settled.then_some(&cfg.scope),
+            )
         }
         Err(e) => {
             run.config_error = matches!(&e, FullSyncError::Source(s) if s.config);
@@ -300,7 +305,10 @@ async fn keep_matching_people(
 ) -> Result<Vec<String>, FullSyncError> {
     let ids = store.staged_user_ids().collect::<Result<Vec<_>, _>>()?;
     let matching = source.matching_people_filter(&ids).await?;
-    let left_out: Vec<String> = ids.into_iter().filter(|id| !matching.contains(id)).collect();
+    let left_out: Vec<String> = ids
+        .into_iter()
+        .filter(|id| !matching.contains(id))
+        .collect();
     store.unstage_users(&left_out)?;
     Ok(Vec::new())
 }
@@ -321,8 +329,14 @@ async fn complete_manager_chains(
     }
     let mut asked: HashSet<String> = HashSet::new();
     let mut outside = HashSet::new();
+    // By key only: a display name matching someone already staged must not stand in for a
+    // manager who is not read yet.
+    let by_key = managers::ManagerConfig {
+        name_fallback: false,
+        ..cfg.managers.clone()
+    };
     loop {
-        let resolution = managers::resolve(&people, &cfg.managers);
+        let resolution = managers::resolve(&people, &by_key);
         let refs: HashSet<&str> = people
             .iter()
             .filter(|p| !resolution.managers.contains_key(&p.id))
@@ -401,7 +415,9 @@ async fn crawl_groups(
             };
             let mut skipped = Vec::new();
             let users = with_ids(users, "user", &mut skipped);
-            let staged = store.stage_users(&users).map_err(|e| SourceError::new(e.to_string()));
+            let staged = store
+                .stage_users(&users)
+                .map_err(|e| SourceError::new(e.to_string()));
             let ids = staged.map(|()| Some(users.into_iter().map(|(id, _)| id).collect()));
             (gid, ids)
         })
@@ -443,7 +459,13 @@ fn with_ids(page: Vec<Value>, kind: &str, warnings: &mut Vec<String>) -> Vec<(St
 /// What applying a crawl returns: the change counts, the manager report, the held removals and
 /// the warnings, and whether the configured scope is now the one the mirror holds (not when
 /// removals a scope change caused are held).
-type Applied = (ChangeCounts, ManagerReport, HeldDeletions, Vec<String>, bool);
+type Applied = (
+    ChangeCounts,
+    ManagerReport,
+    HeldDeletions,
+    Vec<String>,
+    bool,
+);
 
 /// Applies the staged crawl: people (with resolved managers), groups, membership differences,
 /// then removals of what Okta no longer has.

@@ -137,7 +137,9 @@ impl Source for Fake {
                 return Ok(None);
             };
             let users = lock(&self.users);
-            Ok(Some(ids.iter().filter_map(|id| users.get(id).cloned()).collect()))
+            Ok(Some(
+                ids.iter().filter_map(|id| users.get(id).cloned()).collect(),
+            ))
         })
     }
 

@@ -76,6 +76,13 @@ impl TestSim {
         unkind(&s.sim, Some(1_000_000));
         s
     }
+
+    /// `lifted`, with `groups` groups.
+    pub async fn lifted_with_groups(users: usize, groups: usize, seed: u64) -> TestSim {
+        let s = TestSim::with_groups(users, Some(groups), seed).await;
+        unkind(&s.sim, Some(1_000_000));
+        s
+    }
 }
 
 /// A token's share of each rate-limit bucket in tests: Okta's default for a new token or app.
@@ -164,6 +171,12 @@ impl AppBuilder<'_> {
     /// `/readyz` answers 503 once Okta was last read successfully longer ago than `d`.
     pub fn max_staleness(mut self, d: Duration) -> Self {
         self.opts.max_staleness = Some(d);
+        self
+    }
+
+    /// Mirrors only `scope`'s part of the org.
+    pub fn scope(mut self, scope: oktamirror::sync::Scope) -> Self {
+        self.opts.scope = scope;
         self
     }
 
@@ -304,6 +317,11 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// The scope the next `restart` or `start` runs with.
+    pub fn set_scope(&mut self, scope: oktamirror::sync::Scope) {
+        self.opts.scope = scope;
     }
 
     /// Stops the mirror and starts it again on the same data directory (not waiting).

@@ -9,7 +9,7 @@ use std::time::Duration;
 use oktamirror::configuration::{DataSource, HookAuth, Settings};
 use oktamirror::okta::{Auth, ClientOptions};
 use oktamirror::secret::Secret;
-use oktamirror::sync::Lanes;
+use oktamirror::sync::{Lanes, Scope};
 
 /// What tests and benches vary about a mirror; everything else is the product's default.
 #[derive(Clone, Debug)]
@@ -29,6 +29,8 @@ pub struct AppOptions {
     pub search_attributes: Vec<String>,
     /// `/readyz` 503 beyond this staleness; `None` (the product's default) never.
     pub max_staleness: Option<Duration>,
+    /// The part of the org to mirror (the product's default: all of it).
+    pub scope: Scope,
 }
 
 impl AppOptions {
@@ -44,6 +46,7 @@ impl AppOptions {
             hook_secret: None,
             search_attributes: Vec::new(),
             max_staleness: None,
+            scope: Scope::default(),
         }
     }
 }
@@ -77,6 +80,7 @@ pub fn settings(sim: SocketAddr, data_dir: &Path, o: &AppOptions) -> Settings {
     });
     s.search.attributes = o.search_attributes.clone();
     s.server.max_staleness = o.max_staleness;
+    s.sync.engine.scope = o.scope.clone();
     s
 }
 

@@ -1,0 +1,347 @@
+//! Mirroring part of the org: a group scope (`include_groups`, `users = "groups"`) and a people
+//! filter (`user_filter`), checked against what the simulator holds, computed here on its own
+//! (group names, member lists and `managerId` → `employeeNumber` walks); the crawl's requests
+//! shrinking with the scope; people entering and leaving through the log tail; a narrower
+//! configuration held as a mass removal until confirmed.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use oktamirror::sync::Scope;
+
+use crate::support::{TestApp, TestSim, wait_for};
+
+fn s<'a>(v: &'a Value, path: &str) -> &'a str {
+    v.pointer(path).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// Every person the mirror serves over GraphQL, with `inScope`.
+async fn mirrored_people(app: &TestApp) -> BTreeMap<String, bool> {
+    let q = "query($after: String) { people(filter: {status: []}, first: 1000, after: $after) { nodes { id inScope } pageInfo { hasNextPage endCursor } } }";
+    let mut out = BTreeMap::new();
+    let mut after = Value::Null;
+    loop {
+        let page = app.gql(q, json!({ "after": after })).await;
+        let people = &page["people"];
+        for n in people["nodes"].as_array().expect("nodes") {
+            out.insert(
+                s(n, "/id").to_owned(),
+                n["inScope"].as_bool().expect("inScope"),
+            );
+        }
+        if people["pageInfo"]["hasNextPage"] != json!(true) {
+            return out;
+        }
+        after = people["pageInfo"]["endCursor"].clone();
+    }
+}
+
+/// Fails with only the differences between the people a mirror serves and those expected.
+fn assert_people(got: &BTreeMap<String, bool>, want: &BTreeMap<String, bool>) {
+    let wrong: Vec<String> = got
+        .keys()
+        .chain(want.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|id| got.get(*id) != want.get(*id))
+        .map(|id| {
+            format!(
+                "{id}: mirrored {:?}, expected {:?}",
+                got.get(id),
+                want.get(id)
+            )
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{} differences: {wrong:?}", wrong.len());
+}
+
+/// Every group id the mirror serves.
+async fn mirrored_groups(app: &TestApp) -> BTreeSet<String> {
+    let q = "query($after: String) { groups(first: 1000, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } } }";
+    let mut out = BTreeSet::new();
+    let mut after = Value::Null;
+    loop {
+        let page = app.gql(q, json!({ "after": after })).await;
+        let groups = &page["groups"];
+        for n in groups["nodes"].as_array().expect("nodes") {
+            out.insert(s(n, "/id").to_owned());
+        }
+        if groups["pageInfo"]["hasNextPage"] != json!(true) {
+            return out;
+        }
+        after = groups["pageInfo"]["endCursor"].clone();
+    }
+}
+
+/// The expected mirror of a scope: `in_scope` people (true) and, walking `managerId` to the
+/// person with that employee number until it names nobody new, their managers (false).
+fn with_manager_chains(users: &[Value], in_scope: &BTreeSet<String>) -> BTreeMap<String, bool> {
+    let by_number: HashMap<&str, &str> = users
+        .iter()
+        .map(|u| (s(u, "/profile/employeeNumber"), s(u, "/id")))
+        .collect();
+    let by_id: HashMap<&str, &Value> = users.iter().map(|u| (s(u, "/id"), u)).collect();
+    let mut out: BTreeMap<String, bool> = in_scope.iter().map(|id| (id.clone(), true)).collect();
+    for id in in_scope {
+        let mut at = id.as_str();
+        loop {
+            let mref = s(by_id[at], "/profile/managerId");
+            let Some(&manager) = by_number.get(mref) else {
+                break;
+            };
+            if out.contains_key(manager) {
+                break;
+            }
+            out.insert(manager.to_owned(), false);
+            at = manager;
+        }
+    }
+    out
+}
+
+/// Group ids whose names start with `prefix` or equal `exact`, case-insensitively.
+fn groups_named(sim: &oktamirror::sim::Simulator, prefix: &str, exact: &str) -> BTreeSet<String> {
+    sim.groups()
+        .iter()
+        .filter(|g| {
+            let name = s(g, "/profile/name").to_lowercase();
+            name.starts_with(prefix) || name == exact
+        })
+        .map(|g| s(g, "/id").to_owned())
+        .collect()
+}
+
+fn group_scope() -> Scope {
+    Scope {
+        include_groups: vec!["eng-*".into(), "legal".into()],
+        users_from_groups: true,
+        ..Scope::default()
+    }
+}
+
+/// The requests a first crawl of `sim` makes with `scope`, and the ready mirror.
+async fn crawl_with(sim: &TestSim, scope: Scope) -> (u64, TestApp) {
+    let before = sim.sim.request_count();
+    let app = TestApp::builder(sim)
+        .crawl_only()
+        .scope(scope)
+        .spawn()
+        .await;
+    (sim.sim.request_count() - before, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_scope_mirrors_the_members_and_their_manager_chains_for_fewer_requests() {
+    let sim = TestSim::lifted_with_groups(1500, 400, 1301).await;
+    let (whole_requests, mut whole) = crawl_with(&sim, Scope::default()).await;
+    whole.stop().await;
+    let (scoped_requests, mut app) = crawl_with(&sim, group_scope()).await;
+
+    let groups = groups_named(&sim.sim, "eng-", "legal");
+    assert!(groups.len() >= 3, "the org has engineering teams and Legal");
+    let members: BTreeSet<String> = groups
+        .iter()
+        .flat_map(|g| sim.sim.group_members(g))
+        .collect();
+    let want = with_manager_chains(&sim.sim.users(), &members);
+    assert!(
+        want.values().any(|in_scope| !in_scope),
+        "some managers are outside the scope"
+    );
+    assert_people(&mirrored_people(&app).await, &want);
+    assert_eq!(mirrored_groups(&app).await, groups);
+    for g in &groups {
+        let mut stored = app
+            .store()
+            .member_ids_after(g, None)
+            .collect::<Result<Vec<_>, _>>()
+            .expect("members");
+        stored.sort();
+        assert_eq!(stored, sim.sim.group_members(g), "members of {g}");
+    }
+    assert!(
+        scoped_requests * 4 < whole_requests,
+        "a small scope reads far less: {scoped_requests} requests against {whole_requests} for the whole org"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_people_filter_is_applied_by_okta_and_keeps_manager_chains() {
+    let sim = TestSim::lifted(400, 1302).await;
+    let filter = r#"profile.countryCode eq "US" and status eq "ACTIVE""#;
+    let scope = Scope {
+        user_filter: Some(filter.into()),
+        ..Scope::default()
+    };
+    let (_, mut app) = crawl_with(&sim, scope).await;
+    let users = sim.sim.users();
+    let matching: BTreeSet<String> = users
+        .iter()
+        .filter(|u| {
+            s(u, "/profile/countryCode").eq_ignore_ascii_case("US") && s(u, "/status") == "ACTIVE"
+        })
+        .map(|u| s(u, "/id").to_owned())
+        .collect();
+    assert!(!matching.is_empty() && matching.len() < users.len());
+    assert_people(
+        &mirrored_people(&app).await,
+        &with_manager_chains(&users, &matching),
+    );
+    // Every group, with its members among the mirrored people only.
+    let all_groups: BTreeSet<String> = sim
+        .sim
+        .groups()
+        .iter()
+        .map(|g| s(g, "/id").to_owned())
+        .collect();
+    assert_eq!(mirrored_groups(&app).await, all_groups);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_people_filter_is_a_configuration_error_quoting_okta() {
+    let sim = TestSim::lifted(50, 1303).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut opts = crate::support::AppOptions::new(crate::support::TOKEN);
+    opts.scope.user_filter = Some(r#"profile.countryCode ne "US""#.into());
+    let settings = crate::support::settings(sim.addr, dir.path(), &opts);
+    let err = match oktamirror::startup::Application::build(settings).await {
+        Ok(_) => panic!("a filter Okta refuses must not start a mirror"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("user_filter") && err.contains("Invalid search criteria"),
+        "names the setting and quotes Okta: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrowing_the_scope_is_held_as_a_mass_removal_until_confirmed() {
+    let sim = TestSim::lifted_with_groups(300, 150, 1304).await;
+    let mut app = TestApp::builder(&sim).crawl_only().spawn().await;
+    let everyone = mirrored_people(&app).await.len();
+    app.stop().await;
+    app.set_scope(group_scope());
+    app.start().await;
+    app.wait_ready().await;
+
+    let run = app.sync().full_sync_now().await.expect("run");
+    assert!(run.ok, "{:?}", run.error);
+    assert!(!run.held.people.is_empty(), "the narrowing is held");
+    assert!(
+        run.warnings
+            .iter()
+            .any(|w| w.contains("configured scope changed") && w.contains("--allow-mass-delete")),
+        "says why and how to confirm: {:?}",
+        run.warnings
+    );
+    assert_eq!(run.changes.people_deleted, 0);
+    assert_eq!(
+        mirrored_people(&app).await.len(),
+        everyone,
+        "nobody left yet"
+    );
+
+    let run = app
+        .gql(
+            "mutation { syncNow(kind: FULL, allowMassDelete: true) { ok changes { peopleDeleted } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(run["syncNow"]["ok"], true, "{run}");
+    let groups = groups_named(&sim.sim, "eng-", "legal");
+    let members: BTreeSet<String> = groups
+        .iter()
+        .flat_map(|g| sim.sim.group_members(g))
+        .collect();
+    let want = with_manager_chains(&sim.sim.users(), &members);
+    assert_eq!(
+        run["syncNow"]["changes"]["peopleDeleted"],
+        json!(everyone - want.len()),
+        "{run}"
+    );
+    assert_people(&mirrored_people(&app).await, &want);
+
+    // The confirmed scope is the mirror's now: the next crawl holds nothing.
+    let run = app.sync().full_sync_now().await.expect("run");
+    assert!(run.ok && run.held.people.is_empty(), "{:?}", run.held);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_enter_and_leave_a_group_scope_through_the_log_tail() {
+    let sim = TestSim::lifted_with_groups(300, 150, 1305).await;
+    let mut app = TestApp::builder(&sim)
+        .no_sweeps()
+        .poll_interval(Duration::from_millis(200))
+        .scope(group_scope())
+        .spawn()
+        .await;
+    let groups = groups_named(&sim.sim, "eng-", "legal");
+    let legal = sim
+        .sim
+        .groups()
+        .into_iter()
+        .find(|g| s(g, "/profile/name") == "Legal")
+        .map(|g| s(&g, "/id").to_owned())
+        .expect("a Legal group");
+    let people = mirrored_people(&app).await;
+    let users = sim.sim.users();
+    // Someone outside every included group and not anyone's manager in the scope enters Legal.
+    let newcomer = users
+        .iter()
+        .map(|u| s(u, "/id").to_owned())
+        .find(|id| !people.contains_key(id) && s(&users[0], "/id") != id)
+        .expect("someone outside the scope");
+    assert!(sim.sim.add_member(&legal, &newcomer));
+    wait_for(
+        "the newcomer to arrive",
+        Duration::from_millis(100),
+        || async { mirrored_people(&app).await.get(&newcomer) == Some(&true) },
+    )
+    .await;
+    // A member in scope only through Legal, and nobody's manager, leaves it.
+    let leaver = sim
+        .sim
+        .group_members(&legal)
+        .into_iter()
+        .find(|id| {
+            id != &newcomer
+                && sim
+                    .sim
+                    .user_groups(id)
+                    .iter()
+                    .filter(|g| groups.contains(*g))
+                    .count()
+                    == 1
+                && !users.iter().any(|u| {
+                    let manages = s(u, "/profile/managerId");
+                    people.contains_key(s(u, "/id"))
+                        && users.iter().any(|m| {
+                            s(m, "/id") == id && s(m, "/profile/employeeNumber") == manages
+                        })
+                })
+        })
+        .expect("a Legal member who manages nobody in scope");
+    assert!(sim.sim.remove_member(&legal, &leaver));
+    wait_for(
+        "the leaver to leave",
+        Duration::from_millis(100),
+        || async { !mirrored_people(&app).await.contains_key(&leaver) },
+    )
+    .await;
+    let members: BTreeSet<String> = groups
+        .iter()
+        .flat_map(|g| sim.sim.group_members(g))
+        .collect();
+    wait_for(
+        "the mirror to equal the scope",
+        Duration::from_millis(200),
+        || async { mirrored_people(&app).await == with_manager_chains(&sim.sim.users(), &members) },
+    )
+    .await;
+    app.stop().await;
+}
