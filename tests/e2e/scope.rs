@@ -114,8 +114,13 @@ fn groups_named(sim: &oktamirror::sim::Simulator, prefix: &str, exact: &str) -> 
 }
 
 fn group_scope() -> Scope {
+    scope_of("legal")
+}
+
+/// `eng-*` and the group named `exact`, people from those groups.
+fn scope_of(exact: &str) -> Scope {
     Scope {
-        include_groups: vec!["eng-*".into(), "legal".into()],
+        include_groups: vec!["eng-*".into(), exact.into()],
         users_from_groups: true,
         ..Scope::default()
     }
@@ -277,36 +282,37 @@ async fn people_enter_and_leave_a_group_scope_through_the_log_tail() {
     let mut app = TestApp::builder(&sim)
         .no_sweeps()
         .poll_interval(Duration::from_millis(200))
-        .scope(group_scope())
+        .scope(scope_of("sales"))
         .spawn()
         .await;
-    let groups = groups_named(&sim.sim, "eng-", "legal");
-    let legal = sim
+    let groups = groups_named(&sim.sim, "eng-", "sales");
+    let sales_group = sim
         .sim
         .groups()
         .into_iter()
-        .find(|g| s(g, "/profile/name") == "Legal")
+        .find(|g| s(g, "/profile/name") == "Sales")
         .map(|g| s(&g, "/id").to_owned())
-        .expect("a Legal group");
+        .expect("a Sales group");
     let people = mirrored_people(&app).await;
     let users = sim.sim.users();
-    // Someone outside every included group and not anyone's manager in the scope enters Legal.
+    // Someone outside every included group and not anyone's manager in the scope enters Sales.
     let newcomer = users
         .iter()
+        .filter(|u| s(u, "/status") == "ACTIVE")
         .map(|u| s(u, "/id").to_owned())
-        .find(|id| !people.contains_key(id) && s(&users[0], "/id") != id)
+        .find(|id| !people.contains_key(id))
         .expect("someone outside the scope");
-    assert!(sim.sim.add_member(&legal, &newcomer));
+    assert!(sim.sim.add_member(&sales_group, &newcomer));
     wait_for(
         "the newcomer to arrive",
         Duration::from_millis(100),
         || async { mirrored_people(&app).await.get(&newcomer) == Some(&true) },
     )
     .await;
-    // A member in scope only through Legal, and nobody's manager, leaves it.
+    // A member in scope only through Sales, and nobody's manager, leaves it.
     let leaver = sim
         .sim
-        .group_members(&legal)
+        .group_members(&sales_group)
         .into_iter()
         .find(|id| {
             id != &newcomer
@@ -325,8 +331,8 @@ async fn people_enter_and_leave_a_group_scope_through_the_log_tail() {
                         })
                 })
         })
-        .expect("a Legal member who manages nobody in scope");
-    assert!(sim.sim.remove_member(&legal, &leaver));
+        .expect("a Sales member who manages nobody in scope");
+    assert!(sim.sim.remove_member(&sales_group, &leaver));
     wait_for(
         "the leaver to leave",
         Duration::from_millis(100),
@@ -341,6 +347,60 @@ async fn people_enter_and_leave_a_group_scope_through_the_log_tail() {
         "the mirror to equal the scope",
         Duration::from_millis(200),
         || async { mirrored_people(&app).await == with_manager_chains(&sim.sim.users(), &members) },
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_enter_and_leave_a_filter_scope_through_the_log_tail() {
+    let sim = TestSim::lifted(300, 1306).await;
+    let scope = Scope {
+        user_filter: Some(r#"profile.countryCode eq "US""#.into()),
+        ..Scope::default()
+    };
+    let mut app = TestApp::builder(&sim)
+        .no_sweeps()
+        .poll_interval(Duration::from_millis(200))
+        .scope(scope)
+        .spawn()
+        .await;
+    let people = mirrored_people(&app).await;
+    let users = sim.sim.users();
+    let manages_someone = |id: &str| {
+        let number = users
+            .iter()
+            .find(|u| s(u, "/id") == id)
+            .map(|u| s(u, "/profile/employeeNumber"))
+            .unwrap_or_default();
+        users
+            .iter()
+            .any(|u| s(u, "/profile/managerId") == number && s(u, "/id") != id)
+    };
+    let leaver = people
+        .iter()
+        .find(|(id, in_scope)| **in_scope && !manages_someone(id))
+        .map(|(id, _)| id.clone())
+        .expect("someone in scope who manages nobody");
+    let newcomer = users
+        .iter()
+        .map(|u| s(u, "/id").to_owned())
+        .find(|id| !people.contains_key(id))
+        .expect("someone outside the scope");
+    let country = |c: &str| {
+        let mut patch = serde_json::Map::new();
+        patch.insert("countryCode".into(), json!(c));
+        patch
+    };
+    assert!(sim.sim.update_profile(&leaver, country("GB")));
+    assert!(sim.sim.update_profile(&newcomer, country("US")));
+    wait_for(
+        "one to leave and one to enter",
+        Duration::from_millis(100),
+        || async {
+            let now = mirrored_people(&app).await;
+            !now.contains_key(&leaver) && now.get(&newcomer) == Some(&true)
+        },
     )
     .await;
     app.stop().await;
