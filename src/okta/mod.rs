@@ -279,6 +279,16 @@ impl Source for OktaSource {
         })
     }
 
+    fn user_types(&self) -> BoxFuture<'_, Result<Option<Vec<UserType>>, SourceError>> {
+        Box::pin(async move {
+            match OktaSource::user_types(self).await {
+                Ok(types) => Ok(Some(types)),
+                Err(e) if scope::types_refused(&e).is_some() => Ok(None),
+                Err(e) => Err(source_err(e)),
+            }
+        })
+    }
+
     fn users_by_keys<'a>(
         &'a self,
         keys: &'a [String],

@@ -10,7 +10,7 @@ use crate::model::Person;
 
 /// Bumped whenever the schema, the analysis or the storage settings change: an index of another
 /// version is rebuilt.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// The fields of the people index.
 #[derive(Clone, Copy)]
@@ -38,10 +38,12 @@ pub struct Fields {
     pub title: Field,
     pub city: Field,
     pub country_code: Field,
+    /// The user type id (`type.id`), for the filter and the facet.
+    pub user_type: Field,
 }
 
 /// Facet fields by name, as the facet collector reads them.
-pub const FACET_FIELDS: [&str; 4] = ["department", "title", "city", "country_code"];
+pub const FACET_FIELDS: [&str; 5] = ["department", "title", "city", "country_code", "user_type"];
 
 impl Fields {
     pub fn schema() -> (Schema, Fields) {
@@ -62,6 +64,7 @@ impl Fields {
             title: b.add_text_field(FACET_FIELDS[1], STRING | FAST),
             city: b.add_text_field(FACET_FIELDS[2], STRING | FAST),
             country_code: b.add_text_field(FACET_FIELDS[3], STRING | FAST),
+            user_type: b.add_text_field(FACET_FIELDS[4], STRING | FAST),
         };
         (b.build(), fields)
     }
@@ -122,6 +125,9 @@ impl Fields {
                 doc.add_text(key, filter_key(v));
                 doc.add_text(facet, v);
             }
+        }
+        if let Some(t) = &p.user_type_id {
+            doc.add_text(self.user_type, t);
         }
         doc
     }

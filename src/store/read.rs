@@ -20,6 +20,8 @@ pub struct PersonFilter {
     pub city: Option<String>,
     /// `profile.countryCode` to match.
     pub country_code: Option<String>,
+    /// User type ids, one of which must match (`type.id`); empty means any type.
+    pub user_types: Vec<String>,
 }
 
 impl PersonFilter {
@@ -38,6 +40,8 @@ impl PersonFilter {
             && eq(&self.title, &p.title)
             && eq(&self.city, &p.city)
             && eq(&self.country_code, &p.country_code)
+            && (self.user_types.is_empty()
+                || p.user_type_id.as_ref().is_some_and(|t| self.user_types.contains(t)))
     }
 }
 

@@ -1141,6 +1141,12 @@ mod tests {
         ) -> BoxFuture<'a, Result<Option<Vec<String>>, crate::sync::SourceError>> {
             self.inner.group_member_ids(group_id)
         }
+        fn user_types(
+            &self,
+        ) -> BoxFuture<'_, Result<Option<Vec<crate::model::UserType>>, crate::sync::SourceError>>
+        {
+            self.inner.user_types()
+        }
         fn group_members<'a>(
             &'a self,
             group_id: &'a str,

@@ -14,6 +14,9 @@ use crate::model::{
 };
 use crate::store::{Batch, Op, RawJson, Store, StoreError, meta};
 
+/// What a source refusing the user types costs, said in the run's warnings.
+pub const USER_TYPES_REFUSED: &str = "Okta refused the user types (GET /api/v1/meta/types/user): grant okta.userTypes.read (OAuth) or use a token whose admin may read them; until then people's userType has an id and no name, and the userType filter and facet match type ids only";
+
 /// Operations per store transaction: large enough to amortise the commit, small enough to keep
 /// a transaction's memory and lock time modest.
 const CHUNK: usize = 1000;
@@ -288,6 +291,10 @@ async fn crawl(
     } else {
         HashSet::new()
     };
+    match source.user_types().await? {
+        Some(types) => store.put_meta_json(meta::USER_TYPES, &types)?,
+        None => run.warnings.push(USER_TYPES_REFUSED.to_owned()),
+    }
     // The two user passes (active list, then deprovisioned) may overlap; count each user once.
     run.users_fetched = store.staged_user_count() as u64;
     run.groups_fetched = groups_fetched.saturating_sub(vanished.len() as u64);

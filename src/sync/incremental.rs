@@ -199,7 +199,28 @@ impl Incremental {
         }
         self.read_new_objects(source, &mut reads).await?;
         self.scope_reads(source, &mut reads).await?;
+        self.read_types_if_unknown(source, &reads).await?;
         Ok(reads)
+    }
+
+    /// Reads the user types again when someone read names a type id the mirror does not know
+    /// (a type created in Okta since); not when the source refused them before.
+    async fn read_types_if_unknown(&self, source: &dyn Source, reads: &Reads) -> Result<(), StepError> {
+        let known: Option<Vec<crate::model::UserType>> = self.store.meta_json(meta::USER_TYPES)?;
+        let Some(known) = known else {
+            return Ok(()); // never read, or refused: the next full crawl asks
+        };
+        let unknown = reads.users.values().flatten().any(|u| {
+            u.pointer("/type/id")
+                .and_then(Value::as_str)
+                .is_some_and(|id| !known.iter().any(|t| t.id == id))
+        });
+        if unknown {
+            if let Some(types) = source.user_types().await? {
+                self.store.put_meta_json(meta::USER_TYPES, &types)?;
+            }
+        }
+        Ok(())
     }
 
     /// Decides who of the people this step touches is in the configured scope (nothing to do
@@ -521,6 +542,7 @@ impl Incremental {
         }
         self.read_new_objects(source, &mut reads).await?;
         self.scope_reads(source, &mut reads).await?;
+        self.read_types_if_unknown(source, &reads).await?;
         Ok(reads)
     }
 

@@ -143,6 +143,12 @@ impl Source for Fake {
         })
     }
 
+    fn user_types(
+        &self,
+    ) -> BoxFuture<'_, Result<Option<Vec<crate::model::UserType>>, SourceError>> {
+        Box::pin(async { Ok(Some(Vec::new())) })
+    }
+
     fn users_by_keys<'a>(
         &'a self,
         keys: &'a [String],

@@ -16,6 +16,8 @@ pub(crate) struct PeopleFilter {
     pub title: Option<String>,
     pub city: Option<String>,
     pub country_code: Option<String>,
+    /// A user type, by name, display name or id (case-insensitive), like `Contractor`.
+    pub user_type: Option<String>,
 }
 
 impl PeopleFilter {
@@ -33,6 +35,7 @@ impl PeopleFilter {
             title: self.title,
             city: self.city,
             country_code: self.country_code,
+            user_types: self.user_type.into_iter().collect(),
         }
     }
 }
