@@ -504,7 +504,9 @@ impl View {
                 if let Some(t) = types.iter().find(|t| {
                     t.id == *want
                         || t.name.eq_ignore_ascii_case(want)
-                        || t.display_name.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(want))
+                        || t.display_name
+                            .as_deref()
+                            .is_some_and(|d| d.eq_ignore_ascii_case(want))
                 }) {
                     want.clone_from(&t.id);
                 }
@@ -998,7 +1000,10 @@ impl View {
     /// The org's user types, as the sync engine last read them (empty when it could not).
     pub fn user_types(&self) -> Result<Vec<crate::model::UserType>> {
         self.require(Permission::ReadDirectory)?;
-        Ok(self.store().meta_json(meta::USER_TYPES)?.unwrap_or_default())
+        Ok(self
+            .store()
+            .meta_json(meta::USER_TYPES)?
+            .unwrap_or_default())
     }
 
     /// The latest full sync, failed or not.

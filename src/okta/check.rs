@@ -126,11 +126,19 @@ pub async fn run(client: &OktaClient) -> Vec<Probe> {
         .await;
     out.push(match types {
         Ok(v) => {
-            let names: Vec<String> = super::scope::read_types(v.as_array().map_or(&[][..], Vec::as_slice))
-                .into_iter()
-                .map(|t| t.display_name.unwrap_or(t.name))
-                .collect();
-            probe("user types (okta.userTypes.read)", Ok(format!("read {} user type(s): {}", names.len(), names.join(", "))))
+            let names: Vec<String> =
+                super::scope::read_types(v.as_array().map_or(&[][..], Vec::as_slice))
+                    .into_iter()
+                    .map(|t| t.display_name.unwrap_or(t.name))
+                    .collect();
+            probe(
+                "user types (okta.userTypes.read)",
+                Ok(format!(
+                    "read {} user type(s): {}",
+                    names.len(),
+                    names.join(", ")
+                )),
+            )
         }
         Err(e) => match super::scope::types_refused(&e) {
             Some(cost) => Probe {

@@ -41,7 +41,9 @@ impl PersonFilter {
             && eq(&self.city, &p.city)
             && eq(&self.country_code, &p.country_code)
             && (self.user_types.is_empty()
-                || p.user_type_id.as_ref().is_some_and(|t| self.user_types.contains(t)))
+                || p.user_type_id
+                    .as_ref()
+                    .is_some_and(|t| self.user_types.contains(t)))
     }
 }
 

@@ -205,7 +205,11 @@ impl Incremental {
 
     /// Reads the user types again when someone read names a type id the mirror does not know
     /// (a type created in Okta since); not when the source refused them before.
-    async fn read_types_if_unknown(&self, source: &dyn Source, reads: &Reads) -> Result<(), StepError> {
+    async fn read_types_if_unknown(
+        &self,
+        source: &dyn Source,
+        reads: &Reads,
+    ) -> Result<(), StepError> {
         let known: Option<Vec<crate::model::UserType>> = self.store.meta_json(meta::USER_TYPES)?;
         let Some(known) = known else {
             return Ok(()); // never read, or refused: the next full crawl asks

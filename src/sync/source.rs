@@ -106,7 +106,8 @@ pub trait Source: Send + Sync {
     ) -> BoxFuture<'a, Result<std::collections::HashSet<String>, SourceError>>;
     /// The org's user types; `None` when the source refuses them (a token without
     /// `okta.userTypes.read`): people then carry a type id and no name.
-    fn user_types(&self) -> BoxFuture<'_, Result<Option<Vec<crate::model::UserType>>, SourceError>>;
+    fn user_types(&self)
+    -> BoxFuture<'_, Result<Option<Vec<crate::model::UserType>>, SourceError>>;
     /// One user as it is now; `None` when it no longer exists.
     fn user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Value>, SourceError>>;
     /// One group as it is now; `None` when it no longer exists or is out of scope.

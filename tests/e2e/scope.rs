@@ -405,3 +405,125 @@ async fn people_enter_and_leave_a_filter_scope_through_the_log_tail() {
     .await;
     app.stop().await;
 }
+
+/// Okta's user types by id, as the simulator serves them (`/api/v1/meta/types/user`).
+async fn sim_types(sim: &TestSim) -> HashMap<String, String> {
+    let types: Value = reqwest::Client::new()
+        .get(format!("http://{}/api/v1/meta/types/user", sim.addr))
+        .header("Authorization", format!("SSWS {}", crate::support::TOKEN))
+        .send()
+        .await
+        .expect("GET user types")
+        .json()
+        .await
+        .expect("JSON");
+    types
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|t| (s(t, "/id").to_owned(), s(t, "/displayName").to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_types_in_graphql_filters_facets_and_scope() {
+    let sim = TestSim::lifted(300, 1307).await;
+    let types = sim_types(&sim).await;
+    assert!(types.len() >= 3, "several user types: {types:?}");
+    let users = sim.sim.users();
+    let type_of = |u: &Value| types[s(u, "/type/id")].clone();
+    let contractors: BTreeSet<String> = users
+        .iter()
+        .filter(|u| type_of(u) == "Contractor")
+        .map(|u| s(u, "/id").to_owned())
+        .collect();
+    assert!(!contractors.is_empty() && contractors.len() < users.len());
+
+    let mut app = TestApp::builder(&sim).crawl_only().spawn().await;
+    // Every person's userType is Okta's.
+    let q = "query($after: String) { people(filter: {status: []}, first: 1000, after: $after) { nodes { id userType { id name displayName } } pageInfo { hasNextPage } } }";
+    let page = app.gql(q, json!({ "after": null })).await;
+    let nodes = page["people"]["nodes"].as_array().expect("nodes").clone();
+    assert_eq!(nodes.len(), users.len());
+    for n in &nodes {
+        let u = users
+            .iter()
+            .find(|u| s(u, "/id") == s(n, "/id"))
+            .expect("a user");
+        assert_eq!(s(n, "/userType/id"), s(u, "/type/id"));
+        assert_eq!(s(n, "/userType/displayName"), type_of(u));
+    }
+    // The filter, by name, on people and search.
+    let q =
+        "{ people(filter: {status: [], userType: \"contractor\"}, first: 1000) { nodes { id } } }";
+    let got: BTreeSet<String> = app.gql(q, json!({})).await["people"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| s(n, "/id").to_owned())
+        .collect();
+    assert_eq!(got, contractors);
+    app.wait_indexed().await;
+    let domain = s(&users[0], "/profile/email")
+        .split('@')
+        .nth(1)
+        .expect("a domain")
+        .to_owned();
+    let q = "query($q: String!) { search(query: $q, filter: {status: [], userType: \"Contractor\"}, first: 1000) { totalCount facets { userType { value count } } } }";
+    let r = app.gql(q, json!({ "q": domain })).await;
+    assert_eq!(r["search"]["totalCount"], json!(contractors.len()));
+    let q = "query($q: String!) { search(query: $q, filter: {status: []}, first: 1) { facets { userType { value count } } } }";
+    let r = app.gql(q, json!({ "q": domain })).await;
+    let facet: BTreeMap<String, u64> = r["search"]["facets"]["userType"]
+        .as_array()
+        .expect("facet")
+        .iter()
+        .map(|c| {
+            (
+                s(c, "/value").to_owned(),
+                c["count"].as_u64().expect("count"),
+            )
+        })
+        .collect();
+    let mut want: BTreeMap<String, u64> = BTreeMap::new();
+    for u in &users {
+        *want.entry(type_of(u)).or_default() += 1;
+    }
+    assert_eq!(facet, want);
+    app.stop().await;
+
+    // The scope: contractors, with their manager chains.
+    let scope = Scope {
+        user_types: vec!["Contractor".into()],
+        ..Scope::default()
+    };
+    let (_, mut scoped) = crawl_with(&sim, scope).await;
+    assert_people(
+        &mirrored_people(&scoped).await,
+        &with_manager_chains(&users, &contractors),
+    );
+    scoped.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_user_types_the_mirror_works_and_says_what_it_costs() {
+    let sim = TestSim::lifted(60, 1308).await;
+    let mut strict = sim.sim.strictness();
+    strict.user_types_forbidden = true;
+    sim.sim.set_strictness(strict);
+    let mut app = TestApp::builder(&sim).crawl_only().spawn().await;
+    let r = app
+        .gql(
+            "{ syncStatus { lastFullSync { warnings } } people(first: 1) { nodes { userType { id name } } } }",
+            json!({}),
+        )
+        .await;
+    let warnings = r["syncStatus"]["lastFullSync"]["warnings"].to_string();
+    assert!(
+        warnings.contains("okta.userTypes.read"),
+        "the run says what is missing: {warnings}"
+    );
+    let t = &r["people"]["nodes"][0]["userType"];
+    assert!(t["id"].is_string() && t["name"].is_null(), "{t}");
+    app.stop().await;
+}

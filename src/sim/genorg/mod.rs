@@ -355,7 +355,19 @@ fn user_types(info: &people::OrgInfo) -> Vec<UserType> {
             "Okta user profile template with default permission settings",
             true,
         ),
-        ty(&info.employee_type, "employee", "Employee", "Full-time and part-time staff", false),
-        ty(&info.contractor_type, "contractor", "Contractor", "Contractors and temporary staff", false),
+        ty(
+            &info.employee_type,
+            "employee",
+            "Employee",
+            "Full-time and part-time staff",
+            false,
+        ),
+        ty(
+            &info.contractor_type,
+            "contractor",
+            "Contractor",
+            "Contractors and temporary staff",
+            false,
+        ),
     ]
 }

@@ -24,8 +24,17 @@ fn link(href: &str) -> String {
 fn render(t: &UserType, base: &str) -> String {
     let stamp = time::format(t.created);
     let links = ObjWriter::new()
-        .raw("self", &link(&format!("{base}/api/v1/meta/types/user/{}", t.id)))
-        .raw("schema", &link(&format!("{base}/api/v1/meta/schemas/user/osc{}", &t.id[3..])))
+        .raw(
+            "self",
+            &link(&format!("{base}/api/v1/meta/types/user/{}", t.id)),
+        )
+        .raw(
+            "schema",
+            &link(&format!(
+                "{base}/api/v1/meta/schemas/user/osc{}",
+                &t.id[3..]
+            )),
+        )
         .finish();
     ObjWriter::new()
         .str("id", &t.id)
@@ -54,7 +63,13 @@ pub async fn list(State(shared): State<Arc<Shared>>, headers: HeaderMap, uri: Ur
         return r;
     }
     let origin = Origin::new(&headers, &uri, &shared.base_url());
-    let body = json::array(shared.org().user_types.iter().map(|t| render(t, &origin.base)));
+    let body = json::array(
+        shared
+            .org()
+            .user_types
+            .iter()
+            .map(|t| render(t, &origin.base)),
+    );
     respond::json(body)
 }
 
