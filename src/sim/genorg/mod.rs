@@ -87,6 +87,43 @@ pub fn generate(opts: &SimOptions) -> (Org, Truth) {
     (org, truth)
 }
 
+/// The org's user types: Okta's default one (`user`, which users created without a type get),
+/// and Employee and Contractor, which the generated people carry by their `profile.userType`.
+fn user_types(info: &people::OrgInfo) -> Vec<UserType> {
+    let created = time::parse("2019-01-01T00:00:00.000Z").unwrap_or_default();
+    let ty = |id: &str, name: &str, display: &str, description: &str, default: bool| UserType {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        display_name: display.to_owned(),
+        description: description.to_owned(),
+        default,
+        created,
+    };
+    vec![
+        ty(
+            &info.user_type,
+            "user",
+            "User",
+            "Okta user profile template with default permission settings",
+            true,
+        ),
+        ty(
+            &info.employee_type,
+            "employee",
+            "Employee",
+            "Full-time and part-time staff",
+            false,
+        ),
+        ty(
+            &info.contractor_type,
+            "contractor",
+            "Contractor",
+            "Contractors and temporary staff",
+            false,
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::{HashMap, HashSet};
@@ -333,41 +370,4 @@ mod tests {
         assert_eq!(s.groups().len(), 5000);
         assert_eq!(s.anomalies().len(), 5);
     }
-}
-
-/// The org's user types: Okta's default one (`user`, which users created without a type get),
-/// and Employee and Contractor, which the generated people carry by their `profile.userType`.
-fn user_types(info: &people::OrgInfo) -> Vec<UserType> {
-    let created = time::parse("2019-01-01T00:00:00.000Z").unwrap_or_default();
-    let ty = |id: &str, name: &str, display: &str, description: &str, default: bool| UserType {
-        id: id.to_owned(),
-        name: name.to_owned(),
-        display_name: display.to_owned(),
-        description: description.to_owned(),
-        default,
-        created,
-    };
-    vec![
-        ty(
-            &info.user_type,
-            "user",
-            "User",
-            "Okta user profile template with default permission settings",
-            true,
-        ),
-        ty(
-            &info.employee_type,
-            "employee",
-            "Employee",
-            "Full-time and part-time staff",
-            false,
-        ),
-        ty(
-            &info.contractor_type,
-            "contractor",
-            "Contractor",
-            "Contractors and temporary staff",
-            false,
-        ),
-    ]
 }
