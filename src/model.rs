@@ -152,6 +152,24 @@ pub struct Person {
     /// The configured `extended_attributes` this person has, in name order (empty without any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<Attribute>,
+    /// Okta's `type.id`: the person's user type (see [`UserType`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_type_id: Option<String>,
+    /// Kept only as the manager of someone in the configured scope, not in it themselves.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outside_scope: bool,
+}
+
+/// An Okta user type (`GET /api/v1/meta/types/user`): Employee, Contractor, Partner, ...
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserType {
+    /// The type's id (`oty…`), what a user's `type.id` names.
+    pub id: String,
+    /// The type's API name, like `employee`.
+    pub name: String,
+    /// Its display name, like `Employee`.
+    #[serde(default)]
+    pub display_name: Option<String>,
 }
 
 /// Fields of an Okta object that change without the object changing, left out of what the
@@ -218,6 +236,8 @@ impl Person {
             manager_id: None,
             external_id: str_field(raw, "externalId"),
             attributes: map.attributes(profile),
+            user_type_id: raw.get("type").and_then(|t| str_field(t, "id")),
+            outside_scope: false,
         })
     }
 

@@ -250,11 +250,12 @@ impl Application {
         );
         let (source, provisioning): Feeds = match &settings.source {
             DataSource::Okta(okta) => {
-                let okta = Arc::new(OktaSource::with_auth(
+                let okta = OktaSource::with_auth(
                     okta.url.clone(),
                     okta.auth.clone(),
                     okta.client.clone(),
-                )?);
+                )?;
+                let okta = Arc::new(okta.scoped(settings.sync.engine.scope.clone()).await?);
                 if store.last_good_full_sync()?.is_none() {
                     okta.preflight().await?;
                 }

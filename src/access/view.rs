@@ -553,6 +553,21 @@ impl View {
     /// them left out of "every status", and is refused when the filter names that status.
     pub fn people_filter(&self, mut filter: PersonFilter) -> Result<PersonFilter> {
         self.require(Permission::ReadDirectory)?;
+        if !filter.user_types.is_empty() {
+            // Names and display names become ids; anything else is taken as an id.
+            let types = self.user_types()?;
+            for want in &mut filter.user_types {
+                if let Some(t) = types.iter().find(|t| {
+                    t.id == *want
+                        || t.name.eq_ignore_ascii_case(want)
+                        || t.display_name
+                            .as_deref()
+                            .is_some_and(|d| d.eq_ignore_ascii_case(want))
+                }) {
+                    want.clone_from(&t.id);
+                }
+            }
+        }
         if self.may(Permission::SeeDeprovisioned) {
             return Ok(filter);
         }
@@ -645,8 +660,10 @@ impl View {
         self.require(Permission::ReadDirectory)?;
         let statuses = self.statuses_of(filter);
         let attrs = filter.attrs();
-        if filter.attribute.is_some() && attrs.is_empty() {
-            // An extended attribute alone has no count kept: read everyone.
+        // Extended attributes and user types have no counts kept.
+        let uncounted = filter.attribute.is_some() || !filter.user_types.is_empty();
+        if uncounted && attrs.is_empty() {
+            // Read everyone.
             let mut n = 0u64;
             for p in self.store().people_after(None) {
                 self.charge(1)?;
@@ -670,7 +687,7 @@ impl View {
         let Some((a, v, count)) = self.narrowest(filter, &statuses)? else {
             return Ok(0);
         };
-        if attrs.len() == 1 && filter.attribute.is_none() {
+        if attrs.len() == 1 && !uncounted {
             return Ok(count);
         }
         let mut n = 0u64;
@@ -1221,6 +1238,15 @@ impl View {
     pub fn runs(&self, first: usize) -> Result<Vec<SyncRun>> {
         self.require(Permission::SyncStatus)?;
         Ok(self.store().runs(first)?)
+    }
+
+    /// The org's user types, as the sync engine last read them (empty when it could not).
+    pub fn user_types(&self) -> Result<Vec<crate::model::UserType>> {
+        self.require(Permission::ReadDirectory)?;
+        Ok(self
+            .store()
+            .meta_json(meta::USER_TYPES)?
+            .unwrap_or_default())
     }
 
     /// The latest full sync, failed or not.

@@ -32,6 +32,7 @@ async fn sync_once(settings: Settings) -> Result<(), CliError> {
     oktamirror::startup::adopt_attribute_map(&store, &settings.sync.engine)?;
     let source = OktaSource::with_auth(okta.url, okta.auth, okta.client)?;
     source.preflight().await?;
+    let source = source.scoped(settings.sync.engine.scope.clone()).await?;
     let started = Instant::now();
     let progress = BarProgress::new();
     let run = sync::run_full(

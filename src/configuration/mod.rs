@@ -475,6 +475,53 @@ fn concurrency(c: usize) -> Result<usize, ConfigError> {
     Ok(c)
 }
 
+/// The scope keys (`include_groups`, `users`, `user_filter`, `user_types`) as a `sync::Scope`.
+fn scope(o: &Options) -> Result<crate::sync::Scope, ConfigError> {
+    let list = |key: &str, v: &Option<Vec<String>>| -> Result<Vec<String>, ConfigError> {
+        let items: Vec<String> = v.iter().flatten().map(|s| s.trim().to_owned()).collect();
+        if items.iter().any(String::is_empty) {
+            return Err(ConfigError::Invalid(format!(
+                "{key} has an empty entry: give names separated by commas, like {}",
+                if key == "include_groups" {
+                    "dept-engineering,team-*"
+                } else {
+                    "Employee,Contractor"
+                }
+            )));
+        }
+        Ok(items)
+    };
+    let include_groups = list("include_groups", &o.include_groups)?;
+    let users_from_groups = match o.users.as_deref().map(str::trim) {
+        None | Some("all") => false,
+        Some("groups") => true,
+        Some(other) => {
+            return Err(ConfigError::Invalid(format!(
+                "users = \"{other}\" is not a choice: use \"all\" (everyone, the default) or \"groups\" (members of include_groups)"
+            )));
+        }
+    };
+    if users_from_groups && include_groups.is_empty() {
+        return Err(ConfigError::Invalid(
+            "users = \"groups\" needs include_groups: name the groups whose members to mirror (like include_groups = [\"dept-engineering\", \"team-*\"])".into(),
+        ));
+    }
+    let user_filter = match o.user_filter.as_deref().map(str::trim) {
+        Some("") => {
+            return Err(ConfigError::Invalid(
+                "user_filter is empty: give an Okta search expression, like profile.countryCode eq \"US\", or leave it out".into(),
+            ));
+        }
+        other => other.map(str::to_owned),
+    };
+    Ok(crate::sync::Scope {
+        include_groups,
+        users_from_groups,
+        user_filter,
+        user_types: list("user_types", &o.user_types)?,
+    })
+}
+
 impl SyncSettings {
     fn resolve(o: &Options) -> Result<SyncSettings, ConfigError> {
         let mut engine = SyncConfig::default();
@@ -498,6 +545,7 @@ impl SyncSettings {
             crate::model::AttributeMap::parse(&table.fields, &extended)
                 .map_err(ConfigError::Invalid)?,
         );
+        engine.scope = scope(o)?;
         let mut lanes = Lanes::default();
         if let Some(s) = &o.full_sync_interval {
             lanes.reconcile_interval = parse_duration(s)?;

@@ -60,6 +60,18 @@ pub struct Options {
     /// Largest share of people (or groups) one full sync may remove, in percent; more is held
     #[arg(long, env = "OKTAMIRROR_MAX_DELETE_PERCENT")]
     pub max_delete_percent: Option<f64>,
+    /// Mirror only the groups with these names, comma-separated: exact names or * globs, case-insensitive (like dept-engineering,team-*)
+    #[arg(long, env = "OKTAMIRROR_INCLUDE_GROUPS", value_delimiter = ',')]
+    pub include_groups: Option<Vec<String>>,
+    /// Which people to mirror: all (default) or groups (members of the included groups, plus their managers up the chain)
+    #[arg(long, env = "OKTAMIRROR_USERS")]
+    pub users: Option<String>,
+    /// Mirror only the people matching this Okta search expression, applied by Okta (like: profile.countryCode eq "US" and status eq "ACTIVE")
+    #[arg(long, env = "OKTAMIRROR_USER_FILTER")]
+    pub user_filter: Option<String>,
+    /// Mirror only the people of these Okta user types, comma-separated names (like Employee,Contractor)
+    #[arg(long, env = "OKTAMIRROR_USER_TYPES", value_delimiter = ',')]
+    pub user_types: Option<Vec<String>>,
     /// Custom profile attributes people search covers, comma-separated (like badgeId,slackHandle)
     #[arg(long, env = "OKTAMIRROR_SEARCH_ATTRIBUTES", value_delimiter = ',')]
     pub search_attributes: Option<Vec<String>>,

@@ -120,6 +120,35 @@ pub async fn run(client: &OktaClient) -> Vec<Probe> {
             .await
             .map(|p| format!("read {} event(s)", p.items.len())),
     ));
+    // Optional: without it the mirror works, and this line says what it costs.
+    let types = client
+        .get_json(&client.url("/api/v1/meta/types/user", &[]))
+        .await;
+    out.push(match types {
+        Ok(v) => {
+            let names: Vec<String> =
+                super::scope::read_types(v.as_array().map_or(&[][..], Vec::as_slice))
+                    .into_iter()
+                    .map(|t| t.display_name.unwrap_or(t.name))
+                    .collect();
+            probe(
+                "user types (okta.userTypes.read)",
+                Ok(format!(
+                    "read {} user type(s): {}",
+                    names.len(),
+                    names.join(", ")
+                )),
+            )
+        }
+        Err(e) => match super::scope::types_refused(&e) {
+            Some(cost) => Probe {
+                name: "user types (okta.userTypes.read)",
+                ok: true,
+                detail: format!("optional, not granted: {cost}"),
+            },
+            None => probe("user types (okta.userTypes.read)", Err(e)),
+        },
+    });
     let share = client.allowance("/api/v1/users");
     out.push(match share {
         Some((limit, ours)) => Probe {

@@ -161,6 +161,9 @@ pub enum OktaError {
         /// Why the key was refused.
         detail: String,
     },
+    /// The configured scope (`user_filter`, `user_types`, `include_groups`) cannot be used.
+    #[error("{0}")]
+    Scope(String),
     /// Any other non-success HTTP answer, with Okta's error body.
     #[error("Okta answered HTTP {status} {code} for {path}: {summary} (request id {request_id})")]
     Status {
@@ -238,6 +241,7 @@ impl OktaError {
                 | OktaError::Key { .. }
                 | OktaError::Redirect { .. }
                 | OktaError::ForeignLink { .. }
+                | OktaError::Scope(_)
         )
     }
 
@@ -259,6 +263,17 @@ impl OktaError {
 pub struct ErrorBody {
     #[serde(default)]
     pub error_code: String,
+    #[serde(default)]
+    pub error_summary: String,
+    /// Okta's `errorCauses[].errorSummary`: the reason behind a 400 (a bad search, say).
+    #[serde(default)]
+    pub error_causes: Vec<ErrorCause>,
+}
+
+/// One of Okta's `errorCauses`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorCause {
     #[serde(default)]
     pub error_summary: String,
 }
@@ -409,6 +424,14 @@ pub fn from_status(status: u16, body: &[u8], path: &str, request_id: &str) -> Ok
             },
             summary: if b.error_summary.is_empty() {
                 String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()
+            } else if b.error_causes.iter().any(|c| !c.error_summary.is_empty()) {
+                let causes: Vec<&str> = b
+                    .error_causes
+                    .iter()
+                    .map(|c| c.error_summary.as_str())
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                format!("{} {}", b.error_summary, causes.join("; "))
             } else {
                 b.error_summary
             },

@@ -1,5 +1,5 @@
 //! A tantivy collector counting the values of the facet fields (department, title, city,
-//! countryCode) over every document that matches a search, not only the page returned.
+//! countryCode, user type) over every document that matches a search, not only the page returned.
 
 use std::collections::HashMap;
 
@@ -10,7 +10,7 @@ use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 use super::schema::FACET_FIELDS;
 
 /// Counts per value for each facet field, in `FACET_FIELDS` order.
-pub type FacetCounts = [HashMap<String, u64>; 4];
+pub type FacetCounts = [HashMap<String, u64>; 5];
 
 pub struct FacetCollector;
 

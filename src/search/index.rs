@@ -427,12 +427,13 @@ impl Index {
             return Ok(Facets::default());
         };
         let counts: FacetCounts = self.reader.searcher().search(&q, &FacetCollector)?;
-        let [department, title, city, country_code] = counts.map(sorted);
+        let [department, title, city, country_code, user_type] = counts.map(sorted);
         Ok(Facets {
             department,
             title,
             city,
             country_code,
+            user_type,
         })
     }
 }

@@ -60,6 +60,8 @@ pub struct Facets {
     pub city: Vec<(String, u64)>,
     /// Per `profile.countryCode` value.
     pub country_code: Vec<(String, u64)>,
+    /// Per user type id.
+    pub user_type: Vec<(String, u64)>,
 }
 
 /// Why a search or an org-chart question failed: the caller's input (see `is_bad_input`) or

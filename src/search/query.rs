@@ -159,7 +159,7 @@ fn word_query(f: &Fields, word: &str) -> Box<dyn Query> {
     }
 }
 
-/// One of several exact values of a field (for the status filter).
+/// One of several exact values of a field (for the status and user type filters).
 fn any_of(field: Field, values: impl Iterator<Item = String>) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(
         values
@@ -204,6 +204,10 @@ fn filter_clauses(f: &Fields, filter: &PersonFilter) -> Vec<(Occur, Box<dyn Quer
     if let Some((name, value)) = &filter.attribute {
         let term = super::schema::attribute_key(name, value);
         clauses.push((Occur::Must, scored(term_query(f.attribute_key, &term), 0.0)));
+    }
+    if !filter.user_types.is_empty() {
+        let types = filter.user_types.iter().cloned();
+        clauses.push((Occur::Must, scored(any_of(f.user_type, types), 0.0)));
     }
     clauses
 }

@@ -10,7 +10,7 @@ use crate::model::Person;
 
 /// Bumped whenever the schema, the analysis or the storage settings change: an index of another
 /// version is rebuilt.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 /// The fields of the people index.
 #[derive(Clone, Copy)]
@@ -40,10 +40,12 @@ pub struct Fields {
     pub title: Field,
     pub city: Field,
     pub country_code: Field,
+    /// The user type id (`type.id`), for the filter and the facet.
+    pub user_type: Field,
 }
 
 /// Facet fields by name, as the facet collector reads them.
-pub const FACET_FIELDS: [&str; 4] = ["department", "title", "city", "country_code"];
+pub const FACET_FIELDS: [&str; 5] = ["department", "title", "city", "country_code", "user_type"];
 
 impl Fields {
     pub fn schema() -> (Schema, Fields) {
@@ -65,6 +67,7 @@ impl Fields {
             title: b.add_text_field(FACET_FIELDS[1], STRING | FAST),
             city: b.add_text_field(FACET_FIELDS[2], STRING | FAST),
             country_code: b.add_text_field(FACET_FIELDS[3], STRING | FAST),
+            user_type: b.add_text_field(FACET_FIELDS[4], STRING | FAST),
         };
         (b.build(), fields)
     }
@@ -128,6 +131,9 @@ impl Fields {
         }
         for a in &p.attributes {
             doc.add_text(self.attribute_key, attribute_key(&a.name, &a.value));
+        }
+        if let Some(t) = &p.user_type_id {
+            doc.add_text(self.user_type, t);
         }
         doc
     }

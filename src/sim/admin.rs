@@ -194,11 +194,12 @@ pub fn create_user(
     check_profile(&org, &profile, None)?;
     let id = fresh_id(shared, "00u", |id| org.users.contains_key(id));
     let t = org.stamp(0);
+    // A user created without a type gets the org's default type (okta-api.md 2.5).
     let type_id = org
-        .users
-        .values()
-        .next()
-        .map(|u| u.type_id.clone())
+        .user_types
+        .iter()
+        .find(|t| t.default)
+        .map(|t| t.id.clone())
         .unwrap_or_else(|| format!("oty{}", shared.opaque_id(17)));
     let mut user = User {
         id: id.clone(),

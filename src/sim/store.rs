@@ -25,6 +25,19 @@ pub struct Org {
     /// Every change's LogEvents, appended under the same lock as the change itself, so
     /// the log's order is the order the org changed in.
     pub log: SystemLog,
+    /// The org's user types (`/api/v1/meta/types/user`), the default one first.
+    pub user_types: Vec<UserType>,
+}
+
+/// A user type as Okta serves it (okta-api.md 2.5: users carry `type: {id}`).
+#[derive(Clone, Debug, Default)]
+pub struct UserType {
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    pub default: bool,
+    pub created: Millis,
 }
 
 impl Org {

@@ -29,6 +29,9 @@ pub struct Strictness {
     /// `next` links are built on this origin (`http://host:port`) instead of the one the
     /// request came to: Okta behind a custom domain links back to the org's other domain.
     pub next_link_base: Option<String>,
+    /// `GET /api/v1/meta/types/user` answers 403 `E0000006`, as for an admin role or token
+    /// that may not read user types.
+    pub user_types_forbidden: bool,
 }
 
 impl Default for Strictness {
@@ -39,6 +42,7 @@ impl Default for Strictness {
             admin_scope: None,
             cursor_ttl: None,
             next_link_base: None,
+            user_types_forbidden: false,
         }
     }
 }

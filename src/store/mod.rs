@@ -199,6 +199,11 @@ pub mod meta {
     /// The attribute mapping the stored people were derived with (`String`: its
     /// fingerprint, empty for the default); absent in stores from before mappings existed.
     pub const ATTRIBUTE_MAP: &str = "attribute_map";
+    /// The scope (`sync::Scope`) the mirror's content was last crawled under: a change is
+    /// detected against it, and removals it causes are held until confirmed.
+    pub const SCOPE: &str = "scope";
+    /// Okta's user types (`Vec<model::UserType>`), read by the sync engine.
+    pub const USER_TYPES: &str = "user_types";
 }
 
 impl Store {

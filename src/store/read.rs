@@ -22,6 +22,8 @@ pub struct PersonFilter {
     pub country_code: Option<String>,
     /// An extended attribute (name, value) the person must have (both case-insensitive).
     pub attribute: Option<(String, String)>,
+    /// User type ids, one of which must match (`type.id`); empty means any type.
+    pub user_types: Vec<String>,
 }
 
 impl PersonFilter {
@@ -60,6 +62,10 @@ impl PersonFilter {
                         && keys::fold(&a.value) == keys::fold(value)
                 })
             })
+            && (self.user_types.is_empty()
+                || p.user_type_id
+                    .as_ref()
+                    .is_some_and(|t| self.user_types.contains(t)))
     }
 }
 

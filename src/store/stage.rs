@@ -42,6 +42,21 @@ impl Store {
         Ok(())
     }
 
+    /// Removes staged users (those a scope's people filter left out).
+    pub fn unstage_users(&self, ids: &[String]) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for id in ids {
+            batch.remove(id.as_bytes());
+        }
+        self.stage_users.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Staged user ids in order.
+    pub fn staged_user_ids(&self) -> impl Iterator<Item = Result<String>> + '_ {
+        self.stage_users.iter().map(|kv| id_of(&kv?.0))
+    }
+
     /// Users staged so far in this crawl.
     pub fn staged_user_count(&self) -> usize {
         self.stage_users.len()

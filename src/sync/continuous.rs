@@ -1141,6 +1141,31 @@ mod tests {
         ) -> BoxFuture<'a, Result<Option<Vec<String>>, crate::sync::SourceError>> {
             self.inner.group_member_ids(group_id)
         }
+        fn user_types(
+            &self,
+        ) -> BoxFuture<'_, Result<Option<Vec<crate::model::UserType>>, crate::sync::SourceError>>
+        {
+            self.inner.user_types()
+        }
+        fn group_members<'a>(
+            &'a self,
+            group_id: &'a str,
+        ) -> BoxFuture<'a, Result<Option<Vec<Value>>, crate::sync::SourceError>> {
+            self.inner.group_members(group_id)
+        }
+        fn users_by_keys<'a>(
+            &'a self,
+            keys: &'a [String],
+        ) -> BoxFuture<'a, Result<Vec<Value>, crate::sync::SourceError>> {
+            self.inner.users_by_keys(keys)
+        }
+        fn matching_people_filter<'a>(
+            &'a self,
+            ids: &'a [String],
+        ) -> BoxFuture<'a, Result<std::collections::HashSet<String>, crate::sync::SourceError>>
+        {
+            self.inner.matching_people_filter(ids)
+        }
         fn user<'a>(
             &'a self,
             id: &'a str,

@@ -15,6 +15,9 @@ use crate::model::{
 };
 use crate::store::{Batch, Op, RawJson, Store, StoreError, meta};
 
+/// What a source refusing the user types costs, said in the run's warnings.
+pub const USER_TYPES_REFUSED: &str = "Okta refused the user types (GET /api/v1/meta/types/user): grant okta.userTypes.read (OAuth) or use a token whose admin may read them; until then people's userType has an id and no name, and the userType filter and facet match type ids only";
+
 /// Operations per store transaction: large enough to amortise the commit, small enough to keep
 /// a transaction's memory and lock time modest.
 const CHUNK: usize = 1000;
@@ -110,7 +113,14 @@ pub async fn run_crawl_until(
 /// A crawl read into the staging trees (or the reason it could not be), waiting for [`apply`].
 pub struct Fetched {
     run: SyncRun,
-    outcome: Result<Vanished, FullSyncError>,
+    outcome: Result<Crawled, FullSyncError>,
+}
+
+/// What a complete crawl hands to its apply besides the staging trees.
+struct Crawled {
+    vanished: Vanished,
+    /// People staged only as managers of people in scope (`Person::outside_scope`).
+    outside: HashSet<String>,
 }
 
 impl Fetched {
@@ -162,13 +172,13 @@ pub async fn apply(
 ) -> SyncRun {
     let Fetched { mut run, outcome } = fetched;
     let result = match outcome {
-        Ok(vanished) => {
+        Ok(crawled) => {
             progress.event(ProgressEvent::Applying);
             let (store2, cfg2, cancel2) = (store.clone(), cfg.clone(), cancel.clone());
             // The blocking thread does not inherit the caller's span: carry it over, so the
             // apply phase's lines belong to the same sync step.
             let span = tracing::Span::current();
-            let apply = move || span.in_scope(|| apply_staged(&store2, &cfg2, &vanished, &cancel2));
+            let apply = move || span.in_scope(|| apply_staged(&store2, &cfg2, &crawled, &cancel2));
             match tokio::task::spawn_blocking(apply).await {
                 Ok(r) => r,
                 Err(e) => Err(FullSyncError::Join(e.to_string())),
@@ -178,17 +188,22 @@ pub async fn apply(
     };
     run.finished_at = chrono::Utc::now();
     let outcome = match result {
-        Ok((changes, report, held, warnings)) => {
+        Ok((changes, report, held, warnings, settled)) => {
             run.ok = true;
             run.changes = changes;
             run.held = held;
             run.warnings.extend(warnings);
-            record(store, &mut run, Some(&report))
+            record(
+                store,
+                &mut run,
+                Some(&report),
+                settled.then_some(&cfg.scope),
+            )
         }
         Err(e) => {
             run.config_error = matches!(&e, FullSyncError::Source(s) if s.config);
             run.error = Some(e.to_string());
-            record(store, &mut run, None)
+            record(store, &mut run, None, None)
         }
     };
     if let Err(e) = outcome {
@@ -224,6 +239,7 @@ fn record(
     store: &Store,
     run: &mut SyncRun,
     report: Option<&ManagerReport>,
+    scope: Option<&super::Scope>,
 ) -> Result<(), StoreError> {
     fn json<V: serde::Serialize>(v: &V) -> Result<Vec<u8>, StoreError> {
         serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
@@ -233,6 +249,9 @@ fn record(
     if let Some(report) = report {
         entries.push((meta::LAST_GOOD_FULL_SYNC, run_json));
         entries.push((meta::MANAGER_REPORT, json(report)?));
+    }
+    if let Some(scope) = scope {
+        entries.push((meta::SCOPE, json(scope)?));
     }
     let (_, recorded) = store.apply_batch(Batch {
         meta: entries,
@@ -254,21 +273,105 @@ async fn crawl(
     cfg: &SyncConfig,
     progress: &dyn Progress,
     run: &mut SyncRun,
-) -> Result<Vanished, FullSyncError> {
+) -> Result<Crawled, FullSyncError> {
     store.stage_clear()?;
-    let (users, groups) = tokio::join!(
-        crawl_users(store, source, progress),
-        crawl_groups(store, source, cfg, progress)
-    );
-    let user_warnings = users?;
-    let (groups_fetched, memberships_fetched, group_warnings, vanished) = groups?;
+    let (user_warnings, groups) = if cfg.scope.users_from_groups {
+        // People come from the included groups' member lists: nobody else is listed.
+        let groups = crawl_groups(store, source, cfg, progress, true).await?;
+        (keep_matching_people(store, source).await?, groups)
+    } else {
+        let (users, groups) = tokio::join!(
+            crawl_users(store, source, progress),
+            crawl_groups(store, source, cfg, progress, false)
+        );
+        (users?, groups?)
+    };
+    let (groups_fetched, memberships_fetched, group_warnings, vanished) = groups;
+    let outside = if cfg.scope.limits_people() {
+        complete_manager_chains(store, source, cfg).await?
+    } else {
+        HashSet::new()
+    };
+    match source.user_types().await? {
+        Some(types) => store.put_meta_json(meta::USER_TYPES, &types)?,
+        None => run.warnings.push(USER_TYPES_REFUSED.to_owned()),
+    }
     // The two user passes (active list, then deprovisioned) may overlap; count each user once.
     run.users_fetched = store.staged_user_count() as u64;
     run.groups_fetched = groups_fetched.saturating_sub(vanished.len() as u64);
     run.memberships_fetched = memberships_fetched;
     run.warnings.extend(user_warnings);
     run.warnings.extend(group_warnings);
-    Ok(vanished)
+    Ok(Crawled { vanished, outside })
+}
+
+/// Unstages the group members the scope's people filter leaves out (the source decides,
+/// asking Okta); nothing to ask without a filter.
+async fn keep_matching_people(
+    store: &Store,
+    source: &dyn Source,
+) -> Result<Vec<String>, FullSyncError> {
+    let ids = store.staged_user_ids().collect::<Result<Vec<_>, _>>()?;
+    let matching = source.matching_people_filter(&ids).await?;
+    let left_out: Vec<String> = ids
+        .into_iter()
+        .filter(|id| !matching.contains(id))
+        .collect();
+    store.unstage_users(&left_out)?;
+    Ok(Vec::new())
+}
+
+/// Brings in, level by level, the managers of staged people who are not staged themselves
+/// (read from the source by their key, whatever the scope), so manager chains stay whole up to
+/// the top. Returns their ids: they are mirrored marked as outside the scope.
+async fn complete_manager_chains(
+    store: &Store,
+    source: &dyn Source,
+    cfg: &SyncConfig,
+) -> Result<HashSet<String>, FullSyncError> {
+    let mut people = Vec::new();
+    for r in store.staged_users() {
+        if let Ok(p) = Person::from_okta(&r?.1, &cfg.attribute_map) {
+            people.push(p);
+        }
+    }
+    let mut asked: HashSet<String> = HashSet::new();
+    let mut outside = HashSet::new();
+    // By key only: a display name matching someone already staged must not stand in for a
+    // manager who is not read yet.
+    let by_key = managers::ManagerConfig {
+        name_fallback: false,
+        ..cfg.managers.clone()
+    };
+    loop {
+        let resolution = managers::resolve(&people, &by_key);
+        let refs: HashSet<&str> = people
+            .iter()
+            .filter(|p| !resolution.managers.contains_key(&p.id))
+            .filter_map(|p| p.manager_ref.as_deref())
+            .collect();
+        let wanted: Vec<String> = refs
+            .into_iter()
+            .filter(|r| asked.insert((*r).to_owned()))
+            .map(str::to_owned)
+            .collect();
+        if wanted.is_empty() {
+            return Ok(outside);
+        }
+        let mut warnings = Vec::new();
+        let mut found = Vec::new();
+        for (id, raw) in with_ids(source.users_by_keys(&wanted).await?, "user", &mut warnings) {
+            if store.is_user_staged(&id)? || outside.contains(&id) {
+                continue;
+            }
+            if let Ok(p) = Person::from_okta(&raw, &cfg.attribute_map) {
+                people.push(p);
+                outside.insert(id.clone());
+                found.push((id, raw));
+            }
+        }
+        store.stage_users(&found)?;
+    }
 }
 
 async fn crawl_users(
@@ -292,6 +395,7 @@ async fn crawl_groups(
     source: &dyn Source,
     cfg: &SyncConfig,
     progress: &dyn Progress,
+    with_users: bool,
 ) -> Result<(u64, u64, Vec<String>, Vanished), FullSyncError> {
     let (mut warnings, mut groups, mut memberships) = (Vec::new(), 0u64, 0u64);
     let mut vanished = Vanished::new();
@@ -309,7 +413,20 @@ async fn crawl_groups(
     let mut done = 0u64;
     let mut lists = futures::stream::iter(group_ids)
         .map(|gid: String| async move {
-            let ids = source.group_member_ids(&gid).await;
+            if !with_users {
+                return (gid.clone(), source.group_member_ids(&gid).await);
+            }
+            // People in scope come from these lists: keep the whole user objects.
+            let users = match source.group_members(&gid).await {
+                Ok(Some(users)) => users,
+                other => return (gid, other.map(|_| None)),
+            };
+            let mut skipped = Vec::new();
+            let users = with_ids(users, "user", &mut skipped);
+            let staged = store
+                .stage_users(&users)
+                .map_err(|e| SourceError::new(e.to_string()));
+            let ids = staged.map(|()| Some(users.into_iter().map(|(id, _)| id).collect()));
             (gid, ids)
         })
         .buffer_unordered(cfg.concurrency.max(1));
@@ -348,17 +465,25 @@ fn with_ids(page: Vec<Value>, kind: &str, warnings: &mut Vec<String>) -> Vec<(St
 }
 
 /// What applying a crawl returns: the change counts, the manager report, the held removals and
-/// the warnings.
-type Applied = (ChangeCounts, ManagerReport, HeldDeletions, Vec<String>);
+/// the warnings, and whether the configured scope is now the one the mirror holds (not when
+/// removals a scope change caused are held).
+type Applied = (
+    ChangeCounts,
+    ManagerReport,
+    HeldDeletions,
+    Vec<String>,
+    bool,
+);
 
 /// Applies the staged crawl: people (with resolved managers), groups, membership differences,
 /// then removals of what Okta no longer has.
 fn apply_staged(
     store: &Store,
     cfg: &SyncConfig,
-    vanished: &Vanished,
+    crawled: &Crawled,
     cancel: &Cancel,
 ) -> Result<Applied, FullSyncError> {
+    let vanished = &crawled.vanished;
     let mut warnings = Vec::new();
     let mut out = Chunked::new(store, cancel);
     let phase = std::time::Instant::now();
@@ -367,8 +492,12 @@ fn apply_staged(
 
     let people = parse_staged_people(store, &cfg.attribute_map, &mut warnings)?;
     let mut live = Live::of(store, &people, vanished)?;
-    let (removals, held) = decide_removals(store, cfg, &mut live, &mut warnings)?;
-    let (people, mut resolution) = resolve_managers(store, people, &held.people, &cfg.managers)?;
+    let (removals, held, settled) = decide_removals(store, cfg, &mut live, &mut warnings)?;
+    let (mut people, mut resolution) =
+        resolve_managers(store, people, &held.people, &cfg.managers)?;
+    for p in &mut people {
+        p.outside_scope = crawled.outside.contains(&p.id);
+    }
     apply_people(store, &mut out, people, &mut resolution.managers)?;
     done("people");
     let groups = apply_groups(store, &mut out, vanished, &mut warnings)?;
@@ -381,7 +510,7 @@ fn apply_staged(
     out.flush()?;
     done("removals");
     warnings.extend(manager_warnings(&resolution.report));
-    Ok((out.counts, resolution.report, held, warnings))
+    Ok((out.counts, resolution.report, held, warnings, settled))
 }
 
 /// Operations gathered into `CHUNK`-sized transactions, and what they changed: a crawl is
@@ -484,7 +613,7 @@ fn decide_removals(
     cfg: &SyncConfig,
     live: &mut Live,
     warnings: &mut Vec<String>,
-) -> Result<(Removals, HeldDeletions), StoreError> {
+) -> Result<(Removals, HeldDeletions, bool), StoreError> {
     let gone_people: Vec<String> = store
         .person_ids()
         .filter(|r| r.as_ref().map_or(true, |id| !live.people.contains(id)))
@@ -495,6 +624,32 @@ fn decide_removals(
         .collect::<Result<_, _>>()?;
     let mut held = HeldDeletions::default();
     let (people_before, groups_before) = (store.people_count()?, store.group_count()?);
+    // A store without a recorded scope was crawled whole (scopes came later).
+    let previous: super::Scope = store.meta_json(meta::SCOPE)?.unwrap_or_default();
+    let rescoped = previous != cfg.scope && (people_before > 0 || groups_before > 0);
+    if rescoped && !cfg.allow_mass_delete && !(gone_people.is_empty() && gone_groups.is_empty()) {
+        // A changed scope is a decision to remove people, not Okta losing them: every removal
+        // it causes waits for the operator, whatever its share.
+        warnings.push(format!(
+            "held the removal of {} of {people_before} people and {} of {groups_before} groups because the configured scope changed (from {} to {}): \
+             a narrower scope removes everyone it leaves out; confirm with `oktamirror sync --once --allow-mass-delete` (or syncNow(kind: FULL, allowMassDelete: true)), or restore the previous scope",
+            gone_people.len(),
+            gone_groups.len(),
+            previous.describe(),
+            cfg.scope.describe()
+        ));
+        live.people.extend(gone_people.iter().cloned());
+        held.people = gone_people;
+        held.groups = gone_groups;
+        return Ok((
+            Removals {
+                people: Vec::new(),
+                groups: Vec::new(),
+            },
+            held,
+            false,
+        ));
+    }
     let gone_people = hold_if_too_many(
         gone_people,
         people_before,
@@ -518,6 +673,7 @@ fn decide_removals(
             groups: gone_groups,
         },
         held,
+        true,
     ))
 }
 

@@ -34,6 +34,8 @@ struct Reads {
     group_members: BTreeMap<String, Vec<String>>,
     /// Objects skipped after failing too often, for the run's warnings.
     warnings: Vec<String>,
+    /// Users read that are kept only as managers of people in the scope (`outside_scope`).
+    outside: HashSet<String>,
 }
 
 /// Reads of one object that may fail (Okta refusing that object: a 403 from a scoped admin
@@ -196,7 +198,182 @@ impl Incremental {
             }
         }
         self.read_new_objects(source, &mut reads).await?;
+        self.scope_reads(source, &mut reads).await?;
+        self.read_types_if_unknown(source, &reads).await?;
         Ok(reads)
+    }
+
+    /// Reads the user types again when someone read names a type id the mirror does not know
+    /// (a type created in Okta since); not when the source refused them before.
+    async fn read_types_if_unknown(
+        &self,
+        source: &dyn Source,
+        reads: &Reads,
+    ) -> Result<(), StepError> {
+        let known: Option<Vec<crate::model::UserType>> = self.store.meta_json(meta::USER_TYPES)?;
+        let Some(known) = known else {
+            return Ok(()); // never read, or refused: the next full crawl asks
+        };
+        let unknown = reads.users.values().flatten().any(|u| {
+            u.pointer("/type/id")
+                .and_then(Value::as_str)
+                .is_some_and(|id| !known.iter().any(|t| t.id == id))
+        });
+        if unknown {
+            if let Some(types) = source.user_types().await? {
+                self.store.put_meta_json(meta::USER_TYPES, &types)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Decides who of the people this step touches is in the configured scope (nothing to do
+    /// for a scope that keeps everyone): in an included group (with `users = "groups"`; the
+    /// source lists only included groups) and matching the people filter (the source asks
+    /// Okta). Someone in scope but not read yet is read; someone out of it leaves the mirror as a
+    /// removal in Okta would, unless they manage someone the mirror keeps (then they stay,
+    /// marked outside the scope); managers a newcomer names that the mirror lacks are read
+    /// too, up the chain.
+    async fn scope_reads(&self, source: &dyn Source, reads: &mut Reads) -> Result<(), StepError> {
+        let scope = &self.cfg.scope;
+        if !scope.limits_people() {
+            return Ok(());
+        }
+        // Everyone whose record, group list or membership of a group this step read.
+        let mut touched: BTreeSet<String> = reads
+            .users
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(id, _)| id.clone())
+            .collect();
+        touched.extend(reads.user_groups.keys().cloned());
+        for (gid, members) in &reads.group_members {
+            let current: BTreeSet<String> = self
+                .store
+                .member_ids_after(gid, None)
+                .collect::<Result<_, _>>()?;
+            let read: BTreeSet<String> = members.iter().cloned().collect();
+            touched.extend(current.symmetric_difference(&read).cloned());
+        }
+        touched.retain(|id| !matches!(reads.users.get(id), Some(None)));
+        if scope.users_from_groups {
+            let missing: Vec<String> = touched
+                .iter()
+                .filter(|id| !reads.user_groups.contains_key(*id))
+                .cloned()
+                .collect();
+            for (id, gids) in self
+                .each(
+                    missing,
+                    |id| async move { source.user_group_ids(&id).await },
+                )
+                .await?
+            {
+                match gids {
+                    Some(gids) => {
+                        reads.user_groups.insert(id, gids);
+                    }
+                    None => {
+                        touched.remove(&id);
+                        if self.store.person(&id)?.is_some() {
+                            reads.users.insert(id, None);
+                        }
+                    }
+                }
+            }
+        }
+        let ids: Vec<String> = touched.iter().cloned().collect();
+        let matching = source.matching_people_filter(&ids).await?;
+        let mut unread = Vec::new();
+        for id in touched {
+            let in_groups = !scope.users_from_groups
+                || reads.user_groups.get(&id).is_some_and(|g| !g.is_empty());
+            if in_groups && matching.contains(&id) {
+                reads.outside.remove(&id);
+                if !reads.users.contains_key(&id) {
+                    unread.push(id);
+                }
+                continue;
+            }
+            let manages_someone = !self.store.direct_report_ids(&id)?.is_empty();
+            if manages_someone {
+                reads.outside.insert(id.clone());
+                if !reads.users.contains_key(&id) {
+                    unread.push(id);
+                }
+            } else if self.store.person(&id)?.is_some() {
+                reads.users.insert(id.clone(), None);
+                reads.user_groups.remove(&id);
+            } else {
+                reads.users.remove(&id);
+                reads.user_groups.remove(&id);
+            }
+        }
+        for (id, v) in self
+            .each(unread, |id| async move { source.user(&id).await })
+            .await?
+        {
+            reads.users.insert(id, v);
+        }
+        self.read_missing_managers(source, reads).await
+    }
+
+    /// Reads the managers that the people this step puts name and the mirror lacks, level by
+    /// level up the chain, marked outside the scope.
+    async fn read_missing_managers(
+        &self,
+        source: &dyn Source,
+        reads: &mut Reads,
+    ) -> Result<(), StepError> {
+        let mut asked: HashSet<String> = HashSet::new();
+        let mut level: Vec<String> = reads
+            .users
+            .values()
+            .flatten()
+            .filter_map(|u| u.pointer("/profile/managerId").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect();
+        loop {
+            let mut wanted = Vec::new();
+            for r in level.drain(..) {
+                if asked.insert(r.clone()) && !self.known_key(&r, reads)? {
+                    wanted.push(r);
+                }
+            }
+            if wanted.is_empty() {
+                return Ok(());
+            }
+            for (id, u) in
+                by_id(futures::stream::once(source.users_by_keys(&wanted)).boxed()).await?
+            {
+                if reads.users.contains_key(&id) || self.store.person(&id)?.is_some() {
+                    continue;
+                }
+                if let Some(r) = u.pointer("/profile/managerId").and_then(Value::as_str) {
+                    level.push(r.to_owned());
+                }
+                reads.outside.insert(id.clone());
+                reads.users.insert(id, Some(u));
+            }
+        }
+    }
+
+    /// Whether a manager reference names someone the mirror holds or this step reads.
+    fn known_key(&self, key: &str, reads: &Reads) -> Result<bool, StepError> {
+        let key = key.trim();
+        let in_store = self.store.person(key)?.is_some()
+            || !self.store.people_by_employee_number(key)?.is_empty()
+            || self.store.person_by_login(key)?.is_some()
+            || !self.store.people_by_email(key)?.is_empty();
+        Ok(in_store
+            || reads.users.iter().any(|(id, u)| {
+                id == key
+                    || u.as_ref().is_some_and(|u| {
+                        ["employeeNumber", "login", "email"].iter().any(|k| {
+                            u.pointer(&format!("/profile/{k}")).and_then(Value::as_str) == Some(key)
+                        })
+                    })
+            }))
     }
 
     /// Re-reads every target. Reads of different objects run concurrently (within the
@@ -368,6 +545,8 @@ impl Incremental {
             self.read_groups_left(source, since, &mut reads).await?;
         }
         self.read_new_objects(source, &mut reads).await?;
+        self.scope_reads(source, &mut reads).await?;
+        self.read_types_if_unknown(source, &reads).await?;
         Ok(reads)
     }
 
@@ -580,6 +759,9 @@ impl Incremental {
 
         let (mut puts, gone_people) =
             person_changes(&reads, &self.cfg.attribute_map, &mut warnings);
+        for (id, (p, _)) in puts.iter_mut() {
+            p.outside_scope = reads.outside.contains(id);
+        }
         let people = self.load_people()?;
         let report = if update_people(people, &puts, &gone_people) {
             let resolution = managers::resolve(people.values(), &mgr_cfg);

@@ -7,6 +7,7 @@ mod incremental;
 pub mod managers;
 mod provision;
 mod rederive;
+pub mod scope;
 mod source;
 
 pub use continuous::{Command, Lanes, LogAllowance, SyncKind, Wiring, run as run_continuous};
@@ -15,6 +16,7 @@ pub use incremental::{Incremental, Position};
 pub use managers::{ManagerConfig, ManagerKey};
 pub use provision::Provisioner;
 pub use rederive::{Rederived, rederive};
+pub use scope::Scope;
 pub use source::{Event, LogPage, Source, SourceError, Target, Usage};
 
 use crate::model::AttributeMap;
@@ -33,6 +35,8 @@ pub struct SyncConfig {
     pub allow_mass_delete: bool,
     /// Which profile attributes the typed fields are read from (`Person::from_okta`).
     pub attribute_map: std::sync::Arc<AttributeMap>,
+    /// The part of the org the mirror keeps (default: all of it).
+    pub scope: Scope,
 }
 
 impl Default for SyncConfig {
@@ -43,6 +47,7 @@ impl Default for SyncConfig {
             max_delete_share: 0.10,
             allow_mass_delete: false,
             attribute_map: Default::default(),
+            scope: Scope::default(),
         }
     }
 }

@@ -75,9 +75,10 @@ pub struct LogPage {
 
 /// An identity source the sync engine reads people, groups, memberships and changes from.
 pub trait Source: Send + Sync {
-    /// Every user, in every status (deprovisioned included), as raw JSON objects, page by page.
+    /// Every user in the scope's people filter, in every status (deprovisioned included), as raw
+    /// JSON objects, page by page.
     fn users(&self) -> BoxStream<'_, Result<Vec<Value>, SourceError>>;
-    /// Every group, as raw JSON objects, page by page.
+    /// Every group in scope, as raw JSON objects, page by page.
     fn groups(&self) -> BoxStream<'_, Result<Vec<Value>, SourceError>>;
     /// The ids of every member of a group; `None` when the group no longer exists (deleted
     /// after it was listed: a crawl of a live org sees this).
@@ -85,11 +86,33 @@ pub trait Source: Send + Sync {
         &'a self,
         group_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Vec<String>>, SourceError>>;
+    /// The members of a group as whole user objects (a scope that takes people from groups
+    /// reads them there rather than listing everyone); `None` when the group no longer exists.
+    fn group_members<'a>(
+        &'a self,
+        group_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<Value>>, SourceError>>;
+    /// Users, whatever the scope, whose id, login, email or employee number is one of `keys`:
+    /// how the managers of people in scope are found when they are not in scope themselves.
+    fn users_by_keys<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Value>, SourceError>>;
+    /// Of these user ids, those that match the scope's people filter (`user_filter`,
+    /// `user_types`), as the source itself decides; every id when the scope has no filter.
+    fn matching_people_filter<'a>(
+        &'a self,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<std::collections::HashSet<String>, SourceError>>;
+    /// The org's user types; `None` when the source refuses them (a token without
+    /// `okta.userTypes.read`): people then carry a type id and no name.
+    fn user_types(&self)
+    -> BoxFuture<'_, Result<Option<Vec<crate::model::UserType>>, SourceError>>;
     /// One user as it is now; `None` when it no longer exists.
     fn user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Value>, SourceError>>;
-    /// One group as it is now; `None` when it no longer exists.
+    /// One group as it is now; `None` when it no longer exists or is out of scope.
     fn group<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Value>, SourceError>>;
-    /// The ids of every group a user belongs to; `None` when the user no longer exists.
+    /// The ids of every group (in scope) a user belongs to; `None` when the user no longer exists.
     fn user_group_ids<'a>(
         &'a self,
         user_id: &'a str,

@@ -128,6 +128,52 @@ impl Source for Fake {
         })
     }
 
+    fn group_members<'a>(
+        &'a self,
+        group_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<Value>>, SourceError>> {
+        Box::pin(async move {
+            let Some(ids) = self.group_member_ids(group_id).await? else {
+                return Ok(None);
+            };
+            let users = lock(&self.users);
+            Ok(Some(
+                ids.iter().filter_map(|id| users.get(id).cloned()).collect(),
+            ))
+        })
+    }
+
+    fn user_types(
+        &self,
+    ) -> BoxFuture<'_, Result<Option<Vec<crate::model::UserType>>, SourceError>> {
+        Box::pin(async { Ok(Some(Vec::new())) })
+    }
+
+    fn users_by_keys<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Value>, SourceError>> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let found = lock(&self.users)
+            .values()
+            .filter(|u| {
+                let p = &u["profile"];
+                [&u["id"], &p["login"], &p["email"], &p["employeeNumber"]]
+                    .iter()
+                    .any(|v| v.as_str().is_some_and(|v| keys.iter().any(|k| k == v)))
+            })
+            .cloned()
+            .collect();
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn matching_people_filter<'a>(
+        &'a self,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<std::collections::HashSet<String>, SourceError>> {
+        Box::pin(async move { Ok(ids.iter().cloned().collect()) })
+    }
+
     fn user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Value>, SourceError>> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let scripted = lock(&self.user_reads).get(id).cloned();

@@ -272,7 +272,7 @@ async fn check_passes_on_a_good_setup_and_names_the_fix_otherwise() {
     let good = OktaClient::new(base(addr), Secret::new(TOKEN)).expect("client");
     let probes = check::run(&good).await;
     assert!(probes.iter().all(|p| p.ok), "{}", check::table(&probes));
-    assert_eq!(probes.len(), 7);
+    assert_eq!(probes.len(), 8);
 
     let client =
         OktaClient::with_auth(base(addr), Auth::OAuth(oauth(&private)), quick()).expect("client");
@@ -281,6 +281,16 @@ async fn check_passes_on_a_good_setup_and_names_the_fix_otherwise() {
     assert_eq!(failed.len(), 1, "{}", check::table(&probes));
     assert!(failed[0].name.starts_with("logs"));
     assert!(failed[0].detail.contains("grant okta.logs.read"));
+    // User types are optional: not granted, the probe passes and says what that costs.
+    let types = probes
+        .iter()
+        .find(|p| p.name.starts_with("user types"))
+        .expect("a user types probe");
+    assert!(
+        types.ok && types.detail.contains("okta.userTypes.read"),
+        "{}",
+        check::table(&probes)
+    );
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod parsers;
 mod provision;
 mod schedule;
 mod scim;
+mod scope;
 mod search;
 mod support;
 mod sync;

@@ -16,6 +16,8 @@ pub(crate) struct PeopleFilter {
     pub title: Option<String>,
     pub city: Option<String>,
     pub country_code: Option<String>,
+    /// A user type, by name, display name or id (case-insensitive), like `Contractor`.
+    pub user_type: Option<String>,
     /// People with this extended attribute value (`extended_attributes`; name and value
     /// case-insensitive).
     pub attribute: Option<AttributeFilter>,
@@ -46,6 +48,7 @@ impl PeopleFilter {
             city: self.city,
             country_code: self.country_code,
             attribute: self.attribute.map(|a| (a.name, a.value)),
+            user_types: self.user_type.into_iter().collect(),
         }
     }
 }

@@ -97,6 +97,28 @@ impl PersonNode {
     async fn last_updated(&self) -> Option<DateTime<Utc>> {
         self.0.last_updated
     }
+    /// The person's Okta user type (`type.id`); `name` and `displayName` are null when the
+    /// mirror could not read the types (a token without `okta.userTypes.read`).
+    async fn user_type(&self, ctx: &Context<'_>) -> Result<Option<UserTypeNode>> {
+        let Some(id) = &self.0.user_type_id else {
+            return Ok(None);
+        };
+        let types = view(ctx)?.user_types().map_err(denied)?;
+        Ok(Some(match types.into_iter().find(|t| &t.id == id) {
+            Some(t) => UserTypeNode(t),
+            None => UserTypeNode(crate::model::UserType {
+                id: id.clone(),
+                name: String::new(),
+                display_name: None,
+            }),
+        }))
+    }
+    /// False for someone mirrored only as the manager of people in the configured scope
+    /// (`include_groups` with `users = "groups"`, `user_filter`, `user_types`), so that
+    /// manager chains stay whole; true otherwise.
+    async fn in_scope(&self) -> bool {
+        !self.0.outside_scope
+    }
 
     /// The raw Okta `profile` object, custom attributes included. A `directory` key sees only
     /// the custom attributes the server lists in `directory_attributes`.
@@ -208,5 +230,24 @@ impl PersonNode {
         let req = PageRequest::new(Kind::Group, first, after.as_deref())?;
         let ids = view(ctx)?.group_ids_of(&self.0.id).map_err(denied)?;
         Connection::of_ids(ctx, &req, &ids).await
+    }
+}
+
+/// An Okta user type (Employee, Contractor, ...).
+pub(crate) struct UserTypeNode(crate::model::UserType);
+
+#[Object(name = "UserType")]
+impl UserTypeNode {
+    /// The type's Okta id (`oty…`).
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// The type's API name, like `employee`; null when unknown.
+    async fn name(&self) -> Option<&str> {
+        Some(self.0.name.as_str()).filter(|n| !n.is_empty())
+    }
+    /// Its display name, like `Employee`; null when unknown.
+    async fn display_name(&self) -> Option<&str> {
+        self.0.display_name.as_deref()
     }
 }

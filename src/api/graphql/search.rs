@@ -151,6 +151,8 @@ pub(crate) struct SearchFacets {
     title: Vec<FacetCount>,
     city: Vec<FacetCount>,
     country_code: Vec<FacetCount>,
+    /// By user type, each value its display name (its id when the types are unknown).
+    user_type: Vec<FacetCount>,
 }
 
 fn counts(v: Vec<(String, u64)>) -> Vec<FacetCount> {
@@ -196,16 +198,26 @@ impl SearchConnection {
         int(self.total as u64)
     }
 
-    /// Counts by department, title, city and country code within the matches.
+    /// Counts by department, title, city, country code and user type within the matches.
     async fn facets(&self, ctx: &Context<'_>) -> Result<SearchFacets> {
-        let f = view(ctx)?
-            .facets(&self.query, &self.filter)
-            .map_err(denied)?;
+        let v = view(ctx)?;
+        let f = v.facets(&self.query, &self.filter).map_err(denied)?;
+        let types = v.user_types().map_err(denied)?;
+        let user_type = f
+            .user_type
+            .into_iter()
+            .map(|(id, n)| {
+                let t = types.iter().find(|t| t.id == id);
+                let name = t.and_then(|t| t.display_name.clone().or(Some(t.name.clone())));
+                (name.unwrap_or(id), n)
+            })
+            .collect();
         Ok(SearchFacets {
             department: counts(f.department),
             title: counts(f.title),
             city: counts(f.city),
             country_code: counts(f.country_code),
+            user_type: counts(user_type),
         })
     }
 }

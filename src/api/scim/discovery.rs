@@ -323,6 +323,12 @@ fn read_only_schemas() -> Vec<Value> {
                 "The Okta status (ACTIVE, STAGED, SUSPENDED, DEPROVISIONED, ...)",
             ),
             s("managerId", "Okta's profile.managerId as stored"),
+            attr(
+                "inScope",
+                "boolean",
+                false,
+                "False for someone mirrored only as the manager of people in the configured scope",
+            ),
             complex(
                 "managerChain",
                 true,

@@ -5,7 +5,7 @@
 //! `View::profile`, which applies the role's attribute rules. A `directory` key gets the raw
 //! profile only for the attributes listed in `directory_attributes` (default none), so unless
 //! those are listed it does NOT get: `phoneNumbers`, `addresses` beyond `locality` and `country`,
-//! the second email, `userType`, `preferredLanguage`, `locale`, `timezone`, and the extension's
+//! the second email, `userType` (unless it comes from Okta's user type, read by everyone), `preferredLanguage`, `locale`, `timezone`, and the extension's
 //! `customAttributes`. `status`, the enterprise attributes and the manager chain come from the
 //! typed fields and are served to every role; deprovisioned people (and managers) are not
 //! served to a `directory` key at all.
@@ -95,9 +95,23 @@ pub(crate) struct Memo {
     groups: HashMap<String, Option<Value>>,
     /// A manager's display name and the visible chain from them up (`None`: not visible).
     chains: HashMap<String, Option<(String, Vec<Value>)>>,
+    user_types: Option<Vec<crate::model::UserType>>,
 }
 
 impl Memo {
+    /// The display name of Okta user type `id`, when the mirror knows it.
+    fn user_type(&mut self, view: &View, id: &str) -> Result<Option<String>> {
+        if self.user_types.is_none() {
+            self.user_types = Some(view.user_types()?);
+        }
+        Ok(self
+            .user_types
+            .iter()
+            .flatten()
+            .find(|t| t.id == id)
+            .map(|t| t.display_name.clone().unwrap_or_else(|| t.name.clone())))
+    }
+
     fn person(&mut self, view: &View, id: &str) -> Result<Option<Person>> {
         if let Some(p) = self.people.get(id) {
             return Ok(p.clone());
@@ -205,7 +219,12 @@ pub(crate) fn resource_with(
     put(&mut u, "displayName", Some(p.name()));
     put(&mut u, "nickName", p.nick_name.clone());
     put(&mut u, "title", p.title.clone());
-    put(&mut u, "userType", pf("userType"));
+    // Okta's user type (`type.id`) by its display name; else the profile's free-text label.
+    let user_type = match &p.user_type_id {
+        Some(id) => memo.user_type(view, id)?,
+        None => None,
+    };
+    put(&mut u, "userType", user_type.or_else(|| pf("userType")));
     put(&mut u, "preferredLanguage", pf("preferredLanguage"));
     put(&mut u, "locale", pf("locale"));
     put(&mut u, "timezone", pf("timezone"));
@@ -287,6 +306,7 @@ pub(crate) fn resource_with(
     let mirrored = !view.provisioning();
     if mirrored {
         ext.insert("status".into(), Value::String(p.status.as_str().into()));
+        ext.insert("inScope".into(), Value::Bool(!p.outside_scope));
     }
     put(&mut ext, "managerId", p.manager_ref.clone());
     if parts.managers && mirrored {

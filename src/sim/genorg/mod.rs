@@ -10,7 +10,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::model::Group;
 use super::rng::Rng;
-use super::store::Org;
+use super::store::{Org, UserType};
+use super::time;
 use super::{Anomaly, SimOptions};
 
 /// What the generator intended, kept apart from the mutable org.
@@ -26,10 +27,15 @@ pub struct Truth {
 pub fn generate(opts: &SimOptions) -> (Org, Truth) {
     let mut rng = Rng::new(opts.seed ^ 0x6F6B_7461_6D69_7272);
     let (company, domain) = *rng.pick(data::COMPANIES);
+    let user_type = format!("oty{}", rng.base62(17));
+    // The other types' ids from their own generator, so every org stays as it was.
+    let mut types_rng = Rng::new(opts.seed ^ 0x7479_7065_7300);
     let info = people::OrgInfo {
         company,
         domain,
-        user_type: format!("oty{}", rng.base62(17)),
+        employee_type: format!("oty{}", types_rng.base62(17)),
+        contractor_type: format!("oty{}", types_rng.base62(17)),
+        user_type,
     };
     let want = opts
         .groups
@@ -70,7 +76,8 @@ pub fn generate(opts: &SimOptions) -> (Org, Truth) {
     let people::People {
         users, anomalies, ..
     } = people;
-    let org = Org::bulk(users, user_groups, groups);
+    let mut org = Org::bulk(users, user_groups, groups);
+    org.user_types = user_types(&info);
     let truth = Truth {
         managers,
         anomalies,
@@ -78,6 +85,43 @@ pub fn generate(opts: &SimOptions) -> (Org, Truth) {
         domain,
     };
     (org, truth)
+}
+
+/// The org's user types: Okta's default one (`user`, which users created without a type get),
+/// and Employee and Contractor, which the generated people carry by their `profile.userType`.
+fn user_types(info: &people::OrgInfo) -> Vec<UserType> {
+    let created = time::parse("2019-01-01T00:00:00.000Z").unwrap_or_default();
+    let ty = |id: &str, name: &str, display: &str, description: &str, default: bool| UserType {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        display_name: display.to_owned(),
+        description: description.to_owned(),
+        default,
+        created,
+    };
+    vec![
+        ty(
+            &info.user_type,
+            "user",
+            "User",
+            "Okta user profile template with default permission settings",
+            true,
+        ),
+        ty(
+            &info.employee_type,
+            "employee",
+            "Employee",
+            "Full-time and part-time staff",
+            false,
+        ),
+        ty(
+            &info.contractor_type,
+            "contractor",
+            "Contractor",
+            "Contractors and temporary staff",
+            false,
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -284,6 +284,9 @@ pub struct OrgInfo {
     pub company: &'static str,
     pub domain: &'static str,
     pub user_type: String,
+    /// The Employee and Contractor user types' ids (by `profile.userType`).
+    pub employee_type: String,
+    pub contractor_type: String,
 }
 
 /// Generate `n` people, their Okta users, and the manager anomalies.
@@ -490,7 +493,11 @@ pub fn generate(rng: &mut Rng, n: usize, org: &OrgInfo) -> People {
             last_login: stamps.last_login,
             last_updated: stamps.last_updated,
             password_changed: stamps.password_changed,
-            type_id: org.user_type.clone(),
+            type_id: if user_type == "Contractor" {
+                org.contractor_type.clone()
+            } else {
+                org.employee_type.clone()
+            },
             profile,
             login: email.clone(),
             email,

@@ -10,6 +10,7 @@ mod oidc;
 mod params;
 pub mod ratelimit;
 mod respond;
+mod types;
 mod users;
 
 use std::sync::Arc;
@@ -54,6 +55,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/api/v1/groups/{id}/users/{user_id}",
             put(groups::add_member).delete(groups::remove_member),
         )
+        .route("/api/v1/meta/types/user", get(types::list))
+        .route("/api/v1/meta/types/user/{id}", get(types::get))
         .route("/api/v1/logs", get(logs::list))
         .route("/oauth2/v1/token", post(oauth::token))
         .route(

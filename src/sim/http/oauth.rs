@@ -149,6 +149,8 @@ fn scopes_for(path: &str, method: &str) -> &'static [&'static str] {
         }
     } else if path.starts_with("/api/v1/logs") {
         &["okta.logs.read"]
+    } else if path.starts_with("/api/v1/meta/types/user") {
+        &["okta.userTypes.read", "okta.userTypes.manage"]
     } else if write {
         &["okta.users.manage"]
     } else {

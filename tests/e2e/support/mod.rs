@@ -77,6 +77,13 @@ impl TestSim {
         unkind(&s.sim, Some(1_000_000));
         s
     }
+
+    /// `lifted`, with `groups` groups.
+    pub async fn lifted_with_groups(users: usize, groups: usize, seed: u64) -> TestSim {
+        let s = TestSim::with_groups(users, Some(groups), seed).await;
+        unkind(&s.sim, Some(1_000_000));
+        s
+    }
 }
 
 /// A token's share of each rate-limit bucket in tests: Okta's default for a new token or app.
@@ -171,6 +178,12 @@ impl AppBuilder<'_> {
     /// Typed fields read as `map` says, with its extended attributes.
     pub fn attribute_map(mut self, map: oktamirror::model::AttributeMap) -> Self {
         self.opts.attribute_map = map;
+        self
+    }
+
+    /// Mirrors only `scope`'s part of the org.
+    pub fn scope(mut self, scope: oktamirror::sync::Scope) -> Self {
+        self.opts.scope = scope;
         self
     }
 
@@ -311,6 +324,11 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// The scope the next `restart` or `start` runs with.
+    pub fn set_scope(&mut self, scope: oktamirror::sync::Scope) {
+        self.opts.scope = scope;
     }
 
     /// Stops the mirror and starts it again on the same data directory (not waiting).

@@ -10,7 +10,7 @@ use oktamirror::configuration::{DataSource, HookAuth, Settings};
 use oktamirror::model::AttributeMap;
 use oktamirror::okta::{Auth, ClientOptions};
 use oktamirror::secret::Secret;
-use oktamirror::sync::Lanes;
+use oktamirror::sync::{Lanes, Scope};
 
 /// What tests and benches vary about a mirror; everything else is the product's default.
 #[derive(Clone, Debug)]
@@ -32,6 +32,8 @@ pub struct AppOptions {
     pub max_staleness: Option<Duration>,
     /// `[attribute_map]` and `extended_attributes` (the product's default: none).
     pub attribute_map: AttributeMap,
+    /// The part of the org to mirror (the product's default: all of it).
+    pub scope: Scope,
 }
 
 impl AppOptions {
@@ -48,6 +50,7 @@ impl AppOptions {
             search_attributes: Vec::new(),
             max_staleness: None,
             attribute_map: AttributeMap::default(),
+            scope: Scope::default(),
         }
     }
 }
@@ -82,6 +85,7 @@ pub fn settings(sim: SocketAddr, data_dir: &Path, o: &AppOptions) -> Settings {
     s.search.attributes = o.search_attributes.clone();
     s.server.max_staleness = o.max_staleness;
     s.sync.engine.attribute_map = std::sync::Arc::new(o.attribute_map.clone());
+    s.sync.engine.scope = o.scope.clone();
     s
 }
 
