@@ -10,6 +10,7 @@ mod events;
 mod jose;
 pub(crate) mod link;
 mod pacing;
+pub mod setup;
 #[cfg(test)]
 mod tests;
 

@@ -14,6 +14,7 @@ mod provision;
 mod schedule;
 mod scim;
 mod search;
+mod setup;
 mod support;
 mod sync;
 mod unkind;
