@@ -26,6 +26,8 @@ mod syslog;
 mod time;
 
 #[cfg(test)]
+mod apps_tests;
+#[cfg(test)]
 mod scim_push_tests;
 #[cfg(test)]
 mod strict_tests;
