@@ -201,7 +201,7 @@ fn partial(url: &str, app: &AppInfo, step: &str, e: &SetupError) -> CliError {
     CliError::Failed(format!(
         "setup stopped after creating the app \"{}\" (client id {}) while it tried to {step}: {e}\n\
          The app exists but is not ready. To finish it, fix the cause and run `oktamirror setup --okta-url {url}` again (it finds the app and completes it); to delete it instead, run `oktamirror setup --okta-url {url} --remove`.\n{REVOKE}",
-        app.label, app.id
+        app.label, app.client_id
     ))
 }
 
@@ -248,13 +248,13 @@ pub async fn run(args: SetupArgs) -> Result<(), CliError> {
                 return Err(CliError::Failed(format!(
                     "the app \"{}\" (client id {}) already exists, but {} holds none of its keys: run `oktamirror setup --okta-url {shown_url} --key-file FILE` with the key file it was made with, or `--rotate-key` to register a new key (no second app is created)",
                     app.label,
-                    app.id,
+                    app.client_id,
                     key_path.display()
                 )));
             };
             eprintln!(
                 "Found the app \"{}\" (client id {}); completing and checking it.",
-                app.label, app.id
+                app.label, app.client_id
             );
             (app, text)
         }
@@ -283,27 +283,27 @@ pub async fn run(args: SetupArgs) -> Result<(), CliError> {
                 })?;
             eprintln!(
                 "Created the API Services app \"{}\" (client id {}).",
-                app.label, app.id
+                app.label, app.client_id
             );
             (app, text)
         }
     };
     let changed = admin
-        .complete(&app.id)
+        .complete(&app)
         .await
         .map_err(|e| partial(&shown_url, &app, "grant its scopes and assign its role", &e))?;
     for c in &changed {
         eprintln!("  {c}");
     }
-    let report = verify(&url, &app.id, &key, &key_path).await.map_err(|table| {
+    let report = verify(&url, &app.client_id, &key, &key_path).await.map_err(|table| {
         CliError::Failed(format!(
             "the app \"{}\" (client id {}) was set up, but the check with its key failed:\n{table}\
              Fix what the table says, then run `oktamirror setup --okta-url {shown_url}` again, or delete the app with `--remove`.\n{REVOKE}",
-            app.label, app.id
+            app.label, app.client_id
         ))
     })?;
     eprint!("{report}");
-    let lines = config_lines(&shown_url, &app.id, &key_path);
+    let lines = config_lines(&shown_url, &app.client_id, &key_path);
     match &args.write_config {
         Some(file) => {
             write_config(file, &lines)?;
@@ -344,7 +344,7 @@ async fn rotate(
         .await
         .map_err(fail)?;
     write_private(key_path, new.private_jwk.expose())?;
-    if let Err(table) = verify(url, &app.id, &new.private_jwk, key_path).await {
+    if let Err(table) = verify(url, &app.client_id, &new.private_jwk, key_path).await {
         if let Some(old) = &old_text {
             write_private(key_path, old)?;
         }
@@ -370,7 +370,7 @@ async fn rotate(
     println!(
         "Rotated the key of \"{}\" (client id {}): {} now holds the new key {}, and the old key is removed from Okta.",
         app.label,
-        app.id,
+        app.client_id,
         key_path.display(),
         new.kid
     );
@@ -393,7 +393,7 @@ async fn remove(
     println!(
         "Deactivated and deleted the app \"{}\" (client id {}); a mirror using it can no longer sign in. Delete its private key {} too.",
         app.label,
-        app.id,
+        app.client_id,
         key_path.display()
     );
     println!("{REVOKE}");

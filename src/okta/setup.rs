@@ -113,6 +113,8 @@ pub enum SetupError {
 pub struct AppInfo {
     /// The app id, which is also the OAuth `client_id` of an OIDC app.
     pub id: String,
+    /// The OAuth `client_id` (`credentials.oauthClient.client_id`; the app id for OIDC apps).
+    pub client_id: String,
     /// The label it is found by.
     pub label: String,
     /// ACTIVE (tokens are issued) or not.
@@ -200,8 +202,14 @@ fn app_info(v: &Value) -> Option<AppInfo> {
         .and_then(Value::as_array)
         .map(|ks| ks.iter().filter_map(key_info).collect())
         .unwrap_or_default();
+    let id = v.get("id")?.as_str()?.to_owned();
     Some(AppInfo {
-        id: v.get("id")?.as_str()?.to_owned(),
+        client_id: v
+            .pointer("/credentials/oauthClient/client_id")
+            .and_then(Value::as_str)
+            .unwrap_or(&id)
+            .to_owned(),
+        id,
         label: v
             .get("label")
             .and_then(Value::as_str)
@@ -497,18 +505,18 @@ impl Admin {
 
     /// Grants the missing scopes and assigns the role unless one that covers it is there.
     /// Returns what it changed, for the report.
-    pub async fn complete(&self, app_id: &str) -> Result<Vec<String>, SetupError> {
+    pub async fn complete(&self, app: &AppInfo) -> Result<Vec<String>, SetupError> {
         let mut done = Vec::new();
-        let granted = self.granted(app_id).await?;
+        let granted = self.granted(&app.id).await?;
         for scope in SCOPES {
             if !granted.iter().any(|g| g == scope) {
-                self.grant(app_id, scope).await?;
+                self.grant(&app.id, scope).await?;
                 done.push(format!("granted {scope}"));
             }
         }
-        let roles = self.roles(app_id).await?;
+        let roles = self.roles(&app.client_id).await?;
         if !roles.iter().any(|r| COVERING_ROLES.contains(&r.as_str())) {
-            self.assign_role(app_id, ROLE).await?;
+            self.assign_role(&app.client_id, ROLE).await?;
             done.push(format!("assigned the {ROLE} role"));
         }
         Ok(done)
