@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use oktamirror::configuration::{self, Settings};
 use oktamirror::okta::Auth;
 use oktamirror::secret::Secret;
-use oktamirror::sim::{OIDC_PATH, OidcApp, SimOptions, Simulator};
+use oktamirror::sim::{AdminRole, OIDC_PATH, OidcApp, SimOptions, Simulator};
 use oktamirror::startup::Application;
 
 use super::CliError;
@@ -152,6 +152,13 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
     );
     println!("GraphiQL: {url}");
     println!("SCIM 2.0: http://{}/scim/v2   (read-only)", app.addr());
+    // The two-command path for a real org, against the simulator: a super admin's one-time
+    // token for this simulated org only.
+    let setup_token = random_token();
+    simulator.add_admin_token(&setup_token, AdminRole::SuperAdmin);
+    println!(
+        "OAuth setup path (what a real org takes), on the simulator:\n  echo {setup_token} | oktamirror setup --okta-url http://{sim_addr} --data-dir /tmp/oktamirror-setup --write-config /tmp/oktamirror-setup.toml\n  oktamirror serve --config /tmp/oktamirror-setup.toml --data-dir /tmp/oktamirror-setup --listen 127.0.0.1:8081"
+    );
     if keys {
         println!("API keys are on: send `Authorization: Bearer KEY` with a key from the keys file");
         let someone = simulator

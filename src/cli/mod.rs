@@ -22,6 +22,7 @@ mod keys;
 mod schema;
 mod search;
 mod serve;
+mod setup;
 #[cfg(feature = "simulator")]
 mod sim;
 mod status;
@@ -145,6 +146,8 @@ pub enum Command {
         #[command(flatten)]
         opts: Options,
     },
+    /// Create the mirror's own read-only OAuth service app in Okta from a one-time admin token (on stdin or in OKTA_API_TOKEN); --rotate-key, --remove
+    Setup(setup::SetupArgs),
 }
 
 impl Command {
@@ -210,6 +213,7 @@ pub async fn run(command: Command, format: LogFormat) -> Result<(), CliError> {
         } => backup::backup(&data_dir, server.as_deref(), key.as_deref(), &out).await,
         Command::Restore { data_dir, from } => backup::restore(&data_dir, &from),
         Command::Check { opts } => check::run(opts).await,
+        Command::Setup(args) => setup::run(args).await,
         Command::Health { url } => health::run(&url).await,
         Command::Keys { command } => keys::run(command),
         Command::Keyring { command } => keyring::run(command),

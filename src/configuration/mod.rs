@@ -412,6 +412,7 @@ impl OktaSettings {
                     Some(p) => Some(read_key_file("DPoP key file", p)?),
                     None => None,
                 },
+                key_file: o.okta_private_key_file.clone(),
             }),
             (Some(_), None) => {
                 return Err(ConfigError::Invalid(

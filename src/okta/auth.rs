@@ -40,6 +40,9 @@ pub struct OAuthConfig {
     pub scopes: Vec<String>,
     /// A separate DPoP private key; without one a fresh key is made when DPoP is required.
     pub dpop_key: Option<Secret>,
+    /// The file `private_key` was read from: read again before a token request when it
+    /// changed, so `oktamirror setup --rotate-key` swaps the key under a running mirror.
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 /// An access token ready for one request.
@@ -63,6 +66,26 @@ impl Credential {
     }
 }
 
+/// The client-authentication key in use and the version of its file it came from.
+struct LoadedKey {
+    key: Arc<SigningKey>,
+    kid: Option<String>,
+    stamp: Option<KeyFileStamp>,
+}
+
+/// What tells one version of the key file from another without reading it (an atomic
+/// replace changes the inode, an edit the time or length).
+type KeyFileStamp = (Option<std::time::SystemTime>, u64, u64);
+
+fn key_file_stamp(path: &std::path::Path) -> Option<KeyFileStamp> {
+    let m = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some((m.modified().ok(), m.len(), inode))
+}
+
 struct Cached {
     cred: Credential,
     renew_at: Instant,
@@ -71,8 +94,10 @@ struct Cached {
 /// Mints and caches access tokens for one service app.
 pub struct TokenSource {
     client_id: String,
-    key: SigningKey,
-    key_id: Option<String>,
+    key: std::sync::Mutex<LoadedKey>,
+    /// `okta_key_id` as configured: the `kid` for a key file that names none.
+    configured_kid: Option<String>,
+    key_file: Option<std::path::PathBuf>,
     scopes: String,
     token_url: Url,
     dpop: std::sync::Mutex<Option<Arc<DpopKey>>>,
@@ -126,14 +151,53 @@ impl TokenSource {
         };
         Ok(TokenSource {
             client_id: cfg.client_id.clone(),
-            key: parsed.key,
-            key_id: cfg.key_id.clone().or(parsed.kid),
+            key: std::sync::Mutex::new(LoadedKey {
+                key: Arc::new(parsed.key),
+                kid: cfg.key_id.clone().or(parsed.kid),
+                stamp: cfg.key_file.as_deref().and_then(key_file_stamp),
+            }),
+            configured_kid: cfg.key_id.clone(),
+            key_file: cfg.key_file.clone(),
             scopes,
             token_url,
             dpop: std::sync::Mutex::new(dpop),
             cache: tokio::sync::Mutex::new(None),
             generation: AtomicU64::new(0),
         })
+    }
+
+    /// The key to sign the next assertion with: the key file is read again when it changed
+    /// since it was last read (a bad new file is reported and the previous key kept).
+    fn signing_key(&self) -> (Arc<SigningKey>, Option<String>) {
+        let mut k = self
+            .key
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(path) = &self.key_file {
+            let now = key_file_stamp(path);
+            if now.is_some() && now != k.stamp {
+                k.stamp = now;
+                let parsed = std::fs::read_to_string(path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| SigningKey::parse(&text));
+                match parsed {
+                    Ok(p) => {
+                        k.kid = p.kid.or_else(|| self.configured_kid.clone());
+                        k.key = Arc::new(p.key);
+                        tracing::info!(
+                            file = %path.display(),
+                            "the OAuth private key file changed; signing with the new key"
+                        );
+                    }
+                    Err(detail) => tracing::warn!(
+                        file = %path.display(),
+                        detail,
+                        "the OAuth private key file changed but holds no usable key; keeping the previous key"
+                    ),
+                }
+            }
+        }
+        (k.key.clone(), k.kid.clone())
     }
 
     /// Access tokens minted so far.
@@ -298,12 +362,12 @@ impl TokenSource {
             "aud": self.token_url.as_str(),
             "iat": now, "exp": now + 300, "jti": jti,
         });
+        let (key, kid) = self.signing_key();
         let mut header = json!({ "typ": "JWT" });
-        if let Some(kid) = &self.key_id {
+        if let Some(kid) = &kid {
             header["kid"] = kid.as_str().into();
         }
-        let assertion = self
-            .key
+        let assertion = key
             .sign_jwt(header, &claims)
             .map_err(|detail| OktaError::Key {
                 setting: "okta_private_key_file",

@@ -11,6 +11,7 @@ mod jose;
 pub(crate) mod link;
 mod pacing;
 pub mod scope;
+pub mod setup;
 #[cfg(test)]
 mod tests;
 

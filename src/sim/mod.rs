@@ -4,6 +4,7 @@
 //! hooks. Standalone: it uses no other oktamirror module.
 
 mod admin;
+mod apps;
 mod background;
 mod filter;
 mod genorg;
@@ -26,6 +27,8 @@ mod syslog;
 mod time;
 
 #[cfg(test)]
+mod apps_tests;
+#[cfg(test)]
 mod scim_push_tests;
 #[cfg(test)]
 mod strict_tests;
@@ -45,6 +48,7 @@ use serde_json::{Map, Value};
 use self::admin::{Lifecycle, Refusal};
 use self::shared::Shared;
 
+pub use self::apps::AdminRole;
 pub use self::hooks::EventHook;
 pub use self::http::ratelimit::RateLimits;
 pub use self::oauth::{OAuthApp, SimPublicKey};
@@ -396,6 +400,45 @@ impl Simulator {
     /// ID tokens the OIDC token endpoint has issued so far.
     pub fn id_tokens_issued(&self) -> u64 {
         self.shared.oidc().id_tokens
+    }
+
+    /// Accept `token` as the SSWS token of an admin with `role` (the org's own token stays
+    /// a super admin's): app admins create apps but may not grant scopes or assign roles,
+    /// read-only admins may not write at all (403 `E0000006`).
+    pub fn add_admin_token(&self, token: &str, role: AdminRole) {
+        self.shared
+            .auth()
+            .admin_tokens
+            .insert(token.to_owned(), role);
+    }
+
+    /// Every app created through the Apps API, as `GET /api/v1/apps/{id}` serves it, with
+    /// its grants under `_grants` and its client roles under `_roles`.
+    pub fn registered_apps(&self) -> Vec<Value> {
+        let base = self.base_url();
+        let st = self.shared.auth();
+        st.apps
+            .iter()
+            .map(|a| {
+                let mut v = a.json(&base);
+                v["_grants"] = a.grants.iter().map(|g| a.grant_json(g, &base)).collect();
+                v["_roles"] = a.roles.iter().map(|r| a.role_json(r, &base)).collect();
+                v
+            })
+            .collect()
+    }
+
+    /// Access tokens issued to apps created through the Apps API last `lifetime` (Okta: an
+    /// hour), so a test sees a mirror mint again soon.
+    pub fn set_app_token_lifetime(&self, lifetime: Duration) {
+        self.shared.auth().app_token_lifetime = Some(lifetime);
+    }
+
+    /// Refused credentials so far: (token requests refused with `invalid_client`, resource
+    /// calls refused for an unknown, expired or revoked access token).
+    pub fn auth_failures(&self) -> (u64, u64) {
+        let st = self.shared.auth();
+        (st.invalid_client, st.rejected_tokens)
     }
 
     /// Access tokens minted by the token endpoint so far.

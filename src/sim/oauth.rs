@@ -81,6 +81,8 @@ pub struct Issued {
     pub expires: Millis,
     /// JWK thumbprint of the DPoP key the token is bound to.
     pub jkt: Option<String>,
+    /// The registered app (`apps.rs`) it was issued to; `None` for the configured app.
+    pub client: Option<String>,
 }
 
 /// Mutable authorization-server state.
@@ -91,6 +93,16 @@ pub struct AuthState {
     pub seen_jti: HashSet<String>,
     pub nonce: String,
     pub minted: u64,
+    /// Apps created through the Apps API.
+    pub apps: Vec<super::apps::RegisteredApp>,
+    /// SSWS tokens of admins other than the org's super admin token.
+    pub admin_tokens: HashMap<String, super::apps::AdminRole>,
+    /// Token requests refused with `invalid_client` (a wrong or removed key).
+    pub invalid_client: u64,
+    /// Resource calls refused because their access token was unknown, expired or revoked.
+    pub rejected_tokens: u64,
+    /// Access-token lifetime for apps created through the Apps API (default one hour).
+    pub app_token_lifetime: Option<Duration>,
 }
 
 /// An OAuth error: status, `error`, `error_description`.

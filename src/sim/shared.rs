@@ -140,6 +140,15 @@ impl Shared {
         lock(&self.oidc)
     }
 
+    /// The admin role of an SSWS token: the org's own token is a super admin's; others come
+    /// from `Simulator::add_admin_token`. `None` for an unknown token.
+    pub fn admin_role(&self, token: &str) -> Option<super::apps::AdminRole> {
+        if token == self.token {
+            return Some(super::apps::AdminRole::SuperAdmin);
+        }
+        self.auth().admin_tokens.get(token).copied()
+    }
+
     pub fn count_list_success(&self) {
         self.list_successes.fetch_add(1, Ordering::SeqCst);
     }

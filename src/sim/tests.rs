@@ -186,7 +186,7 @@ async fn auth_and_bad_input_errors() {
         ("/api/v1/groups/00gmissing", 404, "E0000007"),
         ("/api/v1/groups/00gmissing/users", 404, "E0000007"),
         ("/api/v1/users/00umissing/groups", 404, "E0000007"),
-        ("/api/v1/apps", 404, "E0000007"),
+        ("/api/v1/authorizationServers", 404, "E0000007"),
     ];
     for (path, status, code) in cases {
         let (s, _, body) = get(&format!("{base}{path}")).await;

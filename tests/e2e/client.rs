@@ -49,6 +49,7 @@ fn oauth(private_key: &str) -> OAuthConfig {
         key_id: None,
         scopes: Vec::new(),
         dpop_key: None,
+        key_file: None,
     }
 }
 

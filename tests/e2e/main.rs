@@ -18,6 +18,7 @@ mod schedule;
 mod scim;
 mod scope;
 mod search;
+mod setup;
 mod support;
 mod sync;
 mod unkind;

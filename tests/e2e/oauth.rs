@@ -55,6 +55,7 @@ async fn crawl_with(
         key_id: configured_kid.map(str::to_owned),
         scopes: Vec::new(),
         dpop_key: None,
+        key_file: None,
     };
     let source = OktaSource::with_auth(base_url(addr), Auth::OAuth(cfg), quick()).expect("source");
     let dir = tempfile::tempdir().expect("tmp");

@@ -2,6 +2,7 @@
 //! one middleware that counts the request, applies rate and concurrency limits, checks
 //! credentials, injects faults and stamps the headers every Okta response has.
 
+mod apps;
 mod faults;
 mod groups;
 mod logs;
@@ -67,6 +68,32 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/oauth2/default/v1/token", post(oidc::token))
         .route("/oauth2/default/v1/keys", get(oidc::keys))
         .route("/oauth2/default/v1/userinfo", get(oidc::userinfo))
+        .route("/api/v1/apps", get(apps::list).post(apps::create))
+        .route("/api/v1/apps/{id}", get(apps::get).delete(apps::delete))
+        .route(
+            "/api/v1/apps/{id}/lifecycle/{action}",
+            post(apps::lifecycle),
+        )
+        .route(
+            "/api/v1/apps/{id}/grants",
+            get(apps::list_grants).post(apps::grant),
+        )
+        .route(
+            "/api/v1/apps/{id}/credentials/jwks",
+            get(apps::list_keys).post(apps::add_key),
+        )
+        .route(
+            "/api/v1/apps/{id}/credentials/jwks/{key_id}",
+            axum::routing::delete(apps::delete_key),
+        )
+        .route(
+            "/api/v1/apps/{id}/credentials/jwks/{key_id}/lifecycle/{action}",
+            post(apps::key_lifecycle),
+        )
+        .route(
+            "/oauth2/v1/clients/{id}/roles",
+            get(apps::list_roles).post(apps::assign_role),
+        )
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(

@@ -10,8 +10,9 @@ use axum::response::Response;
 
 use super::params::Origin;
 use super::respond;
+use crate::sim::apps::AdminRole;
 use crate::sim::json::ObjWriter;
-use crate::sim::oauth::{self, Issued};
+use crate::sim::oauth::{self, AuthState, Issued, OAuthApp};
 use crate::sim::shared::Shared;
 use crate::sim::time;
 
@@ -48,9 +49,9 @@ pub async fn token(
     let origin = Origin::new(&headers, &uri, &shared.base_url());
     let token_url = format!("{}/oauth2/v1/token", origin.base);
     let mut st = shared.auth();
-    let Some(app) = st.app.clone() else {
+    if st.app.is_none() && st.apps.is_empty() {
         return oauth_error(401, "invalid_client", "No client credentials found.");
-    };
+    }
     if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
         return oauth_error(
             400,
@@ -71,11 +72,15 @@ pub async fn token(
         .get("client_assertion")
         .map(String::as_str)
         .unwrap_or("");
-    if let Err((status, error, d)) =
-        oauth::check_assertion(&app, assertion, &token_url, &mut st.seen_jti)
-    {
-        return oauth_error(status, error, &d);
-    }
+    let (app, client) = match pick_app(&mut st, assertion, &token_url) {
+        Ok(found) => found,
+        Err((status, error, d)) => {
+            if error == "invalid_client" {
+                st.invalid_client += 1;
+            }
+            return oauth_error(status, error, &d);
+        }
+    };
     let proof = headers.get("dpop").and_then(|v| v.to_str().ok());
     let jkt = match proof {
         None if app.require_dpop => {
@@ -122,6 +127,7 @@ pub async fn token(
             scopes: scopes.clone(),
             expires: time::now().saturating_add(lifetime),
             jkt: jkt.clone(),
+            client,
         },
     );
     st.minted += 1;
@@ -135,6 +141,52 @@ pub async fn token(
         .str("scope", &scopes.join(" "))
         .finish();
     respond::json(body)
+}
+
+/// The app an assertion is for, its assertion checked: the configured app
+/// (`Simulator::enable_oauth`), or an app created through the Apps API, whose active key the
+/// assertion's `kid` names (without a `kid`, any active key that verifies it).
+fn pick_app(
+    st: &mut AuthState,
+    assertion: &str,
+    token_url: &str,
+) -> Result<(OAuthApp, Option<String>), oauth::OAuthError> {
+    let invalid = |d: &str| (401u16, "invalid_client", d.to_owned());
+    let parsed = oauth::Jws::parse(assertion).ok();
+    let iss = parsed.as_ref().and_then(|j| j.claim("iss")).unwrap_or("");
+    let kid = parsed
+        .as_ref()
+        .and_then(|j| j.header.get("kid"))
+        .and_then(serde_json::Value::as_str);
+    let registered = st.apps.iter().find(|a| a.id == iss).cloned();
+    let Some(reg) = registered else {
+        let app = st
+            .app
+            .clone()
+            .ok_or_else(|| invalid("Invalid value for 'client_id' parameter."))?;
+        oauth::check_assertion(&app, assertion, token_url, &mut st.seen_jti)?;
+        return Ok((app, None));
+    };
+    if !reg.active {
+        return Err(invalid("The client is deactivated."));
+    }
+    let candidates: Vec<_> = reg
+        .keys
+        .iter()
+        .filter(|k| k.active && kid.is_none_or(|want| want == k.kid))
+        .collect();
+    let mut last = invalid("The client_assertion 'kid' matches no registered key.");
+    for key in candidates {
+        let mut app = reg.as_oauth(key);
+        if let Some(life) = st.app_token_lifetime {
+            app.token_lifetime = life;
+        }
+        match oauth::check_assertion(&app, assertion, token_url, &mut st.seen_jti) {
+            Ok(()) => return Ok((app, Some(reg.id.clone()))),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// The scopes that allow a resource call, the one to name in a refusal first: writes need
@@ -171,10 +223,12 @@ pub fn authorize(
         .unwrap_or("");
     let (scheme, value) = auth.split_once(' ').unwrap_or((auth, ""));
     if scheme == "SSWS" {
-        return if value.trim() == shared.token {
-            Ok(())
-        } else {
-            Err(Box::new(respond::unauthorized(shared)))
+        return match shared.admin_role(value.trim()) {
+            Some(AdminRole::ReadOnlyAdmin) if method != "GET" && method != "HEAD" => Err(Box::new(
+                respond::refusal(shared, &crate::sim::admin::Refusal::Forbidden),
+            )),
+            Some(_) => Ok(()),
+            None => Err(Box::new(respond::unauthorized(shared))),
         };
     }
     let origin = Origin::new(headers, uri, &shared.base_url());
@@ -184,11 +238,20 @@ pub fn authorize(
             r#"{scheme} authorization_uri="{realm}/oauth2/v1/authorize", realm="{realm}", {extra}"#
         )
     };
-    let st = shared.auth();
-    let issued = match (scheme, st.tokens.get(value.trim())) {
-        ("Bearer" | "DPoP", Some(t)) if t.expires > time::now() => t.clone(),
+    let mut st = shared.auth();
+    let found = st.tokens.get(value.trim()).cloned();
+    // A token of a deactivated or deleted app is revoked with it.
+    let revoked = found
+        .as_ref()
+        .and_then(|t| t.client.as_ref())
+        .is_some_and(|c| !st.apps.iter().any(|a| &a.id == c && a.active));
+    let issued = match (scheme, found) {
+        ("Bearer" | "DPoP", Some(t)) if t.expires > time::now() && !revoked => t,
         ("Bearer" | "DPoP", found) => {
-            let why = if found.is_some() {
+            st.rejected_tokens += 1;
+            let why = if revoked {
+                "The access token was revoked."
+            } else if found.is_some() {
                 "The token has expired."
             } else {
                 "The access token is invalid."
@@ -266,6 +329,16 @@ pub fn authorize(
             ),
         );
         return Err(Box::new(r));
+    }
+    // Scopes choose the actions, an admin role the resources: an app without a role that
+    // covers the directory is refused like an admin without permission.
+    if let Some(c) = &issued.client {
+        if !st.apps.iter().any(|a| &a.id == c && a.can_read()) {
+            return Err(Box::new(respond::refusal(
+                shared,
+                &crate::sim::admin::Refusal::Forbidden,
+            )));
+        }
     }
     Ok(())
 }
