@@ -11,8 +11,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use oktamirror::access::{Mirror, Policy};
-use oktamirror::api::{self, ApiState};
 use oktamirror::model::Person;
 use oktamirror::search::{self, IndexOptions};
 
@@ -56,23 +54,8 @@ async fn run(users: usize) -> Result<(), String> {
     let index = search::Index::open(&search::index_dir(dir.path()), IndexOptions::default())
         .map_err(|e| e.to_string())?;
     index.catch_up(&store).map_err(|e| e.to_string())?;
-    let app = api::router(ApiState {
-        mirror: Mirror::new(store.clone(), Some(Arc::new(index)), Policy::default()),
-        control: None,
-        hook: None,
-        provisioning: None,
-        request_timeout: Duration::from_secs(10),
-        max_staleness: None,
-        stop: None,
-        web: Default::default(),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let addr =
+        support::serve_mirror(&store, Some(Arc::new(index)), Duration::from_secs(10)).await?;
     let base = format!("http://{addr}");
 
     // The first page's bytes: the HTML and what it references.

@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use oktamirror::access::{Mirror, Policy};
-use oktamirror::api::{self, ApiState};
 use oktamirror::model::Person;
 use oktamirror::store::{Op, RawJson};
 
@@ -131,23 +129,7 @@ async fn run(users: usize) -> Result<(), String> {
     let cities = values(&people, |p| p.city.as_ref());
     let countries = values(&people, |p| p.country_code.as_ref());
 
-    let app = api::router(ApiState {
-        mirror: Mirror::new(store.clone(), None, Policy::default()),
-        control: None,
-        hook: None,
-        provisioning: None,
-        request_timeout: Duration::from_secs(60),
-        max_staleness: None,
-        stop: None,
-        web: Default::default(),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let addr = support::serve_mirror(&store, None, Duration::from_secs(60)).await?;
     let url = format!("http://{addr}/graphql");
     let c = reqwest::Client::new();
     let none = |_: &Value| Ok(());

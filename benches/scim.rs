@@ -11,8 +11,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use oktamirror::access::{Mirror, Policy};
-use oktamirror::api::{self, ApiState};
 use oktamirror::model::Person;
 
 mod support;
@@ -106,23 +104,7 @@ async fn run(users: usize) -> Result<(), String> {
         .max()
         .ok_or("the org has no groups")?;
 
-    let app = api::router(ApiState {
-        mirror: Mirror::new(store.clone(), None, Policy::default()),
-        control: None,
-        hook: None,
-        provisioning: None,
-        request_timeout: Duration::from_secs(60),
-        max_staleness: None,
-        stop: None,
-        web: Default::default(),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let addr = support::serve_mirror(&store, None, Duration::from_secs(60)).await?;
     let base = format!("http://{addr}");
     let client = reqwest::Client::new();
 

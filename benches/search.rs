@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use oktamirror::api::{self, ApiState};
 use oktamirror::model::{Person, UserStatus};
 use oktamirror::search::{self, Departments, IndexOptions, ParsedQuery};
 use oktamirror::store::PersonFilter;
@@ -171,27 +170,12 @@ async fn run(users: usize) -> Result<(), String> {
     );
 
     // The real router over HTTP.
-    let app = api::router(ApiState {
-        mirror: oktamirror::access::Mirror::new(
-            store.clone(),
-            Some(index.clone()),
-            oktamirror::access::Policy::default(),
-        ),
-        control: None,
-        hook: None,
-        provisioning: None,
-        request_timeout: std::time::Duration::from_secs(10),
-        max_staleness: None,
-        stop: None,
-        web: Default::default(),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let addr = support::serve_mirror(
+        &store,
+        Some(index.clone()),
+        std::time::Duration::from_secs(10),
+    )
+    .await?;
     let url = format!("http://{addr}/graphql");
     let client = reqwest::Client::new();
     let search_q = "query($q: String!) { search(query: $q, first: 10) { edges { score node { id displayName title } } } }";

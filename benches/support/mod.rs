@@ -143,3 +143,31 @@ pub async fn wait_first_sync(store: &Store, limit: Duration) -> Result<(), Strin
     }
     Ok(())
 }
+
+/// The real router (the open loopback variant) over `store` and `index`, served on a loopback
+/// port in this process; its address. Every bench that talks HTTP to the mirror starts it here.
+pub async fn serve_mirror(
+    store: &Store,
+    index: Option<std::sync::Arc<oktamirror::search::Index>>,
+    request_timeout: Duration,
+) -> Result<SocketAddr, String> {
+    use oktamirror::access::{Mirror, Policy};
+    let app = oktamirror::api::router(oktamirror::api::ApiState {
+        mirror: Mirror::new(store.clone(), index, Policy::default()),
+        control: None,
+        hook: None,
+        provisioning: None,
+        request_timeout,
+        max_staleness: None,
+        stop: None,
+        web: Default::default(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(addr)
+}
