@@ -180,6 +180,14 @@ fn refuse(status: StatusCode, message: &str) -> HttpResponse {
         .into_response()
 }
 
+/// The answer to a query or mutation sent over the socket.
+fn subscriptions_only() -> ServerError {
+    limits::coded(
+        "this WebSocket serves subscriptions only: send queries and mutations to POST /graphql",
+        "BAD_REQUEST",
+    )
+}
+
 /// The executor behind each connection: checks a document as `POST /graphql` does, lets only
 /// subscriptions through, and caps how many run at once on the connection.
 #[derive(Clone)]
@@ -214,10 +222,7 @@ impl Subscriptions {
         parsed.verdict.map_err(|e| e.to_server_error())?;
         let ty = super::http::operation_type(&parsed.doc, request.operation_name.as_deref());
         if ty != Some(OperationType::Subscription) {
-            return Err(limits::coded(
-                "this WebSocket serves subscriptions only: send queries and mutations to POST /graphql",
-                "BAD_REQUEST",
-            ));
+            return Err(subscriptions_only());
         }
         request.set_parsed_query(parsed.doc);
         Ok(request)
@@ -227,10 +232,7 @@ impl Subscriptions {
 impl Executor for Subscriptions {
     async fn execute(&self, request: Request) -> Response {
         match self.admit(request) {
-            Ok(_) => Response::from_errors(vec![limits::coded(
-                "this WebSocket serves subscriptions only: send queries and mutations to POST /graphql",
-                "BAD_REQUEST",
-            )]),
+            Ok(_) => Response::from_errors(vec![subscriptions_only()]),
             Err(e) => Response::from_errors(vec![e]),
         }
     }
@@ -289,5 +291,11 @@ mod tests {
         ));
         assert!(!same_origin("null", Some("127.0.0.1:8080")));
         assert!(!same_origin("http://127.0.0.1:8080", None));
+        // Empty, garbage and huge values are another origin, never a panic.
+        assert!(!same_origin("", Some("127.0.0.1:8080")));
+        assert!(!same_origin("\u{0}\u{ff}::", Some("127.0.0.1:8080")));
+        let huge = format!("http://{}.example", "a".repeat(100_000));
+        assert!(!same_origin(&huge, Some("127.0.0.1:8080")));
+        assert!(!same_origin("http://127.0.0.1:8080", Some("")));
     }
 }
