@@ -10,7 +10,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Asks `url` once; prints the server's answer on success, and fails with what it said otherwise.
 pub async fn run(url: &str) -> Result<(), CliError> {
-    let shown = shown(url);
+    let shown = oktamirror::configuration::shown(url);
     let parsed = url::Url::parse(url).map_err(|e| {
         CliError::Failed(format!(
             "--url {shown:?} is not a URL ({e}); give one like http://127.0.0.1:8080/readyz"
@@ -53,13 +53,4 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
         cur = next;
     }
     cur.to_string()
-}
-
-/// The URL as an error shows it: whole up to 200 characters, cut with an ellipsis beyond.
-fn shown(url: &str) -> String {
-    const LONGEST: usize = 200;
-    match url.char_indices().nth(LONGEST) {
-        Some((at, _)) => format!("{}…", &url[..at]),
-        None => url.to_owned(),
-    }
 }

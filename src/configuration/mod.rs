@@ -17,6 +17,7 @@ use crate::sync::{Lanes, ManagerConfig, ManagerKey, SyncConfig};
 pub use options::Options;
 pub use parse::{
     loose_mode, parse_duration, parse_listen, parse_listen_any, parse_okta_url, parse_rate_limit,
+    shown,
 };
 use parse::{read_key_file, read_token_file};
 
@@ -709,7 +710,8 @@ fn webhook(w: &options::WebhookOptions) -> Result<crate::api::Webhook, ConfigErr
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
         .ok_or_else(|| {
             invalid(format!(
-                "webhook {name}: url {url_text:?} is not an http(s) URL, like https://indexer.example.com/oktamirror"
+                "webhook {name}: url {:?} is not an http(s) URL, like https://indexer.example.com/oktamirror",
+                shown(url_text)
             ))
         })?;
     let kinds = match &w.events {
@@ -1279,6 +1281,132 @@ mod tests {
             let e = attrs(vec![bad]).unwrap_err().to_string();
             assert!(e.contains("directory attribute"), "{bad}: {e}");
         }
+    }
+
+    /// `[[webhooks]]` tables at their empty, largest and garbage values: each refused with a
+    /// message naming the webhook and the fix; a good one resolves with its defaults.
+    #[test]
+    fn webhook_tables_at_their_extremes_are_refused_clearly() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let good = dir.path().join("secret");
+        std::fs::write(&good, "0123456789abcdef0123\n").expect("write");
+        let short = dir.path().join("short");
+        std::fs::write(&short, "tiny\n").expect("write");
+        let hook = |f: &dyn Fn(&mut options::WebhookOptions)| {
+            let mut w = options::WebhookOptions {
+                name: Some("indexer".into()),
+                url: Some("https://indexer.example.com/hook".into()),
+                secret_file: Some(good.clone()),
+                ..Default::default()
+            };
+            f(&mut w);
+            Settings::resolve(
+                Options {
+                    webhooks: Some(vec![w]),
+                    ..base()
+                },
+                Some("t".into()),
+            )
+        };
+        let ok = hook(&|_| {}).expect("a good webhook");
+        let w = &ok.server.webhooks[0];
+        assert_eq!((w.max_attempts, w.kinds.is_none()), (10, true));
+        assert_eq!(w.caller.role, crate::access::Role::Directory);
+        let long = "x".repeat(100_000);
+        type Edit<'a> = Box<dyn Fn(&mut options::WebhookOptions) + 'a>;
+        let cases: Vec<(Edit, &str)> = vec![
+            (Box::new(|w| w.name = None), "has no name"),
+            (Box::new(|w| w.name = Some(String::new())), "is not allowed"),
+            (
+                Box::new(|w| w.name = Some("a/../b".into())),
+                "is not allowed",
+            ),
+            (
+                Box::new(|w| w.name = Some("n".repeat(65))),
+                "is not allowed",
+            ),
+            (Box::new(|w| w.url = None), "has no url"),
+            (
+                Box::new(|w| w.url = Some(String::new())),
+                "not an http(s) URL",
+            ),
+            (
+                Box::new(|w| w.url = Some("ftp://x.example/".into())),
+                "not an http(s) URL",
+            ),
+            (
+                Box::new(|w| w.url = Some(long.clone())),
+                "not an http(s) URL",
+            ),
+            (Box::new(|w| w.secret_file = None), "has no secret_file"),
+            (
+                Box::new(|w| w.secret_file = Some(short.clone())),
+                "shorter than 16",
+            ),
+            (
+                Box::new(|w| w.events = Some(vec!["PERSON_EXPLODED".into()])),
+                "unknown event",
+            ),
+            (
+                Box::new(|w| w.events = Some(vec![String::new()])),
+                "unknown event",
+            ),
+            (
+                Box::new(|w| w.role = Some("root".into())),
+                "webhook indexer",
+            ),
+            (Box::new(|w| w.max_attempts = Some(0)), "out of range"),
+            (
+                Box::new(|w| w.max_attempts = Some(u32::MAX)),
+                "out of range",
+            ),
+            (Box::new(|w| w.timeout = Some("0s".into())), "\"0s\""),
+            (
+                Box::new(|w| w.timeout = Some("1000h".into())),
+                "out of range",
+            ),
+            (
+                Box::new(|w| w.retry_initial = Some("soon".into())),
+                "\"soon\" is not a duration",
+            ),
+        ];
+        for (i, (f, want)) in cases.iter().enumerate() {
+            let e = hook(f.as_ref())
+                .err()
+                .unwrap_or_else(|| panic!("case {i} was accepted"));
+            let text = e.to_string();
+            assert!(text.contains(want), "case {i}: {text}");
+            assert!(
+                text.len() < 1_000,
+                "case {i} echoes its input: {} chars",
+                text.len()
+            );
+            assert!(
+                !text.contains("0123456789abcdef0123"),
+                "case {i} shows the secret"
+            );
+        }
+        // Two tables with one name would share a position file.
+        let twice = Settings::resolve(
+            Options {
+                webhooks: Some(vec![
+                    options::WebhookOptions {
+                        name: Some("a".into()),
+                        url: Some("http://127.0.0.1:1/".into()),
+                        secret_file: Some(good.clone()),
+                        ..Default::default()
+                    };
+                    2
+                ]),
+                ..base()
+            },
+            Some("t".into()),
+        );
+        assert!(
+            twice
+                .err()
+                .is_some_and(|e| e.to_string().contains("two [[webhooks]]"))
+        );
     }
 
     #[cfg(unix)]

@@ -262,3 +262,13 @@ impl<'de> serde::Deserialize<'de> for FieldMap {
         Ok(out)
     }
 }
+
+/// A value as an error shows it: whole up to 200 characters, cut with an ellipsis beyond (a
+/// 100,000-character URL in a flag or a config file must not come back whole in its error).
+pub fn shown(value: &str) -> String {
+    const LONGEST: usize = 200;
+    match value.char_indices().nth(LONGEST) {
+        Some((at, _)) => format!("{}…", &value[..at]),
+        None => value.to_owned(),
+    }
+}
