@@ -23,39 +23,7 @@ pub(crate) const ENTERPRISE_URN: &str =
 pub(crate) const MIRROR_URN: &str = "urn:ietf:params:scim:schemas:extension:oktamirror:2.0:User";
 
 /// Okta's base profile attributes; anything else in a profile is a custom attribute.
-pub(crate) const OKTA_BASE: &[&str] = &[
-    "login",
-    "email",
-    "secondEmail",
-    "firstName",
-    "lastName",
-    "middleName",
-    "honorificPrefix",
-    "honorificSuffix",
-    "title",
-    "displayName",
-    "nickName",
-    "profileUrl",
-    "primaryPhone",
-    "mobilePhone",
-    "streetAddress",
-    "city",
-    "state",
-    "zipCode",
-    "countryCode",
-    "postalAddress",
-    "preferredLanguage",
-    "locale",
-    "timezone",
-    "userType",
-    "employeeNumber",
-    "costCenter",
-    "organization",
-    "division",
-    "department",
-    "managerId",
-    "manager",
-];
+pub(crate) const OKTA_BASE: &[&str] = &crate::model::mapping::BASE_PROFILE;
 
 /// Longest manager chain followed (cycles are broken by the sync engine; this is a guard).
 const MAX_CHAIN: usize = 64;
