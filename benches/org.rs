@@ -210,6 +210,55 @@ async fn run(users: usize) -> Result<(), String> {
         },
     )
     .await?;
+    let reports_depth_q = "query($id: ID!, $d: Int) { person(id: $id) { reports(depth: $d, first: 10) { totalCount nodes { id } } } }";
+    for depth in [2, 4] {
+        measure(
+            &c,
+            &url,
+            &format!("reports(depth: {depth}, first: 10) {{ totalCount }} of the top"),
+            reports_depth_q,
+            |_| json!({"id": top, "d": depth}),
+            none,
+        )
+        .await?;
+    }
+    let chart_q = "query($id: ID!) { orgChart(rootId: $id, depth: 2) { person { id } directReportCount reportCount reports { person { id } directReportCount reportCount reports { person { id } } } } }";
+    measure(
+        &c,
+        &url,
+        "orgChart(depth: 2) of the top, with reportCount",
+        chart_q,
+        |_| json!({"id": top}),
+        none,
+    )
+    .await?;
+    // The 50 largest groups: members counted by status (a `directory` key's memberCount leaves
+    // deprovisioned members out the same way).
+    let groups = post(
+        &c,
+        &url,
+        "{ groups(first: 1000) { nodes { id memberCount } } }",
+        json!({}),
+    )
+    .await?;
+    let mut sized: Vec<(u64, String)> = groups["groups"]["nodes"]
+        .as_array()
+        .ok_or("no groups")?
+        .iter()
+        .filter_map(|g| Some((g["memberCount"].as_u64()?, g["id"].as_str()?.to_owned())))
+        .collect();
+    sized.sort_by(|a, b| b.cmp(a));
+    let largest: Vec<String> = sized.into_iter().take(50).map(|(_, id)| id).collect();
+    let members_q = "query($id: ID!) { group(id: $id) { members(first: 0, status: [ACTIVE, SUSPENDED]) { totalCount } } }";
+    measure(
+        &c,
+        &url,
+        &format!("group members(status: [ACTIVE, SUSPENDED]) {{ totalCount }} ({} largest groups in turn)", largest.len()),
+        members_q,
+        |i| json!({"id": rot(&largest, i)}),
+        none,
+    )
+    .await?;
     let depts_q = "{ departments { name headcount head { id } } }";
     measure(
         &c,
@@ -220,59 +269,70 @@ async fn run(users: usize) -> Result<(), String> {
         none,
     )
     .await?;
-    // Each request after a change: one person's title flips, so nothing cached holds.
-    let mut times = Vec::new();
+    // Each request after a change: one person's title (or department) flips, so nothing
+    // cached holds.
     let subject = people
         .iter()
-        .find(|p| p.manager_id.is_some())
-        .ok_or("nobody has a manager")?
+        .find(|p| p.manager_id.is_some() && p.department.is_some())
+        .ok_or("nobody has a manager and a department")?
         .clone();
     let raw = store
         .person_raw(&subject.id)
         .map_err(|e| e.to_string())?
         .ok_or("no raw record")?;
-    let t0 = Instant::now();
-    for i in 0..SAMPLES {
-        let mut p = subject.clone();
-        p.title = Some(format!("Bench title {}", i % 2));
-        store
-            .apply(
-                &[Op::PutPerson {
-                    person: Box::new(p),
-                    raw: RawJson::from(&raw),
-                }],
-                &[],
-            )
-            .map_err(|e| e.to_string())?;
-        let t = Instant::now();
-        post(&c, &url, depts_q, json!({})).await?;
-        times.push(t.elapsed());
-        if t0.elapsed() > MAX_TIME {
-            break;
+    let other_department = departments
+        .iter()
+        .find(|d| Some(*d) != subject.department.as_ref())
+        .cloned();
+    type Change<'a> = &'a dyn Fn(&mut Person, usize);
+    let title: Change = &|p, i| p.title = Some(format!("Bench title {}", i % 2));
+    let department: Change = &|p, i| {
+        if i % 2 == 1 {
+            p.department = other_department.clone();
         }
-    }
-    report("departments { headcount head } after a change", times);
-    let mut times = Vec::new();
-    let t0 = Instant::now();
-    for i in 0..SAMPLES {
-        let mut p = subject.clone();
-        p.title = Some(format!("Bench title {}", i % 2));
-        store
-            .apply(
-                &[Op::PutPerson {
-                    person: Box::new(p),
-                    raw: RawJson::from(&raw),
-                }],
-                &[],
-            )
-            .map_err(|e| e.to_string())?;
-        let t = Instant::now();
-        post(&c, &url, count_q, json!({"f": {"title": rot(&titles, i)}})).await?;
-        times.push(t.elapsed());
-        if t0.elapsed() > MAX_TIME {
-            break;
+    };
+    for (label, query, vars, change) in [
+        (
+            "departments { headcount head } after a title change",
+            depts_q,
+            json!({}),
+            title,
+        ),
+        (
+            "departments { headcount head } after a department change",
+            depts_q,
+            json!({}),
+            department,
+        ),
+        (
+            "people totalCount by title, after a change",
+            count_q,
+            json!({"f": {"title": titles[0]}}),
+            title,
+        ),
+    ] {
+        let mut times = Vec::new();
+        let t0 = Instant::now();
+        for i in 0..SAMPLES {
+            let mut p = subject.clone();
+            change(&mut p, i);
+            store
+                .apply(
+                    &[Op::PutPerson {
+                        person: Box::new(p),
+                        raw: RawJson::from(&raw),
+                    }],
+                    &[],
+                )
+                .map_err(|e| e.to_string())?;
+            let t = Instant::now();
+            post(&c, &url, query, vars.clone()).await?;
+            times.push(t.elapsed());
+            if t0.elapsed() > MAX_TIME {
+                break;
+            }
         }
+        report(label, times);
     }
-    report("people totalCount by title, after a change", times);
     Ok(())
 }

@@ -16,8 +16,7 @@ use crate::model::{
     UserStatus,
 };
 use crate::search::{
-    self, DepartmentCache, Departments, Facets, Index, OrgNode, ParsedQuery, SearchError,
-    SearchResults,
+    self, Departments, Facets, Index, OrgNode, ParsedQuery, SearchError, SearchResults,
 };
 use crate::store::{Attr, PersonFilter, Spool, Store, StoreError, meta};
 
@@ -182,7 +181,8 @@ impl Default for Policy {
 pub struct Mirror {
     store: Store,
     index: Option<Arc<Index>>,
-    departments: DepartmentCache,
+    /// The roster and departments, kept per change sequence (`search::OrgCache`).
+    org: search::OrgCache,
     policy: Policy,
 }
 
@@ -193,7 +193,7 @@ impl Mirror {
         Arc::new(Mirror {
             store,
             index,
-            departments: DepartmentCache::default(),
+            org: search::OrgCache::default(),
             policy,
         })
     }
@@ -615,8 +615,8 @@ impl View {
 
     /// People matching `filter` (already passed through [`View::people_filter`]) in id order,
     /// strictly after `after`: `first + 1` of them at most, so the caller knows if more follow.
-    /// A filter on an attribute reads that attribute's index (the narrowest, when several are
-    /// asked), not every person.
+    /// A filter on an attribute reads that attribute's index; on several, the roster in memory
+    /// names the candidates; never every person.
     pub fn people_page(
         &self,
         filter: &PersonFilter,
@@ -626,6 +626,39 @@ impl View {
         self.require(Permission::ReadDirectory)?;
         let statuses = self.statuses_of(filter);
         let mut out = Vec::new();
+        let attrs = filter.attrs();
+        if attrs.len() >= 2 {
+            // The roster names who holds every attribute with a status let through, in id
+            // order; each is then read and checked whole.
+            let mut after = after.map(str::to_owned);
+            loop {
+                let want = first + 1 - out.len();
+                let (ids, work) = self.mirror.org.ids_after(
+                    self.store(),
+                    &attrs,
+                    &statuses,
+                    after.as_deref(),
+                    want,
+                )?;
+                self.charge(work.read + work.examined)?;
+                for id in &ids {
+                    self.charge(1)?;
+                    if let Some(p) = self.store().person(id)?
+                        && filter.matches(&p)
+                        && self.shows(&p)
+                    {
+                        out.push(p);
+                        if out.len() > first {
+                            return Ok(out);
+                        }
+                    }
+                }
+                if ids.len() < want {
+                    return Ok(out);
+                }
+                after = ids.last().cloned();
+            }
+        }
         let mut keep = |p: Person| {
             if filter.matches(&p) && self.shows(&p) {
                 out.push(p);
@@ -653,9 +686,9 @@ impl View {
     }
 
     /// How many people match `filter` (already passed through [`View::people_filter`]): the
-    /// stored counts for a filter on statuses and at most one attribute; with several
-    /// attributes, the people of the narrowest one's index are read (call it through
-    /// [`View::blocking`]).
+    /// stored counts for a filter on statuses and at most one attribute; with several, the
+    /// roster in memory; with an extended attribute or user types, the people of the narrowest
+    /// attribute's index are read (call it through [`View::blocking`]).
     pub fn count_people(&self, filter: &PersonFilter) -> Result<u64> {
         self.require(Permission::ReadDirectory)?;
         let statuses = self.statuses_of(filter);
@@ -689,6 +722,12 @@ impl View {
         };
         if attrs.len() == 1 && !uncounted {
             return Ok(count);
+        }
+        if !uncounted {
+            // Several attributes: the roster's holders of the rarest value, checked in memory.
+            let (n, work) = self.mirror.org.count(self.store(), &attrs, &statuses)?;
+            self.charge(work.read + work.examined)?;
+            return Ok(n);
         }
         let mut n = 0u64;
         for id in self.store().attr_ids_after(a, v, None) {
@@ -908,13 +947,12 @@ impl View {
     }
 
     /// Every department and division with heads and headcounts (deprovisioned people are
-    /// never members, for any role). Cached until the store changes.
+    /// never members, for any role). Computed in memory again after the store changed, from
+    /// the people the change log names (the first call reads everyone).
     pub fn departments(&self) -> Result<Arc<Departments>> {
         self.require(Permission::ReadDirectory)?;
-        let (departments, computed) = self.mirror.departments.get_or_compute(self.store())?;
-        if computed {
-            self.charge(self.store().people_count()?)?;
-        }
+        let (departments, work) = self.mirror.org.departments(self.store())?;
+        self.charge(work.read)?;
         Ok(departments)
     }
 
@@ -1054,8 +1092,8 @@ impl View {
         Ok(self.store().member_count(group_id)?)
     }
 
-    /// How many visible members a group has with a status in `statuses` (empty: any). The
-    /// stored counter when nothing is hidden or filtered; a scan otherwise.
+    /// How many visible members a group has with a status in `statuses` (empty: any): the
+    /// stored counters (all members, or members per status), no scan.
     pub fn count_members(&self, group_id: &str, statuses: &[UserStatus]) -> Result<u64> {
         self.require(Permission::ReadDirectory)?;
         if statuses.contains(&UserStatus::Deprovisioned) {
@@ -1065,13 +1103,10 @@ impl View {
             return Ok(self.store().member_count(group_id)?);
         }
         let mut n = 0;
-        for id in self.store().member_ids_after(group_id, None) {
-            self.charge(1)?;
-            if let Some(p) = self.store().person(&id?)?
-                && self.shows(&p)
-                && (statuses.is_empty() || statuses.contains(&p.status))
-            {
-                n += 1;
+        for s in UserStatus::ALL {
+            let asked = statuses.is_empty() || statuses.contains(&s);
+            if asked && (s != UserStatus::Deprovisioned || self.may(Permission::SeeDeprovisioned)) {
+                n += self.store().group_status_count(group_id, s)?;
             }
         }
         Ok(n)

@@ -1,12 +1,13 @@
 //! Departments and divisions derived from people's attributes: members, headcount, the head
-//! (the highest member whose manager is outside the unit), managers and sub-units. Computed from
-//! one scan of the store and cached until the store's change sequence moves.
+//! (the highest member whose manager is outside the unit), managers and sub-units. Computed in
+//! memory from the roster (`roster.rs`), again only when the store's change sequence moved.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use crate::model::{Person, UserStatus};
-use crate::store::{Store, StoreError};
+use super::roster::Roster;
+use crate::model::UserStatus;
+use crate::store::{Attr, Store, StoreError};
 
 /// Whether a unit comes from the `department` or the `division` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,9 +43,9 @@ pub struct Department {
 #[derive(Debug, Default)]
 pub struct Departments {
     /// Every department, by name (case-insensitive).
-    pub departments: Vec<Department>,
+    pub departments: Vec<Arc<Department>>,
     /// Every division, by name (case-insensitive).
-    pub divisions: Vec<Department>,
+    pub divisions: Vec<Arc<Department>>,
 }
 
 fn key(s: &str) -> String {
@@ -52,29 +53,32 @@ fn key(s: &str) -> String {
 }
 
 /// What the computation needs of a person.
-struct Row {
+struct Row<'r> {
     manager: Option<usize>,
-    department: Option<String>,
-    division: Option<String>,
+    /// The folded `department` and `division` (value ids of the roster).
+    unit: [Option<u32>; 2],
+    /// The same as spelled.
+    spelled: [Option<&'r str>; 2],
     active: bool,
 }
 
 impl Departments {
     /// One scan of the store: people, their managers and their units.
     pub fn compute(store: &Store) -> Result<Departments, StoreError> {
-        let people: Vec<Person> = store.people_after(None).collect::<Result<_, _>>()?;
-        let index: HashMap<&str, usize> = people
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.id.as_str(), i))
-            .collect();
-        let rows: Vec<Row> = people
-            .iter()
-            .map(|p| Row {
-                manager: p.manager_id.as_deref().and_then(|m| index.get(m).copied()),
-                department: p.department.clone(),
-                division: p.division.clone(),
-                active: p.status != UserStatus::Deprovisioned,
+        Ok(Departments::of(&Roster::build(store)?))
+    }
+
+    /// The units of the people in `roster` (memory only, no store read).
+    pub fn of(roster: &Roster) -> Departments {
+        let people: Vec<&str> = roster.people().map(|(id, _)| &**id).collect();
+        let index: HashMap<&str, usize> = people.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+        let rows: Vec<Row> = roster
+            .people()
+            .map(|(_, e)| Row {
+                manager: e.manager.as_deref().and_then(|m| index.get(m).copied()),
+                unit: [e.values[0], e.values[1]],
+                spelled: [e.spelled[0].as_deref(), e.spelled[1].as_deref()],
+                active: e.status != UserStatus::Deprovisioned,
             })
             .collect();
         let depth = depths(&rows);
@@ -87,23 +91,25 @@ impl Departments {
         }
 
         let build = |kind: UnitKind| -> Vec<Department> {
-            let attr = |r: &Row| match kind {
-                UnitKind::Department => r.department.clone(),
-                UnitKind::Division => r.division.clone(),
+            // `Attr::ALL` begins with department, then division.
+            let (this, other) = match kind {
+                UnitKind::Department => (0, 1),
+                UnitKind::Division => (1, 0),
             };
-            let other = |r: &Row| match kind {
-                UnitKind::Department => r.division.clone(),
-                UnitKind::Division => r.department.clone(),
-            };
-            let mut units: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+            let mut by_value: HashMap<u32, Vec<usize>> = HashMap::new();
             for (i, r) in rows.iter().enumerate().filter(|(_, r)| r.active) {
-                if let Some(v) = attr(r) {
-                    units.entry(key(&v)).or_default().push(i);
+                if let Some(v) = r.unit[this] {
+                    by_value.entry(v).or_default().push(i);
                 }
             }
+            let mut units: Vec<(&str, Vec<usize>)> = by_value
+                .into_iter()
+                .map(|(v, members)| (roster.value_name(this, v), members))
+                .collect();
+            units.sort_by(|a, b| a.0.cmp(b.0));
             units
-                .into_values()
-                .map(|members| {
+                .into_iter()
+                .map(|(_, members)| {
                     let in_unit = |i: usize| members.binary_search(&i).is_ok();
                     let head = members
                         .iter()
@@ -113,35 +119,29 @@ impl Departments {
                             depth[a]
                                 .cmp(&depth[b])
                                 .then(org_size[b].cmp(&org_size[a]))
-                                .then(people[a].id.cmp(&people[b].id))
+                                .then(people[a].cmp(people[b]))
                         });
-                    let parent_keys: Vec<Option<String>> = members
-                        .iter()
-                        .map(|&i| other(&rows[i]).map(|v| key(&v)))
-                        .collect();
-                    let parent = match parent_keys.first() {
+                    let first_other = members.first().map(|&i| rows[i].unit[other]);
+                    let parent = match first_other {
                         Some(Some(first))
-                            if parent_keys.iter().all(|k| k.as_ref() == Some(first)) =>
+                            if members.iter().all(|&i| rows[i].unit[other] == Some(first)) =>
                         {
-                            most_common(members.iter().filter_map(|&i| other(&rows[i])))
+                            most_common(members.iter().filter_map(|&i| rows[i].spelled[other]))
                         }
                         _ => None,
                     };
-                    let mut ids: Vec<String> =
-                        members.iter().map(|&i| people[i].id.clone()).collect();
-                    ids.sort();
-                    let mut managers: Vec<String> = members
+                    let ids: Vec<String> = members.iter().map(|&i| people[i].to_owned()).collect();
+                    let managers: Vec<String> = members
                         .iter()
                         .filter(|&&i| has_reports[i])
-                        .map(|&i| people[i].id.clone())
+                        .map(|&i| people[i].to_owned())
                         .collect();
-                    managers.sort();
                     Department {
-                        name: most_common(members.iter().filter_map(|&i| attr(&rows[i])))
+                        name: most_common(members.iter().filter_map(|&i| rows[i].spelled[this]))
                             .unwrap_or_default(),
                         kind,
                         members: ids,
-                        head: head.map(|i| people[i].id.clone()),
+                        head: head.map(|i| people[i].to_owned()),
                         managers,
                         sub_departments: Vec::new(),
                         parent,
@@ -153,14 +153,14 @@ impl Departments {
         let mut divisions = build(UnitKind::Division);
         link_children(&mut divisions, &departments);
         link_children(&mut departments, &divisions);
-        Ok(Departments {
-            departments,
-            divisions,
-        })
+        Departments {
+            departments: departments.into_iter().map(Arc::new).collect(),
+            divisions: divisions.into_iter().map(Arc::new).collect(),
+        }
     }
 
     /// A department by name, case-insensitive; else a division of that name.
-    pub fn find(&self, name: &str) -> Option<&Department> {
+    pub fn find(&self, name: &str) -> Option<&Arc<Department>> {
         let k = key(name);
         self.departments
             .iter()
@@ -184,13 +184,16 @@ fn link_children(parents: &mut [Department], children: &[Department]) {
 }
 
 /// The most frequent value (ties: the smallest), as the unit's display name.
-fn most_common(values: impl Iterator<Item = String>) -> Option<String> {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+fn most_common<'a>(values: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for v in values {
         *counts.entry(v).or_default() += 1;
     }
     let best = counts.values().copied().max()?;
-    counts.into_iter().find(|(_, n)| *n == best).map(|(v, _)| v)
+    counts
+        .into_iter()
+        .find(|(_, n)| *n == best)
+        .map(|(v, _)| v.to_owned())
 }
 
 /// Each person's distance from the top of the org: the largest hierarchy (the one holding the
@@ -252,32 +255,111 @@ fn org_sizes(rows: &[Row], depth: &[usize]) -> Vec<usize> {
     size
 }
 
-/// `Departments` cached per store change sequence: recomputed only after the store changed.
-#[derive(Default)]
-pub struct DepartmentCache {
-    cached: Mutex<Option<(u64, Arc<Departments>)>>,
+/// What one read of an [`OrgCache`] cost: people read from the store (a build scans everyone,
+/// a catch-up reads the changed ones) and roster entries examined in memory.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Work {
+    /// People read from the store.
+    pub read: u64,
+    /// Roster entries examined.
+    pub examined: u64,
 }
 
-impl DepartmentCache {
-    /// The current `Departments`: the cached ones while the store's change sequence is
-    /// unchanged, else a fresh computation (which is then cached).
-    pub fn get(&self, store: &Store) -> Result<Arc<Departments>, StoreError> {
-        self.get_or_compute(store).map(|(d, _)| d)
+/// The [`Roster`] and the [`Departments`] of its sequence, shared by every request: the first
+/// use scans the store, later ones re-read only the people changed since (the change log), and
+/// the departments are computed again in memory only when the sequence moved.
+#[derive(Default)]
+pub struct OrgCache {
+    state: Mutex<Option<Cached>>,
+}
+
+struct Cached {
+    roster: Roster,
+    departments: Option<Arc<Departments>>,
+}
+
+impl OrgCache {
+    /// Runs `f` on the roster caught up with the store.
+    fn with<T>(
+        &self,
+        store: &Store,
+        f: impl FnOnce(&mut Cached) -> T,
+    ) -> Result<(T, Work), StoreError> {
+        // A panic elsewhere cannot leave the state half-written: a catch-up that fails is
+        // dropped whole below, and a roster only changes inside `catch_up`.
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut work = Work::default();
+        let fresh = match state.as_mut() {
+            Some(c) => {
+                let before = c.roster.seq();
+                let caught_up = c.roster.catch_up(store);
+                match caught_up {
+                    Ok(true) => {
+                        if c.roster.seq() != before {
+                            c.departments = None;
+                            work.read = c.roster.seq() - before;
+                        }
+                        false
+                    }
+                    Ok(false) => true,
+                    Err(e) => {
+                        *state = None;
+                        return Err(e);
+                    }
+                }
+            }
+            None => true,
+        };
+        if fresh {
+            let roster = Roster::build(store)?;
+            work.read = roster.len() as u64;
+            *state = Some(Cached {
+                roster,
+                departments: None,
+            });
+        }
+        let Some(c) = state.as_mut() else {
+            return Err(StoreError::Corrupt("org cache lost its roster".into()));
+        };
+        Ok((f(c), work))
     }
 
-    /// Like `get`, and whether this call computed the table (a whole-org scan) rather than
-    /// finding it cached, so a caller can account for the work.
-    pub fn get_or_compute(&self, store: &Store) -> Result<(Arc<Departments>, bool), StoreError> {
-        let seq = store.last_seq()?;
-        // A panic elsewhere cannot leave the cache half-written: it holds a whole value or none.
-        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((s, d)) = cached.as_ref()
-            && *s == seq
-        {
-            return Ok((d.clone(), false));
-        }
-        let d = Arc::new(Departments::compute(store)?);
-        *cached = Some((seq, d.clone()));
-        Ok((d, true))
+    /// The current `Departments`: recomputed in memory when the store changed since the last
+    /// call.
+    pub fn departments(&self, store: &Store) -> Result<(Arc<Departments>, Work), StoreError> {
+        self.with(store, |c| {
+            c.departments
+                .get_or_insert_with(|| Arc::new(Departments::of(&c.roster)))
+                .clone()
+        })
+    }
+
+    /// How many people hold every `(attribute, value)` of `attrs` with a status in `statuses`
+    /// (empty: any).
+    pub fn count(
+        &self,
+        store: &Store,
+        attrs: &[(Attr, &str)],
+        statuses: &[UserStatus],
+    ) -> Result<(u64, Work), StoreError> {
+        let ((n, examined), mut work) = self.with(store, |c| c.roster.count(attrs, statuses))?;
+        work.examined = examined;
+        Ok((n, work))
+    }
+
+    /// Ids of the people holding every `(attribute, value)` of `attrs` with a status in
+    /// `statuses` (empty: any), in id order, strictly after `after`, `limit` at most.
+    pub fn ids_after(
+        &self,
+        store: &Store,
+        attrs: &[(Attr, &str)],
+        statuses: &[UserStatus],
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, Work), StoreError> {
+        let ((ids, examined), mut work) =
+            self.with(store, |c| c.roster.ids_after(attrs, statuses, after, limit))?;
+        work.examined = examined;
+        Ok((ids, work))
     }
 }

@@ -9,6 +9,7 @@ mod highlight;
 mod index;
 mod org;
 mod query;
+mod roster;
 mod schema;
 mod text;
 
@@ -17,12 +18,13 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
-pub use departments::{Department, DepartmentCache, Departments, UnitKind};
+pub use departments::{Department, Departments, OrgCache, UnitKind, Work};
 pub use follow::follow;
 pub use highlight::{Highlight, highlights};
 pub use index::{Index, IndexOptions, MAX_SEARCH_RESULTS};
 pub use org::{OrgNode, common_manager, manager_chain, org_chart, reports};
 pub use query::{MAX_QUERY_CHARS, MAX_QUERY_WORDS, ParsedQuery};
+pub use roster::Roster;
 
 use crate::store::StoreError;
 

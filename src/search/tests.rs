@@ -326,3 +326,118 @@ fn status_filters_as_inclusions_or_exclusions_agree() {
     assert!(found(UserStatus::ALL.to_vec()).contains(&"u6".to_string()));
     assert_eq!(found(UserStatus::ALL.to_vec()), found(Vec::new()));
 }
+
+/// A small deterministic generator for the churn below.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) as usize) % n
+    }
+
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.below(from.len())]
+    }
+}
+
+#[test]
+fn org_cache_follows_random_churn() {
+    use crate::model::UserStatus;
+    use crate::store::Attr;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let cache = OrgCache::default();
+    let mut rng = Lcg(5);
+    let ids: Vec<String> = (0..50).map(|i| format!("u{i:02}")).collect();
+    let departments = ["Sales", "sales ", "Legal", "R&D"];
+    let titles = ["Engineer", "engineer", "Lead"];
+    let countries = ["FR", "no", "PE"];
+    let statuses = ["ACTIVE", "ACTIVE", "STAGED", "SUSPENDED", "DEPROVISIONED"];
+    let mut reads = 0;
+    for batch in 0..60 {
+        let mut ops = Vec::new();
+        for _ in 0..1 + rng.below(8) {
+            let id = ids[rng.below(ids.len())].clone();
+            if rng.below(8) == 0 {
+                ops.push(Op::DeletePerson { id });
+                continue;
+            }
+            let raw = json!({"id": id, "status": rng.pick(&statuses), "profile": {
+                "login": format!("{id}@x"), "email": format!("{id}@x"),
+                "department": rng.pick(&departments), "division": rng.pick(&["East", "West"]),
+                "title": rng.pick(&titles), "countryCode": rng.pick(&countries)}});
+            let mut p = Person::from_okta(&raw, &Default::default()).expect("valid");
+            if rng.below(5) == 0 {
+                p.department = None;
+            }
+            p.manager_id = match rng.below(10) {
+                0 => None,
+                1 => Some("nobody".to_owned()),
+                _ => Some(ids[rng.below(ids.len())].clone()),
+            };
+            ops.push(Op::PutPerson {
+                person: Box::new(p),
+                raw: (&raw).into(),
+            });
+        }
+        store.apply(&ops, &[]).expect("apply");
+        if batch == 30 {
+            // The change log pruned past the cache: it builds the roster again.
+            store
+                .prune_changes(chrono::Utc::now(), 0, u64::MAX)
+                .expect("prune");
+            store
+                .apply(&[Op::DeletePerson { id: ids[0].clone() }], &[])
+                .expect("apply");
+        }
+        // Ask on most batches only, so some catch-ups span several batches.
+        if rng.below(4) == 0 {
+            continue;
+        }
+        reads += 1;
+        let (cached, _) = cache.departments(&store).expect("departments");
+        let scanned = Departments::compute(&store).expect("scan");
+        assert_eq!(cached.departments, scanned.departments, "batch {batch}");
+        assert_eq!(cached.divisions, scanned.divisions, "batch {batch}");
+        let people: Vec<Person> = store
+            .people_after(None)
+            .collect::<Result<_, _>>()
+            .expect("people");
+        for d in departments {
+            for t in titles.iter().chain(&["nobody's title"]) {
+                for st in [&[][..], &[UserStatus::Active, UserStatus::Staged]] {
+                    let f = PersonFilter {
+                        statuses: st.to_vec(),
+                        department: Some(d.to_owned()),
+                        title: Some((*t).to_owned()),
+                        ..PersonFilter::default()
+                    };
+                    let want: Vec<String> = people
+                        .iter()
+                        .filter(|p| f.matches(p))
+                        .map(|p| p.id.clone())
+                        .collect();
+                    let attrs = [(Attr::Department, d), (Attr::Title, *t)];
+                    let (n, _) = cache.count(&store, &attrs, st).expect("count");
+                    assert_eq!(n, want.len() as u64, "batch {batch}: {d} {t} {st:?}");
+                    let (all, _) = cache
+                        .ids_after(&store, &attrs, st, None, usize::MAX)
+                        .expect("ids");
+                    assert_eq!(all, want, "batch {batch}: {d} {t} {st:?}");
+                    if let Some(first) = want.first() {
+                        let (rest, _) = cache
+                            .ids_after(&store, &attrs, st, Some(first), 2)
+                            .expect("ids");
+                        let expect: Vec<String> = want.iter().skip(1).take(2).cloned().collect();
+                        assert_eq!(rest, expect, "batch {batch}: after {first}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(reads > 30, "only {reads} batches were checked");
+}

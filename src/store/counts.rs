@@ -1,7 +1,8 @@
 //! Counts and indexes kept in the same transactions as the changes, so whole-org answers read
 //! them instead of scanning: people per status, per (attribute value, status) for department,
 //! division, title, city and country code (with an index of ids per value), and how many people
-//! report to each manager, directly or not (the `reports` of the GraphQL schema).
+//! report to each manager, directly or not (the `reports` of the GraphQL schema), and each
+//! group's members per status (with `status_of`: id → status, read for every membership change).
 //!
 //! Report counts follow the manager chain: a person's move (or arrival, departure, status
 //! change) adds or takes their whole subtree along the chain above them. That is exact unless
@@ -9,7 +10,7 @@
 //! transaction, and they are rebuilt from `manager_of` right after it commits (and at open, if a
 //! crash came between), while readers that see the mark walk the reports instead.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use sled::transaction::TransactionalTree;
 
@@ -231,6 +232,102 @@ fn walk(tx: &[TransactionalTree], id: &str, first: &str, all: i64, shown: i64) -
     }
 }
 
+/// `group ++ 0 ++ status`: how many members of the group have that status.
+fn group_status_key(group: &str, s: UserStatus) -> Vec<u8> {
+    keys::pair(group, s.as_str())
+}
+
+fn status_of_bytes(b: &[u8]) -> Option<UserStatus> {
+    UserStatus::ALL
+        .into_iter()
+        .find(|s| s.as_str().as_bytes() == b)
+}
+
+/// Per-group member counts by status, gathered over a batch and written once at its end, with
+/// the groups of the people whose status the batch may change (read before the transaction,
+/// as sled transactions cannot scan, and kept in step with the batch's membership changes).
+#[derive(Debug, Default, Clone)]
+pub(super) struct GroupStatus {
+    deltas: HashMap<Vec<u8>, i64>,
+    groups: HashMap<String, BTreeSet<String>>,
+}
+
+impl GroupStatus {
+    /// Starts a batch with the groups read for `groups`' people.
+    pub(super) fn new(groups: HashMap<String, BTreeSet<String>>) -> GroupStatus {
+        GroupStatus {
+            deltas: HashMap::new(),
+            groups,
+        }
+    }
+
+    /// A membership of `user` in `group` added or removed (it was not that way before).
+    pub(super) fn member_tx(
+        &mut self,
+        tx: &[TransactionalTree],
+        group: &str,
+        user: &str,
+        add: bool,
+    ) -> TxResult<()> {
+        if let Some(g) = self.groups.get_mut(user) {
+            if add {
+                g.insert(group.to_owned());
+            } else {
+                g.remove(group);
+            }
+        }
+        let status = tx[T::StatusOf as usize].get(user)?;
+        if let Some(s) = status.as_deref().and_then(status_of_bytes) {
+            *self.deltas.entry(group_status_key(group, s)).or_default() += if add { 1 } else { -1 };
+        }
+        Ok(())
+    }
+
+    /// A person going from status `old` to `new` (`None`: not stored): `status_of` and the
+    /// counts of every group they are in follow.
+    pub(super) fn person_tx(
+        &mut self,
+        tx: &[TransactionalTree],
+        id: &str,
+        old: Option<UserStatus>,
+        new: Option<UserStatus>,
+    ) -> TxResult<()> {
+        if old == new {
+            return Ok(());
+        }
+        match new {
+            Some(s) => tx[T::StatusOf as usize].insert(id, s.as_str())?,
+            None => tx[T::StatusOf as usize].remove(id)?,
+        };
+        let Some(groups) = self.groups.get(id) else {
+            return Err(sled::transaction::ConflictableTransactionError::Abort(
+                StoreError::Corrupt(format!(
+                    "the groups of {id} were not read before a batch changing their status"
+                )),
+            ));
+        };
+        for g in groups {
+            if let Some(s) = old {
+                *self.deltas.entry(group_status_key(g, s)).or_default() -= 1;
+            }
+            if let Some(s) = new {
+                *self.deltas.entry(group_status_key(g, s)).or_default() += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the gathered counts (at the end of the batch's transaction).
+    pub(super) fn write_tx(&self, tx: &[TransactionalTree]) -> TxResult<()> {
+        for (k, d) in &self.deltas {
+            if *d != 0 {
+                bump(&tx[T::GroupStatusCounts as usize], k, *d)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 fn mark_stale(tx: &[TransactionalTree]) -> TxResult<()> {
     tx[T::Meta as usize].insert(REPORTS_STALE, &[1])?;
     Ok(())
@@ -321,6 +418,84 @@ impl Store {
             None => Ok(None),
             Some(m) => Ok(Some(super::id_of(&m)?)),
         }
+    }
+
+    /// How many members of `group` have status `s` (members the mirror holds no person for
+    /// are in no status).
+    pub fn group_status_count(&self, group: &str, s: UserStatus) -> Result<u64> {
+        Ok(self
+            .tree(T::GroupStatusCounts)
+            .get(group_status_key(group, s))?
+            .map(|v| keys::read_u64(&v))
+            .unwrap_or(0))
+    }
+
+    /// The groups of each person a batch may change the status of (a put with a status other
+    /// than the stored one, a new person, a removal), read before its transaction.
+    pub(super) fn groups_for_status(
+        &self,
+        ops: &[super::Op],
+    ) -> Result<HashMap<String, BTreeSet<String>>> {
+        let mut out: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for op in ops {
+            let id = match op {
+                super::Op::PutPerson { person, .. } => {
+                    let stored = self.tree(T::StatusOf).get(&person.id)?;
+                    if stored.as_deref() == Some(person.status.as_str().as_bytes()) {
+                        continue;
+                    }
+                    &person.id
+                }
+                super::Op::DeletePerson { id } => id,
+                _ => continue,
+            };
+            if !out.contains_key(id) {
+                let groups = self.group_ids_of(id)?.into_iter().collect();
+                out.insert(id.clone(), groups);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Migration 3 → 4: `status_of` from `people`, and each group's members per status from
+    /// `members`. Runs before anything else reads or writes the store.
+    pub(super) fn build_group_status_counts(&self) -> Result<()> {
+        let (status_of, counts) = (self.tree(T::StatusOf), self.tree(T::GroupStatusCounts));
+        status_of.clear()?;
+        counts.clear()?;
+        let mut status: HashMap<String, UserStatus> = HashMap::new();
+        for p in self.people_after(None) {
+            let p = p?;
+            status_of.insert(p.id.as_bytes(), p.status.as_str())?;
+            status.insert(p.id, p.status);
+        }
+        for (k, n) in self.group_status_scan(&status)? {
+            counts.insert(k, &keys::u64_be(n))?;
+        }
+        Ok(())
+    }
+
+    /// Each group's members per status, counted from `members`.
+    fn group_status_scan(
+        &self,
+        status: &HashMap<String, UserStatus>,
+    ) -> Result<HashMap<Vec<u8>, u64>> {
+        let mut n: HashMap<Vec<u8>, u64> = HashMap::new();
+        for k in self.tree(T::Members).iter().keys() {
+            let k = k?;
+            let Some(sep) = k.iter().position(|b| *b == keys::SEP) else {
+                continue;
+            };
+            let (group, user) = (&k[..sep], &k[sep + 1..]);
+            let (Ok(group), Ok(user)) = (std::str::from_utf8(group), std::str::from_utf8(user))
+            else {
+                continue;
+            };
+            if let Some(s) = status.get(user) {
+                *n.entry(group_status_key(group, *s)).or_default() += 1;
+            }
+        }
+        Ok(n)
     }
 
     fn count_at(&self, key: &[u8]) -> Result<u64> {
@@ -517,6 +692,51 @@ impl Store {
         }
         if have_managers != manager {
             diffs.push("manager_of differs from the people's managers".into());
+        }
+        let scan_status: HashMap<String, UserStatus> = status.iter().cloned().collect();
+        let mut have_status: HashMap<String, UserStatus> = HashMap::new();
+        for kv in self.tree(T::StatusOf).iter() {
+            let (k, v) = kv?;
+            let Some(s) = status_of_bytes(&v) else {
+                diffs.push(format!(
+                    "status_of {}: unreadable",
+                    String::from_utf8_lossy(&k)
+                ));
+                continue;
+            };
+            have_status.insert(super::id_of(&k)?, s);
+        }
+        if have_status != scan_status {
+            diffs.push("status_of differs from the people's statuses".into());
+        }
+        let want_groups = self.group_status_scan(&scan_status)?;
+        let mut have_groups: HashMap<Vec<u8>, u64> = HashMap::new();
+        for kv in self.tree(T::GroupStatusCounts).iter() {
+            let (k, v) = kv?;
+            have_groups.insert(k.to_vec(), keys::read_u64(&v));
+        }
+        if have_groups != want_groups {
+            let mut bad: Vec<String> = want_groups
+                .iter()
+                .filter(|(k, v)| have_groups.get(*k) != Some(v))
+                .map(|(k, v)| {
+                    format!(
+                        "{}: scan {v}, stored {:?}",
+                        String::from_utf8_lossy(k),
+                        have_groups.get(k)
+                    )
+                })
+                .chain(
+                    have_groups
+                        .iter()
+                        .filter(|(k, _)| !want_groups.contains_key(*k))
+                        .map(|(k, v)| {
+                            format!("{}: scan none, stored {v}", String::from_utf8_lossy(k))
+                        }),
+                )
+                .collect();
+            bad.sort();
+            diffs.push(format!("group counts by status differ: {}", bad.join("; ")));
         }
         Ok(diffs)
     }

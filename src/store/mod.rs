@@ -21,8 +21,9 @@ use serde::{Serialize, de::DeserializeOwned};
 
 /// The store's on-disk layout version. Bump it with a migration (or a clear "re-sync needed").
 /// 2 added `idx_department` and `department_counts`; 3 added `idx_attr`, `counts`, `manager_of`
-/// and `report_counts` (see `counts.rs`). Each is built from `people` when an older store opens.
-pub const SCHEMA_VERSION: u64 = 3;
+/// and `report_counts` (see `counts.rs`); 4 added `status_of` and `group_status_counts`. Each is
+/// built from `people` (and `members`) when an older store opens.
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// Why the store could not be opened, read or written. Each message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -104,9 +105,11 @@ enum T {
     Counts,
     ManagerOf,
     ReportCounts,
+    StatusOf,
+    GroupStatusCounts,
 }
 
-const TREE_NAMES: [&str; 22] = [
+const TREE_NAMES: [&str; 24] = [
     "people",
     "raw_users",
     "idx_login",
@@ -129,6 +132,8 @@ const TREE_NAMES: [&str; 22] = [
     "counts",
     "manager_of",
     "report_counts",
+    "status_of",
+    "group_status_counts",
 ];
 
 /// Handle to the store; cheap to clone (sled trees are reference-counted).
@@ -247,6 +252,9 @@ impl Store {
                 }
                 if v < 3 {
                     store.build_counts()?;
+                }
+                if v < 4 {
+                    store.build_group_status_counts()?;
                 }
                 if v < SCHEMA_VERSION {
                     store

@@ -390,6 +390,8 @@ fn maintained_counts_match_a_scan_after_random_churn() {
         UserStatus::Suspended,
         UserStatus::Deprovisioned,
     ];
+    let groups = ["g1", "g2", "g3"];
+    let mut members_rng = Lcg(11);
     let mut cyclic_batches = 0;
     for batch in 0..80 {
         let mut ops = Vec::new();
@@ -415,9 +417,40 @@ fn maintained_counts_match_a_scan_after_random_churn() {
             p.country_code = Some(rng.pick(&["FR", "no", "PE"]).to_owned());
             ops.push(put((p, raw)));
         }
+        // Memberships (of people who may not exist, or may leave in this batch) from their
+        // own generator, so the people's sequence above stays what it was.
+        for _ in 0..members_rng.below(10) {
+            let group_id = groups[members_rng.below(groups.len())].to_owned();
+            let user_id = ids[members_rng.below(ids.len())].clone();
+            ops.push(match members_rng.below(12) {
+                0 => Op::DeleteGroup { id: group_id },
+                1..=3 => Op::RemoveMember { group_id, user_id },
+                _ => Op::AddMember { group_id, user_id },
+            });
+            if members_rng.below(3) == 0 {
+                // A membership change before a person's put in the same batch.
+                let at = members_rng.below(ops.len());
+                let last = ops.len() - 1;
+                ops.swap(at, last);
+            }
+        }
         s.apply(&ops, &[]).expect("apply");
         let diffs = s.audit_counts().expect("audit");
         assert!(diffs.is_empty(), "batch {batch}: {diffs:?}");
+        for g in groups {
+            for st in UserStatus::ALL {
+                let mut scan = 0;
+                for u in s.member_ids_after(g, None) {
+                    let u = u.expect("member");
+                    scan += u64::from(s.person(&u).expect("read").is_some_and(|p| p.status == st));
+                }
+                assert_eq!(
+                    s.group_status_count(g, st).expect("count"),
+                    scan,
+                    "batch {batch}: members of {g} with status {st:?}"
+                );
+            }
+        }
         // The reads the View answers from, against a scan and a walk.
         let people: Vec<Person> = s.people_after(None).collect::<Result<_>>().expect("people");
         // Whether the stored managers hold a cycle now (the counts' hard case).
@@ -501,4 +534,25 @@ fn maintained_counts_match_a_scan_after_random_churn() {
     let s = Store::open(dir.path()).expect("reopen");
     assert_eq!(s.meta_u64(meta::SCHEMA).expect("v"), Some(SCHEMA_VERSION));
     assert_eq!(s.audit_counts().expect("audit"), Vec::<String>::new());
+    // A version 3 store gets the statuses and the group counts by status built when it opens.
+    let members: u64 = groups
+        .iter()
+        .map(|g| s.member_ids_after(g, None).count() as u64)
+        .sum();
+    assert!(members > 0, "the churn left no memberships to count");
+    s.tree(T::StatusOf).clear().expect("clear");
+    s.tree(T::GroupStatusCounts).clear().expect("clear");
+    s.tree(T::Meta)
+        .insert(meta::SCHEMA, &keys::u64_be(3))
+        .expect("write");
+    s.flush().expect("flush");
+    drop(s);
+    let s = Store::open(dir.path()).expect("reopen");
+    assert_eq!(s.meta_u64(meta::SCHEMA).expect("v"), Some(SCHEMA_VERSION));
+    assert_eq!(s.audit_counts().expect("audit"), Vec::<String>::new());
+    let counted: u64 = groups
+        .iter()
+        .flat_map(|g| UserStatus::ALL.map(|st| s.group_status_count(g, st).expect("count")))
+        .sum();
+    assert!(counted > 0, "no group counts were built");
 }

@@ -98,6 +98,8 @@ struct Counters {
     member_deltas: std::collections::HashMap<String, i64>,
     /// Members added and removed per group, logged as one change per group at the end.
     member_changes: std::collections::BTreeMap<String, (Vec<String>, Vec<String>)>,
+    /// Per-group member counts by status, written once at the end of the transaction.
+    group_status: super::counts::GroupStatus,
     seq: u64,
     people: u64,
     groups: u64,
@@ -142,6 +144,7 @@ impl Store {
             run,
         } = batch;
         let ops = self.expand_deletes(ops)?;
+        let status_groups = self.groups_for_status(&ops)?;
         let encoded = ops
             .iter()
             .map(|op| match op {
@@ -159,6 +162,7 @@ impl Store {
                 at,
                 member_deltas: std::collections::HashMap::new(),
                 member_changes: std::collections::BTreeMap::new(),
+                group_status: super::counts::GroupStatus::new(status_groups.clone()),
                 seq: get_u64(&tx[T::Meta as usize], meta::SEQ)?,
                 people: get_u64(&tx[T::Meta as usize], meta::PEOPLE)?,
                 groups: get_u64(&tx[T::Meta as usize], meta::GROUPS)?,
@@ -179,6 +183,7 @@ impl Store {
             for (group, delta) in &c.member_deltas {
                 bump(&tx[T::GroupCounts as usize], group, *delta)?;
             }
+            c.group_status.write_tx(tx)?;
             let m = &tx[T::Meta as usize];
             m.insert(meta::SEQ, &keys::u64_be(c.seq))?;
             m.insert(meta::PEOPLE, &keys::u64_be(c.people))?;
@@ -516,11 +521,13 @@ fn put_person(
         what: "person",
         id: &p.id,
     };
+    let group_status = &mut c.group_status;
     let reindex = |old: Option<&Person>| {
         if let Some(o) = old {
             unindex_person(tx, o)?;
         }
         index_person(tx, p)?;
+        group_status.person_tx(tx, &p.id, old.map(|o| o.status), Some(p.status))?;
         super::counts::reports_tx(tx, old, Some(p))
     };
     let fields = match put_record(tx, record, (pbytes, rbytes), reindex)? {
@@ -550,6 +557,7 @@ fn delete_person(
         return Ok(());
     };
     unindex_person(tx, &old)?;
+    c.group_status.person_tx(tx, id, Some(old.status), None)?;
     super::counts::reports_tx(tx, Some(&old), None)?;
     tx[T::RawUsers as usize].remove(id)?;
     a.people_deleted += 1;
@@ -640,6 +648,7 @@ fn change_member(
     if !changed {
         return Ok(());
     }
+    c.group_status.member_tx(tx, group_id, user_id, add)?;
     let reverse = keys::pair(user_id, group_id);
     let delta = c.member_deltas.entry(group_id.to_owned()).or_default();
     let entry = c.member_changes.entry(group_id.to_owned()).or_default();

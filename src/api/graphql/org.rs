@@ -24,14 +24,20 @@ impl OrgChartNode {
     async fn direct_report_count(&self) -> i32 {
         int(self.0.direct_report_count as u64)
     }
-    /// How many people are under this person at every level (walks the whole org below).
+    /// How many people are under this person at every level (the maintained count; a walk
+    /// only while the counts are rebuilt after a manager cycle).
     async fn report_count(&self, ctx: &Context<'_>) -> Result<i32> {
         let id = self.0.person.id.clone();
-        let all = view(ctx)?
-            .blocking(move |v| v.reports(&id, None))
+        let n = view(ctx)?
+            .blocking(move |v| {
+                Ok(match v.reports_total(&id)? {
+                    Some(n) => n,
+                    None => v.reports(&id, None)?.len() as u64,
+                })
+            })
             .await
             .map_err(denied)?;
-        Ok(int(all.len() as u64))
+        Ok(int(n))
     }
     /// The direct reports as nodes, in id order; empty below the chart's depth.
     async fn reports(&self) -> Vec<OrgChartNode> {
@@ -41,7 +47,7 @@ impl OrgChartNode {
 
 /// A department or division.
 pub(crate) struct DepartmentNode {
-    pub unit: Department,
+    pub unit: Arc<Department>,
     pub all: Arc<Departments>,
 }
 
