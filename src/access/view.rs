@@ -810,9 +810,17 @@ impl View {
     }
 
     /// Ids of everyone visible under `id`, `depth` levels down (`None` = all), sorted.
+    /// Walked in memory over the roster (`search::OrgCache`), no store read per person.
     pub fn reports(&self, id: &str, depth: Option<usize>) -> Result<Vec<String>> {
         self.require(Permission::ReadDirectory)?;
-        let mut ids = self.visible_ids(search::reports(self.store(), id, depth)?)?;
+        let (found, work) = self.mirror.org.reports(self.store(), id, depth)?;
+        self.charge(work.read + work.examined)?;
+        let everyone = self.may(Permission::SeeDeprovisioned);
+        let mut ids: Vec<String> = found
+            .into_iter()
+            .filter(|(_, s)| everyone || *s != UserStatus::Deprovisioned)
+            .map(|(id, _)| id)
+            .collect();
         ids.sort();
         Ok(ids)
     }

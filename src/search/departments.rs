@@ -265,9 +265,10 @@ pub struct Work {
     pub examined: u64,
 }
 
-/// The [`Roster`] and the [`Departments`] of its sequence, shared by every request: the first
-/// use scans the store, later ones re-read only the people changed since (the change log), and
-/// the departments are computed again in memory only when the sequence moved.
+/// The [`Roster`] and its [`Departments`], shared by every request: the first use scans the
+/// store, later ones re-read only the people changed since (the change log), and the
+/// departments are computed again, in memory, only after a change to someone's unit, manager or
+/// deprovisioning.
 #[derive(Default)]
 pub struct OrgCache {
     state: Mutex<Option<Cached>>,
@@ -275,7 +276,8 @@ pub struct OrgCache {
 
 struct Cached {
     roster: Roster,
-    departments: Option<Arc<Departments>>,
+    /// The departments, and the roster's `units_version` they were computed at.
+    departments: Option<(u64, Arc<Departments>)>,
 }
 
 impl OrgCache {
@@ -295,10 +297,7 @@ impl OrgCache {
                 let caught_up = c.roster.catch_up(store);
                 match caught_up {
                     Ok(true) => {
-                        if c.roster.seq() != before {
-                            c.departments = None;
-                            work.read = c.roster.seq() - before;
-                        }
+                        work.read = c.roster.seq() - before;
                         false
                     }
                     Ok(false) => true,
@@ -328,9 +327,15 @@ impl OrgCache {
     /// call.
     pub fn departments(&self, store: &Store) -> Result<(Arc<Departments>, Work), StoreError> {
         self.with(store, |c| {
-            c.departments
-                .get_or_insert_with(|| Arc::new(Departments::of(&c.roster)))
-                .clone()
+            let version = c.roster.units_version();
+            match &c.departments {
+                Some((v, d)) if *v == version => d.clone(),
+                _ => {
+                    let d = Arc::new(Departments::of(&c.roster));
+                    c.departments = Some((version, d.clone()));
+                    d
+                }
+            }
         })
     }
 
@@ -361,5 +366,18 @@ impl OrgCache {
             self.with(store, |c| c.roster.ids_after(attrs, statuses, after, limit))?;
         work.examined = examined;
         Ok((ids, work))
+    }
+
+    /// Everyone under `id` down to `depth` levels (`None`: all), with their statuses, nearest
+    /// levels first: `search::reports`, walked in memory.
+    pub fn reports(
+        &self,
+        store: &Store,
+        id: &str,
+        depth: Option<usize>,
+    ) -> Result<(Vec<(String, UserStatus)>, Work), StoreError> {
+        let (found, mut work) = self.with(store, |c| c.roster.reports(id, depth))?;
+        work.examined = found.len() as u64;
+        Ok((found, work))
     }
 }

@@ -58,6 +58,11 @@ pub struct Roster {
     values: [Values; 5],
     /// Spellings shared between entries (`department` and `division` values repeat).
     spellings: BTreeSet<Arc<str>>,
+    /// Each manager id's direct reports (people naming it, whether or not it is stored).
+    reports: HashMap<Arc<str>, BTreeSet<Arc<str>>>,
+    /// Bumped whenever what departments depend on changed: someone's unit, its spelling,
+    /// their manager, or whether they are deprovisioned.
+    units_version: u64,
 }
 
 fn attr_at(a: Attr) -> usize {
@@ -83,6 +88,12 @@ impl Roster {
         self.seq
     }
 
+    /// Moves whenever a change touched what departments depend on (units, managers, whether
+    /// someone is deprovisioned); other changes (titles, names, cities) leave it.
+    pub fn units_version(&self) -> u64 {
+        self.units_version
+    }
+
     /// Moves the roster to the store's current sequence by re-reading the people changed since
     /// (their current state, so replaying a change is harmless). `Ok(false)` when the change log
     /// no longer holds every change since (pruned): then build it again.
@@ -105,9 +116,20 @@ impl Roster {
             }
         }
         for id in touched {
-            self.remove(&id);
+            let old = self.remove(&id);
             if let Some(p) = store.person(&id)? {
                 self.put(&p);
+            }
+            let unit = |e: &Entry| {
+                (
+                    e.status == UserStatus::Deprovisioned,
+                    e.manager.clone(),
+                    e.values[..2].to_vec(),
+                    e.spelled.clone(),
+                )
+            };
+            if old.as_ref().map(unit) != self.people.get(id.as_str()).map(unit) {
+                self.units_version += 1;
             }
         }
         self.seq = target;
@@ -137,6 +159,12 @@ impl Roster {
             p.department.as_deref().map(|d| self.spelling(d)),
             p.division.as_deref().map(|d| self.spelling(d)),
         ];
+        if let Some(m) = &p.manager_id {
+            self.reports
+                .entry(Arc::from(m.as_str()))
+                .or_default()
+                .insert(id.clone());
+        }
         let entry = Entry {
             status: p.status,
             manager: p.manager_id.as_deref().map(Arc::from),
@@ -146,15 +174,48 @@ impl Roster {
         self.people.insert(id, entry);
     }
 
-    fn remove(&mut self, id: &str) {
-        let Some(old) = self.people.remove(id) else {
-            return;
-        };
+    fn remove(&mut self, id: &str) -> Option<Entry> {
+        let old = self.people.remove(id)?;
+        if let Some(m) = &old.manager
+            && let Some(r) = self.reports.get_mut(m)
+        {
+            r.remove(id);
+            if r.is_empty() {
+                self.reports.remove(m);
+            }
+        }
         for (i, v) in old.values.iter().enumerate() {
             if let Some(v) = v {
                 self.values[i].holders[*v as usize].remove(id);
             }
         }
+        Some(old)
+    }
+
+    /// Everyone under `id`, nearest levels first (breadth-first, each level in id order), down
+    /// to `depth` levels (1 = direct reports; `None` = all), with their statuses; `id` itself
+    /// never. The same walk as `search::reports`, in memory.
+    pub fn reports(&self, id: &str, depth: Option<usize>) -> Vec<(String, UserStatus)> {
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::from([id]);
+        let mut out = Vec::new();
+        let mut level: Vec<&str> = vec![id];
+        let mut at = 0usize;
+        while !level.is_empty() && depth.is_none_or(|d| at < d) {
+            let mut next = Vec::new();
+            for m in level {
+                for r in self.reports.get(m).into_iter().flatten() {
+                    if seen.insert(r) {
+                        if let Some(e) = self.people.get(r) {
+                            out.push((r.to_string(), e.status));
+                        }
+                        next.push(&**r);
+                    }
+                }
+            }
+            level = next;
+            at += 1;
+        }
+        out
     }
 
     /// Everyone in id order.

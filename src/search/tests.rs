@@ -403,6 +403,17 @@ fn org_cache_follows_random_churn() {
         let scanned = Departments::compute(&store).expect("scan");
         assert_eq!(cached.departments, scanned.departments, "batch {batch}");
         assert_eq!(cached.divisions, scanned.divisions, "batch {batch}");
+        for top in ids.iter().chain(&["nobody".to_owned()]) {
+            for depth in [Some(1), Some(2), None] {
+                let walked = reports(&store, top, depth).expect("walk");
+                let (cached, _) = cache.reports(&store, top, depth).expect("reports");
+                let cached: Vec<String> = cached.into_iter().map(|(id, _)| id).collect();
+                assert_eq!(
+                    cached, walked,
+                    "batch {batch}: reports of {top} to {depth:?}"
+                );
+            }
+        }
         let people: Vec<Person> = store
             .people_after(None)
             .collect::<Result<_, _>>()
