@@ -1,7 +1,9 @@
 //! Whole-org GraphQL answers over HTTP on a 100,000-person simulated org (synced once into a
 //! temp store): p50/p99 of counts by status, department, title, city and country, the first page
-//! of filtered lists, `reports { totalCount }` of the top of the hierarchy, and `departments`
-//! (cached, then after a change). Target (issue 15): p99 < 10 ms each.
+//! of filtered lists (one attribute and two), `reports { totalCount }` of the top of the
+//! hierarchy (every level and to a depth), its `orgChart`, groups' members by status, and
+//! `departments` (cached, then after a title or a department change). Target (issue 15): p99 <
+//! 10 ms each.
 //!
 //! `cargo bench --bench org` (OKTAMIRROR_BENCH_USERS for another size).
 
