@@ -1,12 +1,14 @@
-//! `oktamirror sync --once`: one full sync into the data directory, with a progress bar on a
-//! terminal (plain periodic lines elsewhere) and a one-line summary at the end.
+//! `oktamirror sync --once`: one full sync into the data directory (the search index built beside
+//! it), with a progress bar on a terminal (plain periodic lines elsewhere) and a one-line summary.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::Instant;
 
 use oktamirror::configuration::{Options, Settings};
 use oktamirror::model::SyncRun;
 use oktamirror::okta::OktaSource;
+use oktamirror::search;
 use oktamirror::store::Store;
 use oktamirror::sync::{self, Progress, ProgressEvent, Source};
 
@@ -33,6 +35,25 @@ async fn sync_once(settings: Settings) -> Result<(), CliError> {
     let source = OktaSource::with_auth(okta.url, okta.auth, okta.client)?;
     source.preflight().await?;
     let source = source.scoped(settings.sync.engine.scope.clone()).await?;
+    // The search index follows the store while the sync applies (on the cores the apply leaves
+    // idle), so the first `serve` afterwards is ready at once instead of building it first.
+    // An index that cannot be opened is left to `serve`: the sync matters more.
+    let index = match search::Index::open(
+        &search::index_dir(&settings.data_dir),
+        search::IndexOptions {
+            custom_attributes: settings.search.attributes.clone(),
+        },
+    ) {
+        Ok(index) => Some(Arc::new(index)),
+        Err(e) => {
+            eprintln!("warning: the search index is not built during this sync: {e}");
+            None
+        }
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let follower = index
+        .clone()
+        .map(|index| tokio::spawn(search::follow(index, store.clone(), stopped)));
     let started = Instant::now();
     let progress = BarProgress::new();
     let run = sync::run_full(
@@ -43,10 +64,29 @@ async fn sync_once(settings: Settings) -> Result<(), CliError> {
     )
     .await;
     progress.finish();
+    let _ = stop.send(true);
+    let indexed = match (index, follower) {
+        (Some(index), Some(follower)) => {
+            let _ = follower.await;
+            let (i, s) = (index.clone(), store.clone());
+            let caught_up = tokio::task::spawn_blocking(move || i.catch_up(&s))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()));
+            index.close();
+            caught_up.map(|_| ())
+        }
+        _ => Ok(()),
+    };
     for w in &run.warnings {
         eprintln!("warning: {w}");
     }
     eprintln!("{}", summary(&run, started.elapsed().as_secs_f64()));
+    if let Err(e) = indexed {
+        eprintln!(
+            "warning: the search index is behind the store ({e}); `oktamirror serve` brings it up to date before it is ready"
+        );
+    }
     match run.error {
         None => Ok(()),
         Some(e) => Err(CliError::Failed(format!(

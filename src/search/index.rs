@@ -23,6 +23,10 @@ use crate::store::{PersonFilter, Store};
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 /// How many of the best matches are re-ranked (see `search`).
 const RERANK_WINDOW: usize = 32;
+/// Memory for the writer of a rebuild from scratch (see `catch_up`).
+const REBUILD_MEMORY: usize = 256 * 1024 * 1024;
+/// People per batch handed from the store scan to the document builders of a rebuild.
+const REBUILD_BATCH: usize = 512;
 /// Changes replayed per commit, so a long replay makes progress a crash does not lose.
 const CHANGES_PER_COMMIT: usize = 20_000;
 
@@ -182,8 +186,9 @@ impl Index {
     }
 
     /// Brings the index up to the store's newest change and returns that sequence. An index at
-    /// sequence 0, or one ahead of the store (the data directory was replaced), is rebuilt from a
-    /// scan of the store; otherwise the change log after the indexed sequence is replayed.
+    /// sequence 0, one ahead of the store (the data directory was replaced), or one behind by
+    /// more changes than the store holds people is rebuilt from a scan of the store; otherwise
+    /// the change log after the indexed sequence is replayed.
     pub fn catch_up(&self, store: &Store) -> Result<u64, SearchError> {
         let mut guard = self.lock_writer();
         let Some(writer) = guard.as_mut() else {
@@ -194,12 +199,28 @@ impl Index {
         if from == last {
             return Ok(last);
         }
-        let rebuild = from == 0 || from > last;
+        // A backlog longer than the org (right after a first sync into a running server) is
+        // cheaper rebuilt by one scan than replayed person by person.
+        let people: u64 = crate::model::UserStatus::ALL
+            .iter()
+            .map(|s| store.status_count(*s))
+            .sum::<Result<u64, _>>()?;
+        let rebuild =
+            from == 0 || from > last || last - from > people.max(CHANGES_PER_COMMIT as u64);
         let mode = if rebuild { "rebuild" } else { "replay" };
         let _span = tracing::info_span!("search_index_update", mode, from, to = last).entered();
         let started = std::time::Instant::now();
         if rebuild {
-            self.rebuild(writer, store, last)?;
+            // A rebuild gets a writer with a larger budget: fewer, larger segments, so less to
+            // merge at the end. The usual writer comes back afterwards, whatever happened.
+            let index = writer.index().clone();
+            drop(guard.take());
+            let built = index
+                .writer(REBUILD_MEMORY)
+                .map_err(SearchError::from)
+                .and_then(|mut big| self.rebuild(&mut big, store, last));
+            *guard = Some(index.writer(WRITER_MEMORY)?);
+            built?;
         } else {
             self.replay(writer, store, from)?;
         }
@@ -270,7 +291,10 @@ impl Index {
         built
     }
 
-    /// The rebuild proper: every person of the store, committed at `seq`.
+    /// The rebuild proper: every person of the store, committed at `seq`. This thread scans the
+    /// store; builders on every core turn people into documents (folding, prefixes, names: as
+    /// much work as tantivy's own indexing threads do with them), so a rebuild keeps all cores
+    /// busy instead of waiting on one.
     fn add_everyone(
         &self,
         w: &mut IndexWriter,
@@ -278,10 +302,74 @@ impl Index {
         seq: u64,
     ) -> Result<(), SearchError> {
         w.delete_all_documents()?;
-        for p in store.people_after(None) {
-            let p = p?;
-            let doc = self.document(store, &p)?;
-            w.add_document(doc)?;
+        let builders = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        let shared: &IndexWriter = w;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<crate::model::Person>>(builders * 2);
+        let rx = Mutex::new(rx);
+        let failed: Mutex<Option<SearchError>> = Mutex::new(None);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let fail = |e: SearchError| {
+            stop.store(true, Ordering::Release);
+            failed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert(e);
+        };
+        std::thread::scope(|s| {
+            for _ in 0..builders {
+                s.spawn(|| {
+                    loop {
+                        let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        let Ok(batch) = next else { return };
+                        // After a failure the batches are drained unread, so the scan never
+                        // blocks on a full channel.
+                        for p in batch {
+                            if stop.load(Ordering::Acquire) {
+                                break;
+                            }
+                            let added = self
+                                .document(store, &p)
+                                .and_then(|doc| shared.add_document(doc).map_err(Into::into));
+                            if let Err(e) = added {
+                                fail(e);
+                            }
+                        }
+                    }
+                });
+            }
+            let mut batch = Vec::with_capacity(REBUILD_BATCH);
+            for p in store.people_after(None) {
+                if stop.load(Ordering::Acquire) {
+                    break;
+                }
+                match p {
+                    Ok(p) => batch.push(p),
+                    Err(e) => {
+                        fail(e.into());
+                        break;
+                    }
+                }
+                if batch.len() == REBUILD_BATCH
+                    && tx
+                        .send(std::mem::replace(
+                            &mut batch,
+                            Vec::with_capacity(REBUILD_BATCH),
+                        ))
+                        .is_err()
+                {
+                    break;
+                }
+            }
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            drop(tx);
+        });
+        if let Some(e) = failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(e);
         }
         self.commit(w, seq)
     }

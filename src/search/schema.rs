@@ -78,23 +78,31 @@ impl Fields {
         doc.add_text(self.id, &p.id);
         doc.add_text(self.status, p.status.as_str());
 
-        let mut seen = std::collections::HashSet::new();
-        let mut all = Vec::new();
+        // Each distinct word once, in first-seen order: `all` is the stored text, `seen` the
+        // byte ranges of its words (a person has a few dozen, so a linear check beats hashing
+        // and allocates nothing per word).
+        let mut all = String::with_capacity(256);
+        let mut seen: Vec<(usize, usize)> = Vec::with_capacity(32);
         let values = searchable_values(p)
             .map(|(_, v)| v)
             .chain(custom.iter().map(String::as_str));
         for value in values {
-            for w in text::words(value) {
-                if seen.insert(w.text.clone()) {
-                    for prefix in text::prefixes(&w.text) {
-                        doc.add_text(self.prefixes, prefix);
-                    }
-                    doc.add_text(self.words, &w.text);
-                    all.push(w.text);
+            text::each_word(value, |w| {
+                if seen.iter().any(|&(s, e)| &all[s..e] == w) {
+                    return;
                 }
-            }
+                for prefix in text::prefixes(w) {
+                    doc.add_text(self.prefixes, prefix);
+                }
+                doc.add_text(self.words, w);
+                if !all.is_empty() {
+                    all.push(' ');
+                }
+                seen.push((all.len(), all.len() + w.len()));
+                all.push_str(w);
+            });
         }
-        doc.add_text(self.stored_words, all.join(" "));
+        doc.add_text(self.stored_words, all);
 
         let mut names = std::collections::BTreeSet::new();
         let first = p.first_name.as_deref().map(folded_phrase);

@@ -430,6 +430,16 @@ async fn cli_sync_once_and_clear_errors() {
             "no progress line for {lane}: {err}"
         );
     }
+    // The search index was built beside the sync: it holds every person of the simulator's
+    // org as of the store's last change, so the first `serve` has nothing left to index.
+    {
+        let store = oktamirror::store::Store::open(std::path::Path::new(data)).expect("store");
+        let index_dir = oktamirror::search::index_dir(std::path::Path::new(data));
+        let index = oktamirror::search::Index::open(&index_dir, Default::default()).expect("index");
+        assert_eq!(index.indexed_seq(), store.last_seq().expect("seq"));
+        assert_eq!(index.num_docs(), sim.users().len() as u64);
+        index.close();
+    }
 
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, format!("{TOKEN}\n")).expect("write");
