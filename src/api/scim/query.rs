@@ -256,9 +256,22 @@ pub(crate) fn version(resource: &Value) -> String {
             0
         }
     }
-    let mut bytes = Collect(Vec::with_capacity(4096));
-    resource.hash(&mut bytes);
-    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes.0);
+    thread_local! {
+        /// The buffer, kept per thread: a page hashes a hundred resources of several KB, and a
+        /// fresh allocation of that size each time costs glibc's allocator more than the hash.
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let hash = BUFFER.with_borrow_mut(|buffer| {
+        let mut bytes = Collect(std::mem::take(buffer));
+        bytes.0.clear();
+        resource.hash(&mut bytes);
+        let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes.0);
+        // A buffer grown by one huge resource is not kept.
+        if bytes.0.capacity() <= 1 << 20 {
+            *buffer = bytes.0;
+        }
+        hash
+    });
     let hex: String = hash.as_ref()[..12]
         .iter()
         .map(|b| format!("{b:02x}"))
