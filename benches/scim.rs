@@ -4,7 +4,8 @@
 //! with `count=1000`. Targets: `userName eq` p99 < 2 ms, department page p99 < 10 ms.
 //!
 //! `cargo bench --bench scim` (OKTAMIRROR_BENCH_USERS for another size, OKTAMIRROR_BENCH_LIST=0
-//! without the listing).
+//! without the listing, OKTAMIRROR_BENCH_SAMPLES for fewer requests per measure, e.g. under
+//! valgrind).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -15,7 +16,11 @@ use oktamirror::model::Person;
 
 mod support;
 
-const SAMPLES: usize = 1000;
+/// Requests per measure (`OKTAMIRROR_BENCH_SAMPLES`, else 1,000; department pages: at most 20
+/// per department; group reads: a fifth).
+fn samples() -> usize {
+    support::env_num("OKTAMIRROR_BENCH_SAMPLES", 1000).max(1) as usize
+}
 const DEPARTMENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department";
 
 /// p50 and p99 of `times`, in milliseconds.
@@ -109,11 +114,12 @@ async fn run(users: usize) -> Result<(), String> {
     let client = reqwest::Client::new();
 
     // userName eq: logins spread over the org.
-    let step = (people.len() / SAMPLES).max(1);
+    let samples = samples();
+    let step = (people.len() / samples).max(1);
     let logins: Vec<&str> = people
         .iter()
         .step_by(step)
-        .take(SAMPLES)
+        .take(samples)
         .map(|p| p.login.as_str())
         .collect();
     let by_login = |l: &str| filter_path(&format!("userName eq {}", quoted(l)), "");
@@ -148,7 +154,7 @@ async fn run(users: usize) -> Result<(), String> {
     // what the filter itself costs.
     for (label, extra) in [("", ""), (", attributes=userName", "&attributes=userName")] {
         let mut times = Vec::new();
-        for i in 0..SAMPLES.min(names.len() * 20) {
+        for i in 0..samples.min(names.len() * 20) {
             let d = names[i % names.len()];
             let (body, took) =
                 get_timed(&client, &base, &format!("{}{extra}", by_department(d))).await?;
@@ -180,7 +186,7 @@ async fn run(users: usize) -> Result<(), String> {
         let path = format!("/scim/v2/Groups/{}{extra}", biggest.1);
         get(&client, &base, &path).await?;
         let mut times = Vec::new();
-        for _ in 0..200 {
+        for _ in 0..(samples / 5).max(1) {
             times.push(get_timed(&client, &base, &path).await?.1);
         }
         report(

@@ -11,7 +11,7 @@ mod write;
 
 pub use backup::{BACKUP_MAGIC, SnapshotSummary, Spool};
 pub use counts::Attr;
-pub use read::PersonFilter;
+pub use read::{PersonFilter, RawProfile};
 pub use write::{Applied, Batch, Op, RUNS_KEPT, RawJson};
 
 use std::path::{Path, PathBuf};

@@ -86,6 +86,21 @@ impl Store {
         }
     }
 
+    /// The `profile` object of a user's raw Okta JSON (an empty object when it has none) and
+    /// the provisioned document (`model::PROVISIONED_DOCUMENT`), if any, decoded without the
+    /// rest of the record (links, credentials, times): what SCIM reads for every user it
+    /// serves. `None` for an unknown id.
+    pub fn person_profile(&self, id: &str) -> Result<Option<RawProfile>> {
+        match self.tree(T::RawUsers).get(id)? {
+            None => Ok(None),
+            // A record that is not an object (none is written) has no profile, as before.
+            Some(b) if b.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b'{') => {
+                Ok(Some(RawProfile::default()))
+            }
+            Some(b) => decode("raw user", &b).map(Some),
+        }
+    }
+
     /// Logins are unique and case-insensitive in Okta.
     pub fn person_by_login(&self, login: &str) -> Result<Option<Person>> {
         match self.tree(T::IdxLogin).get(keys::fold(login))? {
@@ -328,5 +343,75 @@ impl Store {
                 keys::second(&k).ok_or_else(|| StoreError::Corrupt("pair key".into()))
             })
             .collect()
+    }
+}
+
+/// The parts of a user's raw Okta JSON that [`Store::person_profile`] decodes.
+#[derive(Debug, Default, PartialEq)]
+pub struct RawProfile {
+    /// `profile`: always an object (empty when the record has none or another value).
+    pub profile: serde_json::Map<String, Value>,
+    /// The provisioned document, as stored (provisioning mode only).
+    pub document: Option<Value>,
+}
+
+impl<'de> serde::Deserialize<'de> for RawProfile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
+        /// A key of the record, compared without being copied.
+        enum Key {
+            Profile,
+            Document,
+            Other,
+        }
+        impl<'de> serde::Deserialize<'de> for Key {
+            fn deserialize<D: serde::Deserializer<'de>>(
+                d: D,
+            ) -> std::result::Result<Self, D::Error> {
+                struct Name;
+                impl Visitor<'_> for Name {
+                    type Value = Key;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("a key")
+                    }
+                    fn visit_str<E: Error>(self, s: &str) -> std::result::Result<Key, E> {
+                        Ok(match s {
+                            "profile" => Key::Profile,
+                            s if s == crate::model::PROVISIONED_DOCUMENT => Key::Document,
+                            _ => Key::Other,
+                        })
+                    }
+                }
+                d.deserialize_identifier(Name)
+            }
+        }
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = RawProfile;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a user's JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<RawProfile, A::Error> {
+                let mut out = RawProfile::default();
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::Profile => {
+                            if let Value::Object(o) = map.next_value()? {
+                                out.profile = o;
+                            }
+                        }
+                        Key::Document => out.document = Some(map.next_value()?),
+                        Key::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Fields)
     }
 }

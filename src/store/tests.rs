@@ -556,3 +556,30 @@ fn maintained_counts_match_a_scan_after_random_churn() {
         .sum();
     assert!(counted > 0, "no group counts were built");
 }
+
+#[test]
+fn person_profile_reads_the_profile_and_document_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    let raw = json!({"id": "1", "status": "ACTIVE",
+        "profile": {"login": "a@x", "email": "a@x", "mobilePhone": "+1 555", "n": [1, {"k": null}]},
+        "credentials": {"provider": {"type": "OKTA"}},
+        (crate::model::PROVISIONED_DOCUMENT): {"userName": "a@x"},
+        "_links": {"self": {"href": "https://x/api/v1/users/1"}}});
+    let p = Person::from_okta(&raw, &Default::default()).expect("valid");
+    s.apply(
+        &[Op::PutPerson {
+            person: Box::new(p),
+            raw: (&raw).into(),
+        }],
+        &[],
+    )
+    .expect("apply");
+    let got = s.person_profile("1").expect("read").expect("stored");
+    assert_eq!(serde_json::Value::Object(got.profile), raw["profile"]);
+    assert_eq!(
+        got.document,
+        Some(raw[crate::model::PROVISIONED_DOCUMENT].clone())
+    );
+    assert_eq!(s.person_profile("2").expect("read"), None);
+}

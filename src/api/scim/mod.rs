@@ -558,13 +558,28 @@ fn user_candidates(
     }
 }
 
-/// Which parts a served user needs under `projection`.
-fn served_parts(projection: &Projection) -> Parts {
-    Parts {
-        profile: true,
+/// Which parts a served user needs under `projection`, and whether it carries `meta.version`
+/// (a hash of the whole resource, so it needs every part). Without `meta` and without an
+/// attribute read from the raw profile (`attributes=userName`), a user is built from the typed
+/// record alone; provisioning mode always reads the pushed document, which replaces most
+/// attributes.
+fn served_parts(projection: &Projection, provisioning: bool) -> (Parts, bool) {
+    let versioned = projection.keeps_any(USER_EXTENSIONS, |ext, attr| {
+        ext.is_none() && attr == Some("meta")
+    });
+    let raw = projection.keeps_any(USER_EXTENSIONS, |ext, attr| match ext {
+        None => attr.is_some_and(|a| users::FROM_PROFILE.contains(&a)),
+        Some(e) => {
+            e.eq_ignore_ascii_case(users::MIRROR_URN)
+                && attr.is_none_or(|a| a == "customattributes")
+        }
+    });
+    let parts = Parts {
+        profile: versioned || raw || provisioning,
         groups: projection.wants("groups"),
         managers: projection.wants(users::ENTERPRISE_URN) || projection.wants(users::MIRROR_URN),
-    }
+    };
+    (parts, versioned)
 }
 
 fn users_list(view: &View, params: &ListParams) -> ScimResult<Value> {
@@ -642,11 +657,13 @@ fn users_list(view: &View, params: &ListParams) -> ScimResult<Value> {
         })?;
         (n as u64, page)
     };
-    let parts = served_parts(&params.projection);
+    let (parts, versioned) = served_parts(&params.projection, view.provisioning());
     let mut resources = Vec::with_capacity(page.len());
     for p in &page {
         let mut r = users::resource_with(view, p, parts, &mut memo)?;
-        query::with_version(&mut r);
+        if versioned {
+            query::with_version(&mut r);
+        }
         resources.push(params.projection.apply(r, USER_EXTENSIONS)?);
     }
     Ok(list_response(total, params.start_index, resources))

@@ -228,35 +228,50 @@ pub(crate) fn compare_keys(a: &Option<Value>, b: &Option<Value>) -> Ordering {
     }
 }
 
-/// The `ListResponse` envelope.
+/// The `ListResponse` envelope (the resources moved in, not copied).
 pub(crate) fn list_response(total: u64, start_index: usize, resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": [LIST_URN],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+    let mut o = Map::new();
+    o.insert("schemas".into(), json!([LIST_URN]));
+    o.insert("totalResults".into(), Value::from(total));
+    o.insert("startIndex".into(), Value::from(start_index));
+    o.insert("itemsPerPage".into(), Value::from(resources.len()));
+    o.insert("Resources".into(), Value::Array(resources));
+    Value::Object(o)
 }
 
-/// The weak ETag of a resource: a hash of its JSON (without `meta.version`), so it changes
-/// whenever anything served changes.
+/// The weak ETag of a resource: a SHA-256 of its contents (without `meta.version`), so it
+/// changes whenever anything served changes (the profile, the groups and their names, the
+/// manager's name and chain). The contents are fed as `Value`'s `Hash` writes them (every key,
+/// string and number, each length- or end-marked, object keys in order) into one buffer and
+/// hashed once: serialising the resource as JSON for this cost more than building it.
 pub(crate) fn version(resource: &Value) -> String {
-    /// Feeds serialized JSON straight into the digest (no copy of the resource's text).
-    struct Digest(aws_lc_rs::digest::Context);
-    impl std::io::Write for Digest {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.update(buf);
-            Ok(buf.len())
+    use std::hash::{Hash, Hasher};
+    /// Collects what `Hash` writes.
+    struct Collect(Vec<u8>);
+    impl Hasher for Collect {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.extend_from_slice(bytes);
         }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
+        fn finish(&self) -> u64 {
+            0
         }
     }
-    let mut d = Digest(aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256));
-    // Writing into the digest cannot fail, nor can serialising a `Value`.
-    let _ = serde_json::to_writer(&mut d, resource);
-    let hash = d.0.finish();
+    thread_local! {
+        /// The buffer, kept per thread: a page hashes a hundred resources of several KB, and a
+        /// fresh allocation of that size each time costs glibc's allocator more than the hash.
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let hash = BUFFER.with_borrow_mut(|buffer| {
+        let mut bytes = Collect(std::mem::take(buffer));
+        bytes.0.clear();
+        resource.hash(&mut bytes);
+        let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes.0);
+        // A buffer grown by one huge resource is not kept.
+        if bytes.0.capacity() <= 1 << 20 {
+            *buffer = bytes.0;
+        }
+        hash
+    });
     let hex: String = hash.as_ref()[..12]
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -293,6 +308,26 @@ impl Projection {
             return named(&self.attributes);
         }
         !self.excluded.iter().any(|a| a.eq_ignore_ascii_case(attr))
+    }
+
+    /// Whether the served resource may keep anything `pick` accepts: `pick` gets each of
+    /// `attributes`' extension URN (`None` for core) and attribute (lowercase; `None` for a
+    /// whole extension). Without `attributes` everything is kept (`excludedAttributes` only
+    /// removes), so this is true; so is a name that does not parse (`apply` refuses it).
+    pub fn keeps_any(
+        &self,
+        extensions: &[&str],
+        pick: impl Fn(Option<&str>, Option<&str>) -> bool,
+    ) -> bool {
+        if self.attributes.is_empty() {
+            return true;
+        }
+        self.attributes.iter().any(|a| match split(a, extensions) {
+            Ok((container, path)) => {
+                pick(container.as_deref(), path.as_ref().map(|p| p.attr.as_str()))
+            }
+            Err(_) => true,
+        })
     }
 
     /// Applies the projection to a built resource.

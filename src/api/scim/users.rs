@@ -25,6 +25,21 @@ pub(crate) const MIRROR_URN: &str = "urn:ietf:params:scim:schemas:extension:okta
 /// Okta's base profile attributes; anything else in a profile is a custom attribute.
 pub(crate) const OKTA_BASE: &[&str] = &crate::model::mapping::BASE_PROFILE;
 
+/// Core attributes (lowercase) whose values come, wholly or in part, from the raw profile
+/// (`pf` in [`resource_with`]); with the extension's `customAttributes`, what a User without
+/// [`Parts::profile`] lacks.
+pub(crate) const FROM_PROFILE: &[&str] = &[
+    "name",
+    "usertype",
+    "preferredlanguage",
+    "locale",
+    "timezone",
+    "profileurl",
+    "emails",
+    "phonenumbers",
+    "addresses",
+];
+
 /// Longest manager chain followed (cycles are broken by the sync engine; this is a guard).
 const MAX_CHAIN: usize = 64;
 

@@ -504,6 +504,141 @@ async fn etags_and_not_modified() {
     assert_eq!(g.status().as_u16(), 200);
 }
 
+/// `GET /Users/00u3`: the user and its ETag (which `meta.version` repeats).
+async fn eng1(s: &Server) -> (Value, String) {
+    let resp = s.get("/scim/v2/Users/00u3").send().await.expect("request");
+    assert_eq!(resp.status().as_u16(), 200);
+    let etag = resp
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .expect("ETag")
+        .to_owned();
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["meta"]["version"], etag.as_str());
+    (body, etag)
+}
+
+#[tokio::test]
+async fn a_user_etag_follows_its_groups_managers_and_profile() {
+    let s = Server::start().await;
+    let apply = |ops: Vec<crate::store::Op>| s.store.apply(&ops, &[]).expect("apply");
+    let eng1_with = |extra: Value| {
+        let mut profile = json!({"department": "Engineering", "title": "Engineer",
+            "employeeNumber": "1003", "city": "Berlin", "countryCode": "DE"});
+        if let (Some(p), Some(e)) = (profile.as_object_mut(), extra.as_object()) {
+            p.extend(e.clone());
+        }
+        super::person("00u3", "eng1@example.com", "ACTIVE", Some("00u2"), profile)
+    };
+    let (_, etag) = eng1(&s).await;
+    assert_eq!(eng1(&s).await.1, etag, "read twice");
+    let (_, listed) = ids(&s, &[("filter", r#"userName eq "eng1@example.com""#)]).await;
+    assert_eq!(listed, ["00u3"]);
+    let page = get(&s, &with_query("/Users", &[("filter", r#"id eq "00u3""#)])).await;
+    assert_eq!(
+        page.json()["Resources"][0]["meta"]["version"],
+        etag.as_str()
+    );
+
+    // Nothing 00u3 shows changes: the same record again, someone else, a group they are not in.
+    apply(vec![
+        eng1_with(json!({})),
+        super::person(
+            "00u6",
+            "new@example.com",
+            "STAGED",
+            None,
+            json!({"title": "Intern"}),
+        ),
+        super::member("00g3", "00u6"),
+        super::group("00g3", "Salesforce Admins", "APP_GROUP"),
+    ]);
+    assert_eq!(eng1(&s).await.1, etag, "changes to others keep 00u3's ETag");
+    let unchanged = s
+        .get("/scim/v2/Users/00u3")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(unchanged.status().as_u16(), 304);
+
+    let mut seen = vec![etag];
+    /// A change, the ops that make it, and how the user shows it.
+    type Step = (&'static str, Vec<crate::store::Op>, fn(&Value) -> bool);
+    let steps: Vec<Step> = vec![
+        (
+            "joining a group",
+            vec![super::member("00g3", "00u3")],
+            |u| u["groups"].as_array().is_some_and(|g| g.len() == 3),
+        ),
+        (
+            "leaving a group",
+            vec![crate::store::Op::RemoveMember {
+                group_id: "00g1".into(),
+                user_id: "00u3".into(),
+            }],
+            |u| u["groups"].as_array().is_some_and(|g| g.len() == 2),
+        ),
+        (
+            "a group of theirs renamed",
+            vec![super::group("00g2", "All staff", "BUILT_IN")],
+            |u| u["groups"].to_string().contains("All staff"),
+        ),
+        (
+            "the manager renamed",
+            vec![super::person(
+                "00u2",
+                "vp@example.com",
+                "ACTIVE",
+                Some("00u1"),
+                json!({"department": "Engineering", "title": "VP", "displayName": "Vera VP"}),
+            )],
+            |u| u[ENT]["manager"]["displayName"] == "Vera VP",
+        ),
+        (
+            "the manager's manager renamed (the chain)",
+            vec![super::person(
+                "00u1",
+                "ceo@example.com",
+                "ACTIVE",
+                None,
+                json!({"employeeNumber": "1001", "displayName": "Cara Boss", "department": "Exec",
+                    "city": "Paris", "countryCode": "FR", "badgeColour": "gold"}),
+            )],
+            |u| u[MIRROR]["managerChain"][1]["display"] == "Cara Boss",
+        ),
+        (
+            "a raw profile attribute only",
+            vec![eng1_with(json!({"mobilePhone": "+49 30 1234"}))],
+            |u| u["phoneNumbers"][0]["value"] == "+49 30 1234",
+        ),
+        (
+            "a custom attribute",
+            vec![eng1_with(
+                json!({"mobilePhone": "+49 30 1234", "shoeSize": 44}),
+            )],
+            |u| u[MIRROR]["customAttributes"]["shoeSize"] == 44,
+        ),
+        (
+            "a typed attribute",
+            vec![eng1_with(
+                json!({"mobilePhone": "+49 30 1234", "shoeSize": 44,
+                "title": "Staff Engineer"}),
+            )],
+            |u| u["title"] == "Staff Engineer",
+        ),
+    ];
+    for (what, ops, shows) in steps {
+        apply(ops);
+        let (user, etag) = eng1(&s).await;
+        assert!(shows(&user), "{what}: {user}");
+        assert!(!seen.contains(&etag), "{what} left the ETag as it was");
+        assert_eq!(eng1(&s).await.1, etag, "{what}, read again");
+        seen.push(etag);
+    }
+}
+
 #[tokio::test]
 async fn errors_are_scim_errors() {
     let s = Server::start().await;
