@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::*;
 use crate::model::Person;
+use crate::store::tests::Lcg;
 use crate::store::{Op, PersonFilter, Store};
 
 fn person(
@@ -325,23 +326,6 @@ fn status_filters_as_inclusions_or_exclusions_agree() {
     // ... and every status, or none named, finds her among the rest.
     assert!(found(UserStatus::ALL.to_vec()).contains(&"u6".to_string()));
     assert_eq!(found(UserStatus::ALL.to_vec()), found(Vec::new()));
-}
-
-/// A small deterministic generator for the churn below.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        ((self.0 >> 33) as usize) % n
-    }
-
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[self.below(from.len())]
-    }
 }
 
 #[test]

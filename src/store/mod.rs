@@ -574,4 +574,4 @@ fn id_of(bytes: &[u8]) -> Result<String> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -162,15 +162,7 @@ impl Store {
         &'a self,
         after: Option<&str>,
     ) -> impl Iterator<Item = Result<Person>> + 'a {
-        let iter = match after {
-            None => self.tree(T::People).iter(),
-            Some(a) => {
-                let mut start = a.as_bytes().to_vec();
-                start.push(0);
-                self.tree(T::People).range(start..)
-            }
-        };
-        iter.map(|kv| {
+        self.people_iter_after(after).map(|kv| {
             let (_, v) = kv?;
             decode("person", &v)
         })
@@ -181,15 +173,19 @@ impl Store {
         &'a self,
         after: Option<&str>,
     ) -> impl Iterator<Item = Result<String>> + 'a {
-        let iter = match after {
+        self.people_iter_after(after).map(|kv| id_of(&kv?.0))
+    }
+
+    /// The `people` tree from the first id strictly after `after` (all of it for `None`).
+    fn people_iter_after(&self, after: Option<&str>) -> sled::Iter {
+        match after {
             None => self.tree(T::People).iter(),
             Some(a) => {
                 let mut start = a.as_bytes().to_vec();
                 start.push(0);
                 self.tree(T::People).range(start..)
             }
-        };
-        iter.map(|kv| id_of(&kv?.0))
+        }
     }
 
     /// Ids of the people whose department equals `department` ignoring case, in id order.

@@ -338,11 +338,12 @@ fn a_held_directory_is_refused_clearly_and_a_released_one_reopens() {
     }
 }
 
-/// A small deterministic generator for the churn test (no rand dependency).
-struct Lcg(u64);
+/// A small deterministic generator for the churn tests (no rand dependency); the search
+/// module's tests use it too.
+pub(crate) struct Lcg(pub(crate) u64);
 
 impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         self.0 = self
             .0
             .wrapping_mul(6_364_136_223_846_793_005)
@@ -350,7 +351,7 @@ impl Lcg {
         ((self.0 >> 33) as usize) % n
     }
 
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+    pub(crate) fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
         from[self.below(from.len())]
     }
 }

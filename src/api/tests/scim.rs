@@ -427,15 +427,7 @@ async fn attributes_and_excluded_attributes() {
 #[tokio::test]
 async fn etags_and_not_modified() {
     let s = Server::start().await;
-    let resp = s.get("/scim/v2/Users/00u2").send().await.expect("request");
-    let etag = resp
-        .headers()
-        .get("etag")
-        .and_then(|v| v.to_str().ok())
-        .expect("ETag")
-        .to_owned();
-    let body: Value = resp.json().await.expect("json");
-    assert_eq!(body["meta"]["version"], etag.as_str());
+    let (_, etag) = user_and_etag(&s, "00u2").await;
     assert!(etag.starts_with("W/\""));
     let again = s
         .get("/scim/v2/Users/00u2")
@@ -504,9 +496,13 @@ async fn etags_and_not_modified() {
     assert_eq!(g.status().as_u16(), 200);
 }
 
-/// `GET /Users/00u3`: the user and its ETag (which `meta.version` repeats).
-async fn eng1(s: &Server) -> (Value, String) {
-    let resp = s.get("/scim/v2/Users/00u3").send().await.expect("request");
+/// `GET /Users/{id}`: the user and its ETag (which `meta.version` repeats).
+async fn user_and_etag(s: &Server, id: &str) -> (Value, String) {
+    let resp = s
+        .get(&format!("/scim/v2/Users/{id}"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(resp.status().as_u16(), 200);
     let etag = resp
         .headers()
@@ -531,8 +527,8 @@ async fn a_user_etag_follows_its_groups_managers_and_profile() {
         }
         super::person("00u3", "eng1@example.com", "ACTIVE", Some("00u2"), profile)
     };
-    let (_, etag) = eng1(&s).await;
-    assert_eq!(eng1(&s).await.1, etag, "read twice");
+    let (_, etag) = user_and_etag(&s, "00u3").await;
+    assert_eq!(user_and_etag(&s, "00u3").await.1, etag, "read twice");
     let (_, listed) = ids(&s, &[("filter", r#"userName eq "eng1@example.com""#)]).await;
     assert_eq!(listed, ["00u3"]);
     let page = get(&s, &with_query("/Users", &[("filter", r#"id eq "00u3""#)])).await;
@@ -554,7 +550,11 @@ async fn a_user_etag_follows_its_groups_managers_and_profile() {
         super::member("00g3", "00u6"),
         super::group("00g3", "Salesforce Admins", "APP_GROUP"),
     ]);
-    assert_eq!(eng1(&s).await.1, etag, "changes to others keep 00u3's ETag");
+    assert_eq!(
+        user_and_etag(&s, "00u3").await.1,
+        etag,
+        "changes to others keep 00u3's ETag"
+    );
     let unchanged = s
         .get("/scim/v2/Users/00u3")
         .header("if-none-match", &etag)
@@ -631,10 +631,14 @@ async fn a_user_etag_follows_its_groups_managers_and_profile() {
     ];
     for (what, ops, shows) in steps {
         apply(ops);
-        let (user, etag) = eng1(&s).await;
+        let (user, etag) = user_and_etag(&s, "00u3").await;
         assert!(shows(&user), "{what}: {user}");
         assert!(!seen.contains(&etag), "{what} left the ETag as it was");
-        assert_eq!(eng1(&s).await.1, etag, "{what}, read again");
+        assert_eq!(
+            user_and_etag(&s, "00u3").await.1,
+            etag,
+            "{what}, read again"
+        );
         seen.push(etag);
     }
 }
