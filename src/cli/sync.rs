@@ -51,9 +51,10 @@ async fn sync_once(settings: Settings) -> Result<(), CliError> {
         }
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let follower = index
-        .clone()
-        .map(|index| tokio::spawn(search::follow(index, store.clone(), stopped)));
+    let follower = index.map(|index| {
+        let task = tokio::spawn(search::follow(index.clone(), store.clone(), stopped));
+        (index, task)
+    });
     let started = Instant::now();
     let progress = BarProgress::new();
     let run = sync::run_full(
@@ -65,9 +66,9 @@ async fn sync_once(settings: Settings) -> Result<(), CliError> {
     .await;
     progress.finish();
     let _ = stop.send(true);
-    let indexed = match (index, follower) {
-        (Some(index), Some(follower)) => {
-            let _ = follower.await;
+    let indexed = match follower {
+        Some((index, task)) => {
+            let _ = task.await;
             let (i, s) = (index.clone(), store.clone());
             let caught_up = tokio::task::spawn_blocking(move || i.catch_up(&s))
                 .await
@@ -76,7 +77,7 @@ async fn sync_once(settings: Settings) -> Result<(), CliError> {
             index.close();
             caught_up.map(|_| ())
         }
-        _ => Ok(()),
+        None => Ok(()),
     };
     for w in &run.warnings {
         eprintln!("warning: {w}");

@@ -201,12 +201,18 @@ impl Index {
         }
         // A backlog longer than the org (right after a first sync into a running server) is
         // cheaper rebuilt by one scan than replayed person by person.
-        let people: u64 = crate::model::UserStatus::ALL
-            .iter()
-            .map(|s| store.status_count(*s))
-            .sum::<Result<u64, _>>()?;
-        let rebuild =
-            from == 0 || from > last || last - from > people.max(CHANGES_PER_COMMIT as u64);
+        // The people are counted only for a backlog that long, not on every follower tick.
+        let long_backlog = || -> Result<bool, SearchError> {
+            if last - from <= CHANGES_PER_COMMIT as u64 {
+                return Ok(false);
+            }
+            let people: u64 = crate::model::UserStatus::ALL
+                .iter()
+                .map(|s| store.status_count(*s))
+                .sum::<Result<u64, _>>()?;
+            Ok(last - from > people)
+        };
+        let rebuild = from == 0 || from > last || long_backlog()?;
         let mode = if rebuild { "rebuild" } else { "replay" };
         let _span = tracing::info_span!("search_index_update", mode, from, to = last).entered();
         let started = std::time::Instant::now();
