@@ -438,21 +438,32 @@ impl Admin {
 
     /// The Okta API scopes granted to the app.
     pub async fn granted(&self, app_id: &str) -> Result<Vec<String>, SetupError> {
-        let action = "list the app's Okta API scope grants";
+        self.list_of(
+            &format!("/api/v1/apps/{app_id}/grants"),
+            "scopeId",
+            "list the app's Okta API scope grants",
+            "not a list of grants",
+        )
+        .await
+    }
+
+    /// GETs the list at `path` and returns each item's string `field` (items without one are
+    /// skipped); an answer that is not a list is `unexpected` with `what`.
+    async fn list_of(
+        &self,
+        path: &str,
+        field: &str,
+        action: &str,
+        what: &str,
+    ) -> Result<Vec<String>, SetupError> {
         let v = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/api/v1/apps/{app_id}/grants"),
-                &[],
-                None,
-                action,
-            )
+            .call(reqwest::Method::GET, path, &[], None, action)
             .await?;
         Ok(v.as_ref()
             .and_then(Value::as_array)
-            .ok_or_else(|| Self::unexpected(action, "not a list of grants"))?
+            .ok_or_else(|| Self::unexpected(action, what))?
             .iter()
-            .filter_map(|g| g.get("scopeId").and_then(Value::as_str).map(str::to_owned))
+            .filter_map(|i| i.get(field).and_then(Value::as_str).map(str::to_owned))
             .collect())
     }
 
@@ -472,22 +483,13 @@ impl Admin {
 
     /// The admin roles assigned to the app's client.
     pub async fn roles(&self, client_id: &str) -> Result<Vec<String>, SetupError> {
-        let action = "list the app's admin roles";
-        let v = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/oauth2/v1/clients/{client_id}/roles"),
-                &[],
-                None,
-                action,
-            )
-            .await?;
-        Ok(v.as_ref()
-            .and_then(Value::as_array)
-            .ok_or_else(|| Self::unexpected(action, "not a list of roles"))?
-            .iter()
-            .filter_map(|r| r.get("type").and_then(Value::as_str).map(str::to_owned))
-            .collect())
+        self.list_of(
+            &format!("/oauth2/v1/clients/{client_id}/roles"),
+            "type",
+            "list the app's admin roles",
+            "not a list of roles",
+        )
+        .await
     }
 
     /// Assigns a standard admin role to the app's client (super admins only).
