@@ -9,6 +9,13 @@ use oktamirror::telemetry;
 
 mod cli;
 
+/// mimalloc rather than glibc's malloc: the server builds and drops many small JSON values per
+/// request beside sled's KB-sized node buffers, a mix on which glibc spent most of a SCIM
+/// page's time consolidating free chunks (benches/README.md, "SCIM reads"). The benches set
+/// the same allocator so their figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     telemetry::init_with(cli.command.default_log_level(), cli.log_format);

@@ -16,6 +16,10 @@ use oktamirror::sync::{self, NoProgress, Source, SyncConfig};
 mod settings;
 pub use settings::{AppOptions, settings};
 
+/// The binary's allocator (src/main.rs), so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub const TOKEN: &str = "bench-token";
 
 /// A number from the environment, else `default`.

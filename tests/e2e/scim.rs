@@ -857,6 +857,23 @@ async fn scim_and_graphql_agree_on_two_thousand_people() {
             assert_eq!(p["groups"]["totalCount"], gql_groups.len(), "{role}: {id}");
         }
     }
+
+    // A page is built on several threads, each with its own memo of managers and groups: every
+    // user in it is exactly that user read alone (built on one thread), ETag included.
+    let page = s
+        .users("hr", &[("startIndex", "101"), ("count", "100")])
+        .await;
+    let resources = page["Resources"].as_array().expect("Resources");
+    assert_eq!(resources.len(), 100);
+    assert_eq!(page["itemsPerPage"], 100);
+    assert_eq!(page["startIndex"], 101);
+    for r in resources {
+        let id = r["id"].as_str().expect("id");
+        let alone = s.get(Some("hr"), &format!("/Users/{id}")).await;
+        assert_eq!(alone.status, StatusCode::OK, "{id}: {}", alone.body);
+        assert!(r["meta"]["version"].is_string(), "{id}: {r}");
+        assert_eq!(&alone.body, r, "{id}: in a page and alone");
+    }
 }
 
 /// Every person SCIM lists for `role`, 1,000 a page, by id.

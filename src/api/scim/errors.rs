@@ -123,7 +123,14 @@ pub(crate) type ScimResult<T> = std::result::Result<T, ScimError>;
 
 /// A JSON body as `application/scim+json`.
 pub(crate) fn scim_response(status: StatusCode, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    scim_bytes(
+        status,
+        serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
+    )
+}
+
+/// [`scim_response`] of a body already serialised.
+pub(crate) fn scim_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = status;
     resp.headers_mut()

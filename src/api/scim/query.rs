@@ -239,6 +239,30 @@ pub(crate) fn list_response(total: u64, start_index: usize, resources: Vec<Value
     Value::Object(o)
 }
 
+/// [`list_response`] as JSON text around resources already serialised (each built, serialised
+/// and dropped on the thread that built it, `build_in_parallel` in `mod.rs`).
+pub(crate) fn list_bytes(total: u64, start_index: usize, resources: &[Vec<u8>]) -> Vec<u8> {
+    let inner: usize = resources.iter().map(|r| r.len() + 1).sum();
+    let mut out = Vec::with_capacity(inner + 160);
+    out.extend_from_slice(b"{\"schemas\":[\"");
+    out.extend_from_slice(LIST_URN.as_bytes());
+    out.extend_from_slice(
+        format!(
+            "\"],\"totalResults\":{total},\"startIndex\":{start_index},\"itemsPerPage\":{},\"Resources\":[",
+            resources.len()
+        )
+        .as_bytes(),
+    );
+    for (i, r) in resources.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(r);
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
 /// The weak ETag of a resource: a SHA-256 of its contents (without `meta.version`), so it
 /// changes whenever anything served changes (the profile, the groups and their names, the
 /// manager's name and chain). The contents are fed as `Value`'s `Hash` writes them (every key,
