@@ -554,6 +554,13 @@ impl OrgCache {
         state.as_ref().is_some_and(|c| c.table.is_some())
     }
 
+    /// `Roster::check_forest` of the roster held (as it stands, not caught up).
+    #[cfg(test)]
+    pub(crate) fn check_forest(&self) -> Result<(), String> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.as_ref().map_or(Ok(()), |c| c.roster.check_forest())
+    }
+
     /// How many people hold every `(attribute, value)` of `attrs` with a status in `statuses`
     /// (empty: any).
     pub fn count(

@@ -42,6 +42,8 @@ pub(crate) struct Entry {
     /// Sums over this person's forest subtree, the person included: `PEOPLE`, `SHOWN`,
     /// `CANDIDATES`.
     sub: [u32; 3],
+    /// The forest subtree's height: how many levels hang below the person (0: nobody).
+    height: u32,
     /// Whether the person is a head candidate of their department, of their division: a member
     /// whose manager is not a member of the same unit (or who has none).
     cand: [bool; 2],
@@ -297,7 +299,7 @@ impl Roster {
                     .unwrap_or_default();
                 for c in children {
                     if self.people.get(&c).is_some_and(|e| e.linked) && c != *id {
-                        self.cut(&c);
+                        self.orphan(&c);
                         moved.push(c);
                     }
                 }
@@ -460,6 +462,7 @@ impl Roster {
                 spelled: spelled.clone(),
                 linked: old.linked,
                 sub: old.sub,
+                height: old.height,
                 cand: [false, false],
             },
             None => {
@@ -472,6 +475,7 @@ impl Roster {
                     spelled: spelled.clone(),
                     linked: false,
                     sub,
+                    height: 0,
                     cand: [false, false],
                 }
             }
@@ -652,6 +656,42 @@ impl Roster {
             e.linked = false;
         }
         self.roots.insert((Reverse(sub[PEOPLE]), id.clone()));
+        // Heights above may fall: each ancestor's is its highest linked report's plus one,
+        // until one stays.
+        let mut at = Some(m);
+        while let Some(a) = at {
+            let h = self
+                .reports
+                .get(&a)
+                .into_iter()
+                .flat_map(|r| &r.ids)
+                .filter_map(|c| self.people.get(c).filter(|e| e.linked && **c != *a))
+                .map(|e| e.height + 1)
+                .max()
+                .unwrap_or(0);
+            let Some(e) = self.people.get_mut(&a) else {
+                break;
+            };
+            if e.height == h {
+                break;
+            }
+            e.height = h;
+            at = e.manager.clone().filter(|_| e.linked);
+        }
+    }
+
+    /// `id`'s manager leaves the roster: `id` (linked) becomes a root with its subtree, and
+    /// the manager's sums are left as they are (the manager is dropped next).
+    fn orphan(&mut self, id: &Arc<str>) {
+        let Some(e) = self.people.get_mut(id) else {
+            return;
+        };
+        if !e.linked {
+            return;
+        }
+        e.linked = false;
+        let size = e.sub[PEOPLE];
+        self.roots.insert((Reverse(size), id.clone()));
     }
 
     /// Links `id` (a root) under its manager when the manager is in the roster; a link that
@@ -671,11 +711,28 @@ impl Roster {
             return;
         }
         self.roots.remove(&(Reverse(sub[PEOPLE]), id.clone()));
-        if let Some(e) = self.people.get_mut(id) {
-            e.linked = true;
-        }
+        let mut h = match self.people.get_mut(id) {
+            Some(e) => {
+                e.linked = true;
+                e.height + 1
+            }
+            None => return,
+        };
         self.add_up(&m, sub.map(i64::from), sub[SHOWN] > 0);
         self.mark_candidates(&m);
+        // Heights above may rise, until one is already high enough.
+        let mut at = Some(m);
+        while let Some(a) = at {
+            let Some(e) = self.people.get_mut(&a) else {
+                break;
+            };
+            if e.height >= h {
+                break;
+            }
+            e.height = h;
+            h += 1;
+            at = e.manager.clone().filter(|_| e.linked);
+        }
     }
 
     /// Marks the units `id` is a head candidate of.
@@ -881,9 +938,10 @@ impl Roster {
     }
 
     /// How many people are under `id` within `depth` levels (deprovisioned ones only with
-    /// `everyone`): what `reports(id, Some(depth))` lists, counted level by level from the
-    /// direct-report lists (the last level from their sizes, never listed). Also how many
-    /// entries were examined.
+    /// `everyone`): what `reports(id, Some(depth))` lists, counted from the forest without
+    /// listing them: a report whose subtree is no deeper than the levels left counts with its
+    /// subtree sum, the last level with the direct-report counts. Also how many entries were
+    /// examined.
     pub fn count_within(&self, id: &str, depth: usize, everyone: bool) -> (u64, u64) {
         if depth == 0 {
             return (0, 0);
@@ -897,37 +955,37 @@ impl Roster {
             return (n as u64, all.len() as u64);
         }
         let (mut total, mut examined) = (0u64, 0u64);
-        let mut level: Vec<&str> = vec![id];
-        for at in 1..=depth {
-            if at == depth {
-                for m in &level {
-                    examined += 1;
-                    if let Some(r) = self.reports.get(*m) {
-                        total += if everyone {
-                            r.ids.len() as u64
-                        } else {
-                            u64::from(r.shown)
-                        };
-                    }
+        // (manager, levels left under them)
+        let mut stack: Vec<(&str, usize)> = vec![(id, depth)];
+        while let Some((m, left)) = stack.pop() {
+            let Some(r) = self.reports.get(m) else {
+                continue;
+            };
+            examined += 1;
+            if left == 1 {
+                total += if everyone {
+                    r.ids.len() as u64
+                } else {
+                    u64::from(r.shown)
+                };
+                continue;
+            }
+            for c in &r.ids {
+                let Some(e) = self.people.get(c) else {
+                    continue;
+                };
+                examined += 1;
+                if (e.height as usize) < left {
+                    total += u64::from(if everyone {
+                        e.sub[PEOPLE]
+                    } else {
+                        e.sub[SHOWN]
+                    });
+                } else {
+                    total += u64::from(everyone || e.shown());
+                    stack.push((c, left - 1));
                 }
-                break;
             }
-            let mut next = Vec::new();
-            for m in &level {
-                for r in self.reports.get(*m).into_iter().flat_map(|r| &r.ids) {
-                    examined += 1;
-                    if everyone || self.people.get(r).is_some_and(Entry::shown) {
-                        total += 1;
-                    }
-                    if self.reports.contains_key(r) {
-                        next.push(&**r);
-                    }
-                }
-            }
-            if next.is_empty() {
-                break;
-            }
-            level = next;
         }
         (total, examined)
     }
@@ -1004,6 +1062,68 @@ impl Roster {
         ids.sort();
         ids.truncate(limit);
         (ids, examined)
+    }
+
+    /// Checks the forest against a computation from the manager links alone: who is linked,
+    /// every subtree sum and height, the candidate flags and the roots' order.
+    #[cfg(test)]
+    pub(crate) fn check_forest(&self) -> Result<(), String> {
+        let mut kids: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (id, e) in &self.people {
+            let manager = e
+                .manager
+                .as_deref()
+                .filter(|m| self.people.contains_key(*m));
+            match (e.linked, manager) {
+                (true, Some(m)) => kids.entry(m).or_default().push(id),
+                (true, None) => return Err(format!("{id} linked to nobody")),
+                (false, Some(_)) if !self.pending.contains(id) => {
+                    return Err(format!("{id} unlinked and not pending"));
+                }
+                _ => {}
+            }
+        }
+        fn walk(
+            r: &Roster,
+            kids: &HashMap<&str, Vec<&str>>,
+            id: &str,
+        ) -> Result<([u32; 3], u32), String> {
+            let e = r.people.get(id).ok_or("missing")?;
+            let mut sub = [
+                1,
+                u32::from(e.shown()),
+                u32::from(e.cand[0]) + u32::from(e.cand[1]),
+            ];
+            let mut height = 0;
+            for c in kids.get(id).into_iter().flatten() {
+                let (s, h) = walk(r, kids, c)?;
+                for i in 0..3 {
+                    sub[i] += s[i];
+                }
+                height = height.max(h + 1);
+            }
+            if (sub, height) != (e.sub, e.height) {
+                return Err(format!(
+                    "{id}: sums {:?} height {} kept, {sub:?} {height} computed",
+                    e.sub, e.height
+                ));
+            }
+            for k in 0..2 {
+                if e.cand[k] != r.wants_flag(id, k) {
+                    return Err(format!("{id}: candidate flag {k} is {}", e.cand[k]));
+                }
+            }
+            Ok((sub, height))
+        }
+        let mut roots = BTreeSet::new();
+        for (id, _) in self.people.iter().filter(|(_, e)| !e.linked) {
+            let (sub, _) = walk(self, &kids, id)?;
+            roots.insert((Reverse(sub[PEOPLE]), id.clone()));
+        }
+        if roots != self.roots {
+            return Err("the roots differ".into());
+        }
+        Ok(())
     }
 
     /// Everyone in id order.

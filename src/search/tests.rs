@@ -424,6 +424,9 @@ fn org_cache_churn(seed: u64, acyclic: bool) {
         if cache.keeps_table() {
             incremental += 1;
         }
+        if let Err(e) = cache.check_forest() {
+            panic!("batch {batch}: {e}");
+        }
         let fresh = Departments::of(&Roster::build(&store).expect("roster"));
         assert_eq!(cached.departments, fresh.departments, "batch {batch}");
         assert_eq!(cached.divisions, fresh.divisions, "batch {batch}");
