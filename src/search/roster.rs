@@ -56,11 +56,15 @@ impl Entry {
     }
 }
 
-/// The people naming one manager id, and how many of them are not deprovisioned.
+/// The people naming one manager id, and how many of them are not deprovisioned; apart, those
+/// with reports of their own (forest height above 0), so that a count to a depth visits only
+/// them.
 #[derive(Debug, Default)]
 struct Reports {
     ids: BTreeSet<Arc<str>>,
     shown: u32,
+    deep: BTreeSet<Arc<str>>,
+    deep_shown: u32,
 }
 
 /// One department or division (by folded value), as its members make it.
@@ -453,18 +457,22 @@ impl Roster {
                     None => Arc::from(m),
                 });
         let shown = p.status != UserStatus::Deprovisioned;
+        let mut deep = false;
         let entry = match self.people.remove(&id) {
             // A replaced entry (`apply` removed its indexes) keeps its place in the forest.
-            Some(old) => Entry {
-                status: p.status,
-                manager: manager.clone(),
-                values,
-                spelled: spelled.clone(),
-                linked: old.linked,
-                sub: old.sub,
-                height: old.height,
-                cand: [false, false],
-            },
+            Some(old) => {
+                deep = old.height > 0;
+                Entry {
+                    status: p.status,
+                    manager: manager.clone(),
+                    values,
+                    spelled: spelled.clone(),
+                    linked: old.linked,
+                    sub: old.sub,
+                    height: old.height,
+                    cand: [false, false],
+                }
+            }
             None => {
                 let sub = [1, u32::from(shown), 0];
                 self.roots.insert((Reverse(1), id.clone()));
@@ -484,6 +492,10 @@ impl Roster {
         if let Some(m) = &manager {
             let r = self.reports.entry(m.clone()).or_default();
             r.ids.insert(id.clone());
+            if deep {
+                r.deep.insert(id.clone());
+                r.deep_shown += u32::from(shown);
+            }
             if shown {
                 r.shown += 1;
                 if r.shown == 1 {
@@ -530,6 +542,9 @@ impl Roster {
             && let Some(r) = self.reports.get_mut(m)
         {
             r.ids.remove(id);
+            if r.deep.remove(id) {
+                r.deep_shown -= u32::from(shown);
+            }
             let mut lost_last = false;
             if shown {
                 r.shown -= 1;
@@ -669,14 +684,15 @@ impl Roster {
                 .map(|e| e.height + 1)
                 .max()
                 .unwrap_or(0);
-            let Some(e) = self.people.get_mut(&a) else {
+            let Some(e) = self.people.get(&a) else {
                 break;
             };
             if e.height == h {
                 break;
             }
-            e.height = h;
-            at = e.manager.clone().filter(|_| e.linked);
+            let next = e.manager.clone().filter(|_| e.linked);
+            self.set_height(&a, h);
+            at = next;
         }
     }
 
@@ -723,15 +739,40 @@ impl Roster {
         // Heights above may rise, until one is already high enough.
         let mut at = Some(m);
         while let Some(a) = at {
-            let Some(e) = self.people.get_mut(&a) else {
+            let Some(e) = self.people.get(&a) else {
                 break;
             };
             if e.height >= h {
                 break;
             }
-            e.height = h;
+            let next = e.manager.clone().filter(|_| e.linked);
+            self.set_height(&a, h);
             h += 1;
-            at = e.manager.clone().filter(|_| e.linked);
+            at = next;
+        }
+    }
+
+    /// Sets `id`'s height, moving it in or out of its manager's reports with reports.
+    fn set_height(&mut self, id: &Arc<str>, h: u32) {
+        let Some(e) = self.people.get_mut(id) else {
+            return;
+        };
+        let (was, now) = (e.height > 0, h > 0);
+        e.height = h;
+        if was == now {
+            return;
+        }
+        let shown = u32::from(e.shown());
+        if let Some(m) = e.manager.clone()
+            && let Some(r) = self.reports.get_mut(&m)
+        {
+            if now {
+                r.deep.insert(id.clone());
+                r.deep_shown += shown;
+            } else {
+                r.deep.remove(id);
+                r.deep_shown -= shown;
+            }
         }
     }
 
@@ -970,7 +1011,13 @@ impl Roster {
                 };
                 continue;
             }
-            for c in &r.ids {
+            // Those without reports count as themselves, the others by their height.
+            total += if everyone {
+                (r.ids.len() - r.deep.len()) as u64
+            } else {
+                u64::from(r.shown - r.deep_shown)
+            };
+            for c in &r.deep {
                 let Some(e) = self.people.get(c) else {
                     continue;
                 };
@@ -1114,6 +1161,21 @@ impl Roster {
                 }
             }
             Ok((sub, height))
+        }
+        for (m, r) in &self.reports {
+            let deep: BTreeSet<Arc<str>> = r
+                .ids
+                .iter()
+                .filter(|c| self.people.get(*c).is_some_and(|e| e.height > 0))
+                .cloned()
+                .collect();
+            let shown = deep
+                .iter()
+                .filter(|c| self.people.get(*c).is_some_and(Entry::shown))
+                .count() as u32;
+            if (&deep, shown) != (&r.deep, r.deep_shown) {
+                return Err(format!("{m}: reports with reports differ"));
+            }
         }
         let mut roots = BTreeSet::new();
         for (id, _) in self.people.iter().filter(|(_, e)| !e.linked) {
