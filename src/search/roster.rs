@@ -137,6 +137,10 @@ pub struct Roster {
     dirty_all: bool,
 }
 
+/// People read and applied at a time by a catch-up (a few in tests, so that their catch-ups
+/// span several).
+const APPLY_BATCH: usize = if cfg!(test) { 3 } else { 1_000 };
+
 fn attr_at(a: Attr) -> usize {
     Attr::ALL.iter().position(|x| *x == a).unwrap_or(0)
 }
@@ -214,12 +218,15 @@ impl Roster {
                 touched.insert(id);
             }
         }
-        let mut now = Vec::with_capacity(touched.len());
-        for id in touched {
-            let p = store.person(&id)?;
-            now.push((id, p));
+        // In batches, so that a long catch-up never holds many people at once.
+        let touched: Vec<String> = touched.into_iter().collect();
+        for ids in touched.chunks(APPLY_BATCH) {
+            let mut now = Vec::with_capacity(ids.len());
+            for id in ids {
+                now.push((id.clone(), store.person(id)?));
+            }
+            self.apply(&now);
         }
-        self.apply(&now);
         self.seq = target;
         Ok(true)
     }
