@@ -149,7 +149,7 @@ async fn run(users: usize) -> Result<(), String> {
     let heads: Vec<String> = departments
         .departments
         .iter()
-        .filter_map(|d| d.head.clone())
+        .filter_map(|d| d.head.as_deref().map(str::to_owned))
         .collect();
     let mut times = Vec::new();
     let mut sizes = Vec::new();

@@ -20,8 +20,8 @@ pub use view::{
 // The plain data types a front-end needs to ask and to render answers. Front-ends import them
 // from here, never from `store` or `search`, so that a `View` is their only way to the data.
 pub use crate::search::{
-    Department, Departments, Facets, Highlight, OrgNode, ParsedQuery, SearchError, SearchResults,
-    UnitKind, highlights,
+    Department, Departments, Facets, Highlight, IdList, OrgNode, ParsedQuery, SearchError,
+    SearchResults, UnitKind, highlights,
 };
 pub use crate::store::{PersonFilter, Spool, StoreError};
 

@@ -829,6 +829,26 @@ impl View {
         Ok(ids)
     }
 
+    /// How many people the caller may see under `id` within `depth` levels (what
+    /// `reports(id, Some(depth))` lists), and the page of them in id order strictly after
+    /// `after`, `limit` at most: counted level by level and paged without listing everyone.
+    pub fn reports_within(
+        &self,
+        id: &str,
+        depth: usize,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(u64, Vec<String>)> {
+        self.require(Permission::ReadDirectory)?;
+        let everyone = self.may(Permission::SeeDeprovisioned);
+        let (found, work) =
+            self.mirror
+                .org
+                .reports_within(self.store(), id, depth, everyone, after, limit)?;
+        self.charge(work.read + work.examined)?;
+        Ok(found)
+    }
+
     /// How many people the caller may see report to `id`, directly or not (what `reports`
     /// without a depth lists): the maintained count, no walk. `None` while the counts are
     /// rebuilt after a manager cycle (then walk with [`View::reports`]).

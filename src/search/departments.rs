@@ -1,10 +1,13 @@
 //! Departments and divisions derived from people's attributes: members, headcount, the head
-//! (the highest member whose manager is outside the unit), managers and sub-units. Computed in
-//! memory from the roster (`roster.rs`), again only when the store's change sequence moved.
+//! (the highest member whose manager is outside the unit), managers and sub-units. `of`
+//! computes the whole table from the roster (`roster.rs`); `OrgCache` keeps one, recomputing
+//! after a change only the units the roster marked (the changed people's old and new units,
+//! units whose head candidates moved in the hierarchy or changed org size).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
+use super::idlist::IdList;
 use super::roster::Roster;
 use crate::model::UserStatus;
 use crate::store::{Attr, Store, StoreError};
@@ -25,13 +28,13 @@ pub struct Department {
     pub name: String,
     /// Department or division.
     pub kind: UnitKind,
-    /// Member ids in id order.
-    pub members: Vec<String>,
+    /// Member ids in id order (shared with the roster and earlier tables, not copied).
+    pub members: IdList,
     /// The member whose manager is outside the unit (or who has none), highest in the
     /// hierarchy; ties go to the larger org. `None` for an empty unit.
-    pub head: Option<String>,
+    pub head: Option<Arc<str>>,
     /// Members with at least one direct report, in id order.
-    pub managers: Vec<String>,
+    pub managers: IdList,
     /// Names of the units of the other kind wholly inside this one (a division's departments,
     /// or a department's divisions where an org nests them that way).
     pub sub_departments: Vec<String>,
@@ -70,8 +73,9 @@ impl Departments {
 
     /// The units of the people in `roster` (memory only, no store read).
     pub fn of(roster: &Roster) -> Departments {
-        let people: Vec<&str> = roster.people().map(|(id, _)| &**id).collect();
-        let index: HashMap<&str, usize> = people.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+        let people: Vec<&Arc<str>> = roster.people().map(|(id, _)| id).collect();
+        let index: HashMap<&str, usize> =
+            people.iter().enumerate().map(|(i, p)| (&***p, i)).collect();
         let rows: Vec<Row> = roster
             .people()
             .map(|(_, e)| Row {
@@ -130,18 +134,18 @@ impl Departments {
                         }
                         _ => None,
                     };
-                    let ids: Vec<String> = members.iter().map(|&i| people[i].to_owned()).collect();
-                    let managers: Vec<String> = members
+                    let ids: IdList = members.iter().map(|&i| people[i].clone()).collect();
+                    let managers: IdList = members
                         .iter()
                         .filter(|&&i| has_reports[i])
-                        .map(|&i| people[i].to_owned())
+                        .map(|&i| people[i].clone())
                         .collect();
                     Department {
                         name: most_common(members.iter().filter_map(|&i| rows[i].spelled[this]))
                             .unwrap_or_default(),
                         kind,
                         members: ids,
-                        head: head.map(|i| people[i].to_owned()),
+                        head: head.map(|i| people[i].clone()),
                         managers,
                         sub_departments: Vec::new(),
                         parent,
@@ -266,9 +270,11 @@ pub struct Work {
 }
 
 /// The [`Roster`] and its [`Departments`], shared by every request: the first use scans the
-/// store, later ones re-read only the people changed since (the change log), and the
-/// departments are computed again, in memory, only after a change to someone's unit, manager or
-/// deprovisioning.
+/// store, later ones re-read only the people changed since (the change log). The departments
+/// are kept as a table of rows, one per unit: after a change, only the units the roster marked
+/// are computed again (see `Table::refresh`); while the manager links hold a cycle (which the
+/// sync breaks, so only hand-made stores hold one), the table is computed whole by
+/// [`Departments::of`] after each change to someone's unit, manager or deprovisioning.
 #[derive(Default)]
 pub struct OrgCache {
     state: Mutex<Option<Cached>>,
@@ -276,8 +282,169 @@ pub struct OrgCache {
 
 struct Cached {
     roster: Roster,
-    /// The departments, and the roster's `units_version` they were computed at.
+    /// The table kept per unit (acyclic rosters).
+    table: Option<Table>,
+    /// The whole-table answer of a roster with a cycle, and its `units_version`.
     departments: Option<(u64, Arc<Departments>)>,
+}
+
+/// The department table kept per unit.
+struct Table {
+    /// The top of the largest hierarchy when the rows were computed (heads rank by it).
+    main: Option<Arc<str>>,
+    /// Departments (0) and divisions (1) by the roster's value id.
+    rows: [BTreeMap<u32, Arc<Department>>; 2],
+    out: Arc<Departments>,
+}
+
+/// The most frequent value (ties: the smallest) of counted values.
+fn most_counted(counts: &BTreeMap<Arc<str>, u32>) -> Option<String> {
+    let mut best: Option<(&Arc<str>, u32)> = None;
+    for (v, n) in counts {
+        if best.is_none_or(|(_, b)| *n > b) {
+            best = Some((v, *n));
+        }
+    }
+    best.map(|(v, _)| v.to_string())
+}
+
+const KINDS: [UnitKind; 2] = [UnitKind::Department, UnitKind::Division];
+
+impl Table {
+    /// Every unit computed from the roster.
+    fn build(roster: &Roster) -> Table {
+        let mut t = Table {
+            main: roster.main_root(),
+            rows: [BTreeMap::new(), BTreeMap::new()],
+            out: Arc::new(Departments::default()),
+        };
+        let all: [BTreeSet<u32>; 2] = [0, 1].map(|k| roster.units(k).map(|(v, _)| v).collect());
+        t.recompute(roster, &all);
+        t
+    }
+
+    /// Moves the table to the roster's state: only the units it marked since the last refresh
+    /// (all of them when it says so, or when the largest hierarchy has another top).
+    fn refresh(&mut self, roster: &mut Roster) {
+        let (dirty, all) = roster.take_dirty();
+        let main = roster.main_root();
+        if all || main != self.main {
+            *self = Table::build(roster);
+        } else if dirty.iter().any(|d| !d.is_empty()) {
+            self.recompute(roster, &dirty);
+        }
+    }
+
+    /// Computes the rows of `units` again, then the sub-units of every row and the answer.
+    fn recompute(&mut self, roster: &Roster, units: &[BTreeSet<u32>; 2]) {
+        let main = roster.main_root();
+        let mut memo = HashMap::new();
+        for (k, vids) in units.iter().enumerate() {
+            for &v in vids {
+                let built = Self::row(roster, k, v, self.rows[k].get(&v), &main, &mut memo);
+                match built {
+                    Some(b) => self.rows[k].insert(v, b),
+                    None => self.rows[k].remove(&v),
+                };
+            }
+        }
+        self.link_children(roster);
+        let sorted = |k: usize| -> Vec<Arc<Department>> {
+            let mut rows: Vec<(&str, &Arc<Department>)> = self.rows[k]
+                .iter()
+                .map(|(v, d)| (roster.value_name(k, *v), d))
+                .collect();
+            rows.sort_by(|a, b| a.0.cmp(b.0));
+            rows.into_iter().map(|(_, d)| d.clone()).collect()
+        };
+        self.out = Arc::new(Departments {
+            departments: sorted(0),
+            divisions: sorted(1),
+        });
+    }
+
+    /// The row of unit `v` of kind `k` (`None`: nobody holds it), its lists shared with the
+    /// roster's.
+    fn row(
+        roster: &Roster,
+        k: usize,
+        v: u32,
+        old: Option<&Arc<Department>>,
+        main: &Option<Arc<str>>,
+        memo: &mut HashMap<Arc<str>, (u32, Arc<str>)>,
+    ) -> Option<Arc<Department>> {
+        let unit = roster.unit(k, v).filter(|u| !u.members.is_empty())?;
+        // The same order as `Departments::of`: the largest hierarchy first, then nearest the
+        // top, then the larger org, then the smallest id.
+        let head = unit
+            .candidates
+            .iter()
+            .map(|c| {
+                let (depth, root) = roster.place(c, memo);
+                (
+                    main.as_deref() != Some(&*root),
+                    depth,
+                    std::cmp::Reverse(roster.org_size(c)),
+                    c,
+                )
+            })
+            .min()
+            .map(|(.., c)| c.clone());
+        let parent = match unit.other.keys().collect::<Vec<_>>()[..] {
+            [Some(_)] => most_counted(&unit.other_spellings),
+            _ => None,
+        };
+        let sub_departments = old.map(|d| d.sub_departments.clone()).unwrap_or_default();
+        Some(Arc::new(Department {
+            name: most_counted(&unit.spellings).unwrap_or_default(),
+            kind: KINDS[k],
+            members: unit.members.clone(),
+            head,
+            managers: unit.managers.clone(),
+            sub_departments,
+            parent,
+        }))
+    }
+
+    /// Records in each row the units of the other kind wholly inside it (and smaller), in name
+    /// order: what `link_children` does for `Departments::of`.
+    fn link_children(&mut self, roster: &Roster) {
+        for k in 0..2 {
+            let o = 1 - k;
+            let mut children: Vec<(&str, u32, usize, &str)> = Vec::new();
+            for (v, d) in &self.rows[o] {
+                let parent = roster
+                    .unit(o, *v)
+                    .and_then(|u| match u.other.keys().next() {
+                        Some(Some(p)) if u.other.len() == 1 => Some(*p),
+                        _ => None,
+                    });
+                if let Some(p) = parent {
+                    children.push((roster.value_name(o, *v), p, d.members.len(), &d.name));
+                }
+            }
+            children.sort_by(|a, b| a.0.cmp(b.0));
+            let mut inside: HashMap<u32, Vec<(usize, String)>> = HashMap::new();
+            for (_, p, n, name) in children {
+                inside.entry(p).or_default().push((n, name.to_owned()));
+            }
+            for (v, row) in self.rows[k].iter_mut() {
+                let n = row.members.len();
+                let subs: Vec<String> = inside
+                    .get(v)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(m, _)| *m < n)
+                    .map(|(_, name)| name.clone())
+                    .collect();
+                if subs != row.sub_departments {
+                    let mut d = (**row).clone();
+                    d.sub_departments = subs;
+                    *row = Arc::new(d);
+                }
+            }
+        }
+    }
 }
 
 impl OrgCache {
@@ -314,6 +481,7 @@ impl OrgCache {
             work.read = roster.len() as u64;
             *state = Some(Cached {
                 roster,
+                table: None,
                 departments: None,
             });
         }
@@ -323,20 +491,74 @@ impl OrgCache {
         Ok((f(c), work))
     }
 
-    /// The current `Departments`: recomputed in memory when the store changed since the last
-    /// call.
+    /// The current `Departments`: the units a change touched are computed again in memory
+    /// (everything, while the manager links hold a cycle).
     pub fn departments(&self, store: &Store) -> Result<(Arc<Departments>, Work), StoreError> {
         self.with(store, |c| {
-            let version = c.roster.units_version();
-            match &c.departments {
-                Some((v, d)) if *v == version => d.clone(),
-                _ => {
-                    let d = Arc::new(Departments::of(&c.roster));
-                    c.departments = Some((version, d.clone()));
-                    d
+            if !c.roster.acyclic() {
+                c.table = None;
+                let version = c.roster.units_version();
+                return match &c.departments {
+                    Some((v, d)) if *v == version => d.clone(),
+                    _ => {
+                        let d = Arc::new(Departments::of(&c.roster));
+                        c.departments = Some((version, d.clone()));
+                        d
+                    }
+                };
+            }
+            c.departments = None;
+            match &mut c.table {
+                Some(t) => {
+                    t.refresh(&mut c.roster);
+                    t.out.clone()
+                }
+                None => {
+                    c.roster.take_dirty();
+                    let t = Table::build(&c.roster);
+                    let out = t.out.clone();
+                    c.table = Some(t);
+                    out
                 }
             }
         })
+    }
+
+    /// How many people the caller may see under `id` within `depth` levels, and the page of
+    /// them in id order strictly after `after` (`limit` at most), counted and found without
+    /// listing everyone (`Roster::count_within`, `Roster::page_within`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn reports_within(
+        &self,
+        store: &Store,
+        id: &str,
+        depth: usize,
+        everyone: bool,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<((u64, Vec<String>), Work), StoreError> {
+        let ((n, page, examined), mut work) = self.with(store, |c| {
+            let (n, counted) = c.roster.count_within(id, depth, everyone);
+            let (page, paged) = c.roster.page_within(id, depth, everyone, n, after, limit);
+            (n, page, counted + paged)
+        })?;
+        work.examined = examined;
+        Ok(((n, page), work))
+    }
+
+    /// Whether the last `departments` answer came from the table kept per unit (not from a
+    /// whole computation).
+    #[cfg(test)]
+    pub(crate) fn keeps_table(&self) -> bool {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.as_ref().is_some_and(|c| c.table.is_some())
+    }
+
+    /// `Roster::check_forest` of the roster held (as it stands, not caught up).
+    #[cfg(test)]
+    pub(crate) fn check_forest(&self) -> Result<(), String> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.as_ref().map_or(Ok(()), |c| c.roster.check_forest())
     }
 
     /// How many people hold every `(attribute, value)` of `attrs` with a status in `statuses`

@@ -256,13 +256,14 @@ fn org_queries_walk_the_hierarchy() {
     );
 
     let d = Departments::compute(&f.store).expect("departments");
+    let strs = |ids: &IdList| ids.range(0, usize::MAX);
     let eng = d.find("ENGINEERING").expect("engineering");
-    assert_eq!(eng.members, ["u2", "u3", "u4", "u5"]);
+    assert_eq!(strs(&eng.members), ["u2", "u3", "u4", "u5"]);
     assert_eq!(eng.head.as_deref(), Some("u2"));
-    assert_eq!(eng.managers, ["u2", "u4"]);
+    assert_eq!(strs(&eng.managers), ["u2", "u4"]);
     let sales = d.find("sales").expect("sales");
     assert_eq!(
-        sales.members,
+        strs(&sales.members),
         ["u7", "u8", "u9"],
         "the deprovisioned u6 is not a member"
     );
@@ -330,38 +331,74 @@ fn status_filters_as_inclusions_or_exclusions_agree() {
 
 #[test]
 fn org_cache_follows_random_churn() {
+    // Managers anywhere: cycles come and go (the table is then computed whole).
+    org_cache_churn(5, false);
+    // Managers only among smaller ids: no cycle, so every table is the incremental one.
+    org_cache_churn(6, true);
+    org_cache_churn(7, true);
+}
+
+/// 60 random batches over 50 people (a pruned change log in the middle), the cache asked after
+/// most of them: its departments equal `Departments::of` of a roster built afresh, its report
+/// walks, counts and pages to a depth equal breadth-first walks of the store, and its
+/// department + title counts and pages equal `PersonFilter` over a scan.
+fn org_cache_churn(seed: u64, acyclic: bool) {
     use crate::model::UserStatus;
     use crate::store::Attr;
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).expect("open");
     let cache = OrgCache::default();
-    let mut rng = Lcg(5);
+    let mut rng = Lcg(seed);
     let ids: Vec<String> = (0..50).map(|i| format!("u{i:02}")).collect();
-    let departments = ["Sales", "sales ", "Legal", "R&D"];
+    let departments = [
+        "Sales", "sales ", "Legal", "R&D", "Ops", "HR", "IT", "Finance", "Design",
+    ];
+    let divisions = ["East", "West", "North", "South"];
     let titles = ["Engineer", "engineer", "Lead"];
     let countries = ["FR", "no", "PE"];
     let statuses = ["ACTIVE", "ACTIVE", "STAGED", "SUSPENDED", "DEPROVISIONED"];
     let mut reads = 0;
+    let mut incremental = 0;
     for batch in 0..60 {
         let mut ops = Vec::new();
-        for _ in 0..1 + rng.below(8) {
-            let id = ids[rng.below(ids.len())].clone();
+        for _ in 0..1 + rng.below(if acyclic { 3 } else { 8 }) {
+            let at = rng.below(ids.len());
+            let id = ids[at].clone();
             if rng.below(8) == 0 {
                 ops.push(Op::DeletePerson { id });
                 continue;
             }
-            let raw = json!({"id": id, "status": rng.pick(&statuses), "profile": {
-                "login": format!("{id}@x"), "email": format!("{id}@x"),
-                "department": rng.pick(&departments), "division": rng.pick(&["East", "West"]),
-                "title": rng.pick(&titles), "countryCode": rng.pick(&countries)}});
-            let mut p = Person::from_okta(&raw, &Default::default()).expect("valid");
-            if rng.below(5) == 0 {
-                p.department = None;
-            }
-            p.manager_id = match rng.below(10) {
+            let manager = |rng: &mut Lcg| match rng.below(10) {
                 0 => None,
                 1 => Some("nobody".to_owned()),
+                _ if acyclic && at == 0 => None,
+                _ if acyclic => Some(ids[rng.below(at)].clone()),
                 _ => Some(ids[rng.below(ids.len())].clone()),
+            };
+            let raw = json!({"id": id, "status": rng.pick(&statuses), "profile": {
+                "login": format!("{id}@x"), "email": format!("{id}@x"),
+                "department": rng.pick(&departments), "division": rng.pick(&divisions),
+                "title": rng.pick(&titles), "countryCode": rng.pick(&countries)}});
+            let p = match store.person(&id).expect("read") {
+                // One field of someone already there, so that a batch touches few units.
+                Some(mut p) if rng.below(2) == 0 => {
+                    match rng.below(6) {
+                        0 | 1 => p.manager_id = manager(&mut rng),
+                        2 => p.status = UserStatus::ALL[rng.below(UserStatus::ALL.len())],
+                        3 => p.department = Some(rng.pick(&departments).to_owned()),
+                        4 => p.division = Some(rng.pick(&divisions).to_owned()),
+                        _ => p.title = Some(rng.pick(&titles).to_owned()),
+                    }
+                    p
+                }
+                _ => {
+                    let mut p = Person::from_okta(&raw, &Default::default()).expect("valid");
+                    if rng.below(5) == 0 {
+                        p.department = None;
+                    }
+                    p.manager_id = manager(&mut rng);
+                    p
+                }
             };
             ops.push(Op::PutPerson {
                 person: Box::new(p),
@@ -384,11 +421,23 @@ fn org_cache_follows_random_churn() {
         }
         reads += 1;
         let (cached, _) = cache.departments(&store).expect("departments");
-        let scanned = Departments::compute(&store).expect("scan");
-        assert_eq!(cached.departments, scanned.departments, "batch {batch}");
-        assert_eq!(cached.divisions, scanned.divisions, "batch {batch}");
+        if cache.keeps_table() {
+            incremental += 1;
+        }
+        if let Err(e) = cache.check_forest() {
+            panic!("batch {batch}: {e}");
+        }
+        let fresh = Departments::of(&Roster::build(&store).expect("roster"));
+        assert_eq!(cached.departments, fresh.departments, "batch {batch}");
+        assert_eq!(cached.divisions, fresh.divisions, "batch {batch}");
+        let people: Vec<Person> = store
+            .people_after(None)
+            .collect::<Result<_, _>>()
+            .expect("people");
+        let status: std::collections::HashMap<&str, UserStatus> =
+            people.iter().map(|p| (p.id.as_str(), p.status)).collect();
         for top in ids.iter().chain(&["nobody".to_owned()]) {
-            for depth in [Some(1), Some(2), None] {
+            for depth in [Some(1), Some(2), Some(3), Some(5), None] {
                 let walked = reports(&store, top, depth).expect("walk");
                 let (cached, _) = cache.reports(&store, top, depth).expect("reports");
                 let cached: Vec<String> = cached.into_iter().map(|(id, _)| id).collect();
@@ -396,12 +445,40 @@ fn org_cache_follows_random_churn() {
                     cached, walked,
                     "batch {batch}: reports of {top} to {depth:?}"
                 );
+                let Some(depth) = depth else { continue };
+                for everyone in [false, true] {
+                    let mut want: Vec<String> = walked
+                        .iter()
+                        .filter(|id| {
+                            everyone || status.get(id.as_str()) != Some(&UserStatus::Deprovisioned)
+                        })
+                        .cloned()
+                        .collect();
+                    want.sort();
+                    let at = |after: Option<&str>, limit: usize| {
+                        cache
+                            .reports_within(&store, top, depth, everyone, after, limit)
+                            .expect("within")
+                            .0
+                    };
+                    let (n, page) = at(None, 3);
+                    let what = format!("batch {batch}: {top} to {depth}, everyone {everyone}");
+                    assert_eq!(n, want.len() as u64, "{what}");
+                    assert_eq!(
+                        page,
+                        want.iter().take(3).cloned().collect::<Vec<_>>(),
+                        "{what}"
+                    );
+                    if let Some(first) = want.first() {
+                        let (_, rest) = at(Some(first), 2);
+                        let expect: Vec<String> = want.iter().skip(1).take(2).cloned().collect();
+                        assert_eq!(rest, expect, "{what}: after {first}");
+                    }
+                    let (_, all) = at(None, usize::MAX);
+                    assert_eq!(all, want, "{what}: everything");
+                }
             }
         }
-        let people: Vec<Person> = store
-            .people_after(None)
-            .collect::<Result<_, _>>()
-            .expect("people");
         for d in departments {
             for t in titles.iter().chain(&["nobody's title"]) {
                 for st in [&[][..], &[UserStatus::Active, UserStatus::Staged]] {
@@ -435,4 +512,7 @@ fn org_cache_follows_random_churn() {
         }
     }
     assert!(reads > 30, "only {reads} batches were checked");
+    if acyclic {
+        assert_eq!(incremental, reads, "every table was the incremental one");
+    }
 }

@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Object, Result};
 
-use super::connection::{Connection, PersonConnection};
+use super::connection::{Connection, PeopleTotal, PersonConnection};
+use super::cursor::Kind;
 use super::enums::UnitKind;
 use super::errors::denied;
+use super::paging::PageRequest;
 use super::person::PersonNode;
 use super::{int, load_people, paging, view};
-use crate::access::{self, Department, Departments, OrgNode};
+use crate::access::{self, Department, Departments, IdList, OrgNode};
 
 /// A person in an org chart, with their reports to the requested depth.
 pub(crate) struct OrgChartNode(pub OrgNode);
@@ -72,7 +74,7 @@ impl DepartmentNode {
         let Some(id) = &self.unit.head else {
             return Ok(None);
         };
-        Ok(load_people(ctx, std::slice::from_ref(id))
+        Ok(load_people(ctx, &[id.to_string()])
             .await?
             .pop()
             .map(PersonNode))
@@ -85,7 +87,7 @@ impl DepartmentNode {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<PersonConnection> {
-        Connection::of_id_list(ctx, &self.unit.members, first, after).await
+        page_of(ctx, &self.unit.members, first, after).await
     }
     /// Members with at least one direct report, in id order.
     #[graphql(complexity = "paging::cost(first, child_complexity)")]
@@ -95,7 +97,7 @@ impl DepartmentNode {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<PersonConnection> {
-        Connection::of_id_list(ctx, &self.unit.managers, first, after).await
+        page_of(ctx, &self.unit.managers, first, after).await
     }
     /// The units of the other kind wholly inside this one: a division's departments (or a
     /// department's divisions, in orgs that nest them that way).
@@ -125,6 +127,22 @@ impl DepartmentNode {
                 all: self.all.clone(),
             })
     }
+}
+
+/// The requested page of a unit's member or manager list (its length is the total).
+async fn page_of(
+    ctx: &Context<'_>,
+    ids: &IdList,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<PersonConnection> {
+    let req = PageRequest::new(Kind::Person, first, after.as_deref())?;
+    let (page, has_next) = ids.page(req.after(), req.first());
+    let items = load_people(ctx, &page).await?;
+    Ok(Connection::new(
+        req.page_of(items, has_next),
+        PeopleTotal::Known(ids.len() as u64),
+    ))
 }
 
 /// The department table for this request (cached across requests until the store changes;

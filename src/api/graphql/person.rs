@@ -211,12 +211,30 @@ impl PersonNode {
                 ));
             }
         }
+        let Some(depth) = depth else {
+            // Counts rebuilt after a manager cycle: walk every level.
+            let id = self.0.id.clone();
+            let ids = view(ctx)?
+                .blocking(move |v| v.reports(&id, None))
+                .await
+                .map_err(denied)?;
+            return Connection::of_id_list(ctx, &ids, first, after).await;
+        };
+        // To a depth: counted level by level, the page found without listing everyone.
+        let req = PageRequest::new(Kind::Person, first, after.as_deref())?;
+        let (resume, n) = (req.after().map(str::to_owned), req.first());
         let id = self.0.id.clone();
-        let ids = view(ctx)?
-            .blocking(move |v| v.reports(&id, depth))
+        let (total, mut ids) = view(ctx)?
+            .blocking(move |v| v.reports_within(&id, depth, resume.as_deref(), n + 1))
             .await
             .map_err(denied)?;
-        Connection::of_id_list(ctx, &ids, first, after).await
+        let has_next = ids.len() > n;
+        ids.truncate(n);
+        let items = super::load_people(ctx, &ids).await?;
+        Ok(Connection::new(
+            req.page_of(items, has_next),
+            PeopleTotal::Known(total),
+        ))
     }
 
     /// The groups this person belongs to, in id order.

@@ -534,7 +534,10 @@ pub(crate) fn departments(view: &View, _ctx: &Ctx) -> Result<Page, WebError> {
         if units.is_empty() {
             continue;
         }
-        let heads: Vec<String> = units.iter().filter_map(|d| d.head.clone()).collect();
+        let heads: Vec<String> = units
+            .iter()
+            .filter_map(|d| d.head.as_deref().map(str::to_owned))
+            .collect();
         let heads: HashMap<String, Person> = view
             .people(&heads)?
             .into_iter()
@@ -546,7 +549,7 @@ pub(crate) fn departments(view: &View, _ctx: &Ctx) -> Result<Page, WebError> {
                 let head = d
                     .head
                     .as_ref()
-                    .and_then(|h| heads.get(h))
+                    .and_then(|h| heads.get(&**h))
                     .map(|h| format!("<a href=\"{}\">{}</a>", person_href(h), esc(&h.name())))
                     .unwrap_or_default();
                 format!(
@@ -579,7 +582,7 @@ pub(crate) fn department(
     let page = page_number(params);
     let start = ((page - 1) * PAGE_SIZE).min(d.members.len());
     let end = (start + PAGE_SIZE).min(d.members.len());
-    let members = view.people(&d.members[start..end])?;
+    let members = view.people(&d.members.range(start, end))?;
     let head = match &d.head {
         Some(h) => view.person(h)?,
         None => None,
