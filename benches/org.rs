@@ -43,18 +43,7 @@ async fn post(
     query: &str,
     vars: Value,
 ) -> Result<Value, String> {
-    let resp = client
-        .post(url)
-        .json(&json!({"query": query, "variables": vars}))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let body = resp.bytes().await.map_err(|e| e.to_string())?;
-    let v: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
-    if v.get("errors").is_some() {
-        return Err(format!("{query}: {v}"));
-    }
-    Ok(v["data"].clone())
+    Ok(support::graphql(client, url, query, vars).await?["data"].take())
 }
 
 /// Times `query` with the variables `vars(i)` for sample `i`; `check` sees the first answer.

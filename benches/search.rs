@@ -62,19 +62,7 @@ fn queries(people: &[Person]) -> (Vec<String>, Vec<String>) {
 }
 
 async fn post(client: &reqwest::Client, url: &str, query: &str, vars: Value) -> Result<(), String> {
-    let resp: Value = client
-        .post(url)
-        .json(&json!({"query": query, "variables": vars}))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    match resp.get("errors") {
-        None => Ok(()),
-        Some(e) => Err(format!("GraphQL errors: {e}")),
-    }
+    support::graphql(client, url, query, vars).await.map(drop)
 }
 
 fn main() -> Result<(), String> {

@@ -147,18 +147,14 @@ async fn measure(serve: &mut Serve) -> Result<Start, String> {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let ready = serve.started.elapsed();
-    let body: serde_json::Value = client
-        .post(format!("http://{addr}/graphql"))
-        .json(&serde_json::json!({"query": "{ search(query: \"smi\", first: 5) { totalCount } }"}))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    if body.get("errors").is_some() {
-        return Err(format!("the search failed: {body}"));
-    }
+    support::graphql(
+        &client,
+        &format!("http://{addr}/graphql"),
+        "{ search(query: \"smi\", first: 5) { totalCount } }",
+        serde_json::json!({}),
+    )
+    .await
+    .map_err(|e| format!("the search failed: {e}"))?;
     Ok(Start {
         listening,
         ready,

@@ -150,6 +150,29 @@ pub async fn wait_first_sync(store: &Store, limit: Duration) -> Result<(), Strin
 
 /// The real router (the open loopback variant) over `store` and `index`, served on a loopback
 /// port in this process; its address. Every bench that talks HTTP to the mirror starts it here.
+/// POSTs a GraphQL `query` with `vars` to `url` and returns the whole answer; an answer with
+/// `errors` is an error naming the query.
+pub async fn graphql(
+    client: &reqwest::Client,
+    url: &str,
+    query: &str,
+    vars: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let body: serde_json::Value = client
+        .post(url)
+        .json(&serde_json::json!({"query": query, "variables": vars}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    match body.get("errors") {
+        None => Ok(body),
+        Some(e) => Err(format!("{query}: GraphQL errors: {e}")),
+    }
+}
+
 pub async fn serve_mirror(
     store: &Store,
     index: Option<std::sync::Arc<oktamirror::search::Index>>,

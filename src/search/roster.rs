@@ -303,12 +303,7 @@ impl Roster {
             self.cut(id);
             moved.push(id.clone());
             if p.is_none() {
-                let children: Vec<Arc<str>> = self
-                    .reports
-                    .get(id)
-                    .map(|r| r.ids.iter().cloned().collect())
-                    .unwrap_or_default();
-                for c in children {
+                for c in self.report_ids(id) {
                     if self.people.get(&c).is_some_and(|e| e.linked) && c != *id {
                         self.orphan(&c);
                         moved.push(c);
@@ -355,12 +350,7 @@ impl Roster {
             }
         }
         for id in &arrived {
-            let children: Vec<Arc<str>> = self
-                .reports
-                .get(id)
-                .map(|r| r.ids.iter().cloned().collect())
-                .unwrap_or_default();
-            for c in children {
+            for c in self.report_ids(id) {
                 if c != *id && self.people.get(&c).is_some_and(|e| !e.linked) {
                     self.link(&c);
                     moved.push(c);
@@ -661,6 +651,15 @@ impl Roster {
             self.roots.remove(&(Reverse(old), root.clone()));
             self.roots.insert((Reverse(add(old, d[PEOPLE])), root));
         }
+    }
+
+    /// The ids naming `id` as their manager (linked or not), copied out so the roster can be
+    /// changed while they are visited.
+    fn report_ids(&self, id: &str) -> Vec<Arc<str>> {
+        self.reports
+            .get(id)
+            .map(|r| r.ids.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Takes `id` (linked) and its subtree off its manager: `id` becomes a root.
