@@ -123,10 +123,12 @@ pub(crate) type ScimResult<T> = std::result::Result<T, ScimError>;
 
 /// A JSON body as `application/scim+json`.
 pub(crate) fn scim_response(status: StatusCode, body: &Value) -> Response {
-    scim_bytes(
-        status,
-        serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
-    )
+    scim_bytes(status, json_bytes(body))
+}
+
+/// A JSON value as text (a `Value` always serialises; the fallback is unreachable).
+pub(crate) fn json_bytes(body: &Value) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec())
 }
 
 /// [`scim_response`] of a body already serialised.

@@ -665,17 +665,14 @@ fn users_list(view: &View, params: &ListParams) -> ScimResult<Vec<u8>> {
             if versioned {
                 query::with_version(&mut r);
             }
-            resources.push(serialised(&params.projection.apply(r, USER_EXTENSIONS)?));
+            resources.push(errors::json_bytes(
+                &params.projection.apply(r, USER_EXTENSIONS)?,
+            ));
         }
         Ok(resources)
     };
     let resources = build_in_parallel(&page, memo, build)?;
     Ok(query::list_bytes(total, params.start_index, &resources))
-}
-
-/// A resource as JSON text (a `Value` always serialises; the fallback is unreachable).
-fn serialised(resource: &Value) -> Vec<u8> {
-    serde_json::to_vec(resource).unwrap_or_else(|_| b"{}".to_vec())
 }
 
 /// Pages shorter than this are built on the request's thread alone: a second thread costs
@@ -695,7 +692,7 @@ fn build_in_parallel<T: Send>(
 ) -> ScimResult<Vec<T>> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = cores.min(4).min(page.len() / (PARALLEL_FROM / 2)).max(1);
-    if threads == 1 || page.len() < PARALLEL_FROM {
+    if threads == 1 {
         return build(page, &mut memo);
     }
     let size = page.len().div_ceil(threads);
@@ -902,7 +899,9 @@ fn groups_list(view: &View, params: &ListParams) -> ScimResult<Vec<u8>> {
     let mut resources = Vec::with_capacity(keyed.len());
     for (_, g) in &keyed {
         let r = groups::resource(view, g, members)?;
-        resources.push(serialised(&params.projection.apply(r, GROUP_EXTENSIONS)?));
+        resources.push(errors::json_bytes(
+            &params.projection.apply(r, GROUP_EXTENSIONS)?,
+        ));
     }
     Ok(query::list_bytes(total, params.start_index, &resources))
 }
@@ -910,6 +909,27 @@ fn groups_list(view: &View, params: &ListParams) -> ScimResult<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The envelope assembled from serialised resources reads as the `ListResponse` built as
+    /// a value, for no resource, one, and several with escapes and nesting.
+    #[test]
+    fn list_text_is_the_list_response() {
+        let cases: Vec<Vec<Value>> = vec![
+            vec![],
+            vec![serde_json::json!({"id": "00u1"})],
+            vec![
+                serde_json::json!({"id": "a\"b\\c", "name": {"givenName": "Zoë\n"}}),
+                serde_json::json!({"id": "2", "emails": [{"value": "x@y", "primary": true}]}),
+                serde_json::json!({}),
+            ],
+        ];
+        for (total, resources) in cases.into_iter().enumerate() {
+            let text: Vec<Vec<u8>> = resources.iter().map(errors::json_bytes).collect();
+            let bytes = query::list_bytes(total as u64 * 1000, 7, &text);
+            let read: Value = serde_json::from_slice(&bytes).expect("the list is JSON");
+            assert_eq!(read, list_response(total as u64 * 1000, 7, resources));
+        }
+    }
 
     #[test]
     fn hints_pick_the_index() {
