@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-/// Ids per chunk at most (a chunk splits in two beyond it).
+/// The size chunks are split to: a chunk growing beyond twice this splits in two.
 const CHUNK: usize = 512;
 
 /// Ids in ascending order, without duplicates.
@@ -40,15 +40,13 @@ impl IdList {
 
     /// Adds `id`; false when it was there.
     pub fn insert(&mut self, id: Arc<str>) -> bool {
-        let chunks = Arc::make_mut(&mut self.chunks);
-        if chunks.is_empty() {
-            chunks.push(Arc::new(vec![id]));
+        if self.chunks.is_empty() {
+            Arc::make_mut(&mut self.chunks).push(Arc::new(vec![id]));
             self.len = 1;
             return true;
         }
-        let at = chunks
-            .partition_point(|c| c.first().is_some_and(|f| **f <= *id))
-            .saturating_sub(1);
+        let at = self.chunk_of(&id);
+        let chunks = Arc::make_mut(&mut self.chunks);
         let chunk = Arc::make_mut(&mut chunks[at]);
         let Err(pos) = chunk.binary_search(&id) else {
             return false;
