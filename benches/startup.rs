@@ -163,25 +163,6 @@ async fn measure(serve: &mut Serve) -> Result<Start, String> {
     })
 }
 
-/// CPU time of this process so far, every thread's user and system time (`/proc/self/stat`,
-/// in clock ticks of 1/100 s): on a shared machine the work, where wall time is the load.
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return f64::NAN;
-    };
-    // The command name (field 2) may hold spaces; the fields after its closing parenthesis
-    // start at field 3, so utime and stime (14 and 15) are the 12th and 13th of them.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
-    match (ticks(11), ticks(12)) {
-        (Some(u), Some(s)) => (u + s) / 100.0,
-        _ => f64::NAN,
-    }
-}
-
 fn print(what: &str, s: &Start) {
     println!(
         "{what:<44} listening {:>7.3} s   ready {:>7.3} s   search answered {:>7.3} s   peak RSS {:>6.0} MiB",
@@ -207,14 +188,14 @@ async fn run(users: usize) -> Result<(), String> {
     {
         let store = Store::open(dir.path()).map_err(|e| e.to_string())?;
         let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let (t, cpu) = (Instant::now(), cpu_seconds());
+        let (t, cpu) = (Instant::now(), support::cpu_seconds());
         let index = search::Index::open(scratch.path(), IndexOptions::default())
             .map_err(|e| e.to_string())?;
         index.catch_up(&store).map_err(|e| e.to_string())?;
         println!(
             "index build in-process: {:.2} s ({:.2} s of CPU, all threads) for {} documents",
             t.elapsed().as_secs_f64(),
-            cpu_seconds() - cpu,
+            support::cpu_seconds() - cpu,
             index.num_docs()
         );
         index.close();

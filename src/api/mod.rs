@@ -89,6 +89,8 @@ pub(crate) struct Shared {
     pub web_csp: String,
     /// Browser sign-in with Okta, when configured (with a keys file).
     pub sign_in: Option<Arc<SignIn>>,
+    /// SCIM users' managers and groups, shared by requests that read the same store state.
+    pub scim_memo: Arc<scim::SharedMemo>,
 }
 
 /// All routes (`/graphql`, `/assets/`, `/healthz`, `/readyz`, `/hooks/okta`, the directory's
@@ -116,6 +118,7 @@ pub fn router_with_access(state: ApiState, access: Access) -> Router {
         web_csp: web::content_security_policy(state.web.photo_url_template.as_deref()),
         web: state.web,
         sign_in: access.sign_in.clone(),
+        scim_memo: Arc::default(),
     });
     Router::new()
         .route(

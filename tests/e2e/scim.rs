@@ -876,6 +876,102 @@ async fn scim_and_graphql_agree_on_two_thousand_people() {
     }
 }
 
+/// A user in a list page as `role` (every user on one page).
+async fn listed(s: &Scim, role: &str, id: &str) -> Value {
+    let page = s.users(role, &[("count", "1000")]).await;
+    page["Resources"]
+        .as_array()
+        .expect("Resources")
+        .iter()
+        .find(|u| u["id"] == id)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// Pages are built with a server-wide memo of managers' chains and groups' entries, shared by
+/// the requests that read the same state of the store: a page served again after a manager or
+/// a group was renamed, or a manager deactivated, shows the change (each role as it may see
+/// it), exactly as the user read alone does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_follow_renamed_and_deactivated_managers_for_each_role() {
+    let s = Scim::start(400, 7).await;
+    let sim = &s.sim.sim;
+    let status: BTreeMap<String, String> = sim_users(&s.sim)
+        .into_iter()
+        .map(|u| (u.id, u.status))
+        .collect();
+    let active = |id: &String| status.get(id).is_some_and(|s| s == "ACTIVE");
+    // Okta groups (the only ones Okta lets an admin rename).
+    let renamable: BTreeSet<String> = sim
+        .groups()
+        .iter()
+        .filter(|g| g["type"] == "OKTA_GROUP")
+        .filter_map(|g| g["id"].as_str().map(str::to_owned))
+        .collect();
+    // Someone active under two active managers, in an Okta group.
+    let (uid, m1, m2, gid) = status
+        .keys()
+        .filter(|id| active(id))
+        .find_map(|id| {
+            let gid = sim
+                .user_groups(id)
+                .into_iter()
+                .find(|g| renamable.contains(g))?;
+            let m1 = sim.true_manager(id).filter(active)?;
+            let m2 = sim.true_manager(&m1).filter(active)?;
+            Some((id.clone(), m1, m2, gid))
+        })
+        .expect("someone with two managers above, in an Okta group");
+    for role in ["directory", "hr"] {
+        let u = listed(&s, role, &uid).await;
+        assert_eq!(u[ENT]["manager"]["value"], m1.as_str(), "{role}: {u}");
+        assert_eq!(u[MIRROR]["managerChain"][1]["value"], m2.as_str(), "{role}");
+    }
+
+    assert!(sim.update_profile(&m2, patch(&[("displayName", json!("Renamed Manager"))])));
+    assert!(sim.rename_group(&gid, "Renamed Group"));
+    let renamed = |u: &Value| {
+        u[MIRROR]["managerChain"][1]["display"] == "Renamed Manager"
+            && u["groups"]
+                .as_array()
+                .is_some_and(|g| g.iter().any(|g| g["display"] == "Renamed Group"))
+    };
+    for role in ["hr", "directory"] {
+        wait_for(
+            "the renames in a page",
+            Duration::from_millis(100),
+            || async { renamed(&listed(&s, role, &uid).await) },
+        )
+        .await;
+        let alone = s.get(Some(role), &format!("/Users/{uid}")).await;
+        let paged = listed(&s, role, &uid).await;
+        assert_eq!(alone.body, paged, "{role}: in a page and alone");
+    }
+
+    // The direct manager deprovisioned: an hr key still sees them above the user, a directory
+    // key sees no manager (each role's chains are memoized apart: hr reads first).
+    assert!(sim.deactivate_user(&m1));
+    wait_for(
+        "the manager deprovisioned",
+        Duration::from_millis(100),
+        || async { s.get(Some("hr"), &format!("/Users/{m1}")).await.body["active"] == false },
+    )
+    .await;
+    for role in ["hr", "directory", "hr"] {
+        let u = listed(&s, role, &uid).await;
+        if role == "hr" {
+            assert_eq!(u[ENT]["manager"]["value"], m1.as_str(), "hr: {u}");
+            assert_eq!(u[MIRROR]["managerChain"][0]["value"], m1.as_str(), "hr");
+            assert_eq!(u[MIRROR]["managerChain"][1]["display"], "Renamed Manager");
+        } else {
+            assert!(u[ENT].get("manager").is_none(), "directory: {u}");
+            assert_eq!(u[MIRROR]["managerChain"], json!([]), "directory: {u}");
+        }
+        let alone = s.get(Some(role), &format!("/Users/{uid}")).await;
+        assert_eq!(alone.body, u, "{role}: in a page and alone");
+    }
+}
+
 /// Every person SCIM lists for `role`, 1,000 a page, by id.
 async fn scim_people(s: &Scim, role: &str) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();

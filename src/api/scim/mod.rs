@@ -14,6 +14,7 @@ mod patch;
 mod pushed;
 mod query;
 mod users;
+pub(crate) use users::SharedMemo;
 mod write;
 
 use std::sync::Arc;
@@ -143,7 +144,7 @@ async fn list(
     shared: &Shared,
     caller: Option<Extension<Caller>>,
     params: ScimResult<ListParams>,
-    lister: fn(&View, &ListParams) -> ScimResult<Vec<u8>>,
+    lister: fn(&View, &ListParams, &Arc<SharedMemo>) -> ScimResult<Vec<u8>>,
     quick: fn(&ListParams) -> bool,
 ) -> Response {
     respond(
@@ -154,9 +155,10 @@ async fn list(
             // Okta's provisioning sends before every push) runs here: handing it to a blocking
             // thread costs more than the read, and most of its latency on a busy machine.
             let body = if quick(&params) {
-                lister(&view, &params)?
+                lister(&view, &params, &shared.scim_memo)?
             } else {
-                run(&view, move |v| lister(v, &params)).await?
+                let memo = shared.scim_memo.clone();
+                run(&view, move |v| lister(v, &params, &memo)).await?
             };
             Ok(errors::scim_bytes(StatusCode::OK, body))
         }
@@ -582,7 +584,7 @@ fn served_parts(projection: &Projection, provisioning: bool) -> (Parts, bool) {
     (parts, versioned)
 }
 
-fn users_list(view: &View, params: &ListParams) -> ScimResult<Vec<u8>> {
+fn users_list(view: &View, params: &ListParams, shared: &Arc<SharedMemo>) -> ScimResult<Vec<u8>> {
     let hint = params.filter.as_ref().and_then(user_hint);
     let mut paths = params
         .filter
@@ -591,7 +593,7 @@ fn users_list(view: &View, params: &ListParams) -> ScimResult<Vec<u8>> {
         .unwrap_or_default();
     paths.extend(params.sort_by.clone());
     let eval = user_parts(&paths);
-    let mut memo = users::Memo::default();
+    let mut memo = users::Memo::with_shared(shared, view);
     let skip = params.start_index - 1;
     let exact = match (&hint, &params.filter) {
         (Some(h), Some(f)) => params.sort_by.is_none() && h.exact(f),
@@ -680,7 +682,8 @@ fn users_list(view: &View, params: &ListParams) -> ScimResult<Vec<u8>> {
 const PARALLEL_FROM: usize = 16;
 
 /// `build` over `page`, split in order across the machine's cores (at most 4 threads), each
-/// part with its own memo of managers and groups (the first part keeps `memo`). Building,
+/// part with its own memo of managers and groups (the first part keeps `memo`; every part
+/// shares its server-wide memo, `Memo::sibling`). Building,
 /// serialising and dropping a page of 100 whole users costs over 10 ms of one core at 100,000
 /// people (benches/README.md, "SCIM reads"): splitting it is what keeps one caller's page
 /// within its latency target; under many concurrent callers the blocking pool's threads share
@@ -701,7 +704,10 @@ fn build_in_parallel<T: Send>(
     std::thread::scope(|scope| {
         let build = &build;
         let rest: Vec<_> = parts
-            .map(|part| scope.spawn(move || build(part, &mut users::Memo::default())))
+            .map(|part| {
+                let mut own = memo.sibling();
+                scope.spawn(move || build(part, &mut own))
+            })
             .collect();
         let mut all = build(first, &mut memo)?;
         for handle in rest {
@@ -841,7 +847,7 @@ fn group_candidates(
     Ok(())
 }
 
-fn groups_list(view: &View, params: &ListParams) -> ScimResult<Vec<u8>> {
+fn groups_list(view: &View, params: &ListParams, _: &Arc<SharedMemo>) -> ScimResult<Vec<u8>> {
     let hint = params.filter.as_ref().and_then(group_hint);
     let mut paths = params
         .filter

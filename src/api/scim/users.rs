@@ -11,6 +11,7 @@
 //! served to a `directory` key at all.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{Map, Value, json};
 
@@ -68,20 +69,46 @@ impl Parts {
     };
 }
 
+/// A manager's display name and the visible chain from them up (`None`: not visible).
+type Chain = Option<Arc<(String, Vec<Value>)>>;
+
 /// Managers and groups already read while building the users of one answer: the people of a
 /// page share most of their managers and groups, so each is read (and its JSON built) once per
-/// request.
+/// request, and, through [`SharedMemo`], once per state of the store.
 #[derive(Default)]
 pub(crate) struct Memo {
     people: HashMap<String, Option<Person>>,
     /// A group's entry in `groups` (`None`: unknown).
     groups: HashMap<String, Option<Value>>,
-    /// A manager's display name and the visible chain from them up (`None`: not visible).
-    chains: HashMap<String, Option<(String, Vec<Value>)>>,
+    chains: HashMap<String, Chain>,
     user_types: Option<Vec<crate::model::UserType>>,
+    /// The server's memo, with the store generation this request reads and the caller's
+    /// visibility class; `None` for a memo of one request only.
+    shared: Option<(Arc<SharedMemo>, u64, usize)>,
 }
 
 impl Memo {
+    /// A memo that also reads and fills `shared`, for what `view` may see of the store as it
+    /// is now. Made before the request reads what it memoizes: an entry read before a write
+    /// committed is then filed under the generation before it, which the next request empties.
+    pub(crate) fn with_shared(shared: &Arc<SharedMemo>, view: &View) -> Memo {
+        let generation = *view.written().borrow();
+        let class = usize::from(view.may(crate::access::Permission::SeeDeprovisioned));
+        Memo {
+            shared: Some((shared.clone(), generation, class)),
+            ..Memo::default()
+        }
+    }
+
+    /// An empty memo for another thread of the same request: the same shared memo,
+    /// generation and class.
+    pub(crate) fn sibling(&self) -> Memo {
+        Memo {
+            shared: self.shared.clone(),
+            ..Memo::default()
+        }
+    }
+
     /// The display name of Okta user type `id`, when the mirror knows it.
     fn user_type(&mut self, view: &View, id: &str) -> Result<Option<String>> {
         if self.user_types.is_none() {
@@ -108,26 +135,104 @@ impl Memo {
         if let Some(g) = self.groups.get(id) {
             return Ok(g.clone());
         }
-        let g = view.group(id)?.map(|g| {
-            json!({"value": g.id, "display": g.name,
-                   "$ref": super::groups::location(&g.id), "type": "direct"})
-        });
+        let g = match self.shared_get(|s, _| s.groups.get(id).cloned()) {
+            Some(g) => g,
+            None => {
+                let g = view.group(id)?.map(|g| {
+                    json!({"value": g.id, "display": g.name,
+                           "$ref": super::groups::location(&g.id), "type": "direct"})
+                });
+                self.shared_put(|s, _| {
+                    s.groups.insert(id.to_owned(), g.clone());
+                });
+                g
+            }
+        };
         self.groups.insert(id.to_owned(), g.clone());
         Ok(g)
     }
 
     /// The manager `id`'s display name and chain (them first, the root last).
-    fn chain(&mut self, view: &View, id: &str) -> Result<Option<(String, Vec<Value>)>> {
+    fn chain(&mut self, view: &View, id: &str) -> Result<Chain> {
         if let Some(c) = self.chains.get(id) {
             return Ok(c.clone());
         }
-        let c = match self.person(view, id)? {
-            Some(m) => Some((m.name(), manager_chain(view, m, self)?)),
-            None => None,
+        let c = match self.shared_get(|s, class| s.chains[class].get(id).cloned()) {
+            Some(c) => c,
+            None => {
+                let c = match self.person(view, id)? {
+                    Some(m) => Some(Arc::new((m.name(), manager_chain(view, m, self)?))),
+                    None => None,
+                };
+                self.shared_put(|s, class| {
+                    s.chains[class].insert(id.to_owned(), c.clone());
+                });
+                c
+            }
         };
         self.chains.insert(id.to_owned(), c.clone());
         Ok(c)
     }
+
+    /// What `get` finds in the shared memo, when it holds this request's generation.
+    fn shared_get<T>(&self, get: impl FnOnce(&Generation, usize) -> Option<T>) -> Option<T> {
+        let (shared, generation, class) = self.shared.as_ref()?;
+        let g = shared.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if g.number != *generation {
+            return None;
+        }
+        get(&g, *class)
+    }
+
+    /// Files an entry with `put`, unless the shared memo has moved on to a later generation
+    /// (this request read an older state). A later generation, or a full memo, starts it
+    /// again empty (the old entries dropped once the lock is released).
+    fn shared_put(&self, put: impl FnOnce(&mut Generation, usize)) {
+        let Some((shared, generation, class)) = self.shared.as_ref() else {
+            return;
+        };
+        let mut g = shared.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if *generation < g.number {
+            return;
+        }
+        let mut old = None;
+        if *generation > g.number || g.entries >= SHARED_MEMO_MAX {
+            old = Some(std::mem::replace(
+                &mut *g,
+                Generation {
+                    number: *generation,
+                    ..Generation::default()
+                },
+            ));
+        }
+        g.entries += 1;
+        put(&mut g, *class);
+        drop(g);
+        drop(old);
+    }
+}
+
+/// Entries the shared memo holds before it starts again: 20,000 chains of about 1 KB and group
+/// entries of about 150 B bound it to some 20 MB, while the managers near the top of an org
+/// and its large groups, the ones every page shares, stay in it.
+const SHARED_MEMO_MAX: usize = 20_000;
+
+/// Managers' chains and groups' entries for SCIM users, shared by every request of one server
+/// that reads the same state of the store (the generation `View::written` counts): the users
+/// of any page share the managers near the top of the org and the large groups, so after the
+/// first pages those are neither read nor built again. The first request that sees a later
+/// generation (a committed batch) empties it.
+#[derive(Default)]
+pub(crate) struct SharedMemo(Mutex<Generation>);
+
+#[derive(Default)]
+struct Generation {
+    number: u64,
+    entries: usize,
+    /// Chains by manager id, for callers who do not (0) and who do (1) see deprovisioned
+    /// people: a chain stops below a manager the caller may not see.
+    chains: [HashMap<String, Chain>; 2],
+    groups: HashMap<String, Option<Value>>,
 }
 
 /// The path of a user, relative to the server's root.
@@ -270,9 +375,10 @@ pub(crate) fn resource_with(
         if parts.managers {
             // A manager the caller may not see is left out altogether.
             match memo.chain(view, mid)? {
-                Some((name, up)) => {
-                    manager["displayName"] = Value::String(name);
-                    chain = up;
+                Some(found) => {
+                    let (name, up) = &*found;
+                    manager["displayName"] = Value::String(name.clone());
+                    chain = up.clone();
                 }
                 None => manager = Value::Null,
             }
