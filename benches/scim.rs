@@ -35,9 +35,11 @@ fn report(label: &str, mut times: Vec<Duration>, cpu: f64) {
         times[i].as_secs_f64() * 1000.0
     };
     println!(
-        "{label:<56} p50 {:>7.3} ms   p99 {:>7.3} ms   CPU {cpu_ms:>6.2} ms/request   ({} samples)",
+        "{label:<56} p50 {:>7.3} ms   p90 {:>7.3} ms   p99 {:>7.3} ms   max {:>7.3} ms   CPU {cpu_ms:>6.2} ms/request   ({} samples)",
         pct(0.50),
+        pct(0.90),
         pct(0.99),
+        pct(1.0),
         times.len()
     );
 }

@@ -677,17 +677,17 @@ fn users_list(view: &View, params: &ListParams, shared: &Arc<SharedMemo>) -> Sci
     Ok(query::list_bytes(total, params.start_index, &resources))
 }
 
-/// Pages shorter than this are built on the request's thread alone: a second thread costs
-/// some 20 µs to start, a whole user 50-150 µs to build.
+/// Pages shorter than this are built on the request's thread alone: handing a part to another
+/// thread costs some 20 µs, a whole user 50-150 µs to build.
 const PARALLEL_FROM: usize = 16;
 
-/// `build` over `page`, split in order across the machine's cores (at most 4 threads), each
-/// part with its own memo of managers and groups (the first part keeps `memo`; every part
-/// shares its server-wide memo, `Memo::sibling`). Building,
-/// serialising and dropping a page of 100 whole users costs over 10 ms of one core at 100,000
-/// people (benches/README.md, "SCIM reads"): splitting it is what keeps one caller's page
-/// within its latency target; under many concurrent callers the blocking pool's threads share
-/// the cores as before.
+/// `build` over `page`, split in order across the machine's cores (at most 4 parts: this
+/// thread builds the first, rayon's pool the others), each part with its own memo of managers
+/// and groups (the first part keeps `memo`; every part shares its server-wide memo,
+/// `Memo::sibling`). Building, serialising and dropping a page of 100 whole users costs 6-9 ms
+/// of CPU at 100,000 people (benches/README.md, "SCIM reads"): splitting it is what keeps one
+/// caller's page within its latency target; under many concurrent callers the pool's threads
+/// and the blocking pool's share the cores.
 fn build_in_parallel<T: Send>(
     page: &[Person],
     mut memo: users::Memo,
@@ -701,27 +701,31 @@ fn build_in_parallel<T: Send>(
     let size = page.len().div_ceil(threads);
     let mut parts = page.chunks(size);
     let first = parts.next().unwrap_or_default();
-    std::thread::scope(|scope| {
+    let rest: Vec<&[Person]> = parts.collect();
+    let mut built: Vec<Option<ScimResult<Vec<T>>>> = Vec::new();
+    built.resize_with(rest.len(), || None);
+    // The other parts go to rayon's threads, which stay up between requests (a thread started
+    // per request pays for its stack and its allocator's heap each time); this thread builds
+    // the first part meanwhile.
+    let mut all = rayon::in_place_scope(|scope| {
         let build = &build;
-        let rest: Vec<_> = parts
-            .map(|part| {
-                let mut own = memo.sibling();
-                scope.spawn(move || build(part, &mut own))
-            })
-            .collect();
-        let mut all = build(first, &mut memo)?;
-        for handle in rest {
-            let part = handle.join().map_err(|_| {
-                ScimError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    None,
-                    "building a page of users stopped before it finished",
-                )
-            })??;
-            all.extend(part);
+        for (part, slot) in rest.iter().zip(built.iter_mut()) {
+            let mut own = memo.sibling();
+            scope.spawn(move |_| *slot = Some(build(part, &mut own)));
         }
-        Ok(all)
-    })
+        build(first, &mut memo)
+    })?;
+    for part in built {
+        let part = part.ok_or_else(|| {
+            ScimError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                "building a page of users stopped before it finished",
+            )
+        })??;
+        all.extend(part);
+    }
+    Ok(all)
 }
 
 // ---- groups ---------------------------------------------------------------------------------
