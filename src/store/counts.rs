@@ -368,12 +368,13 @@ pub(super) struct Tally {
 }
 
 impl Tally {
-    /// Counts `p`, adding its attribute-index entries to `idx_attr`.
-    pub(super) fn person(&mut self, p: &Person, idx_attr: &mut sled::Batch) {
+    /// Counts `p`, returning its attribute-index keys (for `idx_attr`).
+    pub(super) fn person(&mut self, p: &Person) -> Vec<Vec<u8>> {
+        let mut idx_attr = Vec::new();
         *self.counts.entry(status_key(p.status)).or_default() += 1;
         for a in Attr::ALL {
             if let Some(v) = a.of(p) {
-                idx_attr.insert(index_key(a, v, &p.id), &[]);
+                idx_attr.push(index_key(a, v, &p.id));
                 *self.counts.entry(count_key(a, v, p.status)).or_default() += 1;
             }
         }
@@ -386,30 +387,33 @@ impl Tally {
             self.manager.insert(p.id.clone(), m.clone());
         }
         self.status.push((p.id.clone(), p.status));
+        idx_attr
     }
 
-    /// Writes the counts, the department counts, `manager_of` and the report counts.
+    /// Writes the counts, the department counts, `manager_of` and the report counts (plain
+    /// inserts: an initial load needs no atomicity, and a large sled batch holds its garbage
+    /// and the global write lock until it ends).
     pub(super) fn write(self, store: &Store) -> Result<()> {
-        let mut counts = sled::Batch::default();
         for (k, n) in &self.counts {
-            counts.insert(k.as_slice(), &keys::u64_be(*n));
+            store
+                .tree(T::Counts)
+                .insert(k.as_slice(), &keys::u64_be(*n))?;
         }
-        store.tree(T::Counts).apply_batch(counts)?;
-        let mut departments = sled::Batch::default();
         for (k, n) in &self.departments {
-            departments.insert(k.as_slice(), &keys::u64_be(*n));
+            store
+                .tree(T::DepartmentCounts)
+                .insert(k.as_slice(), &keys::u64_be(*n))?;
         }
-        store.tree(T::DepartmentCounts).apply_batch(departments)?;
-        let mut manager_of = sled::Batch::default();
         for (id, m) in &self.manager {
-            manager_of.insert(id.as_bytes(), m.as_bytes());
+            store
+                .tree(T::ManagerOf)
+                .insert(id.as_bytes(), m.as_bytes())?;
         }
-        store.tree(T::ManagerOf).apply_batch(manager_of)?;
-        let mut reports = sled::Batch::default();
         for (id, (a, s)) in reports_under(&self.manager, &self.status) {
-            reports.insert(id.as_bytes(), &write_pair(a, s));
+            store
+                .tree(T::ReportCounts)
+                .insert(id.as_bytes(), &write_pair(a, s))?;
         }
-        store.tree(T::ReportCounts).apply_batch(reports)?;
         Ok(())
     }
 }

@@ -49,9 +49,6 @@ const LOADED: [T; 20] = [
 /// Every tree's entries (key, value) by tree name: `Store::contents`.
 pub type Contents = std::collections::BTreeMap<&'static str, Vec<(Vec<u8>, Vec<u8>)>>;
 
-/// Membership pairs gathered before a batch is written.
-const MEMBER_BATCH: usize = 50_000;
-
 /// An initial load in progress (see the module comment). Write people and groups through
 /// [`PeopleLoad`], memberships through [`MemberLoad`] (the two may run on two threads), then
 /// [`InitialLoad::finish`]; or [`InitialLoad::abandon`] it.
@@ -72,9 +69,6 @@ pub struct MemberLoad {
     store: Store,
     /// Everyone's status, for each group's members by status.
     status: HashMap<String, UserStatus>,
-    members: sled::Batch,
-    member_of: sled::Batch,
-    pending: usize,
     group_counts: HashMap<String, u64>,
     group_status: HashMap<Vec<u8>, u64>,
     memberships: u64,
@@ -176,9 +170,6 @@ impl InitialLoad {
             MemberLoad {
                 store: self.store.clone(),
                 status,
-                members: sled::Batch::default(),
-                member_of: sled::Batch::default(),
-                pending: 0,
                 group_counts: HashMap::new(),
                 group_status: HashMap::new(),
                 memberships: 0,
@@ -188,21 +179,20 @@ impl InitialLoad {
 
     /// Writes the counts, makes everything durable, then in one transaction logs the load,
     /// sets the counters and clears the mark. Returns what the load created.
-    pub fn finish(&self, people: PeopleLoad, mut members: MemberLoad) -> Result<super::Applied> {
+    pub fn finish(&self, people: PeopleLoad, members: MemberLoad) -> Result<super::Applied> {
         let store = &self.store;
-        members.write()?;
         let _writing = store.writing();
         people.tally.write(store)?;
-        let mut group_counts = sled::Batch::default();
         for (g, n) in &members.group_counts {
-            group_counts.insert(g.as_bytes(), &keys::u64_be(*n));
+            store
+                .tree(T::GroupCounts)
+                .insert(g.as_bytes(), &keys::u64_be(*n))?;
         }
-        store.tree(T::GroupCounts).apply_batch(group_counts)?;
-        let mut group_status = sled::Batch::default();
         for (k, n) in &members.group_status {
-            group_status.insert(k.as_slice(), &keys::u64_be(*n));
+            store
+                .tree(T::GroupStatusCounts)
+                .insert(k.as_slice(), &keys::u64_be(*n))?;
         }
-        store.tree(T::GroupStatusCounts).apply_batch(group_status)?;
         store.flush()?;
 
         let (n_people, n_groups, n_members) = (people.people, people.groups, members.memberships);
@@ -257,59 +247,48 @@ impl PeopleLoad {
     /// `apply` would (a later person taking a login wins it there too).
     pub fn people(&mut self, people: &[(Person, Vec<u8>)]) -> Result<()> {
         let _writing = self.store.writing();
-        let mut b: HashMap<usize, sled::Batch> = HashMap::new();
-        let mut put = |t: T, k: &[u8], v: &[u8]| b.entry(t as usize).or_default().insert(k, v);
-        let mut idx_attr = sled::Batch::default();
+        let t = |t: T| self.store.tree(t);
         for (p, raw) in people {
             let bytes = serde_json::to_vec(p)
                 .map_err(|e| StoreError::Corrupt(format!("encoding person: {e}")))?;
             let id = p.id.as_bytes();
-            put(T::People, id, &bytes);
-            put(T::RawUsers, id, raw);
-            put(T::IdxLogin, keys::fold(&p.login).as_bytes(), id);
+            t(T::People).insert(id, bytes)?;
+            t(T::RawUsers).insert(id, raw.as_slice())?;
+            t(T::IdxLogin).insert(keys::fold(&p.login).as_bytes(), id)?;
             if let Some(e) = &p.email {
-                put(T::IdxEmail, &keys::pair(&keys::fold(e), &p.id), &[]);
+                t(T::IdxEmail).insert(keys::pair(&keys::fold(e), &p.id), &[])?;
             }
             if let Some(n) = &p.employee_number {
-                put(T::IdxEmpNo, &keys::pair(n.trim(), &p.id), &[]);
+                t(T::IdxEmpNo).insert(keys::pair(n.trim(), &p.id), &[])?;
             }
             if let Some(m) = &p.manager_id {
-                put(T::Reports, &keys::pair(m, &p.id), &[]);
+                t(T::Reports).insert(keys::pair(m, &p.id), &[])?;
             }
             if let Some(d) = &p.department {
                 let d = keys::department(d);
-                put(T::IdxDepartment, &keys::pair(&d, &p.id), &[]);
+                t(T::IdxDepartment).insert(keys::pair(&d, &p.id), &[])?;
             }
-            put(T::StatusOf, id, p.status.as_str().as_bytes());
-            self.tally.person(p, &mut idx_attr);
+            t(T::StatusOf).insert(id, p.status.as_str())?;
+            for k in self.tally.person(p) {
+                t(T::IdxAttr).insert(k, &[])?;
+            }
             self.people += 1;
         }
-        for (t, batch) in b {
-            self.store.trees[t].apply_batch(batch)?;
-        }
-        self.store.tree(T::IdxAttr).apply_batch(idx_attr)?;
         Ok(())
     }
 
     /// Writes groups (each with Okta's raw JSON) and the group-name index.
     pub fn groups(&mut self, groups: &[(Group, Vec<u8>)]) -> Result<()> {
         let _writing = self.store.writing();
-        let (mut records, mut raw, mut names) = (
-            sled::Batch::default(),
-            sled::Batch::default(),
-            sled::Batch::default(),
-        );
+        let t = |t: T| self.store.tree(t);
         for (g, r) in groups {
             let bytes = serde_json::to_vec(g)
                 .map_err(|e| StoreError::Corrupt(format!("encoding group: {e}")))?;
-            records.insert(g.id.as_bytes(), bytes);
-            raw.insert(g.id.as_bytes(), r.as_slice());
-            names.insert(keys::pair(&keys::fold(&g.name), &g.id), &[]);
+            t(T::Groups).insert(g.id.as_bytes(), bytes)?;
+            t(T::RawGroups).insert(g.id.as_bytes(), r.as_slice())?;
+            t(T::IdxGroupName).insert(keys::pair(&keys::fold(&g.name), &g.id), &[])?;
             self.groups += 1;
         }
-        self.store.tree(T::Groups).apply_batch(records)?;
-        self.store.tree(T::RawGroups).apply_batch(raw)?;
-        self.store.tree(T::IdxGroupName).apply_batch(names)?;
         Ok(())
     }
 }
@@ -322,9 +301,11 @@ impl MemberLoad {
             .iter()
             .filter(|u| self.status.contains_key(u.as_str()))
             .collect();
+        let _writing = self.store.writing();
+        let (members, member_of) = (self.store.tree(T::Members), self.store.tree(T::MemberOf));
         for u in &user_ids {
-            self.members.insert(keys::pair(group_id, u), &[]);
-            self.member_of.insert(keys::pair(u, group_id), &[]);
+            members.insert(keys::pair(group_id, u), &[])?;
+            member_of.insert(keys::pair(u, group_id), &[])?;
             group_status_tally(
                 &mut self.group_status,
                 group_id,
@@ -335,26 +316,6 @@ impl MemberLoad {
             *self.group_counts.entry(group_id.to_owned()).or_default() += user_ids.len() as u64;
         }
         self.memberships += user_ids.len() as u64;
-        self.pending += user_ids.len();
-        if self.pending >= MEMBER_BATCH {
-            self.write()?;
-        }
-        Ok(())
-    }
-
-    /// Writes the pairs gathered so far.
-    fn write(&mut self) -> Result<()> {
-        if self.pending == 0 {
-            return Ok(());
-        }
-        let _writing = self.store.writing();
-        self.store
-            .tree(T::Members)
-            .apply_batch(std::mem::take(&mut self.members))?;
-        self.store
-            .tree(T::MemberOf)
-            .apply_batch(std::mem::take(&mut self.member_of))?;
-        self.pending = 0;
         Ok(())
     }
 }
