@@ -337,6 +337,16 @@ pub enum Entity {
         /// User ids removed from the group in this batch.
         removed: Vec<String>,
     },
+    /// A crawl loaded into an empty store, logged as this one entry instead of one per record:
+    /// whoever follows the log from before it reads the store again.
+    InitialLoad {
+        /// People loaded.
+        people: u64,
+        /// Groups loaded.
+        groups: u64,
+        /// Memberships loaded.
+        memberships: u64,
+    },
 }
 
 /// What happened to a change-log entry's entity.

@@ -1231,6 +1231,8 @@ impl View {
                     let fields = c.fields.into_iter().filter(field_shown).collect();
                     (kind, id, fields, Vec::new(), Vec::new())
                 }
+                // Never after a cursor the feed accepts (`changes_start`).
+                Entity::InitialLoad { .. } => continue,
                 Entity::Members {
                     group_id,
                     added,
@@ -1273,7 +1275,9 @@ impl View {
             Some(first) => first,
             None => s.last_seq()?.saturating_add(1),
         };
-        Ok(oldest.saturating_sub(1))
+        // An initial load is one entry for the whole org: the feed starts after it, and a
+        // cursor from before it is expired like a pruned one (read the mirror again).
+        Ok(oldest.saturating_sub(1).max(s.initial_load_seq()?))
     }
 
     /// The position after the newest change (a consumer's `headCursor`).

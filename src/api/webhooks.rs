@@ -143,13 +143,14 @@ async fn run(mirror: Arc<Mirror>, hook: Webhook, dir: PathBuf, mut stop: watch::
                 end
             }
             Err(AccessError::CursorExpired { oldest, .. }) => {
-                // Down longer than the retention: the entries in between are gone. Say so, so
-                // the receiver resyncs, and go on from the oldest entry held.
-                tracing::error!(
+                // Down longer than the retention, or a first sync logged as one initial-load
+                // entry: the entries in between are not in the log. Say so, so the receiver
+                // reads the mirror again, and go on from the oldest entry held.
+                tracing::warn!(
                     webhook = %hook.name,
                     after = pos,
                     oldest,
-                    "the webhook fell behind the change log's retention; sending resyncRequired and going on from the oldest entry held"
+                    "the change log no longer holds the entries after the webhook's position (pruned, or a first sync loaded as one entry); sending resyncRequired and going on from the oldest entry held"
                 );
                 let resume = oldest.saturating_sub(1);
                 let body = payload(&hook.name, &[], resume, Some(pos));

@@ -212,7 +212,9 @@ impl Index {
                 .sum::<Result<u64, _>>()?;
             Ok(last - from > people)
         };
-        let rebuild = from == 0 || from > last || long_backlog()?;
+        // An initial load logs one entry for the whole org: everything before it is re-read.
+        let rebuild =
+            from == 0 || from > last || store.initial_load_seq()? > from || long_backlog()?;
         let mode = if rebuild { "rebuild" } else { "replay" };
         let _span = tracing::info_span!("search_index_update", mode, from, to = last).entered();
         let started = std::time::Instant::now();

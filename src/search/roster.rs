@@ -205,7 +205,11 @@ impl Roster {
         if target == self.seq {
             return Ok(true);
         }
-        if target < self.seq || store.first_seq()?.is_none_or(|f| f > self.seq + 1) {
+        // A pruned log, or an initial load since (one entry for the whole org): build again.
+        if target < self.seq
+            || store.first_seq()?.is_none_or(|f| f > self.seq + 1)
+            || store.initial_load_seq()? > self.seq
+        {
             return Ok(false);
         }
         let mut touched: BTreeSet<String> = BTreeSet::new();

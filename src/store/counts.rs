@@ -328,6 +328,107 @@ impl GroupStatus {
     }
 }
 
+/// Everyone under each manager (everyone, not deprovisioned): each person counts once under
+/// every manager on their chain, stopping where the chain repeats.
+fn reports_under<'a>(
+    manager: &'a HashMap<String, String>,
+    status: &'a [(String, UserStatus)],
+) -> HashMap<&'a str, (u64, u64)> {
+    let mut under: HashMap<&str, (u64, u64)> = HashMap::new();
+    for (id, s) in status {
+        let mut seen: Vec<&str> = vec![id.as_str()];
+        let mut at = manager.get(id);
+        while let Some(m) = at {
+            if seen.contains(&m.as_str()) {
+                break;
+            }
+            let e = under.entry(m.as_str()).or_default();
+            e.0 += 1;
+            e.1 += shown(*s);
+            seen.push(m.as_str());
+            at = manager.get(m);
+        }
+    }
+    under
+}
+
+/// The counts of an initial load (`load.rs`), gathered in memory while its records are written
+/// and written once at its end: the same keys and values the transactions of `Store::apply`
+/// would have left, computed the way a rebuild computes them.
+#[derive(Default)]
+pub(super) struct Tally {
+    /// `counts`: per status, and per (attribute value, status).
+    counts: HashMap<Vec<u8>, u64>,
+    /// `department_counts`.
+    departments: HashMap<Vec<u8>, u64>,
+    /// Resolved managers, for the report counts at the end.
+    manager: HashMap<String, String>,
+    /// Everyone's status, in the order they were loaded.
+    status: Vec<(String, UserStatus)>,
+}
+
+impl Tally {
+    /// Counts `p`, returning its attribute-index keys (for `idx_attr`).
+    pub(super) fn person(&mut self, p: &Person) -> Vec<Vec<u8>> {
+        let mut idx_attr = Vec::new();
+        *self.counts.entry(status_key(p.status)).or_default() += 1;
+        for a in Attr::ALL {
+            if let Some(v) = a.of(p) {
+                idx_attr.push(index_key(a, v, &p.id));
+                *self.counts.entry(count_key(a, v, p.status)).or_default() += 1;
+            }
+        }
+        if let Some(d) = &p.department {
+            for k in keys::department_count_keys(&keys::department(d), p.status) {
+                *self.departments.entry(k).or_default() += 1;
+            }
+        }
+        if let Some(m) = &p.manager_id {
+            self.manager.insert(p.id.clone(), m.clone());
+        }
+        self.status.push((p.id.clone(), p.status));
+        idx_attr
+    }
+
+    /// Writes the counts, the department counts, `manager_of` and the report counts (plain
+    /// inserts: an initial load needs no atomicity, and a large sled batch holds its garbage
+    /// and the global write lock until it ends).
+    pub(super) fn write(self, store: &Store) -> Result<()> {
+        for (k, n) in &self.counts {
+            store
+                .tree(T::Counts)
+                .insert(k.as_slice(), &keys::u64_be(*n))?;
+        }
+        for (k, n) in &self.departments {
+            store
+                .tree(T::DepartmentCounts)
+                .insert(k.as_slice(), &keys::u64_be(*n))?;
+        }
+        for (id, m) in &self.manager {
+            store
+                .tree(T::ManagerOf)
+                .insert(id.as_bytes(), m.as_bytes())?;
+        }
+        for (id, (a, s)) in reports_under(&self.manager, &self.status) {
+            store
+                .tree(T::ReportCounts)
+                .insert(id.as_bytes(), &write_pair(a, s))?;
+        }
+        Ok(())
+    }
+}
+
+/// Each group's members by status for an initial load, from the statuses of the people loaded.
+pub(super) fn group_status_tally(
+    tally: &mut HashMap<Vec<u8>, u64>,
+    group: &str,
+    status: Option<UserStatus>,
+) {
+    if let Some(s) = status {
+        *tally.entry(group_status_key(group, s)).or_default() += 1;
+    }
+}
+
 fn mark_stale(tx: &[TransactionalTree]) -> TxResult<()> {
     tx[T::Meta as usize].insert(REPORTS_STALE, &[1])?;
     Ok(())
@@ -534,21 +635,7 @@ impl Store {
             }
             status.push((p.id, p.status));
         }
-        let mut under: HashMap<&str, (u64, u64)> = HashMap::new();
-        for (id, s) in &status {
-            let mut seen: Vec<&str> = vec![id.as_str()];
-            let mut at = manager.get(id);
-            while let Some(m) = at {
-                if seen.contains(&m.as_str()) {
-                    break;
-                }
-                let e = under.entry(m.as_str()).or_default();
-                e.0 += 1;
-                e.1 += shown(*s);
-                seen.push(m.as_str());
-                at = manager.get(m);
-            }
-        }
+        let under = reports_under(&manager, &status);
         let (mo, rc) = (self.tree(T::ManagerOf), self.tree(T::ReportCounts));
         mo.clear()?;
         rc.clear()?;

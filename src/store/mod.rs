@@ -5,12 +5,14 @@ mod audit;
 mod backup;
 mod counts;
 mod keys;
+mod load;
 mod read;
 mod stage;
 mod write;
 
 pub use backup::{BACKUP_MAGIC, SnapshotSummary, Spool};
 pub use counts::Attr;
+pub use load::{Contents, InitialLoad, MemberLoad, PeopleLoad};
 pub use read::{PersonFilter, RawProfile};
 pub use write::{Applied, Batch, Op, RUNS_KEPT, RawJson};
 
@@ -152,6 +154,10 @@ pub struct Store {
     /// Bumped after every committed batch: followers of the change log (the change-feed
     /// subscription, webhooks) wait on it instead of polling.
     written: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Whether a crawl into an empty store may take the initial-load path (`load.rs`).
+    initial_load_allowed: Arc<std::sync::atomic::AtomicBool>,
+    /// Whether `open` found an interrupted initial load and emptied the store.
+    recovered_initial_load: bool,
 }
 
 /// One tree's contents in numbers (`Store::footprint`).
@@ -209,6 +215,11 @@ pub mod meta {
     pub const SCOPE: &str = "scope";
     /// Okta's user types (`Vec<model::UserType>`), read by the sync engine.
     pub const USER_TYPES: &str = "user_types";
+    /// Set (durably) while an initial load writes into the empty store, cleared in the
+    /// transaction that logs it: a store opened with it set is emptied (see `load.rs`).
+    pub const INITIAL_LOAD: &str = "initial_load";
+    /// The change-log sequence of the newest initial load (big-endian u64).
+    pub const INITIAL_LOAD_SEQ: &str = "initial_load_seq";
 }
 
 impl Store {
@@ -224,7 +235,7 @@ impl Store {
             .iter()
             .map(|n| db.open_tree(n))
             .collect::<Result<Vec<_>, _>>()?;
-        let store = Store {
+        let mut store = Store {
             stage_users: db.open_tree("stage_users")?,
             stage_groups: db.open_tree("stage_groups")?,
             stage_members: db.open_tree("stage_members")?,
@@ -232,6 +243,8 @@ impl Store {
             dir: Arc::new(dir.to_path_buf()),
             writers: Arc::new(RwLock::new(())),
             written: Arc::new(tokio::sync::watch::channel(0).0),
+            initial_load_allowed: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            recovered_initial_load: false,
             trees,
         };
         match store.meta_u64(meta::SCHEMA)? {
@@ -263,6 +276,8 @@ impl Store {
                 }
             }
         }
+        // A crash during an initial load: the store held nothing before it.
+        store.recovered_initial_load = store.recover_initial_load()?;
         // A crash between a batch that met a manager cycle and the rebuild after it.
         store.settle_report_counts()?;
         Ok(store)

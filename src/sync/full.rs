@@ -498,6 +498,22 @@ fn apply_staged(
     for p in &mut people {
         p.outside_scope = crawled.outside.contains(&p.id);
     }
+    // Decided by the store, once: a crawl into an empty store writes each key once.
+    if let Some(load) = store.begin_initial_load()? {
+        let loaded = load_initial(
+            store,
+            load,
+            people,
+            &mut resolution.managers,
+            crawled,
+            cancel,
+        );
+        let (counts, groups_warnings) = loaded?;
+        warnings.extend(groups_warnings);
+        done("initial load");
+        warnings.extend(manager_warnings(&resolution.report));
+        return Ok((counts, resolution.report, held, warnings, settled));
+    }
     apply_people(store, &mut out, people, &mut resolution.managers)?;
     done("people");
     let groups = apply_groups(store, &mut out, vanished, &mut warnings)?;
@@ -511,6 +527,118 @@ fn apply_staged(
     done("removals");
     warnings.extend(manager_warnings(&resolution.report));
     Ok((out.counts, resolution.report, held, warnings, settled))
+}
+
+/// People per batch of an initial load.
+const LOAD_CHUNK: usize = 10_000;
+
+/// A crawl into an empty store (`store::InitialLoad`): people and groups on this thread,
+/// memberships on a second one (they touch other trees), then the counts and one change-log
+/// entry. A failure or a cancel empties the store again. Returns what was created and the
+/// warnings about groups that would not parse.
+fn load_initial(
+    store: &Store,
+    load: crate::store::InitialLoad,
+    people: Vec<Person>,
+    managers: &mut std::collections::HashMap<String, String>,
+    crawled: &Crawled,
+    cancel: &Cancel,
+) -> Result<(ChangeCounts, Vec<String>), FullSyncError> {
+    let status = people.iter().map(|p| (p.id.clone(), p.status)).collect();
+    let (mut people_side, mut member_side) = load.sides(status);
+    let mut warnings = Vec::new();
+    let loaded = std::thread::scope(|scope| {
+        let groups = parse_staged_groups(store, &crawled.vanished, &mut warnings)?;
+        let group_ids: Vec<String> = groups.iter().map(|(g, _)| g.id.clone()).collect();
+        let member_side = &mut member_side;
+        let members = scope.spawn(move || -> Result<(), FullSyncError> {
+            for gid in &group_ids {
+                if cancel.is_set() {
+                    return Err(FullSyncError::Cancelled);
+                }
+                member_side.members(gid, &store.staged_member_ids(gid)?)?;
+            }
+            Ok(())
+        });
+        let written =
+            load_people(store, &mut people_side, people, managers, cancel).and_then(|()| {
+                tracing::debug!(phase = "initial load: people", "apply");
+                Ok(people_side.groups(&groups)?)
+            });
+        let members = members
+            .join()
+            .unwrap_or_else(|_| Err(FullSyncError::Join("the membership loader panicked".into())));
+        written.and(members)
+    });
+    let finished = loaded.and_then(|()| {
+        if cancel.is_set() {
+            return Err(FullSyncError::Cancelled);
+        }
+        Ok(load.finish(people_side, member_side)?)
+    });
+    match finished {
+        Ok(counts) => Ok((counts, warnings)),
+        Err(e) => {
+            if let Err(undo) = load.abandon() {
+                tracing::warn!("could not empty the store after a failed first load: {undo}");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Writes each staged person with their resolved manager and the staged raw bytes (the second
+/// pass over the staging tree, in the same id order as `people`), `LOAD_CHUNK` at a time.
+fn load_people(
+    store: &Store,
+    out: &mut crate::store::PeopleLoad,
+    people: Vec<Person>,
+    managers: &mut std::collections::HashMap<String, String>,
+    cancel: &Cancel,
+) -> Result<(), FullSyncError> {
+    let mut parsed = people.into_iter().peekable();
+    let mut chunk: Vec<(Person, Vec<u8>)> = Vec::with_capacity(LOAD_CHUNK);
+    for r in store.staged_users_bytes() {
+        let (id, raw) = r?;
+        if parsed.peek().map(|p| p.id.as_str()) != Some(id.as_str()) {
+            continue; // skipped as unreadable
+        }
+        let Some(mut person) = parsed.next() else {
+            break;
+        };
+        person.manager_id = managers.remove(&id);
+        chunk.push((person, raw));
+        if chunk.len() >= LOAD_CHUNK {
+            if cancel.is_set() {
+                return Err(FullSyncError::Cancelled);
+            }
+            out.people(&chunk)?;
+            chunk.clear();
+        }
+    }
+    out.people(&chunk)?;
+    Ok(())
+}
+
+/// The staged groups that parse, with their raw bytes (others are skipped with a warning),
+/// leaving out those that vanished during the crawl.
+fn parse_staged_groups(
+    store: &Store,
+    vanished: &Vanished,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<(Group, Vec<u8>)>, FullSyncError> {
+    let mut out = Vec::new();
+    for r in store.staged_groups() {
+        let (id, raw) = r?;
+        if vanished.contains(&id) {
+            continue;
+        }
+        match Group::from_okta(&raw) {
+            Ok(group) => out.push((group, RawJson::from(&raw).0)),
+            Err(e) => warnings.push(format!("skipped group {id}: {e}")),
+        }
+    }
+    Ok(out)
 }
 
 /// Operations gathered into `CHUNK`-sized transactions, and what they changed: a crawl is

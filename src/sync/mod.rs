@@ -11,7 +11,7 @@ pub mod scope;
 mod source;
 
 pub use continuous::{Command, Lanes, LogAllowance, SyncKind, Wiring, run as run_continuous};
-pub use full::{Cancel, run_crawl, run_crawl_until, run_full};
+pub use full::{Cancel, Fetched, fetch, run_crawl, run_crawl_until, run_full};
 pub use incremental::{Incremental, Position};
 pub use managers::{ManagerConfig, ManagerKey};
 pub use provision::Provisioner;

@@ -637,3 +637,48 @@ async fn a_deleted_users_groups_are_re_read_even_when_the_mirror_no_longer_holds
         "g1's stamp moved with u1's deletion"
     );
 }
+
+/// A store marked as holding an interrupted initial load is emptied when it opens (it held
+/// nothing before the load), and the next crawl loads it whole.
+#[tokio::test]
+async fn an_interrupted_initial_load_is_emptied_on_open_and_loaded_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ids: Vec<String> = (0..30).map(|i| format!("u{i:03}")).collect();
+    let names: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let fake = Fake::org(&names, &["g1", "g2"]);
+    {
+        let store = Store::open(dir.path()).expect("open");
+        let load = store
+            .begin_initial_load()
+            .expect("begin")
+            .expect("an empty store loads");
+        let people: Vec<(crate::model::Person, Vec<u8>)> = ids[..10]
+            .iter()
+            .map(|id| {
+                let raw = user(id);
+                let p = crate::model::Person::from_okta(&raw, &Default::default()).expect("p");
+                (p, serde_json::to_vec(&raw).expect("raw"))
+            })
+            .collect();
+        let status = people
+            .iter()
+            .map(|(p, _)| (p.id.clone(), p.status))
+            .collect();
+        let (mut ps, mut ms) = load.sides(status);
+        ps.people(&people).expect("people");
+        ms.members("g1", &ids[..10]).expect("members");
+        store.flush().expect("flush");
+        assert!(store.initial_load_pending().expect("mark"));
+        // Dropped without finish or abandon: what a kill leaves.
+    }
+    let store = Store::open(dir.path()).expect("reopen");
+    assert!(store.recovered_initial_load(), "the mark was on disk");
+    assert!(!store.initial_load_pending().expect("mark"));
+    assert_eq!(store.person_ids().count(), 0, "emptied");
+    assert_eq!(store.contents().expect("contents")["members"].len(), 0);
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(run.ok, "{:?}", run.error);
+    assert_eq!(store.people_count().expect("count"), 30);
+    assert_eq!(store.membership_count().expect("count"), 60);
+    assert_eq!(store.audit_counts().expect("audit"), Vec::<String>::new());
+}

@@ -8,6 +8,7 @@ mod client;
 mod counts;
 mod feed;
 mod hostile;
+mod load;
 mod mapping;
 mod mirror;
 mod oauth;

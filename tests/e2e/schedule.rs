@@ -159,9 +159,11 @@ async fn a_slow_reconcile_leaves_the_tail_running_and_ends_exact() {
 async fn a_shutdown_during_an_apply_stops_it_before_the_flush() {
     let ts = TestSim::lifted(6000, 29).await;
     let mut app = TestApp::builder(&ts).crawl_only().build().await;
-    // The first crawl is applying once people appear and it is not recorded yet.
+    // The first crawl is applying once its initial load marked the store (or, on the
+    // transactional path, once people appear) and it is not recorded yet.
     wait_for("the apply to start", Duration::from_millis(2), || async {
-        app.store().people_count().unwrap_or(0) > 0
+        app.store().initial_load_pending().unwrap_or(false)
+            || app.store().people_count().unwrap_or(0) > 0
     })
     .await;
     assert!(
@@ -183,4 +185,7 @@ async fn a_shutdown_during_an_apply_stops_it_before_the_flush() {
         "{run:?}"
     );
     assert!(store.people_count().expect("count") < 6000);
+    // A stopped initial load leaves the store empty again, not marked.
+    assert!(!store.initial_load_pending().expect("mark"));
+    assert_eq!(store.audit_counts().expect("audit"), Vec::<String>::new());
 }

@@ -309,6 +309,9 @@ enum Landed {
     MidCrawl,
     /// The crawl had been applied in part: people in the store, no completed sync.
     MidApply,
+    /// A first crawl's initial load was writing: its mark was on disk, and the store opened
+    /// empty (it held nothing before the load).
+    MidInitialLoad,
     /// The tail had applied some of the changes made before the kill, and not others.
     MidTail,
     /// Somewhere else (too early or too late for the phase aimed at).
@@ -365,6 +368,8 @@ async fn sigkill_mid_crawl_mid_apply_and_mid_tail_loses_and_repeats_nothing() {
         drop(store);
 
         // Mid-apply: the moment the people are applied (groups and memberships still to go).
+        // A first crawl into an empty store is an initial load: the kill lands while its mark
+        // is on disk.
         let serve = Serve::start(
             ts.addr,
             d.path(),
@@ -380,7 +385,14 @@ async fn sigkill_mid_crawl_mid_apply_and_mid_tail_loses_and_repeats_nothing() {
         let store = open(d.path());
         let people = store.people_count().expect("count");
         let complete = store.last_good_full_sync().expect("read").is_some();
-        let at = if people > 0 && !complete {
+        let at = if store.recovered_initial_load() {
+            assert_eq!(people, 0, "an interrupted initial load opens empty");
+            assert!(!complete);
+            assert_eq!(store.person_ids().count(), 0);
+            assert_eq!(store.membership_count().expect("count"), 0);
+            assert_eq!(store.audit_counts().expect("audit"), Vec::<String>::new());
+            Landed::MidInitialLoad
+        } else if people > 0 && !complete {
             Landed::MidApply
         } else {
             Landed::Elsewhere(format!(
@@ -389,14 +401,16 @@ async fn sigkill_mid_crawl_mid_apply_and_mid_tail_loses_and_repeats_nothing() {
         };
         eprintln!("mid-apply attempt: {at:?}");
         drop(store);
-        let mid_apply = at == Landed::MidApply;
+        // The aim: a kill inside the initial load (a later one, after its last transaction, is
+        // an ordinary mid-apply store and another attempt is made).
+        let mid_apply = at == Landed::MidInitialLoad;
         landed.push(at);
         if mid_apply {
             dir = Some(d);
             break;
         }
     }
-    let dir = dir.expect("no kill landed mid-apply in 6 attempts");
+    let dir = dir.expect("no kill landed inside the initial load in 6 attempts");
     let dir = dir.path();
 
     // Mid-tail: changes keep coming while the mirror tails the log; the kill comes as soon as
@@ -550,7 +564,7 @@ async fn sigkill_mid_crawl_mid_apply_and_mid_tail_loses_and_repeats_nothing() {
     eprintln!("kills landed: {landed:?}");
     let count = |l: &Landed| landed.iter().filter(|x| *x == l).count();
     assert!(count(&Landed::MidCrawl) >= 1, "{landed:?}");
-    assert_eq!(count(&Landed::MidApply), 1, "{landed:?}");
+    assert_eq!(count(&Landed::MidInitialLoad), 1, "{landed:?}");
     assert!(
         count(&Landed::MidTail) >= 5,
         "tail kills left work the tail then finished: {landed:?}"

@@ -1,0 +1,341 @@
+//! The initial load: a crawl applied to an empty store writes each key once, in large per-tree
+//! sled batches, without the compare-before-write and the change-log entry per record of
+//! `Store::apply`, and ends with one `Entity::InitialLoad` change-log entry that tells every
+//! follower of the log to read the store again.
+//!
+//! Whether a load may take this path is decided here, once, by `Store::begin_initial_load`:
+//! only when every tree a crawl writes is empty (a first sync, or a sync after a restore of an
+//! empty store). Crash safety: the load marks the store (`meta::INITIAL_LOAD`, made durable
+//! before anything else is written) and clears the mark only after everything it wrote is
+//! durable, in the transaction that logs the load. A store opened with the mark still set held
+//! nothing before the load, so it is emptied again (`recover_initial_load`) and the next crawl
+//! starts over; a load that fails or is cancelled in-process empties the store the same way.
+//!
+//! The counts (`counts.rs`) are gathered in memory and written at the end, with the same keys
+//! and values the transactions of the normal path leave.
+
+use std::collections::HashMap;
+
+use super::counts::{Tally, group_status_tally};
+use super::{Result, Store, StoreError, T, keys, meta};
+use crate::model::{Change, ChangeOp, Entity, Group, Person, UserStatus};
+
+/// The trees an initial load writes: all empty for a load to begin, all emptied again when one
+/// is abandoned. Everything but the change log, the meta tree, the run history and the handled
+/// event ids.
+const LOADED: [T; 20] = [
+    T::People,
+    T::RawUsers,
+    T::IdxLogin,
+    T::IdxEmail,
+    T::IdxEmpNo,
+    T::Reports,
+    T::Groups,
+    T::RawGroups,
+    T::IdxGroupName,
+    T::Members,
+    T::MemberOf,
+    T::GroupCounts,
+    T::IdxDepartment,
+    T::DepartmentCounts,
+    T::IdxAttr,
+    T::Counts,
+    T::ManagerOf,
+    T::ReportCounts,
+    T::StatusOf,
+    T::GroupStatusCounts,
+];
+
+/// Every tree's entries (key, value) by tree name: `Store::contents`.
+pub type Contents = std::collections::BTreeMap<&'static str, Vec<(Vec<u8>, Vec<u8>)>>;
+
+/// An initial load in progress (see the module comment). Write people and groups through
+/// [`PeopleLoad`], memberships through [`MemberLoad`] (the two may run on two threads), then
+/// [`InitialLoad::finish`]; or [`InitialLoad::abandon`] it.
+pub struct InitialLoad {
+    store: Store,
+}
+
+/// The people and groups side of an initial load.
+pub struct PeopleLoad {
+    store: Store,
+    tally: Tally,
+    people: u64,
+    groups: u64,
+}
+
+/// The membership side of an initial load.
+pub struct MemberLoad {
+    store: Store,
+    /// Everyone's status, for each group's members by status.
+    status: HashMap<String, UserStatus>,
+    group_counts: HashMap<String, u64>,
+    group_status: HashMap<Vec<u8>, u64>,
+    memberships: u64,
+}
+
+impl Store {
+    /// Starts an initial load when every tree a crawl writes is empty, marking the store
+    /// first (durably); `None` when the store holds anything, or when the fast path is off
+    /// (`set_initial_load`). A mark left by an earlier load in this process is cleared first.
+    pub fn begin_initial_load(&self) -> Result<Option<InitialLoad>> {
+        if !self
+            .initial_load_allowed
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(None);
+        }
+        let _writing = self.writing();
+        if self.tree(T::Meta).contains_key(meta::INITIAL_LOAD)? {
+            self.empty_loaded_trees()?;
+        }
+        for t in LOADED {
+            if !self.tree(t).is_empty() {
+                return Ok(None);
+            }
+        }
+        self.tree(T::Meta).insert(meta::INITIAL_LOAD, &[1])?;
+        self.flush()?;
+        Ok(Some(InitialLoad {
+            store: self.clone(),
+        }))
+    }
+
+    /// Whether an initial load's mark is set (a load is running, or one was interrupted and the
+    /// store has not been opened since).
+    pub fn initial_load_pending(&self) -> Result<bool> {
+        Ok(self.tree(T::Meta).contains_key(meta::INITIAL_LOAD)?)
+    }
+
+    /// Whether this store, when it was opened, held an interrupted initial load (its mark was
+    /// on disk) and was emptied.
+    pub fn recovered_initial_load(&self) -> bool {
+        self.recovered_initial_load
+    }
+
+    /// Turns the initial-load path on (the default) or off. Off, a first sync goes through
+    /// `apply` like any other: for comparing the two paths in tests and benches.
+    pub fn set_initial_load(&self, on: bool) {
+        self.initial_load_allowed
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The sequence of the newest `InitialLoad` change-log entry (0: none). Followers that
+    /// hold the store at an earlier sequence read it again from a scan.
+    pub fn initial_load_seq(&self) -> Result<u64> {
+        Ok(self.meta_u64(meta::INITIAL_LOAD_SEQ)?.unwrap_or(0))
+    }
+
+    /// At open: a store still marked was interrupted during an initial load. It held nothing
+    /// before, so emptying it loses nothing; the next crawl loads again. Returns whether it
+    /// was.
+    pub(super) fn recover_initial_load(&self) -> Result<bool> {
+        if !self.tree(T::Meta).contains_key(meta::INITIAL_LOAD)? {
+            return Ok(false);
+        }
+        tracing::warn!(
+            "the data directory holds an interrupted first load: emptying it, the next sync loads everything again"
+        );
+        self.empty_loaded_trees()?;
+        Ok(true)
+    }
+
+    /// Empties every tree a load writes and its counters, durably, then clears the mark. A
+    /// crash in between leaves the mark, and the next open does it again.
+    fn empty_loaded_trees(&self) -> Result<()> {
+        for t in LOADED {
+            self.tree(t).clear()?;
+        }
+        let m = self.tree(T::Meta);
+        for k in [meta::PEOPLE, meta::GROUPS, meta::MEMBERSHIPS] {
+            m.remove(k)?;
+        }
+        self.flush()?;
+        m.remove(meta::INITIAL_LOAD)?;
+        self.flush()
+    }
+}
+
+impl InitialLoad {
+    /// The two sides of the load; `status` holds the status of every person that will be
+    /// loaded.
+    pub fn sides(&self, status: HashMap<String, UserStatus>) -> (PeopleLoad, MemberLoad) {
+        (
+            PeopleLoad {
+                store: self.store.clone(),
+                tally: Tally::default(),
+                people: 0,
+                groups: 0,
+            },
+            MemberLoad {
+                store: self.store.clone(),
+                status,
+                group_counts: HashMap::new(),
+                group_status: HashMap::new(),
+                memberships: 0,
+            },
+        )
+    }
+
+    /// Writes the counts, makes everything durable, then in one transaction logs the load,
+    /// sets the counters and clears the mark. Returns what the load created.
+    pub fn finish(&self, people: PeopleLoad, members: MemberLoad) -> Result<super::Applied> {
+        let store = &self.store;
+        let _writing = store.writing();
+        people.tally.write(store)?;
+        for (g, n) in &members.group_counts {
+            store
+                .tree(T::GroupCounts)
+                .insert(g.as_bytes(), &keys::u64_be(*n))?;
+        }
+        for (k, n) in &members.group_status {
+            store
+                .tree(T::GroupStatusCounts)
+                .insert(k.as_slice(), &keys::u64_be(*n))?;
+        }
+        store.flush()?;
+
+        let (n_people, n_groups, n_members) = (people.people, people.groups, members.memberships);
+        let at = chrono::Utc::now();
+        let trees = (store.tree(T::Changes), store.tree(T::Meta));
+        sled::Transactional::transaction(&trees, |(changes, m)| {
+            let seq = m.get(meta::SEQ)?.map_or(0, |v| keys::read_u64(&v)) + 1;
+            let change = Change {
+                seq,
+                at,
+                op: ChangeOp::Upsert,
+                entity: Entity::InitialLoad {
+                    people: n_people,
+                    groups: n_groups,
+                    memberships: n_members,
+                },
+                created: true,
+                fields: Vec::new(),
+            };
+            let bytes = serde_json::to_vec(&change).map_err(|e| {
+                sled::transaction::ConflictableTransactionError::Abort(StoreError::Corrupt(
+                    format!("encoding the initial load's change: {e}"),
+                ))
+            })?;
+            changes.insert(&keys::u64_be(seq), bytes)?;
+            m.insert(meta::SEQ, &keys::u64_be(seq))?;
+            m.insert(meta::INITIAL_LOAD_SEQ, &keys::u64_be(seq))?;
+            m.insert(meta::PEOPLE, &keys::u64_be(n_people))?;
+            m.insert(meta::GROUPS, &keys::u64_be(n_groups))?;
+            m.insert(meta::MEMBERSHIPS, &keys::u64_be(n_members))?;
+            m.remove(meta::INITIAL_LOAD)?;
+            Ok(())
+        })?;
+        store.wrote();
+        Ok(super::Applied {
+            people_created: n_people,
+            groups_created: n_groups,
+            members_added: n_members,
+            ..super::Applied::default()
+        })
+    }
+
+    /// Gives the load up (a failed or cancelled crawl): the store is emptied again, as it was.
+    pub fn abandon(self) -> Result<()> {
+        let _writing = self.store.writing();
+        self.store.empty_loaded_trees()
+    }
+}
+
+impl PeopleLoad {
+    /// Writes people (each with Okta's raw JSON), their indexes and `status_of`, in id order as
+    /// `apply` would (a later person taking a login wins it there too).
+    pub fn people(&mut self, people: &[(Person, Vec<u8>)]) -> Result<()> {
+        let _writing = self.store.writing();
+        let t = |t: T| self.store.tree(t);
+        for (p, raw) in people {
+            let bytes = serde_json::to_vec(p)
+                .map_err(|e| StoreError::Corrupt(format!("encoding person: {e}")))?;
+            let id = p.id.as_bytes();
+            t(T::People).insert(id, bytes)?;
+            t(T::RawUsers).insert(id, raw.as_slice())?;
+            t(T::IdxLogin).insert(keys::fold(&p.login).as_bytes(), id)?;
+            if let Some(e) = &p.email {
+                t(T::IdxEmail).insert(keys::pair(&keys::fold(e), &p.id), &[])?;
+            }
+            if let Some(n) = &p.employee_number {
+                t(T::IdxEmpNo).insert(keys::pair(n.trim(), &p.id), &[])?;
+            }
+            if let Some(m) = &p.manager_id {
+                t(T::Reports).insert(keys::pair(m, &p.id), &[])?;
+            }
+            if let Some(d) = &p.department {
+                let d = keys::department(d);
+                t(T::IdxDepartment).insert(keys::pair(&d, &p.id), &[])?;
+            }
+            t(T::StatusOf).insert(id, p.status.as_str())?;
+            for k in self.tally.person(p) {
+                t(T::IdxAttr).insert(k, &[])?;
+            }
+            self.people += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes groups (each with Okta's raw JSON) and the group-name index.
+    pub fn groups(&mut self, groups: &[(Group, Vec<u8>)]) -> Result<()> {
+        let _writing = self.store.writing();
+        let t = |t: T| self.store.tree(t);
+        for (g, r) in groups {
+            let bytes = serde_json::to_vec(g)
+                .map_err(|e| StoreError::Corrupt(format!("encoding group: {e}")))?;
+            t(T::Groups).insert(g.id.as_bytes(), bytes)?;
+            t(T::RawGroups).insert(g.id.as_bytes(), r.as_slice())?;
+            t(T::IdxGroupName).insert(keys::pair(&keys::fold(&g.name), &g.id), &[])?;
+            self.groups += 1;
+        }
+        Ok(())
+    }
+}
+
+impl MemberLoad {
+    /// Adds a group's members (sorted, without repeats), both ways; only the people being
+    /// loaded (those `sides` was given a status for), as a crawl keeps only the people it saw.
+    pub fn members(&mut self, group_id: &str, user_ids: &[String]) -> Result<()> {
+        let user_ids: Vec<&String> = user_ids
+            .iter()
+            .filter(|u| self.status.contains_key(u.as_str()))
+            .collect();
+        let _writing = self.store.writing();
+        let (members, member_of) = (self.store.tree(T::Members), self.store.tree(T::MemberOf));
+        for u in &user_ids {
+            members.insert(keys::pair(group_id, u), &[])?;
+            member_of.insert(keys::pair(u, group_id), &[])?;
+            group_status_tally(
+                &mut self.group_status,
+                group_id,
+                self.status.get(u.as_str()).copied(),
+            );
+        }
+        if !user_ids.is_empty() {
+            *self.group_counts.entry(group_id.to_owned()).or_default() += user_ids.len() as u64;
+        }
+        self.memberships += user_ids.len() as u64;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Every tree's entries by tree name (the change log's and the staging trees' left out):
+    /// for tests comparing two stores' content. Reads everything.
+    #[doc(hidden)]
+    pub fn contents(&self) -> Result<Contents> {
+        let mut out = std::collections::BTreeMap::new();
+        for (name, tree) in super::TREE_NAMES.iter().zip(&self.trees) {
+            if *name == "changes" {
+                continue;
+            }
+            let entries = tree
+                .iter()
+                .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            out.insert(*name, entries);
+        }
+        Ok(out)
+    }
+}
