@@ -254,20 +254,7 @@ impl PeopleLoad {
             let id = p.id.as_bytes();
             t(T::People).insert(id, bytes)?;
             t(T::RawUsers).insert(id, raw.as_slice())?;
-            t(T::IdxLogin).insert(keys::fold(&p.login).as_bytes(), id)?;
-            if let Some(e) = &p.email {
-                t(T::IdxEmail).insert(keys::pair(&keys::fold(e), &p.id), &[])?;
-            }
-            if let Some(n) = &p.employee_number {
-                t(T::IdxEmpNo).insert(keys::pair(n.trim(), &p.id), &[])?;
-            }
-            if let Some(m) = &p.manager_id {
-                t(T::Reports).insert(keys::pair(m, &p.id), &[])?;
-            }
-            if let Some(d) = &p.department {
-                let d = keys::department(d);
-                t(T::IdxDepartment).insert(keys::pair(&d, &p.id), &[])?;
-            }
+            super::write::each_index_entry(p, |tree, k, v| t(tree).insert(k, v).map(drop))?;
             t(T::StatusOf).insert(id, p.status.as_str())?;
             for k in self.tally.person(p) {
                 t(T::IdxAttr).insert(k, &[])?;

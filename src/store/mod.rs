@@ -82,7 +82,7 @@ impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Tree indexes into `Store::txn_trees`, the trees every write transaction touches.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
 enum T {
     People = 0,

@@ -683,50 +683,61 @@ fn bump_bytes(t: &TransactionalTree, key: &[u8], delta: i64) -> TxResult<()> {
     Ok(())
 }
 
-fn index_person(tx: &[TransactionalTree], p: &Person) -> TxResult<()> {
-    let t = |t: T| &tx[t as usize];
-    t(T::IdxLogin).insert(keys::fold(&p.login).as_bytes(), p.id.as_bytes())?;
+/// Each index entry (tree, key, value) of a person, passed to `put`: the one list that the
+/// transactional apply writes and removes and the initial load (`load.rs`) writes.
+pub(super) fn each_index_entry<E>(
+    p: &Person,
+    mut put: impl FnMut(T, &[u8], &[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    put(
+        T::IdxLogin,
+        keys::fold(&p.login).as_bytes(),
+        p.id.as_bytes(),
+    )?;
     if let Some(e) = &p.email {
-        t(T::IdxEmail).insert(keys::pair(&keys::fold(e), &p.id), &[])?;
+        put(T::IdxEmail, &keys::pair(&keys::fold(e), &p.id), &[])?;
     }
     if let Some(n) = &p.employee_number {
-        t(T::IdxEmpNo).insert(keys::pair(n.trim(), &p.id), &[])?;
+        put(T::IdxEmpNo, &keys::pair(n.trim(), &p.id), &[])?;
     }
     if let Some(m) = &p.manager_id {
-        t(T::Reports).insert(keys::pair(m, &p.id), &[])?;
+        put(T::Reports, &keys::pair(m, &p.id), &[])?;
     }
     if let Some(d) = &p.department {
-        let d = keys::department(d);
-        t(T::IdxDepartment).insert(keys::pair(&d, &p.id), &[])?;
-        for k in keys::department_count_keys(&d, p.status) {
-            bump_bytes(t(T::DepartmentCounts), &k, 1)?;
+        put(
+            T::IdxDepartment,
+            &keys::pair(&keys::department(d), &p.id),
+            &[],
+        )?;
+    }
+    Ok(())
+}
+
+/// The department counters a person counts in, moved by `delta`.
+fn count_department(tx: &[TransactionalTree], p: &Person, delta: i64) -> TxResult<()> {
+    if let Some(d) = &p.department {
+        for k in keys::department_count_keys(&keys::department(d), p.status) {
+            bump_bytes(&tx[T::DepartmentCounts as usize], &k, delta)?;
         }
     }
+    Ok(())
+}
+
+fn index_person(tx: &[TransactionalTree], p: &Person) -> TxResult<()> {
+    each_index_entry(p, |t, k, v| tx[t as usize].insert(k, v).map(drop))?;
+    count_department(tx, p, 1)?;
     super::counts::attrs_tx(tx, p, 1)
 }
 
 fn unindex_person(tx: &[TransactionalTree], p: &Person) -> TxResult<()> {
-    let t = |t: T| &tx[t as usize];
-    let login = keys::fold(&p.login);
-    // Another person may have taken the login since (delete-then-recreate in one batch).
-    if t(T::IdxLogin).get(login.as_bytes())?.as_deref() == Some(p.id.as_bytes()) {
-        t(T::IdxLogin).remove(login.as_bytes())?;
-    }
-    if let Some(e) = &p.email {
-        t(T::IdxEmail).remove(keys::pair(&keys::fold(e), &p.id))?;
-    }
-    if let Some(n) = &p.employee_number {
-        t(T::IdxEmpNo).remove(keys::pair(n.trim(), &p.id))?;
-    }
-    if let Some(m) = &p.manager_id {
-        t(T::Reports).remove(keys::pair(m, &p.id))?;
-    }
-    if let Some(d) = &p.department {
-        let d = keys::department(d);
-        t(T::IdxDepartment).remove(keys::pair(&d, &p.id))?;
-        for k in keys::department_count_keys(&d, p.status) {
-            bump_bytes(t(T::DepartmentCounts), &k, -1)?;
+    each_index_entry(p, |t, k, v| {
+        let tree = &tx[t as usize];
+        // Another person may have taken the login since (delete-then-recreate in one batch).
+        if t == T::IdxLogin && tree.get(k)?.as_deref() != Some(v) {
+            return Ok(());
         }
-    }
+        tree.remove(k).map(drop)
+    })?;
+    count_department(tx, p, -1)?;
     super::counts::attrs_tx(tx, p, -1)
 }
