@@ -394,16 +394,8 @@ impl Tally {
     /// inserts: an initial load needs no atomicity, and a large sled batch holds its garbage
     /// and the global write lock until it ends).
     pub(super) fn write(self, store: &Store) -> Result<()> {
-        for (k, n) in &self.counts {
-            store
-                .tree(T::Counts)
-                .insert(k.as_slice(), &keys::u64_be(*n))?;
-        }
-        for (k, n) in &self.departments {
-            store
-                .tree(T::DepartmentCounts)
-                .insert(k.as_slice(), &keys::u64_be(*n))?;
-        }
+        store.put_counters(T::Counts, &self.counts)?;
+        store.put_counters(T::DepartmentCounts, &self.departments)?;
         for (id, m) in &self.manager {
             store
                 .tree(T::ManagerOf)

@@ -183,16 +183,8 @@ impl InitialLoad {
         let store = &self.store;
         let _writing = store.writing();
         people.tally.write(store)?;
-        for (g, n) in &members.group_counts {
-            store
-                .tree(T::GroupCounts)
-                .insert(g.as_bytes(), &keys::u64_be(*n))?;
-        }
-        for (k, n) in &members.group_status {
-            store
-                .tree(T::GroupStatusCounts)
-                .insert(k.as_slice(), &keys::u64_be(*n))?;
-        }
+        store.put_counters(T::GroupCounts, &members.group_counts)?;
+        store.put_counters(T::GroupStatusCounts, &members.group_status)?;
         store.flush()?;
 
         let (n_people, n_groups, n_members) = (people.people, people.groups, members.memberships);
@@ -308,6 +300,19 @@ impl MemberLoad {
 }
 
 impl Store {
+    /// Writes each counter of `counts` (key, count) into `t`, as the apply's transactions
+    /// store them (`keys::u64_be`): plain inserts, for the initial load.
+    pub(super) fn put_counters<K: AsRef<[u8]>>(
+        &self,
+        t: T,
+        counts: &HashMap<K, u64>,
+    ) -> Result<()> {
+        for (k, n) in counts {
+            self.tree(t).insert(k.as_ref(), &keys::u64_be(*n))?;
+        }
+        Ok(())
+    }
+
     /// Every tree's entries by tree name (the change log's and the staging trees' left out):
     /// for tests comparing two stores' content. Reads everything.
     #[doc(hidden)]

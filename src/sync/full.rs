@@ -859,19 +859,12 @@ fn apply_groups(
     warnings: &mut Vec<String>,
 ) -> Result<Vec<String>, FullSyncError> {
     let mut parsed_groups = Vec::new();
-    for r in store.staged_groups() {
-        let (id, raw) = r?;
-        if vanished.contains(&id) {
-            continue;
-        }
-        match Group::from_okta(&raw) {
-            Ok(group) => {
-                parsed_groups.push(id);
-                let raw = RawJson::from(&raw);
-                out.push(Op::PutGroup { group, raw })?;
-            }
-            Err(e) => warnings.push(format!("skipped group {id}: {e}")),
-        }
+    for (group, raw) in parse_staged_groups(store, vanished, warnings)? {
+        parsed_groups.push(group.id.clone());
+        out.push(Op::PutGroup {
+            group,
+            raw: RawJson(raw),
+        })?;
     }
     Ok(parsed_groups)
 }
