@@ -106,7 +106,8 @@ pub fn bench_users() -> usize {
     ) as usize
 }
 
-/// The org a read bench measures: `users` people (seed 1, a group per 20 of them, 8 to 5,000)
+/// The org a read bench measures: `users` people (seed 1, a group per 20 of them, 8 to 5,000,
+/// or `OKTAMIRROR_BENCH_GROUPS`)
 /// served with rate limits lifted (the setup crawl measures nothing), synced once into a store
 /// in a temporary directory.
 pub struct SyncedOrg {
@@ -118,7 +119,11 @@ pub struct SyncedOrg {
 }
 
 pub async fn synced_org(users: usize) -> Result<SyncedOrg, String> {
-    let (sim, sim_addr) = start_sim(users, Some((users / 20).clamp(8, 5_000)), 1, true).await?;
+    let groups = env_num(
+        "OKTAMIRROR_BENCH_GROUPS",
+        (users / 20).clamp(8, 5_000) as u64,
+    );
+    let (sim, sim_addr) = start_sim(users, Some(groups as usize), 1, true).await?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let store = Store::open(dir.path()).map_err(|e| e.to_string())?;
     // The first sync as it was before the initial load existed, for before/after figures.

@@ -10,7 +10,10 @@ use crate::model::Person;
 
 /// Bumped whenever the schema, the analysis or the storage settings change: an index of another
 /// version is rebuilt.
-pub const VERSION: u32 = 5;
+///
+/// 6: built without tantivy's zstd (fast-field dictionaries of version 5 may hold zstd blocks
+/// this build cannot read).
+pub const VERSION: u32 = 6;
 
 /// The fields of the people index.
 #[derive(Clone, Copy)]

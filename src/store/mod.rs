@@ -573,11 +573,35 @@ fn is_lock_held(e: &sled::Error) -> bool {
 }
 
 /// sled's settings for the store, the same for opening and for restoring a backup.
+///
+/// Pages are compressed with zstd (sled's `use_compression`): the store is JSON, and sled's log
+/// keeps each page's superseded copies until their segment is cleaned, so compression cuts
+/// every one of them. sled refuses to open a store with another compression setting than the
+/// one it was created with, so a store created before compression was turned on keeps running
+/// uncompressed; `oktamirror backup` then `restore` rewrites it compressed.
 fn sled_config(dir: &Path) -> sled::Config {
+    let compress = created_compressed(dir).unwrap_or(true);
     sled::Config::new()
         .path(dir)
         .cache_capacity(64 * 1024 * 1024)
         .flush_every_ms(Some(200))
+        .use_compression(compress)
+        .compression_factor(COMPRESSION_LEVEL)
+}
+
+/// zstd's level for sled's pages: level 1 costs the least CPU on the sync's write path and
+/// already takes most of what JSON gives up (benches/README.md, "Disk per person").
+const COMPRESSION_LEVEL: i32 = 1;
+
+/// Whether the store in `dir` was created with compressed pages, from the settings sled keeps
+/// in `dir/conf` (`use_compression: true|false`); `None` for a new store (or one whose
+/// settings file cannot be read: sled then decides, and says what it found).
+fn created_compressed(dir: &Path) -> Option<bool> {
+    let conf = std::fs::read(dir.join("conf")).ok()?;
+    String::from_utf8_lossy(&conf)
+        .lines()
+        .find_map(|l| l.strip_prefix("use_compression: "))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 fn decode<V: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<V> {

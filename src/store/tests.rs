@@ -139,6 +139,42 @@ fn reopen_keeps_data_and_rejects_newer_schema() {
     assert!(err.to_string().contains("newer oktamirror"), "{err}");
 }
 
+/// sled's settings file, as sled wrote it (its own record of how the store was created).
+fn sled_settings(dir: &std::path::Path) -> String {
+    String::from_utf8_lossy(&std::fs::read(dir.join("conf")).expect("sled's conf")).into_owned()
+}
+
+#[test]
+fn new_stores_are_compressed_and_uncompressed_ones_still_open() {
+    let new = tempfile::tempdir().expect("tempdir");
+    drop(Store::open(new.path()).expect("open"));
+    assert!(
+        sled_settings(new.path()).contains("use_compression: true"),
+        "{}",
+        sled_settings(new.path())
+    );
+
+    // A store created before compression was turned on: sled refuses to change the setting of
+    // an existing store, so it must be opened as it was created, data and all.
+    let old = tempfile::tempdir().expect("tempdir");
+    {
+        let db = sled_config(old.path())
+            .use_compression(false)
+            .open()
+            .expect("sled");
+        db.flush().expect("flush");
+    }
+    {
+        let s = Store::open(old.path()).expect("an uncompressed store opens");
+        s.apply(&[put(person("1", "a@x", None))], &[])
+            .expect("apply");
+        s.flush().expect("flush");
+    }
+    let s = Store::open(old.path()).expect("reopen");
+    assert!(s.person("1").expect("get").is_some());
+    assert!(sled_settings(old.path()).contains("use_compression: false"));
+}
+
 #[test]
 fn a_batch_commits_changes_cursor_event_ids_and_run_together() {
     use crate::model::{RunKind, SyncRun};
