@@ -131,6 +131,14 @@ fn main() -> Result<(), String> {
         {
             println!("  CPU: mirror {:.1} s, simulator {:.1} s", m1 - m0, s1 - s0);
         }
+        store.flush().map_err(|e| e.to_string())?;
+        let disk = store.size_on_disk().map_err(|e| e.to_string())?;
+        println!(
+            "  store on disk {:.1} MB ({:.0} B/person); peak RSS so far {:.0} MiB",
+            disk as f64 / 1e6,
+            disk as f64 / run.users_fetched.max(1) as f64,
+            peak_rss_mib().unwrap_or(0.0)
+        );
         Ok(())
     };
 
@@ -156,6 +164,7 @@ fn main() -> Result<(), String> {
             store.staged_user_count(),
             started.elapsed().as_secs_f64()
         );
+        println!("  peak RSS so far {:.0} MiB", peak_rss_mib().unwrap_or(0.0));
     }
     // The first sync through `Store::apply`'s transactions, as before the initial load
     // (`OKTAMIRROR_BENCH_SKIP_TRANSACTIONAL=1` leaves it out).

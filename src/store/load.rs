@@ -65,10 +65,20 @@ pub struct PeopleLoad {
 }
 
 /// The membership side of an initial load.
+///
+/// `members` (group, user) arrives in key order, group after group, and is written as it
+/// comes; `member_of` (user, group) would be written at random places of a tree far larger
+/// than sled's cache (each insert reading, decoding and rewriting a leaf), so its pairs are
+/// kept as two 4-byte positions (8 bytes a membership) and written at the end in key order.
 pub struct MemberLoad {
     store: Store,
-    /// Everyone's status, for each group's members by status.
-    status: HashMap<String, UserStatus>,
+    /// Everyone being loaded with their status, in id order: a person's position is their
+    /// number in `pairs`.
+    people: Vec<(String, UserStatus)>,
+    /// The groups seen so far, in the order they came (id order).
+    groups: Vec<String>,
+    /// (person, group) positions of the `member_of` entries still to write.
+    pairs: Vec<(u32, u32)>,
     group_counts: HashMap<String, u64>,
     group_status: HashMap<Vec<u8>, u64>,
     memberships: u64,
@@ -157,9 +167,10 @@ impl Store {
 }
 
 impl InitialLoad {
-    /// The two sides of the load; `status` holds the status of every person that will be
-    /// loaded.
-    pub fn sides(&self, status: HashMap<String, UserStatus>) -> (PeopleLoad, MemberLoad) {
+    /// The two sides of the load; `people` holds every person that will be loaded, with their
+    /// status.
+    pub fn sides(&self, mut people: Vec<(String, UserStatus)>) -> (PeopleLoad, MemberLoad) {
+        people.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         (
             PeopleLoad {
                 store: self.store.clone(),
@@ -169,7 +180,9 @@ impl InitialLoad {
             },
             MemberLoad {
                 store: self.store.clone(),
-                status,
+                people,
+                groups: Vec::new(),
+                pairs: Vec::new(),
                 group_counts: HashMap::new(),
                 group_status: HashMap::new(),
                 memberships: 0,
@@ -179,7 +192,8 @@ impl InitialLoad {
 
     /// Writes the counts, makes everything durable, then in one transaction logs the load,
     /// sets the counters and clears the mark. Returns what the load created.
-    pub fn finish(&self, people: PeopleLoad, members: MemberLoad) -> Result<super::Applied> {
+    pub fn finish(&self, people: PeopleLoad, mut members: MemberLoad) -> Result<super::Applied> {
+        members.write_member_of()?;
         let store = &self.store;
         let _writing = store.writing();
         people.tally.write(store)?;
@@ -276,25 +290,44 @@ impl MemberLoad {
     /// Adds a group's members (sorted, without repeats), both ways; only the people being
     /// loaded (those `sides` was given a status for), as a crawl keeps only the people it saw.
     pub fn members(&mut self, group_id: &str, user_ids: &[String]) -> Result<()> {
-        let user_ids: Vec<&String> = user_ids
-            .iter()
-            .filter(|u| self.status.contains_key(u.as_str()))
-            .collect();
+        let group = u32::try_from(self.groups.len())
+            .map_err(|_| StoreError::Corrupt("more than 2^32 groups in one load".into()))?;
+        self.groups.push(group_id.to_owned());
         let _writing = self.store.writing();
-        let (members, member_of) = (self.store.tree(T::Members), self.store.tree(T::MemberOf));
-        for u in &user_ids {
+        let members = self.store.tree(T::Members);
+        let mut added = 0u64;
+        for u in user_ids {
+            let Ok(at) = self.people.binary_search_by(|(id, _)| id.as_str().cmp(u)) else {
+                continue;
+            };
             members.insert(keys::pair(group_id, u), &[])?;
-            member_of.insert(keys::pair(u, group_id), &[])?;
-            group_status_tally(
-                &mut self.group_status,
-                group_id,
-                self.status.get(u.as_str()).copied(),
+            // Fewer than 2^32 people: `people` is a Vec of them, and ids are 20 bytes or more.
+            self.pairs.push((at as u32, group));
+            group_status_tally(&mut self.group_status, group_id, Some(self.people[at].1));
+            added += 1;
+        }
+        if added > 0 {
+            *self.group_counts.entry(group_id.to_owned()).or_default() += added;
+        }
+        self.memberships += added;
+        Ok(())
+    }
+
+    /// Writes the `member_of` entries gathered so far, in key order (person, then group: the
+    /// positions follow the ids' byte order, and `keys::pair`'s separator sorts first). The
+    /// membership thread calls it when its groups are done; `finish` writes whatever is left.
+    pub fn write_member_of(&mut self) -> Result<()> {
+        let mut pairs = std::mem::take(&mut self.pairs);
+        pairs.sort_unstable();
+        let _writing = self.store.writing();
+        let member_of = self.store.tree(T::MemberOf);
+        for (person, group) in pairs {
+            let (p, g) = (
+                &self.people[person as usize].0,
+                &self.groups[group as usize],
             );
+            member_of.insert(keys::pair(p, g), &[])?;
         }
-        if !user_ids.is_empty() {
-            *self.group_counts.entry(group_id.to_owned()).or_default() += user_ids.len() as u64;
-        }
-        self.memberships += user_ids.len() as u64;
         Ok(())
     }
 }

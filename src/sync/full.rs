@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use futures::StreamExt;
 use serde_json::Value;
 
-use super::managers;
+use super::managers::{self, ManagerInputs};
 use super::{Progress, ProgressEvent, Source, SourceError, SyncConfig, Usage};
 use crate::model::{
     AttributeMap, ChangeCounts, Group, HeldDeletions, ManagerReport, Person, RunKind, SyncRun,
@@ -332,7 +332,7 @@ async fn complete_manager_chains(
     let mut people = Vec::new();
     for r in store.staged_users() {
         if let Ok(p) = Person::from_okta(&r?.1, &cfg.attribute_map) {
-            people.push(p);
+            people.push(managers::Inputs::of(&p));
         }
     }
     let mut asked: HashSet<String> = HashSet::new();
@@ -347,8 +347,8 @@ async fn complete_manager_chains(
         let resolution = managers::resolve(&people, &by_key);
         let refs: HashSet<&str> = people
             .iter()
-            .filter(|p| !resolution.managers.contains_key(&p.id))
-            .filter_map(|p| p.manager_ref.as_deref())
+            .filter(|p| !resolution.managers.contains_key(p.id()))
+            .filter_map(|p| p.manager_ref())
             .collect();
         let wanted: Vec<String> = refs
             .into_iter()
@@ -365,7 +365,7 @@ async fn complete_manager_chains(
                 continue;
             }
             if let Ok(p) = Person::from_okta(&raw, &cfg.attribute_map) {
-                people.push(p);
+                people.push(managers::Inputs::of(&p));
                 outside.insert(id.clone());
                 found.push((id, raw));
             }
@@ -490,20 +490,29 @@ fn apply_staged(
     let done =
         |name: &str| tracing::debug!(phase = name, secs = phase.elapsed().as_secs_f64(), "apply");
 
+    // What manager resolution needs of each person, not whole records: the people are read
+    // again from the staging tree when they are written (a million `Person`s would not fit the
+    // memory a sync may take).
     let people = parse_staged_people(store, &cfg.attribute_map, &mut warnings)?;
     let mut live = Live::of(store, &people, vanished)?;
     let (removals, held, settled) = decide_removals(store, cfg, &mut live, &mut warnings)?;
-    let (mut people, mut resolution) =
-        resolve_managers(store, people, &held.people, &cfg.managers)?;
-    for p in &mut people {
-        p.outside_scope = crawled.outside.contains(&p.id);
-    }
+    let (people, mut resolution) = resolve_managers(store, people, &held.people, &cfg.managers)?;
+    let writer = Writer {
+        map: &cfg.attribute_map,
+        outside: &crawled.outside,
+    };
     // Decided by the store, once: a crawl into an empty store writes each key once.
     if let Some(load) = store.begin_initial_load()? {
+        let status: Vec<_> = people
+            .iter()
+            .map(|p| (p.id().to_owned(), p.status()))
+            .collect();
+        drop(people);
         let loaded = load_initial(
             store,
             load,
-            people,
+            status,
+            &writer,
             &mut resolution.managers,
             crawled,
             cancel,
@@ -514,7 +523,8 @@ fn apply_staged(
         warnings.extend(manager_warnings(&resolution.report));
         return Ok((counts, resolution.report, held, warnings, settled));
     }
-    apply_people(store, &mut out, people, &mut resolution.managers)?;
+    drop(people);
+    apply_people(store, &mut out, &writer, &mut resolution.managers)?;
     done("people");
     let groups = apply_groups(store, &mut out, vanished, &mut warnings)?;
     out.flush()?;
@@ -539,12 +549,12 @@ const LOAD_CHUNK: usize = 10_000;
 fn load_initial(
     store: &Store,
     load: crate::store::InitialLoad,
-    people: Vec<Person>,
+    status: Vec<(String, crate::model::UserStatus)>,
+    writer: &Writer<'_>,
     managers: &mut std::collections::HashMap<String, String>,
     crawled: &Crawled,
     cancel: &Cancel,
 ) -> Result<(ChangeCounts, Vec<String>), FullSyncError> {
-    let status = people.iter().map(|p| (p.id.clone(), p.status)).collect();
     let (mut people_side, mut member_side) = load.sides(status);
     let mut warnings = Vec::new();
     let loaded = std::thread::scope(|scope| {
@@ -558,10 +568,10 @@ fn load_initial(
                 }
                 member_side.members(gid, &store.staged_member_ids(gid)?)?;
             }
-            Ok(())
+            Ok(member_side.write_member_of()?)
         });
         let written =
-            load_people(store, &mut people_side, people, managers, cancel).and_then(|()| {
+            load_people(store, &mut people_side, writer, managers, cancel).and_then(|()| {
                 tracing::debug!(phase = "initial load: people", "apply");
                 Ok(people_side.groups(&groups)?)
             });
@@ -588,25 +598,20 @@ fn load_initial(
 }
 
 /// Writes each staged person with their resolved manager and the staged raw bytes (the second
-/// pass over the staging tree, in the same id order as `people`), `LOAD_CHUNK` at a time.
+/// pass over the staging tree), `LOAD_CHUNK` at a time.
 fn load_people(
     store: &Store,
     out: &mut crate::store::PeopleLoad,
-    people: Vec<Person>,
+    writer: &Writer<'_>,
     managers: &mut std::collections::HashMap<String, String>,
     cancel: &Cancel,
 ) -> Result<(), FullSyncError> {
-    let mut parsed = people.into_iter().peekable();
     let mut chunk: Vec<(Person, Vec<u8>)> = Vec::with_capacity(LOAD_CHUNK);
     for r in store.staged_users_bytes() {
         let (id, raw) = r?;
-        if parsed.peek().map(|p| p.id.as_str()) != Some(id.as_str()) {
-            continue; // skipped as unreadable
-        }
-        let Some(mut person) = parsed.next() else {
-            break;
+        let Some(person) = writer.person(&id, &raw, managers) else {
+            continue; // skipped as unreadable (and warned about) when the people were parsed
         };
-        person.manager_id = managers.remove(&id);
         chunk.push((person, raw));
         if chunk.len() >= LOAD_CHUNK {
             if cancel.is_set() {
@@ -693,7 +698,11 @@ struct Live {
 impl Live {
     /// The staged people that parsed and every staged group that still existed when its
     /// members were read.
-    fn of(store: &Store, people: &[Person], vanished: &Vanished) -> Result<Live, StoreError> {
+    fn of(
+        store: &Store,
+        people: &[managers::Inputs],
+        vanished: &Vanished,
+    ) -> Result<Live, StoreError> {
         let mut groups = HashSet::new();
         for id in store.staged_group_ids() {
             let id = id?;
@@ -702,28 +711,51 @@ impl Live {
             }
         }
         Ok(Live {
-            people: people.iter().map(|p| p.id.clone()).collect(),
+            people: people.iter().map(|p| p.id().to_owned()).collect(),
             groups,
         })
     }
 }
 
-/// Parses the staged users once, in id order, for manager resolution; unreadable ones are
-/// skipped with a warning (and later skipped when applying).
+/// Parses the staged users, in id order, for manager resolution, keeping only what it reads;
+/// unreadable ones are skipped with a warning (and skipped again when writing).
 fn parse_staged_people(
     store: &Store,
     map: &AttributeMap,
     warnings: &mut Vec<String>,
-) -> Result<Vec<Person>, StoreError> {
+) -> Result<Vec<managers::Inputs>, StoreError> {
     let mut people = Vec::new();
     for r in store.staged_users() {
         let (id, raw) = r?;
         match Person::from_okta(&raw, map) {
-            Ok(p) => people.push(p),
+            Ok(p) => people.push(managers::Inputs::of(&p)),
             Err(e) => warnings.push(format!("skipped user {id}: {e}")),
         }
     }
     Ok(people)
+}
+
+/// Turns a staged user into the record to write, the second time it is parsed: with the
+/// resolved manager and whether the scope left them out.
+struct Writer<'c> {
+    map: &'c AttributeMap,
+    outside: &'c HashSet<String>,
+}
+
+impl Writer<'_> {
+    /// `None` for a user that does not parse (warned about by `parse_staged_people`).
+    fn person(
+        &self,
+        id: &str,
+        raw: &[u8],
+        managers: &mut std::collections::HashMap<String, String>,
+    ) -> Option<Person> {
+        let value: serde_json::Value = serde_json::from_slice(raw).ok()?;
+        let mut person = Person::from_okta(&value, self.map).ok()?;
+        person.manager_id = managers.remove(id);
+        person.outside_scope = self.outside.contains(id);
+        Some(person)
+    }
 }
 
 /// What a crawl removes: what the store has and the crawl did not see, less what is held.
@@ -809,14 +841,14 @@ fn decide_removals(
 /// returning the staged people alone, in id order, with the resolution.
 fn resolve_managers(
     store: &Store,
-    people: Vec<Person>,
+    people: Vec<managers::Inputs>,
     held_people: &[String],
     cfg: &managers::ManagerConfig,
-) -> Result<(Vec<Person>, managers::Resolution), StoreError> {
+) -> Result<(Vec<managers::Inputs>, managers::Resolution), StoreError> {
     let mut resolve_over = people;
     for id in held_people {
         if let Some(p) = store.person(id)? {
-            resolve_over.push(p);
+            resolve_over.push(managers::Inputs::of(&p));
         }
     }
     let resolution = managers::resolve(&resolve_over, cfg);
@@ -829,19 +861,14 @@ fn resolve_managers(
 fn apply_people(
     store: &Store,
     out: &mut Chunked<'_>,
-    people: Vec<Person>,
+    writer: &Writer<'_>,
     managers: &mut std::collections::HashMap<String, String>,
 ) -> Result<(), FullSyncError> {
-    let mut parsed = people.into_iter().peekable();
     for r in store.staged_users_bytes() {
         let (id, raw) = r?;
-        if parsed.peek().map(|p| p.id.as_str()) != Some(id.as_str()) {
-            continue; // skipped above as unreadable
-        }
-        let Some(mut person) = parsed.next() else {
-            break;
+        let Some(person) = writer.person(&id, &raw, managers) else {
+            continue; // skipped as unreadable (and warned about) when the people were parsed
         };
-        person.manager_id = managers.remove(&id);
         out.push(Op::PutPerson {
             person: Box::new(person),
             raw: RawJson(raw),

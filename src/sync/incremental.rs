@@ -71,7 +71,7 @@ pub enum Position {
 pub struct Incremental {
     store: Store,
     cfg: SyncConfig,
-    people: Option<HashMap<String, Person>>,
+    people: Option<HashMap<String, managers::Known>>,
     /// Failed reads per object (by description) since its last good read: one object Okta
     /// keeps refusing must not fail its log page for ever.
     failures: HashMap<String, u32>,
@@ -711,12 +711,12 @@ impl Incremental {
             .await
     }
 
-    fn load_people(&mut self) -> Result<&mut HashMap<String, Person>, StoreError> {
+    fn load_people(&mut self) -> Result<&mut HashMap<String, managers::Known>, StoreError> {
         if self.people.is_none() {
             let mut all = HashMap::new();
             for p in self.store.people_after(None) {
                 let p = p?;
-                all.insert(p.id.clone(), p);
+                all.insert(p.id.clone(), managers::Known::of(&p));
             }
             self.people = Some(all);
         }
@@ -764,7 +764,7 @@ impl Incremental {
         }
         let people = self.load_people()?;
         let report = if update_people(people, &puts, &gone_people) {
-            let resolution = managers::resolve(people.values(), &mgr_cfg);
+            let resolution = managers::resolve(people.values().map(|k| &k.inputs), &mgr_cfg);
             rewrite_moved_managers(&store, people, &resolution, &mut puts)?;
             warnings.extend(manager_warnings(&reads, &resolution.report));
             Some(resolution.report)
@@ -835,7 +835,7 @@ pub(super) fn stable_raw(raw: &Value) -> RawJson {
 /// Brings the in-memory people up to date (keeping each one's current manager for now) and
 /// says whether manager resolution must run again: only when something it reads changed.
 pub(super) fn update_people(
-    people: &mut HashMap<String, Person>,
+    people: &mut HashMap<String, managers::Known>,
     puts: &BTreeMap<String, (Person, RawJson)>,
     gone_people: &HashSet<String>,
 ) -> bool {
@@ -844,39 +844,44 @@ pub(super) fn update_people(
         relevant |= people.remove(id).is_some();
     }
     for (id, (p, _)) in puts {
-        let mut p = p.clone();
-        match people.get(id) {
+        let inputs = managers::Inputs::of(p);
+        let manager_id = match people.get(id) {
             Some(old) => {
-                relevant |= !managers::same_manager_inputs(old, &p);
-                p.manager_id = old.manager_id.clone();
+                relevant |= !old.inputs.resolves_like(&inputs);
+                old.manager_id.clone()
             }
-            None => relevant = true,
-        }
-        people.insert(id.clone(), p);
+            None => {
+                relevant = true;
+                p.manager_id.clone()
+            }
+        };
+        people.insert(id.clone(), managers::Known { inputs, manager_id });
     }
     relevant
 }
 
 /// Applies a resolution to the in-memory people; anyone not already written by this step whose
-/// manager moved gets a put too (their raw JSON unchanged), so the result equals a full crawl's.
+/// manager moved gets a put too (their stored record and raw JSON, with the new manager), so
+/// the result equals a full crawl's.
 pub(super) fn rewrite_moved_managers(
     store: &Store,
-    people: &mut HashMap<String, Person>,
+    people: &mut HashMap<String, managers::Known>,
     resolution: &managers::Resolution,
     puts: &mut BTreeMap<String, (Person, RawJson)>,
 ) -> Result<(), StoreError> {
-    for (id, p) in people.iter_mut() {
+    for (id, known) in people.iter_mut() {
         let resolved = resolution.managers.get(id).cloned();
-        if p.manager_id == resolved {
+        if known.manager_id == resolved {
             continue;
         }
-        p.manager_id = resolved;
+        known.manager_id = resolved;
         if !puts.contains_key(id) {
             // Someone else's manager moved: rewrite their record (raw unchanged).
-            let raw = store.person_raw(id)?.map(|v| RawJson::from(&v));
-            if let Some(raw) = raw {
-                puts.insert(id.clone(), (p.clone(), raw));
-            }
+            let (Some(mut person), Some(raw)) = (store.person(id)?, store.person_raw(id)?) else {
+                continue;
+            };
+            person.manager_id = known.manager_id.clone();
+            puts.insert(id.clone(), (person, RawJson::from(&raw)));
         }
     }
     Ok(())
@@ -907,7 +912,7 @@ fn manager_warnings(reads: &Reads, report: &ManagerReport) -> Vec<String> {
 
 /// The person puts, each with the manager the in-memory people now hold.
 pub(super) fn person_ops(
-    people: &HashMap<String, Person>,
+    people: &HashMap<String, managers::Known>,
     puts: BTreeMap<String, (Person, RawJson)>,
 ) -> Vec<Op> {
     puts.into_iter()
@@ -963,7 +968,7 @@ fn group_changes(
 /// What exists once this step is applied: a membership is kept only when both ends do.
 struct Exists<'a> {
     store: &'a Store,
-    people: &'a HashMap<String, Person>,
+    people: &'a HashMap<String, managers::Known>,
     gone_people: &'a HashSet<String>,
     groups: &'a GroupChanges,
 }

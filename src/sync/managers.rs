@@ -1,6 +1,7 @@
 //! Manager resolution: turns each person's free-text `managerId` / `manager` into the Okta id of
 //! their manager, breaking cycles and reporting what matched nobody. Pure: no I/O.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::model::{ManagerReport, Person, UserStatus};
@@ -72,68 +73,198 @@ pub struct Resolution {
     pub report: ManagerReport,
 }
 
+/// What resolution reads of a person: the keys others may name them by (folded as matching
+/// folds them: logins, emails and names trimmed and lower-cased, the rest trimmed) and their
+/// own references to a manager. `Person` has it; so has the slimmer [`Inputs`], which a whole
+/// org's resolution holds instead of whole records.
+pub trait ManagerInputs {
+    /// The Okta id.
+    fn id(&self) -> &str;
+    /// Deprovisioned people lose ties over a shared key.
+    fn deprovisioned(&self) -> bool;
+    /// The login, folded.
+    fn login_key(&self) -> Cow<'_, str>;
+    /// The email, folded.
+    fn email_key(&self) -> Option<Cow<'_, str>>;
+    /// The employee number, trimmed.
+    fn employee_number_key(&self) -> Option<&str>;
+    /// The provisioning client's id, trimmed.
+    fn external_id_key(&self) -> Option<&str>;
+    /// The display name (`Person::name`), folded.
+    fn name_key(&self) -> Cow<'_, str>;
+    /// `profile.managerId` as Okta holds it.
+    fn manager_ref(&self) -> Option<&str>;
+    /// `profile.manager` as Okta holds it.
+    fn manager_name(&self) -> Option<&str>;
+}
+
+fn fold(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+impl ManagerInputs for Person {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn deprovisioned(&self) -> bool {
+        self.status == UserStatus::Deprovisioned
+    }
+    fn login_key(&self) -> Cow<'_, str> {
+        Cow::Owned(fold(&self.login))
+    }
+    fn email_key(&self) -> Option<Cow<'_, str>> {
+        self.email.as_deref().map(|e| Cow::Owned(fold(e)))
+    }
+    fn employee_number_key(&self) -> Option<&str> {
+        self.employee_number.as_deref().map(str::trim)
+    }
+    fn external_id_key(&self) -> Option<&str> {
+        self.external_id.as_deref().map(str::trim)
+    }
+    fn name_key(&self) -> Cow<'_, str> {
+        Cow::Owned(fold(&self.name()))
+    }
+    fn manager_ref(&self) -> Option<&str> {
+        self.manager_ref.as_deref()
+    }
+    fn manager_name(&self) -> Option<&str> {
+        self.manager_name.as_deref()
+    }
+}
+
+/// A person as manager resolution reads them, keys folded once: about a quarter of a whole
+/// `Person` in memory, and no allocation per key when the maps are built. A full sync resolves
+/// the whole org over these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inputs {
+    id: Box<str>,
+    status: UserStatus,
+    login: Box<str>,
+    email: Option<Box<str>>,
+    employee_number: Option<Box<str>>,
+    external_id: Option<Box<str>>,
+    name: Box<str>,
+    manager_ref: Option<Box<str>>,
+    manager_name: Option<Box<str>>,
+}
+
+impl Inputs {
+    /// What resolution needs of `p`.
+    pub fn of(p: &Person) -> Inputs {
+        let boxed = |s: &str| Box::<str>::from(s);
+        Inputs {
+            id: boxed(&p.id),
+            status: p.status,
+            login: boxed(&p.login_key()),
+            email: p.email_key().map(|e| boxed(&e)),
+            employee_number: p.employee_number_key().map(boxed),
+            external_id: p.external_id_key().map(boxed),
+            name: boxed(&p.name_key()),
+            manager_ref: p.manager_ref().map(boxed),
+            manager_name: p.manager_name().map(boxed),
+        }
+    }
+
+    /// The person's Okta status.
+    pub fn status(&self) -> UserStatus {
+        self.status
+    }
+}
+
+impl ManagerInputs for Inputs {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn deprovisioned(&self) -> bool {
+        self.status == UserStatus::Deprovisioned
+    }
+    fn login_key(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.login)
+    }
+    fn email_key(&self) -> Option<Cow<'_, str>> {
+        self.email.as_deref().map(Cow::Borrowed)
+    }
+    fn employee_number_key(&self) -> Option<&str> {
+        self.employee_number.as_deref()
+    }
+    fn external_id_key(&self) -> Option<&str> {
+        self.external_id.as_deref()
+    }
+    fn name_key(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.name)
+    }
+    fn manager_ref(&self) -> Option<&str> {
+        self.manager_ref.as_deref()
+    }
+    fn manager_name(&self) -> Option<&str> {
+        self.manager_name.as_deref()
+    }
+}
+
 /// Resolves every person's manager. Where a key is shared (Okta enforces no uniqueness on
 /// employee numbers or emails), a person who is not deprovisioned wins, then the lowest id.
-pub fn resolve<'p, I>(people: I, cfg: &ManagerConfig) -> Resolution
+pub fn resolve<'p, P, I>(people: I, cfg: &ManagerConfig) -> Resolution
 where
-    I: IntoIterator<Item = &'p Person>,
+    P: ManagerInputs + 'p,
+    I: IntoIterator<Item = &'p P>,
     I::IntoIter: Clone,
 {
     let people = people.into_iter();
-    let fold = |s: &str| s.trim().to_lowercase();
-    let mut by_empno: HashMap<String, &Person> = HashMap::new();
-    let mut by_login: HashMap<String, &Person> = HashMap::new();
-    let mut by_email: HashMap<String, &Person> = HashMap::new();
-    let mut by_id: HashMap<&str, &Person> = HashMap::new();
-    let mut by_external: HashMap<String, &Person> = HashMap::new();
+    type Keyed<'p, P> = HashMap<Cow<'p, str>, &'p P>;
+    let mut by_empno: Keyed<'p, P> = HashMap::new();
+    let mut by_login: Keyed<'p, P> = HashMap::new();
+    let mut by_email: Keyed<'p, P> = HashMap::new();
+    let mut by_id: HashMap<&'p str, &'p P> = HashMap::new();
+    let mut by_external: Keyed<'p, P> = HashMap::new();
     // display name → person, or None when two people share the name (ambiguous).
-    let mut by_name: HashMap<String, Option<&Person>> = HashMap::new();
+    let mut by_name: HashMap<Cow<'p, str>, Option<&'p P>> = HashMap::new();
     for p in people.clone() {
-        by_id.insert(p.id.as_str(), p);
-        if let Some(x) = &p.external_id {
-            insert_best(&mut by_external, x.trim().to_owned(), p);
+        by_id.insert(p.id(), p);
+        if let Some(x) = p.external_id_key() {
+            insert_best(&mut by_external, Cow::Borrowed(x), p);
         }
-        insert_best(&mut by_login, fold(&p.login), p);
-        if let Some(e) = &p.email {
-            insert_best(&mut by_email, fold(e), p);
+        insert_best(&mut by_login, p.login_key(), p);
+        if let Some(e) = p.email_key() {
+            insert_best(&mut by_email, e, p);
         }
-        if let Some(n) = &p.employee_number {
-            insert_best(&mut by_empno, n.trim().to_owned(), p);
+        if let Some(n) = p.employee_number_key() {
+            insert_best(&mut by_empno, Cow::Borrowed(n), p);
         }
-        by_name
-            .entry(fold(&p.name()))
-            .and_modify(|v| *v = None)
-            .or_insert(Some(p));
+        if cfg.name_fallback {
+            by_name
+                .entry(p.name_key())
+                .and_modify(|v| *v = None)
+                .or_insert(Some(p));
+        }
     }
 
     let mut managers: HashMap<String, String> = HashMap::new();
     let mut report = ManagerReport::default();
     for p in people {
-        let by_key = p.manager_ref.as_deref().and_then(|v| {
+        let by_key = p.manager_ref().and_then(|v| {
             cfg.keys.iter().find_map(|k| match k {
                 ManagerKey::EmployeeNumber => by_empno.get(v.trim()).copied(),
                 ManagerKey::Id => by_id.get(v.trim()).copied(),
                 ManagerKey::ExternalId => by_external.get(v.trim()).copied(),
-                ManagerKey::Login => by_login.get(&fold(v)).copied(),
-                ManagerKey::Email => by_email.get(&fold(v)).copied(),
+                ManagerKey::Login => by_login.get(fold(v).as_str()).copied(),
+                ManagerKey::Email => by_email.get(fold(v).as_str()).copied(),
             })
         });
         let by_display = || {
             if !cfg.name_fallback {
                 return None;
             }
-            p.manager_name
-                .as_deref()
-                .and_then(|n| by_name.get(&fold(n)).copied().flatten())
+            p.manager_name()
+                .and_then(|n| by_name.get(fold(n).as_str()).copied().flatten())
         };
         match by_key.or_else(by_display) {
-            Some(m) if m.id == p.id => {} // self-managed: a root
+            Some(m) if m.id() == p.id() => {} // self-managed: a root
             Some(m) => {
-                managers.insert(p.id.clone(), m.id.clone());
+                managers.insert(p.id().to_owned(), m.id().to_owned());
             }
             None => {
-                if let Some(v) = p.manager_ref.as_deref().or(p.manager_name.as_deref()) {
-                    report.unresolved.push((p.id.clone(), v.to_owned()));
+                if let Some(v) = p.manager_ref().or(p.manager_name()) {
+                    report.unresolved.push((p.id().to_owned(), v.to_owned()));
                 }
             }
         }
@@ -143,23 +274,50 @@ where
     Resolution { managers, report }
 }
 
-/// True when two versions of a person resolve managers alike: same keys others may match
-/// them by, same references to their own manager. Only a change here can move anyone's
-/// manager, so other edits (a title, a city) skip resolution.
-pub fn same_manager_inputs(a: &Person, b: &Person) -> bool {
-    (a.status == UserStatus::Deprovisioned) == (b.status == UserStatus::Deprovisioned)
-        && a.login == b.login
-        && a.email == b.email
-        && a.employee_number == b.employee_number
-        && a.external_id == b.external_id
-        && a.name() == b.name()
-        && a.manager_ref == b.manager_ref
-        && a.manager_name == b.manager_name
+impl Inputs {
+    /// True when two versions of a person resolve managers alike: same keys others may match
+    /// them by, same references to their own manager. Only a change here can move anyone's
+    /// manager, so other edits (a title, a city) skip resolution.
+    pub fn resolves_like(&self, other: &Inputs) -> bool {
+        self.deprovisioned() == other.deprovisioned()
+            && self.login == other.login
+            && self.email == other.email
+            && self.employee_number == other.employee_number
+            && self.external_id == other.external_id
+            && self.name == other.name
+            && self.manager_ref == other.manager_ref
+            && self.manager_name == other.manager_name
+    }
+}
+
+/// A person as the sync engines keep the whole org between steps (to resolve managers again
+/// when someone's keys or references change): what resolution reads and the manager the
+/// store holds for them, not the whole record.
+#[derive(Debug, Clone)]
+pub struct Known {
+    /// What resolution reads.
+    pub inputs: Inputs,
+    /// The resolved manager as stored.
+    pub manager_id: Option<String>,
+}
+
+impl Known {
+    /// What the engines keep of `p`.
+    pub fn of(p: &Person) -> Known {
+        Known {
+            inputs: Inputs::of(p),
+            manager_id: p.manager_id.clone(),
+        }
+    }
 }
 
 /// Keeps, for a shared key, the person who is not deprovisioned, then the lowest id.
-fn insert_best<'p>(map: &mut HashMap<String, &'p Person>, key: String, p: &'p Person) {
-    let rank = |p: &Person| (p.status == UserStatus::Deprovisioned, p.id.clone());
+fn insert_best<'p, P: ManagerInputs>(
+    map: &mut HashMap<Cow<'p, str>, &'p P>,
+    key: Cow<'p, str>,
+    p: &'p P,
+) {
+    let rank = |p: &'p P| (p.deprovisioned(), p.id());
     match map.get(&key) {
         Some(old) if rank(old) <= rank(p) => {}
         _ => {
@@ -300,5 +458,58 @@ mod tests {
         assert_eq!(r.managers.get("k"), None);
         assert_eq!(r.managers.get("m").map(String::as_str), Some("n"));
         assert_eq!(r.managers.get("t").map(String::as_str), Some("n"));
+    }
+
+    #[test]
+    fn slim_inputs_resolve_exactly_as_whole_records() {
+        let mut people = vec![
+            p("ceo", "E1", Some("E1"), None),
+            p("a", " E2 ", Some(" E1"), None),
+            p("b", "E3", Some(" A@X.COM "), None),
+            p("c", "E4", Some("ceo"), None),
+            p("d", "E5", None, Some("  NAME a")),
+            p("e", "E6", Some("E999"), Some("Name b")),
+            p("f", "E7", Some("E404"), None),
+            // A shared employee number: the one not deprovisioned wins, then the lowest id.
+            p("g1", "E8", Some("E1"), None),
+            p("g0", "E8", Some("E1"), None),
+            p("h", "E9", Some("E8"), None),
+            // A cycle, and a shared display name (ambiguous for the fallback).
+            p("m", "E10", Some("E12"), Some("Name x")),
+            p("k", "E11", Some("E10"), None),
+            p("n", "E12", Some("E11"), None),
+            p("x", "E13", None, Some("Name m")),
+        ];
+        people[8].status = UserStatus::Deprovisioned; // g0
+        people[12].display_name = Some("Name m".into()); // n, named like m
+        let slim: Vec<Inputs> = people.iter().map(Inputs::of).collect();
+        let configs = [
+            ManagerConfig::default(),
+            ManagerConfig {
+                keys: vec![ManagerKey::Id, ManagerKey::EmployeeNumber],
+                name_fallback: false,
+            },
+            ManagerConfig {
+                keys: vec![ManagerKey::Login, ManagerKey::Email, ManagerKey::ExternalId],
+                name_fallback: true,
+            },
+        ];
+        for cfg in &configs {
+            let (whole, lean) = (resolve(&people, cfg), resolve(&slim, cfg));
+            assert_eq!(whole.managers, lean.managers, "{cfg:?}");
+            assert_eq!(whole.report.unresolved, lean.report.unresolved, "{cfg:?}");
+            assert_eq!(whole.report.cycles, lean.report.cycles, "{cfg:?}");
+        }
+        let r = resolve(&slim, &ManagerConfig::default());
+        let m = |id: &str| r.managers.get(id).map(String::as_str);
+        assert_eq!(m("a"), Some("ceo"), "trimmed employee numbers");
+        assert_eq!(m("b"), Some("a"), "folded login");
+        assert_eq!(m("d"), Some("a"), "folded display name");
+        assert_eq!(
+            m("h"),
+            Some("g1"),
+            "the deprovisioned g0 loses the shared number"
+        );
+        assert_eq!(m("x"), None, "two people named Name m: ambiguous");
     }
 }

@@ -26,7 +26,7 @@ pub struct Provisioner {
     attribute_map: std::sync::Arc<AttributeMap>,
     /// Everyone, for manager resolution (loaded on the first write, dropped after a failed
     /// one); the lock is the single-writer lock.
-    people: Mutex<Option<HashMap<String, Person>>>,
+    people: Mutex<Option<HashMap<String, managers::Known>>>,
 }
 
 fn store_error(e: StoreError) -> ProvisionError {
@@ -69,7 +69,7 @@ impl Provisioner {
 
     fn apply_locked(
         &self,
-        people: &mut Option<HashMap<String, Person>>,
+        people: &mut Option<HashMap<String, managers::Known>>,
         write: ProvisionWrite,
     ) -> Result<String, ProvisionError> {
         match write {
@@ -171,7 +171,7 @@ impl Provisioner {
     /// when what resolution reads changed, in one transaction.
     fn write_people(
         &self,
-        cache: &mut Option<HashMap<String, Person>>,
+        cache: &mut Option<HashMap<String, managers::Known>>,
         put: Vec<(String, Value)>,
         gone: Vec<String>,
     ) -> Result<(), ProvisionError> {
@@ -186,7 +186,7 @@ impl Provisioner {
             let mut all = HashMap::new();
             for p in self.store.people_after(None) {
                 let p = p.map_err(store_error)?;
-                all.insert(p.id.clone(), p);
+                all.insert(p.id.clone(), managers::Known::of(&p));
             }
             *cache = Some(all);
         }
@@ -195,7 +195,7 @@ impl Provisioner {
         };
         let mut meta_entries = Vec::new();
         if update_people(people, &puts, &gone) {
-            let resolution = managers::resolve(people.values(), &self.managers);
+            let resolution = managers::resolve(people.values().map(|k| &k.inputs), &self.managers);
             rewrite_moved_managers(&self.store, people, &resolution, &mut puts)
                 .map_err(store_error)?;
             let report = serde_json::to_vec(&resolution.report)

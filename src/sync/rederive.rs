@@ -39,7 +39,7 @@ pub fn rederive(store: &Store, cfg: &SyncConfig) -> Result<Option<Rederived>, St
         return Ok(None);
     }
     let mut stored: HashMap<String, Person> = HashMap::new();
-    let mut people: HashMap<String, Person> = HashMap::new();
+    let mut people: HashMap<String, managers::Known> = HashMap::new();
     let mut puts: BTreeMap<String, (Person, RawJson)> = BTreeMap::new();
     for p in store.people_after(None) {
         let old = p?;
@@ -61,10 +61,10 @@ pub fn rederive(store: &Store, cfg: &SyncConfig) -> Result<Option<Rederived>, St
             },
             None => old.clone(),
         };
-        people.insert(fresh.id.clone(), fresh);
+        people.insert(fresh.id.clone(), managers::Known::of(&fresh));
         stored.insert(old.id.clone(), old);
     }
-    let resolution = managers::resolve(people.values(), &cfg.managers);
+    let resolution = managers::resolve(people.values().map(|k| &k.inputs), &cfg.managers);
     rewrite_moved_managers(store, &mut people, &resolution, &mut puts)?;
     let ops: Vec<Op> = puts
         .into_iter()
