@@ -782,14 +782,19 @@ impl View {
 
     /// [`View::profile`] and [`View::provisioned`] together, from one read of the raw record
     /// (only its `profile` and document decoded; not read at all for a caller who may see
-    /// none of it).
-    pub fn profile_and_document(&self, id: &str) -> Result<(Value, Option<Value>)> {
+    /// none of it), with only the profile attributes `keep` accepts (the others skipped
+    /// unread, for a caller that would not use them).
+    pub fn profile_and_document(
+        &self,
+        id: &str,
+        keep: fn(&str) -> bool,
+    ) -> Result<(Value, Option<Value>)> {
         self.require(Permission::ReadDirectory)?;
         let raw_profile = self.may(Permission::RawProfile);
         if !raw_profile && self.mirror.policy.directory_attributes.is_empty() {
             return Ok((Value::Object(Map::new()), None));
         }
-        let raw = self.store().person_profile(id)?.unwrap_or_default();
+        let raw = self.store().person_profile(id, keep)?.unwrap_or_default();
         let document = raw
             .document
             .filter(|d| raw_profile && self.provisioning() && d.is_object());

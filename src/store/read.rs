@@ -1,7 +1,7 @@
 //! Read side of the store: lookups by id and secondary index, ordered scans for pagination,
 //! reports and memberships. Reads never take locks the writer waits on (sled is lock-free).
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{Result, Store, StoreError, T, decode, id_of, keys};
 use crate::model::{Change, Group, Person, SyncRun, UserStatus};
@@ -89,15 +89,24 @@ impl Store {
     /// The `profile` object of a user's raw Okta JSON (an empty object when it has none) and
     /// the provisioned document (`model::PROVISIONED_DOCUMENT`), if any, decoded without the
     /// rest of the record (links, credentials, times): what SCIM reads for every user it
-    /// serves. `None` for an unknown id.
-    pub fn person_profile(&self, id: &str) -> Result<Option<RawProfile>> {
+    /// serves. Only the profile attributes `keep` accepts are decoded (SCIM serves most base
+    /// attributes from the typed record). `None` for an unknown id.
+    pub fn person_profile(&self, id: &str, keep: fn(&str) -> bool) -> Result<Option<RawProfile>> {
         match self.tree(T::RawUsers).get(id)? {
             None => Ok(None),
             // A record that is not an object (none is written) has no profile, as before.
             Some(b) if b.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b'{') => {
                 Ok(Some(RawProfile::default()))
             }
-            Some(b) => decode("raw user", &b).map(Some),
+            Some(b) => {
+                use serde::de::DeserializeSeed;
+                let mut de = serde_json::Deserializer::from_slice(&b);
+                RawProfileSeed { keep }
+                    .deserialize(&mut de)
+                    .and_then(|r| de.end().map(|()| r))
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt(format!("raw user: {e}")))
+            }
         }
     }
 
@@ -351,9 +360,20 @@ pub struct RawProfile {
     pub document: Option<Value>,
 }
 
-impl<'de> serde::Deserialize<'de> for RawProfile {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
+/// Decodes a [`RawProfile`], keeping the profile attributes `keep` accepts: the others are
+/// skipped as text, never decoded into values.
+struct RawProfileSeed {
+    keep: fn(&str) -> bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for RawProfileSeed {
+    type Value = RawProfile;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<RawProfile, D::Error> {
+        use serde::de::{DeserializeSeed, Error, IgnoredAny, MapAccess, Visitor};
         /// A key of the record, compared without being copied.
         enum Key {
             Profile,
@@ -381,7 +401,86 @@ impl<'de> serde::Deserialize<'de> for RawProfile {
                 d.deserialize_identifier(Name)
             }
         }
-        struct Fields;
+        /// A profile attribute's name, copied only when it is kept.
+        struct Attribute(fn(&str) -> bool);
+        impl<'de> DeserializeSeed<'de> for Attribute {
+            type Value = Option<String>;
+            fn deserialize<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> std::result::Result<Option<String>, D::Error> {
+                d.deserialize_str(self)
+            }
+        }
+        /// The profile: an object (anything else is no profile, as before).
+        struct Profile(fn(&str) -> bool);
+        impl<'de> DeserializeSeed<'de> for Profile {
+            type Value = Map<String, Value>;
+            fn deserialize<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> std::result::Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        impl Visitor<'_> for Attribute {
+            type Value = Option<String>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an attribute name")
+            }
+            fn visit_str<E: Error>(self, s: &str) -> std::result::Result<Self::Value, E> {
+                Ok((self.0)(s).then(|| s.to_owned()))
+            }
+        }
+        impl<'de> Visitor<'de> for Profile {
+            type Value = Map<String, Value>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a profile")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut out = Map::new();
+                while let Some(key) = map.next_key_seed(Attribute(self.0))? {
+                    match key {
+                        Some(k) => {
+                            out.insert(k, map.next_value()?);
+                        }
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+            fn visit_unit<E: Error>(self) -> std::result::Result<Self::Value, E> {
+                Ok(Map::new())
+            }
+            fn visit_bool<E: Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
+                Ok(Map::new())
+            }
+            fn visit_i64<E: Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
+                Ok(Map::new())
+            }
+            fn visit_u64<E: Error>(self, _: u64) -> std::result::Result<Self::Value, E> {
+                Ok(Map::new())
+            }
+            fn visit_f64<E: Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
+                Ok(Map::new())
+            }
+            fn visit_str<E: Error>(self, _: &str) -> std::result::Result<Self::Value, E> {
+                Ok(Map::new())
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Map::new())
+            }
+        }
+        struct Fields(fn(&str) -> bool);
         impl<'de> Visitor<'de> for Fields {
             type Value = RawProfile;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -394,11 +493,7 @@ impl<'de> serde::Deserialize<'de> for RawProfile {
                 let mut out = RawProfile::default();
                 while let Some(key) = map.next_key::<Key>()? {
                     match key {
-                        Key::Profile => {
-                            if let Value::Object(o) = map.next_value()? {
-                                out.profile = o;
-                            }
-                        }
+                        Key::Profile => out.profile = map.next_value_seed(Profile(self.0))?,
                         Key::Document => out.document = Some(map.next_value()?),
                         Key::Other => {
                             map.next_value::<IgnoredAny>()?;
@@ -408,6 +503,6 @@ impl<'de> serde::Deserialize<'de> for RawProfile {
                 Ok(out)
             }
         }
-        d.deserialize_map(Fields)
+        d.deserialize_map(Fields(self.keep))
     }
 }

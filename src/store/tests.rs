@@ -609,11 +609,26 @@ fn person_profile_reads_the_profile_and_document_only() {
         &[],
     )
     .expect("apply");
-    let got = s.person_profile("1").expect("read").expect("stored");
+    let got = s
+        .person_profile("1", |_| true)
+        .expect("read")
+        .expect("stored");
     assert_eq!(serde_json::Value::Object(got.profile), raw["profile"]);
     assert_eq!(
         got.document,
         Some(raw[crate::model::PROVISIONED_DOCUMENT].clone())
     );
-    assert_eq!(s.person_profile("2").expect("read"), None);
+    assert_eq!(s.person_profile("2", |_| true).expect("read"), None);
+    // Attributes not kept are skipped; the others are the same values.
+    let some = s
+        .person_profile("1", |k| k != "email" && k != "login")
+        .expect("read")
+        .expect("stored");
+    let mut want = raw["profile"].clone();
+    if let Some(o) = want.as_object_mut() {
+        o.remove("email");
+        o.remove("login");
+    }
+    assert_eq!(serde_json::Value::Object(some.profile), want);
+    assert_eq!(some.document, got.document);
 }

@@ -1027,3 +1027,117 @@ async fn graphql_people(s: &Scim, role: &str) -> BTreeMap<String, Value> {
         after = people["pageInfo"]["endCursor"].clone();
     }
 }
+
+/// Every attribute a User has, for an `attributes` list that keeps the whole User (which is
+/// then built as a value and projected, where a page without projection is written as text).
+const EVERY_USER_ATTRIBUTE: &str = "id,externalId,userName,name,displayName,nickName,title,\
+    userType,preferredLanguage,locale,timezone,profileUrl,active,emails,phoneNumbers,addresses,\
+    groups,meta,schemas,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,\
+    urn:ietf:params:scim:schemas:extension:oktamirror:2.0:User";
+
+/// Pages without projection are written as JSON text, straight from the typed record, the raw
+/// profile and the memo's groups and chains; a page with `attributes` is built as values.
+/// For every role both give every person the same User, field by field, ETag included (which
+/// is also the ETag of the user read alone); who is listed, the groups and the raw profile's
+/// phones and custom attributes are the simulator's, as each role may see them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_pages_are_the_projected_users_for_every_role() {
+    let s = Scim::start(600, 11).await;
+    let truth: BTreeMap<String, (String, Value)> = truth::people(&s.sim.sim)
+        .into_iter()
+        .map(|(p, raw)| (p.id.clone(), (p.status.as_str().to_owned(), raw)))
+        .collect();
+    for role in ["directory", "hr", "admin"] {
+        let whole = scim_people(&s, role).await;
+        let mut projected = BTreeMap::new();
+        for start in (1..=truth.len()).step_by(250) {
+            let page = s
+                .users(
+                    role,
+                    &[
+                        ("startIndex", &start.to_string()),
+                        ("count", "250"),
+                        ("attributes", EVERY_USER_ATTRIBUTE),
+                    ],
+                )
+                .await;
+            for r in page["Resources"].as_array().expect("Resources") {
+                projected.insert(r["id"].as_str().expect("id").to_owned(), r.clone());
+            }
+        }
+        let want: BTreeSet<&String> = truth
+            .iter()
+            .filter(|(_, (status, _))| role != "directory" || status != "DEPROVISIONED")
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(whole.keys().collect::<BTreeSet<_>>(), want, "{role}");
+        assert_eq!(projected.keys().collect::<BTreeSet<_>>(), want, "{role}");
+        let raw = role != "directory";
+        let (mut with_phones, mut with_custom) = (0, 0);
+        for (id, u) in &whole {
+            let p = &projected[id];
+            let fields: BTreeSet<&String> = u
+                .as_object()
+                .expect("a User")
+                .keys()
+                .chain(p.as_object().expect("a User").keys())
+                .collect();
+            for f in fields {
+                assert_eq!(u.get(f), p.get(f), "{role}: {id} {f}");
+            }
+            assert!(u["meta"]["version"].is_string(), "{role}: {id}");
+            let profile = &truth[id].1["profile"];
+            let groups: BTreeSet<String> = u["groups"]
+                .as_array()
+                .expect("groups")
+                .iter()
+                .map(|g| g["value"].as_str().expect("value").to_owned())
+                .collect();
+            let member_of: BTreeSet<String> = s.sim.sim.user_groups(id).into_iter().collect();
+            assert_eq!(groups, member_of, "{role}: {id} groups");
+            let phones: Vec<&Value> = u["phoneNumbers"]
+                .as_array()
+                .map(|a| a.iter().map(|n| &n["value"]).collect())
+                .unwrap_or_default();
+            let sim_phones: Vec<&Value> = ["primaryPhone", "mobilePhone"]
+                .iter()
+                .map(|k| &profile[k])
+                .filter(|v| v.as_str().is_some_and(|s| !s.trim().is_empty()))
+                .collect();
+            with_phones += usize::from(!phones.is_empty());
+            if raw {
+                assert_eq!(phones, sim_phones, "{role}: {id} phones");
+            } else {
+                assert!(phones.is_empty(), "{role}: {id} phones {phones:?}");
+            }
+            let custom = u[MIRROR]["customAttributes"]
+                .as_object()
+                .expect("customAttributes");
+            if !raw {
+                assert!(custom.is_empty(), "{role}: {id} {custom:?}");
+            }
+            with_custom += usize::from(!custom.is_empty());
+            for (k, v) in custom {
+                assert_eq!(&profile[k], v, "{role}: {id} custom {k}");
+            }
+        }
+        if raw {
+            assert!(
+                with_phones > 0 && with_custom > 0,
+                "{role}: {with_phones} {with_custom}"
+            );
+        }
+        // The version in a page is the ETag of the user read alone.
+        for id in whole.keys().step_by(37) {
+            let alone = s.get(Some(role), &format!("/Users/{id}")).await;
+            assert_eq!(alone.status, StatusCode::OK, "{role}: {id}");
+            let etag = alone.headers.get("etag").and_then(|v| v.to_str().ok());
+            assert_eq!(
+                etag,
+                whole[id]["meta"]["version"].as_str(),
+                "{role}: {id} ETag"
+            );
+            assert_eq!(alone.body, whole[id], "{role}: {id} alone");
+        }
+    }
+}

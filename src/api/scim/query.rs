@@ -263,44 +263,41 @@ pub(crate) fn list_bytes(total: u64, start_index: usize, resources: &[Vec<u8>]) 
     out
 }
 
-/// The weak ETag of a resource: a SHA-256 of its contents (without `meta.version`), so it
-/// changes whenever anything served changes (the profile, the groups and their names, the
-/// manager's name and chain). The contents are fed as `Value`'s `Hash` writes them (every key,
-/// string and number, each length- or end-marked, object keys in order) into one buffer and
-/// hashed once: serialising the resource as JSON for this cost more than building it.
+/// The weak ETag of a resource: a SHA-256 of its JSON text without `meta.version` (compact,
+/// keys in a `serde_json::Map`'s order, as `serde_json` writes a `Value`), so it changes
+/// whenever anything served changes (the profile, the groups and their names, the manager's
+/// name and chain). A page of whole users writes that text anyway (`users::write_user`, which
+/// hashes it with [`etag`]); a `Value` is written into a buffer kept per thread.
 pub(crate) fn version(resource: &Value) -> String {
-    use std::hash::{Hash, Hasher};
-    /// Collects what `Hash` writes.
-    struct Collect(Vec<u8>);
-    impl Hasher for Collect {
-        fn write(&mut self, bytes: &[u8]) {
-            self.0.extend_from_slice(bytes);
-        }
-        fn finish(&self) -> u64 {
-            0
-        }
-    }
     thread_local! {
-        /// The buffer, kept per thread: a page hashes a hundred resources of several KB, and a
-        /// fresh allocation of that size each time costs glibc's allocator more than the hash.
+        /// The buffer, kept per thread: a fresh allocation of several KB per resource costs
+        /// more than the hash.
         static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    let hash = BUFFER.with_borrow_mut(|buffer| {
-        let mut bytes = Collect(std::mem::take(buffer));
-        bytes.0.clear();
-        resource.hash(&mut bytes);
-        let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes.0);
+    BUFFER.with_borrow_mut(|buffer| {
+        buffer.clear();
+        // Writing into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *buffer, resource);
+        let tag = etag(buffer);
         // A buffer grown by one huge resource is not kept.
-        if bytes.0.capacity() <= 1 << 20 {
-            *buffer = bytes.0;
+        if buffer.capacity() > 1 << 20 {
+            *buffer = Vec::new();
         }
-        hash
-    });
-    let hex: String = hash.as_ref()[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("W/\"{hex}\"")
+        tag
+    })
+}
+
+/// The weak ETag of a resource's JSON text (see [`version`]).
+pub(crate) fn etag(text: &[u8]) -> String {
+    use std::fmt::Write;
+    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text);
+    let mut tag = String::with_capacity(28);
+    tag.push_str("W/\"");
+    for b in &hash.as_ref()[..12] {
+        let _ = write!(tag, "{b:02x}");
+    }
+    tag.push('"');
+    tag
 }
 
 /// Sets `meta.version` and returns it.

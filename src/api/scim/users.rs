@@ -11,7 +11,7 @@
 //! served to a `directory` key at all.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use serde_json::{Map, Value, json};
 
@@ -41,6 +41,32 @@ pub(crate) const FROM_PROFILE: &[&str] = &[
     "addresses",
 ];
 
+/// Whether a User reads profile attribute `k` (through `pf` in [`resource_with`] and
+/// [`write_user`], or as a custom attribute): all but the base attributes a User takes from
+/// the typed record, which are then skipped, not decoded.
+fn read_from_profile(k: &str) -> bool {
+    !matches!(
+        k,
+        "login"
+            | "email"
+            | "firstName"
+            | "lastName"
+            | "title"
+            | "displayName"
+            | "nickName"
+            | "city"
+            | "countryCode"
+            | "postalAddress"
+            | "employeeNumber"
+            | "costCenter"
+            | "organization"
+            | "division"
+            | "department"
+            | "managerId"
+            | "manager"
+    )
+}
+
 /// Longest manager chain followed (cycles are broken by the sync engine; this is a guard).
 const MAX_CHAIN: usize = 64;
 
@@ -69,8 +95,42 @@ impl Parts {
     };
 }
 
-/// A manager's display name and the visible chain from them up (`None`: not visible).
-type Chain = Option<Arc<(String, Vec<Value>)>>;
+/// A manager's display name and the visible chain from them up, an array (`None`: not
+/// visible).
+type Chain = Option<Arc<(String, Fragment)>>;
+
+/// A group's entry in a user's `groups` (`None`: unknown).
+type GroupEntry = Option<Arc<Fragment>>;
+
+/// A part of Users built once and shared by every user that holds it (a group's entry, a
+/// manager chain): kept as its JSON text, which [`write_user`] copies as is into an answer,
+/// and parsed into a `Value` the first time a user built as one ([`resource_with`]) needs it.
+pub(crate) struct Fragment {
+    json: Box<str>,
+    value: OnceLock<Value>,
+}
+
+impl Fragment {
+    fn new(value: &Value) -> Fragment {
+        Fragment {
+            json: String::from_utf8(super::errors::json_bytes(value))
+                .unwrap_or_default()
+                .into(),
+            value: OnceLock::new(),
+        }
+    }
+
+    /// The fragment's JSON text.
+    pub(crate) fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The fragment as a `Value` (its own text, which always parses).
+    pub(crate) fn value(&self) -> &Value {
+        self.value
+            .get_or_init(|| serde_json::from_str(&self.json).unwrap_or(Value::Null))
+    }
+}
 
 /// Managers and groups already read while building the users of one answer: the people of a
 /// page share most of their managers and groups, so each is read (and its JSON built) once per
@@ -78,8 +138,7 @@ type Chain = Option<Arc<(String, Vec<Value>)>>;
 #[derive(Default)]
 pub(crate) struct Memo {
     people: HashMap<String, Option<Person>>,
-    /// A group's entry in `groups` (`None`: unknown).
-    groups: HashMap<String, Option<Value>>,
+    groups: HashMap<String, GroupEntry>,
     chains: HashMap<String, Chain>,
     user_types: Option<Vec<crate::model::UserType>>,
     /// The server's memo, with the store generation this request reads and the caller's
@@ -131,7 +190,7 @@ impl Memo {
         Ok(p)
     }
 
-    fn group(&mut self, view: &View, id: &str) -> Result<Option<Value>> {
+    fn group(&mut self, view: &View, id: &str) -> Result<GroupEntry> {
         if let Some(g) = self.groups.get(id) {
             return Ok(g.clone());
         }
@@ -139,8 +198,8 @@ impl Memo {
             Some(g) => g,
             None => {
                 let g = view.group(id)?.map(|g| {
-                    json!({"value": g.id, "display": g.name,
-                           "$ref": super::groups::location(&g.id), "type": "direct"})
+                    Arc::new(Fragment::new(&json!({"value": g.id, "display": g.name,
+                           "$ref": super::groups::location(&g.id), "type": "direct"})))
                 });
                 self.shared_put(|s, _| {
                     s.groups.insert(id.to_owned(), g.clone());
@@ -161,7 +220,11 @@ impl Memo {
             Some(c) => c,
             None => {
                 let c = match self.person(view, id)? {
-                    Some(m) => Some(Arc::new((m.name(), manager_chain(view, m, self)?))),
+                    Some(m) => {
+                        let name = m.name();
+                        let chain = Value::Array(manager_chain(view, m, self)?);
+                        Some(Arc::new((name, Fragment::new(&chain))))
+                    }
                     None => None,
                 };
                 self.shared_put(|s, class| {
@@ -212,9 +275,10 @@ impl Memo {
     }
 }
 
-/// Entries the shared memo holds before it starts again: 20,000 chains of about 1 KB and group
-/// entries of about 150 B bound it to some 20 MB, while the managers near the top of an org
-/// and its large groups, the ones every page shares, stay in it.
+/// Entries the shared memo holds before it starts again: 20,000 chains of about 1 KB of JSON
+/// text and group entries of about 150 B bound it to some 20 MB (a few times that once users
+/// built as `Value`s have parsed them too, [`Fragment::value`]), while the managers near the
+/// top of an org and its large groups, the ones every page shares, stay in it.
 const SHARED_MEMO_MAX: usize = 20_000;
 
 /// Managers' chains and groups' entries for SCIM users, shared by every request of one server
@@ -232,7 +296,7 @@ struct Generation {
     /// Chains by manager id, for callers who do not (0) and who do (1) see deprovisioned
     /// people: a chain stops below a manager the caller may not see.
     chains: [HashMap<String, Chain>; 2],
-    groups: HashMap<String, Option<Value>>,
+    groups: HashMap<String, GroupEntry>,
 }
 
 /// The path of a user, relative to the server's root.
@@ -263,6 +327,14 @@ fn text(profile: &Value, k: &str) -> Option<String> {
     }
 }
 
+/// `name.formatted`: the first and last names.
+fn formatted(p: &Person) -> Option<String> {
+    match (&p.first_name, &p.last_name) {
+        (Some(f), Some(l)) => Some(format!("{f} {l}")),
+        (f, l) => f.clone().or_else(|| l.clone()),
+    }
+}
+
 /// `person` as a SCIM User, without `meta.version` (see `with_version`).
 pub(crate) fn resource(view: &View, p: &Person, parts: Parts) -> Result<Value> {
     resource_with(view, p, parts, &mut Memo::default())
@@ -276,7 +348,7 @@ pub(crate) fn resource_with(
     memo: &mut Memo,
 ) -> Result<Value> {
     let (profile, document) = if parts.profile {
-        view.profile_and_document(&p.id)?
+        view.profile_and_document(&p.id, read_from_profile)?
     } else {
         (Value::Object(Map::new()), None)
     };
@@ -296,11 +368,7 @@ pub(crate) fn resource_with(
     put(&mut name, "middleName", pf("middleName"));
     put(&mut name, "honorificPrefix", pf("honorificPrefix"));
     put(&mut name, "honorificSuffix", pf("honorificSuffix"));
-    let formatted = match (&p.first_name, &p.last_name) {
-        (Some(f), Some(l)) => Some(format!("{f} {l}")),
-        (f, l) => f.clone().or_else(|| l.clone()),
-    };
-    put(&mut name, "formatted", formatted);
+    put(&mut name, "formatted", formatted(p));
     if !name.is_empty() {
         u.insert("name".into(), Value::Object(name));
     }
@@ -357,7 +425,7 @@ pub(crate) fn resource_with(
         let mut groups = Vec::with_capacity(ids.len());
         for id in &ids {
             if let Some(g) = memo.group(view, id)? {
-                groups.push(g);
+                groups.push(g.value().clone());
             }
         }
         u.insert("groups".into(), Value::Array(groups));
@@ -378,7 +446,7 @@ pub(crate) fn resource_with(
                 Some(found) => {
                     let (name, up) = &*found;
                     manager["displayName"] = Value::String(name.clone());
-                    chain = up.clone();
+                    chain = up.value().as_array().cloned().unwrap_or_default();
                 }
                 None => manager = Value::Null,
             }
@@ -479,6 +547,293 @@ fn as_pushed(u: &mut Map<String, Value>, doc: Value) {
     }
 }
 
+/// Writes `p` as a whole SCIM User ([`Parts::ALL`], `meta.version` included) as JSON text at
+/// the end of `out`, without building a `Value`: the text `serde_json` writes for
+/// [`resource_with`]'s `Value` after `query::with_version`, byte for byte (keys in a
+/// `serde_json::Map`'s order, the memo's groups and chains copied in as text). Returns false,
+/// having written nothing, for a person with a pushed document (provisioning mode), whose
+/// User [`resource_with`] merges with it.
+pub(crate) fn write_user(
+    view: &View,
+    p: &Person,
+    memo: &mut Memo,
+    out: &mut Vec<u8>,
+) -> Result<bool> {
+    let (profile, document) = view.profile_and_document(&p.id, read_from_profile)?;
+    if document.is_some() {
+        return Ok(false);
+    }
+    let pf = |k: &str| text(&profile, k);
+    let user_type = match &p.user_type_id {
+        Some(id) => memo.user_type(view, id)?,
+        None => None,
+    };
+    let mut groups = Vec::new();
+    for id in &view.group_ids_of_person(p)? {
+        if let Some(g) = memo.group(view, id)? {
+            groups.push(g);
+        }
+    }
+    let chain = match &p.manager_id {
+        Some(mid) => memo.chain(view, mid)?.map(|c| (mid, c)),
+        None => None,
+    };
+    let start = out.len();
+    let mut u = Obj::open(out);
+    u.bool("active", active(p.status));
+    let (street, region, postal) = (pf("streetAddress"), pf("state"), pf("zipCode"));
+    let address = [
+        ("country", p.country_code.as_deref()),
+        ("locality", p.city.as_deref()),
+        ("postalCode", postal.as_deref()),
+        ("region", region.as_deref()),
+        ("streetAddress", street.as_deref()),
+    ];
+    if address
+        .iter()
+        .any(|(_, v)| v.is_some_and(|v| !v.is_empty()))
+    {
+        let o = u.key("addresses");
+        o.push(b'[');
+        let mut a = Obj::open(o);
+        for (k, v) in &address[..3] {
+            a.put(k, *v);
+        }
+        a.bool("primary", true);
+        for (k, v) in &address[3..] {
+            a.put(k, *v);
+        }
+        a.str("type", "work");
+        a.close().push(b']');
+    }
+    u.put("displayName", Some(&p.name()));
+    let second_email = pf("secondEmail");
+    contacts(
+        &mut u,
+        "emails",
+        [
+            (p.email.as_deref(), "work", true),
+            (second_email.as_deref(), "other", false),
+        ],
+    );
+    u.put("externalId", p.external_id.as_deref());
+    let o = u.key("groups");
+    o.push(b'[');
+    for (i, g) in groups.iter().enumerate() {
+        if i > 0 {
+            o.push(b',');
+        }
+        o.extend_from_slice(g.json().as_bytes());
+    }
+    o.push(b']');
+    u.str("id", &p.id);
+    u.put("locale", pf("locale").as_deref());
+    let mut meta = Obj::open(u.key("meta"));
+    meta.put("created", p.created.map(|t| super::time(&t)).as_deref());
+    meta.put(
+        "lastModified",
+        p.last_updated
+            .or(p.created)
+            .map(|t| super::time(&t))
+            .as_deref(),
+    );
+    meta.str("location", &location(&p.id));
+    meta.str("resourceType", "User");
+    // `version`, the last key of `meta`, goes here once the rest is written and hashed.
+    let version_at = meta.out.len();
+    meta.close();
+    let formatted = formatted(p);
+    let (middle, prefix, suffix) = (
+        pf("middleName"),
+        pf("honorificPrefix"),
+        pf("honorificSuffix"),
+    );
+    let name = [
+        ("familyName", p.last_name.as_deref()),
+        ("formatted", formatted.as_deref()),
+        ("givenName", p.first_name.as_deref()),
+        ("honorificPrefix", prefix.as_deref()),
+        ("honorificSuffix", suffix.as_deref()),
+        ("middleName", middle.as_deref()),
+    ];
+    if name.iter().any(|(_, v)| v.is_some_and(|v| !v.is_empty())) {
+        let mut n = Obj::open(u.key("name"));
+        for (k, v) in name {
+            n.put(k, v);
+        }
+        n.close();
+    }
+    u.put("nickName", p.nick_name.as_deref());
+    let (phone, mobile) = (pf("primaryPhone"), pf("mobilePhone"));
+    contacts(
+        &mut u,
+        "phoneNumbers",
+        [
+            (phone.as_deref(), "work", true),
+            (mobile.as_deref(), "mobile", false),
+        ],
+    );
+    u.put("preferredLanguage", pf("preferredLanguage").as_deref());
+    u.put("profileUrl", pf("profileUrl").as_deref());
+    let o = u.key("schemas");
+    o.push(b'[');
+    for (i, urn) in [USER_URN, ENTERPRISE_URN, MIRROR_URN]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            o.push(b',');
+        }
+        json_str(o, urn);
+    }
+    o.push(b']');
+    u.put("timezone", pf("timezone").as_deref());
+    u.put("title", p.title.as_deref());
+
+    let mut ent = Obj::open(u.key(ENTERPRISE_URN));
+    ent.put("costCenter", p.cost_center.as_deref());
+    ent.put("department", p.department.as_deref());
+    ent.put("division", p.division.as_deref());
+    ent.put("employeeNumber", p.employee_number.as_deref());
+    // A manager the caller may not see is left out altogether.
+    if let Some((mid, found)) = &chain {
+        let mut m = Obj::open(ent.key("manager"));
+        m.str("$ref", &location(mid));
+        m.str("displayName", &found.0);
+        m.str("value", mid);
+        m.close();
+    }
+    ent.put("organization", p.organization.as_deref());
+    ent.close();
+
+    // In provisioning mode the extension holds only what a client writes (see `resource_with`).
+    let mirrored = !view.provisioning();
+    let mut ext = Obj::open(u.key(MIRROR_URN));
+    let o = ext.key("customAttributes");
+    o.push(b'{');
+    if let Value::Object(all) = &profile {
+        let custom = all.iter().filter(|(k, _)| !OKTA_BASE.contains(&k.as_str()));
+        for (i, (k, v)) in custom.enumerate() {
+            if i > 0 {
+                o.push(b',');
+            }
+            json_str(o, k);
+            o.push(b':');
+            json_value(o, v);
+        }
+    }
+    o.push(b'}');
+    if mirrored {
+        ext.bool("inScope", !p.outside_scope);
+        let chain = chain.as_ref().map_or("[]", |(_, c)| c.1.json());
+        ext.key("managerChain").extend_from_slice(chain.as_bytes());
+    }
+    ext.put("managerId", p.manager_ref.as_deref());
+    if mirrored {
+        ext.str("status", p.status.as_str());
+    }
+    ext.close();
+    u.str("userName", &p.login);
+    u.put("userType", user_type.or_else(|| pf("userType")).as_deref());
+    let out = u.close();
+
+    let version = super::query::etag(&out[start..]);
+    let mut field = b",\"version\":".to_vec();
+    json_str(&mut field, &version);
+    out.splice(version_at..version_at, field);
+    Ok(true)
+}
+
+/// `emails` or `phoneNumbers` as [`resource_with`] builds them: an array of the values there
+/// are (value, type, primary), left out when there is none.
+fn contacts(u: &mut Obj, key: &'static str, items: [(Option<&str>, &str, bool); 2]) {
+    if items.iter().all(|(v, _, _)| v.is_none()) {
+        return;
+    }
+    let o = u.key(key);
+    o.push(b'[');
+    for (i, (v, kind, primary)) in items
+        .into_iter()
+        .filter_map(|(v, kind, primary)| Some((v?, kind, primary)))
+        .enumerate()
+    {
+        if i > 0 {
+            o.push(b',');
+        }
+        let mut c = Obj::open(o);
+        c.bool("primary", primary);
+        c.str("type", kind);
+        c.str("value", v);
+        c.close();
+    }
+    o.push(b']');
+}
+
+/// Writes `s` as a JSON string, escaped as `serde_json` escapes it.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Writes `v` as `serde_json` does.
+fn json_value(out: &mut Vec<u8>, v: &Value) {
+    // Writing into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, v);
+}
+
+/// A JSON object being written by [`write_user`]. Its keys must come in the order a
+/// `serde_json::Map` (a `BTreeMap`) keeps them, so that the text is the one `serde_json`
+/// writes for the `Value` (checked in debug builds).
+struct Obj<'a> {
+    out: &'a mut Vec<u8>,
+    last: Option<&'static str>,
+}
+
+impl<'a> Obj<'a> {
+    fn open(out: &'a mut Vec<u8>) -> Obj<'a> {
+        out.push(b'{');
+        Obj { out, last: None }
+    }
+
+    /// Writes `key` (and the comma before it) and returns the buffer for its value.
+    fn key(&mut self, key: &'static str) -> &mut Vec<u8> {
+        debug_assert!(
+            self.last.is_none_or(|l| l < key),
+            "{key} written after {:?}",
+            self.last
+        );
+        if self.last.is_some() {
+            self.out.push(b',');
+        }
+        self.last = Some(key);
+        json_str(self.out, key);
+        self.out.push(b':');
+        self.out
+    }
+
+    fn str(&mut self, key: &'static str, v: &str) {
+        json_str(self.key(key), v);
+    }
+
+    /// A string attribute as `put` keeps it: only when there is one and it is not empty.
+    fn put(&mut self, key: &'static str, v: Option<&str>) {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            self.str(key, v);
+        }
+    }
+
+    fn bool(&mut self, key: &'static str, v: bool) {
+        let text: &[u8] = if v { b"true" } else { b"false" };
+        self.key(key).extend_from_slice(text);
+    }
+
+    /// Ends the object; returns the buffer.
+    fn close(self) -> &'a mut Vec<u8> {
+        self.out.push(b'}');
+        self.out
+    }
+}
+
 /// The visible chain above `first` (its manager first, the root last).
 fn manager_chain(view: &View, first: Person, memo: &mut Memo) -> Result<Vec<Value>> {
     let mut chain = Vec::new();
@@ -497,4 +852,177 @@ fn manager_chain(view: &View, first: Person, memo: &mut Memo) -> Result<Vec<Valu
         }
     }
     Ok(chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::access::{Caller, Mirror, Policy, Role};
+    use crate::model::{Group, PROVISIONED_DOCUMENT};
+    use crate::store::{Op, Store};
+
+    fn person(id: &str, status: &str, manager: Option<&str>, profile: Value, extra: Value) -> Op {
+        let mut raw = json!({"id": id, "status": status, "profile": profile,
+            "created": "2024-01-02T03:04:05.000Z", "lastUpdated": "2024-02-03T04:05:06.000Z"});
+        if let (Some(r), Some(e)) = (raw.as_object_mut(), extra.as_object()) {
+            r.extend(e.clone());
+        }
+        let mut person = Person::from_okta(&raw, &Default::default()).expect("valid user");
+        person.manager_id = manager.map(str::to_owned);
+        Op::PutPerson {
+            person: Box::new(person),
+            raw: (&raw).into(),
+        }
+    }
+
+    /// People with every attribute a User reads, and with none; strings to escape, numbers,
+    /// blank and empty values, nested custom attributes; a chain of managers through a
+    /// deprovisioned one; groups; and a pushed document.
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("open");
+        let every = json!({"login": "ann@x.example", "email": "ann@x.example",
+            "secondEmail": "a.n.n@y.example", "firstName": "Ann \"Q\"", "lastName": "Lée\\n",
+            "middleName": "M", "honorificPrefix": "Dr.", "honorificSuffix": "PhD",
+            "displayName": "Ann Q. Lée", "nickName": "Annie", "title": "Chief\tOfficer",
+            "profileUrl": "https://x.example/ann", "primaryPhone": "+1 555 0100",
+            "mobilePhone": 5550101, "streetAddress": "1 Main St", "city": "Zürich",
+            "state": "ZH", "zipCode": "8000", "countryCode": "CH", "preferredLanguage": "de",
+            "locale": "de_CH", "timezone": "Europe/Zurich", "userType": "Employee",
+            "employeeNumber": "1042", "costCenter": "CC-1", "organization": "Org",
+            "division": "Div", "department": "Eng", "managerId": "m-ref",
+            "badge": {"colour": "red", "n": [1, 2.5, null, true]}, "empty": "", "blank": "  ",
+            "zz\u{1}ctl": "a\u{7f}b\u{2028}c"});
+        let mut ops = vec![
+            person(
+                "u0",
+                "ACTIVE",
+                None,
+                json!({"login": "root@x.example", "firstName": "Root"}),
+                json!({}),
+            ),
+            person(
+                "u1",
+                "DEPROVISIONED",
+                Some("u0"),
+                json!({"login": "gone@x.example", "lastName": "Gone", "department": "Eng"}),
+                json!({}),
+            ),
+            person(
+                "u2",
+                "ACTIVE",
+                Some("u1"),
+                json!({"login": "mid@x.example", "email": ""}),
+                json!({}),
+            ),
+            person("u3", "ACTIVE", Some("u2"), every, json!({})),
+            person(
+                "u4",
+                "SUSPENDED",
+                Some("u9"),
+                json!({"login": "lone@x.example",
+                "secondEmail": "only@second", "mobilePhone": "   ", "zipCode": "1",
+                "firstName": "", "lastName": "Solo"}),
+                json!({}),
+            ),
+            person(
+                "u5",
+                "STAGED",
+                None,
+                json!({"login": "bare@x.example"}),
+                json!({}),
+            ),
+            person(
+                "u6",
+                "ACTIVE",
+                Some("u3"),
+                json!({"login": "pushed@x.example"}),
+                json!({(PROVISIONED_DOCUMENT): {"userName": "pushed@x.example", "title": "T"}}),
+            ),
+        ];
+        for (id, name) in [("g1", "Eng \"core\""), ("g2", "All")] {
+            let raw = json!({"id": id, "type": "OKTA_GROUP", "profile": {"name": name}});
+            ops.push(Op::PutGroup {
+                group: Group::from_okta(&raw).expect("group"),
+                raw: (&raw).into(),
+            });
+        }
+        for (g, u) in [
+            ("g1", "u3"),
+            ("g2", "u3"),
+            ("g2", "u1"),
+            ("g2", "u4"),
+            ("g1", "u6"),
+        ] {
+            ops.push(Op::AddMember {
+                group_id: g.into(),
+                user_id: u.into(),
+            });
+        }
+        store.apply(&ops, &[]).expect("apply");
+        (dir, store)
+    }
+
+    /// A whole User written as text is the `Value` path's User serialised, version included,
+    /// byte for byte, for every role (a directory key with and without raw attributes, hr,
+    /// admin, and a provisioning client), from an empty memo and from a shared one already
+    /// filled; a pushed person is left to the `Value` path.
+    #[test]
+    fn whole_user_text_is_the_value_path_byte_for_byte() {
+        let (_dir, store) = store();
+        let some = vec!["primaryPhone".into(), "secondEmail".into(), "badge".into()];
+        for (role, directory_attributes, provisioning) in [
+            (Role::Directory, Vec::new(), false),
+            (Role::Directory, some, false),
+            (Role::Hr, Vec::new(), false),
+            (Role::Admin, Vec::new(), false),
+            (Role::Provisioner, Vec::new(), true),
+        ] {
+            let policy = Policy {
+                directory_attributes,
+                provisioning,
+                ..Policy::default()
+            };
+            let mirror = Mirror::new(store.clone(), None, policy);
+            let view = mirror.view(Caller {
+                name: Some("k".into()),
+                role,
+            });
+            let shared = Arc::new(SharedMemo::default());
+            let mut written = 0;
+            for round in 0..2 {
+                let mut memo = Memo::with_shared(&shared, &view);
+                for id in ["u0", "u1", "u2", "u3", "u4", "u5", "u6"] {
+                    let Some(p) = view.person(id).expect("read") else {
+                        assert_eq!((role, id), (Role::Directory, "u1"), "hidden");
+                        continue;
+                    };
+                    let mut text = b"[".to_vec();
+                    let whole = write_user(&view, &p, &mut memo, &mut text).expect("write");
+                    let pushed = provisioning && id == "u6";
+                    assert_eq!(whole, !pushed, "{role:?} {id}");
+                    if pushed {
+                        assert_eq!(text, b"[");
+                        continue;
+                    }
+                    let mut r =
+                        resource_with(&view, &p, Parts::ALL, &mut Memo::default()).expect("build");
+                    super::super::query::with_version(&mut r);
+                    let mut want = b"[".to_vec();
+                    want.extend(super::super::errors::json_bytes(&r));
+                    assert_eq!(
+                        String::from_utf8_lossy(&text),
+                        String::from_utf8_lossy(&want),
+                        "{role:?} {id}, round {round}"
+                    );
+                    written += 1;
+                }
+            }
+            assert!(written >= 10, "{role:?}: {written}");
+        }
+    }
 }
