@@ -393,15 +393,25 @@ impl Tally {
     /// Writes the counts, the department counts, `manager_of` and the report counts (plain
     /// inserts: an initial load needs no atomicity, and a large sled batch holds its garbage
     /// and the global write lock until it ends).
+    ///
+    /// Each tree is written in key order: a map's own order is random, and at a million people
+    /// inserts at random places of a tree larger than sled's cache read, decode and rewrite a
+    /// leaf each (the load's end took longer than its start).
     pub(super) fn write(self, store: &Store) -> Result<()> {
         store.put_counters(T::Counts, &self.counts)?;
         store.put_counters(T::DepartmentCounts, &self.departments)?;
-        for (id, m) in &self.manager {
+        let mut managers: Vec<(&String, &String)> = self.manager.iter().collect();
+        managers.sort_unstable();
+        for (id, m) in managers {
             store
                 .tree(T::ManagerOf)
                 .insert(id.as_bytes(), m.as_bytes())?;
         }
-        for (id, (a, s)) in reports_under(&self.manager, &self.status) {
+        let mut under: Vec<_> = reports_under(&self.manager, &self.status)
+            .into_iter()
+            .collect();
+        under.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (id, (a, s)) in under {
             store
                 .tree(T::ReportCounts)
                 .insert(id.as_bytes(), &write_pair(a, s))?;

@@ -334,14 +334,16 @@ impl MemberLoad {
 
 impl Store {
     /// Writes each counter of `counts` (key, count) into `t`, as the apply's transactions
-    /// store them (`keys::u64_be`): plain inserts, for the initial load.
+    /// store them (`keys::u64_be`): plain inserts in key order, for the initial load.
     pub(super) fn put_counters<K: AsRef<[u8]>>(
         &self,
         t: T,
         counts: &HashMap<K, u64>,
     ) -> Result<()> {
-        for (k, n) in counts {
-            self.tree(t).insert(k.as_ref(), &keys::u64_be(*n))?;
+        let mut sorted: Vec<(&[u8], u64)> = counts.iter().map(|(k, n)| (k.as_ref(), *n)).collect();
+        sorted.sort_unstable();
+        for (k, n) in sorted {
+            self.tree(t).insert(k, &keys::u64_be(n))?;
         }
         Ok(())
     }
