@@ -400,22 +400,12 @@ impl Tally {
     pub(super) fn write(self, store: &Store) -> Result<()> {
         store.put_counters(T::Counts, &self.counts)?;
         store.put_counters(T::DepartmentCounts, &self.departments)?;
-        let mut managers: Vec<(&String, &String)> = self.manager.iter().collect();
-        managers.sort_unstable();
-        for (id, m) in managers {
-            store
-                .tree(T::ManagerOf)
-                .insert(id.as_bytes(), m.as_bytes())?;
-        }
-        let mut under: Vec<_> = reports_under(&self.manager, &self.status)
+        store.put_in_key_order(T::ManagerOf, self.manager.iter().collect())?;
+        let under = reports_under(&self.manager, &self.status)
             .into_iter()
+            .map(|(id, (a, s))| (id, write_pair(a, s)))
             .collect();
-        under.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        for (id, (a, s)) in under {
-            store
-                .tree(T::ReportCounts)
-                .insert(id.as_bytes(), &write_pair(a, s))?;
-        }
+        store.put_in_key_order(T::ReportCounts, under)?;
         Ok(())
     }
 }

@@ -340,10 +340,25 @@ impl Store {
         t: T,
         counts: &HashMap<K, u64>,
     ) -> Result<()> {
-        let mut sorted: Vec<(&[u8], u64)> = counts.iter().map(|(k, n)| (k.as_ref(), *n)).collect();
-        sorted.sort_unstable();
-        for (k, n) in sorted {
-            self.tree(t).insert(k, &keys::u64_be(n))?;
+        self.put_in_key_order(
+            t,
+            counts
+                .iter()
+                .map(|(k, n)| (k.as_ref(), keys::u64_be(*n)))
+                .collect(),
+        )
+    }
+
+    /// Writes `entries` into `t` by plain inserts, sorted by key first: for the initial load,
+    /// whose maps come in random order and whose trees outgrow sled's cache.
+    pub(super) fn put_in_key_order<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        t: T,
+        mut entries: Vec<(K, V)>,
+    ) -> Result<()> {
+        entries.sort_unstable_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+        for (k, v) in entries {
+            self.tree(t).insert(k.as_ref(), v.as_ref())?;
         }
         Ok(())
     }
