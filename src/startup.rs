@@ -500,7 +500,13 @@ impl Application {
             }
         }
         self.search.close();
-        self.store.flush()
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.flush()).await {
+            Ok(flushed) => flushed,
+            Err(e) => Err(StoreError::Corrupt(format!(
+                "the last flush stopped before it finished: {e}"
+            ))),
+        }
     }
 }
 
@@ -599,7 +605,16 @@ async fn watch_keys(ring: Arc<KeyRing>, mirror: Arc<Mirror>) {
                     ring.path().display(),
                     ring.len()
                 );
-                audit_key_changes(&mirror, &before, &ring.callers());
+                // The audit log's append is a sled write and flush: it runs on a blocking
+                // thread, so a slow disk never holds an async worker (nor the tasks queued
+                // behind it, such as the WebSocket that must close for a revoked key).
+                let (mirror, after) = (mirror.clone(), ring.callers());
+                let recorded = tokio::task::spawn_blocking(move || {
+                    audit_key_changes(&mirror, &before, &after);
+                });
+                if let Err(e) = recorded.await {
+                    tracing::warn!("recording the keys file's changes failed: {e}");
+                }
             }
             Ok(false) => {}
             Err(e) => tracing::warn!(

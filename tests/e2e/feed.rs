@@ -478,7 +478,6 @@ async fn a_subscriber_resuming_from_its_cursor_ends_with_exactly_the_orgs_state(
 /// closed (4403) within seconds; and stopping the server closes open ones (1001) instead of
 /// waiting for them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "hangs intermittently (2 of the last 2 runs on 2026-12-02): a runtime worker blocks on a Condvar, so even its STUCK timeouts never fire; see the session note, first thing to fix"]
 async fn subscriptions_need_a_key_refuse_other_origins_and_end_on_revocation_and_shutdown() {
     use oktamirror::access::{Role, keys};
     use oktamirror::startup::Application;

@@ -68,7 +68,11 @@ impl Mutation {
                 r.error.as_deref().unwrap_or("see the run's record")
             ),
         };
-        view.record(&action, &outcome).map_err(denied)?;
+        // The audit entry is made durable (a sled flush) before the answer: on a blocking
+        // thread, never an async worker's.
+        view.blocking(move |v| v.record(&action, &outcome))
+            .await
+            .map_err(denied)?;
         run.map(SyncRunNode)
             .ok_or_else(|| "the sync schedule has stopped (the server is shutting down)".into())
     }
