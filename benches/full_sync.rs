@@ -4,7 +4,8 @@
 //! re-sync; prints users per second and the mirror's peak RSS (over all passes).
 //!
 //! `cargo bench --bench full_sync` (set OKTAMIRROR_BENCH_USERS / _GROUPS for other sizes;
-//! OKTAMIRROR_BENCH_SKIP_TRANSACTIONAL=1 / _SKIP_RESYNC=1 leave those passes out).
+//! OKTAMIRROR_BENCH_SKIP_TRANSACTIONAL=1 / _SKIP_RESYNC=1 leave those passes out;
+//! OKTAMIRROR_BENCH_TRACE=1 prints the apply's phases and the resident memory every 10 s).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -33,6 +34,30 @@ fn peak_rss_mib() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// Resident set size of this process now, from /proc (Linux), in MiB.
+fn rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Prints the resident memory every 10 s (with the time since the bench started), so that a
+/// peak can be placed among the apply's phase lines (`OKTAMIRROR_BENCH_TRACE`).
+fn sample_rss() {
+    let start = Instant::now();
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(10));
+            eprintln!(
+                "[{:>6.0} s] RSS {:.0} MiB",
+                start.elapsed().as_secs_f64(),
+                rss_mib().unwrap_or(0.0)
+            );
+        }
+    });
 }
 
 /// User + system CPU seconds of a process, from /proc (Linux).
@@ -96,7 +121,14 @@ fn main() -> Result<(), String> {
         if quick { 2_000 } else { 100_000 },
     ) as usize;
     let groups = env_num("OKTAMIRROR_BENCH_GROUPS", if quick { 100 } else { 5_000 }) as usize;
-    oktamirror::telemetry::init("warn");
+    if std::env::var_os("OKTAMIRROR_BENCH_TRACE").is_some() {
+        oktamirror::telemetry::init(
+            "warn,oktamirror::sync::full=debug,oktamirror::store::load=debug",
+        );
+        sample_rss();
+    } else {
+        oktamirror::telemetry::init("warn");
+    }
     let (sim, url) = start_sim(users, groups)?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let rt = support::runtime()?;

@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 
 use super::counts::{Tally, group_status_tally};
+use super::runs::Runs;
 use super::{Result, Store, StoreError, T, keys, meta};
 use crate::model::{Change, ChangeOp, Entity, Group, Person, UserStatus};
 
@@ -60,6 +61,8 @@ pub struct InitialLoad {
 pub struct PeopleLoad {
     store: Store,
     tally: Tally,
+    /// The people's index entries, written at the end in key order (`runs.rs`).
+    indexes: Runs,
     people: u64,
     groups: u64,
 }
@@ -175,6 +178,7 @@ impl InitialLoad {
             PeopleLoad {
                 store: self.store.clone(),
                 tally: Tally::default(),
+                indexes: Runs::new(&self.store.dir),
                 people: 0,
                 groups: 0,
             },
@@ -193,13 +197,22 @@ impl InitialLoad {
     /// Writes the counts, makes everything durable, then in one transaction logs the load,
     /// sets the counters and clears the mark. Returns what the load created.
     pub fn finish(&self, people: PeopleLoad, mut members: MemberLoad) -> Result<super::Applied> {
+        let started = std::time::Instant::now();
+        let done = |step: &str| {
+            tracing::debug!(step, secs = started.elapsed().as_secs_f64(), "initial load");
+        };
         members.write_member_of()?;
+        done("member_of written");
         let store = &self.store;
         let _writing = store.writing();
+        people.indexes.write(store)?;
+        done("people's indexes written");
         people.tally.write(store)?;
         store.put_counters(T::GroupCounts, &members.group_counts)?;
         store.put_counters(T::GroupStatusCounts, &members.group_status)?;
+        done("counts written");
         store.flush()?;
+        done("flushed");
 
         let (n_people, n_groups, n_members) = (people.people, people.groups, members.memberships);
         let at = chrono::Utc::now();
@@ -249,8 +262,9 @@ impl InitialLoad {
 }
 
 impl PeopleLoad {
-    /// Writes people (each with Okta's raw JSON), their indexes and `status_of`, in id order as
-    /// `apply` would (a later person taking a login wins it there too).
+    /// Writes people (each with Okta's raw JSON) and `status_of` in id order, and gathers their
+    /// index entries for `finish` to write in key order (a later person taking a login wins it
+    /// there too, as in `apply`).
     pub fn people(&mut self, people: &[(Person, Vec<u8>)]) -> Result<()> {
         let _writing = self.store.writing();
         let t = |t: T| self.store.tree(t);
@@ -260,10 +274,11 @@ impl PeopleLoad {
             let id = p.id.as_bytes();
             t(T::People).insert(id, bytes)?;
             t(T::RawUsers).insert(id, raw.as_slice())?;
-            super::write::each_index_entry(p, |tree, k, v| t(tree).insert(k, v).map(drop))?;
             t(T::StatusOf).insert(id, p.status.as_str())?;
+            let indexes = &mut self.indexes;
+            super::write::each_index_entry(p, |tree, k, v| indexes.push(tree, k, v))?;
             for k in self.tally.person(p) {
-                t(T::IdxAttr).insert(k, &[])?;
+                indexes.push(T::IdxAttr, &k, &[])?;
             }
             self.people += 1;
         }

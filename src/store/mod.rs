@@ -7,6 +7,7 @@ mod counts;
 mod keys;
 mod load;
 mod read;
+mod runs;
 mod stage;
 mod write;
 
