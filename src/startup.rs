@@ -216,7 +216,7 @@ impl Application {
                 Arc::new(RwLock::new(load_tls(files).map_err(StartupError::Config)?)),
             )),
         };
-        let store = Store::open(&settings.data_dir)?;
+        let store = Store::open_with(&settings.data_dir, &settings.store)?;
         // Before anything else holds the store: a refusal must leave it closed.
         let mode = match &settings.source {
             DataSource::Okta(_) => "okta",

@@ -109,7 +109,7 @@ pub fn bench_users() -> usize {
 /// The org a read bench measures: `users` people (seed 1, a group per 20 of them, 8 to 5,000,
 /// or `OKTAMIRROR_BENCH_GROUPS`)
 /// served with rate limits lifted (the setup crawl measures nothing), synced once into a store
-/// in a temporary directory.
+/// in a temporary directory (its page cache `OKTAMIRROR_STORE_CACHE_MB`, as for `serve`).
 pub struct SyncedOrg {
     pub sim: Simulator,
     pub addr: SocketAddr,
@@ -125,7 +125,11 @@ pub async fn synced_org(users: usize) -> Result<SyncedOrg, String> {
     );
     let (sim, sim_addr) = start_sim(users, Some(groups as usize), 1, true).await?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let store = Store::open(dir.path()).map_err(|e| e.to_string())?;
+    // The store's page cache as `serve` sizes it from OKTAMIRROR_STORE_CACHE_MB (default 64).
+    let options = oktamirror::store::StoreOptions {
+        cache_bytes: env_num("OKTAMIRROR_STORE_CACHE_MB", 64) << 20,
+    };
+    let store = Store::open_with(dir.path(), &options).map_err(|e| e.to_string())?;
     // The first sync as it was before the initial load existed, for before/after figures.
     if std::env::var_os("OKTAMIRROR_BENCH_TRANSACTIONAL_LOAD").is_some() {
         store.set_initial_load(false);

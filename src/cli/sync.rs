@@ -24,7 +24,7 @@ pub async fn run(once: bool, opts: Options) -> Result<(), CliError> {
 
 async fn sync_once(settings: Settings) -> Result<(), CliError> {
     let okta = settings.require_okta("sync")?.clone();
-    let store = Store::open(&settings.data_dir)?;
+    let store = Store::open_with(&settings.data_dir, &settings.store)?;
     if let Some(other) = store.claim_source("okta")? {
         return Err(CliError::Failed(format!(
             "the data directory {} holds a mirror fed by source {other}: a crawl of the Okta API would mix with it; give --data-dir a new directory",

@@ -127,6 +127,8 @@ pub struct Settings {
     pub search: SearchSettings,
     /// How much of the change log is kept.
     pub retention: Retention,
+    /// How the store is opened.
+    pub store: crate::store::StoreOptions,
     /// The files holding secrets (token, keys, hook secret, API keys, TLS key), so `serve` can
     /// warn at start about any that other users can read.
     pub secret_files: Vec<SecretFile>,
@@ -177,6 +179,21 @@ impl Retention {
         }
         Ok(r)
     }
+}
+
+/// `store_cache_mb`, checked: below 8 MiB sled spends its time reading pages back; above
+/// 64 GiB is a typo (the cache is a share of the machine's memory, not of its disk).
+fn store_options(o: &Options) -> Result<crate::store::StoreOptions, ConfigError> {
+    let mut store = crate::store::StoreOptions::default();
+    if let Some(mb) = o.store_cache_mb {
+        if !(8..=65_536).contains(&mb) {
+            return Err(ConfigError::Invalid(format!(
+                "store_cache_mb {mb} is outside 8..65536: it is the store's page cache in MiB; use something like 64 (the default) or 256 for an org of a million people"
+            )));
+        }
+        store.cache_bytes = mb << 20;
+    }
+    Ok(store)
 }
 
 /// A file that holds a secret, and what it is.
@@ -334,6 +351,7 @@ impl Settings {
             },
             search: SearchSettings::default(),
             retention: Retention::default(),
+            store: crate::store::StoreOptions::default(),
             secret_files: Vec::new(),
         }
     }
@@ -371,6 +389,7 @@ impl Settings {
             server: ServerSettings::resolve(&o)?,
             search: SearchSettings::resolve(&o)?,
             retention: Retention::resolve(&o)?,
+            store: store_options(&o)?,
             secret_files: secret_files(&o),
             data_dir: o
                 .data_dir
@@ -1473,6 +1492,29 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("okta_urll"), "{e}");
+    }
+
+    #[test]
+    fn store_cache_defaults_to_64_mib_and_is_bounded() {
+        let t = |v: Option<u64>| {
+            Settings::resolve(
+                Options {
+                    store_cache_mb: v,
+                    ..base()
+                },
+                Some("t".into()),
+            )
+            .map(|s| s.store.cache_bytes)
+        };
+        assert_eq!(t(None).expect("default"), 64 << 20);
+        assert_eq!(t(Some(256)).expect("256"), 256 << 20);
+        for bad in [0, 7, 65_537] {
+            let e = t(Some(bad)).unwrap_err().to_string();
+            assert!(
+                e.contains("store_cache_mb") && e.contains("8..65536"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

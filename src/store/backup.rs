@@ -227,10 +227,12 @@ impl Store {
 
 /// Writes the backup's entries into a new sled database in `dir` and checks its schema.
 fn restore_into(dir: &Path, r: impl Read) -> Result<SnapshotSummary> {
-    let db = sled_config(dir).open().map_err(|source| StoreError::Open {
-        path: dir.display().to_string(),
-        source,
-    })?;
+    let db = sled_config(dir, &super::StoreOptions::default())
+        .open()
+        .map_err(|source| StoreError::Open {
+            path: dir.display().to_string(),
+            source,
+        })?;
     let mut pending: Option<(String, sled::Tree, sled::Batch, usize)> = None;
     let summary = read_snapshot(r, |name, k, v| {
         if pending.as_ref().is_none_or(|(n, ..)| n != name) {

@@ -158,7 +158,7 @@ fn new_stores_are_compressed_and_uncompressed_ones_still_open() {
     // an existing store, so it must be opened as it was created, data and all.
     let old = tempfile::tempdir().expect("tempdir");
     {
-        let db = sled_config(old.path())
+        let db = sled_config(old.path(), &StoreOptions::default())
             .use_compression(false)
             .open()
             .expect("sled");
