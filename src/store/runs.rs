@@ -36,7 +36,9 @@ impl Runs {
     pub(super) fn new(dir: &Path) -> Runs {
         Runs {
             dir: dir.to_path_buf(),
-            arena: Vec::new(),
+            // Reserved whole (its pages become resident only as they are written), so the
+            // arena never doubles past the run's size on its way there.
+            arena: Vec::with_capacity(RUN_BYTES + (1 << 20)),
             at: Vec::new(),
             runs: Vec::new(),
         }

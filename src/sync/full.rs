@@ -187,18 +187,44 @@ pub async fn apply(
         Err(e) => Err(e),
     };
     run.finished_at = chrono::Utc::now();
+    // Recording the run (a transaction and a flush) and clearing the staging trees (a whole
+    // crawl's worth at a million people) are blocking sled work: off the async workers.
+    let (store2, scope) = (store.clone(), cfg.scope.clone());
+    let fallback = run.clone();
+    let span = tracing::Span::current();
+    let finished = move || span.in_scope(|| finish(&store2, run, result, &scope));
+    match tokio::task::spawn_blocking(finished).await {
+        Ok(run) => run,
+        Err(e) => {
+            let mut run = fallback;
+            run.ok = false;
+            run.error = Some(format!(
+                "recording the sync run stopped before it finished: {e}"
+            ));
+            tracing::error!(
+                "full sync failed: {}",
+                run.error.as_deref().unwrap_or_default()
+            );
+            run
+        }
+    }
+}
+
+/// What an apply came to, recorded: the run in the history (with the manager report and the
+/// scope for a good run), then the staging trees cleared. Returns the run as recorded.
+fn finish(
+    store: &Store,
+    mut run: SyncRun,
+    result: Result<Applied, FullSyncError>,
+    scope: &super::Scope,
+) -> SyncRun {
     let outcome = match result {
         Ok((changes, report, held, warnings, settled)) => {
             run.ok = true;
             run.changes = changes;
             run.held = held;
             run.warnings.extend(warnings);
-            record(
-                store,
-                &mut run,
-                Some(&report),
-                settled.then_some(&cfg.scope),
-            )
+            record(store, &mut run, Some(&report), settled.then_some(scope))
         }
         Err(e) => {
             run.config_error = matches!(&e, FullSyncError::Source(s) if s.config);
