@@ -61,8 +61,12 @@ pub struct InitialLoad {
 pub struct PeopleLoad {
     store: Store,
     tally: Tally,
-    /// The people's index entries, written at the end in key order (`runs.rs`).
+    /// The people's index entries, written at the end in key order (`runs.rs`): the attribute
+    /// index in one set of runs, the others in another, so that the two are written by two
+    /// threads at once (each about half of the entries; sled's inserts into different trees
+    /// run side by side).
     indexes: Runs,
+    attrs: Runs,
     people: u64,
     groups: u64,
 }
@@ -179,6 +183,7 @@ impl InitialLoad {
                 store: self.store.clone(),
                 tally: Tally::default(),
                 indexes: Runs::new(&self.store.dir),
+                attrs: Runs::new(&self.store.dir),
                 people: 0,
                 groups: 0,
             },
@@ -205,16 +210,33 @@ impl InitialLoad {
         done("member_of written");
         let store = &self.store;
         let _writing = store.writing();
-        people.indexes.write(store)?;
+        let PeopleLoad {
+            indexes,
+            attrs,
+            tally,
+            people: n_people,
+            groups: n_groups,
+            ..
+        } = people;
+        std::thread::scope(|scope| {
+            let attrs = scope.spawn(|| attrs.write(store));
+            let written = indexes.write(store);
+            let attrs = attrs.join().unwrap_or_else(|_| {
+                Err(StoreError::Corrupt(
+                    "writing the attribute index stopped with a panic".into(),
+                ))
+            });
+            written.and(attrs)
+        })?;
         done("people's indexes written");
-        people.tally.write(store)?;
+        tally.write(store)?;
         store.put_counters(T::GroupCounts, &members.group_counts)?;
         store.put_counters(T::GroupStatusCounts, &members.group_status)?;
         done("counts written");
         store.flush()?;
         done("flushed");
 
-        let (n_people, n_groups, n_members) = (people.people, people.groups, members.memberships);
+        let n_members = members.memberships;
         let at = chrono::Utc::now();
         let trees = (store.tree(T::Changes), store.tree(T::Meta));
         sled::Transactional::transaction(&trees, |(changes, m)| {
@@ -278,7 +300,7 @@ impl PeopleLoad {
             let indexes = &mut self.indexes;
             super::write::each_index_entry(p, |tree, k, v| indexes.push(tree, k, v))?;
             for k in self.tally.person(p) {
-                indexes.push(T::IdxAttr, &k, &[])?;
+                self.attrs.push(T::IdxAttr, &k, &[])?;
             }
             self.people += 1;
         }
