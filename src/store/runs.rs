@@ -146,12 +146,15 @@ impl Runs {
     }
 }
 
+/// An entry read back from a run: (tree, key, value).
+type Entry = (u8, Vec<u8>, Vec<u8>);
+
 /// One spilled run being read back.
 struct Run(BufReader<File>);
 
 impl Run {
     /// The next entry, `None` at the end of the run.
-    fn next(&mut self) -> std::io::Result<Option<(u8, Vec<u8>, Vec<u8>)>> {
+    fn next(&mut self) -> std::io::Result<Option<Entry>> {
         let mut t = [0u8; 1];
         match self.0.read_exact(&mut t) {
             Ok(()) => {}
