@@ -1508,12 +1508,45 @@ mod tests {
         };
         assert_eq!(t(None).expect("default"), 64 << 20);
         assert_eq!(t(Some(256)).expect("256"), 256 << 20);
-        for bad in [0, 7, 65_537] {
+        for bad in [0, 7, 65_537, u64::MAX] {
             let e = t(Some(bad)).unwrap_err().to_string();
             assert!(
                 e.contains("store_cache_mb") && e.contains("8..65536"),
                 "{e}"
             );
+        }
+    }
+
+    /// From the file and the flag: a number of MiB is taken; a string, an empty value, a
+    /// negative, a fraction or a number past u64 is refused, naming the key or the flag.
+    #[test]
+    fn store_cache_from_the_file_takes_a_whole_number_of_mib() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "store_cache_mb = 256\n").expect("write");
+        assert_eq!(
+            Options::load(&path).expect("load").store_cache_mb,
+            Some(256)
+        );
+        for bad in ["\"lots\"", "\"\"", "-1", "1.5"] {
+            std::fs::write(&path, format!("store_cache_mb = {bad}\n")).expect("write");
+            let e = Options::load(&path).unwrap_err().to_string();
+            assert!(e.contains("store_cache_mb"), "{bad}: {e}");
+        }
+        // The flag: the same, named as the flag.
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            o: Options,
+        }
+        let flag = |v: &str| {
+            Cmd::try_parse_from(["x".to_owned(), format!("--store-cache-mb={v}")]).map(|c| c.o)
+        };
+        assert_eq!(flag("128").expect("128").store_cache_mb, Some(128));
+        for bad in ["lots", "", "-1", "99999999999999999999999"] {
+            let e = flag(bad).err().expect("refused").to_string();
+            assert!(e.contains("--store-cache-mb"), "{bad}: {e}");
         }
     }
 
