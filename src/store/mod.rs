@@ -578,13 +578,6 @@ fn is_lock_held(e: &sled::Error) -> bool {
     matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 
-/// sled's settings for the store, the same for opening and for restoring a backup.
-///
-/// Pages are compressed with zstd (sled's `use_compression`): the store is JSON, and sled's log
-/// keeps each page's superseded copies until their segment is cleaned, so compression cuts
-/// every one of them. sled refuses to open a store with another compression setting than the
-/// one it was created with, so a store created before compression was turned on keeps running
-/// uncompressed; `oktamirror backup` then `restore` rewrites it compressed.
 /// How a store is opened (`Settings::store`; `store_cache_mb` in the configuration).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
@@ -601,11 +594,19 @@ impl Default for StoreOptions {
     }
 }
 
-/// The page cache's default: 64 MiB keeps a sync of a million people within its memory bound
-/// (benches/README.md, "Full sync"); a server answering SCIM pages over a large org gains from
-/// more (`store_cache_mb`).
+/// The page cache's default, 64 MiB: every MiB more is resident memory in the sync and the
+/// server, which at a million people already peak at 1.6 GiB (benches/README.md, "Full
+/// sync"); a server answering SCIM pages over a large org gains from more (`store_cache_mb`,
+/// "SCIM reads").
 pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 
+/// sled's settings for the store, the same for opening and for restoring a backup.
+///
+/// Pages are compressed with zstd (sled's `use_compression`): the store is JSON, and sled's log
+/// keeps each page's superseded copies until their segment is cleaned, so compression cuts
+/// every one of them. sled refuses to open a store with another compression setting than the
+/// one it was created with, so a store created before compression was turned on keeps running
+/// uncompressed; `oktamirror backup` then `restore` rewrites it compressed.
 fn sled_config(dir: &Path, options: &StoreOptions) -> sled::Config {
     let compress = created_compressed(dir).unwrap_or(true);
     sled::Config::new()
