@@ -996,6 +996,22 @@ fn manager_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Options` as a command line parses them (flags and `OKTAMIRROR_*`).
+    #[derive(clap::Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        o: Options,
+    }
+
+    /// The options of `args` (the first is the program's name), or clap's error.
+    fn parse_flags<I, A>(args: I) -> Result<Options, clap::Error>
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<std::ffi::OsString> + Clone,
+    {
+        <Cmd as clap::Parser>::try_parse_from(args).map(|c| c.o)
+    }
     use std::time::Duration;
 
     fn base() -> Options {
@@ -1534,18 +1550,10 @@ mod tests {
             assert!(e.contains("store_cache_mb"), "{bad}: {e}");
         }
         // The flag: the same, named as the flag.
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Cmd {
-            #[command(flatten)]
-            o: Options,
-        }
-        let flag = |v: &str| {
-            Cmd::try_parse_from(["x".to_owned(), format!("--store-cache-mb={v}")]).map(|c| c.o)
-        };
+        let flag = |v: &str| parse_flags(["x".to_owned(), format!("--store-cache-mb={v}")]);
         assert_eq!(flag("128").expect("128").store_cache_mb, Some(128));
         for bad in ["lots", "", "-1", "99999999999999999999999"] {
-            let e = flag(bad).err().expect("refused").to_string();
+            let e = flag(bad).expect_err("refused").to_string();
             assert!(e.contains("--store-cache-mb"), "{bad}: {e}");
         }
     }
@@ -1701,12 +1709,6 @@ mod tests {
     /// directly, and a flag wins over the file.
     #[test]
     fn flags_parse_into_the_same_options_and_win() {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Cmd {
-            #[command(flatten)]
-            o: Options,
-        }
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("c.toml");
         std::fs::write(
@@ -1714,7 +1716,7 @@ mod tests {
             "okta_url = \"https://file.okta.com\"\nlog_poll_interval = \"1m\"\nmanager_keys = [\"id\"]\n",
         )
         .expect("write");
-        let cmd = Cmd::try_parse_from([
+        let o = parse_flags([
             "x",
             "--config",
             path.to_str().expect("utf-8 path"),
@@ -1727,8 +1729,8 @@ mod tests {
             "a-secret-of-enough-length",
         ])
         .expect("parse");
-        assert!(!format!("{:?}", cmd.o).contains("a-secret-of"));
-        let s = Settings::resolve(cmd.o, Some("t".into())).expect("ok");
+        assert!(!format!("{:?}", o).contains("a-secret-of"));
+        let s = Settings::resolve(o, Some("t".into())).expect("ok");
         assert_eq!(
             s.okta().expect("okta").url.as_str(),
             "https://flag.okta.com/"
@@ -1757,12 +1759,6 @@ mod tests {
     /// compact flag form (a template keeps its commas), and errors naming the valid fields.
     #[test]
     fn attribute_maps_read_from_the_file_and_flags() {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Cmd {
-            #[command(flatten)]
-            o: Options,
-        }
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("c.toml");
         let resolve = |text: &str, flags: &[&str]| {
@@ -1773,7 +1769,7 @@ mod tests {
             .expect("write");
             let mut args = vec!["x", "--config", path.to_str().expect("utf-8")];
             args.extend_from_slice(flags);
-            let o = Cmd::try_parse_from(args).map_err(|e| e.to_string())?.o;
+            let o = parse_flags(args).map_err(|e| e.to_string())?;
             Settings::resolve(o, Some("t".into())).map_err(|e| e.to_string())
         };
         let s = resolve(
