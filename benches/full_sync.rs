@@ -28,20 +28,18 @@ impl Drop for Sim {
     }
 }
 
-/// Peak resident set size of this process, from /proc (Linux), in MiB.
-fn peak_rss_mib() -> Option<f64> {
+/// A memory figure of this process from /proc/self/status (Linux), in MiB: `VmHWM` (peak
+/// resident set) or `VmRSS` (resident now).
+fn status_mib(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }
 
-/// Resident set size of this process now, from /proc (Linux), in MiB.
-fn rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
+/// Peak resident set size of this process, in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    status_mib("VmHWM:")
 }
 
 /// Prints the resident memory every 10 s (with the time since the bench started), so that a
@@ -54,7 +52,7 @@ fn sample_rss() {
             eprintln!(
                 "[{:>6.0} s] RSS {:.0} MiB",
                 start.elapsed().as_secs_f64(),
-                rss_mib().unwrap_or(0.0)
+                status_mib("VmRSS:").unwrap_or(0.0)
             );
         }
     });
