@@ -5,7 +5,8 @@
 //!
 //! `cargo bench --bench full_sync` (set OKTAMIRROR_BENCH_USERS / _GROUPS for other sizes;
 //! OKTAMIRROR_BENCH_SKIP_TRANSACTIONAL=1 / _SKIP_RESYNC=1 leave those passes out;
-//! OKTAMIRROR_BENCH_TRACE=1 prints the apply's phases and the resident memory every 10 s).
+//! OKTAMIRROR_BENCH_TRACE=1 prints the apply's phases and the resident memory every 10 s;
+//! OKTAMIRROR_STORE_CACHE_MB sizes the store's page cache as for `serve`).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -130,7 +131,7 @@ fn main() -> Result<(), String> {
     let (sim, url) = start_sim(users, groups)?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let rt = support::runtime()?;
-    let store = Store::open(dir.path()).map_err(|e| e.to_string())?;
+    let store = support::open_store(dir.path())?;
     let source = support::source(&url, ClientOptions::default())?;
     let cfg = SyncConfig::default();
 
@@ -177,7 +178,7 @@ fn main() -> Result<(), String> {
     // the first sync to stay within 1.2x of it).
     {
         let crawl_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let store = Store::open(crawl_dir.path()).map_err(|e| e.to_string())?;
+        let store = support::open_store(crawl_dir.path())?;
         let started = Instant::now();
         let fetched = rt.block_on(sync::fetch(
             RunKind::Full,
@@ -201,7 +202,7 @@ fn main() -> Result<(), String> {
     // (`OKTAMIRROR_BENCH_SKIP_TRANSACTIONAL=1` leaves it out).
     if std::env::var_os("OKTAMIRROR_BENCH_SKIP_TRANSACTIONAL").is_none() {
         let old_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let old = Store::open(old_dir.path()).map_err(|e| e.to_string())?;
+        let old = support::open_store(old_dir.path())?;
         old.set_initial_load(false);
         measure("first sync, transactional path (before)", &old)?;
     }

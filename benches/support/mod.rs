@@ -118,6 +118,15 @@ pub struct SyncedOrg {
     pub run: oktamirror::model::SyncRun,
 }
 
+/// Opens a bench's store with the page cache `serve` would give it from
+/// `OKTAMIRROR_STORE_CACHE_MB` (default 64).
+pub fn open_store(dir: &std::path::Path) -> Result<Store, String> {
+    let options = oktamirror::store::StoreOptions {
+        cache_bytes: env_num("OKTAMIRROR_STORE_CACHE_MB", 64) << 20,
+    };
+    Store::open_with(dir, &options).map_err(|e| e.to_string())
+}
+
 pub async fn synced_org(users: usize) -> Result<SyncedOrg, String> {
     let groups = env_num(
         "OKTAMIRROR_BENCH_GROUPS",
@@ -125,11 +134,7 @@ pub async fn synced_org(users: usize) -> Result<SyncedOrg, String> {
     );
     let (sim, sim_addr) = start_sim(users, Some(groups as usize), 1, true).await?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    // The store's page cache as `serve` sizes it from OKTAMIRROR_STORE_CACHE_MB (default 64).
-    let options = oktamirror::store::StoreOptions {
-        cache_bytes: env_num("OKTAMIRROR_STORE_CACHE_MB", 64) << 20,
-    };
-    let store = Store::open_with(dir.path(), &options).map_err(|e| e.to_string())?;
+    let store = open_store(dir.path())?;
     // The first sync as it was before the initial load existed, for before/after figures.
     if std::env::var_os("OKTAMIRROR_BENCH_TRANSACTIONAL_LOAD").is_some() {
         store.set_initial_load(false);
