@@ -243,75 +243,94 @@ impl ManagerInputs for Inputs {
 
 /// Resolves every person's manager. Where a key is shared (Okta enforces no uniqueness on
 /// employee numbers or emails), a person who is not deprovisioned wins, then the lowest id.
+///
+/// Works on positions in `people` until the end: at a million people the key maps are the
+/// largest thing a full sync holds, so they are dropped before the id-to-id map the caller
+/// keeps is built, and cycles are found without a map of cloned ids beside them.
 pub fn resolve<'p, P, I>(people: I, cfg: &ManagerConfig) -> Resolution
 where
     P: ManagerInputs + 'p,
     I: IntoIterator<Item = &'p P>,
-    I::IntoIter: Clone,
 {
-    let people = people.into_iter();
-    type Keyed<'p, P> = HashMap<Cow<'p, str>, &'p P>;
-    let mut by_empno: Keyed<'p, P> = HashMap::new();
-    let mut by_login: Keyed<'p, P> = HashMap::new();
-    let mut by_email: Keyed<'p, P> = HashMap::new();
-    let mut by_id: HashMap<&'p str, &'p P> = HashMap::new();
-    let mut by_external: Keyed<'p, P> = HashMap::new();
-    // display name → person, or None when two people share the name (ambiguous).
-    let mut by_name: HashMap<Cow<'p, str>, Option<&'p P>> = HashMap::new();
-    for p in people.clone() {
-        by_id.insert(p.id(), p);
-        if let Some(x) = p.external_id_key() {
-            insert_best(&mut by_external, Cow::Borrowed(x), p);
-        }
-        insert_best(&mut by_login, p.login_key(), p);
-        if let Some(e) = p.email_key() {
-            insert_best(&mut by_email, e, p);
-        }
-        if let Some(n) = p.employee_number_key() {
-            insert_best(&mut by_empno, Cow::Borrowed(n), p);
-        }
-        if cfg.name_fallback {
-            by_name
-                .entry(p.name_key())
-                .and_modify(|v| *v = None)
-                .or_insert(Some(p));
-        }
-    }
-
-    let mut managers: HashMap<String, String> = HashMap::new();
+    let people: Vec<&'p P> = people.into_iter().collect();
     let mut report = ManagerReport::default();
-    for p in people {
-        let by_key = p.manager_ref().and_then(|v| {
-            cfg.keys.iter().find_map(|k| match k {
-                ManagerKey::EmployeeNumber => by_empno.get(v.trim()).copied(),
-                ManagerKey::Id => by_id.get(v.trim()).copied(),
-                ManagerKey::ExternalId => by_external.get(v.trim()).copied(),
-                ManagerKey::Login => by_login.get(fold(v).as_str()).copied(),
-                ManagerKey::Email => by_email.get(fold(v).as_str()).copied(),
-            })
-        });
-        let by_display = || {
-            if !cfg.name_fallback {
-                return None;
+    let mut manager_of = vec![NO_MANAGER; people.len()];
+    {
+        type Keyed<'p> = HashMap<Cow<'p, str>, u32>;
+        let mut by_empno: Keyed<'p> = HashMap::new();
+        let mut by_login: Keyed<'p> = HashMap::new();
+        let mut by_email: Keyed<'p> = HashMap::new();
+        let mut by_id: HashMap<&'p str, u32> = HashMap::new();
+        let mut by_external: Keyed<'p> = HashMap::new();
+        // display name → person, or None when two people share the name (ambiguous).
+        let mut by_name: HashMap<Cow<'p, str>, Option<u32>> = HashMap::new();
+        for (i, &p) in people.iter().enumerate() {
+            let i = position(i);
+            by_id.insert(p.id(), i);
+            if let Some(x) = p.external_id_key() {
+                insert_best(&people, &mut by_external, Cow::Borrowed(x), i);
             }
-            p.manager_name()
-                .and_then(|n| by_name.get(fold(n).as_str()).copied().flatten())
-        };
-        match by_key.or_else(by_display) {
-            Some(m) if m.id() == p.id() => {} // self-managed: a root
-            Some(m) => {
-                managers.insert(p.id().to_owned(), m.id().to_owned());
+            insert_best(&people, &mut by_login, p.login_key(), i);
+            if let Some(e) = p.email_key() {
+                insert_best(&people, &mut by_email, e, i);
             }
-            None => {
-                if let Some(v) = p.manager_ref().or(p.manager_name()) {
-                    report.unresolved.push((p.id().to_owned(), v.to_owned()));
+            if let Some(n) = p.employee_number_key() {
+                insert_best(&people, &mut by_empno, Cow::Borrowed(n), i);
+            }
+            if cfg.name_fallback {
+                by_name
+                    .entry(p.name_key())
+                    .and_modify(|v| *v = None)
+                    .or_insert(Some(i));
+            }
+        }
+        for (i, &p) in people.iter().enumerate() {
+            let by_key = p.manager_ref().and_then(|v| {
+                cfg.keys.iter().find_map(|k| match k {
+                    ManagerKey::EmployeeNumber => by_empno.get(v.trim()).copied(),
+                    ManagerKey::Id => by_id.get(v.trim()).copied(),
+                    ManagerKey::ExternalId => by_external.get(v.trim()).copied(),
+                    ManagerKey::Login => by_login.get(fold(v).as_str()).copied(),
+                    ManagerKey::Email => by_email.get(fold(v).as_str()).copied(),
+                })
+            });
+            let by_display = || {
+                if !cfg.name_fallback {
+                    return None;
+                }
+                p.manager_name()
+                    .and_then(|n| by_name.get(fold(n).as_str()).copied().flatten())
+            };
+            match by_key.or_else(by_display) {
+                Some(m) if people[m as usize].id() == p.id() => {} // self-managed: a root
+                Some(m) => manager_of[i] = m,
+                None => {
+                    if let Some(v) = p.manager_ref().or(p.manager_name()) {
+                        report.unresolved.push((p.id().to_owned(), v.to_owned()));
+                    }
                 }
             }
         }
     }
-    report.cycles = break_cycles(&mut managers);
+    report.cycles = break_cycles(&people, &mut manager_of);
     report.unresolved.sort();
+    let mut managers =
+        HashMap::with_capacity(manager_of.iter().filter(|&&m| m != NO_MANAGER).count());
+    for (p, m) in people.iter().zip(&manager_of) {
+        if let Some(m) = people.get(*m as usize) {
+            managers.insert(p.id().to_owned(), m.id().to_owned());
+        }
+    }
     Resolution { managers, report }
+}
+
+/// `resolve`'s mark for a person without a resolved manager.
+const NO_MANAGER: u32 = u32::MAX;
+
+/// A position in `resolve`'s people as the maps hold it: an org has far fewer than four
+/// billion people.
+fn position(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(NO_MANAGER - 1)
 }
 
 impl Inputs {
@@ -347,62 +366,70 @@ impl Known {
 
 /// Keeps, for a shared key, the person who is not deprovisioned, then the lowest id.
 fn insert_best<'p, P: ManagerInputs>(
-    map: &mut HashMap<Cow<'p, str>, &'p P>,
+    people: &[&'p P],
+    map: &mut HashMap<Cow<'p, str>, u32>,
     key: Cow<'p, str>,
-    p: &'p P,
+    i: u32,
 ) {
-    let rank = |p: &'p P| (p.deprovisioned(), p.id());
+    let rank = |i: u32| {
+        let p = people[i as usize];
+        (p.deprovisioned(), p.id())
+    };
     match map.get(&key) {
-        Some(old) if rank(old) <= rank(p) => {}
+        Some(&old) if rank(old) <= rank(i) => {}
         _ => {
-            map.insert(key, p);
+            map.insert(key, i);
         }
     }
 }
 
-/// Finds every cycle in the manager graph (each node has at most one manager, so cycles are
+/// Finds every cycle in the manager graph (each person has at most one manager, so cycles are
 /// disjoint) and breaks each by making its lowest id a root. Returns the cycles, root first.
-fn break_cycles(managers: &mut HashMap<String, String>) -> Vec<Vec<String>> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum State {
-        OnPath,
-        Done,
-    }
-    let mut state: HashMap<String, State> = HashMap::new();
+/// Paths are walked from each person with a manager in id order, as the report lists them.
+fn break_cycles<P: ManagerInputs>(people: &[&P], manager_of: &mut [u32]) -> Vec<Vec<String>> {
+    const NEW: u8 = 0;
+    const ON_PATH: u8 = 1;
+    const DONE: u8 = 2;
+    let mut state = vec![NEW; people.len()];
+    let mut starts: Vec<u32> = (0..people.len())
+        .filter(|&i| manager_of[i] != NO_MANAGER)
+        .map(position)
+        .collect();
+    starts.sort_by(|&a, &b| people[a as usize].id().cmp(people[b as usize].id()));
     let mut cycles = Vec::new();
-    let mut starts: Vec<String> = managers.keys().cloned().collect();
-    starts.sort();
+    let mut path: Vec<u32> = Vec::new();
     for start in starts {
-        let mut path: Vec<String> = Vec::new();
-        let mut cur = Some(start);
-        while let Some(node) = cur {
-            match state.get(&node) {
-                Some(State::Done) => break,
-                Some(State::OnPath) => {
-                    if let Some(pos) = path.iter().position(|n| *n == node) {
+        path.clear();
+        let mut cur = start;
+        loop {
+            match state.get(cur as usize) {
+                None | Some(&DONE) => break,
+                Some(&ON_PATH) => {
+                    if let Some(pos) = path.iter().position(|&n| n == cur) {
                         let mut cycle = path[pos..].to_vec();
-                        let min = cycle
-                            .iter()
-                            .enumerate()
-                            .min_by(|a, b| a.1.cmp(b.1))
-                            .map(|(i, _)| i);
-                        if let Some(i) = min {
-                            cycle.rotate_left(i);
-                            managers.remove(&cycle[0]);
+                        let min = (0..cycle.len()).min_by_key(|&k| people[cycle[k] as usize].id());
+                        if let Some(k) = min {
+                            cycle.rotate_left(k);
+                            manager_of[cycle[0] as usize] = NO_MANAGER;
                         }
-                        cycles.push(cycle);
+                        cycles.push(
+                            cycle
+                                .iter()
+                                .map(|&n| people[n as usize].id().to_owned())
+                                .collect(),
+                        );
                     }
                     break;
                 }
-                None => {
-                    state.insert(node.clone(), State::OnPath);
-                    cur = managers.get(&node).cloned();
-                    path.push(node);
+                Some(_) => {
+                    state[cur as usize] = ON_PATH;
+                    path.push(cur);
+                    cur = manager_of[cur as usize];
                 }
             }
         }
-        for n in path {
-            state.insert(n, State::Done);
+        for &n in &path {
+            state[n as usize] = DONE;
         }
     }
     cycles.sort();
