@@ -244,9 +244,10 @@ impl ManagerInputs for Inputs {
 /// Resolves every person's manager. Where a key is shared (Okta enforces no uniqueness on
 /// employee numbers or emails), a person who is not deprovisioned wins, then the lowest id.
 ///
-/// Works on positions in `people` until the end: at a million people the key maps are the
-/// largest thing a full sync holds, so they are dropped before the id-to-id map the caller
-/// keeps is built, and cycles are found without a map of cloned ids beside them.
+/// Works on positions in `people` until the end: each key is a sorted list of positions
+/// (4 bytes a person, where a hash map of keys took some 70 MB a key at a million people, and
+/// a server resolves again whenever someone's keys change), and cycles are found over a state
+/// byte per person. Only the answer, id to id, is built of strings.
 pub fn resolve<'p, P, I>(people: I, cfg: &ManagerConfig) -> Resolution
 where
     P: ManagerInputs + 'p,
@@ -256,50 +257,32 @@ where
     let mut report = ManagerReport::default();
     let mut manager_of = vec![NO_MANAGER; people.len()];
     {
-        type Keyed<'p> = HashMap<Cow<'p, str>, u32>;
-        let mut by_empno: Keyed<'p> = HashMap::new();
-        let mut by_login: Keyed<'p> = HashMap::new();
-        let mut by_email: Keyed<'p> = HashMap::new();
-        let mut by_id: HashMap<&'p str, u32> = HashMap::new();
-        let mut by_external: Keyed<'p> = HashMap::new();
-        // display name → person, or None when two people share the name (ambiguous).
-        let mut by_name: HashMap<Cow<'p, str>, Option<u32>> = HashMap::new();
-        for (i, &p) in people.iter().enumerate() {
-            let i = position(i);
-            by_id.insert(p.id(), i);
-            if let Some(x) = p.external_id_key() {
-                insert_best(&people, &mut by_external, Cow::Borrowed(x), i);
-            }
-            insert_best(&people, &mut by_login, p.login_key(), i);
-            if let Some(e) = p.email_key() {
-                insert_best(&people, &mut by_email, e, i);
-            }
-            if let Some(n) = p.employee_number_key() {
-                insert_best(&people, &mut by_empno, Cow::Borrowed(n), i);
-            }
-            if cfg.name_fallback {
-                by_name
-                    .entry(p.name_key())
-                    .and_modify(|v| *v = None)
-                    .or_insert(Some(i));
-            }
-        }
+        let by_id = KeyIndex::new(&people, Shared::Last, |p| Some(Cow::Borrowed(p.id())));
+        let by_external = KeyIndex::new(&people, Shared::Best, |p| {
+            p.external_id_key().map(Cow::Borrowed)
+        });
+        let by_login = KeyIndex::new(&people, Shared::Best, |p| Some(p.login_key()));
+        let by_email = KeyIndex::new(&people, Shared::Best, |p| p.email_key());
+        let by_empno = KeyIndex::new(&people, Shared::Best, |p| {
+            p.employee_number_key().map(Cow::Borrowed)
+        });
+        // A display name names someone only when nobody else has it.
+        let by_name = cfg
+            .name_fallback
+            .then(|| KeyIndex::new(&people, Shared::Nobody, |p| Some(p.name_key())));
         for (i, &p) in people.iter().enumerate() {
             let by_key = p.manager_ref().and_then(|v| {
                 cfg.keys.iter().find_map(|k| match k {
-                    ManagerKey::EmployeeNumber => by_empno.get(v.trim()).copied(),
-                    ManagerKey::Id => by_id.get(v.trim()).copied(),
-                    ManagerKey::ExternalId => by_external.get(v.trim()).copied(),
-                    ManagerKey::Login => by_login.get(fold(v).as_str()).copied(),
-                    ManagerKey::Email => by_email.get(fold(v).as_str()).copied(),
+                    ManagerKey::EmployeeNumber => by_empno.get(v.trim()),
+                    ManagerKey::Id => by_id.get(v.trim()),
+                    ManagerKey::ExternalId => by_external.get(v.trim()),
+                    ManagerKey::Login => by_login.get(&fold(v)),
+                    ManagerKey::Email => by_email.get(&fold(v)),
                 })
             });
             let by_display = || {
-                if !cfg.name_fallback {
-                    return None;
-                }
-                p.manager_name()
-                    .and_then(|n| by_name.get(fold(n).as_str()).copied().flatten())
+                let by_name = by_name.as_ref()?;
+                p.manager_name().and_then(|n| by_name.get(&fold(n)))
             };
             match by_key.or_else(by_display) {
                 Some(m) if people[m as usize].id() == p.id() => {} // self-managed: a root
@@ -314,14 +297,92 @@ where
     }
     report.cycles = break_cycles(&people, &mut manager_of);
     report.unresolved.sort();
-    let mut managers =
-        HashMap::with_capacity(manager_of.iter().filter(|&&m| m != NO_MANAGER).count());
+    let resolved = manager_of.iter().filter(|&&m| m != NO_MANAGER).count();
+    let mut managers = HashMap::with_capacity(resolved);
     for (p, m) in people.iter().zip(&manager_of) {
         if let Some(m) = people.get(*m as usize) {
             managers.insert(p.id().to_owned(), m.id().to_owned());
         }
     }
     Resolution { managers, report }
+}
+
+/// Which of the people sharing a key it names.
+#[derive(Clone, Copy, PartialEq)]
+enum Shared {
+    /// The one not deprovisioned, then the lowest id.
+    Best,
+    /// The last in `resolve`'s order (ids: a later record of the same id replaces an earlier).
+    Last,
+    /// Nobody: a shared key is ambiguous.
+    Nobody,
+}
+
+/// One key of every person, as positions sorted by the key, one per key.
+struct KeyIndex<'a, 'p, P, K> {
+    people: &'a [&'p P],
+    key: K,
+    sorted: Vec<u32>,
+}
+
+impl<'a, 'p, P, K> KeyIndex<'a, 'p, P, K>
+where
+    P: ManagerInputs,
+    K: Fn(&'p P) -> Option<Cow<'p, str>>,
+{
+    fn new(people: &'a [&'p P], shared: Shared, key: K) -> Self {
+        let mut sorted: Vec<u32> = (0..people.len())
+            .filter(|&i| key(people[i]).is_some())
+            .map(position)
+            .collect();
+        let rank = |i: u32| {
+            let p = people[i as usize];
+            (p.deprovisioned(), p.id())
+        };
+        // Equal keys end up together, the one to keep first.
+        sorted.sort_by(|&a, &b| {
+            key(people[a as usize])
+                .cmp(&key(people[b as usize]))
+                .then_with(|| match shared {
+                    Shared::Best => rank(a).cmp(&rank(b)).then(a.cmp(&b)),
+                    Shared::Last => b.cmp(&a),
+                    Shared::Nobody => a.cmp(&b),
+                })
+        });
+        let mut kept = Vec::with_capacity(sorted.len());
+        let mut run = 0;
+        while run < sorted.len() {
+            let first = key(people[sorted[run] as usize]);
+            let mut end = run + 1;
+            while end < sorted.len() && key(people[sorted[end] as usize]) == first {
+                end += 1;
+            }
+            if shared != Shared::Nobody || end - run == 1 {
+                kept.push(sorted[run]);
+            }
+            run = end;
+        }
+        kept.shrink_to_fit();
+        KeyIndex {
+            people,
+            key,
+            sorted: kept,
+        }
+    }
+
+    /// The position of the person `k` names, if any.
+    fn get(&self, k: &str) -> Option<u32> {
+        let at = self
+            .sorted
+            .binary_search_by(|&i| {
+                (self.key)(self.people[i as usize])
+                    .as_deref()
+                    .unwrap_or_default()
+                    .cmp(k)
+            })
+            .ok()?;
+        self.sorted.get(at).copied()
+    }
 }
 
 /// `resolve`'s mark for a person without a resolved manager.
@@ -360,25 +421,6 @@ impl Known {
         Known {
             inputs: Inputs::of(p),
             manager_id: p.manager_id.clone(),
-        }
-    }
-}
-
-/// Keeps, for a shared key, the person who is not deprovisioned, then the lowest id.
-fn insert_best<'p, P: ManagerInputs>(
-    people: &[&'p P],
-    map: &mut HashMap<Cow<'p, str>, u32>,
-    key: Cow<'p, str>,
-    i: u32,
-) {
-    let rank = |i: u32| {
-        let p = people[i as usize];
-        (p.deprovisioned(), p.id())
-    };
-    match map.get(&key) {
-        Some(&old) if rank(old) <= rank(i) => {}
-        _ => {
-            map.insert(key, i);
         }
     }
 }
@@ -519,6 +561,52 @@ mod tests {
         assert_eq!(r.managers.get("k"), None);
         assert_eq!(r.managers.get("m").map(String::as_str), Some("n"));
         assert_eq!(r.managers.get("t").map(String::as_str), Some("n"));
+    }
+
+    /// The rules for a key more than one person holds, each stated by the expected answer.
+    #[test]
+    fn a_shared_key_names_the_active_then_the_lowest_id_and_a_shared_name_nobody() {
+        let mut people = vec![
+            // E1 held by three: "a0" deprovisioned, "a2" and "a1" active: "a1" wins.
+            p("a0", "E1", None, None),
+            p("a2", "E1", None, None),
+            p("a1", "E1", None, None),
+            p("r1", "E5", Some("E1"), None),
+            // E2 held by two, both deprovisioned: the lowest id, "b1".
+            p("b2", "E2", None, None),
+            p("b1", "E2", None, None),
+            p("r2", "E6", Some("E2"), None),
+            // "Name s" is the display name of two people: the fallback names nobody, while a
+            // unique name still resolves.
+            p("s1", "E3", None, None),
+            p("s2", "E4", None, None),
+            p("r3", "E7", Some("E404"), Some("name s")),
+            p("r4", "E8", Some("E404"), Some("NAME a2")),
+        ];
+        for i in [0, 4, 5] {
+            people[i].status = UserStatus::Deprovisioned;
+        }
+        people[7].display_name = Some("Name s".into());
+        people[8].display_name = Some("Name s".into());
+        let whole = resolve(&people, &ManagerConfig::default());
+        let slim: Vec<Inputs> = people.iter().map(Inputs::of).collect();
+        let lean = resolve(&slim, &ManagerConfig::default());
+        for r in [whole, lean] {
+            let m = |id: &str| r.managers.get(id).map(String::as_str);
+            assert_eq!(
+                m("r1"),
+                Some("a1"),
+                "active before deprovisioned, then lowest id"
+            );
+            assert_eq!(m("r2"), Some("b1"), "all deprovisioned: the lowest id");
+            assert_eq!(m("r3"), None, "a shared display name names nobody");
+            assert_eq!(m("r4"), Some("a2"), "a unique display name, folded");
+            assert_eq!(r.managers.len(), 3);
+            assert_eq!(
+                r.report.unresolved,
+                vec![("r3".to_string(), "E404".to_string()),]
+            );
+        }
     }
 
     /// Packed into one string, every field reads back as the whole record gives it, and an
