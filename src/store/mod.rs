@@ -581,8 +581,10 @@ fn is_lock_held(e: &sled::Error) -> bool {
 /// How a store is opened (`Settings::store`; `store_cache_mb` in the configuration).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
-    /// sled's page cache, in bytes: the decoded pages it keeps in memory. Past it, a read of
-    /// a page not cached reads it from the log and decompresses it.
+    /// sled's page cache, in bytes as sled counts them: each cached page at its size in the
+    /// log, compressed, while the page is held decoded, so the memory the cache takes is
+    /// several times this (about 7x at 200,000 people, benches/README.md, "Full sync"). Past
+    /// it, a read of a page not cached reads it from the log and decompresses it.
     pub cache_bytes: u64,
 }
 
@@ -594,10 +596,10 @@ impl Default for StoreOptions {
     }
 }
 
-/// The page cache's default, 64 MiB: every MiB more is resident memory in the sync and the
-/// server, which at a million people already peak at 1.6 GiB (benches/README.md, "Full
-/// sync"); a server answering SCIM pages over a large org gains from more (`store_cache_mb`,
-/// "SCIM reads").
+/// The page cache's default, 64 MiB as sled counts it: a server answering SCIM pages over
+/// 100,000 people needs about that for its p99 targets ("SCIM reads"). Each MiB is several of
+/// resident memory: at a million people the first sync peaks at 1.6 GiB with it and 1.3 GiB
+/// with 16 (benches/README.md, "Full sync").
 pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 
 /// sled's settings for the store, the same for opening and for restoring a backup.
