@@ -996,6 +996,7 @@ fn manager_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     /// `Options` as a command line parses them (flags and `OKTAMIRROR_*`).
     #[derive(clap::Parser)]
@@ -1012,7 +1013,6 @@ mod tests {
     {
         <Cmd as clap::Parser>::try_parse_from(args).map(|c| c.o)
     }
-    use std::time::Duration;
 
     fn base() -> Options {
         Options {

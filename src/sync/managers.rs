@@ -349,19 +349,11 @@ where
                     Shared::Nobody => a.cmp(&b),
                 })
         });
-        let mut kept = Vec::with_capacity(sorted.len());
-        let mut run = 0;
-        while run < sorted.len() {
-            let first = key(people[sorted[run] as usize]);
-            let mut end = run + 1;
-            while end < sorted.len() && key(people[sorted[end] as usize]) == first {
-                end += 1;
-            }
-            if shared != Shared::Nobody || end - run == 1 {
-                kept.push(sorted[run]);
-            }
-            run = end;
-        }
+        let mut kept: Vec<u32> = sorted
+            .chunk_by(|&a, &b| key(people[a as usize]) == key(people[b as usize]))
+            .filter(|same| shared != Shared::Nobody || same.len() == 1)
+            .map(|same| same[0])
+            .collect();
         kept.shrink_to_fit();
         KeyIndex {
             people,
