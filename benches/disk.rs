@@ -186,7 +186,9 @@ fn main() -> Result<(), String> {
         )?;
         let mut rng = Rng(0x5EED_D15C);
         for day in 0..7 {
-            churn_day(&org.sim, day, &mut rng);
+            if std::env::var_os("OKTAMIRROR_BENCH_NO_CHURN").is_none() {
+                churn_day(&org.sim, day, &mut rng);
+            }
             support::full_sync(&org.store, &source).await?;
         }
         report(

@@ -149,9 +149,8 @@ pub struct Store {
     /// while it reads them (see `backup.rs`).
     writers: Arc<RwLock<()>>,
     trees: Vec<sled::Tree>,
-    stage_users: sled::Tree,
-    stage_groups: sled::Tree,
-    stage_members: sled::Tree,
+    /// The crawl's staging database (`stage.rs`).
+    staging: stage::Staging,
     /// Bumped after every committed batch: followers of the change log (the change-feed
     /// subscription, webhooks) wait on it instead of polling.
     written: Arc<tokio::sync::watch::Sender<u64>>,
@@ -241,10 +240,13 @@ impl Store {
             .iter()
             .map(|n| db.open_tree(n))
             .collect::<Result<Vec<_>, _>>()?;
+        // Staging trees of stores written before staging had a database of its own (empty
+        // unless a crawl was cut short).
+        for old in ["stage_users", "stage_groups", "stage_members"] {
+            db.drop_tree(old)?;
+        }
         let mut store = Store {
-            stage_users: db.open_tree("stage_users")?,
-            stage_groups: db.open_tree("stage_groups")?,
-            stage_members: db.open_tree("stage_members")?,
+            staging: stage::Staging::new(dir)?,
             db,
             dir: Arc::new(dir.to_path_buf()),
             writers: Arc::new(RwLock::new(())),
@@ -397,15 +399,11 @@ impl Store {
     /// sled's own per-entry and log overhead). For finding where the disk goes; reads every
     /// entry, so it is a tool's call, never a request's.
     pub fn footprint(&self) -> Result<Vec<TreeFootprint>> {
-        let staging = [
-            ("stage_users", &self.stage_users),
-            ("stage_groups", &self.stage_groups),
-            ("stage_members", &self.stage_members),
-        ];
+        let staging = self.staging.trees().into_iter().flatten();
         TREE_NAMES
             .iter()
             .copied()
-            .zip(self.trees.iter())
+            .zip(self.trees.iter().cloned())
             .chain(staging)
             .map(|(name, tree)| {
                 let mut f = TreeFootprint {
@@ -423,9 +421,10 @@ impl Store {
             .collect()
     }
 
-    /// Bytes the store takes on disk (sled's own figure: its log and snapshot files).
+    /// Bytes the store takes on disk (sled's own figure: its log and snapshot files), with the
+    /// staging database of a crawl in progress.
     pub fn size_on_disk(&self) -> Result<u64> {
-        Ok(self.db.size_on_disk()?)
+        Ok(self.db.size_on_disk()? + self.staging.size_on_disk()?)
     }
 
     /// Prunes the oldest change-log entries: those applied before `older_than`, and beyond the

@@ -1,6 +1,15 @@
-//! Staging trees for a full crawl: what Okta returned is written here page by page, and only
+//! Staging for a full crawl: what Okta returned is written here page by page, and only
 //! applied to the mirror once the whole crawl completed, so a failed crawl changes nothing and
 //! memory stays flat however large the org.
+//!
+//! The staging trees live in a sled database of their own, `<data dir>/staging`, opened when a
+//! crawl starts and deleted when it ends. In the store's own log, every crawl (a reconcile a
+//! day) wrote the whole org once more and left the space behind: sled reuses freed segments
+//! but only gives back the end of its file, so the store grew by a crawl's size and stayed
+//! there (benches/README.md, "Disk per person"). Nothing staged outlives a crawl or a restart.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
@@ -9,23 +18,170 @@ use super::{Result, Store, StoreError, decode, id_of, keys};
 /// Member ids per staged chunk.
 const MEMBER_CHUNK: usize = 1000;
 
+/// The staging database's directory, under the store's.
+const STAGING_DIR: &str = "staging";
+
+/// sled's page cache for the staging database, as sled counts it (compressed): staged pages
+/// are written once and read once in key order, so a small cache loses nothing.
+const STAGING_CACHE_BYTES: u64 = 8 << 20;
+
+/// The staging database of the current crawl, opened on first use and shared by every clone of
+/// the store.
+#[derive(Clone)]
+pub(super) struct Staging {
+    dir: Arc<PathBuf>,
+    open: Arc<Mutex<Option<StagingDb>>>,
+}
+
+/// The staging database and its three trees.
+#[derive(Clone)]
+struct StagingDb {
+    db: sled::Db,
+    users: sled::Tree,
+    groups: sled::Tree,
+    members: sled::Tree,
+}
+
+/// Which staging tree.
+#[derive(Clone, Copy)]
+enum Which {
+    Users,
+    Groups,
+    Members,
+}
+
+impl Staging {
+    /// The staging area of the store in `store_dir`. Removes what a crawl interrupted by a crash
+    /// or a stop left there: nothing staged is read after a restart.
+    pub(super) fn new(store_dir: &std::path::Path) -> Result<Staging> {
+        let staging = Staging {
+            dir: Arc::new(store_dir.join(STAGING_DIR)),
+            open: Arc::new(Mutex::new(None)),
+        };
+        staging.remove_files()?;
+        Ok(staging)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<StagingDb>> {
+        // The guarded value is only ever replaced whole, so a panic elsewhere cannot leave it
+        // half-changed.
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One staging tree, opening the staging database first if no crawl has yet.
+    fn tree(&self, which: Which) -> Result<sled::Tree> {
+        let mut open = self.lock();
+        if open.is_none() {
+            *open = Some(self.open_db()?);
+        }
+        let db = open
+            .as_ref()
+            .ok_or_else(|| StoreError::Corrupt("the staging database did not open".into()))?;
+        Ok(match which {
+            Which::Users => db.users.clone(),
+            Which::Groups => db.groups.clone(),
+            Which::Members => db.members.clone(),
+        })
+    }
+
+    fn open_db(&self) -> Result<StagingDb> {
+        self.remove_files()?;
+        super::create_private_dir(&self.dir).map_err(|e| StoreError::Open {
+            path: self.dir.display().to_string(),
+            source: sled::Error::Io(e),
+        })?;
+        let db = super::sled_config(
+            &self.dir,
+            &super::StoreOptions {
+                cache_bytes: STAGING_CACHE_BYTES,
+            },
+        )
+        .open()
+        .map_err(|source| StoreError::Open {
+            path: self.dir.display().to_string(),
+            source,
+        })?;
+        Ok(StagingDb {
+            users: db.open_tree("stage_users")?,
+            groups: db.open_tree("stage_groups")?,
+            members: db.open_tree("stage_members")?,
+            db,
+        })
+    }
+
+    /// Closes the staging database (once the last tree handle is gone) and deletes its files.
+    fn clear(&self) -> Result<()> {
+        let mut open = self.lock();
+        let closing = open.take();
+        // Deleted first: sled flushes a database as it closes, and a flush into deleted files
+        // writes nothing that stays.
+        let removed = self.remove_files();
+        drop(closing);
+        removed
+    }
+
+    fn remove_files(&self) -> Result<()> {
+        match std::fs::remove_dir_all(&*self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::Open {
+                path: self.dir.display().to_string(),
+                source: sled::Error::Io(e),
+            }),
+        }
+    }
+
+    /// Bytes the staging database takes on disk (0 when no crawl has it open).
+    pub(super) fn size_on_disk(&self) -> Result<u64> {
+        let open = self.lock();
+        match open.as_ref() {
+            Some(db) => Ok(db.db.size_on_disk()?),
+            None => Ok(0),
+        }
+    }
+
+    /// The staging trees as they stand, for `Store::footprint` (empty trees' figures when no
+    /// crawl has opened them).
+    pub(super) fn trees(&self) -> Option<[(&'static str, sled::Tree); 3]> {
+        let open = self.lock();
+        let db = open.as_ref()?;
+        Some([
+            ("stage_users", db.users.clone()),
+            ("stage_groups", db.groups.clone()),
+            ("stage_members", db.members.clone()),
+        ])
+    }
+}
+
+/// A staged entry: key and value.
+type Entry = Result<(sled::IVec, sled::IVec)>;
+
+impl Staging {
+    /// A staging tree's entries in key order; when the staging database cannot open, its error
+    /// as the only item.
+    fn entries(&self, which: Which) -> Box<dyn Iterator<Item = Entry> + Send> {
+        match self.tree(which) {
+            Ok(t) => Box::new(t.iter().map(|kv| Ok(kv?))),
+            Err(e) => Box::new(std::iter::once(Err(e))),
+        }
+    }
+}
+
 impl Store {
-    /// Empties the staging area before a new crawl.
+    /// Empties the staging area: before a new crawl, and after one (its database is closed and
+    /// deleted, giving its disk and memory back).
     pub fn stage_clear(&self) -> Result<()> {
-        self.stage_users.clear()?;
-        self.stage_groups.clear()?;
-        self.stage_members.clear()?;
-        Ok(())
+        self.staging.clear()
     }
 
     /// Stages one page of raw users (id, JSON).
     pub fn stage_users(&self, page: &[(String, Value)]) -> Result<()> {
-        stage_page(&self.stage_users, page)
+        stage_page(&self.staging.tree(Which::Users)?, page)
     }
 
     /// Stages one page of raw groups (id, JSON).
     pub fn stage_groups(&self, page: &[(String, Value)]) -> Result<()> {
-        stage_page(&self.stage_groups, page)
+        stage_page(&self.staging.tree(Which::Groups)?, page)
     }
 
     /// Stages the member ids of a group, packed in chunks (one key per 1,000 ids rather than one
@@ -38,7 +194,7 @@ impl Store {
             key.extend_from_slice(&(n as u32).to_be_bytes());
             batch.insert(key, chunk.join("\n").into_bytes());
         }
-        self.stage_members.apply_batch(batch)?;
+        self.staging.tree(Which::Members)?.apply_batch(batch)?;
         Ok(())
     }
 
@@ -48,33 +204,33 @@ impl Store {
         for id in ids {
             batch.remove(id.as_bytes());
         }
-        self.stage_users.apply_batch(batch)?;
+        self.staging.tree(Which::Users)?.apply_batch(batch)?;
         Ok(())
     }
 
     /// Staged user ids in order.
     pub fn staged_user_ids(&self) -> impl Iterator<Item = Result<String>> + '_ {
-        self.stage_users.iter().map(|kv| id_of(&kv?.0))
+        self.staging.entries(Which::Users).map(|kv| id_of(&kv?.0))
     }
 
     /// Users staged so far in this crawl.
     pub fn staged_user_count(&self) -> usize {
-        self.stage_users.len()
+        self.staging.tree(Which::Users).map_or(0, |t| t.len())
     }
 
     /// Groups staged so far in this crawl.
     pub fn staged_group_count(&self) -> usize {
-        self.stage_groups.len()
+        self.staging.tree(Which::Groups).map_or(0, |t| t.len())
     }
 
     /// Staged users in id order.
     pub fn staged_users(&self) -> impl Iterator<Item = Result<(String, Value)>> + '_ {
-        staged(&self.stage_users, "staged user")
+        staged(self.staging.entries(Which::Users), "staged user")
     }
 
     /// Staged users in id order, as the JSON bytes that were staged (no parse).
     pub fn staged_users_bytes(&self) -> impl Iterator<Item = Result<(String, Vec<u8>)>> + '_ {
-        self.stage_users.iter().map(|kv| {
+        self.staging.entries(Which::Users).map(|kv| {
             let (k, v) = kv?;
             Ok((id_of(&k)?, v.to_vec()))
         })
@@ -82,28 +238,32 @@ impl Store {
 
     /// Staged groups in id order.
     pub fn staged_groups(&self) -> impl Iterator<Item = Result<(String, Value)>> + '_ {
-        staged(&self.stage_groups, "staged group")
+        staged(self.staging.entries(Which::Groups), "staged group")
     }
 
     /// Ids of the staged groups, in id order.
     pub fn staged_group_ids(&self) -> impl Iterator<Item = Result<String>> + '_ {
-        self.stage_groups.iter().map(|kv| id_of(&kv?.0))
+        self.staging.entries(Which::Groups).map(|kv| id_of(&kv?.0))
     }
 
     /// True when this crawl has staged the user.
     pub fn is_user_staged(&self, id: &str) -> Result<bool> {
-        Ok(self.stage_users.contains_key(id)?)
+        Ok(self.staging.tree(Which::Users)?.contains_key(id)?)
     }
 
     /// True when this crawl has staged the group.
     pub fn is_group_staged(&self, id: &str) -> Result<bool> {
-        Ok(self.stage_groups.contains_key(id)?)
+        Ok(self.staging.tree(Which::Groups)?.contains_key(id)?)
     }
 
     /// Staged member ids of a group, sorted and without duplicates.
     pub fn staged_member_ids(&self, group_id: &str) -> Result<Vec<String>> {
         let mut ids = Vec::new();
-        for kv in self.stage_members.scan_prefix(keys::prefix(group_id)) {
+        for kv in self
+            .staging
+            .tree(Which::Members)?
+            .scan_prefix(keys::prefix(group_id))
+        {
             let (_, v) = kv?;
             let text = std::str::from_utf8(&v)
                 .map_err(|_| StoreError::Corrupt("staged membership".into()))?;
@@ -140,11 +300,11 @@ fn stage_page(tree: &sled::Tree, page: &[(String, Value)]) -> Result<()> {
     Ok(())
 }
 
-fn staged<'a>(
-    tree: &'a sled::Tree,
+fn staged(
+    entries: impl Iterator<Item = Entry>,
     what: &'static str,
-) -> impl Iterator<Item = Result<(String, Value)>> + 'a {
-    tree.iter().map(move |kv| {
+) -> impl Iterator<Item = Result<(String, Value)>> {
+    entries.map(move |kv| {
         let (k, v) = kv?;
         Ok((id_of(&k)?, decode(what, &v)?))
     })

@@ -682,3 +682,64 @@ async fn an_interrupted_initial_load_is_emptied_on_open_and_loaded_again() {
     assert_eq!(store.membership_count().expect("count"), 60);
     assert_eq!(store.audit_counts().expect("audit"), Vec::<String>::new());
 }
+
+/// Records, at `Applying`, whether the crawl's staging database was on disk.
+struct SeesStaging {
+    dir: std::path::PathBuf,
+    seen: std::sync::atomic::AtomicBool,
+}
+
+impl Progress for SeesStaging {
+    fn event(&self, e: ProgressEvent) {
+        if matches!(e, ProgressEvent::Applying) && self.dir.join("staging").join("db").exists() {
+            self.seen.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_crawl_stages_in_a_database_of_its_own_that_is_deleted_when_it_ends() {
+    let (dir, store) = store();
+    let staging = dir.path().join("staging");
+    let users: Vec<String> = (0..300).map(|n| format!("u{n:03}")).collect();
+    let users: Vec<&str> = users.iter().map(String::as_str).collect();
+    let fake = Fake::org(&users, &["g1", "g2"]);
+    let progress = SeesStaging {
+        dir: dir.path().to_path_buf(),
+        seen: Default::default(),
+    };
+    let run = run_full(&store, &fake, &SyncConfig::default(), &progress).await;
+    assert!(run.ok, "{:?}", run.error);
+    assert!(
+        progress.seen.load(Ordering::Relaxed),
+        "the crawl was staged in {}",
+        staging.display()
+    );
+    assert!(!staging.exists(), "a finished crawl deletes its staging");
+    assert_eq!(store.people_count().expect("count"), 300);
+    let names: Vec<&str> = store
+        .footprint()
+        .expect("footprint")
+        .iter()
+        .map(|f| f.name)
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.starts_with("stage_")),
+        "nothing staged is left in the store: {names:?}"
+    );
+
+    // A crawl that fails (Okta down) leaves no staging either, and the mirror as it was.
+    fake.lists_fail.store(true, Ordering::Relaxed);
+    let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
+    assert!(!run.ok);
+    assert!(!staging.exists(), "a failed crawl deletes its staging");
+    assert_eq!(store.people_count().expect("count"), 300);
+
+    // Staging left by a process that died mid-crawl is removed when the store opens.
+    drop(store);
+    std::fs::create_dir_all(&staging).expect("mkdir");
+    std::fs::write(staging.join("db"), b"left by a crash").expect("write");
+    let store = Store::open(dir.path()).expect("reopen");
+    assert!(!staging.exists(), "open removes a dead crawl's staging");
+    assert_eq!(store.people_count().expect("count"), 300);
+}
