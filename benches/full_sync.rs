@@ -6,7 +6,8 @@
 //! `cargo bench --bench full_sync` (set OKTAMIRROR_BENCH_USERS / _GROUPS for other sizes;
 //! OKTAMIRROR_BENCH_SKIP_TRANSACTIONAL=1 / _SKIP_RESYNC=1 leave those passes out;
 //! OKTAMIRROR_BENCH_TRACE=1 prints the apply's phases and the resident memory every 10 s;
-//! OKTAMIRROR_STORE_CACHE_MB sizes the store's page cache as for `serve`).
+//! OKTAMIRROR_STORE_CACHE_MB sizes the store's page cache as for `serve`;
+//! OKTAMIRROR_BENCH_KEEP_STORE=DIR writes the first sync's store there and keeps it).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -130,8 +131,12 @@ fn main() -> Result<(), String> {
     }
     let (sim, url) = start_sim(users, groups)?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    // `OKTAMIRROR_BENCH_KEEP_STORE=DIR`: the first sync's store is written there and kept
+    // (to start `oktamirror serve` on it afterwards).
+    let path = std::env::var_os("OKTAMIRROR_BENCH_KEEP_STORE")
+        .map_or_else(|| dir.path().to_path_buf(), std::path::PathBuf::from);
     let rt = support::runtime()?;
-    let store = support::open_store(dir.path())?;
+    let store = support::open_store(&path)?;
     let source = support::source(&url, ClientOptions::default())?;
     let cfg = SyncConfig::default();
 
