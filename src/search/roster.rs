@@ -26,6 +26,11 @@ const SHOWN: usize = 1;
 /// Head-candidate flags (one per department and per division a person is a candidate of).
 const CANDIDATES: usize = 2;
 
+/// Levels below each person counted in `Entry::levels`: deeper `reports(depth:)` counts walk
+/// down to where this many levels are left. A bound, so that a long management chain costs
+/// at most this many counts per person (few in tests, so that the walk above them is tested).
+const LEVELS: usize = if cfg!(test) { 3 } else { 8 };
+
 /// What the roster holds of one person.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
@@ -44,6 +49,11 @@ pub(crate) struct Entry {
     sub: [u32; 3],
     /// The forest subtree's height: how many levels hang below the person (0: nobody).
     height: u32,
+    /// How many people hang exactly 1, 2, ... `LEVELS` levels below the person in the forest
+    /// (`[everyone, not deprovisioned]` per level), so that `count_within` to a depth of at
+    /// most `LEVELS` adds a few numbers instead of visiting every manager on the way; no
+    /// trailing empty level, so a leaf (most people) holds no allocation.
+    levels: Box<[[u32; 2]]>,
     /// Whether the person is a head candidate of their department, of their division: a member
     /// whose manager is not a member of the same unit (or who has none).
     cand: [bool; 2],
@@ -337,6 +347,7 @@ impl Roster {
                     {
                         let d = if shown { 1 } else { -1 };
                         self.add_up(id, [0, d, 0], true);
+                        self.spread(id, &[[0, d]]);
                     }
                 }
                 None => {
@@ -471,6 +482,7 @@ impl Roster {
                     linked: old.linked,
                     sub: old.sub,
                     height: old.height,
+                    levels: old.levels,
                     cand: [false, false],
                 }
             }
@@ -485,6 +497,7 @@ impl Roster {
                     linked: false,
                     sub,
                     height: 0,
+                    levels: Box::default(),
                     cand: [false, false],
                 }
             }
@@ -674,6 +687,8 @@ impl Roster {
         }
         let (sub, manager) = (e.sub, e.manager.clone());
         let Some(m) = manager else { return };
+        let levels = Self::profile(e, -1);
+        self.spread(id, &levels);
         let d = sub.map(|s| -i64::from(s));
         self.add_up(&m, d, sub[SHOWN] > 0);
         self.mark_candidates(&m);
@@ -737,13 +752,14 @@ impl Roster {
             return;
         }
         self.roots.remove(&(Reverse(sub[PEOPLE]), id.clone()));
-        let mut h = match self.people.get_mut(id) {
+        let (mut h, levels) = match self.people.get_mut(id) {
             Some(e) => {
                 e.linked = true;
-                e.height + 1
+                (e.height + 1, Self::profile(e, 1))
             }
             None => return,
         };
+        self.spread(id, &levels);
         self.add_up(&m, sub.map(i64::from), sub[SHOWN] > 0);
         self.mark_candidates(&m);
         // Heights above may rise, until one is already high enough.
@@ -759,6 +775,50 @@ impl Roster {
             self.set_height(&a, h);
             h += 1;
             at = next;
+        }
+    }
+
+    /// What `e` and its forest subtree add to the levels of the people above it, times `sign`:
+    /// the person itself at 0, then its own `levels`.
+    fn profile(e: &Entry, sign: i64) -> Vec<[i64; 2]> {
+        let me = [1, i64::from(e.shown())];
+        std::iter::once(me)
+            .chain(e.levels.iter().map(|l| l.map(i64::from)))
+            .map(|l| l.map(|n| n * sign))
+            .collect()
+    }
+
+    /// Adds `profile` (see `profile`) to the levels of `id`'s forest ancestors: at distance `d`
+    /// its level `k` counts `d + k` levels down; only the `LEVELS` nearest ancestors see any.
+    fn spread(&mut self, id: &str, profile: &[[i64; 2]]) {
+        let mut at = self
+            .people
+            .get(id)
+            .filter(|e| e.linked)
+            .and_then(|e| e.manager.clone());
+        for d in 1..=LEVELS {
+            let Some(a) = at else { break };
+            let Some(e) = self.people.get_mut(&a) else {
+                break;
+            };
+            let mut levels = std::mem::take(&mut e.levels).into_vec();
+            let need = (d + profile.len() - 1).min(LEVELS);
+            if levels.len() < need {
+                levels.resize(need, [0, 0]);
+            }
+            for (k, p) in profile.iter().enumerate() {
+                let Some(l) = levels.get_mut(d + k - 1) else {
+                    break;
+                };
+                for (n, p) in l.iter_mut().zip(p) {
+                    *n = add(*n, *p);
+                }
+            }
+            while levels.last() == Some(&[0, 0]) {
+                levels.pop();
+            }
+            e.levels = levels.into_boxed_slice();
+            at = e.manager.clone().filter(|_| e.linked);
         }
     }
 
@@ -990,9 +1050,9 @@ impl Roster {
 
     /// How many people are under `id` within `depth` levels (deprovisioned ones only with
     /// `everyone`): what `reports(id, Some(depth))` lists, counted from the forest without
-    /// listing them: a report whose subtree is no deeper than the levels left counts with its
-    /// subtree sum, the last level with the direct-report counts. Also how many entries were
-    /// examined.
+    /// listing them: a person with at most `LEVELS` levels left counts with their kept levels;
+    /// above that, a report whose subtree is no deeper than the levels left counts with its
+    /// subtree sum, the others are walked. Also how many entries were examined.
     pub fn count_within(&self, id: &str, depth: usize, everyone: bool) -> (u64, u64) {
         if depth == 0 {
             return (0, 0);
@@ -1009,6 +1069,21 @@ impl Roster {
         // (manager, levels left under them)
         let mut stack: Vec<(&str, usize)> = vec![(id, depth)];
         while let Some((m, left)) = stack.pop() {
+            // Near enough the bottom of the walk: the kept levels (everyone naming a person in
+            // the roster is linked under them in a tree).
+            if left <= LEVELS
+                && let Some(e) = self.people.get(m)
+            {
+                examined += 1;
+                let k = usize::from(!everyone);
+                total += e
+                    .levels
+                    .iter()
+                    .take(left)
+                    .map(|l| u64::from(l[k]))
+                    .sum::<u64>();
+                continue;
+            }
             let Some(r) = self.reports.get(m) else {
                 continue;
             };
@@ -1122,7 +1197,7 @@ impl Roster {
     }
 
     /// Checks the forest against a computation from the manager links alone: who is linked,
-    /// every subtree sum and height, the candidate flags and the roots' order.
+    /// every subtree sum, height and levels, the candidate flags and the roots' order.
     #[cfg(test)]
     pub(crate) fn check_forest(&self) -> Result<(), String> {
         let mut kids: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -1152,6 +1227,8 @@ impl Roster {
                 u32::from(e.cand[0]) + u32::from(e.cand[1]),
             ];
             let mut height = 0;
+            // Everyone below, level by level (0: the direct reports), every level.
+            let mut levels: Vec<[u32; 2]> = Vec::new();
             for c in kids.get(id).into_iter().flatten() {
                 let (s, h) = walk(r, kids, c)?;
                 for i in 0..3 {
@@ -1159,10 +1236,29 @@ impl Roster {
                 }
                 height = height.max(h + 1);
             }
+            let mut level: Vec<&str> = kids.get(id).cloned().unwrap_or_default();
+            while !level.is_empty() {
+                let mut n = [0, 0];
+                let mut next = Vec::new();
+                for c in level {
+                    n[0] += 1;
+                    n[1] += u32::from(r.people.get(c).is_some_and(Entry::shown));
+                    next.extend(kids.get(c).into_iter().flatten());
+                }
+                levels.push(n);
+                level = next;
+            }
+            levels.truncate(LEVELS);
             if (sub, height) != (e.sub, e.height) {
                 return Err(format!(
                     "{id}: sums {:?} height {} kept, {sub:?} {height} computed",
                     e.sub, e.height
+                ));
+            }
+            if *e.levels != *levels {
+                return Err(format!(
+                    "{id}: levels {:?} kept, {levels:?} computed",
+                    e.levels
                 ));
             }
             for k in 0..2 {
