@@ -310,7 +310,11 @@ impl Roster {
         // 1. Cut what moves: the people whose manager changes or who leave, and those leaving
         //    lose their reports (who become roots).
         for (id, p, relink) in &changed {
-            self.pending.remove(id);
+            // Someone pending whose manager stays stays pending (tried again in step 3): taken
+            // out here, nobody would link them again.
+            if *relink {
+                self.pending.remove(id);
+            }
             if !*relink || !self.people.contains_key(id) {
                 continue;
             }
