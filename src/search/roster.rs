@@ -101,6 +101,64 @@ struct Values {
     id: HashMap<String, u32>,
     names: Vec<String>,
     holders: Vec<BTreeSet<Arc<str>>>,
+    /// Whether the value is heavy: its pairs with other heavy values are counted in
+    /// `Roster::pairs` (see `HEAVY`).
+    heavy: Vec<bool>,
+}
+
+/// A value held by `HEAVY` people or more is heavy, one held by fewer than half as many is not
+/// (in between it stays as it was, so that one person coming and going does not flip it). A
+/// count or page of two values reads the holders of a light one (fewer than `HEAVY`), and the
+/// counted pairs for two heavy ones, so neither reads more than `HEAVY` people however large
+/// the org. Pairs are counted between heavy values only, so that values held by a few people
+/// each (titles can be nearly unique) add no entries: at most `people / (HEAVY / 2)` values
+/// per attribute are heavy. Few in tests, so that values cross the line both ways.
+const HEAVY: usize = if cfg!(test) { 4 } else { 1024 };
+
+/// How many statuses pair counts are kept for (`UserStatus::ALL`).
+const STATUSES: usize = UserStatus::ALL.len();
+
+/// Two values of two attributes: `(i * 5 + j, value of i, value of j)` for `Attr::ALL`
+/// positions `i < j`.
+type PairKey = (u8, u32, u32);
+
+/// Per pair of heavy values, how many people hold both, per status (`UserStatus::ALL` order).
+type Pairs = HashMap<PairKey, [u32; STATUSES]>;
+
+fn status_at(s: UserStatus) -> usize {
+    UserStatus::ALL.iter().position(|x| *x == s).unwrap_or(0)
+}
+
+/// Adds (`up`) or takes away one person holding `held` with `status` in `pairs`, for each two
+/// of the values held that are both heavy (only the pairs with attribute `only`, when given).
+fn pair(
+    values: &[Values; 5],
+    pairs: &mut Pairs,
+    held: &[Option<u32>; 5],
+    status: UserStatus,
+    up: bool,
+    only: Option<usize>,
+) {
+    let s = status_at(status);
+    let heavy = |i: usize| held[i].filter(|v| values[i].heavy[*v as usize]);
+    for i in 0..5 {
+        let Some(a) = heavy(i) else { continue };
+        for j in i + 1..5 {
+            if only.is_some_and(|o| o != i && o != j) {
+                continue;
+            }
+            let Some(b) = heavy(j) else { continue };
+            let key = ((i * 5 + j) as u8, a, b);
+            if up {
+                pairs.entry(key).or_insert([0; STATUSES])[s] += 1;
+            } else if let Some(n) = pairs.get_mut(&key) {
+                n[s] = n[s].saturating_sub(1);
+                if n.iter().all(|c| *c == 0) {
+                    pairs.remove(&key);
+                }
+            }
+        }
+    }
 }
 
 impl Values {
@@ -112,6 +170,7 @@ impl Values {
         self.id.insert(folded.clone(), i);
         self.names.push(folded);
         self.holders.push(BTreeSet::new());
+        self.heavy.push(false);
         i
     }
 }
@@ -128,6 +187,9 @@ pub struct Roster {
     values: [Values; 5],
     /// Spellings shared between entries (`department` and `division` values repeat).
     spellings: BTreeSet<Arc<str>>,
+    /// How many people hold each two heavy values of two attributes (see `HEAVY`), by status:
+    /// a count of two heavy values without reading their holders.
+    pairs: Pairs,
     /// Each manager id's direct reports (people naming it, whether or not it is stored).
     reports: HashMap<Arc<str>, Reports>,
     /// Bumped whenever what departments depend on changed: someone's unit, its spelling,
@@ -192,6 +254,7 @@ impl Roster {
         for id in &ids {
             r.flags(id);
         }
+        r.count_pairs();
         r.dirty_all = true;
         Ok(r)
     }
@@ -342,6 +405,7 @@ impl Roster {
                 Some(p) => {
                     let sub = self.people.get(id).map(|e| e.sub);
                     self.insert(p);
+                    self.pairs_in(id);
                     if old_shown.is_none() {
                         arrived.push(id.clone());
                     }
@@ -412,6 +476,7 @@ impl Roster {
             return;
         };
         let (id, old) = (id.clone(), e.values);
+        pair(&self.values, &mut self.pairs, &old, e.status, false, None);
         let mut values = old;
         for (i, a) in Attr::ALL.into_iter().enumerate().skip(2) {
             let new = a.of(p).map(|v| self.values[i].intern(fold(v)));
@@ -429,6 +494,73 @@ impl Roster {
             e.values = values;
             e.status = p.status;
         }
+        pair(&self.values, &mut self.pairs, &values, p.status, true, None);
+        for i in 2..5 {
+            if old[i] != values[i] {
+                for v in [old[i], values[i]].into_iter().flatten() {
+                    self.reweigh(i, v);
+                }
+            }
+        }
+    }
+
+    /// Counts `id`'s pairs of heavy values in (after `insert`), then makes the values it holds
+    /// heavy when they reached `HEAVY`.
+    fn pairs_in(&mut self, id: &str) {
+        let Some(e) = self.people.get(id) else { return };
+        let values = e.values;
+        pair(&self.values, &mut self.pairs, &values, e.status, true, None);
+        for (i, v) in values.into_iter().enumerate() {
+            if let Some(v) = v {
+                self.reweigh(i, v);
+            }
+        }
+    }
+
+    /// Makes value `v` of attribute `i` heavy or light when its holders crossed the line
+    /// (`HEAVY`), counting its pairs with the other heavy values in or out: reads its holders,
+    /// which happens once per `HEAVY / 2` people coming or going at the least.
+    fn reweigh(&mut self, i: usize, v: u32) {
+        let Some(set) = self.values[i].holders.get(v as usize) else {
+            return;
+        };
+        let n = set.len();
+        let heavy = self.values[i].heavy[v as usize];
+        let up = !heavy && n >= HEAVY;
+        let down = heavy && n < HEAVY / 2;
+        if !up && !down {
+            return;
+        }
+        if up {
+            self.values[i].heavy[v as usize] = true;
+        }
+        let Roster {
+            values,
+            pairs,
+            people,
+            ..
+        } = self;
+        for id in &values[i].holders[v as usize] {
+            if let Some(e) = people.get(id) {
+                pair(values, pairs, &e.values, e.status, up, Some(i));
+            }
+        }
+        if !up {
+            values[i].heavy[v as usize] = false;
+        }
+    }
+
+    /// After a build: every value held by `HEAVY` people or more is heavy, and the pairs are
+    /// counted in one pass over everyone.
+    fn count_pairs(&mut self) {
+        for vals in &mut self.values {
+            vals.heavy = vals.holders.iter().map(|h| h.len() >= HEAVY).collect();
+        }
+        let mut pairs = Pairs::new();
+        for e in self.people.values() {
+            pair(&self.values, &mut pairs, &e.values, e.status, true, None);
+        }
+        self.pairs = pairs;
     }
 
     fn spelling(&mut self, s: &str) -> Arc<str> {
@@ -551,9 +683,18 @@ impl Roster {
         };
         let (values, spelled, manager, shown) =
             (e.values, e.spelled.clone(), e.manager.clone(), e.shown());
+        pair(
+            &self.values,
+            &mut self.pairs,
+            &values,
+            e.status,
+            false,
+            None,
+        );
         for (i, v) in values.iter().enumerate() {
             if let Some(v) = v {
                 self.values[i].holders[*v as usize].remove(id);
+                self.reweigh(i, *v);
             }
         }
         if let Some(m) = &manager
@@ -1295,6 +1436,42 @@ impl Roster {
         if roots != self.roots {
             return Err("the roots differ".into());
         }
+        self.check_pairs()
+    }
+
+    /// Checks the pair counts against a count over everyone (with the heavy values as they
+    /// are), and that each value is on the right side of the line for its holders.
+    #[cfg(test)]
+    fn check_pairs(&self) -> Result<(), String> {
+        for (i, vals) in self.values.iter().enumerate() {
+            for (v, holders) in vals.holders.iter().enumerate() {
+                let n = holders.len();
+                match vals.heavy[v] {
+                    true if n < HEAVY / 2 => return Err(format!("{i}/{v}: heavy, {n} holders")),
+                    false if n >= HEAVY => return Err(format!("{i}/{v}: light, {n} holders")),
+                    _ => {}
+                }
+            }
+        }
+        let mut want: BTreeMap<PairKey, [u32; STATUSES]> = BTreeMap::new();
+        for e in self.people.values() {
+            for i in 0..5 {
+                for j in i + 1..5 {
+                    let (Some(a), Some(b)) = (e.values[i], e.values[j]) else {
+                        continue;
+                    };
+                    if self.values[i].heavy[a as usize] && self.values[j].heavy[b as usize] {
+                        want.entry(((i * 5 + j) as u8, a, b))
+                            .or_insert([0; STATUSES])[status_at(e.status)] += 1;
+                    }
+                }
+            }
+        }
+        let kept: BTreeMap<PairKey, [u32; STATUSES]> =
+            self.pairs.iter().map(|(k, v)| (*k, *v)).collect();
+        if kept != want {
+            return Err(format!("pairs {kept:?} kept, {want:?} counted"));
+        }
         Ok(())
     }
 
@@ -1336,6 +1513,38 @@ impl Roster {
         Some((best?, want))
     }
 
+    /// For the pairs of `want` (attributes apart) whose two values are both heavy: the least of
+    /// their counts with a status in `statuses` (empty: any), and whether `want` is just that
+    /// pair (then it is the answer, else a bound). `None` when no pair is counted.
+    fn paired(&self, want: &[(usize, u32)], statuses: &[UserStatus]) -> Option<(u64, bool)> {
+        let heavy = |i: usize, v: u32| self.values[i].heavy.get(v as usize) == Some(&true);
+        let mut least: Option<u64> = None;
+        let mut counted = 0;
+        for (x, &(i, a)) in want.iter().enumerate() {
+            for &(j, b) in &want[x + 1..] {
+                if i == j || !heavy(i, a) || !heavy(j, b) {
+                    continue;
+                }
+                let key = if i < j {
+                    ((i * 5 + j) as u8, a, b)
+                } else {
+                    ((j * 5 + i) as u8, b, a)
+                };
+                let n: u64 = self.pairs.get(&key).map_or(0, |c| {
+                    UserStatus::ALL
+                        .iter()
+                        .zip(c)
+                        .filter(|(s, _)| statuses.is_empty() || statuses.contains(s))
+                        .map(|(_, n)| u64::from(*n))
+                        .sum()
+                });
+                counted += 1;
+                least = Some(least.map_or(n, |l| l.min(n)));
+            }
+        }
+        least.map(|n| (n, want.len() == 2 && counted == 1))
+    }
+
     fn holds(&self, id: &str, want: &[(usize, u32)], statuses: &[UserStatus]) -> bool {
         self.people.get(id).is_some_and(|e| {
             (statuses.is_empty() || statuses.contains(&e.status))
@@ -1344,11 +1553,17 @@ impl Roster {
     }
 
     /// How many people hold every `(attribute, value)` of `attrs` with a status in `statuses`
-    /// (empty: any), and how many entries were examined to tell.
+    /// (empty: any), and how many entries were examined to tell: two heavy values from their
+    /// pair count, else the holders of the rarest value (fewer than `HEAVY` when one is light).
     pub fn count(&self, attrs: &[(Attr, &str)], statuses: &[UserStatus]) -> (u64, u64) {
         let Some((set, want)) = self.plan(attrs) else {
             return (0, 0);
         };
+        match self.paired(&want, statuses) {
+            Some((n, true)) => return (n, 1),
+            Some((0, _)) => return (0, 1),
+            _ => {}
+        }
         let n = set
             .iter()
             .filter(|id| self.holds(id, &want, statuses))
@@ -1358,7 +1573,9 @@ impl Roster {
 
     /// Ids of the people holding every `(attribute, value)` of `attrs` with a status in
     /// `statuses` (empty: any), in id order, strictly after `after`: `limit` at most, and how
-    /// many entries were examined.
+    /// many entries were examined. The holders of the rarest value are read in id order; with
+    /// two heavy values, not at all when none hold both, and a first page stops at the last
+    /// one that does (their pair count).
     pub fn ids_after(
         &self,
         attrs: &[(Attr, &str)],
@@ -1368,6 +1585,11 @@ impl Roster {
     ) -> (Vec<String>, u64) {
         let Some((set, want)) = self.plan(attrs) else {
             return (Vec::new(), 0);
+        };
+        let limit = match self.paired(&want, statuses) {
+            Some((0, _)) => return (Vec::new(), 1),
+            Some((n, true)) if after.is_none() => limit.min(usize::try_from(n).unwrap_or(limit)),
+            _ => limit,
         };
         let from = match after {
             Some(a) => Bound::Excluded(a),
