@@ -80,7 +80,7 @@ impl Departments {
             .people()
             .map(|(_, e)| Row {
                 manager: e.manager.as_deref().and_then(|m| index.get(m).copied()),
-                unit: [e.values[0], e.values[1]],
+                unit: [e.values()[0], e.values()[1]],
                 spelled: [e.spelled[0].as_deref(), e.spelled[1].as_deref()],
                 active: e.status != UserStatus::Deprovisioned,
             })

@@ -1,9 +1,11 @@
 //! Every person's status, manager and counted attributes in memory, kept per change sequence:
 //! built from one scan, then moved forward by re-reading only the people the change log names.
 //! Alongside, kept as people change so that no answer walks everyone: the manager forest with
-//! subtree sums (people, non-deprovisioned people, head candidates), and per department and
-//! division its members, spellings, managers and head candidates (`departments.rs` turns them
-//! into the table, recomputing only the units a change touched).
+//! subtree sums (people, non-deprovisioned people, head candidates) and per-level counts a few
+//! levels down (`reports(depth:)` counts), how many people hold each two common values (counts
+//! and pages of two attributes), and per department and division its members, spellings,
+//! managers and head candidates (`departments.rs` turns them into the table, recomputing only
+//! the units a change touched).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -37,8 +39,8 @@ pub(crate) struct Entry {
     pub status: UserStatus,
     /// The resolved manager id, as stored (the manager may be missing from the mirror).
     pub manager: Option<Arc<str>>,
-    /// Per attribute of `Attr::ALL`, the id of the folded value (see `Values`).
-    pub values: [Option<u32>; 5],
+    /// Per attribute of `Attr::ALL`, the id of the folded value (see `Values`), as `Packed`.
+    values: Packed,
     /// `department` and `division` as spelled (a unit's display name is the most common one).
     pub spelled: [Option<Arc<str>>; 2],
     /// Linked under the manager in the forest: the manager is in the roster and the link closes
@@ -59,7 +61,23 @@ pub(crate) struct Entry {
     cand: [bool; 2],
 }
 
+/// Five value ids in 20 bytes instead of 40 (`[Option<u32>; 5]`): `u32::MAX` for none (a
+/// value id never reaches it), so that the levels kept per person cost no more than before.
+#[derive(Debug, Clone, Copy)]
+struct Packed([u32; 5]);
+
+impl From<[Option<u32>; 5]> for Packed {
+    fn from(v: [Option<u32>; 5]) -> Packed {
+        Packed(v.map(|v| v.unwrap_or(u32::MAX)))
+    }
+}
+
 impl Entry {
+    /// Per attribute of `Attr::ALL`, the id of the folded value (see `Values`).
+    pub fn values(&self) -> [Option<u32>; 5] {
+        self.values.0.map(|v| (v != u32::MAX).then_some(v))
+    }
+
     /// Not deprovisioned: a unit member, a shown report.
     pub fn shown(&self) -> bool {
         self.status != UserStatus::Deprovisioned
@@ -317,7 +335,7 @@ impl Roster {
             (
                 e.shown(),
                 e.manager.clone(),
-                e.values[..2].to_vec(),
+                e.values()[..2].to_vec(),
                 e.spelled.clone(),
             )
         };
@@ -475,7 +493,7 @@ impl Roster {
         let Some((id, e)) = self.people.get_key_value(p.id.as_str()) else {
             return;
         };
-        let (id, old) = (id.clone(), e.values);
+        let (id, old) = (id.clone(), e.values());
         pair(&self.values, &mut self.pairs, &old, e.status, false, None);
         let mut values = old;
         for (i, a) in Attr::ALL.into_iter().enumerate().skip(2) {
@@ -491,7 +509,7 @@ impl Roster {
             }
         }
         if let Some(e) = self.people.get_mut(&id) {
-            e.values = values;
+            e.values = Packed::from(values);
             e.status = p.status;
         }
         pair(&self.values, &mut self.pairs, &values, p.status, true, None);
@@ -508,7 +526,7 @@ impl Roster {
     /// heavy when they reached `HEAVY`.
     fn pairs_in(&mut self, id: &str) {
         let Some(e) = self.people.get(id) else { return };
-        let values = e.values;
+        let values = e.values();
         pair(&self.values, &mut self.pairs, &values, e.status, true, None);
         for (i, v) in values.into_iter().enumerate() {
             if let Some(v) = v {
@@ -542,7 +560,7 @@ impl Roster {
         } = self;
         for id in &values[i].holders[v as usize] {
             if let Some(e) = people.get(id) {
-                pair(values, pairs, &e.values, e.status, up, Some(i));
+                pair(values, pairs, &e.values(), e.status, up, Some(i));
             }
         }
         if !up {
@@ -558,7 +576,7 @@ impl Roster {
         }
         let mut pairs = Pairs::new();
         for e in self.people.values() {
-            pair(&self.values, &mut pairs, &e.values, e.status, true, None);
+            pair(&self.values, &mut pairs, &e.values(), e.status, true, None);
         }
         self.pairs = pairs;
     }
@@ -613,7 +631,7 @@ impl Roster {
                 Entry {
                     status: p.status,
                     manager: manager.clone(),
-                    values,
+                    values: Packed::from(values),
                     spelled: spelled.clone(),
                     linked: old.linked,
                     sub: old.sub,
@@ -628,7 +646,7 @@ impl Roster {
                 Entry {
                     status: p.status,
                     manager: manager.clone(),
-                    values,
+                    values: Packed::from(values),
                     spelled: spelled.clone(),
                     linked: false,
                     sub,
@@ -682,7 +700,7 @@ impl Roster {
             return;
         };
         let (values, spelled, manager, shown) =
-            (e.values, e.spelled.clone(), e.manager.clone(), e.shown());
+            (e.values(), e.spelled.clone(), e.manager.clone(), e.shown());
         pair(
             &self.values,
             &mut self.pairs,
@@ -750,7 +768,7 @@ impl Roster {
         if !e.shown() {
             return;
         }
-        let values = e.values;
+        let values = e.values();
         for (k, v) in values.into_iter().take(2).enumerate() {
             let Some(v) = v else { continue };
             if let Some(unit) = self.units[k].get_mut(&v) {
@@ -798,7 +816,7 @@ impl Roster {
                 if org && n > 0 {
                     for k in 0..2 {
                         if e.cand[k] {
-                            marks.push((k, e.values[k]));
+                            marks.push((k, e.values()[k]));
                         }
                     }
                 }
@@ -996,7 +1014,7 @@ impl Roster {
         let Some(e) = self.people.get(id) else { return };
         let marks: Vec<(usize, Option<u32>)> = (0..2)
             .filter(|&k| e.cand[k])
-            .map(|k| (k, e.values[k]))
+            .map(|k| (k, e.values()[k]))
             .collect();
         for (k, v) in marks {
             self.mark(k, v);
@@ -1008,12 +1026,12 @@ impl Roster {
         let Some(e) = self.people.get(id) else {
             return false;
         };
-        let Some(v) = e.values[k] else { return false };
+        let Some(v) = e.values()[k] else { return false };
         if !e.shown() {
             return false;
         }
         let manager = e.manager.as_deref().and_then(|m| self.people.get(m));
-        !manager.is_some_and(|m| m.shown() && m.values[k] == Some(v))
+        !manager.is_some_and(|m| m.shown() && m.values()[k] == Some(v))
     }
 
     fn set_flag(&mut self, id: &str, k: usize, on: bool) {
@@ -1023,7 +1041,7 @@ impl Roster {
         if e.cand[k] == on {
             return;
         }
-        let (key, v) = (key.clone(), e.values[k]);
+        let (key, v) = (key.clone(), e.values()[k]);
         if let Some(e) = self.people.get_mut(id) {
             e.cand[k] = on;
         }
@@ -1061,7 +1079,7 @@ impl Roster {
             }
             for k in 0..2 {
                 if e.cand[k] {
-                    marks.push((k, e.values[k]));
+                    marks.push((k, e.values()[k]));
                 }
             }
             if let Some(r) = self.reports.get(&a) {
@@ -1457,7 +1475,7 @@ impl Roster {
         for e in self.people.values() {
             for i in 0..5 {
                 for j in i + 1..5 {
-                    let (Some(a), Some(b)) = (e.values[i], e.values[j]) else {
+                    let (Some(a), Some(b)) = (e.values()[i], e.values()[j]) else {
                         continue;
                     };
                     if self.values[i].heavy[a as usize] && self.values[j].heavy[b as usize] {
@@ -1548,7 +1566,7 @@ impl Roster {
     fn holds(&self, id: &str, want: &[(usize, u32)], statuses: &[UserStatus]) -> bool {
         self.people.get(id).is_some_and(|e| {
             (statuses.is_empty() || statuses.contains(&e.status))
-                && want.iter().all(|(i, v)| e.values[*i] == Some(*v))
+                && want.iter().all(|(i, v)| e.values()[*i] == Some(*v))
         })
     }
 
