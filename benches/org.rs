@@ -447,6 +447,18 @@ fn in_process(
             .map_err(|e| e.to_string())?;
         Ok(work.examined)
     })?;
+    let held = cache.sizes(store).map_err(|e| e.to_string())?;
+    println!(
+        "roster: {} people, entries of {} bytes; {} people with level counts, {} levels ({:.2} bytes a person); {} heavy values, {} pairs counted (about {:.2} bytes a person)",
+        held.people,
+        held.entry_bytes,
+        held.with_levels,
+        held.levels,
+        (held.levels * 8) as f64 / held.people.max(1) as f64,
+        held.heavy_values,
+        held.pairs,
+        (held.pairs * (12 + 4 * UserStatus::ALL.len())) as f64 / held.people.max(1) as f64
+    );
     for depth in [2, 4, 6] {
         // `limit` 0: the count alone; 11: the count and the page the HTTP measure asks.
         for limit in [0, 11] {

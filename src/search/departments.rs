@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use super::idlist::IdList;
-use super::roster::Roster;
+use super::roster::{Roster, RosterSizes};
 use crate::model::UserStatus;
 use crate::store::{Attr, Store, StoreError};
 
@@ -588,6 +588,11 @@ impl OrgCache {
             self.with(store, |c| c.roster.ids_after(attrs, statuses, after, limit))?;
         work.examined = examined;
         Ok((ids, work))
+    }
+
+    /// What the roster holds (`Roster::sizes`), caught up with the store.
+    pub fn sizes(&self, store: &Store) -> Result<RosterSizes, StoreError> {
+        Ok(self.with(store, |c| c.roster.sizes())?.0)
     }
 
     /// Everyone under `id` down to `depth` levels (`None`: all), with their statuses, nearest

@@ -197,6 +197,24 @@ impl Values {
 /// hold.
 type Plan<'r> = (&'r BTreeSet<Arc<str>>, Vec<(usize, u32)>);
 
+/// What a roster holds beyond one entry per person, for memory figures (the org bench prints
+/// them): the kept level counts and pair counts are the parts that grow with the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RosterSizes {
+    /// People in the roster.
+    pub people: usize,
+    /// Bytes of one entry (`Entry`), not counting its id or what it points to.
+    pub entry_bytes: usize,
+    /// People with level counts (someone below them).
+    pub with_levels: usize,
+    /// Level counts kept over everyone (8 bytes each).
+    pub levels: usize,
+    /// Values held by `HEAVY` people or more, over every attribute.
+    pub heavy_values: usize,
+    /// Pairs of heavy values counted (`Roster::pairs`), each 12 bytes of key and 4 a status.
+    pub pairs: usize,
+}
+
 /// The people of the store at one change sequence.
 #[derive(Debug, Default)]
 pub struct Roster {
@@ -1496,6 +1514,23 @@ impl Roster {
     /// Everyone in id order.
     pub(crate) fn people(&self) -> impl Iterator<Item = (&Arc<str>, &Entry)> {
         self.people.iter()
+    }
+
+    /// What the roster holds, counted (see `RosterSizes`).
+    pub fn sizes(&self) -> RosterSizes {
+        let with_levels = self.people.values().filter(|e| !e.levels.is_empty());
+        RosterSizes {
+            people: self.people.len(),
+            entry_bytes: std::mem::size_of::<Entry>(),
+            with_levels: with_levels.clone().count(),
+            levels: with_levels.map(|e| e.levels.len()).sum(),
+            heavy_values: self
+                .values
+                .iter()
+                .map(|v| v.heavy.iter().filter(|h| **h).count())
+                .sum(),
+            pairs: self.pairs.len(),
+        }
     }
 
     /// How many people there are.

@@ -436,6 +436,13 @@ fn org_cache_churn(seed: u64, acyclic: bool) {
             .people_after(None)
             .collect::<Result<_, _>>()
             .expect("people");
+        let held = cache.sizes(&store).expect("sizes");
+        assert_eq!(held.people, people.len(), "batch {batch}");
+        let managers: std::collections::HashSet<&str> = people
+            .iter()
+            .filter_map(|p| p.manager_id.as_deref())
+            .collect();
+        assert!(held.with_levels <= managers.len(), "batch {batch}");
         let status: std::collections::HashMap<&str, UserStatus> =
             people.iter().map(|p| (p.id.as_str(), p.status)).collect();
         for top in ids.iter().chain(&["nobody".to_owned()]) {
