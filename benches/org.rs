@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use oktamirror::model::{Person, UserStatus};
-use oktamirror::store::{Op, RawJson};
+use oktamirror::search::OrgCache;
+use oktamirror::store::{Attr, Op, RawJson, Store};
 
 mod support;
 
@@ -388,6 +389,86 @@ async fn run(users: usize) -> Result<(), String> {
                 &[],
             )
             .map_err(|e| e.to_string())?;
+    }
+    in_process(&store, &top, &departments, &titles, &countries)
+}
+
+/// The roster's part of the measures above, in process (no HTTP, no store read per answer):
+/// p50/p99 and the roster entries each answer examined on average, the part that grows with
+/// the org (steadier than the HTTP times on a busy machine).
+fn in_process(
+    store: &Store,
+    top: &str,
+    departments: &[String],
+    titles: &[String],
+    countries: &[String],
+) -> Result<(), String> {
+    let cache = OrgCache::default();
+    let shown: Vec<UserStatus> = UserStatus::ALL
+        .into_iter()
+        .filter(|s| *s != UserStatus::Deprovisioned)
+        .collect();
+    let rot = |list: &[String], i: usize| list[i % list.len()].clone();
+    let time = |label: &str, f: &dyn Fn(usize) -> Result<u64, String>| -> Result<(), String> {
+        // The first call builds the roster.
+        f(0)?;
+        let mut times = Vec::new();
+        let mut examined = 0u64;
+        for i in 0..SAMPLES {
+            let t = Instant::now();
+            examined += f(i)?;
+            times.push(t.elapsed());
+        }
+        report(
+            &format!(
+                "{label}: in process, {} examined",
+                examined / SAMPLES as u64
+            ),
+            times,
+        );
+        Ok(())
+    };
+    time("page of 21 ids, department + title", &|i| {
+        let (d, t) = (rot(departments, i), rot(titles, i / 7));
+        let attrs = [(Attr::Department, d.as_str()), (Attr::Title, t.as_str())];
+        let (_, work) = cache
+            .ids_after(store, &attrs, &shown, None, 21)
+            .map_err(|e| e.to_string())?;
+        Ok(work.examined)
+    })?;
+    time("count, department + countryCode", &|i| {
+        let (d, c) = (rot(departments, i), rot(countries, i / 5));
+        let attrs = [
+            (Attr::Department, d.as_str()),
+            (Attr::CountryCode, c.as_str()),
+        ];
+        let (_, work) = cache
+            .count(store, &attrs, &shown)
+            .map_err(|e| e.to_string())?;
+        Ok(work.examined)
+    })?;
+    let held = cache.sizes(store).map_err(|e| e.to_string())?;
+    println!(
+        "roster: {} people, entries of {} bytes; {} people with level counts, {} levels ({:.2} bytes a person); {} heavy values, {} pairs counted (about {:.2} bytes a person)",
+        held.people,
+        held.entry_bytes,
+        held.with_levels,
+        held.levels,
+        (held.levels * 8) as f64 / held.people.max(1) as f64,
+        held.heavy_values,
+        held.pairs,
+        (held.pairs * (12 + 4 * UserStatus::ALL.len())) as f64 / held.people.max(1) as f64
+    );
+    for depth in [2, 4, 6] {
+        // `limit` 0: the count alone; 11: the count and the page the HTTP measure asks.
+        for limit in [0, 11] {
+            time(&format!("reports to depth {depth}, limit {limit}"), &|_| {
+                let (_, work) = cache
+                    .reports_within(store, top, depth, false, None, limit)
+                    .map_err(|e| e.to_string())?;
+                Ok(work.examined)
+            })?;
+        }
     }
     Ok(())
 }

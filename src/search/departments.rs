@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use super::idlist::IdList;
-use super::roster::Roster;
+use super::roster::{Roster, RosterSizes};
 use crate::model::UserStatus;
 use crate::store::{Attr, Store, StoreError};
 
@@ -80,7 +80,7 @@ impl Departments {
             .people()
             .map(|(_, e)| Row {
                 manager: e.manager.as_deref().and_then(|m| index.get(m).copied()),
-                unit: [e.values[0], e.values[1]],
+                unit: [e.values()[0], e.values()[1]],
                 spelled: [e.spelled[0].as_deref(), e.spelled[1].as_deref()],
                 active: e.status != UserStatus::Deprovisioned,
             })
@@ -588,6 +588,11 @@ impl OrgCache {
             self.with(store, |c| c.roster.ids_after(attrs, statuses, after, limit))?;
         work.examined = examined;
         Ok((ids, work))
+    }
+
+    /// What the roster holds (`Roster::sizes`), caught up with the store.
+    pub fn sizes(&self, store: &Store) -> Result<RosterSizes, StoreError> {
+        Ok(self.with(store, |c| c.roster.sizes())?.0)
     }
 
     /// Everyone under `id` down to `depth` levels (`None`: all), with their statuses, nearest

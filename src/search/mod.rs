@@ -26,7 +26,7 @@ pub use idlist::IdList;
 pub use index::{Index, IndexOptions, MAX_SEARCH_RESULTS};
 pub use org::{OrgNode, common_manager, manager_chain, org_chart, reports};
 pub use query::{MAX_QUERY_CHARS, MAX_QUERY_WORDS, ParsedQuery};
-pub use roster::Roster;
+pub use roster::{Roster, RosterSizes};
 
 use crate::store::StoreError;
 

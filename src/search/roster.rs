@@ -1,9 +1,11 @@
 //! Every person's status, manager and counted attributes in memory, kept per change sequence:
 //! built from one scan, then moved forward by re-reading only the people the change log names.
 //! Alongside, kept as people change so that no answer walks everyone: the manager forest with
-//! subtree sums (people, non-deprovisioned people, head candidates), and per department and
-//! division its members, spellings, managers and head candidates (`departments.rs` turns them
-//! into the table, recomputing only the units a change touched).
+//! subtree sums (people, non-deprovisioned people, head candidates) and per-level counts a few
+//! levels down (`reports(depth:)` counts), how many people hold each two common values (counts
+//! and pages of two attributes), and per department and division its members, spellings,
+//! managers and head candidates (`departments.rs` turns them into the table, recomputing only
+//! the units a change touched).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -26,14 +28,19 @@ const SHOWN: usize = 1;
 /// Head-candidate flags (one per department and per division a person is a candidate of).
 const CANDIDATES: usize = 2;
 
+/// Levels below each person counted in `Entry::levels`: deeper `reports(depth:)` counts walk
+/// down to where this many levels are left. A bound, so that a long management chain costs
+/// at most this many counts per person (few in tests, so that the walk above them is tested).
+const LEVELS: usize = if cfg!(test) { 3 } else { 8 };
+
 /// What the roster holds of one person.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     pub status: UserStatus,
     /// The resolved manager id, as stored (the manager may be missing from the mirror).
     pub manager: Option<Arc<str>>,
-    /// Per attribute of `Attr::ALL`, the id of the folded value (see `Values`).
-    pub values: [Option<u32>; 5],
+    /// Per attribute of `Attr::ALL`, the id of the folded value (see `Values`), as `Packed`.
+    values: Packed,
     /// `department` and `division` as spelled (a unit's display name is the most common one).
     pub spelled: [Option<Arc<str>>; 2],
     /// Linked under the manager in the forest: the manager is in the roster and the link closes
@@ -44,12 +51,33 @@ pub(crate) struct Entry {
     sub: [u32; 3],
     /// The forest subtree's height: how many levels hang below the person (0: nobody).
     height: u32,
+    /// How many people hang exactly 1, 2, ... `LEVELS` levels below the person in the forest
+    /// (`[everyone, not deprovisioned]` per level), so that `count_within` to a depth of at
+    /// most `LEVELS` adds a few numbers instead of visiting every manager on the way; no
+    /// trailing empty level, so a leaf (most people) holds no allocation.
+    levels: Box<[[u32; 2]]>,
     /// Whether the person is a head candidate of their department, of their division: a member
     /// whose manager is not a member of the same unit (or who has none).
     cand: [bool; 2],
 }
 
+/// Five value ids in 20 bytes instead of 40 (`[Option<u32>; 5]`): `u32::MAX` for none (a
+/// value id never reaches it), so that the levels kept per person cost no more than before.
+#[derive(Debug, Clone, Copy)]
+struct Packed([u32; 5]);
+
+impl From<[Option<u32>; 5]> for Packed {
+    fn from(v: [Option<u32>; 5]) -> Packed {
+        Packed(v.map(|v| v.unwrap_or(u32::MAX)))
+    }
+}
+
 impl Entry {
+    /// Per attribute of `Attr::ALL`, the id of the folded value (see `Values`).
+    pub fn values(&self) -> [Option<u32>; 5] {
+        self.values.0.map(|v| (v != u32::MAX).then_some(v))
+    }
+
     /// Not deprovisioned: a unit member, a shown report.
     pub fn shown(&self) -> bool {
         self.status != UserStatus::Deprovisioned
@@ -91,6 +119,64 @@ struct Values {
     id: HashMap<String, u32>,
     names: Vec<String>,
     holders: Vec<BTreeSet<Arc<str>>>,
+    /// Whether the value is heavy: its pairs with other heavy values are counted in
+    /// `Roster::pairs` (see `HEAVY`).
+    heavy: Vec<bool>,
+}
+
+/// A value held by `HEAVY` people or more is heavy, one held by fewer than half as many is not
+/// (in between it stays as it was, so that one person coming and going does not flip it). A
+/// count or page of two values reads the holders of a light one (fewer than `HEAVY`), and the
+/// counted pairs for two heavy ones, so neither reads more than `HEAVY` people however large
+/// the org. Pairs are counted between heavy values only, so that values held by a few people
+/// each (titles can be nearly unique) add no entries: at most `people / (HEAVY / 2)` values
+/// per attribute are heavy. Few in tests, so that values cross the line both ways.
+const HEAVY: usize = if cfg!(test) { 4 } else { 1024 };
+
+/// How many statuses pair counts are kept for (`UserStatus::ALL`).
+const STATUSES: usize = UserStatus::ALL.len();
+
+/// Two values of two attributes: `(i * 5 + j, value of i, value of j)` for `Attr::ALL`
+/// positions `i < j`.
+type PairKey = (u8, u32, u32);
+
+/// Per pair of heavy values, how many people hold both, per status (`UserStatus::ALL` order).
+type Pairs = HashMap<PairKey, [u32; STATUSES]>;
+
+fn status_at(s: UserStatus) -> usize {
+    UserStatus::ALL.iter().position(|x| *x == s).unwrap_or(0)
+}
+
+/// Adds (`up`) or takes away one person holding `held` with `status` in `pairs`, for each two
+/// of the values held that are both heavy (only the pairs with attribute `only`, when given).
+fn pair(
+    values: &[Values; 5],
+    pairs: &mut Pairs,
+    held: &[Option<u32>; 5],
+    status: UserStatus,
+    up: bool,
+    only: Option<usize>,
+) {
+    let s = status_at(status);
+    let heavy = |i: usize| held[i].filter(|v| values[i].heavy[*v as usize]);
+    for i in 0..5 {
+        let Some(a) = heavy(i) else { continue };
+        for j in i + 1..5 {
+            if only.is_some_and(|o| o != i && o != j) {
+                continue;
+            }
+            let Some(b) = heavy(j) else { continue };
+            let key = ((i * 5 + j) as u8, a, b);
+            if up {
+                pairs.entry(key).or_insert([0; STATUSES])[s] += 1;
+            } else if let Some(n) = pairs.get_mut(&key) {
+                n[s] = n[s].saturating_sub(1);
+                if n.iter().all(|c| *c == 0) {
+                    pairs.remove(&key);
+                }
+            }
+        }
+    }
 }
 
 impl Values {
@@ -102,6 +188,7 @@ impl Values {
         self.id.insert(folded.clone(), i);
         self.names.push(folded);
         self.holders.push(BTreeSet::new());
+        self.heavy.push(false);
         i
     }
 }
@@ -109,6 +196,24 @@ impl Values {
 /// The holders of one value to read, and the `(attribute position, value id)` pairs each must
 /// hold.
 type Plan<'r> = (&'r BTreeSet<Arc<str>>, Vec<(usize, u32)>);
+
+/// What a roster holds beyond one entry per person, for memory figures (the org bench prints
+/// them): the kept level counts and pair counts are the parts that grow with the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RosterSizes {
+    /// People in the roster.
+    pub people: usize,
+    /// Bytes of one entry (`Entry`), not counting its id or what it points to.
+    pub entry_bytes: usize,
+    /// People with level counts (someone below them).
+    pub with_levels: usize,
+    /// Level counts kept over everyone (8 bytes each).
+    pub levels: usize,
+    /// Values held by `HEAVY` people or more, over every attribute.
+    pub heavy_values: usize,
+    /// Pairs of heavy values counted (`Roster::pairs`), each 12 bytes of key and 4 a status.
+    pub pairs: usize,
+}
 
 /// The people of the store at one change sequence.
 #[derive(Debug, Default)]
@@ -118,6 +223,9 @@ pub struct Roster {
     values: [Values; 5],
     /// Spellings shared between entries (`department` and `division` values repeat).
     spellings: BTreeSet<Arc<str>>,
+    /// How many people hold each two heavy values of two attributes (see `HEAVY`), by status:
+    /// a count of two heavy values without reading their holders.
+    pairs: Pairs,
     /// Each manager id's direct reports (people naming it, whether or not it is stored).
     reports: HashMap<Arc<str>, Reports>,
     /// Bumped whenever what departments depend on changed: someone's unit, its spelling,
@@ -182,6 +290,7 @@ impl Roster {
         for id in &ids {
             r.flags(id);
         }
+        r.count_pairs();
         r.dirty_all = true;
         Ok(r)
     }
@@ -244,7 +353,7 @@ impl Roster {
             (
                 e.shown(),
                 e.manager.clone(),
-                e.values[..2].to_vec(),
+                e.values()[..2].to_vec(),
                 e.spelled.clone(),
             )
         };
@@ -300,7 +409,11 @@ impl Roster {
         // 1. Cut what moves: the people whose manager changes or who leave, and those leaving
         //    lose their reports (who become roots).
         for (id, p, relink) in &changed {
-            self.pending.remove(id);
+            // Someone pending whose manager stays stays pending (tried again in step 3): taken
+            // out here, nobody would link them again.
+            if *relink {
+                self.pending.remove(id);
+            }
             if !*relink || !self.people.contains_key(id) {
                 continue;
             }
@@ -328,6 +441,7 @@ impl Roster {
                 Some(p) => {
                     let sub = self.people.get(id).map(|e| e.sub);
                     self.insert(p);
+                    self.pairs_in(id);
                     if old_shown.is_none() {
                         arrived.push(id.clone());
                     }
@@ -337,6 +451,7 @@ impl Roster {
                     {
                         let d = if shown { 1 } else { -1 };
                         self.add_up(id, [0, d, 0], true);
+                        self.spread(id, &[[0, d]]);
                     }
                 }
                 None => {
@@ -396,7 +511,8 @@ impl Roster {
         let Some((id, e)) = self.people.get_key_value(p.id.as_str()) else {
             return;
         };
-        let (id, old) = (id.clone(), e.values);
+        let (id, old) = (id.clone(), e.values());
+        pair(&self.values, &mut self.pairs, &old, e.status, false, None);
         let mut values = old;
         for (i, a) in Attr::ALL.into_iter().enumerate().skip(2) {
             let new = a.of(p).map(|v| self.values[i].intern(fold(v)));
@@ -411,9 +527,76 @@ impl Roster {
             }
         }
         if let Some(e) = self.people.get_mut(&id) {
-            e.values = values;
+            e.values = Packed::from(values);
             e.status = p.status;
         }
+        pair(&self.values, &mut self.pairs, &values, p.status, true, None);
+        for i in 2..5 {
+            if old[i] != values[i] {
+                for v in [old[i], values[i]].into_iter().flatten() {
+                    self.reweigh(i, v);
+                }
+            }
+        }
+    }
+
+    /// Counts `id`'s pairs of heavy values in (after `insert`), then makes the values it holds
+    /// heavy when they reached `HEAVY`.
+    fn pairs_in(&mut self, id: &str) {
+        let Some(e) = self.people.get(id) else { return };
+        let values = e.values();
+        pair(&self.values, &mut self.pairs, &values, e.status, true, None);
+        for (i, v) in values.into_iter().enumerate() {
+            if let Some(v) = v {
+                self.reweigh(i, v);
+            }
+        }
+    }
+
+    /// Makes value `v` of attribute `i` heavy or light when its holders crossed the line
+    /// (`HEAVY`), counting its pairs with the other heavy values in or out: reads its holders,
+    /// which happens once per `HEAVY / 2` people coming or going at the least.
+    fn reweigh(&mut self, i: usize, v: u32) {
+        let Some(set) = self.values[i].holders.get(v as usize) else {
+            return;
+        };
+        let n = set.len();
+        let heavy = self.values[i].heavy[v as usize];
+        let up = !heavy && n >= HEAVY;
+        let down = heavy && n < HEAVY / 2;
+        if !up && !down {
+            return;
+        }
+        if up {
+            self.values[i].heavy[v as usize] = true;
+        }
+        let Roster {
+            values,
+            pairs,
+            people,
+            ..
+        } = self;
+        for id in &values[i].holders[v as usize] {
+            if let Some(e) = people.get(id) {
+                pair(values, pairs, &e.values(), e.status, up, Some(i));
+            }
+        }
+        if !up {
+            values[i].heavy[v as usize] = false;
+        }
+    }
+
+    /// After a build: every value held by `HEAVY` people or more is heavy, and the pairs are
+    /// counted in one pass over everyone.
+    fn count_pairs(&mut self) {
+        for vals in &mut self.values {
+            vals.heavy = vals.holders.iter().map(|h| h.len() >= HEAVY).collect();
+        }
+        let mut pairs = Pairs::new();
+        for e in self.people.values() {
+            pair(&self.values, &mut pairs, &e.values(), e.status, true, None);
+        }
+        self.pairs = pairs;
     }
 
     fn spelling(&mut self, s: &str) -> Arc<str> {
@@ -466,11 +649,12 @@ impl Roster {
                 Entry {
                     status: p.status,
                     manager: manager.clone(),
-                    values,
+                    values: Packed::from(values),
                     spelled: spelled.clone(),
                     linked: old.linked,
                     sub: old.sub,
                     height: old.height,
+                    levels: old.levels,
                     cand: [false, false],
                 }
             }
@@ -480,11 +664,12 @@ impl Roster {
                 Entry {
                     status: p.status,
                     manager: manager.clone(),
-                    values,
+                    values: Packed::from(values),
                     spelled: spelled.clone(),
                     linked: false,
                     sub,
                     height: 0,
+                    levels: Box::default(),
                     cand: [false, false],
                 }
             }
@@ -533,10 +718,19 @@ impl Roster {
             return;
         };
         let (values, spelled, manager, shown) =
-            (e.values, e.spelled.clone(), e.manager.clone(), e.shown());
+            (e.values(), e.spelled.clone(), e.manager.clone(), e.shown());
+        pair(
+            &self.values,
+            &mut self.pairs,
+            &values,
+            e.status,
+            false,
+            None,
+        );
         for (i, v) in values.iter().enumerate() {
             if let Some(v) = v {
                 self.values[i].holders[*v as usize].remove(id);
+                self.reweigh(i, *v);
             }
         }
         if let Some(m) = &manager
@@ -592,7 +786,7 @@ impl Roster {
         if !e.shown() {
             return;
         }
-        let values = e.values;
+        let values = e.values();
         for (k, v) in values.into_iter().take(2).enumerate() {
             let Some(v) = v else { continue };
             if let Some(unit) = self.units[k].get_mut(&v) {
@@ -640,7 +834,7 @@ impl Roster {
                 if org && n > 0 {
                     for k in 0..2 {
                         if e.cand[k] {
-                            marks.push((k, e.values[k]));
+                            marks.push((k, e.values()[k]));
                         }
                     }
                 }
@@ -674,6 +868,8 @@ impl Roster {
         }
         let (sub, manager) = (e.sub, e.manager.clone());
         let Some(m) = manager else { return };
+        let levels = Self::profile(e, -1);
+        self.spread(id, &levels);
         let d = sub.map(|s| -i64::from(s));
         self.add_up(&m, d, sub[SHOWN] > 0);
         self.mark_candidates(&m);
@@ -737,13 +933,14 @@ impl Roster {
             return;
         }
         self.roots.remove(&(Reverse(sub[PEOPLE]), id.clone()));
-        let mut h = match self.people.get_mut(id) {
+        let (mut h, levels) = match self.people.get_mut(id) {
             Some(e) => {
                 e.linked = true;
-                e.height + 1
+                (e.height + 1, Self::profile(e, 1))
             }
             None => return,
         };
+        self.spread(id, &levels);
         self.add_up(&m, sub.map(i64::from), sub[SHOWN] > 0);
         self.mark_candidates(&m);
         // Heights above may rise, until one is already high enough.
@@ -759,6 +956,50 @@ impl Roster {
             self.set_height(&a, h);
             h += 1;
             at = next;
+        }
+    }
+
+    /// What `e` and its forest subtree add to the levels of the people above it, times `sign`:
+    /// the person itself at 0, then its own `levels`.
+    fn profile(e: &Entry, sign: i64) -> Vec<[i64; 2]> {
+        let me = [1, i64::from(e.shown())];
+        std::iter::once(me)
+            .chain(e.levels.iter().map(|l| l.map(i64::from)))
+            .map(|l| l.map(|n| n * sign))
+            .collect()
+    }
+
+    /// Adds `profile` (see `profile`) to the levels of `id`'s forest ancestors: at distance `d`
+    /// its level `k` counts `d + k` levels down; only the `LEVELS` nearest ancestors see any.
+    fn spread(&mut self, id: &str, profile: &[[i64; 2]]) {
+        let mut at = self
+            .people
+            .get(id)
+            .filter(|e| e.linked)
+            .and_then(|e| e.manager.clone());
+        for d in 1..=LEVELS {
+            let Some(a) = at else { break };
+            let Some(e) = self.people.get_mut(&a) else {
+                break;
+            };
+            let mut levels = std::mem::take(&mut e.levels).into_vec();
+            let need = (d + profile.len() - 1).min(LEVELS);
+            if levels.len() < need {
+                levels.resize(need, [0, 0]);
+            }
+            for (k, p) in profile.iter().enumerate() {
+                let Some(l) = levels.get_mut(d + k - 1) else {
+                    break;
+                };
+                for (n, p) in l.iter_mut().zip(p) {
+                    *n = add(*n, *p);
+                }
+            }
+            while levels.last() == Some(&[0, 0]) {
+                levels.pop();
+            }
+            e.levels = levels.into_boxed_slice();
+            at = e.manager.clone().filter(|_| e.linked);
         }
     }
 
@@ -791,7 +1032,7 @@ impl Roster {
         let Some(e) = self.people.get(id) else { return };
         let marks: Vec<(usize, Option<u32>)> = (0..2)
             .filter(|&k| e.cand[k])
-            .map(|k| (k, e.values[k]))
+            .map(|k| (k, e.values()[k]))
             .collect();
         for (k, v) in marks {
             self.mark(k, v);
@@ -803,12 +1044,12 @@ impl Roster {
         let Some(e) = self.people.get(id) else {
             return false;
         };
-        let Some(v) = e.values[k] else { return false };
+        let Some(v) = e.values()[k] else { return false };
         if !e.shown() {
             return false;
         }
         let manager = e.manager.as_deref().and_then(|m| self.people.get(m));
-        !manager.is_some_and(|m| m.shown() && m.values[k] == Some(v))
+        !manager.is_some_and(|m| m.shown() && m.values()[k] == Some(v))
     }
 
     fn set_flag(&mut self, id: &str, k: usize, on: bool) {
@@ -818,7 +1059,7 @@ impl Roster {
         if e.cand[k] == on {
             return;
         }
-        let (key, v) = (key.clone(), e.values[k]);
+        let (key, v) = (key.clone(), e.values()[k]);
         if let Some(e) = self.people.get_mut(id) {
             e.cand[k] = on;
         }
@@ -856,7 +1097,7 @@ impl Roster {
             }
             for k in 0..2 {
                 if e.cand[k] {
-                    marks.push((k, e.values[k]));
+                    marks.push((k, e.values()[k]));
                 }
             }
             if let Some(r) = self.reports.get(&a) {
@@ -990,9 +1231,9 @@ impl Roster {
 
     /// How many people are under `id` within `depth` levels (deprovisioned ones only with
     /// `everyone`): what `reports(id, Some(depth))` lists, counted from the forest without
-    /// listing them: a report whose subtree is no deeper than the levels left counts with its
-    /// subtree sum, the last level with the direct-report counts. Also how many entries were
-    /// examined.
+    /// listing them: a person with at most `LEVELS` levels left counts with their kept levels;
+    /// above that, a report whose subtree is no deeper than the levels left counts with its
+    /// subtree sum, the others are walked. Also how many entries were examined.
     pub fn count_within(&self, id: &str, depth: usize, everyone: bool) -> (u64, u64) {
         if depth == 0 {
             return (0, 0);
@@ -1009,6 +1250,21 @@ impl Roster {
         // (manager, levels left under them)
         let mut stack: Vec<(&str, usize)> = vec![(id, depth)];
         while let Some((m, left)) = stack.pop() {
+            // Near enough the bottom of the walk: the kept levels (everyone naming a person in
+            // the roster is linked under them in a tree).
+            if left <= LEVELS
+                && let Some(e) = self.people.get(m)
+            {
+                examined += 1;
+                let k = usize::from(!everyone);
+                total += e
+                    .levels
+                    .iter()
+                    .take(left)
+                    .map(|l| u64::from(l[k]))
+                    .sum::<u64>();
+                continue;
+            }
             let Some(r) = self.reports.get(m) else {
                 continue;
             };
@@ -1122,7 +1378,7 @@ impl Roster {
     }
 
     /// Checks the forest against a computation from the manager links alone: who is linked,
-    /// every subtree sum and height, the candidate flags and the roots' order.
+    /// every subtree sum, height and levels, the candidate flags and the roots' order.
     #[cfg(test)]
     pub(crate) fn check_forest(&self) -> Result<(), String> {
         let mut kids: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -1152,6 +1408,8 @@ impl Roster {
                 u32::from(e.cand[0]) + u32::from(e.cand[1]),
             ];
             let mut height = 0;
+            // Everyone below, level by level (0: the direct reports), every level.
+            let mut levels: Vec<[u32; 2]> = Vec::new();
             for c in kids.get(id).into_iter().flatten() {
                 let (s, h) = walk(r, kids, c)?;
                 for i in 0..3 {
@@ -1159,10 +1417,29 @@ impl Roster {
                 }
                 height = height.max(h + 1);
             }
+            let mut level: Vec<&str> = kids.get(id).cloned().unwrap_or_default();
+            while !level.is_empty() {
+                let mut n = [0, 0];
+                let mut next = Vec::new();
+                for c in level {
+                    n[0] += 1;
+                    n[1] += u32::from(r.people.get(c).is_some_and(Entry::shown));
+                    next.extend(kids.get(c).into_iter().flatten());
+                }
+                levels.push(n);
+                level = next;
+            }
+            levels.truncate(LEVELS);
             if (sub, height) != (e.sub, e.height) {
                 return Err(format!(
                     "{id}: sums {:?} height {} kept, {sub:?} {height} computed",
                     e.sub, e.height
+                ));
+            }
+            if *e.levels != *levels {
+                return Err(format!(
+                    "{id}: levels {:?} kept, {levels:?} computed",
+                    e.levels
                 ));
             }
             for k in 0..2 {
@@ -1195,12 +1472,65 @@ impl Roster {
         if roots != self.roots {
             return Err("the roots differ".into());
         }
+        self.check_pairs()
+    }
+
+    /// Checks the pair counts against a count over everyone (with the heavy values as they
+    /// are), and that each value is on the right side of the line for its holders.
+    #[cfg(test)]
+    fn check_pairs(&self) -> Result<(), String> {
+        for (i, vals) in self.values.iter().enumerate() {
+            for (v, holders) in vals.holders.iter().enumerate() {
+                let n = holders.len();
+                match vals.heavy[v] {
+                    true if n < HEAVY / 2 => return Err(format!("{i}/{v}: heavy, {n} holders")),
+                    false if n >= HEAVY => return Err(format!("{i}/{v}: light, {n} holders")),
+                    _ => {}
+                }
+            }
+        }
+        let mut want: BTreeMap<PairKey, [u32; STATUSES]> = BTreeMap::new();
+        for e in self.people.values() {
+            for i in 0..5 {
+                for j in i + 1..5 {
+                    let (Some(a), Some(b)) = (e.values()[i], e.values()[j]) else {
+                        continue;
+                    };
+                    if self.values[i].heavy[a as usize] && self.values[j].heavy[b as usize] {
+                        want.entry(((i * 5 + j) as u8, a, b))
+                            .or_insert([0; STATUSES])[status_at(e.status)] += 1;
+                    }
+                }
+            }
+        }
+        let kept: BTreeMap<PairKey, [u32; STATUSES]> =
+            self.pairs.iter().map(|(k, v)| (*k, *v)).collect();
+        if kept != want {
+            return Err(format!("pairs {kept:?} kept, {want:?} counted"));
+        }
         Ok(())
     }
 
     /// Everyone in id order.
     pub(crate) fn people(&self) -> impl Iterator<Item = (&Arc<str>, &Entry)> {
         self.people.iter()
+    }
+
+    /// What the roster holds, counted (see `RosterSizes`).
+    pub fn sizes(&self) -> RosterSizes {
+        let with_levels = self.people.values().filter(|e| !e.levels.is_empty());
+        RosterSizes {
+            people: self.people.len(),
+            entry_bytes: std::mem::size_of::<Entry>(),
+            with_levels: with_levels.clone().count(),
+            levels: with_levels.map(|e| e.levels.len()).sum(),
+            heavy_values: self
+                .values
+                .iter()
+                .map(|v| v.heavy.iter().filter(|h| **h).count())
+                .sum(),
+            pairs: self.pairs.len(),
+        }
     }
 
     /// How many people there are.
@@ -1236,19 +1566,57 @@ impl Roster {
         Some((best?, want))
     }
 
+    /// For the pairs of `want` (attributes apart) whose two values are both heavy: the least of
+    /// their counts with a status in `statuses` (empty: any), and whether `want` is just that
+    /// pair (then it is the answer, else a bound). `None` when no pair is counted.
+    fn paired(&self, want: &[(usize, u32)], statuses: &[UserStatus]) -> Option<(u64, bool)> {
+        let heavy = |i: usize, v: u32| self.values[i].heavy.get(v as usize) == Some(&true);
+        let mut least: Option<u64> = None;
+        let mut counted = 0;
+        for (x, &(i, a)) in want.iter().enumerate() {
+            for &(j, b) in &want[x + 1..] {
+                if i == j || !heavy(i, a) || !heavy(j, b) {
+                    continue;
+                }
+                let key = if i < j {
+                    ((i * 5 + j) as u8, a, b)
+                } else {
+                    ((j * 5 + i) as u8, b, a)
+                };
+                let n: u64 = self.pairs.get(&key).map_or(0, |c| {
+                    UserStatus::ALL
+                        .iter()
+                        .zip(c)
+                        .filter(|(s, _)| statuses.is_empty() || statuses.contains(s))
+                        .map(|(_, n)| u64::from(*n))
+                        .sum()
+                });
+                counted += 1;
+                least = Some(least.map_or(n, |l| l.min(n)));
+            }
+        }
+        least.map(|n| (n, want.len() == 2 && counted == 1))
+    }
+
     fn holds(&self, id: &str, want: &[(usize, u32)], statuses: &[UserStatus]) -> bool {
         self.people.get(id).is_some_and(|e| {
             (statuses.is_empty() || statuses.contains(&e.status))
-                && want.iter().all(|(i, v)| e.values[*i] == Some(*v))
+                && want.iter().all(|(i, v)| e.values()[*i] == Some(*v))
         })
     }
 
     /// How many people hold every `(attribute, value)` of `attrs` with a status in `statuses`
-    /// (empty: any), and how many entries were examined to tell.
+    /// (empty: any), and how many entries were examined to tell: two heavy values from their
+    /// pair count, else the holders of the rarest value (fewer than `HEAVY` when one is light).
     pub fn count(&self, attrs: &[(Attr, &str)], statuses: &[UserStatus]) -> (u64, u64) {
         let Some((set, want)) = self.plan(attrs) else {
             return (0, 0);
         };
+        match self.paired(&want, statuses) {
+            Some((n, true)) => return (n, 1),
+            Some((0, _)) => return (0, 1),
+            _ => {}
+        }
         let n = set
             .iter()
             .filter(|id| self.holds(id, &want, statuses))
@@ -1258,7 +1626,9 @@ impl Roster {
 
     /// Ids of the people holding every `(attribute, value)` of `attrs` with a status in
     /// `statuses` (empty: any), in id order, strictly after `after`: `limit` at most, and how
-    /// many entries were examined.
+    /// many entries were examined. The holders of the rarest value are read in id order; with
+    /// two heavy values, not at all when none hold both, and a first page stops at the last
+    /// one that does (their pair count).
     pub fn ids_after(
         &self,
         attrs: &[(Attr, &str)],
@@ -1268,6 +1638,11 @@ impl Roster {
     ) -> (Vec<String>, u64) {
         let Some((set, want)) = self.plan(attrs) else {
             return (Vec::new(), 0);
+        };
+        let limit = match self.paired(&want, statuses) {
+            Some((0, _)) => return (Vec::new(), 1),
+            Some((n, true)) if after.is_none() => limit.min(usize::try_from(n).unwrap_or(limit)),
+            _ => limit,
         };
         let from = match after {
             Some(a) => Bound::Excluded(a),

@@ -359,6 +359,7 @@ fn org_cache_churn(seed: u64, acyclic: bool) {
     let statuses = ["ACTIVE", "ACTIVE", "STAGED", "SUSPENDED", "DEPROVISIONED"];
     let mut reads = 0;
     let mut incremental = 0;
+    let mut paired = 0;
     for batch in 0..60 {
         let mut ops = Vec::new();
         for _ in 0..1 + rng.below(if acyclic { 3 } else { 8 }) {
@@ -382,11 +383,12 @@ fn org_cache_churn(seed: u64, acyclic: bool) {
             let p = match store.person(&id).expect("read") {
                 // One field of someone already there, so that a batch touches few units.
                 Some(mut p) if rng.below(2) == 0 => {
-                    match rng.below(6) {
+                    match rng.below(7) {
                         0 | 1 => p.manager_id = manager(&mut rng),
                         2 => p.status = UserStatus::ALL[rng.below(UserStatus::ALL.len())],
                         3 => p.department = Some(rng.pick(&departments).to_owned()),
                         4 => p.division = Some(rng.pick(&divisions).to_owned()),
+                        5 => p.country_code = Some(rng.pick(&countries).to_owned()),
                         _ => p.title = Some(rng.pick(&titles).to_owned()),
                     }
                     p
@@ -434,6 +436,13 @@ fn org_cache_churn(seed: u64, acyclic: bool) {
             .people_after(None)
             .collect::<Result<_, _>>()
             .expect("people");
+        let held = cache.sizes(&store).expect("sizes");
+        assert_eq!(held.people, people.len(), "batch {batch}");
+        let managers: std::collections::HashSet<&str> = people
+            .iter()
+            .filter_map(|p| p.manager_id.as_deref())
+            .collect();
+        assert!(held.with_levels <= managers.len(), "batch {batch}");
         let status: std::collections::HashMap<&str, UserStatus> =
             people.iter().map(|p| (p.id.as_str(), p.status)).collect();
         for top in ids.iter().chain(&["nobody".to_owned()]) {
@@ -479,13 +488,31 @@ fn org_cache_churn(seed: u64, acyclic: bool) {
                 }
             }
         }
+        // Department + title, department + country, title + country, all three: values held
+        // by many (their pairs counted) and by few (their holders read).
+        let mut filters = Vec::new();
         for d in departments {
             for t in titles.iter().chain(&["nobody's title"]) {
-                for st in [&[][..], &[UserStatus::Active, UserStatus::Staged]] {
+                filters.push((Some(d), Some(*t), None));
+                filters.push((Some(d), Some(*t), Some(rng.pick(&countries))));
+            }
+            for c in countries {
+                filters.push((Some(d), None, Some(c)));
+            }
+        }
+        for t in titles {
+            for c in countries {
+                filters.push((None, Some(t), Some(c)));
+            }
+        }
+        for (d, t, c) in filters {
+            for st in [&[][..], &[UserStatus::Active, UserStatus::Staged]] {
+                {
                     let f = PersonFilter {
                         statuses: st.to_vec(),
-                        department: Some(d.to_owned()),
-                        title: Some((*t).to_owned()),
+                        department: d.map(str::to_owned),
+                        title: t.map(str::to_owned),
+                        country_code: c.map(str::to_owned),
                         ..PersonFilter::default()
                     };
                     let want: Vec<String> = people
@@ -493,9 +520,20 @@ fn org_cache_churn(seed: u64, acyclic: bool) {
                         .filter(|p| f.matches(p))
                         .map(|p| p.id.clone())
                         .collect();
-                    let attrs = [(Attr::Department, d), (Attr::Title, *t)];
-                    let (n, _) = cache.count(&store, &attrs, st).expect("count");
-                    assert_eq!(n, want.len() as u64, "batch {batch}: {d} {t} {st:?}");
+                    let attrs: Vec<(Attr, &str)> = [
+                        (Attr::Department, d),
+                        (Attr::Title, t),
+                        (Attr::CountryCode, c),
+                    ]
+                    .into_iter()
+                    .filter_map(|(a, v)| Some((a, v?)))
+                    .collect();
+                    let (d, t) = (attrs[0].1, attrs[1].1);
+                    let (n, work) = cache.count(&store, &attrs, st).expect("count");
+                    assert_eq!(n, want.len() as u64, "batch {batch}: {attrs:?} {st:?}");
+                    if work.examined == 1 && n > 0 {
+                        paired += 1;
+                    }
                     let (all, _) = cache
                         .ids_after(&store, &attrs, st, None, usize::MAX)
                         .expect("ids");
@@ -512,6 +550,7 @@ fn org_cache_churn(seed: u64, acyclic: bool) {
         }
     }
     assert!(reads > 30, "only {reads} batches were checked");
+    assert!(paired > 0, "no count came from the pair counts");
     if acyclic {
         assert_eq!(incremental, reads, "every table was the incremental one");
     }
