@@ -137,8 +137,18 @@ const HEAVY: usize = if cfg!(test) { 4 } else { 1024 };
 const STATUSES: usize = UserStatus::ALL.len();
 
 /// Two values of two attributes: `(i * 5 + j, value of i, value of j)` for `Attr::ALL`
-/// positions `i < j`.
+/// positions `i < j` (`pair_key`).
 type PairKey = (u8, u32, u32);
+
+/// The key of value `a` of attribute `i` with value `b` of attribute `j` (`i != j`), in either
+/// order.
+fn pair_key(i: usize, a: u32, j: usize, b: u32) -> PairKey {
+    if i < j {
+        ((i * 5 + j) as u8, a, b)
+    } else {
+        ((j * 5 + i) as u8, b, a)
+    }
+}
 
 /// Per pair of heavy values, how many people hold both, per status (`UserStatus::ALL` order).
 type Pairs = HashMap<PairKey, [u32; STATUSES]>;
@@ -166,7 +176,7 @@ fn pair(
                 continue;
             }
             let Some(b) = heavy(j) else { continue };
-            let key = ((i * 5 + j) as u8, a, b);
+            let key = pair_key(i, a, j, b);
             if up {
                 pairs.entry(key).or_insert([0; STATUSES])[s] += 1;
             } else if let Some(n) = pairs.get_mut(&key) {
@@ -1497,8 +1507,8 @@ impl Roster {
                         continue;
                     };
                     if self.values[i].heavy[a as usize] && self.values[j].heavy[b as usize] {
-                        want.entry(((i * 5 + j) as u8, a, b))
-                            .or_insert([0; STATUSES])[status_at(e.status)] += 1;
+                        want.entry(pair_key(i, a, j, b)).or_insert([0; STATUSES])
+                            [status_at(e.status)] += 1;
                     }
                 }
             }
@@ -1578,12 +1588,7 @@ impl Roster {
                 if i == j || !heavy(i, a) || !heavy(j, b) {
                     continue;
                 }
-                let key = if i < j {
-                    ((i * 5 + j) as u8, a, b)
-                } else {
-                    ((j * 5 + i) as u8, b, a)
-                };
-                let n: u64 = self.pairs.get(&key).map_or(0, |c| {
+                let n: u64 = self.pairs.get(&pair_key(i, a, j, b)).map_or(0, |c| {
                     UserStatus::ALL
                         .iter()
                         .zip(c)

@@ -34,13 +34,15 @@ pub(super) struct Staging {
 }
 
 /// The staging database and its three trees.
-#[derive(Clone)]
 struct StagingDb {
     db: sled::Db,
     users: sled::Tree,
     groups: sled::Tree,
     members: sled::Tree,
 }
+
+/// A staged entry: key and value.
+type Entry = Result<(sled::IVec, sled::IVec)>;
 
 /// Which staging tree.
 #[derive(Clone, Copy)]
@@ -71,12 +73,10 @@ impl Staging {
     /// One staging tree, opening the staging database first if no crawl has yet.
     fn tree(&self, which: Which) -> Result<sled::Tree> {
         let mut open = self.lock();
-        if open.is_none() {
-            *open = Some(self.open_db()?);
-        }
-        let db = open
-            .as_ref()
-            .ok_or_else(|| StoreError::Corrupt("the staging database did not open".into()))?;
+        let db = match &mut *open {
+            Some(db) => db,
+            None => open.insert(self.open_db()?),
+        };
         Ok(match which {
             Which::Users => db.users.clone(),
             Which::Groups => db.groups.clone(),
@@ -86,10 +86,7 @@ impl Staging {
 
     fn open_db(&self) -> Result<StagingDb> {
         self.remove_files()?;
-        super::create_private_dir(&self.dir).map_err(|e| StoreError::Open {
-            path: self.dir.display().to_string(),
-            source: sled::Error::Io(e),
-        })?;
+        super::create_private_dir(&self.dir).map_err(|e| self.failed(sled::Error::Io(e)))?;
         let db = super::sled_config(
             &self.dir,
             &super::StoreOptions {
@@ -97,10 +94,7 @@ impl Staging {
             },
         )
         .open()
-        .map_err(|source| StoreError::Open {
-            path: self.dir.display().to_string(),
-            source,
-        })?;
+        .map_err(|e| self.failed(e))?;
         Ok(StagingDb {
             users: db.open_tree("stage_users")?,
             groups: db.open_tree("stage_groups")?,
@@ -124,10 +118,15 @@ impl Staging {
         match std::fs::remove_dir_all(&*self.dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StoreError::Open {
-                path: self.dir.display().to_string(),
-                source: sled::Error::Io(e),
-            }),
+            Err(e) => Err(self.failed(sled::Error::Io(e))),
+        }
+    }
+
+    /// The staging directory could not be created, opened or removed.
+    fn failed(&self, source: sled::Error) -> StoreError {
+        StoreError::Open {
+            path: self.dir.display().to_string(),
+            source,
         }
     }
 
@@ -140,8 +139,8 @@ impl Staging {
         }
     }
 
-    /// The staging trees as they stand, for `Store::footprint` (empty trees' figures when no
-    /// crawl has opened them).
+    /// The staging trees as they stand, for `Store::footprint`; `None` when no crawl has the
+    /// staging database open.
     pub(super) fn trees(&self) -> Option<[(&'static str, sled::Tree); 3]> {
         let open = self.lock();
         let db = open.as_ref()?;
@@ -151,12 +150,7 @@ impl Staging {
             ("stage_members", db.members.clone()),
         ])
     }
-}
 
-/// A staged entry: key and value.
-type Entry = Result<(sled::IVec, sled::IVec)>;
-
-impl Staging {
     /// A staging tree's entries in key order; when the staging database cannot open, its error
     /// as the only item.
     fn entries(&self, which: Which) -> Box<dyn Iterator<Item = Entry> + Send> {
