@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -464,6 +464,21 @@ async fn sigkill_mid_crawl_mid_apply_and_mid_tail_loses_and_repeats_nothing() {
             Duration::from_millis(2),
             || async {
                 gql(addr, status, json!({})).await["syncStatus"]["lastChangeSeq"] != base_seq
+            },
+        )
+        .await;
+        // The store makes a write durable at its next flush (every 200 ms): the kill waits
+        // until the tail applies another change after one more flush, so that it lands among
+        // the tail's writes with some of them on disk, not before the first flush.
+        let first = Instant::now();
+        let first_seq = gql(addr, status, json!({})).await["syncStatus"]["lastChangeSeq"].clone();
+        wait_for(
+            "the tail to apply a change after a flush",
+            Duration::from_millis(2),
+            || async {
+                first.elapsed() > Duration::from_millis(300)
+                    && gql(addr, status, json!({})).await["syncStatus"]["lastChangeSeq"]
+                        != first_seq
             },
         )
         .await;
