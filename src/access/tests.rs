@@ -223,3 +223,45 @@ fn a_shared_email_or_employee_number_is_an_error_not_a_coin_toss() {
         1
     );
 }
+
+/// A feed reader that started on an empty mirror (no cursor: the empty log's start) has read
+/// none of the org when the first sync loads it as one entry: it is told to read the mirror in
+/// full, in words that say a load happened (not that entries were pruned). A reader starting
+/// after the load follows the feed from there without an error.
+#[test]
+fn a_feed_reader_from_before_the_first_load_is_told_to_read_the_mirror_again() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path()).expect("open");
+    let m = Mirror::new(store.clone(), None, Policy::default());
+    let reader = as_role(&m, Role::Directory);
+    let before = reader.changes_start().expect("start");
+    let (entries, _) = reader.changes(before, 10).expect("an empty feed");
+    assert!(entries.is_empty());
+
+    let load = store
+        .begin_initial_load()
+        .expect("begin")
+        .expect("an empty store loads");
+    let Op::PutPerson { person, raw } = person("u1", "ACTIVE", None, json!({})) else {
+        unreachable!("person() builds a PutPerson")
+    };
+    let (mut people, members) = load.sides(vec![(person.id.clone(), person.status)]);
+    people.people(&[(*person, raw.0)]).expect("people");
+    load.finish(people, members).expect("finish");
+
+    let e = reader
+        .changes(before, 10)
+        .expect_err("the load is not in the feed");
+    assert!(e.is_cursor_expired(), "{e:?}");
+    let message = e.message();
+    assert!(
+        message.contains("loaded the whole org") && message.contains("read the mirror again"),
+        "{message}"
+    );
+    assert!(!message.contains("pruned"), "{message}");
+
+    let after = reader.changes_start().expect("start");
+    assert!(after > before);
+    let (entries, _) = reader.changes(after, 10).expect("the feed after the load");
+    assert!(entries.is_empty());
+}

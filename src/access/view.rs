@@ -54,6 +54,9 @@ pub enum AccessError {
         after: u64,
         /// The oldest sequence still held.
         oldest: u64,
+        /// Whether the mirror loaded the whole org at once after the cursor (a first sync, or
+        /// a resync after a scope change), logged as one entry; else older entries were pruned.
+        loaded: bool,
     },
     /// The request read more records than one request may (see [`SCAN_BUDGET`]), or its time
     /// ran out and it was cancelled.
@@ -106,8 +109,19 @@ impl AccessError {
             AccessError::Ambiguous { what, count } => format!(
                 "{count} people share this {what} (Okta does not keep it unique); look them up by id or login, or find them with people(filter:) or search"
             ),
-            AccessError::CursorExpired { after, oldest } => format!(
+            AccessError::CursorExpired {
+                after,
+                oldest,
+                loaded: false,
+            } => format!(
                 "the change-feed cursor resumes after change {after}, but the change log now starts at {oldest} (older entries were pruned): read the mirror again in full, then follow the feed from the headCursor you read before that"
+            ),
+            AccessError::CursorExpired {
+                after,
+                loaded: true,
+                ..
+            } => format!(
+                "the change-feed cursor resumes after change {after}, but the mirror then loaded the whole org at once (its first sync, or a resync after a scope change), which the feed does not list person by person: read the mirror again in full, then follow the feed from the headCursor you read before that"
             ),
             AccessError::TooCostly { limit } => format!(
                 "this request reads more than {limit} records (whole-org counts, reports, departments, filtered lists) or ran out of time: ask for fewer such fields per request, or narrow the filter"
@@ -1198,7 +1212,14 @@ impl View {
         let s = self.store();
         let oldest = self.changes_start()?.saturating_add(1);
         if after.saturating_add(1) < oldest {
-            return Err(AccessError::CursorExpired { after, oldest });
+            // A subscriber that started on a mirror still loading (no cursor, an empty log)
+            // lands here once the load commits: it has read none of the org.
+            let loaded = s.initial_load_seq()? > after;
+            return Err(AccessError::CursorExpired {
+                after,
+                oldest,
+                loaded,
+            });
         }
         let raw_ok = self.may(Permission::RawProfile);
         let allowed = &self.mirror.policy.directory_attributes;

@@ -25,7 +25,9 @@ impl Subscription {
     /// `cursor`; without it, from the oldest change the log holds (as the query). To hear only
     /// what happens from now on, pass the query's `headCursor`. Store each entry's `cursor` once applied:
     /// reconnecting with it resumes exactly after it. A cursor older than the retention ends
-    /// the subscription with CURSOR_EXPIRED (resync, then resume from `headCursor`).
+    /// the subscription with CURSOR_EXPIRED (resync, then resume from `headCursor`), as does
+    /// the mirror's first sync for a subscription opened before it ended (the first load is
+    /// not listed person by person: subscribe once `/readyz` answers 200).
     async fn changes<'ctx>(
         &self,
         ctx: &Context<'ctx>,
