@@ -5,7 +5,7 @@
 //!
 //! `cargo bench --bench full_sync` (set OKTAMIRROR_BENCH_USERS / _GROUPS for other sizes;
 //! OKTAMIRROR_BENCH_SKIP_TRANSACTIONAL=1 / _SKIP_RESYNC=1 leave those passes out;
-//! OKTAMIRROR_BENCH_TRACE=1 prints the apply's phases and the resident memory every 10 s;
+//! OKTAMIRROR_BENCH_TRACE=1 prints the apply's phases and the resident memory every 5 s;
 //! OKTAMIRROR_STORE_CACHE_MB sizes the store's page cache as for `serve`;
 //! OKTAMIRROR_BENCH_KEEP_STORE=DIR writes the first sync's store there and keeps it).
 
@@ -44,13 +44,13 @@ fn peak_rss_mib() -> Option<f64> {
     status_mib("VmHWM:")
 }
 
-/// Prints the resident memory every 10 s (with the time since the bench started), so that a
+/// Prints the resident memory every 5 s (with the time since the bench started), so that a
 /// peak can be placed among the apply's phase lines (`OKTAMIRROR_BENCH_TRACE`).
 fn sample_rss() {
     let start = Instant::now();
     std::thread::spawn(move || {
         loop {
-            std::thread::sleep(std::time::Duration::from_secs(10));
+            std::thread::sleep(std::time::Duration::from_secs(5));
             eprintln!(
                 "[{:>6.0} s] RSS {:.0} MiB",
                 start.elapsed().as_secs_f64(),

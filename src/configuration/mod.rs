@@ -188,7 +188,7 @@ fn store_options(o: &Options) -> Result<crate::store::StoreOptions, ConfigError>
     if let Some(mb) = o.store_cache_mb {
         if !(8..=65_536).contains(&mb) {
             return Err(ConfigError::Invalid(format!(
-                "store_cache_mb {mb} is outside 8..65536: it is the store's page cache in MiB, counted compressed (the memory it takes is several times this); use 64 (the default), 16 to keep a large org's memory down, or more for faster SCIM pages"
+                "store_cache_mb {mb} is outside 8..65536: it is the store's page cache in MiB; use 64 (the default), 16 to keep a large org's memory down, or more for faster SCIM pages"
             )));
         }
         store.cache_bytes = mb << 20;

@@ -158,7 +158,7 @@ pub struct Options {
     /// Most entries the change log keeps, older ones pruned first even within the retention (default 5000000)
     #[arg(long, env = "OKTAMIRROR_CHANGE_LOG_MAX_ENTRIES")]
     pub change_log_max_entries: Option<u64>,
-    /// The store's page cache, in MiB as sled counts it (default 64): pages at their compressed size, so the memory it takes is several times this (about 7x measured). More keeps more of a large org's pages decoded (faster SCIM pages and lookups once the store outgrows the cache); less bounds a large org's memory
+    /// The store's page cache, in MiB of decoded pages (default 64). More keeps more of a large org's pages decoded (faster SCIM pages and lookups once the store outgrows the cache); less bounds a large org's memory
     #[arg(long, env = "OKTAMIRROR_STORE_CACHE_MB")]
     pub store_cache_mb: Option<u64>,
     /// Directory sign-in: the Client ID of an Okta OIDC web app (needs --keys-file and oidc_client_secret_file); signed-in employees get the directory role

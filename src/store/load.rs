@@ -15,6 +15,7 @@
 //! and values the transactions of the normal path leave.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::counts::{Tally, group_status_tally};
 use super::runs::Runs;
@@ -67,6 +68,8 @@ pub struct PeopleLoad {
     /// run side by side).
     indexes: Runs,
     attrs: Runs,
+    /// Everyone being loaded, in id order (shared with the membership side).
+    ids: Arc<[(String, UserStatus)]>,
     people: u64,
     groups: u64,
 }
@@ -81,7 +84,7 @@ pub struct MemberLoad {
     store: Store,
     /// Everyone being loaded with their status, in id order: a person's position is their
     /// number in `pairs`.
-    people: Vec<(String, UserStatus)>,
+    people: Arc<[(String, UserStatus)]>,
     /// The groups seen so far, in the order they came (id order).
     groups: Vec<String>,
     /// (person, group) positions of the `member_of` entries still to write.
@@ -178,12 +181,14 @@ impl InitialLoad {
     /// status.
     pub fn sides(&self, mut people: Vec<(String, UserStatus)>) -> (PeopleLoad, MemberLoad) {
         people.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let people: Arc<[(String, UserStatus)]> = people.into();
         (
             PeopleLoad {
                 store: self.store.clone(),
                 tally: Tally::default(),
                 indexes: Runs::new(&self.store.dir),
                 attrs: Runs::new(&self.store.dir),
+                ids: people.clone(),
                 people: 0,
                 groups: 0,
             },
@@ -284,6 +289,12 @@ impl InitialLoad {
 }
 
 impl PeopleLoad {
+    /// Everyone being loaded with their status, in id order (as `sides` was given them): a
+    /// person's position here stands for them in the caller's own per-person tables.
+    pub fn ids(&self) -> &[(String, UserStatus)] {
+        &self.ids
+    }
+
     /// Writes people (each with Okta's raw JSON) and `status_of` in id order, and gathers their
     /// index entries for `finish` to write in key order (a later person taking a login wins it
     /// there too, as in `apply`).

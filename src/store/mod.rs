@@ -592,10 +592,10 @@ fn is_lock_held(e: &sled::Error) -> bool {
 /// How a store is opened (`Settings::store`; `store_cache_mb` in the configuration).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
-    /// sled's page cache, in bytes as sled counts them: each cached page at its size in the
-    /// log, compressed, while the page is held decoded, so the memory the cache takes is
-    /// several times this (about 7x at 200,000 people, benches/README.md, "Full sync"). Past
-    /// it, a read of a page not cached reads it from the log and decompresses it.
+    /// sled's page cache, in bytes of the decoded pages it holds (the vendored sled charges
+    /// what a page takes in memory; upstream charged its compressed size in the log, several
+    /// times less). Past it, a read of a page not cached reads it from the log and
+    /// decompresses it.
     pub cache_bytes: u64,
 }
 
@@ -607,10 +607,9 @@ impl Default for StoreOptions {
     }
 }
 
-/// The page cache's default, 64 MiB as sled counts it: a server answering SCIM pages over
-/// 100,000 people needs about that for its p99 targets ("SCIM reads"). Each MiB is several of
-/// resident memory: at a million people the first sync peaks at 1.6 GiB with it and 1.3 GiB
-/// with 16 (benches/README.md, "Full sync").
+/// The page cache's default, 64 MiB: SCIM pages over 100,000 people meet their p99 targets with
+/// it (benches/README.md, "SCIM reads"), and a first sync of a million people peaks at 1.2 GiB
+/// with it ("sled's cache, charged what it holds").
 pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 
 /// sled's settings for the store, the same for opening and for restoring a backup.

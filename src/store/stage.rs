@@ -21,8 +21,8 @@ const MEMBER_CHUNK: usize = 1000;
 /// The staging database's directory, under the store's.
 const STAGING_DIR: &str = "staging";
 
-/// sled's page cache for the staging database, as sled counts it (compressed): staged pages
-/// are written once and read once in key order, so a small cache loses nothing.
+/// sled's page cache for the staging database: staged pages are written once and read once in
+/// key order, so a small cache loses nothing.
 const STAGING_CACHE_BYTES: u64 = 8 << 20;
 
 /// The staging database of the current crawl, opened on first use and shared by every clone of

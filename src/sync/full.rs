@@ -520,9 +520,12 @@ fn apply_staged(
     // again from the staging tree when they are written (a million `Person`s would not fit the
     // memory a sync may take).
     let people = parse_staged_people(store, &cfg.attribute_map, &mut warnings)?;
+    done("parse people");
     let mut live = Live::of(store, &people, vanished)?;
     let (removals, held, settled) = decide_removals(store, cfg, &mut live, &mut warnings)?;
+    done("removals decided");
     let (people, mut resolution) = resolve_managers(store, people, &held.people, &cfg.managers)?;
+    done("managers resolved");
     let writer = Writer {
         map: &cfg.attribute_map,
         outside: &crawled.outside,
@@ -534,12 +537,14 @@ fn apply_staged(
             .map(|p| (p.id().to_owned(), p.status()))
             .collect();
         drop(people);
+        // Nothing removes anything from an empty store: the live sets are not needed again.
+        drop(live);
         let loaded = load_initial(
             store,
             load,
             status,
             &writer,
-            &mut resolution.managers,
+            std::mem::take(&mut resolution.managers),
             crawled,
             cancel,
         );
@@ -577,11 +582,12 @@ fn load_initial(
     load: crate::store::InitialLoad,
     status: Vec<(String, crate::model::UserStatus)>,
     writer: &Writer<'_>,
-    managers: &mut std::collections::HashMap<String, String>,
+    managers: std::collections::HashMap<String, String>,
     crawled: &Crawled,
     cancel: &Cancel,
 ) -> Result<(ChangeCounts, Vec<String>), FullSyncError> {
     let (mut people_side, mut member_side) = load.sides(status);
+    let managers = ManagerPositions::new(people_side.ids(), managers);
     let mut warnings = Vec::new();
     let loaded = std::thread::scope(|scope| {
         let groups = parse_staged_groups(store, &crawled.vanished, &mut warnings)?;
@@ -623,19 +629,82 @@ fn load_initial(
     }
 }
 
+/// Each person's resolved manager by their position in the load's id order (`PeopleLoad::ids`):
+/// 4 bytes a person where the resolver's map of ids to ids takes some 160 bytes (about 165 MB
+/// at a million people, held through the whole load).
+struct ManagerPositions {
+    of: Vec<u32>,
+    /// Pairs naming someone outside the load (none when the resolver ran over the people being
+    /// loaded, as it does; kept so that no link could be dropped).
+    rest: std::collections::HashMap<String, String>,
+}
+
+impl ManagerPositions {
+    const NONE: u32 = u32::MAX;
+
+    fn new(
+        ids: &[(String, crate::model::UserStatus)],
+        managers: std::collections::HashMap<String, String>,
+    ) -> ManagerPositions {
+        let at = |id: &str| ids.binary_search_by(|(i, _)| i.as_str().cmp(id)).ok();
+        let mut of = vec![Self::NONE; ids.len()];
+        let mut rest = std::collections::HashMap::new();
+        for (person, manager) in managers {
+            match (
+                at(&person),
+                at(&manager).and_then(|m| u32::try_from(m).ok()),
+            ) {
+                (Some(p), Some(m)) if m != Self::NONE => of[p] = m,
+                _ => {
+                    rest.insert(person, manager);
+                }
+            }
+        }
+        ManagerPositions { of, rest }
+    }
+
+    /// The manager of `id`, who is at `position` in `ids` (if they are there).
+    fn take(
+        &mut self,
+        ids: &[(String, crate::model::UserStatus)],
+        id: &str,
+        position: Option<usize>,
+    ) -> Option<String> {
+        let m = position
+            .and_then(|p| self.of.get_mut(p))
+            .map(|m| std::mem::replace(m, Self::NONE));
+        match m {
+            Some(m) if m != Self::NONE => ids.get(m as usize).map(|(id, _)| id.clone()),
+            _ => self.rest.remove(id),
+        }
+    }
+}
+
 /// Writes each staged person with their resolved manager and the staged raw bytes (the second
 /// pass over the staging tree), `LOAD_CHUNK` at a time.
 fn load_people(
     store: &Store,
     out: &mut crate::store::PeopleLoad,
     writer: &Writer<'_>,
-    managers: &mut std::collections::HashMap<String, String>,
+    mut managers: ManagerPositions,
     cancel: &Cancel,
 ) -> Result<(), FullSyncError> {
     let mut chunk: Vec<(Person, Vec<u8>)> = Vec::with_capacity(LOAD_CHUNK);
+    // Staged users come in id order, as `ids` is sorted: a position found is where the next
+    // search starts.
+    let mut from = 0;
     for r in store.staged_users_bytes() {
         let (id, raw) = r?;
-        let Some(person) = writer.person(&id, &raw, managers) else {
+        let ids = out.ids();
+        let position = ids
+            .get(from..)
+            .and_then(|tail| tail.binary_search_by(|(i, _)| i.as_str().cmp(&id)).ok())
+            .map(|p| from + p);
+        if let Some(p) = position {
+            from = p + 1;
+        }
+        let manager = managers.take(ids, &id, position);
+        let Some(person) = writer.person(&id, &raw, manager) else {
             continue; // skipped as unreadable (and warned about) when the people were parsed
         };
         chunk.push((person, raw));
@@ -770,15 +839,10 @@ struct Writer<'c> {
 
 impl Writer<'_> {
     /// `None` for a user that does not parse (warned about by `parse_staged_people`).
-    fn person(
-        &self,
-        id: &str,
-        raw: &[u8],
-        managers: &mut std::collections::HashMap<String, String>,
-    ) -> Option<Person> {
+    fn person(&self, id: &str, raw: &[u8], manager: Option<String>) -> Option<Person> {
         let value: serde_json::Value = serde_json::from_slice(raw).ok()?;
         let mut person = Person::from_okta(&value, self.map).ok()?;
-        person.manager_id = managers.remove(id);
+        person.manager_id = manager;
         person.outside_scope = self.outside.contains(id);
         Some(person)
     }
@@ -892,7 +956,7 @@ fn apply_people(
 ) -> Result<(), FullSyncError> {
     for r in store.staged_users_bytes() {
         let (id, raw) = r?;
-        let Some(person) = writer.person(&id, &raw, managers) else {
+        let Some(person) = writer.person(&id, &raw, managers.remove(&id)) else {
             continue; // skipped as unreadable (and warned about) when the people were parsed
         };
         out.push(Op::PutPerson {

@@ -45,6 +45,27 @@ impl Node {
             + self.data.rss()
     }
 
+    /// About what the node takes in memory (oktamirror, for the cache's budget): `rss` plus,
+    /// for each entry, its `IVec`s (and a remote one's `Arc` header) or child pointer.
+    pub(crate) fn mem_size(&self) -> u64 {
+        let ivec = std::mem::size_of::<IVec>() as u64;
+        let remote = |v: &IVec| if v.len() > 22 { 16 } else { 0 };
+        let entries: u64 = match &self.data {
+            Data::Index(index) => index
+                .keys
+                .iter()
+                .map(|k| ivec + remote(k) + std::mem::size_of::<PageId>() as u64)
+                .sum(),
+            Data::Leaf(leaf) => leaf
+                .keys
+                .iter()
+                .zip(leaf.values.iter())
+                .map(|(k, v)| 2 * ivec + remote(k) + remote(v))
+                .sum(),
+        };
+        self.rss() + entries
+    }
+
     fn prefix_decode(&self, key: &[u8]) -> IVec {
         prefix::decode(self.prefix(), key)
     }
