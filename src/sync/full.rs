@@ -520,7 +520,7 @@ fn apply_staged(
     // again from the staging tree when they are written (a million `Person`s would not fit the
     // memory a sync may take).
     let people = parse_staged_people(store, &cfg.attribute_map, &mut warnings)?;
-    done("parse people");
+    done("staged users parsed");
     let mut live = Live::of(store, &people, vanished)?;
     let (removals, held, settled) = decide_removals(store, cfg, &mut live, &mut warnings)?;
     done("removals decided");
