@@ -295,6 +295,11 @@ impl PeopleLoad {
         &self.ids
     }
 
+    /// Where `id` is in [`PeopleLoad::ids`], if they are being loaded.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        position(&self.ids, id)
+    }
+
     /// Writes people (each with Okta's raw JSON) and `status_of` in id order, and gathers their
     /// index entries for `finish` to write in key order (a later person taking a login wins it
     /// there too, as in `apply`).
@@ -334,6 +339,11 @@ impl PeopleLoad {
     }
 }
 
+/// Where `id` is in `people` (everyone being loaded, in id order).
+fn position(people: &[(String, UserStatus)], id: &str) -> Option<usize> {
+    people.binary_search_by(|(p, _)| p.as_str().cmp(id)).ok()
+}
+
 impl MemberLoad {
     /// Adds a group's members (sorted, without repeats), both ways; only the people being
     /// loaded (those `sides` was given a status for), as a crawl keeps only the people it saw.
@@ -345,7 +355,7 @@ impl MemberLoad {
         let members = self.store.tree(T::Members);
         let mut added = 0u64;
         for u in user_ids {
-            let Ok(at) = self.people.binary_search_by(|(id, _)| id.as_str().cmp(u)) else {
+            let Some(at) = position(&self.people, u) else {
                 continue;
             };
             members.insert(keys::pair(group_id, u), &[])?;

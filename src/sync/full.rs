@@ -587,7 +587,7 @@ fn load_initial(
     cancel: &Cancel,
 ) -> Result<(ChangeCounts, Vec<String>), FullSyncError> {
     let (mut people_side, mut member_side) = load.sides(status);
-    let managers = ManagerPositions::new(people_side.ids(), managers);
+    let managers = ManagerPositions::new(&people_side, managers);
     let mut warnings = Vec::new();
     let loaded = std::thread::scope(|scope| {
         let groups = parse_staged_groups(store, &crawled.vanished, &mut warnings)?;
@@ -643,17 +643,14 @@ impl ManagerPositions {
     const NONE: u32 = u32::MAX;
 
     fn new(
-        ids: &[(String, crate::model::UserStatus)],
+        load: &crate::store::PeopleLoad,
         managers: std::collections::HashMap<String, String>,
     ) -> ManagerPositions {
-        let at = |id: &str| ids.binary_search_by(|(i, _)| i.as_str().cmp(id)).ok();
-        let mut of = vec![Self::NONE; ids.len()];
+        let mut of = vec![Self::NONE; load.ids().len()];
         let mut rest = std::collections::HashMap::new();
         for (person, manager) in managers {
-            match (
-                at(&person),
-                at(&manager).and_then(|m| u32::try_from(m).ok()),
-            ) {
+            let m = load.position(&manager).and_then(|m| u32::try_from(m).ok());
+            match (load.position(&person), m) {
                 (Some(p), Some(m)) if m != Self::NONE => of[p] = m,
                 _ => {
                     rest.insert(person, manager);
@@ -663,18 +660,14 @@ impl ManagerPositions {
         ManagerPositions { of, rest }
     }
 
-    /// The manager of `id`, who is at `position` in `ids` (if they are there).
-    fn take(
-        &mut self,
-        ids: &[(String, crate::model::UserStatus)],
-        id: &str,
-        position: Option<usize>,
-    ) -> Option<String> {
-        let m = position
+    /// The manager of `id`, taken out (each person is written once).
+    fn take(&mut self, load: &crate::store::PeopleLoad, id: &str) -> Option<String> {
+        let m = load
+            .position(id)
             .and_then(|p| self.of.get_mut(p))
             .map(|m| std::mem::replace(m, Self::NONE));
         match m {
-            Some(m) if m != Self::NONE => ids.get(m as usize).map(|(id, _)| id.clone()),
+            Some(m) if m != Self::NONE => load.ids().get(m as usize).map(|(id, _)| id.clone()),
             _ => self.rest.remove(id),
         }
     }
@@ -690,20 +683,9 @@ fn load_people(
     cancel: &Cancel,
 ) -> Result<(), FullSyncError> {
     let mut chunk: Vec<(Person, Vec<u8>)> = Vec::with_capacity(LOAD_CHUNK);
-    // Staged users come in id order, as `ids` is sorted: a position found is where the next
-    // search starts.
-    let mut from = 0;
     for r in store.staged_users_bytes() {
         let (id, raw) = r?;
-        let ids = out.ids();
-        let position = ids
-            .get(from..)
-            .and_then(|tail| tail.binary_search_by(|(i, _)| i.as_str().cmp(&id)).ok())
-            .map(|p| from + p);
-        if let Some(p) = position {
-            from = p + 1;
-        }
-        let manager = managers.take(ids, &id, position);
+        let manager = managers.take(out, &id);
         let Some(person) = writer.person(&id, &raw, manager) else {
             continue; // skipped as unreadable (and warned about) when the people were parsed
         };

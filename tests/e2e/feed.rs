@@ -503,12 +503,7 @@ async fn subscriptions_need_a_key_refuse_other_origins_and_end_on_revocation_and
     let addr = app.addr();
     // The first sync done: a subscription opened while it runs ends with CURSOR_EXPIRED when
     // the load commits (the load is one entry, not in the feed), freeing its slot.
-    wait_for("/readyz", Duration::from_millis(50), || async {
-        reqwest::get(format!("http://{addr}/readyz"))
-            .await
-            .is_ok_and(|r| r.status() == reqwest::StatusCode::OK)
-    })
-    .await;
+    crate::support::wait_ready_at(addr).await;
 
     assert_eq!(Ws::connect(addr, None, None).await.err(), Some(401));
     assert_eq!(

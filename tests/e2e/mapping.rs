@@ -398,12 +398,7 @@ async fn a_mirror_syncs_with_the_token_stored_by_keyring_set() {
         None,
     );
     let addr = serve.addr().await;
-    wait_for("the first crawl", Duration::from_millis(100), || async {
-        reqwest::get(format!("http://{addr}/readyz"))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    crate::support::wait_ready_at(addr).await;
     let data = gql(
         addr,
         "query { people(filter: {status: []}) { totalCount } }",

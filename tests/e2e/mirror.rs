@@ -793,8 +793,6 @@ async fn ready_means_search_has_caught_up_with_the_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_ignores_allow_mass_delete_from_its_environment() {
     use crate::support::process::Serve;
-    use crate::support::wait_for;
-    use std::time::Duration;
 
     let ts = TestSim::start(150, 23).await;
     let dir = tempfile::tempdir().expect("tmp");
@@ -814,12 +812,7 @@ async fn serve_ignores_allow_mass_delete_from_its_environment() {
         "{}",
         serve.log()
     );
-    wait_for("the first sync", Duration::from_millis(100), || async {
-        reqwest::get(format!("http://{addr}/readyz"))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    crate::support::wait_ready_at(addr).await;
     let users = ts.sim.users();
     for u in users.iter().skip(3).step_by(6).take(20) {
         assert!(ts.sim.delete_user(u["id"].as_str().expect("id")));

@@ -35,12 +35,7 @@ async fn json_logs_carry_an_access_line_per_request_and_never_the_key() {
     );
     let addr = serve.addr().await;
     let client = reqwest::Client::new();
-    wait_for("the first sync", Duration::from_millis(100), || async {
-        reqwest::get(format!("http://{addr}/readyz"))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    crate::support::wait_ready_at(addr).await;
     let answer: Value = client
         .post(format!("http://{addr}/graphql"))
         .bearer_auth(&key)
@@ -140,12 +135,7 @@ async fn metrics_parse_as_prometheus_text_and_match_the_org() {
     );
     let addr = serve.addr().await;
     let client = reqwest::Client::new();
-    wait_for("the first sync", Duration::from_millis(100), || async {
-        reqwest::get(format!("http://{addr}/readyz"))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    crate::support::wait_ready_at(addr).await;
     let url = format!("http://{addr}/metrics");
     let status = |r: reqwest::Response| r.status().as_u16();
     assert_eq!(status(client.get(&url).send().await.expect("get")), 401);

@@ -44,6 +44,17 @@ where
     }
 }
 
+/// Waits until the mirror at `addr` answers `/readyz` with 200 (first full sync done and
+/// indexed); for servers a test started itself (`TestApp::wait_ready` for its own).
+pub async fn wait_ready_at(addr: SocketAddr) {
+    wait_for("/readyz", Duration::from_millis(50), || async {
+        reqwest::get(format!("http://{addr}/readyz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+}
+
 /// A simulated Okta org served on a loopback port.
 pub struct TestSim {
     pub sim: Simulator,
