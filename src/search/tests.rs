@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::*;
 use crate::model::Person;
+use crate::search::roster::PageWalk;
 use crate::store::tests::Lcg;
 use crate::store::{Op, PersonFilter, Store};
 
@@ -429,7 +430,8 @@ fn org_cache_churn(seed: u64, acyclic: bool) {
         if let Err(e) = cache.check_forest() {
             panic!("batch {batch}: {e}");
         }
-        let fresh = Departments::of(&Roster::build(&store).expect("roster"));
+        let roster = Roster::build(&store).expect("roster");
+        let fresh = Departments::of(&roster);
         assert_eq!(cached.departments, fresh.departments, "batch {batch}");
         assert_eq!(cached.divisions, fresh.divisions, "batch {batch}");
         let people: Vec<Person> = store
@@ -485,6 +487,22 @@ fn org_cache_churn(seed: u64, acyclic: bool) {
                     }
                     let (_, all) = at(None, usize::MAX);
                     assert_eq!(all, want, "{what}: everything");
+                    // Each way of finding a page, whichever the sizes here would choose.
+                    let n = want.len() as u64;
+                    for walk in [PageWalk::Chains, PageWalk::Set, PageWalk::List] {
+                        let by = |after: Option<&str>, limit: usize| {
+                            roster
+                                .page_within_by(walk, top, depth, everyone, n, after, limit)
+                                .0
+                        };
+                        let what = format!("{what}, {walk:?}");
+                        assert_eq!(by(None, usize::MAX), want, "{what}: everything");
+                        for (k, after) in want.iter().enumerate().step_by(3) {
+                            let expect: Vec<String> =
+                                want.iter().skip(k + 1).take(2).cloned().collect();
+                            assert_eq!(by(Some(after), 2), expect, "{what}: after {after}");
+                        }
+                    }
                 }
             }
         }

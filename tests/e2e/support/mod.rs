@@ -8,6 +8,7 @@ pub mod keys;
 pub mod process;
 mod settings;
 pub mod truth;
+mod watchdog;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use oktamirror::startup::{Application, SyncHandle};
 use oktamirror::store::Store;
 
 pub use settings::{AppOptions, provisioning_settings, settings};
+use watchdog::Watch;
 
 pub const TOKEN: &str = "test-token-0123456789";
 pub const HOOK_SECRET: &str = "Bearer hook-secret-0123456789abcdef";
@@ -59,6 +61,7 @@ pub async fn wait_ready_at(addr: SocketAddr) {
 pub struct TestSim {
     pub sim: Simulator,
     pub addr: SocketAddr,
+    _watch: Watch,
 }
 
 impl TestSim {
@@ -79,7 +82,11 @@ impl TestSim {
             .expect("bind the simulator");
         let addr = sim.serve(listener).expect("serve the simulator");
         unkind(&sim, None);
-        TestSim { sim, addr }
+        TestSim {
+            sim,
+            addr,
+            _watch: Watch::new(),
+        }
     }
 
     /// A simulator whose rate limits do not slow a test that is not about them.
@@ -225,6 +232,7 @@ impl AppBuilder<'_> {
             _dir: dir,
             path,
             app: Some(app),
+            _watch: Watch::new(),
         }
     }
 
@@ -246,6 +254,7 @@ pub struct TestApp {
     _dir: Option<Arc<tempfile::TempDir>>,
     path: PathBuf,
     app: Option<Application>,
+    _watch: Watch,
 }
 
 impl TestApp {
