@@ -349,6 +349,7 @@ impl Application {
             index.clone(),
             settings.retention,
         )));
+        watchers.push(tokio::spawn(checkpoint_store(store.clone())));
         if let Some(ring) = keys {
             watchers.push(tokio::spawn(watch_keys(ring, mirror.clone())));
         }
@@ -589,6 +590,38 @@ async fn prune_change_log(
             Ok(Ok(n)) => tracing::info!(entries = n, "pruned the change log to its retention"),
             Ok(Err(e)) => tracing::warn!(error = %e, "cannot prune the change log"),
             Err(e) => tracing::warn!(error = %e, "the change-log pruning task failed"),
+        }
+    }
+}
+
+/// How often the store's log is looked at for a checkpoint (`checkpoint_store`).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+
+/// How much log a start may have to replay: a checkpoint is written once the log has grown by
+/// this much since the last. Replay runs at about 50 MB/s here (1.67 GB in 35 s at a million
+/// people), so a start replays about a second at most; each checkpoint reads as much once.
+const CHECKPOINT_BYTES: u64 = 64 << 20;
+
+/// Keeps sled's snapshot near the end of its log (`Store::checkpoint`), so that a restart is
+/// quick after a first sync done by this server, and after weeks of changes.
+async fn checkpoint_store(store: Store) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let s = store.clone();
+        let started = std::time::Instant::now();
+        match tokio::task::spawn_blocking(move || s.checkpoint(CHECKPOINT_BYTES)).await {
+            Ok(Ok(None)) => {}
+            Ok(Ok(Some(at))) => tracing::info!(
+                log_offset = at,
+                secs = started.elapsed().as_secs_f64(),
+                "store checkpoint written: a restart replays the log from here"
+            ),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot write a store checkpoint; a restart replays more of the log")
+            }
+            Err(e) => tracing::warn!(error = %e, "the store checkpoint task failed"),
         }
     }
 }

@@ -4,6 +4,7 @@
 mod access;
 mod backup;
 mod browser;
+mod checkpoint;
 mod client;
 mod counts;
 mod feed;

@@ -140,6 +140,16 @@ impl Db {
             .store(entries.max(crate::context::DEFAULT_LEAF_SPLIT), std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// oktamirror: writes a snapshot of the log while the database runs, when the log has grown
+    /// by at least `min_bytes` since the last one, so that the next open replays only what is
+    /// written after it (upstream sled 0.34 writes one only when a database opens, and replays
+    /// everything since on the next). Flushes first. Returns the log offset the next open
+    /// replays from, if a snapshot was written. Costs one read of the log since the last
+    /// snapshot, on the calling thread; writers and readers go on meanwhile.
+    pub fn checkpoint(&self, min_bytes: u64) -> Result<Option<i64>> {
+        self.context.pagecache.checkpoint(min_bytes)
+    }
+
     /// Open or create a new disk-backed Tree with its own keyspace,
     /// accessible from the `Db` via the provided identifier.
     pub fn open_tree<V: AsRef<[u8]>>(&self, name: V) -> Result<Tree> {

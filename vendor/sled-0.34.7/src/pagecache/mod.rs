@@ -527,6 +527,8 @@ pub struct PageCache {
     idgen_persists: Arc<AtomicU64>,
     idgen_persist_mu: Arc<Mutex<()>>,
     was_recovered: bool,
+    /// oktamirror: one `checkpoint` at a time.
+    checkpointing: Mutex<()>,
 }
 
 unsafe impl Send for PageCache {}
@@ -667,6 +669,7 @@ impl PageCache {
             idgen: Arc::new(AtomicU64::new(0)),
             idgen_persists: Arc::new(AtomicU64::new(0)),
             was_recovered: false,
+            checkpointing: Mutex::new(()),
         };
 
         // now we read it back in
@@ -770,6 +773,29 @@ impl PageCache {
     /// Returns the number of bytes written during this call.
     pub(crate) fn flush(&self) -> Result<usize> {
         self.log.flush()
+    }
+
+    /// oktamirror: writes a snapshot of the log as it stands (`snapshot::checkpoint`) when the
+    /// log has grown by at least `min_bytes` since the snapshot on disk, so that the next open
+    /// replays only what comes after. Returns the new snapshot's offset, if one was written.
+    pub(crate) fn checkpoint(&self, min_bytes: u64) -> Result<Option<Lsn>> {
+        let _one_at_a_time = self.checkpointing.lock();
+        self.flush()?;
+        let from = snapshot::snapshot_lsn(&self.config)?.unwrap_or(0);
+        let stable = self.log.stable_offset();
+        if stable.saturating_sub(from) < Lsn::try_from(min_bytes).unwrap_or(Lsn::MAX) {
+            return Ok(None);
+        }
+        let last = snapshot::read_snapshot(&self.config)?.unwrap_or_default();
+        // Segments freed while the walk reads are kept from reuse (the file grows by what is
+        // written meanwhile), so that each segment the walk was told of holds what it held.
+        self.log.iobufs.with_sa(|sa| sa.hold_frees());
+        let iter = self.log.iter_from(last.stable_lsn.unwrap_or(0));
+        let written = snapshot::checkpoint(iter, last, &self.config);
+        let released = self.log.iobufs.with_sa(|sa| sa.release_frees());
+        let written = written?;
+        released?;
+        Ok(written)
     }
 
     /// Create a new page, trying to reuse old freed pages if possible

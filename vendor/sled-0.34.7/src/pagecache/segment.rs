@@ -96,6 +96,10 @@ pub(crate) struct SegmentAccountant {
     segment_cleaner: SegmentCleaner,
     ordering: BTreeMap<Lsn, LogOffset>,
     async_truncations: BTreeMap<LogOffset, OneShot<Result<()>>>,
+    /// oktamirror: while a checkpoint reads the log, segments freed are held here instead of
+    /// going to `free` (neither reused nor truncated), so that every segment it was told of
+    /// still holds what it held (`hold_frees`, `release_frees`).
+    held: Option<Vec<LogOffset>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -485,6 +489,7 @@ impl SegmentAccountant {
             segment_cleaner,
             ordering: BTreeMap::default(),
             async_truncations: BTreeMap::default(),
+            held: None,
         };
 
         ret.initialize_from_snapshot(snapshot)?;
@@ -672,6 +677,22 @@ impl SegmentAccountant {
         Ok(())
     }
 
+    /// oktamirror: from now until `release_frees`, segments freed are neither reused nor
+    /// truncated (a checkpoint is reading the log).
+    pub(super) fn hold_frees(&mut self) {
+        if self.held.is_none() {
+            self.held = Some(Vec::new());
+        }
+    }
+
+    /// oktamirror: frees the segments held since `hold_frees`.
+    pub(super) fn release_frees(&mut self) -> Result<()> {
+        for lid in self.held.take().unwrap_or_default() {
+            self.free.insert(lid);
+        }
+        self.truncate_free_tail()
+    }
+
     fn free_segment(&mut self, lid: LogOffset) -> Result<()> {
         debug!("freeing segment {}", lid);
         trace!("free list before free {:?}", self.free);
@@ -688,7 +709,12 @@ impl SegmentAccountant {
         assert!(self.segments[idx].is_free());
         assert!(!self.free.contains(&lid), "double-free of a segment occurred");
 
-        self.free.insert(lid);
+        match &mut self.held {
+            Some(held) => held.push(lid),
+            None => {
+                self.free.insert(lid);
+            }
+        }
 
         // remove the old ordering from our list
         if let Segment::Free(Free { previous_lsn: Some(last_lsn) }) =
@@ -702,6 +728,10 @@ impl SegmentAccountant {
             self.ordering.remove(&last_lsn);
         }
 
+        self.truncate_free_tail()
+    }
+
+    fn truncate_free_tail(&mut self) -> Result<()> {
         // we want to avoid aggressive truncation because it can cause
         // blocking if we allocate a segment that was just truncated.
         let laziness_factor = 1;
