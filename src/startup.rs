@@ -502,7 +502,16 @@ impl Application {
         }
         self.search.close();
         let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || store.flush()).await {
+        let last = move || {
+            store.flush()?;
+            // So that the next start replays nothing (at most `CHECKPOINT_BYTES` otherwise):
+            // 1.45 s against 0.5 s to ready at a million people.
+            if let Err(e) = store.checkpoint(1 << 20) {
+                tracing::warn!(error = %e, "cannot write a store checkpoint at shutdown; the next start replays more of the log");
+            }
+            Ok(())
+        };
+        match tokio::task::spawn_blocking(last).await {
             Ok(flushed) => flushed,
             Err(e) => Err(StoreError::Corrupt(format!(
                 "the last flush stopped before it finished: {e}"
