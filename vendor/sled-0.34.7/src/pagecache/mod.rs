@@ -789,13 +789,20 @@ impl PageCache {
         let last = snapshot::read_snapshot(&self.config)?.unwrap_or_default();
         // Segments freed while the walk reads are kept from reuse (the file grows by what is
         // written meanwhile), so that each segment the walk was told of holds what it held.
+        // Released however the walk ends, a panic included: held for good, no segment would
+        // ever be reused and the file would only grow.
+        struct Held<'a>(&'a Log);
+        impl Drop for Held<'_> {
+            fn drop(&mut self) {
+                if let Err(e) = self.0.iobufs.with_sa(|sa| sa.release_frees()) {
+                    error!("releasing the segments held for a checkpoint: {:?}", e);
+                }
+            }
+        }
         self.log.iobufs.with_sa(|sa| sa.hold_frees());
+        let _held = Held(&self.log);
         let iter = self.log.iter_from(last.stable_lsn.unwrap_or(0));
-        let written = snapshot::checkpoint(iter, last, &self.config);
-        let released = self.log.iobufs.with_sa(|sa| sa.release_frees());
-        let written = written?;
-        released?;
-        Ok(written)
+        snapshot::checkpoint(iter, last, &self.config)
     }
 
     /// Create a new page, trying to reuse old freed pages if possible
