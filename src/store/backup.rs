@@ -262,6 +262,9 @@ fn restore_into(dir: &Path, r: impl Read) -> Result<SnapshotSummary> {
         Some(_) => {}
     }
     db.flush()?;
+    // sled's snapshot, written while the user waits for the restore anyway, so that the first
+    // start on the restored store does not replay all of it.
+    db.checkpoint(0)?;
     Ok(summary)
 }
 
