@@ -48,19 +48,14 @@ fn child(dir: &Path, round: u64) {
     // A second writer beside the checkpoints, as the sync engine writes beside `serve`'s
     // checkpoint task: its own keys, flushed and reported as "also durable N".
     let other = store.clone();
-    std::thread::spawn(move || {
-        let mut out = std::io::stdout();
-        let round = round + BESIDE;
-        for i in 0..2_000_000u64 {
-            other
-                .put_meta_json(&key(round, i), &value(round, i))
-                .expect("write beside");
-            if (i as usize + 1) % PER_FLUSH == 0 {
-                other.flush().expect("flush beside");
-                say(&mut out, &format!("also durable {i}"));
-            }
-        }
-    });
+    std::thread::spawn(move || write_until_killed(&other, round + BESIDE, "also durable", false));
+    write_until_killed(&store, round, "durable", true);
+}
+
+/// Writes `round`'s values in order, flushing every `PER_FLUSH` and saying "`durable` N", and
+/// with `checkpoints` checkpointing every `FLUSHES_PER_CHECKPOINT` flushes between
+/// "checkpointing" and "checkpointed".
+fn write_until_killed(store: &Store, round: u64, durable: &str, checkpoints: bool) {
     let mut out = std::io::stdout();
     for i in 0..2_000_000u64 {
         store
@@ -68,8 +63,8 @@ fn child(dir: &Path, round: u64) {
             .expect("write");
         if (i as usize + 1) % PER_FLUSH == 0 {
             store.flush().expect("flush");
-            say(&mut out, &format!("durable {i}"));
-            if (i as usize + 1) % (PER_FLUSH * FLUSHES_PER_CHECKPOINT) == 0 {
+            say(&mut out, &format!("{durable} {i}"));
+            if checkpoints && (i as usize + 1) % (PER_FLUSH * FLUSHES_PER_CHECKPOINT) == 0 {
                 say(&mut out, "checkpointing");
                 let at = store.checkpoint(0).expect("checkpoint");
                 say(&mut out, &format!("checkpointed {at:?}"));
