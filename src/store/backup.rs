@@ -27,6 +27,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use aws_lc_rs::digest;
 
+use super::append::Append;
 use super::{
     Result, SCHEMA_VERSION, Store, StoreError, T, TREE_NAMES, create_private_dir, keys, meta,
     sled_config,
@@ -232,20 +233,27 @@ fn restore_into(dir: &Path, r: impl Read) -> Result<SnapshotSummary> {
             source,
         })?;
     db.set_leaf_split(super::LEAF_ENTRIES);
-    // Plain inserts, in the backup's key order, as the initial load writes: a `sled::Batch`
-    // keeps every node copy its inserts make until it is applied, which took a restore of
-    // 200,000 people to 14 GB. Nothing is lost by giving up the batches' atomicity: until the
-    // marker is removed a store refuses to open, and a failed restore is removed.
-    let mut tree: Option<(String, sled::Tree)> = None;
+    // Tree after tree in the backup's key order, a leaf page at a time, as the initial load
+    // writes (`append.rs`). Not a `sled::Batch`: one keeps every node copy its inserts make
+    // until it is applied, which took a restore of 200,000 people to 14 GB. Nothing is lost by
+    // giving up the batches' atomicity: until the marker is removed a store refuses to open,
+    // and a failed restore is removed.
+    let mut tree: Option<(String, Append)> = None;
     let summary = read_snapshot(r, |name, k, v| {
         if tree.as_ref().is_none_or(|(n, _)| n != name) {
-            tree = Some((name.to_owned(), db.open_tree(name)?));
+            if let Some((_, done)) = tree.take() {
+                done.finish()?;
+            }
+            tree = Some((name.to_owned(), Append::new(&db.open_tree(name)?)?));
         }
-        if let Some((_, t)) = &tree {
-            t.insert(k, v)?;
+        if let Some((_, t)) = &mut tree {
+            t.push(&k, &v)?;
         }
         Ok(())
     })?;
+    if let Some((_, done)) = tree {
+        done.finish()?;
+    }
     let meta = db.open_tree(TREE_NAMES[T::Meta as usize])?;
     match meta.get(meta::SCHEMA)?.map(|v| keys::read_u64(&v)) {
         None => {

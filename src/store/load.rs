@@ -1,6 +1,6 @@
-//! The initial load: a crawl applied to an empty store writes each key once, in large per-tree
-//! sled batches, without the compare-before-write and the change-log entry per record of
-//! `Store::apply`, and ends with one `Entity::InitialLoad` change-log entry that tells every
+//! The initial load: a crawl applied to an empty store writes each key once, in key order and a
+//! leaf page at a time (`append.rs`), without the compare-before-write and the change-log entry
+//! per record of `Store::apply`, and ends with one `Entity::InitialLoad` change-log entry that tells every
 //! follower of the log to read the store again.
 //!
 //! Whether a load may take this path is decided here, once, by `Store::begin_initial_load`:
@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::append::{Append, Appends};
 use super::counts::{Tally, group_status_tally};
 use super::runs::Runs;
 use super::{Result, Store, StoreError, T, keys, meta};
@@ -70,6 +71,8 @@ pub struct PeopleLoad {
     attrs: Runs,
     /// Everyone being loaded, in id order (shared with the membership side).
     ids: Arc<[(String, UserStatus)]>,
+    /// The trees written in key order as the people and groups come (`append.rs`).
+    written: Appends,
     people: u64,
     groups: u64,
 }
@@ -89,6 +92,8 @@ pub struct MemberLoad {
     groups: Vec<String>,
     /// (person, group) positions of the `member_of` entries still to write.
     pairs: Vec<(u32, u32)>,
+    /// `members` and then `member_of`, written in key order (`append.rs`).
+    written: Appends,
     group_counts: HashMap<String, u64>,
     group_status: HashMap<Vec<u8>, u64>,
     memberships: u64,
@@ -189,6 +194,7 @@ impl InitialLoad {
                 indexes: Runs::new(&self.store.dir),
                 attrs: Runs::new(&self.store.dir),
                 ids: people.clone(),
+                written: Appends::default(),
                 people: 0,
                 groups: 0,
             },
@@ -199,6 +205,7 @@ impl InitialLoad {
                 pairs: Vec::new(),
                 group_counts: HashMap::new(),
                 group_status: HashMap::new(),
+                written: Appends::default(),
                 memberships: 0,
             },
         )
@@ -219,10 +226,12 @@ impl InitialLoad {
             indexes,
             attrs,
             tally,
+            written,
             people: n_people,
             groups: n_groups,
             ..
         } = people;
+        written.finish()?;
         std::thread::scope(|scope| {
             let attrs = scope.spawn(|| attrs.write(store));
             let written = indexes.write(store);
@@ -305,14 +314,19 @@ impl PeopleLoad {
     /// there too, as in `apply`).
     pub fn people(&mut self, people: &[(Person, Vec<u8>)]) -> Result<()> {
         let _writing = self.store.writing();
-        let t = |t: T| self.store.tree(t);
+        let (store, out) = (&self.store, &mut self.written);
         for (p, raw) in people {
             let bytes = serde_json::to_vec(p)
                 .map_err(|e| StoreError::Corrupt(format!("encoding person: {e}")))?;
             let id = p.id.as_bytes();
-            t(T::People).insert(id, bytes)?;
-            t(T::RawUsers).insert(id, raw.as_slice())?;
-            t(T::StatusOf).insert(id, p.status.as_str())?;
+            out.push(store, T::People as usize, id, &bytes)?;
+            out.push(store, T::RawUsers as usize, id, raw)?;
+            out.push(
+                store,
+                T::StatusOf as usize,
+                id,
+                p.status.as_str().as_bytes(),
+            )?;
             let indexes = &mut self.indexes;
             super::write::each_index_entry(p, |tree, k, v| indexes.push(tree, k, v))?;
             for k in self.tally.person(p) {
@@ -323,16 +337,19 @@ impl PeopleLoad {
         Ok(())
     }
 
-    /// Writes groups (each with Okta's raw JSON) and the group-name index.
+    /// Writes groups (each with Okta's raw JSON; in id order, as people are) and the
+    /// group-name index.
     pub fn groups(&mut self, groups: &[(Group, Vec<u8>)]) -> Result<()> {
         let _writing = self.store.writing();
-        let t = |t: T| self.store.tree(t);
+        let (store, out) = (&self.store, &mut self.written);
         for (g, r) in groups {
             let bytes = serde_json::to_vec(g)
                 .map_err(|e| StoreError::Corrupt(format!("encoding group: {e}")))?;
-            t(T::Groups).insert(g.id.as_bytes(), bytes)?;
-            t(T::RawGroups).insert(g.id.as_bytes(), r.as_slice())?;
-            t(T::IdxGroupName).insert(keys::pair(&keys::fold(&g.name), &g.id), &[])?;
+            out.push(store, T::Groups as usize, g.id.as_bytes(), &bytes)?;
+            out.push(store, T::RawGroups as usize, g.id.as_bytes(), r)?;
+            // By name: in no useful order here, and a few thousand; plain inserts.
+            let by_name = keys::pair(&keys::fold(&g.name), &g.id);
+            store.tree(T::IdxGroupName).insert(by_name, &[])?;
             self.groups += 1;
         }
         Ok(())
@@ -352,13 +369,14 @@ impl MemberLoad {
             .map_err(|_| StoreError::Corrupt("more than 2^32 groups in one load".into()))?;
         self.groups.push(group_id.to_owned());
         let _writing = self.store.writing();
-        let members = self.store.tree(T::Members);
         let mut added = 0u64;
         for u in user_ids {
             let Some(at) = position(&self.people, u) else {
                 continue;
             };
-            members.insert(keys::pair(group_id, u), &[])?;
+            let pair = keys::pair(group_id, u);
+            self.written
+                .push(&self.store, T::Members as usize, &pair, &[])?;
             // Fewer than 2^32 people: `people` is a Vec of them, and ids are 20 bytes or more.
             self.pairs.push((at as u32, group));
             group_status_tally(&mut self.group_status, group_id, Some(self.people[at].1));
@@ -372,21 +390,23 @@ impl MemberLoad {
     }
 
     /// Writes the `member_of` entries gathered so far, in key order (person, then group: the
-    /// positions follow the ids' byte order, and `keys::pair`'s separator sorts first). The
-    /// membership thread calls it when its groups are done; `finish` writes whatever is left.
+    /// positions follow the ids' byte order, and `keys::pair`'s separator sorts first), and
+    /// finishes `members` and `member_of`. The membership thread calls it when its groups are
+    /// done; `finish` writes whatever is left.
     pub fn write_member_of(&mut self) -> Result<()> {
         let mut pairs = std::mem::take(&mut self.pairs);
         pairs.sort_unstable();
         let _writing = self.store.writing();
-        let member_of = self.store.tree(T::MemberOf);
+        let mut out = std::mem::take(&mut self.written);
         for (person, group) in pairs {
             let (p, g) = (
                 &self.people[person as usize].0,
                 &self.groups[group as usize],
             );
-            member_of.insert(keys::pair(p, g), &[])?;
+            let pair = keys::pair(p, g);
+            out.push(&self.store, T::MemberOf as usize, &pair, &[])?;
         }
-        Ok(())
+        out.finish()
     }
 }
 
@@ -415,10 +435,11 @@ impl Store {
         mut entries: Vec<(K, V)>,
     ) -> Result<()> {
         entries.sort_unstable_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+        let mut out = Append::new(self.tree(t))?;
         for (k, v) in entries {
-            self.tree(t).insert(k.as_ref(), v.as_ref())?;
+            out.push(k.as_ref(), v.as_ref())?;
         }
-        Ok(())
+        out.finish()
     }
 
     /// Every tree's entries by tree name (the change log's and the staging trees' left out):

@@ -1,6 +1,7 @@
 //! The mirror's only database: sled trees for people, groups, memberships, indexes, the change
 //! log and sync metadata. Every sled call in the program lives under this module.
 
+mod append;
 mod audit;
 mod backup;
 mod counts;

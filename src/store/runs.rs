@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use super::append::Appends;
 use super::{Result, Store, StoreError, T};
 
 /// Bytes of entries held in memory before they are sorted and spilled. Bounds what the load
@@ -105,16 +106,17 @@ impl Runs {
         )))
     }
 
-    /// Writes every entry into its tree by plain inserts, in key order: straight from memory
-    /// when nothing was spilled, else by merging the runs.
+    /// Writes every entry into its tree in key order (`Appends`): straight from memory when
+    /// nothing was spilled, else by merging the runs.
     pub(super) fn write(mut self, store: &Store) -> Result<()> {
+        let mut out = Appends::default();
         if self.runs.is_empty() {
             for (t, s, k, v) in self.sorted() {
                 let (s, k, v) = (s as usize, k as usize, v as usize);
-                store.trees[t as usize]
-                    .insert(&self.arena[s..s + k], &self.arena[s + k..s + k + v])?;
+                let (key, value) = (&self.arena[s..s + k], &self.arena[s + k..s + k + v]);
+                out.push(store, t as usize, key, value)?;
             }
-            return Ok(());
+            return out.finish();
         }
         if !self.at.is_empty() {
             self.spill()?;
@@ -136,13 +138,13 @@ impl Runs {
             }
         }
         while let Some(Reverse((t, k, i))) = heads.pop() {
-            store.trees[t as usize].insert(k, std::mem::take(&mut values[i]))?;
+            out.push(store, t as usize, &k, &values[i])?;
             if let Some((t, k, v)) = readers[i].next().map_err(|e| self.io("read", e))? {
                 values[i] = v;
                 heads.push(Reverse((t, k, i)));
             }
         }
-        Ok(())
+        out.finish()
     }
 }
 

@@ -643,7 +643,8 @@ async fn a_deleted_users_groups_are_re_read_even_when_the_mirror_no_longer_holds
 #[tokio::test]
 async fn an_interrupted_initial_load_is_emptied_on_open_and_loaded_again() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let ids: Vec<String> = (0..30).map(|i| format!("u{i:03}")).collect();
+    // Enough people that the interrupted load had written many leaf pages (`append.rs`).
+    let ids: Vec<String> = (0..600).map(|i| format!("u{i:03}")).collect();
     let names: Vec<&str> = ids.iter().map(String::as_str).collect();
     let fake = Fake::org(&names, &["g1", "g2"]);
     {
@@ -652,7 +653,7 @@ async fn an_interrupted_initial_load_is_emptied_on_open_and_loaded_again() {
             .begin_initial_load()
             .expect("begin")
             .expect("an empty store loads");
-        let people: Vec<(crate::model::Person, Vec<u8>)> = ids[..10]
+        let people: Vec<(crate::model::Person, Vec<u8>)> = ids[..500]
             .iter()
             .map(|id| {
                 let raw = user(id);
@@ -666,7 +667,7 @@ async fn an_interrupted_initial_load_is_emptied_on_open_and_loaded_again() {
             .collect();
         let (mut ps, mut ms) = load.sides(status);
         ps.people(&people).expect("people");
-        ms.members("g1", &ids[..10]).expect("members");
+        ms.members("g1", &ids[..500]).expect("members");
         store.flush().expect("flush");
         assert!(store.initial_load_pending().expect("mark"));
         // Dropped without finish or abandon: what a kill leaves.
@@ -678,8 +679,9 @@ async fn an_interrupted_initial_load_is_emptied_on_open_and_loaded_again() {
     assert_eq!(store.contents().expect("contents")["members"].len(), 0);
     let run = run_full(&store, &fake, &SyncConfig::default(), &NoProgress).await;
     assert!(run.ok, "{:?}", run.error);
-    assert_eq!(store.people_count().expect("count"), 30);
-    assert_eq!(store.membership_count().expect("count"), 60);
+    assert_eq!(store.people_count().expect("count"), 600);
+    assert_eq!(store.membership_count().expect("count"), 1200);
+    assert_eq!(store.person_ids().count(), 600);
     assert_eq!(store.audit_counts().expect("audit"), Vec::<String>::new());
 }
 

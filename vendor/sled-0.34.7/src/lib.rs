@@ -182,6 +182,7 @@ macro_rules! testing_assert {
 mod arc;
 mod atomic_shim;
 mod batch;
+mod bulk;
 mod binary_search;
 mod concurrency_control;
 mod config;
@@ -308,6 +309,7 @@ pub use {
 
 pub use self::{
     batch::Batch,
+    bulk::BulkLoad,
     config::{Config, Mode},
     db::{open, Db},
     iter::Iter,
