@@ -44,17 +44,19 @@ fn peak_rss_mib() -> Option<f64> {
     status_mib("VmHWM:")
 }
 
-/// Prints the resident memory every 5 s (with the time since the bench started), so that a
-/// peak can be placed among the apply's phase lines (`OKTAMIRROR_BENCH_TRACE`).
+/// Prints the resident memory and its peak so far every 2 s (with the time since the bench
+/// started), so that a peak can be placed among the apply's phase lines
+/// (`OKTAMIRROR_BENCH_TRACE`).
 fn sample_rss() {
     let start = Instant::now();
     std::thread::spawn(move || {
         loop {
-            std::thread::sleep(std::time::Duration::from_secs(5));
+            std::thread::sleep(std::time::Duration::from_secs(2));
             eprintln!(
-                "[{:>6.0} s] RSS {:.0} MiB",
+                "[{:>6.0} s] RSS {:.0} MiB, peak {:.0} MiB",
                 start.elapsed().as_secs_f64(),
-                status_mib("VmRSS:").unwrap_or(0.0)
+                status_mib("VmRSS:").unwrap_or(0.0),
+                peak_rss_mib().unwrap_or(0.0)
             );
         }
     });

@@ -11,6 +11,7 @@
 //! crash came between), while readers that see the mark walk the reports instead.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use sled::transaction::TransactionalTree;
 
@@ -355,21 +356,75 @@ fn reports_under<'a>(
 /// The counts of an initial load (`load.rs`), gathered in memory while its records are written
 /// and written once at its end: the same keys and values the transactions of `Store::apply`
 /// would have left, computed the way a rebuild computes them.
-#[derive(Default)]
+///
+/// People are their positions in the load's id order (`PeopleLoad::ids`): a manager is 4 bytes
+/// a person and a status 1, where a map of ids to ids and a list of ids took some 200 MB at a
+/// million people, growing through the load.
 pub(super) struct Tally {
     /// `counts`: per status, and per (attribute value, status).
     counts: HashMap<Vec<u8>, u64>,
     /// `department_counts`.
     departments: HashMap<Vec<u8>, u64>,
-    /// Resolved managers, for the report counts at the end.
-    manager: HashMap<String, String>,
-    /// Everyone's status, in the order they were loaded.
-    status: Vec<(String, UserStatus)>,
+    /// Everyone being loaded, in id order.
+    ids: Arc<[(String, UserStatus)]>,
+    /// Ids met that are not in `ids` (none when the people written are those the load began
+    /// with), numbered after them.
+    extra: Vec<String>,
+    extra_at: HashMap<String, u32>,
+    /// Each position's resolved manager (`NONE`: none), for `manager_of` and the report counts.
+    manager: Vec<u32>,
+    /// Each position's status once written (`None`: not written).
+    loaded: Vec<Option<UserStatus>>,
 }
 
+/// No manager, in `Tally::manager`.
+const NONE: u32 = u32::MAX;
+
 impl Tally {
+    /// A tally of a load of `ids` (in id order).
+    pub(super) fn new(ids: Arc<[(String, UserStatus)]>) -> Tally {
+        let n = ids.len();
+        Tally {
+            counts: HashMap::new(),
+            departments: HashMap::new(),
+            ids,
+            extra: Vec::new(),
+            extra_at: HashMap::new(),
+            manager: vec![NONE; n],
+            loaded: vec![None; n],
+        }
+    }
+
+    /// The position of `id`, numbering it after everyone else when it is not in `ids`.
+    fn at(&mut self, id: &str) -> Result<u32> {
+        let too_many = || StoreError::Corrupt("more than 2^32 - 1 people in one load".into());
+        if let Ok(at) = self.ids.binary_search_by(|(p, _)| p.as_str().cmp(id)) {
+            return u32::try_from(at).map_err(|_| too_many());
+        }
+        if let Some(&at) = self.extra_at.get(id) {
+            return Ok(at);
+        }
+        let at = u32::try_from(self.ids.len() + self.extra.len())
+            .ok()
+            .filter(|&at| at != NONE)
+            .ok_or_else(too_many)?;
+        self.extra.push(id.to_owned());
+        self.extra_at.insert(id.to_owned(), at);
+        self.manager.push(NONE);
+        self.loaded.push(None);
+        Ok(at)
+    }
+
+    fn id(&self, at: u32) -> &str {
+        let at = at as usize;
+        match self.ids.get(at) {
+            Some((id, _)) => id,
+            None => &self.extra[at - self.ids.len()],
+        }
+    }
+
     /// Counts `p`, returning its attribute-index keys (for `idx_attr`).
-    pub(super) fn person(&mut self, p: &Person) -> Vec<Vec<u8>> {
+    pub(super) fn person(&mut self, p: &Person) -> Result<Vec<Vec<u8>>> {
         let mut idx_attr = Vec::new();
         *self.counts.entry(status_key(p.status)).or_default() += 1;
         for a in Attr::ALL {
@@ -383,27 +438,50 @@ impl Tally {
                 *self.departments.entry(k).or_default() += 1;
             }
         }
-        if let Some(m) = &p.manager_id {
-            self.manager.insert(p.id.clone(), m.clone());
-        }
-        self.status.push((p.id.clone(), p.status));
-        idx_attr
+        let at = self.at(&p.id)? as usize;
+        self.manager[at] = match &p.manager_id {
+            Some(m) => self.at(m)?,
+            None => NONE,
+        };
+        self.loaded[at] = Some(p.status);
+        Ok(idx_attr)
     }
 
-    /// Writes the counts, the department counts, `manager_of` and the report counts (plain
-    /// inserts: an initial load needs no atomicity, and a large sled batch holds its garbage
-    /// and the global write lock until it ends).
-    ///
-    /// Each tree is written in key order: a map's own order is random, and at a million people
-    /// inserts at random places of a tree larger than sled's cache read, decode and rewrite a
-    /// leaf each (the load's end took longer than its start).
+    /// Writes the counts, the department counts, `manager_of` and the report counts, each in
+    /// key order (`put_in_key_order`): a map's own order is random.
     pub(super) fn write(self, store: &Store) -> Result<()> {
         store.put_counters(T::Counts, &self.counts)?;
         store.put_counters(T::DepartmentCounts, &self.departments)?;
-        store.put_in_key_order(T::ManagerOf, self.manager.iter().collect())?;
-        let under = reports_under(&self.manager, &self.status)
-            .into_iter()
-            .map(|(id, (a, s))| (id, write_pair(a, s)))
+        let everyone = 0..u32::try_from(self.manager.len()).unwrap_or(NONE);
+        let manager_of = everyone
+            .clone()
+            .filter(|&at| self.manager[at as usize] != NONE)
+            .map(|at| (self.id(at), self.id(self.manager[at as usize])))
+            .collect();
+        store.put_in_key_order(T::ManagerOf, manager_of)?;
+        // Each person counts once under every manager on their chain, stopping where it
+        // repeats (`reports_under`, over positions).
+        let mut under = vec![(0u64, 0u64); self.manager.len()];
+        let mut seen = Vec::new();
+        for (person, status) in self.loaded.iter().enumerate() {
+            let Some(s) = *status else { continue };
+            seen.clear();
+            seen.push(person as u32);
+            let mut m = self.manager[person];
+            while m != NONE && !seen.contains(&m) {
+                let e = &mut under[m as usize];
+                e.0 += 1;
+                e.1 += shown(s);
+                seen.push(m);
+                m = self.manager[m as usize];
+            }
+        }
+        let under = everyone
+            .filter(|&at| under[at as usize].0 > 0)
+            .map(|at| {
+                let (a, s) = under[at as usize];
+                (self.id(at), write_pair(a, s))
+            })
             .collect();
         store.put_in_key_order(T::ReportCounts, under)?;
         Ok(())

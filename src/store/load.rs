@@ -190,7 +190,7 @@ impl InitialLoad {
         (
             PeopleLoad {
                 store: self.store.clone(),
-                tally: Tally::default(),
+                tally: Tally::new(people.clone()),
                 indexes: Runs::new(&self.store.dir),
                 attrs: Runs::new(&self.store.dir),
                 ids: people.clone(),
@@ -232,21 +232,29 @@ impl InitialLoad {
             ..
         } = people;
         written.finish()?;
+        // Three writers of their own trees, side by side: the people's indexes, the attribute
+        // index, the counts.
+        let (group_counts, group_status) = (&members.group_counts, &members.group_status);
         std::thread::scope(|scope| {
+            let joined = |r: std::thread::Result<Result<()>>, what: &str| {
+                r.unwrap_or_else(|_| {
+                    Err(StoreError::Corrupt(format!(
+                        "writing {what} stopped with a panic"
+                    )))
+                })
+            };
             let attrs = scope.spawn(|| attrs.write(store));
-            let written = indexes.write(store);
-            let attrs = attrs.join().unwrap_or_else(|_| {
-                Err(StoreError::Corrupt(
-                    "writing the attribute index stopped with a panic".into(),
-                ))
+            let counts = scope.spawn(|| {
+                tally.write(store)?;
+                store.put_counters(T::GroupCounts, group_counts)?;
+                store.put_counters(T::GroupStatusCounts, group_status)
             });
-            written.and(attrs)
+            let written = indexes.write(store);
+            let attrs = joined(attrs.join(), "the attribute index");
+            let counts = joined(counts.join(), "the counts");
+            written.and(attrs).and(counts)
         })?;
-        done("people's indexes written");
-        tally.write(store)?;
-        store.put_counters(T::GroupCounts, &members.group_counts)?;
-        store.put_counters(T::GroupStatusCounts, &members.group_status)?;
-        done("counts written");
+        done("people's indexes and the counts written");
         store.flush()?;
         done("flushed");
 
@@ -329,7 +337,7 @@ impl PeopleLoad {
             )?;
             let indexes = &mut self.indexes;
             super::write::each_index_entry(p, |tree, k, v| indexes.push(tree, k, v))?;
-            for k in self.tally.person(p) {
+            for k in self.tally.person(p)? {
                 self.attrs.push(T::IdxAttr, &k, &[])?;
             }
             self.people += 1;

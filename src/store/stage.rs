@@ -111,7 +111,10 @@ impl Staging {
         // writes nothing that stays.
         let removed = self.remove_files();
         drop(closing);
-        removed
+        // sled's flusher runs on a thread of its own and may create a file while the directory
+        // is being removed, which then fails as not empty (seen at a million people). Closed
+        // now, the database writes nothing more, so a second removal is final.
+        removed.or_else(|_| self.remove_files())
     }
 
     fn remove_files(&self) -> Result<()> {
