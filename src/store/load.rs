@@ -312,6 +312,11 @@ impl PeopleLoad {
         &self.ids
     }
 
+    /// [`PeopleLoad::ids`], shared (for a reader on another thread).
+    pub fn shared_ids(&self) -> Arc<[(String, UserStatus)]> {
+        self.ids.clone()
+    }
+
     /// Where `id` is in [`PeopleLoad::ids`], if they are being loaded.
     pub fn position(&self, id: &str) -> Option<usize> {
         position(&self.ids, id)

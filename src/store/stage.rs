@@ -93,6 +93,11 @@ impl Staging {
                 cache_bytes: STAGING_CACHE_BYTES,
             },
         )
+        // Uncompressed: the staging lives for one crawl, and compressing every staged page as
+        // sled logs it (and again each time it rewrites a leaf) was a third of a crawl's CPU.
+        // At 300,000 people the crawl alone took 28.2 s compressed and 17.9 s not, for about
+        // 500 MB of staging on disk until the crawl ends (benches/README.md).
+        .use_compression(false)
         .open()
         .map_err(|e| self.failed(e))?;
         Ok(StagingDb {
