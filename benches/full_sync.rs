@@ -135,7 +135,9 @@ fn main() -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     // `OKTAMIRROR_BENCH_KEEP_STORE=DIR`: the first sync's store is written there and kept
     // (to start `oktamirror serve` on it afterwards).
+    // Set but empty counts as unset: an empty path would put the store in the working directory.
     let path = std::env::var_os("OKTAMIRROR_BENCH_KEEP_STORE")
+        .filter(|p| !p.is_empty())
         .map_or_else(|| dir.path().to_path_buf(), std::path::PathBuf::from);
     let rt = support::runtime()?;
     let store = support::open_store(&path)?;
