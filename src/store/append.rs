@@ -121,6 +121,13 @@ mod tests {
         db
     }
 
+    /// A bulk load of `tree`, which must be new.
+    fn begin(tree: &sled::Tree) -> sled::BulkLoad {
+        tree.bulk_load(super::LEAF_FILL)
+            .expect("begin")
+            .expect("a new tree")
+    }
+
     /// Keys that share long prefixes (up to past the 255 bytes a node may leave out), and
     /// short ones, with values of every size up to a few KB.
     fn entries(rng: &mut Rng, n: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -188,10 +195,7 @@ mod tests {
         {
             let db = db(dir.path());
             let tree = db.open_tree("t").expect("tree");
-            let mut load = tree
-                .bulk_load(super::LEAF_FILL)
-                .expect("begin")
-                .expect("a new tree");
+            let mut load = begin(&tree);
             let mut late = Vec::new();
             for (k, v) in &sorted {
                 if rng.chance(2) {
@@ -304,10 +308,7 @@ mod tests {
                 }
                 reads
             });
-            let mut load = tree
-                .bulk_load(super::LEAF_FILL)
-                .expect("begin")
-                .expect("a new tree");
+            let mut load = begin(&tree);
             for k in &keys {
                 load.push(k, k.as_slice()).expect("push beside readers");
             }
@@ -330,10 +331,7 @@ mod tests {
         {
             let db = db(dir.path());
             let tree = db.open_tree("t").expect("tree");
-            let mut load = tree
-                .bulk_load(super::LEAF_FILL)
-                .expect("begin")
-                .expect("a new tree");
+            let mut load = begin(&tree);
             for k in &keys {
                 load.push(k, k.as_slice()).expect("push");
             }

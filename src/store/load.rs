@@ -1,7 +1,7 @@
 //! The initial load: a crawl applied to an empty store writes each key once, in key order and a
 //! leaf page at a time (`append.rs`), without the compare-before-write and the change-log entry
-//! per record of `Store::apply`, and ends with one `Entity::InitialLoad` change-log entry that tells every
-//! follower of the log to read the store again.
+//! per record of `Store::apply`, and ends with one `Entity::InitialLoad` change-log entry that
+//! tells every follower of the log to read the store again.
 //!
 //! Whether a load may take this path is decided here, once, by `Store::begin_initial_load`:
 //! only when every tree a crawl writes is empty (a first sync, or a sync after a restore of an

@@ -696,8 +696,9 @@ fn load_people(
             for r in store.staged_users_bytes() {
                 let (id, raw) = r?;
                 let manager = managers.take(&ids, &id);
+                // `None`: skipped as unreadable (and warned about) when the people were parsed.
                 let Some(person) = writer.person(&id, &raw, manager) else {
-                    continue; // skipped as unreadable (and warned about) when the people were parsed
+                    continue;
                 };
                 chunk.push((person, raw));
                 if chunk.len() >= LOAD_CHUNK {

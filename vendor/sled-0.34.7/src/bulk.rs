@@ -142,7 +142,8 @@ impl BulkLoad {
         }
         let node = leaf(self.tail_lo.clone(), IVec::default(), None, &last);
         self.write_tail(node, &guard)?;
-        self.write_index(&guard)
+        let leaves = std::mem::take(&mut self.leaves);
+        self.write_index(leaves, &guard)
     }
 
     /// `buf` is full and `next` holds enough to begin the next leaf: allocates that leaf (with
@@ -187,14 +188,14 @@ impl BulkLoad {
         Err(changed())
     }
 
-    /// Writes the index levels over the leaves, then the root. A root that a reader has
+    /// Writes the index levels over `leaves` (low key, page), then the root. A root that a reader has
     /// changed in shape meanwhile (split, hoisted or merging) is left as it is: the tree is
     /// valid without the index, and readers complete it.
-    fn write_index(&self, guard: &Guard) -> Result<()> {
-        if self.leaves.len() < 2 {
+    fn write_index(&self, leaves: Vec<(IVec, PageId)>, guard: &Guard) -> Result<()> {
+        if leaves.len() < 2 {
             return Ok(());
         }
-        let mut level = self.leaves.clone();
+        let mut level = leaves;
         while level.len() > ROOT_MAX {
             level = self.write_index_level(&level, guard)?;
         }
