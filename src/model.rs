@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub mod mapping;
+pub mod positions;
 pub use mapping::{Attribute, AttributeMap};
+pub use positions::{Keep, Positions};
 
 /// An Okta user status. Okta documents eight; `ACTIVATING` and anything newer land in `Unknown`
 /// so an unexpected value never fails a crawl (the raw JSON still holds the exact string).

@@ -366,7 +366,7 @@ pub(super) struct Tally {
     /// `department_counts`.
     departments: HashMap<Vec<u8>, u64>,
     /// Everyone being loaded, in id order.
-    ids: Arc<[(String, UserStatus)]>,
+    ids: Arc<super::load::Everyone>,
     /// Ids met that are not in `ids` (none when the people written are those the load began
     /// with), numbered after them.
     extra: Vec<String>,
@@ -382,8 +382,8 @@ const NONE: u32 = u32::MAX;
 
 impl Tally {
     /// A tally of a load of `ids` (in id order).
-    pub(super) fn new(ids: Arc<[(String, UserStatus)]>) -> Tally {
-        let n = ids.len();
+    pub(super) fn new(ids: Arc<super::load::Everyone>) -> Tally {
+        let n = ids.ids().len();
         Tally {
             counts: HashMap::new(),
             departments: HashMap::new(),
@@ -398,13 +398,13 @@ impl Tally {
     /// The position of `id`, numbering it after everyone else when it is not in `ids`.
     fn at(&mut self, id: &str) -> Result<u32> {
         let too_many = || StoreError::Corrupt("more than 2^32 - 1 people in one load".into());
-        if let Ok(at) = self.ids.binary_search_by(|(p, _)| p.as_str().cmp(id)) {
+        if let Some(at) = self.ids.position(id) {
             return u32::try_from(at).map_err(|_| too_many());
         }
         if let Some(&at) = self.extra_at.get(id) {
             return Ok(at);
         }
-        let at = u32::try_from(self.ids.len() + self.extra.len())
+        let at = u32::try_from(self.ids.ids().len() + self.extra.len())
             .ok()
             .filter(|&at| at != NONE)
             .ok_or_else(too_many)?;
@@ -417,9 +417,9 @@ impl Tally {
 
     fn id(&self, at: u32) -> &str {
         let at = at as usize;
-        match self.ids.get(at) {
+        match self.ids.ids().get(at) {
             Some((id, _)) => id,
-            None => &self.extra[at - self.ids.len()],
+            None => &self.extra[at - self.ids.ids().len()],
         }
     }
 

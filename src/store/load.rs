@@ -21,7 +21,7 @@ use super::append::{Append, Appends};
 use super::counts::{Tally, group_status_tally};
 use super::runs::Runs;
 use super::{Result, Store, StoreError, T, keys, meta};
-use crate::model::{Change, ChangeOp, Entity, Group, Person, UserStatus};
+use crate::model::{Change, ChangeOp, Entity, Group, Keep, Person, Positions, UserStatus};
 
 /// The trees an initial load writes: all empty for a load to begin, all emptied again when one
 /// is abandoned. Everything but the change log, the meta tree, the run history and the handled
@@ -70,7 +70,7 @@ pub struct PeopleLoad {
     indexes: Runs,
     attrs: Runs,
     /// Everyone being loaded, in id order (shared with the membership side).
-    ids: Arc<[(String, UserStatus)]>,
+    ids: Arc<Everyone>,
     /// The trees written in key order as the people and groups come (`append.rs`).
     written: Appends,
     people: u64,
@@ -87,7 +87,7 @@ pub struct MemberLoad {
     store: Store,
     /// Everyone being loaded with their status, in id order: a person's position is their
     /// number in `pairs`.
-    people: Arc<[(String, UserStatus)]>,
+    people: Arc<Everyone>,
     /// The groups seen so far, in the order they came (id order).
     groups: Vec<String>,
     /// (person, group) positions of the `member_of` entries still to write.
@@ -183,11 +183,11 @@ impl Store {
 
 impl InitialLoad {
     /// The two sides of the load; `people` holds every person that will be loaded, with their
-    /// status.
-    pub fn sides(&self, mut people: Vec<(String, UserStatus)>) -> (PeopleLoad, MemberLoad) {
-        people.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let people: Arc<[(String, UserStatus)]> = people.into();
-        (
+    /// status, in id order and each once (positions in it stand for people: see
+    /// [`PeopleLoad::ids`]).
+    pub fn sides(&self, people: Vec<(String, UserStatus)>) -> Result<(PeopleLoad, MemberLoad)> {
+        let people = Arc::new(Everyone::new(people)?);
+        Ok((
             PeopleLoad {
                 store: self.store.clone(),
                 tally: Tally::new(people.clone()),
@@ -208,7 +208,7 @@ impl InitialLoad {
                 written: Appends::default(),
                 memberships: 0,
             },
-        )
+        ))
     }
 
     /// Writes the counts, makes everything durable, then in one transaction logs the load,
@@ -309,17 +309,12 @@ impl PeopleLoad {
     /// Everyone being loaded with their status, in id order (as `sides` was given them): a
     /// person's position here stands for them in the caller's own per-person tables.
     pub fn ids(&self) -> &[(String, UserStatus)] {
-        &self.ids
+        self.ids.ids()
     }
 
-    /// [`PeopleLoad::ids`], shared (for a reader on another thread).
-    pub fn shared_ids(&self) -> Arc<[(String, UserStatus)]> {
+    /// Everyone being loaded, shared (for a reader on another thread).
+    pub fn everyone(&self) -> Arc<Everyone> {
         self.ids.clone()
-    }
-
-    /// Where `id` is in [`PeopleLoad::ids`], if they are being loaded.
-    pub fn position(&self, id: &str) -> Option<usize> {
-        position(&self.ids, id)
     }
 
     /// Writes people (each with Okta's raw JSON) and `status_of` in id order, and gathers their
@@ -369,9 +364,42 @@ impl PeopleLoad {
     }
 }
 
-/// Where `id` is in `people` (everyone being loaded, in id order).
-fn position(people: &[(String, UserStatus)], id: &str) -> Option<usize> {
-    people.binary_search_by(|(p, _)| p.as_str().cmp(id)).ok()
+/// Everyone an initial load writes, in id order, and where each id is (by hash: a load looks
+/// up every membership's person and every person's manager, some seven million lookups at a
+/// million people).
+pub struct Everyone {
+    ids: Box<[(String, UserStatus)]>,
+    at: Positions,
+}
+
+impl Everyone {
+    /// `ids` must be in id order, each once: an error says otherwise.
+    fn new(ids: Vec<(String, UserStatus)>) -> Result<Everyone> {
+        if let Some(w) = ids.windows(2).find(|w| w[0].0 >= w[1].0) {
+            return Err(StoreError::Corrupt(format!(
+                "an initial load was given its people out of id order ({} before {})",
+                w[0].0, w[1].0
+            )));
+        }
+        let at = Positions::build(ids.len(), |i| ids.get(i as usize).map(|p| p.0.as_str()), {
+            |_, _| Keep::Held
+        });
+        Ok(Everyone {
+            ids: ids.into_boxed_slice(),
+            at,
+        })
+    }
+
+    /// Everyone, in id order, with their status.
+    pub fn ids(&self) -> &[(String, UserStatus)] {
+        &self.ids
+    }
+
+    /// Where `id` is in [`Everyone::ids`], if they are being loaded.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        let key = |i: u32| self.ids.get(i as usize).map(|p| p.0.as_str());
+        self.at.get(id, key).map(|at| at as usize)
+    }
 }
 
 impl MemberLoad {
@@ -384,7 +412,7 @@ impl MemberLoad {
         let _writing = self.store.writing();
         let mut added = 0u64;
         for u in user_ids {
-            let Some(at) = position(&self.people, u) else {
+            let Some(at) = self.people.position(u) else {
                 continue;
             };
             let pair = keys::pair(group_id, u);
@@ -392,7 +420,11 @@ impl MemberLoad {
                 .push(&self.store, T::Members as usize, &pair, &[])?;
             // Fewer than 2^32 people: `people` is a Vec of them, and ids are 20 bytes or more.
             self.pairs.push((at as u32, group));
-            group_status_tally(&mut self.group_status, group_id, Some(self.people[at].1));
+            group_status_tally(
+                &mut self.group_status,
+                group_id,
+                Some(self.people.ids[at].1),
+            );
             added += 1;
         }
         if added > 0 {
@@ -413,7 +445,7 @@ impl MemberLoad {
         let mut out = std::mem::take(&mut self.written);
         for (person, group) in pairs {
             let (p, g) = (
-                &self.people[person as usize].0,
+                &self.people.ids[person as usize].0,
                 &self.groups[group as usize],
             );
             let pair = keys::pair(p, g);

@@ -715,3 +715,34 @@ fn a_snapshot_a_crash_left_half_written_does_not_stop_the_store_opening() {
     let s = Store::open(dir.path()).expect("opens past the leftover");
     assert!(s.person_by_login("ana@x.com").expect("get").is_some());
 }
+
+/// An initial load numbers its people by their place in id order, so it refuses a list out of
+/// order or with an id twice (which would tie the wrong people together), and finds everyone
+/// in one that is in order.
+#[test]
+fn an_initial_load_takes_its_people_in_id_order_each_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    let load = s.begin_initial_load().expect("begin").expect("empty");
+    let at = |ids: &[&str]| -> Vec<(String, crate::model::UserStatus)> {
+        ids.iter()
+            .map(|id| ((*id).to_owned(), crate::model::UserStatus::Active))
+            .collect()
+    };
+    for bad in [&["u2", "u1"][..], &["u1", "u1"], &["u1", "u3", "u2"]] {
+        let e = load.sides(at(bad)).err().expect("refused");
+        assert!(e.to_string().contains("out of id order"), "{e}");
+    }
+    let ids: Vec<String> = (0..3000).map(|i| format!("u{i:05}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let (people, _members) = load.sides(at(&refs)).expect("in order");
+    let everyone = people.everyone();
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(everyone.position(id), Some(i));
+    }
+    for missing in ["", "u03000", "u1", "v00001"] {
+        assert_eq!(everyone.position(missing), None);
+    }
+    assert!(load.sides(Vec::new()).is_ok(), "nobody is in order");
+    load.abandon().expect("abandon");
+}

@@ -524,7 +524,7 @@ fn apply_staged(
     let mut live = Live::of(store, &people, vanished)?;
     let (removals, held, settled) = decide_removals(store, cfg, &mut live, &mut warnings)?;
     done("removals decided");
-    let (people, mut resolution) = resolve_managers(store, people, &held.people, &cfg.managers)?;
+    let resolved = resolve_managers(store, people, &held.people, &cfg.managers)?;
     done("managers resolved");
     let writer = Writer {
         map: &cfg.attribute_map,
@@ -532,30 +532,31 @@ fn apply_staged(
     };
     // Decided by the store, once: a crawl into an empty store writes each key once.
     if let Some(load) = store.begin_initial_load()? {
-        let status: Vec<_> = people
+        let Resolved {
+            people,
+            staged,
+            mut manager_of,
+            report,
+        } = resolved;
+        let status: Vec<_> = people[..staged]
             .iter()
             .map(|p| (p.id().to_owned(), p.status()))
             .collect();
         drop(people);
         // Nothing removes anything from an empty store: the live sets are not needed again.
         drop(live);
-        let loaded = load_initial(
-            store,
-            load,
-            status,
-            &writer,
-            std::mem::take(&mut resolution.managers),
-            crawled,
-            cancel,
-        );
+        // An empty store holds nobody to hold: everyone resolved is being loaded.
+        manager_of.truncate(staged);
+        let loaded = load_initial(store, load, status, &writer, manager_of, crawled, cancel);
         let (counts, groups_warnings) = loaded?;
         warnings.extend(groups_warnings);
         done("initial load");
-        warnings.extend(manager_warnings(&resolution.report));
-        return Ok((counts, resolution.report, held, warnings, settled));
+        warnings.extend(manager_warnings(&report));
+        return Ok((counts, report, held, warnings, settled));
     }
-    drop(people);
-    apply_people(store, &mut out, &writer, &mut resolution.managers)?;
+    let mut managers = resolved.by_id();
+    let Resolved { report, .. } = resolved;
+    apply_people(store, &mut out, &writer, &mut managers)?;
     done("people");
     let groups = apply_groups(store, &mut out, vanished, &mut warnings)?;
     out.flush()?;
@@ -566,8 +567,8 @@ fn apply_staged(
     apply_removals(&mut out, removals)?;
     out.flush()?;
     done("removals");
-    warnings.extend(manager_warnings(&resolution.report));
-    Ok((out.counts, resolution.report, held, warnings, settled))
+    warnings.extend(manager_warnings(&report));
+    Ok((out.counts, report, held, warnings, settled))
 }
 
 /// People per batch of an initial load.
@@ -582,12 +583,12 @@ fn load_initial(
     load: crate::store::InitialLoad,
     status: Vec<(String, crate::model::UserStatus)>,
     writer: &Writer<'_>,
-    managers: std::collections::HashMap<String, String>,
+    manager_of: Vec<u32>,
     crawled: &Crawled,
     cancel: &Cancel,
 ) -> Result<(ChangeCounts, Vec<String>), FullSyncError> {
-    let (mut people_side, mut member_side) = load.sides(status);
-    let managers = ManagerPositions::new(&people_side, managers);
+    let (mut people_side, mut member_side) = load.sides(status)?;
+    let managers = ManagerPositions(manager_of);
     let mut warnings = Vec::new();
     let loaded = std::thread::scope(|scope| {
         let groups = parse_staged_groups(store, &crawled.vanished, &mut warnings)?;
@@ -631,48 +632,16 @@ fn load_initial(
     }
 }
 
-/// Each person's resolved manager by their position in the load's id order (`PeopleLoad::ids`):
-/// 4 bytes a person where the resolver's map of ids to ids takes some 160 bytes (about 165 MB
-/// at a million people, held through the whole load).
-struct ManagerPositions {
-    of: Vec<u32>,
-    /// Pairs naming someone outside the load (none when the resolver ran over the people being
-    /// loaded, as it does; kept so that no link could be dropped).
-    rest: std::collections::HashMap<String, String>,
-}
+/// Each person's resolved manager by their position in the load's id order (`PeopleLoad::ids`,
+/// the order managers were resolved in): 4 bytes a person where the resolver's map of ids to
+/// ids takes some 160 bytes (about 165 MB at a million people, held through the whole load).
+struct ManagerPositions(Vec<u32>);
 
 impl ManagerPositions {
-    const NONE: u32 = u32::MAX;
-
-    fn new(
-        load: &crate::store::PeopleLoad,
-        managers: std::collections::HashMap<String, String>,
-    ) -> ManagerPositions {
-        let mut of = vec![Self::NONE; load.ids().len()];
-        let mut rest = std::collections::HashMap::new();
-        for (person, manager) in managers {
-            let m = load.position(&manager).and_then(|m| u32::try_from(m).ok());
-            match (load.position(&person), m) {
-                (Some(p), Some(m)) if m != Self::NONE => of[p] = m,
-                _ => {
-                    rest.insert(person, manager);
-                }
-            }
-        }
-        ManagerPositions { of, rest }
-    }
-
-    /// The manager of `id`, taken out (each person is written once).
-    fn take(&mut self, ids: &[(String, crate::model::UserStatus)], id: &str) -> Option<String> {
-        let m = ids
-            .binary_search_by(|(p, _)| p.as_str().cmp(id))
-            .ok()
-            .and_then(|p| self.of.get_mut(p))
-            .map(|m| std::mem::replace(m, Self::NONE));
-        match m {
-            Some(m) if m != Self::NONE => ids.get(m as usize).map(|(id, _)| id.clone()),
-            _ => self.rest.remove(id),
-        }
+    /// The manager of the person at `at`, taken out (each person is written once).
+    fn take(&mut self, ids: &[(String, crate::model::UserStatus)], at: usize) -> Option<String> {
+        let m = std::mem::replace(self.0.get_mut(at)?, managers::NO_MANAGER);
+        ids.get(m as usize).map(|(id, _)| id.clone())
     }
 }
 
@@ -687,15 +656,24 @@ fn load_people(
     mut managers: ManagerPositions,
     cancel: &Cancel,
 ) -> Result<(), FullSyncError> {
-    let ids = out.shared_ids();
+    let everyone = out.everyone();
     // Two chunks in flight: a few MB each, so the handoff adds little to the load's memory.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(Person, Vec<u8>)>>(2);
     std::thread::scope(|s| {
         let reader = s.spawn(move || -> Result<(), FullSyncError> {
+            let ids = everyone.ids();
             let mut chunk = Vec::with_capacity(LOAD_CHUNK);
+            // The staged users come in id order, as `ids` do (less those that did not parse).
+            let mut at = 0;
             for r in store.staged_users_bytes() {
                 let (id, raw) = r?;
-                let manager = managers.take(&ids, &id);
+                while ids.get(at).is_some_and(|(p, _)| p.as_str() < id.as_str()) {
+                    at += 1;
+                }
+                let manager = match ids.get(at) {
+                    Some((p, _)) if *p == id => managers.take(ids, at),
+                    _ => None,
+                };
                 // `None`: skipped as unreadable (and warned about) when the people were parsed.
                 let Some(person) = writer.person(&id, &raw, manager) else {
                     continue;
@@ -1008,23 +986,48 @@ fn decide_removals(
     ))
 }
 
-/// Resolves managers over the staged people and the held ones (who may still manage someone),
-/// returning the staged people alone, in id order, with the resolution.
+/// Resolves managers over the staged people and the held ones (who may still manage someone).
 fn resolve_managers(
     store: &Store,
-    people: Vec<managers::Inputs>,
+    mut people: Vec<managers::Inputs>,
     held_people: &[String],
     cfg: &managers::ManagerConfig,
-) -> Result<(Vec<managers::Inputs>, managers::Resolution), StoreError> {
-    let mut resolve_over = people;
+) -> Result<Resolved, StoreError> {
+    let staged = people.len();
     for id in held_people {
         if let Some(p) = store.person(id)? {
-            resolve_over.push(managers::Inputs::of(&p));
+            people.push(managers::Inputs::of(&p));
         }
     }
-    let resolution = managers::resolve(&resolve_over, cfg);
-    resolve_over.truncate(resolve_over.len() - held_people.len().min(resolve_over.len()));
-    Ok((resolve_over, resolution))
+    let refs: Vec<&managers::Inputs> = people.iter().collect();
+    let (manager_of, report) = managers::resolve_positions(&refs, cfg);
+    Ok(Resolved {
+        people,
+        staged,
+        manager_of,
+        report,
+    })
+}
+
+/// Managers resolved over the staged people (in id order) and, after them, the held ones.
+struct Resolved {
+    people: Vec<managers::Inputs>,
+    /// How many of `people` were staged (the rest are held).
+    staged: usize,
+    /// Each person's manager, a position in `people` (`managers::NO_MANAGER`: none).
+    manager_of: Vec<u32>,
+    report: ManagerReport,
+}
+
+impl Resolved {
+    /// Each person's manager by id, for the apply's writes.
+    fn by_id(&self) -> std::collections::HashMap<String, String> {
+        let ids = |at: u32| self.people.get(at as usize).map(|p| p.id());
+        let pairs = self.manager_of.iter().enumerate();
+        pairs
+            .filter_map(|(at, &m)| Some((ids(at as u32)?.to_owned(), ids(m)?.to_owned())))
+            .collect()
+    }
 }
 
 /// Writes each staged person with their resolved manager and the staged raw bytes as they are

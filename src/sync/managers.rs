@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::model::{ManagerReport, Person, UserStatus};
+use crate::model::{Keep, ManagerReport, Person, Positions, UserStatus};
 
 /// Which person field a `profile.managerId` value is matched against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -241,14 +241,14 @@ impl ManagerInputs for Inputs {
     }
 }
 
-/// People from which `resolve` sorts its keys on two threads.
-const PARALLEL_SORTS: usize = 50_000;
+/// People from which `resolve` builds its key indexes on two threads.
+const PARALLEL_KEYS: usize = 50_000;
 
 /// Resolves every person's manager. Where a key is shared (Okta enforces no uniqueness on
 /// employee numbers or emails), a person who is not deprovisioned wins, then the lowest id.
 ///
-/// Works on positions in `people` until the end: each key is a sorted list of positions
-/// (4 bytes a person, where a hash map of keys took some 70 MB a key at a million people, and
+/// Works on positions in `people` until the end: each key is a hash table of positions
+/// (5 bytes a person, where a hash map of keys took some 70 MB a key at a million people, and
 /// a server resolves again whenever someone's keys change), and cycles are found over a state
 /// byte per person. Only the answer, id to id, is built of strings.
 pub fn resolve<'p, P, I>(people: I, cfg: &ManagerConfig) -> Resolution
@@ -257,12 +257,29 @@ where
     I: IntoIterator<Item = &'p P>,
 {
     let people: Vec<&'p P> = people.into_iter().collect();
+    let (manager_of, report) = resolve_positions(&people, cfg);
+    let resolved = manager_of.iter().filter(|&&m| m != NO_MANAGER).count();
+    let mut managers = HashMap::with_capacity(resolved);
+    for (p, m) in people.iter().zip(&manager_of) {
+        if let Some(m) = people.get(*m as usize) {
+            managers.insert(p.id().to_owned(), m.id().to_owned());
+        }
+    }
+    Resolution { managers, report }
+}
+
+/// [`resolve`], answered by position: each person's manager as a position in `people`
+/// ([`NO_MANAGER`] for none). A whole org's load keeps these 4 bytes a person, where the map
+/// of ids to ids takes some 160.
+pub fn resolve_positions<P>(people: &[&P], cfg: &ManagerConfig) -> (Vec<u32>, ManagerReport)
+where
+    P: ManagerInputs + Sync,
+{
     let mut report = ManagerReport::default();
     let mut manager_of = vec![NO_MANAGER; people.len()];
     {
-        let people = people.as_slice();
-        // Three of the six sorts on a second thread for a large org (a million people: some
-        // five seconds each way); a few people are not worth a thread.
+        // Three of the six indexes on a second thread for a large org; a few people are not
+        // worth a thread.
         let first = || {
             (
                 KeyIndex::new(people, Shared::Last, |p| Some(Cow::Borrowed(p.id()))),
@@ -284,7 +301,7 @@ where
             )
         };
         let ((by_id, by_external, by_login), (by_email, by_empno, by_name)) =
-            if people.len() >= PARALLEL_SORTS {
+            if people.len() >= PARALLEL_KEYS {
                 std::thread::scope(|s| {
                     let first = s.spawn(first);
                     let second = second();
@@ -321,16 +338,9 @@ where
             }
         }
     }
-    report.cycles = break_cycles(&people, &mut manager_of);
+    report.cycles = break_cycles(people, &mut manager_of);
     report.unresolved.sort();
-    let resolved = manager_of.iter().filter(|&&m| m != NO_MANAGER).count();
-    let mut managers = HashMap::with_capacity(resolved);
-    for (p, m) in people.iter().zip(&manager_of) {
-        if let Some(m) = people.get(*m as usize) {
-            managers.insert(p.id().to_owned(), m.id().to_owned());
-        }
-    }
-    Resolution { managers, report }
+    (manager_of, report)
 }
 
 /// Which of the people sharing a key it names.
@@ -344,11 +354,13 @@ enum Shared {
     Nobody,
 }
 
-/// One key of every person, as positions sorted by the key, one per key.
+/// One key of every person: the position each key names, found by hash (`Positions`: 5 bytes
+/// a person, where a sorted list of positions took 4 but about twenty string compares a
+/// lookup, and sorting it some five seconds a key at a million people).
 struct KeyIndex<'a, 'p, P, K> {
     people: &'a [&'p P],
     key: K,
-    sorted: Vec<u32>,
+    positions: Positions,
 }
 
 impl<'a, 'p, P, K> KeyIndex<'a, 'p, P, K>
@@ -357,54 +369,34 @@ where
     K: Fn(&'p P) -> Option<Cow<'p, str>>,
 {
     fn new(people: &'a [&'p P], shared: Shared, key: K) -> Self {
-        let mut sorted: Vec<u32> = (0..people.len())
-            .filter(|&i| key(people[i]).is_some())
-            .map(position)
-            .collect();
         let rank = |i: u32| {
             let p = people[i as usize];
             (p.deprovisioned(), p.id())
         };
-        // Equal keys end up together, the one to keep first.
-        sorted.sort_by(|&a, &b| {
-            key(people[a as usize])
-                .cmp(&key(people[b as usize]))
-                .then_with(|| match shared {
-                    Shared::Best => rank(a).cmp(&rank(b)).then(a.cmp(&b)),
-                    Shared::Last => b.cmp(&a),
-                    Shared::Nobody => a.cmp(&b),
-                })
-        });
-        let mut kept: Vec<u32> = sorted
-            .chunk_by(|&a, &b| key(people[a as usize]) == key(people[b as usize]))
-            .filter(|same| shared != Shared::Nobody || same.len() == 1)
-            .map(|same| same[0])
-            .collect();
-        kept.shrink_to_fit();
+        // Positions come in order, so of two equal ranks the one held is the earlier.
+        let keep = |held: u32, new: u32| match shared {
+            Shared::Best if rank(new) < rank(held) => Keep::New,
+            Shared::Best => Keep::Held,
+            Shared::Last => Keep::New,
+            Shared::Nobody => Keep::Neither,
+        };
+        let positions = Positions::build(people.len(), |i| key(people[i as usize]), keep);
         KeyIndex {
             people,
             key,
-            sorted: kept,
+            positions,
         }
     }
 
     /// The position of the person `k` names, if any.
     fn get(&self, k: &str) -> Option<u32> {
-        let at = self
-            .sorted
-            .binary_search_by(|&i| {
-                (self.key)(self.people[i as usize])
-                    .as_deref()
-                    .unwrap_or_default()
-                    .cmp(k)
-            })
-            .ok()?;
-        self.sorted.get(at).copied()
+        self.positions
+            .get(k, |i| (self.key)(self.people[i as usize]))
     }
 }
 
-/// `resolve`'s mark for a person without a resolved manager.
-const NO_MANAGER: u32 = u32::MAX;
+/// `resolve_positions`' mark for a person without a resolved manager.
+pub const NO_MANAGER: u32 = u32::MAX;
 
 /// A position in `resolve`'s people as the maps hold it: an org has far fewer than four
 /// billion people.

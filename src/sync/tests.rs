@@ -665,7 +665,7 @@ async fn an_interrupted_initial_load_is_emptied_on_open_and_loaded_again() {
             .iter()
             .map(|(p, _)| (p.id.clone(), p.status))
             .collect();
-        let (mut ps, mut ms) = load.sides(status);
+        let (mut ps, mut ms) = load.sides(status).expect("sides");
         ps.people(&people).expect("people");
         ms.members("g1", &ids[..500]).expect("members");
         store.flush().expect("flush");
