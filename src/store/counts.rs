@@ -234,7 +234,7 @@ fn walk(tx: &[TransactionalTree], id: &str, first: &str, all: i64, shown: i64) -
 }
 
 /// `group ++ 0 ++ status`: how many members of the group have that status.
-fn group_status_key(group: &str, s: UserStatus) -> Vec<u8> {
+pub(super) fn group_status_key(group: &str, s: UserStatus) -> Vec<u8> {
     keys::pair(group, s.as_str())
 }
 
@@ -485,17 +485,6 @@ impl Tally {
             .collect();
         store.put_in_key_order(T::ReportCounts, under)?;
         Ok(())
-    }
-}
-
-/// Each group's members by status for an initial load, from the statuses of the people loaded.
-pub(super) fn group_status_tally(
-    tally: &mut HashMap<Vec<u8>, u64>,
-    group: &str,
-    status: Option<UserStatus>,
-) {
-    if let Some(s) = status {
-        *tally.entry(group_status_key(group, s)).or_default() += 1;
     }
 }
 

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::append::{Append, Appends};
-use super::counts::{Tally, group_status_tally};
+use super::counts::{Tally, group_status_key};
 use super::runs::Runs;
 use super::{Result, Store, StoreError, T, keys, meta};
 use crate::model::{Change, ChangeOp, Entity, Group, Keep, Person, Positions, UserStatus};
@@ -411,21 +411,33 @@ impl MemberLoad {
         self.groups.push(group_id.to_owned());
         let _writing = self.store.writing();
         let mut added = 0u64;
+        // Members per status, counted here and keyed once per group (not a key a membership).
+        let mut by_status = [0u64; UserStatus::ALL.len()];
+        let mut pair = keys::prefix(group_id);
+        let group_part = pair.len();
         for u in user_ids {
             let Some(at) = self.people.position(u) else {
                 continue;
             };
-            let pair = keys::pair(group_id, u);
+            pair.truncate(group_part);
+            pair.extend_from_slice(u.as_bytes());
             self.written
                 .push(&self.store, T::Members as usize, &pair, &[])?;
             // Fewer than 2^32 people: `people` is a Vec of them, and ids are 20 bytes or more.
             self.pairs.push((at as u32, group));
-            group_status_tally(
-                &mut self.group_status,
-                group_id,
-                Some(self.people.ids[at].1),
-            );
+            let status = self.people.ids[at].1;
+            if let Some(n) = UserStatus::ALL.iter().position(|s| *s == status) {
+                by_status[n] += 1;
+            }
             added += 1;
+        }
+        for (s, n) in UserStatus::ALL.iter().zip(by_status) {
+            if n > 0 {
+                *self
+                    .group_status
+                    .entry(group_status_key(group_id, *s))
+                    .or_default() += n;
+            }
         }
         if added > 0 {
             *self.group_counts.entry(group_id.to_owned()).or_default() += added;
@@ -443,12 +455,16 @@ impl MemberLoad {
         pairs.sort_unstable();
         let _writing = self.store.writing();
         let mut out = std::mem::take(&mut self.written);
+        let mut pair = Vec::new();
         for (person, group) in pairs {
             let (p, g) = (
                 &self.people.ids[person as usize].0,
                 &self.groups[group as usize],
             );
-            let pair = keys::pair(p, g);
+            pair.clear();
+            pair.extend_from_slice(p.as_bytes());
+            pair.push(keys::SEP);
+            pair.extend_from_slice(g.as_bytes());
             out.push(&self.store, T::MemberOf as usize, &pair, &[])?;
         }
         out.finish()

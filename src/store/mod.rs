@@ -10,6 +10,7 @@ mod load;
 mod read;
 mod runs;
 mod stage;
+pub use stage::StagedUser;
 mod write;
 
 pub use backup::{BACKUP_MAGIC, SnapshotSummary, Spool};

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use super::{Result, Store, StoreError, decode, id_of, keys};
+use crate::model::Person;
 
 /// Member ids per staged chunk.
 const MEMBER_CHUNK: usize = 1000;
@@ -178,7 +179,25 @@ impl Store {
 
     /// Stages one page of raw users (id, JSON).
     pub fn stage_users(&self, page: &[(String, Value)]) -> Result<()> {
-        stage_page(&self.staging.tree(Which::Users)?, page)
+        let users = self.staging.tree(Which::Users)?;
+        let mut batch = sled::Batch::default();
+        for (id, raw) in page {
+            batch.insert(id.as_bytes(), staged_user(id, None, raw)?);
+        }
+        users.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Stages one page of users (id, JSON) with the person the crawl derived from each (`None`
+    /// where it did not parse), so that the apply does not parse Okta's JSON again.
+    pub fn stage_people(&self, page: &[(String, Value, Option<Person>)]) -> Result<()> {
+        let users = self.staging.tree(Which::Users)?;
+        let mut batch = sled::Batch::default();
+        for (id, raw, person) in page {
+            batch.insert(id.as_bytes(), staged_user(id, person.as_ref(), raw)?);
+        }
+        users.apply_batch(batch)?;
+        Ok(())
     }
 
     /// Stages one page of raw groups (id, JSON).
@@ -227,14 +246,31 @@ impl Store {
 
     /// Staged users in id order.
     pub fn staged_users(&self) -> impl Iterator<Item = Result<(String, Value)>> + '_ {
-        staged(self.staging.entries(Which::Users), "staged user")
+        self.staged_users_bytes().map(|r| {
+            let (id, raw) = r?;
+            Ok((id, decode("staged user", &raw)?))
+        })
     }
 
     /// Staged users in id order, as the JSON bytes that were staged (no parse).
     pub fn staged_users_bytes(&self) -> impl Iterator<Item = Result<(String, Vec<u8>)>> + '_ {
+        self.staged_people().map(|r| r.map(|u| (u.id, u.raw)))
+    }
+
+    /// Staged users in id order, each with the person staged beside it (as JSON, no parse).
+    pub fn staged_people(&self) -> impl Iterator<Item = Result<StagedUser>> + '_ {
         self.staging.entries(Which::Users).map(|kv| {
             let (k, v) = kv?;
-            Ok((id_of(&k)?, v.to_vec()))
+            let id = id_of(&k)?;
+            let corrupt = || StoreError::Corrupt(format!("staged user {id}: cut short"));
+            let (len, rest) = v.split_first_chunk::<4>().ok_or_else(corrupt)?;
+            let len = u32::from_be_bytes(*len) as usize;
+            let (person, raw) = rest.split_at_checked(len).ok_or_else(corrupt)?;
+            Ok(StagedUser {
+                person: (len > 0).then(|| person.to_vec()),
+                raw: raw.to_vec(),
+                id,
+            })
         })
     }
 
@@ -289,6 +325,32 @@ impl Store {
     pub fn group_ids(&self) -> impl Iterator<Item = Result<String>> + '_ {
         self.tree(super::T::Groups).iter().map(|kv| id_of(&kv?.0))
     }
+}
+
+/// A user as staged: the person the crawl derived (`Person` as JSON) when it did, and Okta's
+/// JSON as received (volatile fields stripped).
+pub struct StagedUser {
+    /// The Okta id.
+    pub id: String,
+    /// The person as JSON, when the crawl derived one.
+    pub person: Option<Vec<u8>>,
+    /// Okta's JSON.
+    pub raw: Vec<u8>,
+}
+
+/// A staged user's value: the length of the person's JSON (4 bytes, big-endian; 0 for none),
+/// that JSON, then Okta's.
+fn staged_user(id: &str, person: Option<&Person>, raw: &Value) -> Result<Vec<u8>> {
+    let failed = |e: serde_json::Error| StoreError::Corrupt(format!("staging {id}: {e}"));
+    let mut out = vec![0; 4];
+    if let Some(p) = person {
+        serde_json::to_writer(&mut out, p).map_err(failed)?;
+        let len = u32::try_from(out.len() - 4)
+            .map_err(|_| StoreError::Corrupt(format!("staging {id}: a person over 4 GiB")))?;
+        out[..4].copy_from_slice(&len.to_be_bytes());
+    }
+    serde_json::to_writer(&mut out, raw).map_err(failed)?;
+    Ok(out)
 }
 
 fn stage_page(tree: &sled::Tree, page: &[(String, Value)]) -> Result<()> {

@@ -13,7 +13,7 @@ use crate::model::{
     AttributeMap, ChangeCounts, Group, HeldDeletions, ManagerReport, Person, RunKind, SyncRun,
     strip_volatile,
 };
-use crate::store::{Batch, Op, RawJson, Store, StoreError, meta};
+use crate::store::{Batch, Op, RawJson, StagedUser, Store, StoreError, meta};
 
 /// What a source refusing the user types costs, said in the run's warnings.
 pub const USER_TYPES_REFUSED: &str = "Okta refused the user types (GET /api/v1/meta/types/user): grant okta.userTypes.read (OAuth) or use a token whose admin may read them; until then people's userType has an id and no name, and the userType filter and facet match type ids only";
@@ -146,10 +146,15 @@ pub async fn fetch(
     let mut run = SyncRun::start(kind);
     tracing::info!("full sync started");
     let crawl_started = std::time::Instant::now();
-    let outcome = tokio::select! {
-        r = crawl(store, source, cfg, progress, &mut run) => r,
+    let in_flight = InFlight::default();
+    let mut outcome = tokio::select! {
+        r = crawl(store, source, cfg, progress, &mut run, &in_flight) => r,
         _ = cancel.cancelled() => Err(FullSyncError::Cancelled),
     };
+    // A cancelled crawl may have left a page being staged: nothing writes after this.
+    if let Err(e) = in_flight.wait().await {
+        outcome = outcome.and(Err(e));
+    }
     if outcome.is_ok() {
         tracing::info!(
             secs = crawl_started.elapsed().as_secs_f64(),
@@ -299,6 +304,7 @@ async fn crawl(
     cfg: &SyncConfig,
     progress: &dyn Progress,
     run: &mut SyncRun,
+    in_flight: &InFlight,
 ) -> Result<Crawled, FullSyncError> {
     store.stage_clear()?;
     let (user_warnings, groups) = if cfg.scope.users_from_groups {
@@ -307,7 +313,7 @@ async fn crawl(
         (keep_matching_people(store, source).await?, groups)
     } else {
         let (users, groups) = tokio::join!(
-            crawl_users(store, source, progress),
+            crawl_users(store, source, &cfg.attribute_map, progress, in_flight),
             crawl_groups(store, source, cfg, progress, false)
         );
         (users?, groups?)
@@ -400,20 +406,77 @@ async fn complete_manager_chains(
     }
 }
 
+/// Lists the users into the staging tree, each with the person derived from it (the apply then
+/// reads people without parsing Okta's JSON again). A page is derived and staged on a blocking
+/// thread while the next is read (`InFlight`).
 async fn crawl_users(
     store: &Store,
     source: &dyn Source,
+    map: &std::sync::Arc<AttributeMap>,
     progress: &dyn Progress,
+    in_flight: &InFlight,
 ) -> Result<Vec<String>, FullSyncError> {
     let (mut warnings, mut fetched) = (Vec::new(), 0u64);
     let mut pages = source.users();
     while let Some(page) = pages.next().await {
         let page = with_ids(page?, "user", &mut warnings);
         fetched += page.len() as u64;
-        store.stage_users(&page)?;
+        in_flight.wait().await?;
+        let (store, map) = (store.clone(), map.clone());
+        in_flight.start(move || {
+            // A user that does not parse is staged without a person: the apply derives it
+            // again and says why it is skipped.
+            let people: Vec<_> = page
+                .into_iter()
+                .map(|(id, raw)| {
+                    let person = Person::from_okta(&raw, &map).ok();
+                    (id, raw, person)
+                })
+                .collect();
+            store.stage_people(&people)
+        });
         progress.event(ProgressEvent::Users(fetched));
     }
+    in_flight.wait().await?;
+    tracing::debug!(users = fetched, "crawl: users listed");
     Ok(warnings)
+}
+
+/// The page of users being staged on a blocking thread while the crawl reads the next. Held by
+/// `fetch` outside the crawl, so that a crawl dropped by a cancel still waits for its last page
+/// before the staging trees are cleared.
+#[derive(Clone, Default)]
+struct InFlight(std::sync::Arc<std::sync::Mutex<Option<StagingTask>>>);
+
+type StagingTask = tokio::task::JoinHandle<Result<(), StoreError>>;
+
+impl InFlight {
+    fn take(&self) -> Option<StagingTask> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    /// Stages on a blocking thread (after `wait`: one page at a time).
+    fn start(&self, stage: impl FnOnce() -> Result<(), StoreError> + Send + 'static) {
+        let task = tokio::task::spawn_blocking(stage);
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task);
+    }
+
+    /// Waits for the page being staged, if one is, and returns how that went.
+    async fn wait(&self) -> Result<(), FullSyncError> {
+        match self.take() {
+            Some(task) => match task.await {
+                Ok(staged) => Ok(staged?),
+                Err(e) => Err(FullSyncError::Join(e.to_string())),
+            },
+            None => Ok(()),
+        }
+    }
 }
 
 async fn crawl_groups(
@@ -469,6 +532,7 @@ async fn crawl_groups(
         memberships += ids.len() as u64;
         store.stage_members(&gid, &ids)?;
     }
+    tracing::debug!(groups, memberships, "crawl: member lists read");
     Ok((groups, memberships, warnings, vanished))
 }
 
@@ -665,20 +729,20 @@ fn load_people(
             let mut chunk = Vec::with_capacity(LOAD_CHUNK);
             // The staged users come in id order, as `ids` do (less those that did not parse).
             let mut at = 0;
-            for r in store.staged_users_bytes() {
-                let (id, raw) = r?;
-                while ids.get(at).is_some_and(|(p, _)| p.as_str() < id.as_str()) {
+            for r in store.staged_people() {
+                let user = r?;
+                while ids.get(at).is_some_and(|(p, _)| *p < user.id) {
                     at += 1;
                 }
                 let manager = match ids.get(at) {
-                    Some((p, _)) if *p == id => managers.take(ids, at),
+                    Some((p, _)) if *p == user.id => managers.take(ids, at),
                     _ => None,
                 };
                 // `None`: skipped as unreadable (and warned about) when the people were parsed.
-                let Some(person) = writer.person(&id, &raw, manager) else {
+                let Some(person) = writer.person(&user, manager) else {
                     continue;
                 };
-                chunk.push((person, raw));
+                chunk.push((person, user.raw));
                 if chunk.len() >= LOAD_CHUNK {
                     if cancel.is_set() {
                         return Err(FullSyncError::Cancelled);
@@ -810,7 +874,7 @@ fn parse_staged_people(
     // yet (a million people: 13.6 s on one thread). Batches come back numbered and are put
     // back in id order.
     type Parsed = (usize, Vec<managers::Inputs>, Vec<String>);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<(String, Vec<u8>)>)>(4);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<StagedUser>)>(4);
     let rx = std::sync::Mutex::new(rx);
     // Takes batches until the reader is done; after a failure it only takes them (so that the
     // reader never waits on a full channel), and reports the failure at the end.
@@ -830,17 +894,14 @@ fn parse_staged_people(
             }
             let mut people = Vec::with_capacity(batch.len());
             let mut skipped = Vec::new();
-            for (id, raw) in batch {
-                let value: Value = match serde_json::from_slice(&raw) {
-                    Ok(v) => v,
+            for user in batch {
+                match derive(&user, map) {
+                    Ok(Ok(p)) => people.push(managers::Inputs::of(&p)),
+                    Ok(Err(skip)) => skipped.push(skip),
                     Err(e) => {
-                        failed = Some(StoreError::Corrupt(format!("staged user: {e}")));
+                        failed = Some(e);
                         break;
                     }
-                };
-                match Person::from_okta(&value, map) {
-                    Ok(p) => people.push(managers::Inputs::of(&p)),
-                    Err(e) => skipped.push(format!("skipped user {id}: {e}")),
                 }
             }
             out.push((n, people, skipped));
@@ -851,7 +912,7 @@ fn parse_staged_people(
         let reader = s.spawn(move || -> Result<(), StoreError> {
             let mut batch = Vec::with_capacity(PARSE_BATCH);
             let mut n = 0;
-            for r in store.staged_users_bytes() {
+            for r in store.staged_people() {
                 batch.push(r?);
                 if batch.len() == PARSE_BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(PARSE_BATCH));
@@ -898,13 +959,25 @@ struct Writer<'c> {
 
 impl Writer<'_> {
     /// `None` for a user that does not parse (warned about by `parse_staged_people`).
-    fn person(&self, id: &str, raw: &[u8], manager: Option<String>) -> Option<Person> {
-        let value: serde_json::Value = serde_json::from_slice(raw).ok()?;
-        let mut person = Person::from_okta(&value, self.map).ok()?;
+    fn person(&self, user: &StagedUser, manager: Option<String>) -> Option<Person> {
+        let mut person = derive(user, self.map).ok()?.ok()?;
         person.manager_id = manager;
-        person.outside_scope = self.outside.contains(id);
+        person.outside_scope = self.outside.contains(&user.id);
         Some(person)
     }
+}
+
+/// The person of a staged user: the one the crawl derived, or else derived from Okta's JSON
+/// now. `Ok(Err(warning))` for a user that does not parse (skipped); `Err` for staging that
+/// cannot be read.
+fn derive(user: &StagedUser, map: &AttributeMap) -> Result<Result<Person, String>, StoreError> {
+    let corrupt =
+        |e: serde_json::Error| StoreError::Corrupt(format!("staged user {}: {e}", user.id));
+    if let Some(person) = &user.person {
+        return serde_json::from_slice(person).map(Ok).map_err(corrupt);
+    }
+    let value: Value = serde_json::from_slice(&user.raw).map_err(corrupt)?;
+    Ok(Person::from_okta(&value, map).map_err(|e| format!("skipped user {}: {e}", user.id)))
 }
 
 /// What a crawl removes: what the store has and the crawl did not see, less what is held.
@@ -1038,14 +1111,14 @@ fn apply_people(
     writer: &Writer<'_>,
     managers: &mut std::collections::HashMap<String, String>,
 ) -> Result<(), FullSyncError> {
-    for r in store.staged_users_bytes() {
-        let (id, raw) = r?;
-        let Some(person) = writer.person(&id, &raw, managers.remove(&id)) else {
+    for r in store.staged_people() {
+        let user = r?;
+        let Some(person) = writer.person(&user, managers.remove(&user.id)) else {
             continue; // skipped as unreadable (and warned about) when the people were parsed
         };
         out.push(Op::PutPerson {
             person: Box::new(person),
-            raw: RawJson(raw),
+            raw: RawJson(user.raw),
         })?;
     }
     Ok(())
@@ -1247,6 +1320,65 @@ mod tests {
         );
         let recorded = store.last_full_sync().expect("read").expect("recorded");
         assert_eq!(recorded.error, run.error);
+    }
+
+    /// The person the crawl stages beside each user is the one Okta's JSON gives: every field,
+    /// extended attributes, text outside ASCII, numbers and nulls survive the staging. A user
+    /// that does not parse is staged without one, and the apply says why it skips them.
+    #[test]
+    fn a_staged_person_is_the_one_okta_json_gives() {
+        let (_dir, store) = crate::sync::tests::store();
+        let map = AttributeMap::parse(
+            &[("title".to_owned(), "{title} ({costCenter})".to_owned())].into(),
+            &["badgeColour".into(), "shifts".into(), "grade".into()],
+        )
+        .expect("a valid mapping");
+        let rich = serde_json::json!({"id": "00u1", "status": "PASSWORD_EXPIRED",
+            "created": "2024-01-02T03:04:05.000Z", "lastUpdated": "2024-02-03T04:05:06.000Z",
+            "type": {"id": "oty1"},
+            "profile": {"login": "Zoë.Ångström@x.com", "email": "zoe@x.com", "firstName": "Zoë",
+                "lastName": "Ångström \"Z\"", "displayName": null, "title": "Engineer",
+                "costCenter": "CC-9", "department": "R&D / Платформа", "division": "北",
+                "city": "Zürich", "countryCode": "CH", "employeeNumber": " 0042 ",
+                "managerId": "0007", "manager": "Ana", "mobilePhone": "+41 1",
+                "badgeColour": "teal", "shifts": ["early", "late"], "grade": 7.5}});
+        let broken = serde_json::json!({"id": "00u2", "status": "ACTIVE", "profile": {}});
+        let page: Vec<_> = [rich.clone(), broken]
+            .into_iter()
+            .map(|raw| {
+                let id = raw["id"].as_str().expect("id").to_owned();
+                let person = Person::from_okta(&raw, &map).ok();
+                (id, raw, person)
+            })
+            .collect();
+        assert!(page[0].2.is_some() && page[1].2.is_none());
+        store.stage_people(&page).expect("stage");
+        let staged: Vec<StagedUser> = store
+            .staged_people()
+            .collect::<Result<_, _>>()
+            .expect("read");
+        assert_eq!(staged.len(), 2);
+        let expected = Person::from_okta(&rich, &map).expect("parses");
+        assert_eq!(derive(&staged[0], &map).expect("readable"), Ok(expected));
+        assert_eq!(
+            serde_json::from_slice::<Value>(&staged[0].raw).expect("raw"),
+            rich
+        );
+        let skipped = derive(&staged[1], &map).expect("readable");
+        assert!(
+            skipped
+                .as_ref()
+                .is_err_and(|w| w.starts_with("skipped user 00u2")),
+            "{skipped:?}"
+        );
+        // Staged without a person (a scope's member lists, a manager read by key): derived now.
+        store
+            .stage_users(&[("00u1".to_owned(), rich.clone())])
+            .expect("stage");
+        let again = store.staged_people().next().expect("one").expect("read");
+        assert!(again.person.is_none());
+        let expected = Person::from_okta(&rich, &map).expect("parses");
+        assert_eq!(derive(&again, &map).expect("readable"), Ok(expected));
     }
 
     #[test]
