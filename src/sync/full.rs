@@ -121,7 +121,15 @@ struct Crawled {
     vanished: Vanished,
     /// People staged only as managers of people in scope (`Person::outside_scope`).
     outside: HashSet<String>,
+    /// What manager resolution reads of each user listed, as the crawl derived it (`Err`: the
+    /// id and why they do not parse), in the order they came; `None` when a scope also added
+    /// or removed staged users, whose people are then read from the staging tree.
+    listed: Option<Vec<Listed>>,
 }
+
+/// A listed user as the crawl derived them: what resolution reads, or their id and why they do
+/// not parse.
+type Listed = Result<managers::Inputs, (String, String)>;
 
 impl Fetched {
     /// Whether the whole org was read (an apply will then change the mirror).
@@ -183,7 +191,7 @@ pub async fn apply(
             // The blocking thread does not inherit the caller's span: carry it over, so the
             // apply phase's lines belong to the same sync step.
             let span = tracing::Span::current();
-            let apply = move || span.in_scope(|| apply_staged(&store2, &cfg2, &crawled, &cancel2));
+            let apply = move || span.in_scope(|| apply_staged(&store2, &cfg2, crawled, &cancel2));
             match tokio::task::spawn_blocking(apply).await {
                 Ok(r) => r,
                 Err(e) => Err(FullSyncError::Join(e.to_string())),
@@ -307,19 +315,22 @@ async fn crawl(
     in_flight: &InFlight,
 ) -> Result<Crawled, FullSyncError> {
     store.stage_clear()?;
-    let (user_warnings, groups) = if cfg.scope.users_from_groups {
+    let ((user_warnings, mut listed), groups) = if cfg.scope.users_from_groups {
         // People come from the included groups' member lists: nobody else is listed.
         let groups = crawl_groups(store, source, cfg, progress, true).await?;
-        (keep_matching_people(store, source).await?, groups)
+        ((keep_matching_people(store, source).await?, None), groups)
     } else {
         let (users, groups) = tokio::join!(
             crawl_users(store, source, &cfg.attribute_map, progress, in_flight),
             crawl_groups(store, source, cfg, progress, false)
         );
-        (users?, groups?)
+        let (warnings, listed) = users?;
+        ((warnings, Some(listed)), groups?)
     };
     let (groups_fetched, memberships_fetched, group_warnings, vanished) = groups;
     let outside = if cfg.scope.limits_people() {
+        // Managers read by key join the staged users: their people are read from there.
+        listed = None;
         complete_manager_chains(store, source, cfg).await?
     } else {
         HashSet::new()
@@ -334,7 +345,11 @@ async fn crawl(
     run.memberships_fetched = memberships_fetched;
     run.warnings.extend(user_warnings);
     run.warnings.extend(group_warnings);
-    Ok(Crawled { vanished, outside })
+    Ok(Crawled {
+        vanished,
+        outside,
+        listed,
+    })
 }
 
 /// Unstages the group members the scope's people filter leaves out (the source decides,
@@ -407,39 +422,75 @@ async fn complete_manager_chains(
 }
 
 /// Lists the users into the staging tree, each with the person derived from it (the apply then
-/// reads people without parsing Okta's JSON again). A page is derived and staged on a blocking
-/// thread while the next is read (`InFlight`).
+/// reads people without parsing Okta's JSON again), and returns what manager resolution reads
+/// of each, in the order they came. A page is derived and staged on a blocking thread while
+/// the next is read (`InFlight`).
 async fn crawl_users(
     store: &Store,
     source: &dyn Source,
     map: &std::sync::Arc<AttributeMap>,
     progress: &dyn Progress,
     in_flight: &InFlight,
-) -> Result<Vec<String>, FullSyncError> {
+) -> Result<(Vec<String>, Vec<Listed>), FullSyncError> {
     let (mut warnings, mut fetched) = (Vec::new(), 0u64);
+    let mut listed = Vec::new();
     let mut pages = source.users();
     while let Some(page) = pages.next().await {
         let page = with_ids(page?, "user", &mut warnings);
         fetched += page.len() as u64;
-        in_flight.wait().await?;
+        listed.extend(in_flight.wait().await?);
         let (store, map) = (store.clone(), map.clone());
         in_flight.start(move || {
-            // A user that does not parse is staged without a person: the apply derives it
-            // again and says why it is skipped.
+            let mut read = Vec::with_capacity(page.len());
             let people: Vec<_> = page
                 .into_iter()
-                .map(|(id, raw)| {
-                    let person = Person::from_okta(&raw, &map).ok();
-                    (id, raw, person)
+                .map(|(id, raw)| match Person::from_okta(&raw, &map) {
+                    Ok(p) => {
+                        read.push(Ok(managers::Inputs::of(&p)));
+                        (id, raw, Some(p))
+                    }
+                    // Staged without a person: the apply derives it again if it needs to.
+                    Err(e) => {
+                        read.push(Err((id.clone(), format!("skipped user {id}: {e}"))));
+                        (id, raw, None)
+                    }
                 })
                 .collect();
-            store.stage_people(&people)
+            store.stage_people(&people)?;
+            Ok(read)
         });
         progress.event(ProgressEvent::Users(fetched));
     }
-    in_flight.wait().await?;
+    listed.extend(in_flight.wait().await?);
     tracing::debug!(users = fetched, "crawl: users listed");
-    Ok(warnings)
+    Ok((warnings, listed))
+}
+
+/// The people a crawl listed, in id order, each once (the two user passes may overlap: the
+/// later read wins, as in the staging tree); those that do not parse are left out with a
+/// warning.
+fn listed_people(mut listed: Vec<Listed>, warnings: &mut Vec<String>) -> Vec<managers::Inputs> {
+    fn id(l: &Listed) -> &str {
+        match l {
+            Ok(p) => p.id(),
+            Err((id, _)) => id,
+        }
+    }
+    // Stable: of two reads of one id, the later stays after the earlier. Each pass comes in
+    // id order, so this merges two runs.
+    listed.sort_by(|a, b| id(a).cmp(id(b)));
+    let mut people = Vec::with_capacity(listed.len());
+    let mut reads = listed.into_iter().peekable();
+    while let Some(read) = reads.next() {
+        if reads.peek().is_some_and(|next| id(next) == id(&read)) {
+            continue;
+        }
+        match read {
+            Ok(p) => people.push(p),
+            Err((_, warning)) => warnings.push(warning),
+        }
+    }
+    people
 }
 
 /// The page of users being staged on a blocking thread while the crawl reads the next. Held by
@@ -448,7 +499,7 @@ async fn crawl_users(
 #[derive(Clone, Default)]
 struct InFlight(std::sync::Arc<std::sync::Mutex<Option<StagingTask>>>);
 
-type StagingTask = tokio::task::JoinHandle<Result<(), StoreError>>;
+type StagingTask = tokio::task::JoinHandle<Result<Vec<Listed>, StoreError>>;
 
 impl InFlight {
     fn take(&self) -> Option<StagingTask> {
@@ -459,7 +510,7 @@ impl InFlight {
     }
 
     /// Stages on a blocking thread (after `wait`: one page at a time).
-    fn start(&self, stage: impl FnOnce() -> Result<(), StoreError> + Send + 'static) {
+    fn start(&self, stage: impl FnOnce() -> Result<Vec<Listed>, StoreError> + Send + 'static) {
         let task = tokio::task::spawn_blocking(stage);
         *self
             .0
@@ -467,14 +518,14 @@ impl InFlight {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task);
     }
 
-    /// Waits for the page being staged, if one is, and returns how that went.
-    async fn wait(&self) -> Result<(), FullSyncError> {
+    /// Waits for the page being staged, if one is, and returns what it read.
+    async fn wait(&self) -> Result<Vec<Listed>, FullSyncError> {
         match self.take() {
             Some(task) => match task.await {
                 Ok(staged) => Ok(staged?),
                 Err(e) => Err(FullSyncError::Join(e.to_string())),
             },
-            None => Ok(()),
+            None => Ok(Vec::new()),
         }
     }
 }
@@ -570,9 +621,11 @@ type Applied = (
 fn apply_staged(
     store: &Store,
     cfg: &SyncConfig,
-    crawled: &Crawled,
+    mut crawled: Crawled,
     cancel: &Cancel,
 ) -> Result<Applied, FullSyncError> {
+    let listed = crawled.listed.take();
+    let crawled = &crawled;
     let vanished = &crawled.vanished;
     let mut warnings = Vec::new();
     let mut out = Chunked::new(store, cancel);
@@ -583,7 +636,10 @@ fn apply_staged(
     // What manager resolution needs of each person, not whole records: the people are read
     // again from the staging tree when they are written (a million `Person`s would not fit the
     // memory a sync may take).
-    let people = parse_staged_people(store, &cfg.attribute_map, &mut warnings)?;
+    let people = match listed {
+        Some(listed) => listed_people(listed, &mut warnings),
+        None => parse_staged_people(store, &cfg.attribute_map, &mut warnings)?,
+    };
     done("staged users parsed");
     let mut live = Live::of(store, &people, vanished)?;
     let (removals, held, settled) = decide_removals(store, cfg, &mut live, &mut warnings)?;
@@ -1276,6 +1332,7 @@ pub(super) fn sorted_diff<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
 
     /// Says stop as soon as the crawl starts applying (the mirror shutting down then).
     struct StopOnApply(tokio::sync::watch::Sender<bool>);
@@ -1379,6 +1436,45 @@ mod tests {
         assert!(again.person.is_none());
         let expected = Person::from_okta(&rich, &map).expect("parses");
         assert_eq!(derive(&again, &map).expect("readable"), Ok(expected));
+    }
+
+    /// The people a crawl listed come out in id order, each once as last read (the second user
+    /// pass may read someone again, for better or worse), those that do not parse as warnings.
+    #[test]
+    fn listed_people_are_in_id_order_each_as_last_read() {
+        let map = AttributeMap::default();
+        let ok = |id: &str, login: &str| -> Listed {
+            let raw = serde_json::json!({"id": id, "status": "ACTIVE",
+                "profile": {"login": login}});
+            Ok(managers::Inputs::of(
+                &Person::from_okta(&raw, &map).expect("parses"),
+            ))
+        };
+        let bad = |id: &str| -> Listed { Err((id.to_owned(), format!("skipped user {id}"))) };
+        // First pass a, b, d, e; second pass b (now broken), c, e (now readable), a (again).
+        let listed = vec![
+            ok("a", "a1"),
+            ok("b", "b1"),
+            ok("d", "d1"),
+            bad("e"),
+            bad("b"),
+            ok("c", "c1"),
+            ok("e", "e2"),
+            ok("a", "a2"),
+        ];
+        let mut warnings = Vec::new();
+        let people = listed_people(listed, &mut warnings);
+        let got: Vec<(&str, Cow<'_, str>)> = people
+            .iter()
+            .map(|p| (p.id(), managers::ManagerInputs::login_key(p)))
+            .collect();
+        assert_eq!(
+            got,
+            [("a", "a2"), ("c", "c1"), ("d", "d1"), ("e", "e2")]
+                .map(|(i, l)| (i, Cow::Borrowed(l)))
+        );
+        assert_eq!(warnings, ["skipped user b"]);
+        assert!(listed_people(Vec::new(), &mut warnings).is_empty());
     }
 
     #[test]
