@@ -26,21 +26,11 @@ pub(super) struct Runs {
     dir: PathBuf,
     /// Keys and values of the entries not yet spilled, back to back.
     arena: Vec<u8>,
-    /// Where each of them is in `arena`.
-    at: Vec<Slot>,
+    /// Where each of them is in `arena`: (tree, start, key length, value length).
+    at: Vec<(u8, u32, u32, u32)>,
     /// Runs spilled so far, each sorted.
     runs: Vec<File>,
-    /// The run being sorted and written on a thread of its own while the next gathers (one at
-    /// a time: sorting half a million entries is some half a second the loading thread would
-    /// otherwise wait for, a dozen times at a million people).
-    spilling: Option<std::thread::JoinHandle<Spilled>>,
 }
-
-/// A spilled run's file, with the arena and list it was written from (kept for the next run).
-type Spilled = Result<(File, Vec<u8>, Vec<Slot>)>;
-
-/// Where an entry is in the arena: (tree, start, key length, value length).
-type Slot = (u8, u32, u32, u32);
 
 impl Runs {
     /// Runs spilled (when they are) into `dir`.
@@ -52,7 +42,6 @@ impl Runs {
             arena: Vec::with_capacity(RUN_BYTES + (1 << 20)),
             at: Vec::new(),
             runs: Vec::new(),
-            spilling: None,
         }
     }
 
@@ -74,49 +63,55 @@ impl Runs {
         Ok(())
     }
 
-    /// Hands what is in memory to a thread that sorts it and writes it to a new run file (after
-    /// the run before it is written), and gathers the next run in the arena that run used.
+    /// The entries held in memory, sorted (stably: equal keys stay in arrival order).
+    fn sorted(&mut self) -> Vec<(u8, u32, u32, u32)> {
+        let arena = &self.arena;
+        let key = |&(_, s, k, _): &(u8, u32, u32, u32)| &arena[s as usize..(s + k) as usize];
+        let mut at = std::mem::take(&mut self.at);
+        at.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| key(a).cmp(key(b))));
+        at
+    }
+
+    /// Sorts what is in memory and writes it to a new run file.
     fn spill(&mut self) -> Result<()> {
-        let (arena, at) = match self.settle()? {
-            Some((arena, at)) => (arena, at),
-            None => (Vec::with_capacity(self.arena.capacity()), Vec::new()),
-        };
-        let arena = std::mem::replace(&mut self.arena, arena);
-        let at = std::mem::replace(&mut self.at, at);
-        let dir = self.dir.clone();
-        self.spilling = Some(std::thread::spawn(move || write_run(&dir, arena, at)));
+        let at = self.sorted();
+        let file = tempfile::tempfile_in(&self.dir).map_err(|e| self.io("create", e))?;
+        let mut w = BufWriter::with_capacity(READ_BUFFER, file);
+        for (t, s, k, v) in at {
+            let (s, k, v) = (s as usize, k as usize, v as usize);
+            let written = w
+                .write_all(&[t])
+                .and_then(|()| w.write_all(&(k as u32).to_le_bytes()))
+                .and_then(|()| w.write_all(&(v as u32).to_le_bytes()))
+                .and_then(|()| w.write_all(&self.arena[s..s + k + v]));
+            written.map_err(|e| self.io("write", e))?;
+        }
+        let mut file = w
+            .into_inner()
+            .map_err(|e| self.io("write", e.into_error()))?;
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| self.io("rewind", e))?;
+        self.runs.push(file);
+        self.arena.clear();
         Ok(())
     }
 
-    /// Waits for the run being written, if one is, and keeps its file; returns its arena and
-    /// list, emptied.
-    fn settle(&mut self) -> Result<Option<(Vec<u8>, Vec<Slot>)>> {
-        let Some(spilling) = self.spilling.take() else {
-            return Ok(None);
-        };
-        let (file, mut arena, mut at) = spilling.join().unwrap_or_else(|_| {
-            Err(StoreError::Corrupt(
-                "sorting a run of the first load's index entries panicked".into(),
-            ))
-        })?;
-        self.runs.push(file);
-        arena.clear();
-        at.clear();
-        Ok(Some((arena, at)))
-    }
-
     fn io(&self, what: &str, e: std::io::Error) -> StoreError {
-        io_error(&self.dir, what, e)
+        StoreError::Sled(sled::Error::Io(std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot {what} a spill file of the first load's index entries in {}: {e}. Check the data directory's free space",
+                self.dir.display()
+            ),
+        )))
     }
 
     /// Writes every entry into its tree in key order (`Appends`): straight from memory when
     /// nothing was spilled, else by merging the runs.
     pub(super) fn write(mut self, store: &Store) -> Result<()> {
         let mut out = Appends::default();
-        self.settle()?;
         if self.runs.is_empty() {
-            let at = sorted(&self.arena, std::mem::take(&mut self.at));
-            for (t, s, k, v) in at {
+            for (t, s, k, v) in self.sorted() {
                 let (s, k, v) = (s as usize, k as usize, v as usize);
                 let (key, value) = (&self.arena[s..s + k], &self.arena[s + k..s + k + v]);
                 out.push(store, t as usize, key, value)?;
@@ -125,7 +120,6 @@ impl Runs {
         }
         if !self.at.is_empty() {
             self.spill()?;
-            self.settle()?;
         }
         self.arena = Vec::new();
         let mut readers: Vec<Run> = std::mem::take(&mut self.runs)
@@ -152,45 +146,6 @@ impl Runs {
         }
         out.finish()
     }
-}
-
-/// `at`, sorted by tree and key (stably: equal keys stay in arrival order).
-fn sorted(arena: &[u8], mut at: Vec<Slot>) -> Vec<Slot> {
-    let key = |&(_, s, k, _): &Slot| &arena[s as usize..(s + k) as usize];
-    at.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| key(a).cmp(key(b))));
-    at
-}
-
-/// Sorts a run and writes it to a new anonymous file in `dir`, rewound for reading.
-fn write_run(dir: &Path, arena: Vec<u8>, at: Vec<Slot>) -> Spilled {
-    let at = sorted(&arena, at);
-    let file = tempfile::tempfile_in(dir).map_err(|e| io_error(dir, "create", e))?;
-    let mut w = BufWriter::with_capacity(READ_BUFFER, file);
-    for &(t, s, k, v) in &at {
-        let (s, k, v) = (s as usize, k as usize, v as usize);
-        let written = w
-            .write_all(&[t])
-            .and_then(|()| w.write_all(&(k as u32).to_le_bytes()))
-            .and_then(|()| w.write_all(&(v as u32).to_le_bytes()))
-            .and_then(|()| w.write_all(&arena[s..s + k + v]));
-        written.map_err(|e| io_error(dir, "write", e))?;
-    }
-    let mut file = w
-        .into_inner()
-        .map_err(|e| io_error(dir, "write", e.into_error()))?;
-    file.seek(SeekFrom::Start(0))
-        .map_err(|e| io_error(dir, "rewind", e))?;
-    Ok((file, arena, at))
-}
-
-fn io_error(dir: &Path, what: &str, e: std::io::Error) -> StoreError {
-    StoreError::Sled(sled::Error::Io(std::io::Error::new(
-        e.kind(),
-        format!(
-            "cannot {what} a spill file of the first load's index entries in {}: {e}. Check the data directory's free space",
-            dir.display()
-        ),
-    )))
 }
 
 /// An entry read back from a run: (tree, key, value).
@@ -253,7 +208,6 @@ mod tests {
                 runs.spill().expect("spill");
             }
         }
-        runs.settle().expect("the last run written");
         assert!(runs.runs.len() >= 7, "{} runs", runs.runs.len());
         runs.write(&sorted).expect("write");
         for t in [T::IdxEmail, T::IdxLogin, T::Reports] {
