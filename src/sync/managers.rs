@@ -248,7 +248,8 @@ const PARALLEL_KEYS: usize = 50_000;
 /// employee numbers or emails), a person who is not deprovisioned wins, then the lowest id.
 ///
 /// Works on positions in `people` until the end: each key is a hash table of positions
-/// (5 bytes a person, where a hash map of keys took some 70 MB a key at a million people, and
+/// (6 to 11 bytes a person with the table's free slots, where a hash map of keys took some
+/// 70 MB a key at a million people, and
 /// a server resolves again whenever someone's keys change), and cycles are found over a state
 /// byte per person. Only the answer, id to id, is built of strings.
 pub fn resolve<'p, P, I>(people: I, cfg: &ManagerConfig) -> Resolution
@@ -354,8 +355,8 @@ enum Shared {
     Nobody,
 }
 
-/// One key of every person: the position each key names, found by hash (`Positions`: 5 bytes
-/// a person, where a sorted list of positions took 4 but about twenty string compares a
+/// One key of every person: the position each key names, found by hash (`Positions`: 6 to 11
+/// bytes a person, where a sorted list of positions took 4 but about twenty string compares a
 /// lookup, and sorting it some five seconds a key at a million people).
 struct KeyIndex<'a, 'p, P, K> {
     people: &'a [&'p P],
