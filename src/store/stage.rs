@@ -373,3 +373,42 @@ fn staged(
         Ok((id_of(&k)?, decode(what, &v)?))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A staged user whose value is cut short (under the four bytes of its person's length, or
+    /// shorter than that length says) is refused with their id, never read as another's JSON;
+    /// a length of 0 is a user staged without a person.
+    #[test]
+    fn a_staged_user_cut_short_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("open");
+        let users = store.staging.tree(Which::Users).expect("staging");
+        let values: [(&str, &[u8]); 4] = [
+            ("u1", b""),
+            ("u2", &[0, 0, 0]),
+            ("u3", &[0, 0, 0, 9, b'{', b'}']),
+            ("u4", &[0, 0, 0, 0, b'{', b'}']),
+        ];
+        for (id, value) in values {
+            users.insert(id, value).expect("insert");
+        }
+        let read: Vec<_> = store.staged_people().collect();
+        for (r, id) in read.iter().zip(["u1", "u2", "u3"]) {
+            let e = r.as_ref().err().expect("refused");
+            assert!(
+                e.to_string()
+                    .contains(&format!("staged user {id}: cut short")),
+                "{e}"
+            );
+        }
+        let u4 = read[3].as_ref().expect("read");
+        assert_eq!(
+            (u4.id.as_str(), u4.person.is_none(), u4.raw.as_slice()),
+            ("u4", true, &b"{}"[..])
+        );
+        assert_eq!(read.len(), 4);
+    }
+}
