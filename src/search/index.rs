@@ -23,8 +23,10 @@ use crate::store::{PersonFilter, Store};
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 /// How many of the best matches are re-ranked (see `search`).
 const RERANK_WINDOW: usize = 32;
-/// Memory for the writer of a rebuild from scratch (see `catch_up`).
-const REBUILD_MEMORY: usize = 256 * 1024 * 1024;
+/// Memory for the writer of a rebuild from scratch (see `catch_up`). At a million people a
+/// rebuild with 256 MB peaked at 1,024 MiB of the server's memory, past the 1 GiB it may take,
+/// where 128 MB peaked at 839-850 MiB and was no slower (benches/README.md, session 16).
+const REBUILD_MEMORY: usize = 128 * 1024 * 1024;
 /// People per batch handed from the store scan to the document builders of a rebuild.
 const REBUILD_BATCH: usize = 512;
 /// Changes replayed per commit, so a long replay makes progress a crash does not lose.
