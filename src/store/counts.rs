@@ -357,7 +357,7 @@ fn reports_under<'a>(
 /// and written once at its end: the same keys and values the transactions of `Store::apply`
 /// would have left, computed the way a rebuild computes them.
 ///
-/// People are their positions in the load's id order (`PeopleLoad::ids`): a manager is 4 bytes
+/// People are their positions in the load's id order (`Everyone::ids`): a manager is 4 bytes
 /// a person and a status 1, where a map of ids to ids and a list of ids took some 200 MB at a
 /// million people, growing through the load.
 pub(super) struct Tally {

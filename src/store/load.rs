@@ -184,7 +184,7 @@ impl Store {
 impl InitialLoad {
     /// The two sides of the load; `people` holds every person that will be loaded, with their
     /// status, in id order and each once (positions in it stand for people: see
-    /// [`PeopleLoad::ids`]).
+    /// [`Everyone::ids`]).
     pub fn sides(&self, people: Vec<(String, UserStatus)>) -> Result<(PeopleLoad, MemberLoad)> {
         let people = Arc::new(Everyone::new(people)?);
         Ok((
@@ -306,12 +306,6 @@ impl InitialLoad {
 }
 
 impl PeopleLoad {
-    /// Everyone being loaded with their status, in id order (as `sides` was given them): a
-    /// person's position here stands for them in the caller's own per-person tables.
-    pub fn ids(&self) -> &[(String, UserStatus)] {
-        self.ids.ids()
-    }
-
     /// Everyone being loaded, shared (for a reader on another thread).
     pub fn everyone(&self) -> Arc<Everyone> {
         self.ids.clone()

@@ -179,22 +179,24 @@ impl Store {
 
     /// Stages one page of raw users (id, JSON).
     pub fn stage_users(&self, page: &[(String, Value)]) -> Result<()> {
-        let users = self.staging.tree(Which::Users)?;
-        let mut batch = sled::Batch::default();
-        for (id, raw) in page {
-            batch.insert(id.as_bytes(), staged_user(id, None, raw)?);
-        }
-        users.apply_batch(batch)?;
-        Ok(())
+        self.stage_user_page(page.iter().map(|(id, raw)| (id, None, raw)))
     }
 
     /// Stages one page of users (id, JSON) with the person the crawl derived from each (`None`
     /// where it did not parse), so that the apply does not parse Okta's JSON again.
     pub fn stage_people(&self, page: &[(String, Value, Option<Person>)]) -> Result<()> {
+        self.stage_user_page(page.iter().map(|(id, raw, p)| (id, p.as_ref(), raw)))
+    }
+
+    /// Stages users (id, person if any, JSON) in one batch.
+    fn stage_user_page<'a>(
+        &self,
+        page: impl Iterator<Item = (&'a String, Option<&'a Person>, &'a Value)>,
+    ) -> Result<()> {
         let users = self.staging.tree(Which::Users)?;
         let mut batch = sled::Batch::default();
-        for (id, raw, person) in page {
-            batch.insert(id.as_bytes(), staged_user(id, person.as_ref(), raw)?);
+        for (id, person, raw) in page {
+            batch.insert(id.as_bytes(), staged_user(id, person, raw)?);
         }
         users.apply_batch(batch)?;
         Ok(())
@@ -246,15 +248,12 @@ impl Store {
 
     /// Staged users in id order.
     pub fn staged_users(&self) -> impl Iterator<Item = Result<(String, Value)>> + '_ {
-        self.staged_users_bytes().map(|r| {
-            let (id, raw) = r?;
-            Ok((id, decode("staged user", &raw)?))
+        self.staging.entries(Which::Users).map(|kv| {
+            let (k, v) = kv?;
+            let id = id_of(&k)?;
+            let (_, raw) = split_staged_user(&id, &v)?;
+            Ok((id, decode("staged user", raw)?))
         })
-    }
-
-    /// Staged users in id order, as the JSON bytes that were staged (no parse).
-    pub fn staged_users_bytes(&self) -> impl Iterator<Item = Result<(String, Vec<u8>)>> + '_ {
-        self.staged_people().map(|r| r.map(|u| (u.id, u.raw)))
     }
 
     /// Staged users in id order, each with the person staged beside it (as JSON, no parse).
@@ -262,12 +261,9 @@ impl Store {
         self.staging.entries(Which::Users).map(|kv| {
             let (k, v) = kv?;
             let id = id_of(&k)?;
-            let corrupt = || StoreError::Corrupt(format!("staged user {id}: cut short"));
-            let (len, rest) = v.split_first_chunk::<4>().ok_or_else(corrupt)?;
-            let len = u32::from_be_bytes(*len) as usize;
-            let (person, raw) = rest.split_at_checked(len).ok_or_else(corrupt)?;
+            let (person, raw) = split_staged_user(&id, &v)?;
             Ok(StagedUser {
-                person: (len > 0).then(|| person.to_vec()),
+                person: person.map(<[u8]>::to_vec),
                 raw: raw.to_vec(),
                 id,
             })
@@ -351,6 +347,15 @@ fn staged_user(id: &str, person: Option<&Person>, raw: &Value) -> Result<Vec<u8>
     }
     serde_json::to_writer(&mut out, raw).map_err(failed)?;
     Ok(out)
+}
+
+/// A staged user's value cut into the person's JSON (if the crawl derived one) and Okta's.
+fn split_staged_user<'v>(id: &str, v: &'v [u8]) -> Result<(Option<&'v [u8]>, &'v [u8])> {
+    let corrupt = || StoreError::Corrupt(format!("staged user {id}: cut short"));
+    let (len, rest) = v.split_first_chunk::<4>().ok_or_else(corrupt)?;
+    let len = u32::from_be_bytes(*len) as usize;
+    let (person, raw) = rest.split_at_checked(len).ok_or_else(corrupt)?;
+    Ok(((len > 0).then_some(person), raw))
 }
 
 fn stage_page(tree: &sled::Tree, page: &[(String, Value)]) -> Result<()> {

@@ -752,7 +752,7 @@ fn load_initial(
     }
 }
 
-/// Each person's resolved manager by their position in the load's id order (`PeopleLoad::ids`,
+/// Each person's resolved manager by their position in the load's id order (`Everyone::ids`,
 /// the order managers were resolved in): 4 bytes a person where the resolver's map of ids to
 /// ids takes some 160 bytes (about 165 MB at a million people, held through the whole load).
 struct ManagerPositions(Vec<u32>);
@@ -1151,11 +1151,7 @@ struct Resolved {
 impl Resolved {
     /// Each person's manager by id, for the apply's writes.
     fn by_id(&self) -> std::collections::HashMap<String, String> {
-        let ids = |at: u32| self.people.get(at as usize).map(|p| p.id());
-        let pairs = self.manager_of.iter().enumerate();
-        pairs
-            .filter_map(|(at, &m)| Some((ids(at as u32)?.to_owned(), ids(m)?.to_owned())))
-            .collect()
+        managers::managers_by_id(&self.manager_of, |at| self.people.get(at).map(|p| p.id()))
     }
 }
 

@@ -259,14 +259,24 @@ where
 {
     let people: Vec<&'p P> = people.into_iter().collect();
     let (manager_of, report) = resolve_positions(&people, cfg);
+    let managers = managers_by_id(&manager_of, |at| people.get(at).map(|p| p.id()));
+    Resolution { managers, report }
+}
+
+/// `resolve_positions`' answer as a map of person id to manager id; `id` gives the id of the
+/// person at a position.
+pub fn managers_by_id<'p>(
+    manager_of: &[u32],
+    id: impl Fn(usize) -> Option<&'p str>,
+) -> HashMap<String, String> {
     let resolved = manager_of.iter().filter(|&&m| m != NO_MANAGER).count();
     let mut managers = HashMap::with_capacity(resolved);
-    for (p, m) in people.iter().zip(&manager_of) {
-        if let Some(m) = people.get(*m as usize) {
-            managers.insert(p.id().to_owned(), m.id().to_owned());
+    for (at, &m) in manager_of.iter().enumerate() {
+        if let (Some(p), Some(m)) = (id(at), id(m as usize)) {
+            managers.insert(p.to_owned(), m.to_owned());
         }
     }
-    Resolution { managers, report }
+    managers
 }
 
 /// [`resolve`], answered by position: each person's manager as a position in `people`
