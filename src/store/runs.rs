@@ -13,11 +13,52 @@ use super::append::Appends;
 use super::{Result, Store, StoreError, T};
 
 /// Bytes of entries held in memory before they are sorted and spilled. Bounds what the load
-/// holds whatever the org's size: a million people give some 400 MB of index entries.
-const RUN_BYTES: usize = 32 << 20;
+/// holds whatever the org's size: a million people give some 400 MB of index entries, in about
+/// two dozen runs. (Runs of 32 MB held some 56 MB more at the load's peak, for two sets of
+/// runs, and merged no faster.)
+const RUN_BYTES: usize = 16 << 20;
 
-/// Read buffer per run while merging (a million people make about a dozen runs).
+/// Read buffer per run while merging (a million people make about two dozen runs).
 const READ_BUFFER: usize = 256 << 10;
+
+/// An entry held in memory: its tree, where its key and value are in the arena, and the key's
+/// first 8 bytes (big-endian, zero-padded), which settle most comparisons of a sort without
+/// reading the arena (a cache miss each at a run's size).
+#[derive(Clone, Copy)]
+struct Slot {
+    tree: u8,
+    prefix: u64,
+    start: u32,
+    key: u32,
+    value: u32,
+}
+
+impl Slot {
+    /// Key order within a tree; equal keys in arrival order (an earlier entry starts earlier in
+    /// the arena), as a stable sort would leave them, without its scratch buffer.
+    fn order(&self, other: &Slot, arena: &[u8]) -> std::cmp::Ordering {
+        let key = |s: &Slot| &arena[s.start as usize..(s.start + s.key) as usize];
+        self.tree
+            .cmp(&other.tree)
+            .then(self.prefix.cmp(&other.prefix))
+            .then_with(|| key(self).cmp(key(other)))
+            .then(self.start.cmp(&other.start))
+    }
+
+    fn bytes<'a>(&self, arena: &'a [u8]) -> (&'a [u8], &'a [u8]) {
+        let (s, k, v) = (self.start as usize, self.key as usize, self.value as usize);
+        (&arena[s..s + k], &arena[s + k..s + k + v])
+    }
+}
+
+/// The first 8 bytes of `key` as a big-endian number, zero-padded: if one key's is smaller
+/// than another's, so is the key.
+fn prefix(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = key.len().min(8);
+    b[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(b)
+}
 
 /// Entries (tree, key, value) to write in key order, tree after tree; for equal keys in one
 /// tree the one added last is written last (and so wins), as plain inserts in arrival order
@@ -26,8 +67,8 @@ pub(super) struct Runs {
     dir: PathBuf,
     /// Keys and values of the entries not yet spilled, back to back.
     arena: Vec<u8>,
-    /// Where each of them is in `arena`: (tree, start, key length, value length).
-    at: Vec<(u8, u32, u32, u32)>,
+    /// Where each of them is in `arena`.
+    at: Vec<Slot>,
     /// Runs spilled so far, each sorted.
     runs: Vec<File>,
 }
@@ -55,35 +96,39 @@ impl Runs {
             u32::try_from(n)
                 .map_err(|_| StoreError::Corrupt("an index entry larger than 4 GiB".into()))
         };
-        self.at
-            .push((t as u8, len(start)?, len(key.len())?, len(value.len())?));
+        self.at.push(Slot {
+            tree: t as u8,
+            prefix: prefix(key),
+            start: len(start)?,
+            key: len(key.len())?,
+            value: len(value.len())?,
+        });
         if self.arena.len() >= RUN_BYTES {
             self.spill()?;
         }
         Ok(())
     }
 
-    /// The entries held in memory, sorted (stably: equal keys stay in arrival order).
-    fn sorted(&mut self) -> Vec<(u8, u32, u32, u32)> {
+    /// Sorts the entries held in memory (see `Slot::order`).
+    fn sort(&mut self) {
         let arena = &self.arena;
-        let key = |&(_, s, k, _): &(u8, u32, u32, u32)| &arena[s as usize..(s + k) as usize];
-        let mut at = std::mem::take(&mut self.at);
-        at.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| key(a).cmp(key(b))));
-        at
+        self.at.sort_unstable_by(|a, b| a.order(b, arena));
     }
 
-    /// Sorts what is in memory and writes it to a new run file.
+    /// Sorts what is in memory and writes it to a new run file; the arena and the slots keep
+    /// their room for the next run.
     fn spill(&mut self) -> Result<()> {
-        let at = self.sorted();
+        self.sort();
         let file = tempfile::tempfile_in(&self.dir).map_err(|e| self.io("create", e))?;
         let mut w = BufWriter::with_capacity(READ_BUFFER, file);
-        for (t, s, k, v) in at {
-            let (s, k, v) = (s as usize, k as usize, v as usize);
+        for slot in &self.at {
+            let (key, value) = slot.bytes(&self.arena);
             let written = w
-                .write_all(&[t])
-                .and_then(|()| w.write_all(&(k as u32).to_le_bytes()))
-                .and_then(|()| w.write_all(&(v as u32).to_le_bytes()))
-                .and_then(|()| w.write_all(&self.arena[s..s + k + v]));
+                .write_all(&[slot.tree])
+                .and_then(|()| w.write_all(&slot.key.to_le_bytes()))
+                .and_then(|()| w.write_all(&slot.value.to_le_bytes()))
+                .and_then(|()| w.write_all(key))
+                .and_then(|()| w.write_all(value));
             written.map_err(|e| self.io("write", e))?;
         }
         let mut file = w
@@ -93,6 +138,7 @@ impl Runs {
             .map_err(|e| self.io("rewind", e))?;
         self.runs.push(file);
         self.arena.clear();
+        self.at.clear();
         Ok(())
     }
 
@@ -111,17 +157,19 @@ impl Runs {
     pub(super) fn write(mut self, store: &Store) -> Result<()> {
         let mut out = Appends::default();
         if self.runs.is_empty() {
-            for (t, s, k, v) in self.sorted() {
-                let (s, k, v) = (s as usize, k as usize, v as usize);
-                let (key, value) = (&self.arena[s..s + k], &self.arena[s + k..s + k + v]);
-                out.push(store, t as usize, key, value)?;
+            self.sort();
+            for slot in &self.at {
+                let (key, value) = slot.bytes(&self.arena);
+                out.push(store, slot.tree as usize, key, value)?;
             }
             return out.finish();
         }
         if !self.at.is_empty() {
             self.spill()?;
         }
+        // Merged from the files from here on: the memory goes back.
         self.arena = Vec::new();
+        self.at = Vec::new();
         let mut readers: Vec<Run> = std::mem::take(&mut self.runs)
             .into_iter()
             .map(|f| Run(BufReader::with_capacity(READ_BUFFER, f)))
@@ -178,11 +226,12 @@ impl Run {
 mod tests {
     use super::*;
 
-    /// Entries spilled over several runs (a run size of a few entries) come out in key order,
-    /// tree after tree, with the last-added of equal keys written last, exactly as plain
-    /// inserts in arrival order leave the trees.
-    #[test]
-    fn spilled_runs_write_what_plain_inserts_would() {
+    /// Pushes 5,000 random entries into `runs` (spilling every `spill_every`, if given) and into
+    /// `plain` by plain inserts, then writes `runs` into `sorted`: the two stores must hold the
+    /// same entries. The keys mix short ones, long ones that share their first 8 bytes (the
+    /// slots' prefix), ones that are prefixes of others, zero bytes, and the empty key; few
+    /// distinct keys, so equal keys meet across runs and within one.
+    fn write_like_plain_inserts(spill_every: Option<u32>) -> usize {
         let dir = tempfile::tempdir().expect("tmp");
         let sorted = Store::open(&dir.path().join("a")).expect("open");
         let plain = Store::open(&dir.path().join("b")).expect("open");
@@ -196,19 +245,27 @@ mod tests {
         };
         for i in 0..5_000u32 {
             let t = [T::IdxEmail, T::IdxLogin, T::Reports][(next() % 3) as usize];
-            // Few distinct keys, so equal keys meet across runs and within one.
-            let key = format!("k{:04}", next() % 1_500);
+            let n = next() % 300;
+            let key: Vec<u8> = match next() % 5 {
+                0 => format!("k{n:04}").into_bytes(),
+                1 => format!("shared-prefix-{n}").into_bytes(),
+                2 => format!("shared-p{}", n % 7).into_bytes(),
+                3 => [
+                    b"ab".as_slice(),
+                    &vec![0u8; (n % 4) as usize],
+                    &[(n % 3) as u8],
+                ]
+                .concat(),
+                _ => b"ab"[..(n % 3) as usize].to_vec(),
+            };
             let value = i.to_be_bytes();
-            runs.push(t, key.as_bytes(), &value).expect("push");
-            plain
-                .tree(t)
-                .insert(key.as_bytes(), &value)
-                .expect("insert");
-            if i % 700 == 699 {
+            runs.push(t, &key, &value).expect("push");
+            plain.tree(t).insert(&key, &value).expect("insert");
+            if spill_every.is_some_and(|every| i % every == every - 1) {
                 runs.spill().expect("spill");
             }
         }
-        assert!(runs.runs.len() >= 7, "{} runs", runs.runs.len());
+        let spilled = runs.runs.len();
         runs.write(&sorted).expect("write");
         for t in [T::IdxEmail, T::IdxLogin, T::Reports] {
             let read = |s: &Store| {
@@ -220,6 +277,40 @@ mod tests {
             };
             assert_eq!(read(&sorted), read(&plain));
             assert!(!read(&plain).is_empty());
+        }
+        spilled
+    }
+
+    /// Entries spilled over several runs (a run size of a few entries) come out in key order,
+    /// tree after tree, with the last-added of equal keys written last, exactly as plain
+    /// inserts in arrival order leave the trees; and so do entries never spilled.
+    #[test]
+    fn spilled_runs_write_what_plain_inserts_would() {
+        let spilled = write_like_plain_inserts(Some(700));
+        assert!(spilled >= 7, "{spilled} runs");
+        assert_eq!(write_like_plain_inserts(None), 0);
+    }
+
+    /// A key's prefix orders as the key does wherever the two prefixes differ.
+    #[test]
+    fn a_smaller_prefix_is_a_smaller_key() {
+        let keys: [&[u8]; 9] = [
+            b"",
+            b"\0",
+            b"a",
+            b"a\0",
+            b"a\0\0\0\0\0\0\0\x01",
+            b"ab",
+            b"abcdefgh",
+            b"abcdefgh\xff",
+            b"\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+        ];
+        for a in keys {
+            for b in keys {
+                if prefix(a) < prefix(b) {
+                    assert!(a < b, "{a:?} {b:?}");
+                }
+            }
         }
     }
 }
