@@ -349,7 +349,7 @@ impl Application {
             index.clone(),
             settings.retention,
         )));
-        watchers.push(tokio::spawn(checkpoint_store(store.clone())));
+        watchers.push(tokio::spawn(checkpoint_store(store.clone(), index.clone())));
         if let Some(ring) = keys {
             watchers.push(tokio::spawn(watch_keys(ring, mirror.clone())));
         }
@@ -603,7 +603,7 @@ async fn prune_change_log(
     }
 }
 
-/// How often the store's log is looked at for a checkpoint (`checkpoint_store`).
+/// How often a checkpoint is written while the log grows (`checkpoint_store`).
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 
 /// How much log a start may have to replay: a checkpoint is written once the log has grown by
@@ -611,16 +611,50 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 /// people), so a start replays about a second at most; each checkpoint reads as much once.
 const CHECKPOINT_BYTES: u64 = 64 << 20;
 
+/// How often the checkpoint task looks at the store (two reads of its meta tree).
+const CHECKPOINT_LOOK_EVERY: Duration = Duration::from_secs(1);
+
+/// The longest a checkpoint waits for a first load and its search index (`first_load_busy`):
+/// past it, one runs anyway (an index that cannot catch up must not keep the log growing).
+const CHECKPOINT_POSTPONE_MAX: Duration = Duration::from_secs(600);
+
 /// Keeps sled's snapshot near the end of its log (`Store::checkpoint`), so that a restart is
-/// quick after a first sync done by this server, and after weeks of changes.
-async fn checkpoint_store(store: Store) {
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// quick after a first sync done by this server, and after weeks of changes: every minute once
+/// the log has grown by `CHECKPOINT_BYTES`, and at once when a first load has been indexed.
+///
+/// Not while a first load is written or the search index is rebuilt from it
+/// (`first_load_busy`): a checkpoint then reads a log the load is still writing (13 s at a
+/// million people), on the cores and in the memory the load and the rebuild need; beside the
+/// rebuild it took `serve` past 1 GiB once. Right after them instead, so that the first stop
+/// after a first sync does not have to write it either.
+async fn checkpoint_store(store: Store, index: Arc<search::Index>) {
+    let mut look = tokio::time::interval(CHECKPOINT_LOOK_EVERY);
+    look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last: Option<std::time::Instant> = None;
+    let mut busy_since: Option<std::time::Instant> = None;
+    let mut load_seen = store.initial_load_seq().unwrap_or(0);
     loop {
-        tick.tick().await;
-        let s = store.clone();
+        look.tick().await;
+        if first_load_busy(&store, &index) {
+            let since = *busy_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() < CHECKPOINT_POSTPONE_MAX {
+                continue;
+            }
+        }
+        busy_since = None;
+        let load = store.initial_load_seq().unwrap_or(load_seen);
+        let min_bytes = if load != load_seen {
+            // A whole org written since the last snapshot: checkpoint it, however small.
+            0
+        } else if last.is_none_or(|t| t.elapsed() >= CHECKPOINT_EVERY) {
+            CHECKPOINT_BYTES
+        } else {
+            continue;
+        };
         let started = std::time::Instant::now();
-        match tokio::task::spawn_blocking(move || s.checkpoint(CHECKPOINT_BYTES)).await {
+        (load_seen, last) = (load, Some(started));
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || s.checkpoint(min_bytes)).await {
             Ok(Ok(None)) => {}
             Ok(Ok(Some(at))) => tracing::info!(
                 log_offset = at,
@@ -633,6 +667,15 @@ async fn checkpoint_store(store: Store) {
             Err(e) => tracing::warn!(error = %e, "the store checkpoint task failed"),
         }
     }
+}
+
+/// Whether a first load is being written (`Store::initial_load_pending`) or the search index
+/// has not yet caught up with the last one. A store that cannot say is not busy: the
+/// checkpoint then runs as it would have.
+fn first_load_busy(store: &Store, index: &search::Index) -> bool {
+    let loading = store.initial_load_pending().unwrap_or(false);
+    let load = store.initial_load_seq().unwrap_or(0);
+    loading || (load > 0 && index.indexed_seq() < load)
 }
 
 async fn watch_keys(ring: Arc<KeyRing>, mirror: Arc<Mirror>) {

@@ -226,3 +226,41 @@ fn sigkill_inside_and_after_a_store_checkpoint_loses_no_flushed_write() {
     }
     assert_flushed_writes_survived(dir.path(), &done);
 }
+
+/// The log offsets of the snapshots sled keeps in a store directory (`snap.<offset in hex>`).
+fn snapshots(dir: &Path) -> Vec<u64> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    u64::from_str_radix(name.strip_prefix("snap.")?, 16).ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `serve` checkpoints a first sync's load as soon as the search index holds it: a snapshot
+/// past the load appears while the server runs. A few hundred people are far less log than the
+/// minute's checkpoint waits for (`CHECKPOINT_BYTES`), so without the checkpoint after a load
+/// none would appear before the stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_checkpoints_a_first_load_once_it_is_indexed() {
+    use crate::support::{TestApp, TestSim, wait_for};
+    let ts = TestSim::start(300, 17).await;
+    let mut app = TestApp::builder(&ts).spawn().await;
+    assert!(
+        app.store().initial_load_seq().expect("seq") > 0,
+        "not an initial load"
+    );
+    let dir = app.data_dir().to_path_buf();
+    wait_for(
+        "a snapshot past the first load",
+        std::time::Duration::from_millis(50),
+        || async { snapshots(&dir).iter().any(|&at| at > 0) },
+    )
+    .await;
+    app.stop().await;
+}
