@@ -73,8 +73,32 @@ pub struct PeopleLoad {
     ids: Arc<Everyone>,
     /// The trees written in key order as the people and groups come (`append.rs`).
     written: Appends,
+    /// Whether a [`RawLoad`] writes the raw JSON (`raw_side`).
+    raw_apart: bool,
     people: u64,
     groups: u64,
+}
+
+/// The people's raw JSON in an initial load (`PeopleLoad::raw_side`), written in id order.
+/// Dropped unfinished (a failed or cancelled load), it leaves what it wrote for `abandon` to
+/// empty.
+pub struct RawLoad {
+    store: Store,
+    written: Append,
+}
+
+impl RawLoad {
+    /// Writes Okta's JSON of the person `id` (after the previous one in id order).
+    pub fn push(&mut self, id: &str, raw: &[u8]) -> Result<()> {
+        let _writing = self.store.writing();
+        self.written.push(id.as_bytes(), raw)
+    }
+
+    /// Writes what is still held, and the tree's index.
+    pub fn finish(self) -> Result<()> {
+        let _writing = self.store.writing();
+        self.written.finish()
+    }
 }
 
 /// The membership side of an initial load.
@@ -195,6 +219,7 @@ impl InitialLoad {
                 attrs: Runs::new(&self.store.dir),
                 ids: people.clone(),
                 written: Appends::default(),
+                raw_apart: false,
                 people: 0,
                 groups: 0,
             },
@@ -315,27 +340,66 @@ impl PeopleLoad {
     /// index entries for `finish` to write in key order (a later person taking a login wins it
     /// there too, as in `apply`).
     pub fn people(&mut self, people: &[(Person, Vec<u8>)]) -> Result<()> {
-        let _writing = self.store.writing();
-        let (store, out) = (&self.store, &mut self.written);
-        for (p, raw) in people {
-            let bytes = serde_json::to_vec(p)
-                .map_err(|e| StoreError::Corrupt(format!("encoding person: {e}")))?;
-            let id = p.id.as_bytes();
-            out.push(store, T::People as usize, id, &bytes)?;
-            out.push(store, T::RawUsers as usize, id, raw)?;
-            out.push(
-                store,
-                T::StatusOf as usize,
-                id,
-                p.status.as_str().as_bytes(),
-            )?;
-            let indexes = &mut self.indexes;
-            super::write::each_index_entry(p, |tree, k, v| indexes.push(tree, k, v))?;
-            for k in self.tally.person(p)? {
-                self.attrs.push(T::IdxAttr, &k, &[])?;
-            }
-            self.people += 1;
+        if self.raw_apart {
+            return Err(StoreError::Corrupt(
+                "an initial load's raw JSON is written by its RawLoad: write people with people_only".into(),
+            ));
         }
+        let store = self.store.clone();
+        let _writing = store.writing();
+        for (p, raw) in people {
+            let (store, out) = (&self.store, &mut self.written);
+            out.push(store, T::RawUsers as usize, p.id.as_bytes(), raw)?;
+            self.record(p)?;
+        }
+        Ok(())
+    }
+
+    /// `people` without their raw JSON, which a [`RawLoad`] writes (`raw_side`).
+    pub fn people_only(&mut self, people: &[Person]) -> Result<()> {
+        let store = self.store.clone();
+        let _writing = store.writing();
+        for p in people {
+            self.record(p)?;
+        }
+        Ok(())
+    }
+
+    /// The writer of the people's raw JSON, for a thread of its own: `raw_users` is the
+    /// largest tree, and compressing its pages the largest part of writing the people. Use
+    /// `people_only` for their records then.
+    pub fn raw_side(&mut self) -> Result<RawLoad> {
+        if self.raw_apart {
+            return Err(StoreError::Corrupt(
+                "an initial load's raw JSON has one writer".into(),
+            ));
+        }
+        self.raw_apart = true;
+        Ok(RawLoad {
+            store: self.store.clone(),
+            written: Append::new(self.store.tree(T::RawUsers))?,
+        })
+    }
+
+    /// A person's record, `status_of`, index entries and counts.
+    fn record(&mut self, p: &Person) -> Result<()> {
+        let (store, out) = (&self.store, &mut self.written);
+        let bytes = serde_json::to_vec(p)
+            .map_err(|e| StoreError::Corrupt(format!("encoding person: {e}")))?;
+        let id = p.id.as_bytes();
+        out.push(store, T::People as usize, id, &bytes)?;
+        out.push(
+            store,
+            T::StatusOf as usize,
+            id,
+            p.status.as_str().as_bytes(),
+        )?;
+        let indexes = &mut self.indexes;
+        super::write::each_index_entry(p, |tree, k, v| indexes.push(tree, k, v))?;
+        for k in self.tally.person(p)? {
+            self.attrs.push(T::IdxAttr, &k, &[])?;
+        }
+        self.people += 1;
         Ok(())
     }
 
@@ -397,6 +461,14 @@ impl Everyone {
 }
 
 impl MemberLoad {
+    /// Makes room for `memberships` at once (the crawl's count, an upper bound): the positions
+    /// kept for `member_of` would otherwise grow by doubling, to some 67 MB at a million people
+    /// with the old and the new copy (100 MB) side by side as the last doubling moves them.
+    pub fn reserve(&mut self, memberships: usize) {
+        self.pairs
+            .reserve_exact(memberships.saturating_sub(self.pairs.len()));
+    }
+
     /// Adds a group's members (sorted, without repeats), both ways; only the people being
     /// loaded (those `sides` was given a status for), as a crawl keeps only the people it saw.
     pub fn members(&mut self, group_id: &str, user_ids: &[String]) -> Result<()> {

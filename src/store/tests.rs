@@ -746,3 +746,65 @@ fn an_initial_load_takes_its_people_in_id_order_each_once() {
     assert!(load.sides(Vec::new()).is_ok(), "nobody is in order");
     load.abandon().expect("abandon");
 }
+
+/// An initial load whose raw JSON is written apart (`PeopleLoad::raw_side`, on another thread in
+/// a sync) leaves every tree as one that writes the people whole; and the raw JSON has one
+/// writer: `people` after `raw_side`, or a second `raw_side`, is refused.
+#[test]
+fn an_initial_load_writes_raw_json_apart_as_it_writes_it_whole() {
+    let people: Vec<(Person, serde_json::Value)> = (0..500)
+        .map(|i| {
+            let manager = (i > 0).then(|| format!("u{:04}", i / 3));
+            person(
+                &format!("u{i:04}"),
+                &format!("p{i}@x.com"),
+                manager.as_deref(),
+            )
+        })
+        .collect();
+    let status = || -> Vec<(String, crate::model::UserStatus)> {
+        people
+            .iter()
+            .map(|(p, _)| (p.id.clone(), p.status))
+            .collect()
+    };
+    let bytes = |raw: &serde_json::Value| super::RawJson::from(raw).0;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let load_into = |name: &str, apart: bool| -> Store {
+        let s = Store::open(&dir.path().join(name)).expect("open");
+        let load = s.begin_initial_load().expect("begin").expect("empty");
+        let (mut ps, ms) = load.sides(status()).expect("sides");
+        if apart {
+            let mut raw = ps.raw_side().expect("raw side");
+            assert!(ps.raw_side().is_err(), "a second raw writer");
+            let whole = [(people[0].0.clone(), bytes(&people[0].1))];
+            assert!(
+                ps.people(&whole).is_err(),
+                "people whole beside a raw writer"
+            );
+            for chunk in people.chunks(64) {
+                for (p, r) in chunk {
+                    raw.push(&p.id, &bytes(r)).expect("raw");
+                }
+                let records: Vec<Person> = chunk.iter().map(|(p, _)| p.clone()).collect();
+                ps.people_only(&records).expect("people");
+            }
+            raw.finish().expect("finish raw");
+        } else {
+            for chunk in people.chunks(64) {
+                let whole: Vec<(Person, Vec<u8>)> =
+                    chunk.iter().map(|(p, r)| (p.clone(), bytes(r))).collect();
+                ps.people(&whole).expect("people");
+            }
+        }
+        load.finish(ps, ms).expect("finish");
+        s
+    };
+    let (whole, apart) = (load_into("whole", false), load_into("apart", true));
+    let (whole, apart) = (
+        whole.contents().expect("read"),
+        apart.contents().expect("read"),
+    );
+    assert_eq!(whole["raw_users"].len(), 500);
+    assert_eq!(whole, apart);
+}

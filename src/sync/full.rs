@@ -125,6 +125,8 @@ struct Crawled {
     /// id and why they do not parse), in the order they came; `None` when a scope also added
     /// or removed staged users, whose people are then read from the staging tree.
     listed: Option<Vec<Listed>>,
+    /// Memberships read (an upper bound of those an initial load keeps).
+    memberships: u64,
 }
 
 /// A listed user as the crawl derived them: what resolution reads, or their id and why they do
@@ -349,6 +351,7 @@ async fn crawl(
         vanished,
         outside,
         listed,
+        memberships: memberships_fetched,
     })
 }
 
@@ -708,6 +711,7 @@ fn load_initial(
     cancel: &Cancel,
 ) -> Result<(ChangeCounts, Vec<String>), FullSyncError> {
     let (mut people_side, mut member_side) = load.sides(status)?;
+    member_side.reserve(usize::try_from(crawled.memberships).unwrap_or(0));
     let managers = ManagerPositions(manager_of);
     let mut warnings = Vec::new();
     let loaded = std::thread::scope(|scope| {
@@ -766,9 +770,9 @@ impl ManagerPositions {
 }
 
 /// Writes each staged person with their resolved manager and the staged raw bytes (the second
-/// pass over the staging tree), `LOAD_CHUNK` at a time: read and parsed on a thread of its own,
-/// written on this one (a million people: the parse is about half of the 41 s this took on one
-/// thread).
+/// pass over the staging tree), `LOAD_CHUNK` at a time: read, parsed and their raw JSON written
+/// (`RawLoad`, the largest tree) on a thread of their own, the records, indexes and counts on
+/// this one (a million people: the parse is about half of the 41 s this took on one thread).
 fn load_people(
     store: &Store,
     out: &mut crate::store::PeopleLoad,
@@ -777,8 +781,9 @@ fn load_people(
     cancel: &Cancel,
 ) -> Result<(), FullSyncError> {
     let everyone = out.everyone();
+    let mut raw = out.raw_side()?;
     // Two chunks in flight: a few MB each, so the handoff adds little to the load's memory.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(Person, Vec<u8>)>>(2);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Person>>(2);
     std::thread::scope(|s| {
         let reader = s.spawn(move || -> Result<(), FullSyncError> {
             let ids = everyone.ids();
@@ -798,7 +803,8 @@ fn load_people(
                 let Some(person) = writer.person(&user, manager) else {
                     continue;
                 };
-                chunk.push((person, user.raw));
+                raw.push(&user.id, &user.raw)?;
+                chunk.push(person);
                 if chunk.len() >= LOAD_CHUNK {
                     if cancel.is_set() {
                         return Err(FullSyncError::Cancelled);
@@ -810,11 +816,11 @@ fn load_people(
                 }
             }
             let _ = tx.send(chunk);
-            Ok(())
+            Ok(raw.finish()?)
         });
         let mut written = Ok(());
         for chunk in rx {
-            written = out.people(&chunk);
+            written = out.people_only(&chunk);
             if written.is_err() {
                 break; // dropping the receiver stops the reader
             }
