@@ -635,14 +635,14 @@ async fn checkpoint_store(store: Store, index: Arc<search::Index>) {
     let mut load_seen = store.initial_load_seq().unwrap_or(0);
     loop {
         look.tick().await;
-        if first_load_busy(&store, &index) {
+        let load = store.initial_load_seq().unwrap_or(load_seen);
+        if first_load_busy(&store, load, &index) {
             let since = *busy_since.get_or_insert_with(std::time::Instant::now);
             if since.elapsed() < CHECKPOINT_POSTPONE_MAX {
                 continue;
             }
         }
         busy_since = None;
-        let load = store.initial_load_seq().unwrap_or(load_seen);
         let min_bytes = if load != load_seen {
             // A whole org written since the last snapshot: checkpoint it, however small.
             0
@@ -670,11 +670,10 @@ async fn checkpoint_store(store: Store, index: Arc<search::Index>) {
 }
 
 /// Whether a first load is being written (`Store::initial_load_pending`) or the search index
-/// has not yet caught up with the last one. A store that cannot say is not busy: the
-/// checkpoint then runs as it would have.
-fn first_load_busy(store: &Store, index: &search::Index) -> bool {
+/// has not yet caught up with the last one (`load`, `Store::initial_load_seq`). A store that
+/// cannot say is not busy: the checkpoint then runs as it would have.
+fn first_load_busy(store: &Store, load: u64, index: &search::Index) -> bool {
     let loading = store.initial_load_pending().unwrap_or(false);
-    let load = store.initial_load_seq().unwrap_or(0);
     loading || (load > 0 && index.indexed_seq() < load)
 }
 

@@ -348,8 +348,8 @@ impl PeopleLoad {
         let store = self.store.clone();
         let _writing = store.writing();
         for (p, raw) in people {
-            let (store, out) = (&self.store, &mut self.written);
-            out.push(store, T::RawUsers as usize, p.id.as_bytes(), raw)?;
+            self.written
+                .push(&store, T::RawUsers as usize, p.id.as_bytes(), raw)?;
             self.record(p)?;
         }
         Ok(())

@@ -37,17 +37,21 @@ impl Slot {
     /// Key order within a tree; equal keys in arrival order (an earlier entry starts earlier in
     /// the arena), as a stable sort would leave them, without its scratch buffer.
     fn order(&self, other: &Slot, arena: &[u8]) -> std::cmp::Ordering {
-        let key = |s: &Slot| &arena[s.start as usize..(s.start + s.key) as usize];
         self.tree
             .cmp(&other.tree)
             .then(self.prefix.cmp(&other.prefix))
-            .then_with(|| key(self).cmp(key(other)))
+            .then_with(|| self.key(arena).cmp(other.key(arena)))
             .then(self.start.cmp(&other.start))
     }
 
+    fn key<'a>(&self, arena: &'a [u8]) -> &'a [u8] {
+        &arena[self.start as usize..(self.start + self.key) as usize]
+    }
+
+    /// The entry's key and value.
     fn bytes<'a>(&self, arena: &'a [u8]) -> (&'a [u8], &'a [u8]) {
-        let (s, k, v) = (self.start as usize, self.key as usize, self.value as usize);
-        (&arena[s..s + k], &arena[s + k..s + k + v])
+        let end = (self.start + self.key) as usize;
+        (self.key(arena), &arena[end..end + self.value as usize])
     }
 }
 
