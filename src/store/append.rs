@@ -1,8 +1,9 @@
 //! Writing a tree of the initial load in key order, a leaf page at a time (the vendored sled's
 //! `Tree::bulk_load`), where `insert` logs and compresses every entry as a delta of its own.
 //!
-//! A tree that is not as new (it held entries once, as after an interrupted load was emptied)
-//! is written by plain inserts instead: slower, the same entries.
+//! A tree that is not as new (it held entries once, as after a load that failed in-process was
+//! emptied) is written by plain inserts instead: slower, the same entries. (An interrupted load
+//! found at open has its trees dropped and made again: `Store::recover_initial_load`.)
 
 use super::{Result, Store};
 

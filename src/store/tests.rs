@@ -808,3 +808,78 @@ fn an_initial_load_writes_raw_json_apart_as_it_writes_it_whole() {
     assert_eq!(whole["raw_users"].len(), 500);
     assert_eq!(whole, apart);
 }
+
+/// A store opened after a load whose every tree was written when the kill came (its mark still
+/// on disk) is empty, and each loaded tree is as new: the next load writes it a leaf at a time
+/// again (an emptied tree keeps its shape and would be written by plain inserts) and leaves
+/// what a load into a new store leaves.
+#[test]
+fn an_interrupted_load_is_dropped_at_open_and_the_next_loads_a_leaf_at_a_time() {
+    // Enough people that the people, raw JSON and membership trees have two levels of index
+    // pages (a smaller tree, emptied, merges back into a root over one leaf).
+    let people: Vec<(Person, Vec<u8>)> = (0..10_000)
+        .map(|i| {
+            let manager = (i > 0).then(|| format!("u{:05}", i / 7));
+            let (p, raw) = person(
+                &format!("u{i:05}"),
+                &format!("p{i}@x.com"),
+                manager.as_deref(),
+            );
+            (p, super::RawJson::from(&raw).0)
+        })
+        .collect();
+    let load = |s: &Store| {
+        let load = s.begin_initial_load().expect("begin").expect("empty");
+        let status = people.iter().map(|(p, _)| (p.id.clone(), p.status));
+        let (mut ps, mut ms) = load.sides(status.collect()).expect("sides");
+        ps.people(&people).expect("people");
+        let ids: Vec<String> = people.iter().map(|(p, _)| p.id.clone()).collect();
+        ms.members("g1", &ids).expect("members");
+        ms.members("g2", &ids[..4000]).expect("members");
+        load.finish(ps, ms).expect("finish");
+    };
+    let loaded = |s: &Store| {
+        let mut all = s.contents().expect("read");
+        let names: Vec<&str> = load::LOADED
+            .iter()
+            .map(|t| TREE_NAMES[*t as usize])
+            .collect();
+        all.retain(|name, _| names.contains(name));
+        all
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (interrupted, new) = (dir.path().join("interrupted"), dir.path().join("new"));
+    {
+        let s = Store::open(&interrupted).expect("open");
+        load(&s);
+        // What a kill after the last write, before the mark is cleared, leaves.
+        s.tree(T::Meta)
+            .insert(meta::INITIAL_LOAD, &[1])
+            .expect("mark");
+        s.flush().expect("flush");
+    }
+    let s = Store::open(&interrupted).expect("reopen");
+    assert!(s.recovered_initial_load(), "the mark was on disk");
+    assert!(!s.initial_load_pending().expect("mark"), "and is cleared");
+    for t in load::LOADED {
+        let name = TREE_NAMES[t as usize];
+        assert!(s.tree(t).is_empty(), "{name} is empty");
+        let probe = append::Append::new(s.tree(t)).expect("probe");
+        assert!(
+            matches!(probe, append::Append::Leaves(_)),
+            "{name} is as new"
+        );
+    }
+    assert_eq!(s.people_count().expect("count"), 0);
+    load(&s);
+    let fresh = Store::open(&new).expect("open");
+    load(&fresh);
+    let (again, fresh) = (loaded(&s), loaded(&fresh));
+    assert_eq!(again["people"].len(), 10_000);
+    assert_eq!(again["members"].len(), 14_000);
+    assert_eq!(again, fresh);
+    drop(s);
+    let s = Store::open(&interrupted).expect("reopen after the second load");
+    assert!(!s.recovered_initial_load(), "the second load finished");
+    assert_eq!(s.people_count().expect("count"), 10_000);
+}

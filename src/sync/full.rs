@@ -699,7 +699,8 @@ const LOAD_CHUNK: usize = 2_000;
 
 /// A crawl into an empty store (`store::InitialLoad`): people and groups on this thread,
 /// memberships on a second one (they touch other trees), then the counts and one change-log
-/// entry. A failure or a cancel empties the store again. Returns what was created and the
+/// entry. A failure empties the store again; after a cancel (the mirror stopping) the next open
+/// does (`store::Store::open`). Returns what was created and the
 /// warnings about groups that would not parse.
 fn load_initial(
     store: &Store,
@@ -747,6 +748,15 @@ fn load_initial(
     });
     match finished {
         Ok(counts) => Ok((counts, warnings)),
+        // The mirror is stopping: the store keeps the load's mark and is emptied when it next
+        // opens, by dropping its trees, which is quick, where emptying them here key by key
+        // could outlast the stop's wait at a million people.
+        Err(FullSyncError::Cancelled) => {
+            tracing::info!(
+                "the first load was stopped; the data directory is emptied when the mirror next starts"
+            );
+            Err(FullSyncError::Cancelled)
+        }
         Err(e) => {
             if let Err(undo) = load.abandon() {
                 tracing::warn!("could not empty the store after a failed first load: {undo}");
