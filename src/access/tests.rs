@@ -245,11 +245,12 @@ fn a_feed_reader_from_before_the_first_load_is_told_to_read_the_mirror_again() {
     let Op::PutPerson { person, raw } = person("u1", "ACTIVE", None, json!({})) else {
         unreachable!("person() builds a PutPerson")
     };
-    let (mut people, members) = load
+    let mut sides = load
         .sides(vec![(person.id.clone(), person.status)])
         .expect("sides");
-    people.people(&[(*person, raw.0)]).expect("people");
-    load.finish(people, members).expect("finish");
+    sides.raw.push(&person.id, &raw.0).expect("raw");
+    sides.people.people(&[*person]).expect("people");
+    load.finish(sides).expect("finish");
 
     let e = reader
         .changes(before, 10)

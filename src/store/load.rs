@@ -54,11 +54,23 @@ pub(super) const LOADED: [T; 20] = [
 /// Every tree's entries (key, value) by tree name: `Store::contents`.
 pub type Contents = std::collections::BTreeMap<&'static str, Vec<(Vec<u8>, Vec<u8>)>>;
 
-/// An initial load in progress (see the module comment). Write people and groups through
-/// [`PeopleLoad`], memberships through [`MemberLoad`] (the two may run on two threads), then
-/// [`InitialLoad::finish`]; or [`InitialLoad::abandon`] it.
+/// An initial load in progress (see the module comment). Write through its three [`Sides`],
+/// then [`InitialLoad::finish`]; or [`InitialLoad::abandon`] it.
 pub struct InitialLoad {
     store: Store,
+}
+
+/// The writers of an initial load, one per set of trees, so that each may run on a thread of
+/// its own (sled's writes into different trees run side by side): people and groups, the
+/// people's raw JSON, memberships.
+pub struct Sides {
+    /// People's records, their indexes and counts; groups.
+    pub people: PeopleLoad,
+    /// Okta's JSON of each person: `raw_users`, the largest tree, whose pages' compression is
+    /// the largest part of writing the people.
+    pub raw: RawLoad,
+    /// `members` and `member_of`.
+    pub members: MemberLoad,
 }
 
 /// The people and groups side of an initial load.
@@ -75,15 +87,12 @@ pub struct PeopleLoad {
     ids: Arc<Everyone>,
     /// The trees written in key order as the people and groups come (`append.rs`).
     written: Appends,
-    /// Whether a [`RawLoad`] writes the raw JSON (`raw_side`).
-    raw_apart: bool,
     people: u64,
     groups: u64,
 }
 
-/// The people's raw JSON in an initial load (`PeopleLoad::raw_side`), written in id order.
-/// Dropped unfinished (a failed or cancelled load), it leaves what it wrote for `abandon` to
-/// empty.
+/// The people's raw JSON in an initial load, written in id order. Dropped unfinished (a failed
+/// or cancelled load), it leaves what it wrote for `abandon`, or the next open, to empty.
 pub struct RawLoad {
     store: Store,
     written: Append,
@@ -94,12 +103,6 @@ impl RawLoad {
     pub fn push(&mut self, id: &str, raw: &[u8]) -> Result<()> {
         let _writing = self.store.writing();
         self.written.push(id.as_bytes(), raw)
-    }
-
-    /// Writes what is still held, and the tree's index.
-    pub fn finish(self) -> Result<()> {
-        let _writing = self.store.writing();
-        self.written.finish()
     }
 }
 
@@ -225,21 +228,24 @@ impl InitialLoad {
     /// The two sides of the load; `people` holds every person that will be loaded, with their
     /// status, in id order and each once (positions in it stand for people: see
     /// [`Everyone::ids`]).
-    pub fn sides(&self, people: Vec<(String, UserStatus)>) -> Result<(PeopleLoad, MemberLoad)> {
+    pub fn sides(&self, people: Vec<(String, UserStatus)>) -> Result<Sides> {
         let people = Arc::new(Everyone::new(people)?);
-        Ok((
-            PeopleLoad {
+        Ok(Sides {
+            raw: RawLoad {
+                store: self.store.clone(),
+                written: Append::new(self.store.tree(T::RawUsers))?,
+            },
+            people: PeopleLoad {
                 store: self.store.clone(),
                 tally: Tally::new(people.clone()),
                 indexes: Runs::new(&self.store.dir),
                 attrs: Runs::new(&self.store.dir),
                 ids: people.clone(),
                 written: Appends::default(),
-                raw_apart: false,
                 people: 0,
                 groups: 0,
             },
-            MemberLoad {
+            members: MemberLoad {
                 store: self.store.clone(),
                 people,
                 groups: Vec::new(),
@@ -249,20 +255,26 @@ impl InitialLoad {
                 written: Appends::default(),
                 memberships: 0,
             },
-        ))
+        })
     }
 
     /// Writes the counts, makes everything durable, then in one transaction logs the load,
     /// sets the counters and clears the mark. Returns what the load created.
-    pub fn finish(&self, people: PeopleLoad, mut members: MemberLoad) -> Result<super::Applied> {
+    pub fn finish(&self, sides: Sides) -> Result<super::Applied> {
         let started = std::time::Instant::now();
         let done = |step: &str| {
             tracing::debug!(step, secs = started.elapsed().as_secs_f64(), "initial load");
         };
+        let Sides {
+            people,
+            raw,
+            mut members,
+        } = sides;
         members.write_member_of()?;
         done("member_of written");
         let store = &self.store;
         let _writing = store.writing();
+        raw.written.finish()?;
         let PeopleLoad {
             indexes,
             attrs,
@@ -353,54 +365,21 @@ impl PeopleLoad {
         self.ids.clone()
     }
 
-    /// Writes people (each with Okta's raw JSON) and `status_of` in id order, and gathers their
-    /// index entries for `finish` to write in key order (a later person taking a login wins it
-    /// there too, as in `apply`).
-    pub fn people(&mut self, people: &[(Person, Vec<u8>)]) -> Result<()> {
-        if self.raw_apart {
-            return Err(StoreError::Corrupt(
-                "an initial load's raw JSON is written by its RawLoad: write people with people_only".into(),
-            ));
-        }
-        let store = self.store.clone();
-        let _writing = store.writing();
-        for (p, raw) in people {
-            self.written
-                .push(&store, T::RawUsers as usize, p.id.as_bytes(), raw)?;
-            self.record(p)?;
-        }
-        Ok(())
-    }
-
-    /// `people` without their raw JSON, which a [`RawLoad`] writes (`raw_side`).
-    pub fn people_only(&mut self, people: &[Person]) -> Result<()> {
+    /// Writes people's records and `status_of` in id order (their raw JSON goes through the
+    /// [`RawLoad`]), and gathers their index entries for `finish` to write in key order (a
+    /// later person taking a login wins it there too, as in `apply`).
+    pub fn people(&mut self, people: &[Person]) -> Result<()> {
         let store = self.store.clone();
         let _writing = store.writing();
         for p in people {
-            self.record(p)?;
+            self.record(&store, p)?;
         }
         Ok(())
     }
 
-    /// The writer of the people's raw JSON, for a thread of its own: `raw_users` is the
-    /// largest tree, and compressing its pages the largest part of writing the people. Use
-    /// `people_only` for their records then.
-    pub fn raw_side(&mut self) -> Result<RawLoad> {
-        if self.raw_apart {
-            return Err(StoreError::Corrupt(
-                "an initial load's raw JSON has one writer".into(),
-            ));
-        }
-        self.raw_apart = true;
-        Ok(RawLoad {
-            store: self.store.clone(),
-            written: Append::new(self.store.tree(T::RawUsers))?,
-        })
-    }
-
     /// A person's record, `status_of`, index entries and counts.
-    fn record(&mut self, p: &Person) -> Result<()> {
-        let (store, out) = (&self.store, &mut self.written);
+    fn record(&mut self, store: &Store, p: &Person) -> Result<()> {
+        let out = &mut self.written;
         let bytes = serde_json::to_vec(p)
             .map_err(|e| StoreError::Corrupt(format!("encoding person: {e}")))?;
         let id = p.id.as_bytes();

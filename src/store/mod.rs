@@ -15,7 +15,7 @@ mod write;
 
 pub use backup::{BACKUP_MAGIC, SnapshotSummary, Spool};
 pub use counts::Attr;
-pub use load::{Contents, Everyone, InitialLoad, MemberLoad, PeopleLoad, RawLoad};
+pub use load::{Contents, Everyone, InitialLoad, MemberLoad, PeopleLoad, RawLoad, Sides};
 pub use read::{PersonFilter, RawProfile};
 pub use write::{Applied, Batch, Op, RUNS_KEPT, RawJson};
 

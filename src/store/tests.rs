@@ -735,8 +735,8 @@ fn an_initial_load_takes_its_people_in_id_order_each_once() {
     }
     let ids: Vec<String> = (0..3000).map(|i| format!("u{i:05}")).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let (people, _members) = load.sides(at(&refs)).expect("in order");
-    let everyone = people.everyone();
+    let sides = load.sides(at(&refs)).expect("in order");
+    let everyone = sides.people.everyone();
     for (i, id) in ids.iter().enumerate() {
         assert_eq!(everyone.position(id), Some(i));
     }
@@ -747,11 +747,11 @@ fn an_initial_load_takes_its_people_in_id_order_each_once() {
     load.abandon().expect("abandon");
 }
 
-/// An initial load whose raw JSON is written apart (`PeopleLoad::raw_side`, on another thread in
-/// a sync) leaves every tree as one that writes the people whole; and the raw JSON has one
-/// writer: `people` after `raw_side`, or a second `raw_side`, is refused.
+/// An initial load whose raw JSON is written on a thread of its own while the records are
+/// written on another (as a sync does) leaves every tree as one that writes both on one
+/// thread, and each person's Okta JSON as given.
 #[test]
-fn an_initial_load_writes_raw_json_apart_as_it_writes_it_whole() {
+fn an_initial_load_writes_raw_json_on_a_thread_of_its_own() {
     let people: Vec<(Person, serde_json::Value)> = (0..500)
         .map(|i| {
             let manager = (i > 0).then(|| format!("u{:04}", i / 3));
@@ -769,44 +769,49 @@ fn an_initial_load_writes_raw_json_apart_as_it_writes_it_whole() {
             .collect()
     };
     let bytes = |raw: &serde_json::Value| super::RawJson::from(raw).0;
+    let records = |chunk: &[(Person, serde_json::Value)]| -> Vec<Person> {
+        chunk.iter().map(|(p, _)| p.clone()).collect()
+    };
     let dir = tempfile::tempdir().expect("tempdir");
-    let load_into = |name: &str, apart: bool| -> Store {
+    let load_into = |name: &str, threaded: bool| -> Store {
         let s = Store::open(&dir.path().join(name)).expect("open");
         let load = s.begin_initial_load().expect("begin").expect("empty");
-        let (mut ps, ms) = load.sides(status()).expect("sides");
-        if apart {
-            let mut raw = ps.raw_side().expect("raw side");
-            assert!(ps.raw_side().is_err(), "a second raw writer");
-            let whole = [(people[0].0.clone(), bytes(&people[0].1))];
-            assert!(
-                ps.people(&whole).is_err(),
-                "people whole beside a raw writer"
-            );
+        let mut sides = load.sides(status()).expect("sides");
+        let Sides {
+            people: records_side,
+            raw,
+            ..
+        } = &mut sides;
+        if threaded {
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    for (p, r) in &people {
+                        raw.push(&p.id, &bytes(r)).expect("raw");
+                    }
+                });
+                for chunk in people.chunks(64) {
+                    records_side.people(&records(chunk)).expect("people");
+                }
+            });
+        } else {
             for chunk in people.chunks(64) {
                 for (p, r) in chunk {
                     raw.push(&p.id, &bytes(r)).expect("raw");
                 }
-                let records: Vec<Person> = chunk.iter().map(|(p, _)| p.clone()).collect();
-                ps.people_only(&records).expect("people");
-            }
-            raw.finish().expect("finish raw");
-        } else {
-            for chunk in people.chunks(64) {
-                let whole: Vec<(Person, Vec<u8>)> =
-                    chunk.iter().map(|(p, r)| (p.clone(), bytes(r))).collect();
-                ps.people(&whole).expect("people");
+                records_side.people(&records(chunk)).expect("people");
             }
         }
-        load.finish(ps, ms).expect("finish");
+        load.finish(sides).expect("finish");
         s
     };
-    let (whole, apart) = (load_into("whole", false), load_into("apart", true));
-    let (whole, apart) = (
-        whole.contents().expect("read"),
-        apart.contents().expect("read"),
-    );
-    assert_eq!(whole["raw_users"].len(), 500);
-    assert_eq!(whole, apart);
+    let (one, two) = (load_into("one", false), load_into("two", true));
+    for (p, raw) in &people {
+        assert_eq!(two.person_raw(&p.id).expect("read").as_ref(), Some(raw));
+    }
+    let (one, two) = (one.contents().expect("read"), two.contents().expect("read"));
+    assert_eq!(one["raw_users"].len(), 500);
+    assert_eq!(one["people"].len(), 500);
+    assert_eq!(one, two);
 }
 
 /// A store opened after a load whose every tree was written when the kill came (its mark still
@@ -831,12 +836,16 @@ fn an_interrupted_load_is_dropped_at_open_and_the_next_loads_a_leaf_at_a_time() 
     let load = |s: &Store| {
         let load = s.begin_initial_load().expect("begin").expect("empty");
         let status = people.iter().map(|(p, _)| (p.id.clone(), p.status));
-        let (mut ps, mut ms) = load.sides(status.collect()).expect("sides");
-        ps.people(&people).expect("people");
+        let mut sides = load.sides(status.collect()).expect("sides");
+        for (p, raw) in &people {
+            sides.raw.push(&p.id, raw).expect("raw");
+        }
+        let records: Vec<Person> = people.iter().map(|(p, _)| p.clone()).collect();
+        sides.people.people(&records).expect("people");
         let ids: Vec<String> = people.iter().map(|(p, _)| p.id.clone()).collect();
-        ms.members("g1", &ids).expect("members");
-        ms.members("g2", &ids[..4000]).expect("members");
-        load.finish(ps, ms).expect("finish");
+        sides.members.members("g1", &ids).expect("members");
+        sides.members.members("g2", &ids[..4000]).expect("members");
+        load.finish(sides).expect("finish");
     };
     let loaded = |s: &Store| {
         let mut all = s.contents().expect("read");

@@ -711,14 +711,18 @@ fn load_initial(
     crawled: &Crawled,
     cancel: &Cancel,
 ) -> Result<(ChangeCounts, Vec<String>), FullSyncError> {
-    let (mut people_side, mut member_side) = load.sides(status)?;
+    let mut sides = load.sides(status)?;
+    let crate::store::Sides {
+        people: people_side,
+        raw,
+        members: member_side,
+    } = &mut sides;
     member_side.reserve(usize::try_from(crawled.memberships).unwrap_or(0));
     let managers = ManagerPositions(manager_of);
     let mut warnings = Vec::new();
     let loaded = std::thread::scope(|scope| {
         let groups = parse_staged_groups(store, &crawled.vanished, &mut warnings)?;
         let group_ids: Vec<String> = groups.iter().map(|(g, _)| g.id.clone()).collect();
-        let member_side = &mut member_side;
         let members = scope.spawn(move || -> Result<(), FullSyncError> {
             for gid in &group_ids {
                 if cancel.is_set() {
@@ -731,7 +735,7 @@ fn load_initial(
             Ok(())
         });
         let written =
-            load_people(store, &mut people_side, writer, managers, cancel).and_then(|()| {
+            load_people(store, people_side, raw, writer, managers, cancel).and_then(|()| {
                 tracing::debug!(phase = "initial load: people", "apply");
                 Ok(people_side.groups(&groups)?)
             });
@@ -744,7 +748,7 @@ fn load_initial(
         if cancel.is_set() {
             return Err(FullSyncError::Cancelled);
         }
-        Ok(load.finish(people_side, member_side)?)
+        Ok(load.finish(sides)?)
     });
     match finished {
         Ok(counts) => Ok((counts, warnings)),
@@ -786,12 +790,12 @@ impl ManagerPositions {
 fn load_people(
     store: &Store,
     out: &mut crate::store::PeopleLoad,
+    raw: &mut crate::store::RawLoad,
     writer: &Writer<'_>,
     mut managers: ManagerPositions,
     cancel: &Cancel,
 ) -> Result<(), FullSyncError> {
     let everyone = out.everyone();
-    let mut raw = out.raw_side()?;
     // Two chunks in flight: a few MB each, so the handoff adds little to the load's memory.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Person>>(2);
     std::thread::scope(|s| {
@@ -826,11 +830,11 @@ fn load_people(
                 }
             }
             let _ = tx.send(chunk);
-            Ok(raw.finish()?)
+            Ok(())
         });
         let mut written = Ok(());
         for chunk in rx {
-            written = out.people_only(&chunk);
+            written = out.people(&chunk);
             if written.is_err() {
                 break; // dropping the receiver stops the reader
             }

@@ -665,9 +665,12 @@ async fn an_interrupted_initial_load_is_emptied_on_open_and_loaded_again() {
             .iter()
             .map(|(p, _)| (p.id.clone(), p.status))
             .collect();
-        let (mut ps, mut ms) = load.sides(status).expect("sides");
-        ps.people(&people).expect("people");
-        ms.members("g1", &ids[..500]).expect("members");
+        let mut sides = load.sides(status).expect("sides");
+        for (p, raw) in people {
+            sides.raw.push(&p.id, &raw).expect("raw");
+            sides.people.people(&[p]).expect("people");
+        }
+        sides.members.members("g1", &ids[..500]).expect("members");
         store.flush().expect("flush");
         assert!(store.initial_load_pending().expect("mark"));
         // Dropped without finish or abandon: what a kill leaves.
