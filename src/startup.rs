@@ -513,7 +513,7 @@ impl Application {
         };
         match tokio::task::spawn_blocking(last).await {
             Ok(flushed) => flushed,
-            Err(e) => Err(StoreError::Corrupt(format!(
+            Err(e) => Err(StoreError::Internal(format!(
                 "the last flush stopped before it finished: {e}"
             ))),
         }

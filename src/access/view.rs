@@ -388,7 +388,7 @@ impl View {
         let view = self.clone();
         match tokio::task::spawn_blocking(move || f(&view)).await {
             Ok(r) => r,
-            Err(e) => Err(AccessError::Store(StoreError::Corrupt(format!(
+            Err(e) => Err(AccessError::Store(StoreError::Internal(format!(
                 "a read stopped before it finished: {e}"
             )))),
         }

@@ -486,7 +486,7 @@ impl OrgCache {
             });
         }
         let Some(c) = state.as_mut() else {
-            return Err(StoreError::Corrupt("org cache lost its roster".into()));
+            return Err(StoreError::Internal("org cache lost its roster".into()));
         };
         Ok((f(c), work))
     }

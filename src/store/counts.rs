@@ -397,7 +397,7 @@ impl Tally {
 
     /// The position of `id`, numbering it after everyone else when it is not in `ids`.
     fn at(&mut self, id: &str) -> Result<u32> {
-        let too_many = || StoreError::Corrupt("more than 2^32 - 1 people in one load".into());
+        let too_many = || StoreError::Internal("more than 2^32 - 1 people in one load".into());
         if let Some(at) = self.ids.position(id) {
             return u32::try_from(at).map_err(|_| too_many());
         }

@@ -225,7 +225,7 @@ impl Store {
 }
 
 impl InitialLoad {
-    /// The two sides of the load; `people` holds every person that will be loaded, with their
+    /// The three writers of the load; `people` holds every person that will be loaded, with their
     /// status, in id order and each once (positions in it stand for people: see
     /// [`Everyone::ids`]).
     pub fn sides(&self, people: Vec<(String, UserStatus)>) -> Result<Sides> {
@@ -291,7 +291,7 @@ impl InitialLoad {
         std::thread::scope(|scope| {
             let joined = |r: std::thread::Result<Result<()>>, what: &str| {
                 r.unwrap_or_else(|_| {
-                    Err(StoreError::Corrupt(format!(
+                    Err(StoreError::Internal(format!(
                         "writing {what} stopped with a panic"
                     )))
                 })
@@ -329,7 +329,7 @@ impl InitialLoad {
                 fields: Vec::new(),
             };
             let bytes = serde_json::to_vec(&change).map_err(|e| {
-                sled::transaction::ConflictableTransactionError::Abort(StoreError::Corrupt(
+                sled::transaction::ConflictableTransactionError::Abort(StoreError::Internal(
                     format!("encoding the initial load's change: {e}"),
                 ))
             })?;
@@ -372,16 +372,16 @@ impl PeopleLoad {
         let store = self.store.clone();
         let _writing = store.writing();
         for p in people {
-            self.record(&store, p)?;
+            self.record(p)?;
         }
         Ok(())
     }
 
     /// A person's record, `status_of`, index entries and counts.
-    fn record(&mut self, store: &Store, p: &Person) -> Result<()> {
-        let out = &mut self.written;
+    fn record(&mut self, p: &Person) -> Result<()> {
+        let (store, out) = (&self.store, &mut self.written);
         let bytes = serde_json::to_vec(p)
-            .map_err(|e| StoreError::Corrupt(format!("encoding person: {e}")))?;
+            .map_err(|e| StoreError::Internal(format!("encoding person: {e}")))?;
         let id = p.id.as_bytes();
         out.push(store, T::People as usize, id, &bytes)?;
         out.push(
@@ -406,7 +406,7 @@ impl PeopleLoad {
         let (store, out) = (&self.store, &mut self.written);
         for (g, r) in groups {
             let bytes = serde_json::to_vec(g)
-                .map_err(|e| StoreError::Corrupt(format!("encoding group: {e}")))?;
+                .map_err(|e| StoreError::Internal(format!("encoding group: {e}")))?;
             out.push(store, T::Groups as usize, g.id.as_bytes(), &bytes)?;
             out.push(store, T::RawGroups as usize, g.id.as_bytes(), r)?;
             // By name: in no useful order here, and a few thousand; plain inserts.
@@ -430,7 +430,7 @@ impl Everyone {
     /// `ids` must be in id order, each once: an error says otherwise.
     fn new(ids: Vec<(String, UserStatus)>) -> Result<Everyone> {
         if let Some(w) = ids.windows(2).find(|w| w[0].0 >= w[1].0) {
-            return Err(StoreError::Corrupt(format!(
+            return Err(StoreError::Internal(format!(
                 "an initial load was given its people out of id order ({} before {})",
                 w[0].0, w[1].0
             )));
@@ -469,7 +469,7 @@ impl MemberLoad {
     /// loaded (those `sides` was given a status for), as a crawl keeps only the people it saw.
     pub fn members(&mut self, group_id: &str, user_ids: &[String]) -> Result<()> {
         let group = u32::try_from(self.groups.len())
-            .map_err(|_| StoreError::Corrupt("more than 2^32 groups in one load".into()))?;
+            .map_err(|_| StoreError::Internal("more than 2^32 groups in one load".into()))?;
         self.groups.push(group_id.to_owned());
         let _writing = self.store.writing();
         let mut added = 0u64;

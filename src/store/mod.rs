@@ -70,6 +70,13 @@ pub enum StoreError {
     /// A record would not decode (or encode); the text says which.
     #[error("a stored record is corrupt ({0}); remove the data directory and run a full sync")]
     Corrupt(String),
+    /// A rule of the store's API broken by its caller, or one of its limits passed: a bug in
+    /// oktamirror, not damage to the data directory (which `Corrupt` would have the user
+    /// remove). The text says which.
+    #[error(
+        "internal error in oktamirror ({0}); the data directory is not damaged, please report this"
+    )]
+    Internal(String),
 }
 
 impl From<sled::transaction::TransactionError<StoreError>> for StoreError {

@@ -98,7 +98,7 @@ impl Runs {
         // The arena is spilled at RUN_BYTES, far below 4 GiB; one key or value cannot pass it.
         let len = |n: usize| {
             u32::try_from(n)
-                .map_err(|_| StoreError::Corrupt("an index entry larger than 4 GiB".into()))
+                .map_err(|_| StoreError::Internal("an index entry larger than 4 GiB".into()))
         };
         self.at.push(Slot {
             tree: t as u8,

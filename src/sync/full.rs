@@ -283,7 +283,7 @@ fn record(
     scope: Option<&super::Scope>,
 ) -> Result<(), StoreError> {
     fn json<V: serde::Serialize>(v: &V) -> Result<Vec<u8>, StoreError> {
-        serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+        serde_json::to_vec(v).map_err(|e| StoreError::Internal(e.to_string()))
     }
     let run_json = json(run)?;
     let mut entries = vec![(meta::LAST_FULL_SYNC, run_json.clone())];
@@ -700,8 +700,8 @@ const LOAD_CHUNK: usize = 2_000;
 /// A crawl into an empty store (`store::InitialLoad`): people and groups on this thread,
 /// memberships on a second one (they touch other trees), then the counts and one change-log
 /// entry. A failure empties the store again; after a cancel (the mirror stopping) the next open
-/// does (`store::Store::open`). Returns what was created and the
-/// warnings about groups that would not parse.
+/// does (`store::Store::open`). Returns what was created and the warnings about groups that
+/// would not parse.
 fn load_initial(
     store: &Store,
     load: crate::store::InitialLoad,
@@ -1009,7 +1009,7 @@ fn parse_staged_people(
         (read, mine, theirs)
     });
     fn joined<T>(r: std::thread::Result<Result<T, StoreError>>) -> Result<T, StoreError> {
-        r.unwrap_or_else(|_| Err(StoreError::Corrupt("parsing staged users panicked".into())))
+        r.unwrap_or_else(|_| Err(StoreError::Internal("parsing staged users panicked".into())))
     }
     joined(read)?;
     let mut parsed = mine?;

@@ -722,7 +722,7 @@ impl Incremental {
         }
         match self.people.as_mut() {
             Some(p) => Ok(p),
-            None => Err(StoreError::Corrupt("people cache".into())),
+            None => Err(StoreError::Internal("people cache".into())),
         }
     }
 
@@ -1077,7 +1077,7 @@ async fn by_id(
 
 /// A meta value as JSON, with the store's error type.
 fn encode<V: serde::Serialize>(v: &V) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(format!("encoding meta: {e}")))
+    serde_json::to_vec(v).map_err(|e| StoreError::Internal(format!("encoding meta: {e}")))
 }
 
 /// A run being counted, with the source's counters at its start.

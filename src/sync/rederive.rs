@@ -83,9 +83,9 @@ pub fn rederive(store: &Store, cfg: &SyncConfig) -> Result<Option<Rederived>, St
         store.apply(chunk, &[])?;
     }
     let recorded = serde_json::to_vec(&to)
-        .map_err(|e| StoreError::Corrupt(format!("encoding the attribute mapping: {e}")))?;
+        .map_err(|e| StoreError::Internal(format!("encoding the attribute mapping: {e}")))?;
     let report = serde_json::to_vec(&resolution.report)
-        .map_err(|e| StoreError::Corrupt(format!("encoding the manager report: {e}")))?;
+        .map_err(|e| StoreError::Internal(format!("encoding the manager report: {e}")))?;
     store.apply(
         &[],
         &[
