@@ -21,7 +21,7 @@ impl Store {
         let last = tree.last()?.map_or(0, |(k, _)| keys::read_u64(&k));
         entry.id = (self.db.generate_id()? + 1).max(last + 1);
         let bytes = serde_json::to_vec(&entry)
-            .map_err(|e| super::StoreError::Corrupt(format!("audit entry: {e}")))?;
+            .map_err(|e| super::StoreError::Internal(format!("encoding an audit entry: {e}")))?;
         tree.insert(keys::u64_be(entry.id), bytes)?;
         while tree.len() as u64 > AUDIT_KEPT {
             if tree.pop_min()?.is_none() {

@@ -302,7 +302,7 @@ impl GroupStatus {
         };
         let Some(groups) = self.groups.get(id) else {
             return Err(sled::transaction::ConflictableTransactionError::Abort(
-                StoreError::Corrupt(format!(
+                StoreError::Internal(format!(
                     "the groups of {id} were not read before a batch changing their status"
                 )),
             ));

@@ -407,7 +407,7 @@ impl Store {
     /// Writes a JSON value into `meta` outside any batch (for state that is not a change).
     pub fn put_meta_json<V: Serialize>(&self, key: &str, value: &V) -> Result<()> {
         let bytes = serde_json::to_vec(value)
-            .map_err(|e| StoreError::Corrupt(format!("meta {key}: {e}")))?;
+            .map_err(|e| StoreError::Internal(format!("encoding meta {key}: {e}")))?;
         let _writing = self.writing();
         self.tree(T::Meta).insert(key, bytes)?;
         Ok(())

@@ -337,12 +337,12 @@ pub struct StagedUser {
 /// A staged user's value: the length of the person's JSON (4 bytes, big-endian; 0 for none),
 /// that JSON, then Okta's.
 fn staged_user(id: &str, person: Option<&Person>, raw: &Value) -> Result<Vec<u8>> {
-    let failed = |e: serde_json::Error| StoreError::Corrupt(format!("staging {id}: {e}"));
+    let failed = |e: serde_json::Error| StoreError::Internal(format!("staging {id}: {e}"));
     let mut out = vec![0; 4];
     if let Some(p) = person {
         serde_json::to_writer(&mut out, p).map_err(failed)?;
         let len = u32::try_from(out.len() - 4)
-            .map_err(|_| StoreError::Corrupt(format!("staging {id}: a person over 4 GiB")))?;
+            .map_err(|_| StoreError::Internal(format!("staging {id}: a person over 4 GiB")))?;
         out[..4].copy_from_slice(&len.to_be_bytes());
     }
     serde_json::to_writer(&mut out, raw).map_err(failed)?;
@@ -362,7 +362,7 @@ fn stage_page(tree: &sled::Tree, page: &[(String, Value)]) -> Result<()> {
     let mut batch = sled::Batch::default();
     for (id, raw) in page {
         let bytes = serde_json::to_vec(raw)
-            .map_err(|e| StoreError::Corrupt(format!("staging {id}: {e}")))?;
+            .map_err(|e| StoreError::Internal(format!("staging {id}: {e}")))?;
         batch.insert(id.as_bytes(), bytes);
     }
     tree.apply_batch(batch)?;

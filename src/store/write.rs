@@ -87,7 +87,7 @@ fn abort<V>(e: StoreError) -> TxResult<V> {
 }
 
 fn json<V: Serialize>(what: &str, v: &V) -> Result<Vec<u8>> {
-    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(format!("encoding {what}: {e}")))
+    serde_json::to_vec(v).map_err(|e| StoreError::Internal(format!("encoding {what}: {e}")))
 }
 
 /// Counters and the sequence number, read once per transaction and written back at its end.
