@@ -892,3 +892,58 @@ fn an_interrupted_load_is_dropped_at_open_and_the_next_loads_a_leaf_at_a_time() 
     assert!(!s.recovered_initial_load(), "the second load finished");
     assert_eq!(s.people_count().expect("count"), 10_000);
 }
+
+/// The user list is staged a leaf at a time: pages in id order, then a second pass whose ids
+/// fall between and onto the first's (Okta lists deprovisioned users apart), then users added
+/// and removed by plain writes, as a scoped crawl does. Every user reads back once, in id
+/// order, as last staged.
+#[test]
+fn staged_users_read_back_in_id_order_as_last_staged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    let mut truth = std::collections::BTreeMap::new();
+    let mut stage = |ids: Vec<String>, pass: u64| {
+        for page in ids.chunks(200) {
+            let page: Vec<(String, serde_json::Value, Option<Person>)> = page
+                .iter()
+                .map(|id| (id.clone(), json!({"id": id, "pass": pass}), None))
+                .collect();
+            s.stage_people(&page).expect("stage");
+            for (id, raw, _) in page {
+                truth.insert(id, raw);
+            }
+        }
+    };
+    stage(
+        (0..5000).step_by(2).map(|i| format!("u{i:05}")).collect(),
+        1,
+    );
+    // The second pass: every tenth id, odd ones between the first pass's and even ones on them.
+    stage(
+        (5..5000).step_by(5).map(|i| format!("u{i:05}")).collect(),
+        2,
+    );
+    assert_eq!(s.staged_user_count(), truth.len());
+    let added = vec![
+        ("u99999".to_owned(), json!({"id": "u99999", "pass": 3})),
+        ("u00010".to_owned(), json!({"id": "u00010", "pass": 3})),
+    ];
+    s.stage_users(&added).expect("stage after the list");
+    truth.extend(added);
+    let gone = vec![
+        "u00000".to_owned(),
+        "u00005".to_owned(),
+        "u04998".to_owned(),
+    ];
+    s.unstage_users(&gone).expect("unstage");
+    for id in &gone {
+        truth.remove(id);
+    }
+    let staged: Vec<(String, serde_json::Value)> =
+        s.staged_users().collect::<Result<_>>().expect("read");
+    let expected: Vec<(String, serde_json::Value)> = truth.into_iter().collect();
+    assert_eq!(staged.len(), expected.len());
+    assert_eq!(staged, expected);
+    assert!(s.is_user_staged("u00015").expect("read"));
+    assert!(!s.is_user_staged("u00005").expect("read"));
+}
