@@ -204,7 +204,7 @@ impl Store {
             self.db.drop_tree(name)?;
             self.trees[t as usize] = self.db.open_tree(name)?;
         }
-        self.empty_loaded_trees()?;
+        self.forget_load()?;
         Ok(true)
     }
 
@@ -214,6 +214,11 @@ impl Store {
         for t in LOADED {
             self.tree(t).clear()?;
         }
+        self.forget_load()
+    }
+
+    /// With the loaded trees empty: removes the load's counters, durably, then the mark.
+    fn forget_load(&self) -> Result<()> {
         let m = self.tree(T::Meta);
         for k in [meta::PEOPLE, meta::GROUPS, meta::MEMBERSHIPS] {
             m.remove(k)?;
@@ -369,33 +374,26 @@ impl PeopleLoad {
     /// [`RawLoad`]), and gathers their index entries for `finish` to write in key order (a
     /// later person taking a login wins it there too, as in `apply`).
     pub fn people(&mut self, people: &[Person]) -> Result<()> {
-        let store = self.store.clone();
-        let _writing = store.writing();
-        for p in people {
-            self.record(p)?;
-        }
-        Ok(())
-    }
-
-    /// A person's record, `status_of`, index entries and counts.
-    fn record(&mut self, p: &Person) -> Result<()> {
+        let _writing = self.store.writing();
         let (store, out) = (&self.store, &mut self.written);
-        let bytes = serde_json::to_vec(p)
-            .map_err(|e| StoreError::Internal(format!("encoding person: {e}")))?;
-        let id = p.id.as_bytes();
-        out.push(store, T::People as usize, id, &bytes)?;
-        out.push(
-            store,
-            T::StatusOf as usize,
-            id,
-            p.status.as_str().as_bytes(),
-        )?;
-        let indexes = &mut self.indexes;
-        super::write::each_index_entry(p, |tree, k, v| indexes.push(tree, k, v))?;
-        for k in self.tally.person(p)? {
-            self.attrs.push(T::IdxAttr, &k, &[])?;
+        for p in people {
+            let bytes = serde_json::to_vec(p)
+                .map_err(|e| StoreError::Internal(format!("encoding person: {e}")))?;
+            let id = p.id.as_bytes();
+            out.push(store, T::People as usize, id, &bytes)?;
+            out.push(
+                store,
+                T::StatusOf as usize,
+                id,
+                p.status.as_str().as_bytes(),
+            )?;
+            let indexes = &mut self.indexes;
+            super::write::each_index_entry(p, |tree, k, v| indexes.push(tree, k, v))?;
+            for k in self.tally.person(p)? {
+                self.attrs.push(T::IdxAttr, &k, &[])?;
+            }
+            self.people += 1;
         }
-        self.people += 1;
         Ok(())
     }
 

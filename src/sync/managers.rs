@@ -250,7 +250,8 @@ const PARALLEL_KEYS: usize = 50_000;
 /// Works on positions in `people` until the end: each key is a hash table of positions
 /// (6 to 11 bytes a person with the table's free slots, where a hash map of keys took some
 /// 70 MB a key at a million people, and a server resolves again whenever someone's keys
-/// change), and cycles are found over a state byte per person. Only the answer, id to id, is built of strings.
+/// change), and cycles are found over a state byte per person. Only the answer, id to id, is
+/// built of strings.
 pub fn resolve<'p, P, I>(people: I, cfg: &ManagerConfig) -> Resolution
 where
     P: ManagerInputs + Sync + 'p,
